@@ -1,0 +1,1 @@
+//! Example programs embedding multiflexi-core live under `examples/examples/`.

@@ -1,0 +1,38 @@
+//! The [`ArtifactSink`] trait, artifact name sanitising and MIME detection.
+
+mod content_type;
+mod name;
+
+pub use content_type::detect_content_type;
+pub use name::sanitize_name;
+
+use crate::Result;
+use crate::ids::{ArtifactId, JobId};
+use crate::model::{Artifact, ArtifactMeta};
+use async_trait::async_trait;
+use std::fmt::Debug;
+use tokio::io::AsyncRead;
+
+/// Default size cap of one artifact: 64 MiB. Content past it is dropped and the artifact's note says so.
+pub const DEFAULT_ARTIFACT_CAP: u64 = 64 * 1024 * 1024;
+
+/// Stores a job's artifacts: stdout.txt, stderr.txt and result files.
+#[async_trait]
+pub trait ArtifactSink: Send + Sync + Debug + 'static {
+    /// Stores `content` as artifact `name` of `job_id`. Idempotent per (job, name): a second put
+    /// replaces the first and returns the same id. `name` must already be sanitised
+    /// ([`sanitize_name`]); content over the sink's cap is truncated with a note.
+    async fn put(
+        &self,
+        job_id: JobId,
+        name: &str,
+        content_type: &str,
+        content: &mut (dyn AsyncRead + Send + Unpin),
+    ) -> Result<ArtifactId>;
+
+    /// A job's artifacts, by id.
+    async fn list(&self, job_id: JobId) -> Result<Vec<ArtifactMeta>>;
+
+    /// One artifact with its exact bytes.
+    async fn get(&self, id: ArtifactId) -> Result<Artifact>;
+}

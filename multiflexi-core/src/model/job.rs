@@ -1,0 +1,213 @@
+use super::{Environment, ExecutorKind};
+use crate::ids::{AppId, CompanyId, JobId, RunTemplateId};
+use crate::lifecycle::{Outcome, Phase, Trigger};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What to run, frozen when the job is created (later edits of app or template do not change it).
+///
+/// `args` and `env` may hold secrets: stores encrypt them together at rest.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct JobSpec {
+    /// The program (the app's executable).
+    pub program: String,
+    /// Its arguments (cmdparams split, then macros substituted — never a shell string).
+    pub args: Vec<String>,
+    /// The assembled environment (all five layers, with `MULTIFLEXI_*`).
+    pub env: Environment,
+    /// Container image, for container executors.
+    pub image: Option<String>,
+    /// Seconds before the job is killed.
+    pub timeout: Option<u32>,
+    /// Memory limit in MiB.
+    pub memory_limit_mb: Option<u32>,
+    /// Result-file patterns (relative to the job's work directory).
+    pub artifacts: Vec<String>,
+    /// IANA timezone given to the job as `TZ`.
+    pub timezone: String,
+}
+
+impl JobSpec {
+    /// A spec running `program` with `args`.
+    pub fn new(program: impl Into<String>, args: Vec<String>) -> Self {
+        Self {
+            program: program.into(),
+            args,
+            timezone: "UTC".into(),
+            ..Self::default()
+        }
+    }
+
+    /// The command line for display, with secret values replaced by `***`.
+    pub fn redacted_command(&self) -> String {
+        let secrets = self.env.secret_values();
+        let mut parts = Vec::with_capacity(self.args.len() + 1);
+        parts.push(self.program.clone());
+        for a in &self.args {
+            let mut a = a.clone();
+            for s in &secrets {
+                a = a.replace(s, "***");
+            }
+            parts.push(a);
+        }
+        shell_words::join(parts)
+    }
+}
+
+/// Compare-and-swap guard the scheduler puts on job creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleCas {
+    /// The template's `next_schedule` as the scheduler saw it; creation fails with Conflict if it changed.
+    pub expected_next: Option<DateTime<Utc>>,
+    /// The value to set (None for `forbid`: the completion sets it).
+    pub set_next: Option<DateTime<Utc>>,
+}
+
+/// Everything needed to create and schedule a job (one transaction).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct NewJob {
+    /// The template it runs.
+    pub runtemplate_id: RunTemplateId,
+    /// Copied from the template.
+    pub company_id: CompanyId,
+    /// Copied from the template.
+    pub app_id: AppId,
+    /// Which executor kind runs it.
+    pub executor: ExecutorKind,
+    /// What to run.
+    pub spec: JobSpec,
+    /// Who asked for it (user, token name, `scheduler`).
+    pub launched_by: Option<String>,
+    /// What created it.
+    pub trigger: Trigger,
+    /// The instant the schedule fired (scheduled jobs and their retries only).
+    pub slot: Option<DateTime<Utc>>,
+    /// 0 for the first attempt, n for the n-th retry.
+    pub attempt: u32,
+    /// The job this one retries.
+    pub retry_of: Option<JobId>,
+    /// When it becomes due.
+    pub after: DateTime<Utc>,
+    /// A client's key: a second create with the same key returns the first job.
+    pub idempotency_key: Option<String>,
+    /// Serialized trace context of the span that created it.
+    pub trace_context: Option<String>,
+    /// The scheduler's compare-and-swap on the template (trigger `schedule` only).
+    pub cas: Option<ScheduleCas>,
+}
+
+impl NewJob {
+    /// An ad-hoc job due at `after`.
+    pub fn new(
+        runtemplate_id: RunTemplateId,
+        company_id: CompanyId,
+        app_id: AppId,
+        executor: ExecutorKind,
+        spec: JobSpec,
+        trigger: Trigger,
+        after: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            runtemplate_id,
+            company_id,
+            app_id,
+            executor,
+            spec,
+            launched_by: None,
+            trigger,
+            slot: None,
+            attempt: 0,
+            retry_of: None,
+            after,
+            idempotency_key: None,
+            trace_context: None,
+            cas: None,
+        }
+    }
+}
+
+/// A job: one run of a template, from creation to preserved artifacts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Job {
+    /// Its id.
+    pub id: JobId,
+    /// The template it runs.
+    pub runtemplate_id: RunTemplateId,
+    /// The company.
+    pub company_id: CompanyId,
+    /// The app.
+    pub app_id: AppId,
+    /// Which executor kind runs it.
+    pub executor: ExecutorKind,
+    /// What it runs (frozen at creation).
+    pub spec: JobSpec,
+    /// The command line for display, secrets redacted.
+    pub command: String,
+    /// Who asked for it.
+    pub launched_by: Option<String>,
+    /// Where it is.
+    pub phase: Phase,
+    /// How it ended (Completed and Preserved only).
+    pub outcome: Option<Outcome>,
+    /// What created it.
+    pub trigger: Trigger,
+    /// The schedule slot (scheduled jobs and their retries).
+    pub slot: Option<DateTime<Utc>>,
+    /// 0 for the first attempt.
+    pub attempt: u32,
+    /// The job this one retries.
+    pub retry_of: Option<JobId>,
+    /// When it is due (the `schedule` row's `after`).
+    pub after: DateTime<Utc>,
+    /// Exit code; 128+N when killed by signal N; -1 for lost / platform_error.
+    pub exitcode: Option<i32>,
+    /// Process id (native).
+    pub pid: Option<i64>,
+    /// Container id or pod name.
+    pub external_id: Option<String>,
+    /// The executor holding the lease.
+    pub lease_owner: Option<String>,
+    /// When the lease runs out.
+    pub lease_expires: Option<DateTime<Utc>>,
+    /// Fencing token: incremented by every claim.
+    pub lease_token: i64,
+    /// An operator asked to cancel it.
+    pub cancel_requested: bool,
+    /// The client's idempotency key.
+    pub idempotency_key: Option<String>,
+    /// Serialized trace context.
+    pub trace_context: Option<String>,
+    /// Bounded text copy of stdout (lossy UTF-8).
+    pub stdout: String,
+    /// Bounded text copy of stderr (lossy UTF-8).
+    pub stderr: String,
+    /// Created (and scheduled: same transaction).
+    pub created: DateTime<Utc>,
+    /// Claimed.
+    pub queued: Option<DateTime<Utc>>,
+    /// Started running.
+    pub begin: Option<DateTime<Utc>>,
+    /// Completed.
+    pub end: Option<DateTime<Utc>>,
+    /// Artifacts stored.
+    pub preserved: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    /// The seed-style status word: `scheduled`, `queued`, `running`, or the outcome once finished.
+    pub fn status(&self) -> &'static str {
+        match (self.phase, self.outcome) {
+            (Phase::Created, _) => "pending",
+            (Phase::Completed | Phase::Preserved, Some(o)) => o.as_str(),
+            (p, _) => p.as_str(),
+        }
+    }
+
+    /// Run time, when it began and ended.
+    pub fn duration(&self) -> Option<chrono::Duration> {
+        Some(self.end? - self.begin?)
+    }
+}

@@ -1,0 +1,21 @@
+//! The data model (ARCHITECTURE §5): apps, companies, credentials, run templates, jobs, artifacts.
+
+mod app;
+mod artifact;
+mod company;
+mod credential;
+mod environment;
+mod executor_kind;
+mod job;
+mod localized;
+mod runtemplate;
+
+pub use app::{App, ArtifactPattern, EnvFieldDef, EnvFieldType, ExitCodeInfo};
+pub use artifact::{Artifact, ArtifactMeta};
+pub use company::Company;
+pub use credential::{Credential, CredentialField};
+pub use environment::{EnvValue, Environment};
+pub use executor_kind::ExecutorKind;
+pub use job::{Job, JobSpec, NewJob, ScheduleCas};
+pub use localized::LocalizedText;
+pub use runtemplate::{CatchupPolicy, ConcurrencyPolicy, RunTemplate};

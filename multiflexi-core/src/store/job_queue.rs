@@ -1,0 +1,285 @@
+use crate::Result;
+use crate::ids::{CompanyId, JobId, RunTemplateId};
+use crate::lifecycle::{Outcome, Phase};
+use crate::model::{ExecutorKind, Job, NewJob};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::fmt::Debug;
+use std::time::Duration;
+
+/// A job and the fencing token of the lease that is acting on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LeaseRef {
+    /// The job.
+    pub job_id: JobId,
+    /// The token the claim returned.
+    pub lease_token: i64,
+}
+
+impl LeaseRef {
+    /// The lease a claimed job carries.
+    pub fn of(job: &Job) -> Self {
+        Self {
+            job_id: job.id,
+            lease_token: job.lease_token,
+        }
+    }
+}
+
+/// What a claim asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClaimOptions {
+    /// At most this many jobs.
+    pub limit: usize,
+    /// Only jobs for these executor kinds.
+    pub executors: Vec<ExecutorKind>,
+    /// Who claims (the executor id).
+    pub owner: String,
+    /// How long the lease lasts without a heartbeat.
+    pub lease_ttl: Duration,
+}
+
+impl ClaimOptions {
+    /// A claim of up to `limit` jobs of `executors` by `owner`, 30 s lease.
+    pub fn new(owner: impl Into<String>, executors: Vec<ExecutorKind>, limit: usize) -> Self {
+        Self {
+            limit,
+            executors,
+            owner: owner.into(),
+            lease_ttl: Duration::from_secs(30),
+        }
+    }
+
+    /// Builder: lease time to live.
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
+    }
+}
+
+/// Queued → Running: the executor reported the job started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Begin {
+    /// The job and its lease.
+    pub lease: LeaseRef,
+    /// Process id (native).
+    pub pid: Option<i64>,
+    /// Container id / pod name.
+    pub external_id: Option<String>,
+}
+
+impl Begin {
+    /// A start report.
+    pub fn new(lease: LeaseRef, pid: Option<i64>, external_id: Option<String>) -> Self {
+        Self {
+            lease,
+            pid,
+            external_id,
+        }
+    }
+}
+
+/// What a heartbeat learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HeartbeatStatus {
+    /// The lease was extended.
+    Ok,
+    /// The lease is gone (expired and recovered, or the token moved on): kill the job now.
+    Lost,
+    /// The lease was extended and an operator asked to cancel the job.
+    CancelRequested,
+}
+
+/// Queued/Running → Completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Completion {
+    /// The job and its lease.
+    pub lease: LeaseRef,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Exit code (128+N for signal N; -1 for platform_error).
+    pub exitcode: i32,
+    /// Bounded text copy of stdout.
+    pub stdout: String,
+    /// Bounded text copy of stderr.
+    pub stderr: String,
+}
+
+impl Completion {
+    /// A completion without output copies.
+    pub fn new(lease: LeaseRef, outcome: Outcome, exitcode: i32) -> Self {
+        Self {
+            lease,
+            outcome,
+            exitcode,
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+}
+
+/// The completed job and the retry the rule created, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completed {
+    /// The job, now Completed.
+    pub job: Job,
+    /// Its retry (a new Scheduled job), when the retry rule said so.
+    pub retry: Option<Job>,
+}
+
+/// What a cancel request did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelResult {
+    /// It was only scheduled (or queued and not started): now Completed(cancelled).
+    Cancelled(Job),
+    /// It is running: `cancel_requested` is set and the executor will stop it.
+    Requested(Job),
+    /// It had already finished; nothing changed.
+    AlreadyFinished(Job),
+}
+
+/// What lease recovery did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Queued jobs whose lease expired before they started: back to Scheduled.
+    pub requeued: Vec<JobId>,
+    /// Running jobs whose lease expired: Completed(lost, -1).
+    pub lost: Vec<Job>,
+    /// Retries created for lost jobs.
+    pub retries: Vec<Job>,
+}
+
+/// Which jobs `cleanup` deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CleanupOptions {
+    /// Finished jobs that ended before this instant.
+    pub ended_before: DateTime<Utc>,
+    /// Only this company's.
+    pub company_id: Option<CompanyId>,
+    /// Count, delete nothing.
+    pub dry_run: bool,
+}
+
+impl CleanupOptions {
+    /// Jobs that ended before `ended_before`.
+    pub fn before(ended_before: DateTime<Utc>) -> Self {
+        Self {
+            ended_before,
+            company_id: None,
+            dry_run: false,
+        }
+    }
+}
+
+/// What `cleanup` deleted (or would).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CleanupReport {
+    /// Jobs.
+    pub jobs: u64,
+    /// Their artifacts.
+    pub artifacts: u64,
+    /// Their output chunks.
+    pub output_chunks: u64,
+}
+
+/// Which jobs to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobFilter {
+    /// Status word as [`Job::status`] gives it (`scheduled`, `running`, `success`, `failed`, …).
+    pub status: Option<String>,
+    /// Only this template's.
+    pub runtemplate_id: Option<RunTemplateId>,
+    /// Only this company's.
+    pub company_id: Option<CompanyId>,
+    /// Only jobs created at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Cursor: only jobs with an id below this one (newest first paging).
+    pub before_id: Option<JobId>,
+    /// At most this many (default 100).
+    pub limit: Option<u64>,
+}
+
+/// Counts of jobs by phase.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueOverview {
+    /// Scheduled and due now.
+    pub due: u64,
+    /// Scheduled for later.
+    pub waiting: u64,
+    /// Claimed, not started.
+    pub queued: u64,
+    /// Running.
+    pub running: u64,
+    /// Completed, artifacts not yet stored.
+    pub completed: u64,
+    /// Preserved.
+    pub preserved: u64,
+}
+
+/// The job lifecycle.
+#[async_trait]
+pub trait JobQueue: Send + Sync + Debug + 'static {
+    /// Created + Scheduled in one transaction. A second call with the same idempotency key returns
+    /// the first job. A scheduled job (with a slot) is unique per (runtemplate, slot, attempt):
+    /// AlreadyExists otherwise. With `cas`, the template's `next_schedule` must still equal
+    /// `expected_next` (Conflict otherwise); it is then set to `set_next` and `last_schedule` to now.
+    async fn create_and_schedule(&self, job: &NewJob) -> Result<Job>;
+
+    /// Scheduled → Queued for up to `limit` due jobs (`after <= now`) of the requested executor
+    /// kinds, oldest `after` first, in one round trip. Each claim increments the job's
+    /// `lease_token` and sets owner and expiry.
+    async fn claim(&self, options: &ClaimOptions) -> Result<Vec<Job>>;
+
+    /// Queued → Running for each start report (fenced); one result per input.
+    async fn begin_many(&self, starts: &[Begin]) -> Result<Vec<Result<Job>>>;
+
+    /// Extends the leases by `ttl`; one status per input.
+    async fn heartbeat(&self, leases: &[LeaseRef], ttl: Duration) -> Result<Vec<HeartbeatStatus>>;
+
+    /// Queued/Running → Completed (fenced): outcome, exit code, end, output copies; schedule row
+    /// deleted; template counter +1; `next_schedule` advanced for scheduled jobs; a retry created
+    /// when the rule says so. One result per input.
+    async fn complete_many(&self, completions: &[Completion]) -> Result<Vec<Result<Completed>>>;
+
+    /// Completed → Preserved (fenced).
+    async fn mark_preserved(&self, lease: LeaseRef) -> Result<Job>;
+
+    /// Expired Queued leases → Scheduled; expired Running leases → Completed(lost, -1) + retry rule.
+    async fn recover_expired(&self) -> Result<Recovered>;
+
+    /// Cancels a Scheduled job at once; flags a Queued/Running one for its executor.
+    async fn request_cancel(&self, id: JobId, actor: &str) -> Result<CancelResult>;
+
+    /// Deletes finished jobs (and their schedule rows, output and artifacts) that ended before the cutoff.
+    async fn cleanup(&self, options: &CleanupOptions) -> Result<CleanupReport>;
+
+    /// One job.
+    async fn get_job(&self, id: JobId) -> Result<Job>;
+
+    /// Jobs matching the filter, newest first.
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>>;
+
+    /// Counts by phase.
+    async fn queue_overview(&self) -> Result<QueueOverview>;
+
+    /// A signal that changes whenever a job may have become claimable (created, re-queued).
+    /// Mark the current value seen before claiming and wait for a change after: nothing is lost.
+    /// `None` when the backend cannot signal (the dispatcher then polls).
+    fn work_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+}
+
+/// The Conflict every backend returns when a fenced write finds a stale token or another phase.
+pub fn fence_conflict(job_id: JobId, expected: &[Phase], token: i64) -> crate::Error {
+    let phases: Vec<&str> = expected.iter().map(|p| p.as_str()).collect();
+    crate::Error::conflict(format!(
+        "job {job_id}: lease token {token} is stale or the job is no longer {}",
+        phases.join("/")
+    ))
+}

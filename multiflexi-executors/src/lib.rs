@@ -1,0 +1,1 @@
+//! Executors for multiflexi (see issue: executors). Empty until they land.

@@ -1,0 +1,1 @@
+//! SQL store for multiflexi (see issue: store). Empty until the store lands.
