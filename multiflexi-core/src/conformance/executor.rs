@@ -1,0 +1,1 @@
+//! Executor conformance cases (filled by the executors work).

@@ -1,0 +1,1 @@
+//! Store conformance cases (filled by the InMemoryStore work).
