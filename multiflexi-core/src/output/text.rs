@@ -10,7 +10,7 @@
 /// use multiflexi_core::output::text_copy;
 ///
 /// assert_eq!(text_copy(b"ok\xff\0", 100), "ok\u{FFFD}\u{FFFD}");
-/// assert_eq!(text_copy("žluťoučký".as_bytes(), 4), "žl"); // 'u' would fit, 'ť' (2 bytes) would not
+/// assert_eq!(text_copy("žluťoučký".as_bytes(), 5), "žlu"); // "ť" (2 bytes) does not fit in 5
 /// ```
 pub fn text_copy(bytes: &[u8], max: usize) -> String {
     const REPLACEMENT: char = char::REPLACEMENT_CHARACTER;
