@@ -8,8 +8,8 @@ use multiflexi_core::executor::FakeRun;
 use multiflexi_core::lifecycle::RetryPolicy;
 use multiflexi_core::telemetry::PhaseEvent;
 use multiflexi_core::{
-    App, ArtifactSink, Clock, Company, ExecutorKind, FakeExecutor, InMemoryStore, Phase, RunTemplate, Store,
-    SystemClock, Telemetry, Trigger,
+    App, ArtifactSink, Clock, Company, ExecutorKind, FakeExecutor, InMemoryStore, Phase,
+    RunTemplate, Store, SystemClock, Telemetry, Trigger,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,9 +34,12 @@ impl Telemetry for PrintPhases {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = Arc::new(InMemoryStore::new());
-    let app = store.put_app(&App::new("greeter", "/usr/bin/greet").with_cmdparams("--name {WHO}")).await?;
+    let app = store
+        .put_app(&App::new("greeter", "/usr/bin/greet").with_cmdparams("--name {WHO}"))
+        .await?;
     let company = store.create_company(&Company::new("Example Co")).await?;
-    let mut template = RunTemplate::new(app.id, company.id, "greet the world").with_retry(RetryPolicy::new(1, 0));
+    let mut template =
+        RunTemplate::new(app.id, company.id, "greet the world").with_retry(RetryPolicy::new(1, 0));
     template.config.set("WHO", "world");
     let template = store.create_runtemplate(&template).await?;
 
@@ -53,7 +56,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let telemetry: Arc<dyn Telemetry> = Arc::new(PrintPhases);
     let mut ids = Vec::new();
     for _ in 0..3 {
-        let job = create_job(&*store, &*clock, &*telemetry, JobRequest::ad_hoc(template.id, Trigger::Manual)).await?;
+        let job = create_job(
+            &*store,
+            &*clock,
+            &*telemetry,
+            JobRequest::ad_hoc(template.id, Trigger::Manual),
+        )
+        .await?;
         ids.push(job.id);
     }
 
@@ -88,7 +97,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         assert_eq!(job.phase, Phase::Preserved);
         for meta in artifacts.list(id).await? {
             let content = artifacts.get(meta.id).await?.content;
-            println!("job {id} {}: {:?}", meta.filename, String::from_utf8_lossy(&content));
+            println!(
+                "job {id} {}: {:?}",
+                meta.filename,
+                String::from_utf8_lossy(&content)
+            );
         }
     }
     Ok(())

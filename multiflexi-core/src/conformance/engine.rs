@@ -4,11 +4,13 @@
 //! Each case takes a fresh store and artifact sink (sharing one backend) and the clock the store
 //! uses. Expand them into named tests with [`engine_conformance_tests!`](crate::engine_conformance_tests).
 
-use crate::engine::{Dispatcher, DispatcherOptions, JobRequest, Scheduler, SchedulerOptions, Shutdown, create_job};
+use crate::engine::{
+    Dispatcher, DispatcherOptions, JobRequest, Scheduler, SchedulerOptions, Shutdown, create_job,
+};
 use crate::executor::{Executor, FakeExecutor, FakeRun};
 use crate::lifecycle::{Outcome, Phase, RetryPolicy, Trigger};
 use crate::model::{App, Company, EnvFieldDef, EnvFieldType, ExecutorKind, Job, RunTemplate};
-use crate::store::{JobFilter, OutputLog, Store, Stream};
+use crate::store::{JobFilter, Store, Stream};
 use crate::telemetry::{NoopTelemetry, RecordingTelemetry, Telemetry};
 use crate::{ArtifactSink, Clock, JobId, ManualClock, RunTemplateId};
 use std::collections::{BTreeMap, HashMap};
@@ -45,7 +47,8 @@ fn options(parallel: usize) -> DispatcherOptions {
     let mut o = DispatcherOptions::new("conformance-executor", parallel);
     o.poll_interval = Duration::from_millis(200);
     o.lease_ttl = Duration::from_secs(30);
-    o.work_root = std::env::temp_dir().join(format!("multiflexi-conformance-{}", std::process::id()));
+    o.work_root =
+        std::env::temp_dir().join(format!("multiflexi-conformance-{}", std::process::id()));
     o
 }
 
@@ -76,14 +79,22 @@ pub async fn wait_preserved(store: &dyn Store, ids: &[JobId], limit: Duration) -
 /// 1,000 jobs over 20 templates with parallel limit 16: the high-water mark of concurrent
 /// launches is exactly 16, every job is Preserved with stdout.txt and stderr.txt, and each
 /// template's success / failure counters are exact (even templates succeed, odd ones exit 3).
-pub async fn thousand_jobs_parallel_16(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactSink>, clock: Arc<ManualClock>) {
+pub async fn thousand_jobs_parallel_16(
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactSink>,
+    clock: Arc<ManualClock>,
+) {
     const N: usize = 1000;
     const TEMPLATES: usize = 20;
     let templates = seed_templates(&*store, App::new("engine-many", "/bin/fake"), TEMPLATES).await;
     let failing: Vec<RunTemplateId> = templates.iter().skip(1).step_by(2).map(|t| t.id).collect();
     let failing_set = failing.clone();
     let fake = FakeExecutor::new(ExecutorKind::Native, move |spec| {
-        let code = if failing_set.contains(&spec.runtemplate_id) { 3 } else { 0 };
+        let code = if failing_set.contains(&spec.runtemplate_id) {
+            3
+        } else {
+            0
+        };
         FakeRun::exit(code)
             .print(format!("job {} says hi\n", spec.job_id))
             .lasting(Duration::from_millis(3))
@@ -92,9 +103,14 @@ pub async fn thousand_jobs_parallel_16(store: Arc<dyn Store>, artifacts: Arc<dyn
     let mut ids = Vec::with_capacity(N);
     for i in 0..N {
         let t = &templates[i % TEMPLATES];
-        let job = create_job(&*store, &*clock, &NoopTelemetry, JobRequest::ad_hoc(t.id, Trigger::Cli))
-            .await
-            .expect("create job");
+        let job = create_job(
+            &*store,
+            &*clock,
+            &NoopTelemetry,
+            JobRequest::ad_hoc(t.id, Trigger::Cli),
+        )
+        .await
+        .expect("create job");
         ids.push(job.id);
     }
     let d = dispatcher(
@@ -116,7 +132,11 @@ pub async fn thousand_jobs_parallel_16(store: Arc<dyn Store>, artifacts: Arc<dyn
     handle.await.expect("join").expect("dispatcher");
 
     assert_eq!(fake.launches(), N as u64, "every job launched exactly once");
-    assert_eq!(fake.high_water(), 16, "high-water mark of concurrent launches");
+    assert_eq!(
+        fake.high_water(),
+        16,
+        "high-water mark of concurrent launches"
+    );
     for job in &jobs {
         let names: Vec<String> = artifacts
             .list(job.id)
@@ -125,9 +145,21 @@ pub async fn thousand_jobs_parallel_16(store: Arc<dyn Store>, artifacts: Arc<dyn
             .into_iter()
             .map(|a| a.filename)
             .collect();
-        assert!(names.contains(&"stdout.txt".to_string()), "job {} artifacts {names:?}", job.id);
-        assert!(names.contains(&"stderr.txt".to_string()), "job {} artifacts {names:?}", job.id);
-        let expected = if failing.contains(&job.runtemplate_id) { 3 } else { 0 };
+        assert!(
+            names.contains(&"stdout.txt".to_string()),
+            "job {} artifacts {names:?}",
+            job.id
+        );
+        assert!(
+            names.contains(&"stderr.txt".to_string()),
+            "job {} artifacts {names:?}",
+            job.id
+        );
+        let expected = if failing.contains(&job.runtemplate_id) {
+            3
+        } else {
+            0
+        };
         assert_eq!(job.exitcode, Some(expected));
         assert_eq!(job.stdout, format!("job {} says hi\n", job.id));
     }
@@ -139,17 +171,34 @@ pub async fn thousand_jobs_parallel_16(store: Arc<dyn Store>, artifacts: Arc<dyn
         let t2 = store.get_runtemplate(t.id).await.expect("template");
         let n = per_template[&t.id] as u64;
         if failing.contains(&t.id) {
-            assert_eq!((t2.successfull_jobs_count, t2.failed_jobs_count), (0, n), "template {}", t.id);
+            assert_eq!(
+                (t2.successfull_jobs_count, t2.failed_jobs_count),
+                (0, n),
+                "template {}",
+                t.id
+            );
         } else {
-            assert_eq!((t2.successfull_jobs_count, t2.failed_jobs_count), (n, 0), "template {}", t.id);
+            assert_eq!(
+                (t2.successfull_jobs_count, t2.failed_jobs_count),
+                (n, 0),
+                "template {}",
+                t.id
+            );
         }
-        assert_eq!(t2.next_schedule, None, "ad-hoc jobs leave next_schedule alone");
+        assert_eq!(
+            t2.next_schedule, None,
+            "ad-hoc jobs leave next_schedule alone"
+        );
     }
 }
 
 /// A secret value printed one byte per write is masked in stdout.txt, the live output log and
 /// the job row's text copy.
-pub async fn secret_printed_bytewise_is_masked(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactSink>, clock: Arc<ManualClock>) {
+pub async fn secret_printed_bytewise_is_masked(
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactSink>,
+    clock: Arc<ManualClock>,
+) {
     const SECRET: &str = "s3cr3t-P4ss!";
     let app = App::new("engine-mask", "/bin/fake")
         .with_field(EnvFieldDef::new("API_PASSWORD", EnvFieldType::Password).with_default("x"));
@@ -176,7 +225,10 @@ pub async fn secret_printed_bytewise_is_masked(store: Arc<dyn Store>, artifacts:
     assert_eq!(out, b"password=***\nend\n");
     assert_eq!(err, b"err *** err\n");
     assert!(!job.stdout.contains(SECRET) && !job.stderr.contains(SECRET));
-    let chunks = store.read_output(job.id, None, 10_000).await.expect("read output");
+    let chunks = store
+        .read_output(job.id, None, 10_000)
+        .await
+        .expect("read output");
     let logged: Vec<u8> = chunks
         .iter()
         .filter(|c| c.stream == Stream::Stdout)
@@ -191,7 +243,11 @@ pub async fn secret_printed_bytewise_is_masked(store: Arc<dyn Store>, artifacts:
 }
 
 /// Output past the cap keeps the head and the tail with an explicit marker.
-pub async fn output_past_cap_keeps_head_and_tail(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactSink>, clock: Arc<ManualClock>) {
+pub async fn output_past_cap_keeps_head_and_tail(
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactSink>,
+    clock: Arc<ManualClock>,
+) {
     let templates = seed_templates(&*store, App::new("engine-cap", "/bin/fake"), 1).await;
     let body: Vec<u8> = (0..10_000u32).map(|i| b'a' + (i % 26) as u8).collect();
     let printed = body.clone();
@@ -207,14 +263,19 @@ pub async fn output_past_cap_keeps_head_and_tail(store: Arc<dyn Store>, artifact
     let job = run_one_with(&store, &artifacts, fake, templates[0].id, opts, clock).await;
     let out = artifact_bytes(&*artifacts, job.id, "stdout.txt").await;
     let mut expected = body[..512].to_vec();
-    expected.extend_from_slice(format!("\n[multiflexi: {} bytes omitted]\n", 10_000 - 1024).as_bytes());
+    expected
+        .extend_from_slice(format!("\n[multiflexi: {} bytes omitted]\n", 10_000 - 1024).as_bytes());
     expected.extend_from_slice(&body[10_000 - 512..]);
     assert_eq!(out, expected);
 }
 
 /// A platform error before start is recorded as platform_error (-1) and retried per the policy;
 /// the retry keeps the template and counts attempts.
-pub async fn platform_error_is_retried(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactSink>, clock: Arc<ManualClock>) {
+pub async fn platform_error_is_retried(
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactSink>,
+    clock: Arc<ManualClock>,
+) {
     let mut templates = seed_templates(&*store, App::new("engine-retry", "/bin/fake"), 1).await;
     let mut t = templates.remove(0);
     t.retry = RetryPolicy::new(2, 0);
@@ -225,7 +286,14 @@ pub async fn platform_error_is_retried(store: Arc<dyn Store>, artifacts: Arc<dyn
     assert_eq!(first.outcome, Some(Outcome::PlatformError));
     assert_eq!(first.exitcode, Some(-1));
     // Run the retries.
-    let d = dispatcher(store.clone(), artifacts.clone(), Arc::new(fake), Arc::new(NoopTelemetry), clock.clone(), options(2));
+    let d = dispatcher(
+        store.clone(),
+        artifacts.clone(),
+        Arc::new(fake),
+        Arc::new(NoopTelemetry),
+        clock.clone(),
+        options(2),
+    );
     let shutdown = Shutdown::new();
     let h = tokio::spawn({
         let (d, s) = (d.clone(), shutdown.clone());
@@ -233,35 +301,63 @@ pub async fn platform_error_is_retried(store: Arc<dyn Store>, artifacts: Arc<dyn
     });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let jobs = loop {
-        let mut filter = JobFilter::default();
-        filter.runtemplate_id = Some(t.id);
+        let filter = JobFilter {
+            runtemplate_id: Some(t.id),
+            ..JobFilter::default()
+        };
         let jobs = store.list_jobs(&filter).await.expect("list");
         if jobs.len() == 3 && jobs.iter().all(|j| j.phase == Phase::Preserved) {
             break jobs;
         }
-        assert!(tokio::time::Instant::now() < deadline, "retries did not finish: {jobs:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "retries did not finish: {jobs:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     shutdown.drain();
     h.await.expect("join").expect("run");
     let mut attempts: Vec<(u32, Trigger)> = jobs.iter().map(|j| (j.attempt, j.trigger)).collect();
     attempts.sort_by_key(|a| a.0);
-    assert_eq!(attempts, vec![(0, Trigger::Cli), (1, Trigger::Retry), (2, Trigger::Retry)]);
+    assert_eq!(
+        attempts,
+        vec![(0, Trigger::Cli), (1, Trigger::Retry), (2, Trigger::Retry)]
+    );
     let t2 = store.get_runtemplate(t.id).await.expect("template");
     assert_eq!((t2.successfull_jobs_count, t2.failed_jobs_count), (0, 3));
 }
 
 /// A running job whose cancellation is requested ends as cancelled (the heartbeat carries the request).
-pub async fn cancel_request_stops_running_job(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactSink>, clock: Arc<ManualClock>) {
+pub async fn cancel_request_stops_running_job(
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactSink>,
+    clock: Arc<ManualClock>,
+) {
     let templates = seed_templates(&*store, App::new("engine-cancel", "/bin/fake"), 1).await;
-    let fake = FakeExecutor::new(ExecutorKind::Native, |_| FakeRun::exit(0).print("started\n").lasting(Duration::from_secs(600)));
+    let fake = FakeExecutor::new(ExecutorKind::Native, |_| {
+        FakeRun::exit(0)
+            .print("started\n")
+            .lasting(Duration::from_secs(600))
+    });
     let clock: Arc<dyn Clock> = clock;
-    let job = create_job(&*store, &*clock, &NoopTelemetry, JobRequest::ad_hoc(templates[0].id, Trigger::Manual))
-        .await
-        .expect("create");
+    let job = create_job(
+        &*store,
+        &*clock,
+        &NoopTelemetry,
+        JobRequest::ad_hoc(templates[0].id, Trigger::Manual),
+    )
+    .await
+    .expect("create");
     let mut opts = options(1);
     opts.lease_ttl = Duration::from_millis(600);
-    let d = dispatcher(store.clone(), artifacts.clone(), Arc::new(fake), Arc::new(NoopTelemetry), clock, opts);
+    let d = dispatcher(
+        store.clone(),
+        artifacts.clone(),
+        Arc::new(fake),
+        Arc::new(NoopTelemetry),
+        clock,
+        opts,
+    );
     let shutdown = Shutdown::new();
     let h = tokio::spawn({
         let (d, s) = (d.clone(), shutdown.clone());
@@ -277,17 +373,31 @@ pub async fn cancel_request_stops_running_job(store: Arc<dyn Store>, artifacts: 
     shutdown.drain();
     h.await.expect("join").expect("run");
     assert_eq!(done[0].outcome, Some(Outcome::Cancelled));
-    assert_eq!(artifact_bytes(&*artifacts, job.id, "stdout.txt").await, b"started\n");
+    assert_eq!(
+        artifact_bytes(&*artifacts, job.id, "stdout.txt").await,
+        b"started\n"
+    );
 }
 
 /// A job created while the dispatcher idles (poll interval 60 s) starts on the store's wake-up
 /// signal or the in-process notify: the dispatcher never needed a poll wake-up to find it.
-pub async fn idle_dispatcher_wakes_without_polling(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactSink>, clock: Arc<ManualClock>) {
+pub async fn idle_dispatcher_wakes_without_polling(
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactSink>,
+    clock: Arc<ManualClock>,
+) {
     let templates = seed_templates(&*store, App::new("engine-wake", "/bin/fake"), 1).await;
     let clock: Arc<dyn Clock> = clock;
     let mut opts = options(4);
     opts.poll_interval = Duration::from_secs(60);
-    let d = dispatcher(store.clone(), artifacts.clone(), Arc::new(FakeExecutor::succeeding()), Arc::new(NoopTelemetry), clock.clone(), opts);
+    let d = dispatcher(
+        store.clone(),
+        artifacts.clone(),
+        Arc::new(FakeExecutor::succeeding()),
+        Arc::new(NoopTelemetry),
+        clock.clone(),
+        opts,
+    );
     let shutdown = Shutdown::new();
     let h = tokio::spawn({
         let (d, s) = (d.clone(), shutdown.clone());
@@ -296,9 +406,14 @@ pub async fn idle_dispatcher_wakes_without_polling(store: Arc<dyn Store>, artifa
     let mut ids = Vec::new();
     for _ in 0..5 {
         tokio::time::sleep(Duration::from_millis(15)).await;
-        let job = create_job(&*store, &*clock, &NoopTelemetry, JobRequest::ad_hoc(templates[0].id, Trigger::Api))
-            .await
-            .expect("create");
+        let job = create_job(
+            &*store,
+            &*clock,
+            &NoopTelemetry,
+            JobRequest::ad_hoc(templates[0].id, Trigger::Api),
+        )
+        .await
+        .expect("create");
         if store.work_signal().is_none() {
             d.notify();
         }
@@ -307,21 +422,43 @@ pub async fn idle_dispatcher_wakes_without_polling(store: Arc<dyn Store>, artifa
     wait_preserved(&*store, &ids, Duration::from_secs(30)).await;
     shutdown.drain();
     h.await.expect("join").expect("run");
-    assert_eq!(d.stats().poll_wakeups, 0, "no job waited for the poll: {:?}", d.stats());
+    assert_eq!(
+        d.stats().poll_wakeups,
+        0,
+        "no job waited for the poll: {:?}",
+        d.stats()
+    );
 }
 
 /// The scheduler creates a job for a due slot (trigger schedule, slot set, next_schedule NULL
 /// while outstanding); after it completes, next_schedule is the next slot and last_schedule is set.
 /// Telemetry sees every phase in order.
-pub async fn scheduled_slot_runs_and_advances(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactSink>, clock: Arc<ManualClock>) {
-    let app = store.put_app(&App::new("engine-sched", "/bin/fake")).await.expect("app");
-    let company = store.create_company(&Company::new("Sched Co")).await.expect("company");
+pub async fn scheduled_slot_runs_and_advances(
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactSink>,
+    clock: Arc<ManualClock>,
+) {
+    let app = store
+        .put_app(&App::new("engine-sched", "/bin/fake"))
+        .await
+        .expect("app");
+    let company = store
+        .create_company(&Company::new("Sched Co"))
+        .await
+        .expect("company");
     let t = store
-        .create_runtemplate(&RunTemplate::new(app.id, company.id, "every minute").with_cron("* * * * *"))
+        .create_runtemplate(
+            &RunTemplate::new(app.id, company.id, "every minute").with_cron("* * * * *"),
+        )
         .await
         .expect("template");
     let telemetry = Arc::new(RecordingTelemetry::new());
-    let scheduler = Scheduler::new(store.clone(), telemetry.clone(), clock.clone(), SchedulerOptions::default());
+    let scheduler = Scheduler::new(
+        store.clone(),
+        telemetry.clone(),
+        clock.clone(),
+        SchedulerOptions::default(),
+    );
     let first = scheduler.tick().await.expect("tick");
     assert!(first.created.is_empty());
     let t1 = store.get_runtemplate(t.id).await.expect("template");
@@ -331,14 +468,24 @@ pub async fn scheduled_slot_runs_and_advances(store: Arc<dyn Store>, artifacts: 
     let second = scheduler.tick().await.expect("tick");
     assert_eq!(second.created.len(), 1);
     let job = &second.created[0];
-    assert_eq!((job.trigger, job.slot, job.attempt), (Trigger::Schedule, Some(slot), 0));
+    assert_eq!(
+        (job.trigger, job.slot, job.attempt),
+        (Trigger::Schedule, Some(slot), 0)
+    );
     let t2 = store.get_runtemplate(t.id).await.expect("template");
     assert_eq!(t2.next_schedule, None);
     assert_eq!(t2.last_schedule, Some(clock.now()));
     // A second pass (or a second scheduler) creates nothing while it is outstanding.
     assert!(scheduler.tick().await.expect("tick").created.is_empty());
 
-    let d = dispatcher(store.clone(), artifacts.clone(), Arc::new(FakeExecutor::succeeding()), telemetry.clone(), clock.clone(), options(1));
+    let d = dispatcher(
+        store.clone(),
+        artifacts.clone(),
+        Arc::new(FakeExecutor::succeeding()),
+        telemetry.clone(),
+        clock.clone(),
+        options(1),
+    );
     let shutdown = Shutdown::new();
     let h = tokio::spawn({
         let (d, s) = (d.clone(), shutdown.clone());
@@ -352,7 +499,14 @@ pub async fn scheduled_slot_runs_and_advances(store: Arc<dyn Store>, artifacts: 
     assert_eq!((t3.successfull_jobs_count, t3.failed_jobs_count), (1, 0));
     assert_eq!(
         telemetry.phases_of(job.id),
-        vec![Phase::Created, Phase::Scheduled, Phase::Queued, Phase::Running, Phase::Completed, Phase::Preserved]
+        vec![
+            Phase::Created,
+            Phase::Scheduled,
+            Phase::Queued,
+            Phase::Running,
+            Phase::Completed,
+            Phase::Preserved
+        ]
     );
 }
 
@@ -372,12 +526,25 @@ async fn run_one_with(
     fake: FakeExecutor,
     template: RunTemplateId,
     opts: DispatcherOptions,
+    clock: Arc<ManualClock>,
 ) -> Job {
     let clock: Arc<dyn Clock> = clock;
-    let job = create_job(&**store, &*clock, &NoopTelemetry, JobRequest::ad_hoc(template, Trigger::Manual))
-        .await
-        .expect("create job");
-    let d = dispatcher(store.clone(), artifacts.clone(), Arc::new(fake), Arc::new(NoopTelemetry), clock, opts);
+    let job = create_job(
+        &**store,
+        &*clock,
+        &NoopTelemetry,
+        JobRequest::ad_hoc(template, Trigger::Manual),
+    )
+    .await
+    .expect("create job");
+    let d = dispatcher(
+        store.clone(),
+        artifacts.clone(),
+        Arc::new(fake),
+        Arc::new(NoopTelemetry),
+        clock,
+        opts,
+    );
     let shutdown = Shutdown::new();
     let h = tokio::spawn({
         let (d, s) = (d.clone(), shutdown.clone());
@@ -392,7 +559,9 @@ async fn run_one_with(
 async fn artifact_bytes(artifacts: &dyn ArtifactSink, job: JobId, name: &str) -> Vec<u8> {
     let metas = artifacts.list(job).await.expect("list artifacts");
     let by_name: BTreeMap<String, _> = metas.into_iter().map(|m| (m.filename.clone(), m)).collect();
-    let meta = by_name.get(name).unwrap_or_else(|| panic!("job {job} has no {name}: {:?}", by_name.keys()));
+    let meta = by_name
+        .get(name)
+        .unwrap_or_else(|| panic!("job {job} has no {name}: {:?}", by_name.keys()));
     artifacts.get(meta.id).await.expect("get artifact").content
 }
 

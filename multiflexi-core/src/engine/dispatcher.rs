@@ -5,7 +5,7 @@ use super::job_io::{EngineJobIo, OutputLimits};
 use super::shutdown::Shutdown;
 use super::throttle::process_rss_mb;
 use crate::artifact::ArtifactSink;
-use crate::executor::{Executor, LaunchSpec};
+use crate::executor::{Executor, JobIo, LaunchSpec};
 use crate::ids::JobId;
 use crate::lifecycle::Outcome;
 use crate::model::{ExecutorKind, Job};
@@ -218,13 +218,17 @@ impl Dispatcher {
                 if let Some(rx) = signal.as_mut() {
                     rx.borrow_and_update();
                 }
-                let options = ClaimOptions::new(inner.options.executor_id.clone(), kinds.clone(), free)
-                    .with_lease_ttl(inner.options.lease_ttl);
+                let options =
+                    ClaimOptions::new(inner.options.executor_id.clone(), kinds.clone(), free)
+                        .with_lease_ttl(inner.options.lease_ttl);
                 inner.counters.claims.fetch_add(1, Ordering::Relaxed);
                 match inner.store.claim(&options).await {
                     Ok(jobs) => {
                         let full = jobs.len() == free;
-                        inner.counters.claimed.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+                        inner
+                            .counters
+                            .claimed
+                            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
                         for job in jobs {
                             self.spawn_job(&mut tasks, job);
                         }
@@ -302,7 +306,9 @@ impl Dispatcher {
                 reason: None,
             },
         );
-        inner.telemetry.event(&PhaseEvent::of(&job, inner.clock.now()));
+        inner
+            .telemetry
+            .event(&PhaseEvent::of(&job, inner.clock.now()));
         tasks.spawn(async move {
             let id = job.id;
             if let Err(e) = run_job(&inner, job, cancel).await {
@@ -328,15 +334,27 @@ async fn heartbeat_loop(inner: Arc<Inner>, shutdown: Shutdown) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        let leases: Vec<LeaseRef> = inner.running.lock().unwrap().values().map(|r| r.lease).collect();
+        let leases: Vec<LeaseRef> = inner
+            .running
+            .lock()
+            .unwrap()
+            .values()
+            .map(|r| r.lease)
+            .collect();
         if leases.is_empty() {
             continue;
         }
-        match inner.store.heartbeat(&leases, inner.options.lease_ttl).await {
+        match inner
+            .store
+            .heartbeat(&leases, inner.options.lease_ttl)
+            .await
+        {
             Ok(statuses) => {
                 let mut running = inner.running.lock().unwrap();
                 for (lease, status) in leases.iter().zip(statuses) {
-                    let Some(job) = running.get_mut(&lease.job_id) else { continue };
+                    let Some(job) = running.get_mut(&lease.job_id) else {
+                        continue;
+                    };
                     let reason = match status {
                         HeartbeatStatus::Ok => continue,
                         HeartbeatStatus::Lost => StopReason::LeaseLost,
@@ -355,7 +373,12 @@ async fn heartbeat_loop(inner: Arc<Inner>, shutdown: Shutdown) {
 }
 
 fn stop_reason(inner: &Inner, id: JobId) -> Option<StopReason> {
-    inner.running.lock().unwrap().get(&id).and_then(|r| r.reason)
+    inner
+        .running
+        .lock()
+        .unwrap()
+        .get(&id)
+        .and_then(|r| r.reason)
 }
 
 /// Runs one claimed job to Preserved.
@@ -427,7 +450,11 @@ async fn run_job(inner: &Arc<Inner>, job: Job, cancel: CancellationToken) -> Res
             (Outcome::Cancelled, -1)
         }
         Err(e) => {
-            io.note(&format!("\n[multiflexi: {} executor error: {e}]\n", job.executor)).await?;
+            io.note(&format!(
+                "\n[multiflexi: {} executor error: {e}]\n",
+                job.executor
+            ))
+            .await?;
             (Outcome::PlatformError, -1)
         }
     };
@@ -442,20 +469,34 @@ async fn run_job(inner: &Arc<Inner>, job: Job, cancel: CancellationToken) -> Res
         .pop()
         .ok_or_else(|| Error::conflict(format!("job {}: complete returned no result", job.id)))??;
     inner.counters.completed.fetch_add(1, Ordering::Relaxed);
-    inner.telemetry.event(&PhaseEvent::of(&completed.job, inner.clock.now()));
+    inner
+        .telemetry
+        .event(&PhaseEvent::of(&completed.job, inner.clock.now()));
     if let Some(retry) = &completed.retry {
         emit_created(&*inner.telemetry, retry);
     }
     inner
         .artifacts
-        .put(job.id, "stdout.txt", "text/plain", &mut output.stdout.as_slice())
+        .put(
+            job.id,
+            "stdout.txt",
+            "text/plain",
+            &mut output.stdout.as_slice(),
+        )
         .await?;
     inner
         .artifacts
-        .put(job.id, "stderr.txt", "text/plain", &mut output.stderr.as_slice())
+        .put(
+            job.id,
+            "stderr.txt",
+            "text/plain",
+            &mut output.stderr.as_slice(),
+        )
         .await?;
     let preserved = inner.store.mark_preserved(lease).await?;
-    inner.telemetry.event(&PhaseEvent::of(&preserved, inner.clock.now()));
+    inner
+        .telemetry
+        .event(&PhaseEvent::of(&preserved, inner.clock.now()));
     let _ = tokio::fs::remove_dir_all(&work_dir).await;
     Ok(())
 }
@@ -474,7 +515,8 @@ fn launch_spec(job: &Job, executor_id: &str, work_dir: PathBuf) -> LaunchSpec {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    spec.env.push(("MULTIFLEXI_JOB_ID".into(), job.id.to_string()));
+    spec.env
+        .push(("MULTIFLEXI_JOB_ID".into(), job.id.to_string()));
     spec.image = job.spec.image.clone();
     spec.timeout = job.spec.timeout.map(|s| Duration::from_secs(u64::from(s)));
     spec.memory_limit_mb = job.spec.memory_limit_mb;

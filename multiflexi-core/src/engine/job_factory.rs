@@ -94,7 +94,13 @@ pub async fn create_job(
     for id in &template.credentials {
         credentials.push(store.get_credential(*id).await?);
     }
-    let prepared = prepare_spec(&EnvSources::new(&app, &company, &credentials, &template, &request.env))?;
+    let prepared = prepare_spec(&EnvSources::new(
+        &app,
+        &company,
+        &credentials,
+        &template,
+        &request.env,
+    ))?;
     for warning in &prepared.warnings {
         tracing::warn!(runtemplate_id = template.id.get(), "{warning}");
     }

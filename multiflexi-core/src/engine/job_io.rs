@@ -204,10 +204,11 @@ impl JobIo for EngineJobIo {
     async fn started(&self, handle: RunHandle) -> Result<()> {
         let begin = Begin::new(self.lease(), handle.pid, handle.external_id);
         let mut results = self.store.begin_many(std::slice::from_ref(&begin)).await?;
-        let job = results
-            .pop()
-            .ok_or_else(|| Error::conflict(format!("job {}: begin returned no result", self.job.id)))??;
-        self.telemetry.event(&PhaseEvent::of(&job, self.clock.now()));
+        let job = results.pop().ok_or_else(|| {
+            Error::conflict(format!("job {}: begin returned no result", self.job.id))
+        })??;
+        self.telemetry
+            .event(&PhaseEvent::of(&job, self.clock.now()));
         *self.started.lock().unwrap() = Some(job);
         Ok(())
     }
@@ -226,7 +227,11 @@ impl JobIo for EngineJobIo {
         }
     }
 
-    async fn result_file(&self, name: &str, content: &mut (dyn AsyncRead + Send + Unpin)) -> Result<()> {
+    async fn result_file(
+        &self,
+        name: &str,
+        content: &mut (dyn AsyncRead + Send + Unpin),
+    ) -> Result<()> {
         let name = sanitize_name(name)?;
         if matches!(name.as_str(), "stdout.txt" | "stderr.txt") {
             return Err(Error::invalid(

@@ -103,7 +103,11 @@ impl Scheduler {
         Ok(report)
     }
 
-    async fn tick_template(&self, entry: &SchedulableTemplate, report: &mut TickReport) -> Result<()> {
+    async fn tick_template(
+        &self,
+        entry: &SchedulableTemplate,
+        report: &mut TickReport,
+    ) -> Result<()> {
         let t = &entry.template;
         let schedule = t.schedule()?;
         let now = self.clock.now();
@@ -132,7 +136,8 @@ impl Scheduler {
                     let next = schedule.next_after(now);
                     if self.store.set_next_schedule(t.id, Some(due), next).await? {
                         report.skipped += 1;
-                        self.audit(t.id, format!("missed slot {due} skipped (catch-up: skip)")).await;
+                        self.audit(t.id, format!("missed slot {due} skipped (catch-up: skip)"))
+                            .await;
                         wake(next);
                     }
                     return Ok(());
@@ -194,7 +199,12 @@ impl Scheduler {
     }
 
     async fn audit(&self, id: crate::RunTemplateId, detail: String) {
-        let entry = AuditEntry::new(None, self.options.actor.clone(), format!("runtemplate:{id}:schedule"), detail);
+        let entry = AuditEntry::new(
+            None,
+            self.options.actor.clone(),
+            format!("runtemplate:{id}:schedule"),
+            detail,
+        );
         if let Err(e) = self.store.append_audit(&entry).await {
             tracing::warn!("audit write failed: {e}");
         }
