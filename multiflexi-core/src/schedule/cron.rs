@@ -147,7 +147,8 @@ impl CronSpec {
         let normalized = normalized_fields.join(" ");
         // Vixie cron and cronie: when either day field begins with `*`, a day must match both
         // (the `*` one matches everything anyway); otherwise a day matching either one fires.
-        let dom_and_dow = normalized_fields[2].starts_with('*') || normalized_fields[4].starts_with('*');
+        let day_star = |f: &str| f.starts_with('*') || f == "?";
+        let dom_and_dow = day_star(&fields[2]) || day_star(&fields[4]);
         let cron = CronParser::builder()
             .seconds(Seconds::Disallowed)
             .year(Year::Disallowed)
@@ -195,6 +196,11 @@ impl CronSpec {
     /// croner's description of the expression, e.g. "At 02:30.".
     pub(crate) fn describe(&self) -> String {
         self.cron.describe()
+    }
+
+    /// Whether every day matches (day-of-month, month and day-of-week are all `*`).
+    pub(crate) fn every_day(&self) -> bool {
+        self.cron.as_str().split(" ").skip(2).all(|f| f == "*")
     }
 
     /// The normalised expression (numbers instead of names, `?` as `*`).
@@ -420,7 +426,8 @@ fn normalize_element(field: Field, text: &str, element: &str) -> Result<String, 
         return Err(bad(format!("the {} field {text:?} has an empty list element", field.name())));
     }
     if element == "*" {
-        return Ok("*".to_string());
+        // croner takes `*` only as a whole field; in a list it is the full range.
+        return Ok(format!("{min}-{max}"));
     }
     if element == "?" {
         return Err(bad(format!(
@@ -532,4 +539,180 @@ fn range_bounds(field: Field, a: &str, b: &str) -> Result<(u32, u32), Problem> {
         ));
     }
     Ok((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wall(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    /// The matching days of `year`-`month`.
+    fn days(expr: &str, year: i32, month: u32) -> Vec<u32> {
+        let spec = CronSpec::parse(expr).unwrap();
+        (1..=31)
+            .filter_map(|d| NaiveDate::from_ymd_opt(year, month, d))
+            .filter(|&d| spec.date_matches(d))
+            .map(|d| d.day())
+            .collect()
+    }
+
+    #[test]
+    fn accepts_posix_syntax_and_the_usual_extensions() {
+        for (expr, normalized) in [
+            ("0 0 * * 0", "0 0 * * 0"),
+            ("0 0 * * 7", "0 0 * * 7"),
+            ("0 9 * * 1-5", "0 9 * * 1-5"),
+            ("0 0 L * *", "0 0 L * *"),
+            ("0 0 LW * *", "0 0 LW * *"),
+            ("0 0 15W * *", "0 0 15W * *"),
+            ("0 0 * * 5L", "0 0 * * 5L"),
+            ("0 0 * * 1#2", "0 0 * * 1#2"),
+            ("0 0 * * mon", "0 0 * * 1"),
+            ("0 0 * * MON-fri", "0 0 * * 1-5"),
+            ("0 0 * * fri-sun", "0 0 * * 5-7"),
+            ("0 0 * * FRI#2,sunL", "0 0 * * 5#2,0L"),
+            ("0 0 1 jan,Jul *", "0 0 1 1,7 *"),
+            ("*/15 9-17/2 1,15 */3 *", "*/15 9-17/2 1,15 */3 *"),
+            ("0 0 ? * 1", "0 0 * * 1"),
+            ("*,5 * * * 1,*", "0-59,5 * * * 1,0-7"),
+            ("  30\t2 * * *  ", "30 2 * * *"),
+            ("@daily", "0 0 * * *"),
+            ("@weekly", "0 0 * * 0"),
+            ("@hourly", "0 * * * *"),
+        ] {
+            let spec = CronSpec::parse(expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
+            assert_eq!(spec.normalized(), normalized, "{expr}");
+            assert_eq!(spec.source(), expr.trim());
+        }
+    }
+
+    #[test]
+    fn rejects_with_the_field_and_what_is_allowed() {
+        for (expr, expected) in [
+            ("0 25 * * *", "hour 25 is out of range 0-23"),
+            ("60 * * * *", "minute 60 is out of range 0-59"),
+            ("0 0 0 * *", "day-of-month 0 is out of range 1-31"),
+            ("0 0 * 13 *", "month 13 is out of range 1-12"),
+            ("0 0 * * 8", "day-of-week 8 is out of range 0-7"),
+            ("0 0 0 * * *", "it has 6 fields, but seconds and years are not supported"),
+            ("0 0 0 * * * 2026", "it has 7 fields"),
+            ("0 0 * *", "it has 4 fields, not 5"),
+            ("", "the expression is empty"),
+            ("5/15 * * * *", "needs a range before the slash: write */15 or 5-59/15"),
+            ("*/0 * * * *", "step \"0\" in \"*/0\" is not a number 1-60"),
+            ("0 5-1 * * *", "hour range 5-1 is reversed"),
+            ("0 0 * * L", "L alone is not a day of the week"),
+            ("0 0 * * 1#6", "the n in d#n must be 1-5"),
+            ("0 0 L * 1L,", "empty list element"),
+            ("0 x * * *", "hour value \"x\" is not a number"),
+            ("0 0 * foo *", "month value \"foo\" is not a number or name"),
+            ("mon 0 * * *", "minute value \"mon\" is not a number"),
+            ("0 0 * * ?,1", "? may only stand alone"),
+            ("0 0 30 2 *", "never fires"),
+            ("@reboot", "unknown nickname @reboot"),
+        ] {
+            let message = CronSpec::parse(expr).expect_err(expr);
+            assert!(message.contains(expected), "{expr}: {message}");
+            assert!(message.starts_with(&format!("{:?}: ", expr.trim())), "{message}");
+            assert!(message.ends_with(FIELDS_HINT), "{message}");
+        }
+        // Syntax problems list what the field allows.
+        let message = CronSpec::parse("0 0 * * 1-5L").unwrap_err();
+        assert!(
+            message.contains("allowed in day-of-week: * or numbers 0-7 (0 and 7 are Sunday)"),
+            "{message}"
+        );
+        assert_eq!(
+            CronSpec::parse("0 25 * * *").unwrap_err(),
+            "\"0 25 * * *\": hour 25 is out of range 0-23; a cron expression has 5 fields: \
+             minute hour day-of-month month day-of-week"
+        );
+    }
+
+    #[test]
+    fn fixed_time_is_decided_by_the_first_character_of_minute_and_hour() {
+        for (expr, fixed) in [
+            ("30 2 * * *", true),
+            ("15,45 2 * * *", true),
+            ("0 2-3 * * *", true),
+            ("0-59 0-23 * * *", true),
+            ("*/15 * * * *", false),
+            ("0 * * * *", false),
+            ("30 * * * *", false),
+            ("* 2 * * *", false),
+            ("0 */2 * * *", false),
+            ("@daily", true),
+            ("@hourly", false),
+        ] {
+            assert_eq!(CronSpec::parse(expr).unwrap().is_fixed_time(), fixed, "{expr}");
+        }
+    }
+
+    #[test]
+    fn sunday_is_0_and_7() {
+        // 2026-03: Sundays are 1, 8, 15, 22, 29.
+        assert_eq!(days("0 0 * * 0", 2026, 3), [1, 8, 15, 22, 29]);
+        assert_eq!(days("0 0 * * 7", 2026, 3), [1, 8, 15, 22, 29]);
+        assert_eq!(days("0 0 * * sun", 2026, 3), [1, 8, 15, 22, 29]);
+        assert_eq!(days("0 0 * * 6-7", 2026, 3), [1, 7, 8, 14, 15, 21, 22, 28, 29]);
+        assert_eq!(days("0 0 * * 1-5", 2026, 3).len(), 22);
+    }
+
+    #[test]
+    fn day_of_month_or_day_of_week_like_vixie_cron() {
+        // Both restricted: either matches (13th, and every Friday: 6, 13, 20, 27 in 2026-03).
+        assert_eq!(days("0 0 13 * 5", 2026, 3), [6, 13, 20, 27]);
+        assert_eq!(days("0 0 1,2 * 1", 2026, 3), [1, 2, 9, 16, 23, 30]);
+        // One begins with `*`: both must match (odd days that are Mondays: 9, 23).
+        assert_eq!(days("0 0 */2 * 1", 2026, 3), [9, 23]);
+        assert_eq!(
+            days("0 0 1-31/2 * 1", 2026, 3),
+            [1, 2, 3, 5, 7, 9, 11, 13, 15, 16, 17, 19, 21, 23, 25, 27, 29, 30, 31]
+        );
+        // Day-of-week `*/3` (Sunday, Wednesday, Saturday) and the 1st, a Sunday; the 5th is not.
+        assert_eq!(days("0 0 1 * */3", 2026, 3), [1]);
+        assert_eq!(days("0 0 5 * */3", 2026, 3), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn last_nearest_weekday_and_nth() {
+        assert_eq!(days("0 0 L * *", 2026, 2), [28]);
+        assert_eq!(days("0 0 L * *", 2028, 2), [29]);
+        assert_eq!(days("0 0 L * *", 2026, 4), [30]);
+        // 2026-05-31 is a Sunday: last weekday is Friday the 29th.
+        assert_eq!(days("0 0 LW * *", 2026, 5), [29]);
+        // 2026-03-15 is a Sunday: nearest weekday is Monday the 16th; 2026-02-01 is a Sunday.
+        assert_eq!(days("0 0 15W * *", 2026, 3), [16]);
+        assert_eq!(days("0 0 1W * *", 2026, 2), [2]);
+        // Last Friday of 2026-03 is the 27th; second Monday is the 9th.
+        assert_eq!(days("0 0 * * 5L", 2026, 3), [27]);
+        assert_eq!(days("0 0 * * 1#2", 2026, 3), [9]);
+        assert_eq!(days("0 0 * * 0#5", 2026, 3), [29]);
+        assert_eq!(days("0 0 * * 7#5", 2026, 3), [29]);
+        assert_eq!(days("0 0 * * 0#5", 2026, 2), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn next_and_previous_wall_minutes() {
+        let spec = CronSpec::parse("15,45 2 * * *").unwrap();
+        assert_eq!(spec.next_match(wall("2026-03-29 00:00")), Some(wall("2026-03-29 02:15")));
+        assert_eq!(spec.next_match(wall("2026-03-29 02:15")), Some(wall("2026-03-29 02:15")));
+        assert_eq!(spec.next_match(wall("2026-03-29 02:16")), Some(wall("2026-03-29 02:45")));
+        assert_eq!(spec.next_match(wall("2026-03-29 02:46")), Some(wall("2026-03-30 02:15")));
+        assert_eq!(spec.prev_match(wall("2026-03-29 02:44")), Some(wall("2026-03-29 02:15")));
+        assert_eq!(spec.prev_match(wall("2026-03-29 02:14")), Some(wall("2026-03-28 02:45")));
+        assert_eq!(spec.prev_match(wall("2026-03-29 02:45")), Some(wall("2026-03-29 02:45")));
+
+        let leap = CronSpec::parse("0 12 29 2 *").unwrap();
+        assert_eq!(leap.next_match(wall("2097-01-01 00:00")), Some(wall("2104-02-29 12:00")));
+        assert_eq!(leap.prev_match(wall("2104-02-29 11:59")), Some(wall("2096-02-29 12:00")));
+
+        let every = CronSpec::parse("* * * * *").unwrap();
+        assert_eq!(every.next_match(wall("2026-12-31 23:59")), Some(wall("2026-12-31 23:59")));
+        assert_eq!(every.prev_match(wall("2027-01-01 00:00")), Some(wall("2027-01-01 00:00")));
+        assert!(every.matches(wall("2026-12-31 23:59")));
+    }
 }

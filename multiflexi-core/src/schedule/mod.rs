@@ -269,17 +269,21 @@ impl Schedule {
         self.last_at_or_before(now).filter(|&s| s > from_exclusive)
     }
 
-    /// The schedule in words, e.g. `"At 02:30 (Europe/Prague)"` or
-    /// `"disabled (on demand only)"`; mentions the delay when there is one.
+    /// The schedule in words, from croner's description: e.g. `"At 02:30 every day
+    /// (Europe/Prague)"`, `"At 00:00, on the last day of the month (UTC), delayed by 300 s"` or
+    /// `"disabled (on demand only)"`.
     pub fn describe(&self) -> String {
         let Some(spec) = &self.spec else {
             return IntervalCode::Disabled.describe().to_string();
         };
         let base = spec.describe();
-        let base = base.strip_suffix('.').unwrap_or(&base);
-        let mut out = format!("{base} ({})", self.tz.name());
+        let mut out = base.strip_suffix('.').unwrap_or(&base).to_string();
+        if spec.is_fixed_time() && spec.every_day() {
+            out.push_str(if out.contains(',') { ", every day" } else { " every day" });
+        }
+        out.push_str(&format!(" ({})", self.tz.name()));
         if self.delay > 0 {
-            out.push_str(&format!(", each run {} s after its slot", self.delay));
+            out.push_str(&format!(", delayed by {} s", self.delay));
         }
         out
     }
