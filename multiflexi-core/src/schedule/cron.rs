@@ -155,7 +155,12 @@ impl CronSpec {
             .dom_and_dow(dom_and_dow)
             .build()
             .parse(&normalized)
-            .map_err(|e| render(Problem::new(None, format!("not a valid cron expression ({e})"))))?;
+            .map_err(|e| {
+                render(Problem::new(
+                    None,
+                    format!("not a valid cron expression ({e})"),
+                ))
+            })?;
         let mask = |values: Vec<u16>| values.into_iter().fold(0u64, |m, v| m | (1u64 << v));
         let spec = CronSpec {
             minutes: mask(cron.pattern.minutes.values()),
@@ -423,7 +428,10 @@ fn normalize_element(field: Field, text: &str, element: &str) -> Result<String, 
     let (min, max) = field.range();
     let bad = |what: String| Problem::new(Some(field), what);
     if element.is_empty() {
-        return Err(bad(format!("the {} field {text:?} has an empty list element", field.name())));
+        return Err(bad(format!(
+            "the {} field {text:?} has an empty list element",
+            field.name()
+        )));
     }
     if element == "*" {
         // croner takes `*` only as a whole field; in a list it is the full range.
@@ -597,11 +605,17 @@ mod tests {
             ("0 0 0 * *", "day-of-month 0 is out of range 1-31"),
             ("0 0 * 13 *", "month 13 is out of range 1-12"),
             ("0 0 * * 8", "day-of-week 8 is out of range 0-7"),
-            ("0 0 0 * * *", "it has 6 fields, but seconds and years are not supported"),
+            (
+                "0 0 0 * * *",
+                "it has 6 fields, but seconds and years are not supported",
+            ),
             ("0 0 0 * * * 2026", "it has 7 fields"),
             ("0 0 * *", "it has 4 fields, not 5"),
             ("", "the expression is empty"),
-            ("5/15 * * * *", "needs a range before the slash: write */15 or 5-59/15"),
+            (
+                "5/15 * * * *",
+                "needs a range before the slash: write */15 or 5-59/15",
+            ),
             ("*/0 * * * *", "step \"0\" in \"*/0\" is not a number 1-60"),
             ("0 5-1 * * *", "hour range 5-1 is reversed"),
             ("0 0 * * L", "L alone is not a day of the week"),
@@ -616,7 +630,10 @@ mod tests {
         ] {
             let message = CronSpec::parse(expr).expect_err(expr);
             assert!(message.contains(expected), "{expr}: {message}");
-            assert!(message.starts_with(&format!("{:?}: ", expr.trim())), "{message}");
+            assert!(
+                message.starts_with(&format!("{:?}: ", expr.trim())),
+                "{message}"
+            );
             assert!(message.ends_with(FIELDS_HINT), "{message}");
         }
         // Syntax problems list what the field allows.
@@ -647,7 +664,11 @@ mod tests {
             ("@daily", true),
             ("@hourly", false),
         ] {
-            assert_eq!(CronSpec::parse(expr).unwrap().is_fixed_time(), fixed, "{expr}");
+            assert_eq!(
+                CronSpec::parse(expr).unwrap().is_fixed_time(),
+                fixed,
+                "{expr}"
+            );
         }
     }
 
@@ -657,7 +678,10 @@ mod tests {
         assert_eq!(days("0 0 * * 0", 2026, 3), [1, 8, 15, 22, 29]);
         assert_eq!(days("0 0 * * 7", 2026, 3), [1, 8, 15, 22, 29]);
         assert_eq!(days("0 0 * * sun", 2026, 3), [1, 8, 15, 22, 29]);
-        assert_eq!(days("0 0 * * 6-7", 2026, 3), [1, 7, 8, 14, 15, 21, 22, 28, 29]);
+        assert_eq!(
+            days("0 0 * * 6-7", 2026, 3),
+            [1, 7, 8, 14, 15, 21, 22, 28, 29]
+        );
         assert_eq!(days("0 0 * * 1-5", 2026, 3).len(), 22);
     }
 
@@ -670,7 +694,9 @@ mod tests {
         assert_eq!(days("0 0 */2 * 1", 2026, 3), [9, 23]);
         assert_eq!(
             days("0 0 1-31/2 * 1", 2026, 3),
-            [1, 2, 3, 5, 7, 9, 11, 13, 15, 16, 17, 19, 21, 23, 25, 27, 29, 30, 31]
+            [
+                1, 2, 3, 5, 7, 9, 11, 13, 15, 16, 17, 19, 21, 23, 25, 27, 29, 30, 31
+            ]
         );
         // Day-of-week `*/3` (Sunday, Wednesday, Saturday) and the 1st, a Sunday; the 5th is not.
         assert_eq!(days("0 0 1 * */3", 2026, 3), [1]);
@@ -698,21 +724,54 @@ mod tests {
     #[test]
     fn next_and_previous_wall_minutes() {
         let spec = CronSpec::parse("15,45 2 * * *").unwrap();
-        assert_eq!(spec.next_match(wall("2026-03-29 00:00")), Some(wall("2026-03-29 02:15")));
-        assert_eq!(spec.next_match(wall("2026-03-29 02:15")), Some(wall("2026-03-29 02:15")));
-        assert_eq!(spec.next_match(wall("2026-03-29 02:16")), Some(wall("2026-03-29 02:45")));
-        assert_eq!(spec.next_match(wall("2026-03-29 02:46")), Some(wall("2026-03-30 02:15")));
-        assert_eq!(spec.prev_match(wall("2026-03-29 02:44")), Some(wall("2026-03-29 02:15")));
-        assert_eq!(spec.prev_match(wall("2026-03-29 02:14")), Some(wall("2026-03-28 02:45")));
-        assert_eq!(spec.prev_match(wall("2026-03-29 02:45")), Some(wall("2026-03-29 02:45")));
+        assert_eq!(
+            spec.next_match(wall("2026-03-29 00:00")),
+            Some(wall("2026-03-29 02:15"))
+        );
+        assert_eq!(
+            spec.next_match(wall("2026-03-29 02:15")),
+            Some(wall("2026-03-29 02:15"))
+        );
+        assert_eq!(
+            spec.next_match(wall("2026-03-29 02:16")),
+            Some(wall("2026-03-29 02:45"))
+        );
+        assert_eq!(
+            spec.next_match(wall("2026-03-29 02:46")),
+            Some(wall("2026-03-30 02:15"))
+        );
+        assert_eq!(
+            spec.prev_match(wall("2026-03-29 02:44")),
+            Some(wall("2026-03-29 02:15"))
+        );
+        assert_eq!(
+            spec.prev_match(wall("2026-03-29 02:14")),
+            Some(wall("2026-03-28 02:45"))
+        );
+        assert_eq!(
+            spec.prev_match(wall("2026-03-29 02:45")),
+            Some(wall("2026-03-29 02:45"))
+        );
 
         let leap = CronSpec::parse("0 12 29 2 *").unwrap();
-        assert_eq!(leap.next_match(wall("2097-01-01 00:00")), Some(wall("2104-02-29 12:00")));
-        assert_eq!(leap.prev_match(wall("2104-02-29 11:59")), Some(wall("2096-02-29 12:00")));
+        assert_eq!(
+            leap.next_match(wall("2097-01-01 00:00")),
+            Some(wall("2104-02-29 12:00"))
+        );
+        assert_eq!(
+            leap.prev_match(wall("2104-02-29 11:59")),
+            Some(wall("2096-02-29 12:00"))
+        );
 
         let every = CronSpec::parse("* * * * *").unwrap();
-        assert_eq!(every.next_match(wall("2026-12-31 23:59")), Some(wall("2026-12-31 23:59")));
-        assert_eq!(every.prev_match(wall("2027-01-01 00:00")), Some(wall("2027-01-01 00:00")));
+        assert_eq!(
+            every.next_match(wall("2026-12-31 23:59")),
+            Some(wall("2026-12-31 23:59"))
+        );
+        assert_eq!(
+            every.prev_match(wall("2027-01-01 00:00")),
+            Some(wall("2027-01-01 00:00"))
+        );
         assert!(every.matches(wall("2026-12-31 23:59")));
     }
 }

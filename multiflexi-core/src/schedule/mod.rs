@@ -220,9 +220,7 @@ impl Schedule {
         // In the second pass of a fall-back overlap, later wall times already had their first
         // pass: start that far ahead.
         let start = match locate(self.tz, local) {
-            Local::Two(first, second) if t >= second => {
-                local.checked_add_signed(second - first)?
-            }
+            Local::Two(first, second) if t >= second => local.checked_add_signed(second - first)?,
             _ => local,
         };
         let mut wall = spec.prev_match(start)?;
@@ -279,7 +277,11 @@ impl Schedule {
         let base = spec.describe();
         let mut out = base.strip_suffix('.').unwrap_or(&base).to_string();
         if spec.is_fixed_time() && spec.every_day() {
-            out.push_str(if out.contains(',') { ", every day" } else { " every day" });
+            out.push_str(if out.contains(',') {
+                ", every day"
+            } else {
+                " every day"
+            });
         }
         out.push_str(&format!(" ({})", self.tz.name()));
         if self.delay > 0 {
