@@ -47,7 +47,7 @@ mod tests;
 pub use interval::IntervalCode;
 
 use crate::{Error, Result};
-use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use cron::CronSpec;
 
@@ -167,7 +167,7 @@ impl Schedule {
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let spec = self.spec.as_ref()?;
         let fixed = spec.is_fixed_time();
-        let local = t.with_timezone(&self.tz).naive_local();
+        let local = wall_clock(self.tz, t)?;
         // In the first pass of a fall-back overlap, earlier wall times still have their second
         // pass ahead: start that far back.
         let start = match locate(self.tz, local) {
@@ -216,7 +216,7 @@ impl Schedule {
     pub fn last_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let spec = self.spec.as_ref()?;
         let fixed = spec.is_fixed_time();
-        let local = t.with_timezone(&self.tz).naive_local();
+        let local = wall_clock(self.tz, t)?;
         // In the second pass of a fall-back overlap, later wall times already had their first
         // pass: start that far ahead.
         let start = match locate(self.tz, local) {
@@ -319,6 +319,12 @@ enum Local {
     Two(DateTime<Utc>, DateTime<Utc>),
     /// Never (spring-forward gap); the first instant after the gap, if the tz database knows it.
     Gap(Option<DateTime<Utc>>),
+}
+
+/// The wall-clock time in `tz` at `t` (`None` past the end of the calendar).
+fn wall_clock(tz: Tz, t: DateTime<Utc>) -> Option<NaiveDateTime> {
+    let offset = tz.offset_from_utc_datetime(&t.naive_utc()).fix();
+    t.naive_utc().checked_add_offset(offset)
 }
 
 /// When the wall time `w` happens in `tz`.

@@ -689,6 +689,46 @@ fn catch_up_after_long_downtime_is_cheap() {
     );
 }
 
+#[test]
+fn the_ends_of_time_do_not_panic() {
+    let s = Schedule::new(IntervalCode::Minutely, None, LORD_HOWE, 0).unwrap();
+    let (min, max) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+    assert_eq!(s.next_after(max), None);
+    assert_eq!(s.iter_after(max).next(), None);
+    assert_eq!(s.latest_at_or_before(min, min), None);
+    assert!(s.next_after(min).is_some());
+    assert!(
+        s.latest_at_or_before(min, max - Duration::days(1))
+            .is_some()
+    );
+    let _ = s.latest_at_or_before(min, max);
+    let never_soon = cron("0 0 29 2 1", NEW_YORK);
+    assert!(
+        never_soon
+            .next_after(max - Duration::days(400))
+            .is_none_or(|x| x <= max)
+    );
+}
+
+#[test]
+fn interval_codes_round_trip() {
+    for code in IntervalCode::ALL {
+        assert_eq!(
+            code.code().to_string().parse::<IntervalCode>().unwrap(),
+            code
+        );
+        assert_eq!(code.to_string(), code.code().to_string());
+        let schedule = Schedule::new(code, Some("* * * * *"), "UTC", 0).unwrap();
+        assert_eq!(schedule.interval(), code);
+        assert_eq!(
+            schedule.next_after(at("2026-01-01T00:00Z")).is_some(),
+            code != IntervalCode::Disabled
+        );
+    }
+    let err = "x".parse::<IntervalCode>().unwrap_err();
+    assert!(err.to_string().contains("c (custom cron)"), "{err}");
+}
+
 // ----- Errors -----
 
 #[test]
