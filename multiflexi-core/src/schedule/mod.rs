@@ -370,22 +370,4 @@ impl Local {
             Local::Gap(_) => Vec::new(),
         }
     }
-
-    /// The last slot in `(from_exclusive, now]` (temporary naive version).
-    pub fn latest_at_or_before(
-        &self,
-        from_exclusive: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Option<DateTime<Utc>> {
-        let mut last = None;
-        let mut t = from_exclusive;
-        while let Some(n) = self.next_after(t) {
-            if n > now {
-                break;
-            }
-            last = Some(n);
-            t = n;
-        }
-        last
-    }
 }
