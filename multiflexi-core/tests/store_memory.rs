@@ -21,9 +21,7 @@ mod in_memory {
 mod through_trait_objects {
     use super::*;
 
-    fn build(
-        clock: Arc<multiflexi_core::ManualClock>,
-    ) -> (Arc<dyn Store>, Arc<dyn ArtifactSink>) {
+    fn build(clock: Arc<multiflexi_core::ManualClock>) -> (Arc<dyn Store>, Arc<dyn ArtifactSink>) {
         let store = Arc::new(InMemoryStore::with_clock(clock).with_artifact_cap(1024 * 1024));
         (store.clone(), store)
     }
@@ -38,10 +36,10 @@ mod through_trait_objects {
 /// Behaviour specific to InMemoryStore's configuration: the artifact size cap.
 mod artifact_cap {
     use super::*;
+    use multiflexi_core::Trigger;
     use multiflexi_core::artifact::DEFAULT_ARTIFACT_CAP;
     use multiflexi_core::conformance::store::start_instant;
     use multiflexi_core::model::{App, Company, JobSpec, NewJob, RunTemplate};
-    use multiflexi_core::Trigger;
     use multiflexi_core::store::{Catalog, JobQueue};
 
     async fn job(store: &InMemoryStore) -> multiflexi_core::JobId {
@@ -83,7 +81,10 @@ mod artifact_cap {
         let mut content: &[u8] = b"0123456789";
         assert_eq!(store.put(j, "out.bin", "", &mut content).await.unwrap(), id);
         let a = store.get(id).await.unwrap();
-        assert_eq!((a.content.as_slice(), a.meta.note), (&b"0123456789"[..], None));
+        assert_eq!(
+            (a.content.as_slice(), a.meta.note),
+            (&b"0123456789"[..], None)
+        );
         assert_eq!(
             a.meta.content_type, "application/octet-stream",
             "detected (from the name) when not given"

@@ -62,7 +62,8 @@ fn full_app() -> App {
             retry: true,
         },
     );
-    app.exit_codes.insert(-1, ExitCodeInfo::new("platform", true));
+    app.exit_codes
+        .insert(-1, ExitCodeInfo::new("platform", true));
     app.enabled = false;
     app
 }
@@ -111,7 +112,11 @@ pub async fn app_round_trip_every_field(h: &StoreHarness) {
     let other = s.put_app(&App::new("Other", "/bin/true")).await.unwrap();
     assert_ne!(other.id, stored.id);
     assert_eq!(s.list_apps().await.unwrap().len(), 2);
-    expect_err(s.get_app(AppId(987_654_321)).await, "NotFound", "unknown app");
+    expect_err(
+        s.get_app(AppId(987_654_321)).await,
+        "NotFound",
+        "unknown app",
+    );
     let mut ghost = App::new("Ghost", "/bin/true");
     ghost.id = AppId(987_654_321);
     expect_err(s.put_app(&ghost).await, "NotFound", "put by an unknown id");
@@ -157,13 +162,25 @@ pub async fn company_and_credential_round_trip(h: &StoreHarness) {
     let other = s.create_company(&Company::new("Other")).await.unwrap();
     let mut clash = want2.clone();
     clash.name = "Other".into();
-    expect_err(s.update_company(&clash).await, "AlreadyExists", "rename onto another's name");
+    expect_err(
+        s.update_company(&clash).await,
+        "AlreadyExists",
+        "rename onto another's name",
+    );
     let mut clash = want2.clone();
     clash.slug = other.slug.clone();
-    expect_err(s.update_company(&clash).await, "AlreadyExists", "slug of another company");
+    expect_err(
+        s.update_company(&clash).await,
+        "AlreadyExists",
+        "slug of another company",
+    );
     let mut ghost = want2.clone();
     ghost.id = CompanyId(987_654_321);
-    expect_err(s.update_company(&ghost).await, "NotFound", "update of an unknown company");
+    expect_err(
+        s.update_company(&ghost).await,
+        "NotFound",
+        "update of an unknown company",
+    );
 
     let cred = Credential::new(stored.id, "Main bank", "RaiffeisenBank")
         .with_field("RB_CLIENT_ID", "client-1", false)
@@ -178,7 +195,10 @@ pub async fn company_and_credential_round_trip(h: &StoreHarness) {
         .create_credential(&Credential::new(other.id, "Main bank", "Other"))
         .await
         .unwrap();
-    assert_eq!(s.list_credentials(Some(stored.id)).await.unwrap(), vec![wantc.clone()]);
+    assert_eq!(
+        s.list_credentials(Some(stored.id)).await.unwrap(),
+        vec![wantc.clone()]
+    );
     assert_eq!(s.list_credentials(None).await.unwrap().len(), 2);
     expect_err(
         s.create_credential(&Credential::new(CompanyId(987_654_321), "x", "y"))
@@ -187,7 +207,11 @@ pub async fn company_and_credential_round_trip(h: &StoreHarness) {
         "credential of an unknown company",
     );
     s.delete_credential(oc.id).await.unwrap();
-    expect_err(s.get_credential(oc.id).await, "NotFound", "deleted credential");
+    expect_err(
+        s.get_credential(oc.id).await,
+        "NotFound",
+        "deleted credential",
+    );
     s.delete_company(other.id).await.unwrap();
     expect_err(s.get_company(other.id).await, "NotFound", "deleted company");
 }
@@ -243,7 +267,10 @@ pub async fn runtemplate_round_trip_every_field(h: &StoreHarness) {
         (min.interv, min.cron.as_deref(), min.timezone.as_str()),
         (IntervalCode::Disabled, None, "UTC")
     );
-    let all = s.list_runtemplates(&RunTemplateFilter::default()).await.unwrap();
+    let all = s
+        .list_runtemplates(&RunTemplateFilter::default())
+        .await
+        .unwrap();
     assert_eq!(
         all.iter().map(|t| t.id).collect::<Vec<_>>(),
         vec![fx.template.id, stored.id, min.id]
@@ -276,14 +303,30 @@ pub async fn runtemplate_round_trip_every_field(h: &StoreHarness) {
 
     let mut bad = minimal.clone();
     bad.app_id = AppId(987_654_321);
-    expect_err(s.create_runtemplate(&bad).await, "NotFound", "template of an unknown app");
+    expect_err(
+        s.create_runtemplate(&bad).await,
+        "NotFound",
+        "template of an unknown app",
+    );
     let mut bad = minimal.clone();
     bad.credentials = vec![CredentialId(987_654_321)];
-    expect_err(s.create_runtemplate(&bad).await, "NotFound", "unknown credential");
+    expect_err(
+        s.create_runtemplate(&bad).await,
+        "NotFound",
+        "unknown credential",
+    );
     let bad = minimal.clone().with_cron("not a cron");
-    expect_err(s.create_runtemplate(&bad).await, "InvalidInput", "a bad cron expression");
+    expect_err(
+        s.create_runtemplate(&bad).await,
+        "InvalidInput",
+        "a bad cron expression",
+    );
     let bad = minimal.clone().with_timezone("Mars/Olympus_Mons");
-    expect_err(s.create_runtemplate(&bad).await, "InvalidInput", "a bad timezone");
+    expect_err(
+        s.create_runtemplate(&bad).await,
+        "InvalidInput",
+        "a bad timezone",
+    );
     expect_err(
         s.get_runtemplate(RunTemplateId(987_654_321)).await,
         "NotFound",
@@ -298,7 +341,13 @@ pub async fn update_runtemplate_keeps_counters_and_resets_next(h: &StoreHarness)
     let s = h.store.as_ref();
     let fx = seed(h, "update", |t| t).await;
     let slot = t0;
-    let done = finished(h, &slotted(&fx, slot, Some(cas(None, None))), Outcome::Success, 0).await;
+    let done = finished(
+        h,
+        &slotted(&fx, slot, Some(cas(None, None))),
+        Outcome::Success,
+        0,
+    )
+    .await;
     assert_eq!(done.job.slot, Some(slot));
     let before = template(h, &fx).await;
     assert_eq!(before.next_schedule, Some(slot + secs(60)));
@@ -333,10 +382,18 @@ pub async fn update_runtemplate_keeps_counters_and_resets_next(h: &StoreHarness)
 
     // with a scheduled job outstanding, next_schedule is kept
     let slot2 = t0 + secs(3600);
-    assert!(s.set_next_schedule(fx.template.id, None, Some(slot2)).await.unwrap());
-    s.create_and_schedule(&slotted(&fx, slot2, Some(cas(Some(slot2), Some(slot2 + secs(3600))))))
-        .await
-        .unwrap();
+    assert!(
+        s.set_next_schedule(fx.template.id, None, Some(slot2))
+            .await
+            .unwrap()
+    );
+    s.create_and_schedule(&slotted(
+        &fx,
+        slot2,
+        Some(cas(Some(slot2), Some(slot2 + secs(3600)))),
+    ))
+    .await
+    .unwrap();
     let mut edit2 = template(h, &fx).await;
     edit2.name = "edited again".into();
     edit2.next_schedule = None;
@@ -345,18 +402,39 @@ pub async fn update_runtemplate_keeps_counters_and_resets_next(h: &StoreHarness)
     assert_eq!(got.name, "edited again");
     // ad-hoc jobs are not outstanding scheduled jobs
     let fx2 = seed(h, "update2", |t| t).await;
-    assert!(s.set_next_schedule(fx2.template.id, None, Some(slot2)).await.unwrap());
-    s.create_and_schedule(&adhoc(&fx2, Trigger::Manual, t0)).await.unwrap();
-    let got = s.update_runtemplate(&template(h, &fx2).await).await.unwrap();
+    assert!(
+        s.set_next_schedule(fx2.template.id, None, Some(slot2))
+            .await
+            .unwrap()
+    );
+    s.create_and_schedule(&adhoc(&fx2, Trigger::Manual, t0))
+        .await
+        .unwrap();
+    let got = s
+        .update_runtemplate(&template(h, &fx2).await)
+        .await
+        .unwrap();
     assert_eq!(got.next_schedule, None);
 
     let mut ghost = edit2.clone();
     ghost.id = RunTemplateId(987_654_321);
-    expect_err(s.update_runtemplate(&ghost).await, "NotFound", "unknown template");
+    expect_err(
+        s.update_runtemplate(&ghost).await,
+        "NotFound",
+        "unknown template",
+    );
     let mut bad = edit2.clone();
     bad.company_id = CompanyId(987_654_321);
-    expect_err(s.update_runtemplate(&bad).await, "NotFound", "unknown company");
-    assert_eq!(template(h, &fx).await.name, "edited again", "a failed update changes nothing");
+    expect_err(
+        s.update_runtemplate(&bad).await,
+        "NotFound",
+        "unknown company",
+    );
+    assert_eq!(
+        template(h, &fx).await.name,
+        "edited again",
+        "a failed update changes nothing"
+    );
 }
 
 /// Deleting what is still in use fails with Conflict: an app used by a template, a company with
@@ -377,9 +455,21 @@ pub async fn delete_conflicts_while_in_use(h: &StoreHarness) {
         .await
         .unwrap();
 
-    expect_err(s.delete_app(fx.app.id).await, "Conflict", "app used by a template");
-    expect_err(s.delete_company(fx.company.id).await, "Conflict", "company with templates");
-    expect_err(s.delete_credential(cred.id).await, "Conflict", "credential used by a template");
+    expect_err(
+        s.delete_app(fx.app.id).await,
+        "Conflict",
+        "app used by a template",
+    );
+    expect_err(
+        s.delete_company(fx.company.id).await,
+        "Conflict",
+        "company with templates",
+    );
+    expect_err(
+        s.delete_credential(cred.id).await,
+        "Conflict",
+        "credential used by a template",
+    );
     expect_err(
         s.delete_runtemplate(fx.template.id).await,
         "Conflict",
@@ -404,9 +494,17 @@ pub async fn delete_conflicts_while_in_use(h: &StoreHarness) {
     s.get_credential(cred.id).await.unwrap();
 
     s.delete_runtemplate(fx.template.id).await.unwrap();
-    expect_err(s.get_runtemplate(fx.template.id).await, "NotFound", "deleted template");
+    expect_err(
+        s.get_runtemplate(fx.template.id).await,
+        "NotFound",
+        "deleted template",
+    );
     s.get_job(job.id).await.unwrap();
-    expect_err(s.delete_company(fx.company.id).await, "Conflict", "company with credentials");
+    expect_err(
+        s.delete_company(fx.company.id).await,
+        "Conflict",
+        "company with credentials",
+    );
     s.delete_credential(cred.id).await.unwrap();
     s.delete_company(fx.company.id).await.unwrap();
     s.delete_app(fx.app.id).await.unwrap();

@@ -107,7 +107,10 @@ pub async fn claim_only_requested_executor_kinds_up_to_limit(h: &StoreHarness) {
 
     assert!(claim(vec![ExecutorKind::Kubernetes], 10).await.is_empty());
     assert!(claim(vec![], 10).await.is_empty(), "no kinds, no jobs");
-    assert!(claim(vec![ExecutorKind::Docker], 0).await.is_empty(), "limit 0");
+    assert!(
+        claim(vec![ExecutorKind::Docker], 0).await.is_empty(),
+        "limit 0"
+    );
 
     let got = claim(vec![ExecutorKind::Docker], 2).await;
     assert_eq!(
@@ -127,7 +130,11 @@ pub async fn claim_only_requested_executor_kinds_up_to_limit(h: &StoreHarness) {
     let mut ids: Vec<JobId> = got.iter().map(|j| j.id).collect();
     ids.sort();
     assert_eq!(ids, want);
-    assert!(claim(vec![ExecutorKind::Podman, ExecutorKind::Docker], 10).await.is_empty());
+    assert!(
+        claim(vec![ExecutorKind::Podman, ExecutorKind::Docker], 10)
+            .await
+            .is_empty()
+    );
 
     let got = claim(vec![ExecutorKind::Native], 10).await;
     assert_eq!(

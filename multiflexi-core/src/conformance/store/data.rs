@@ -23,6 +23,9 @@ async fn put(
     h.artifacts.put(job, name, content_type, &mut reader).await
 }
 
+/// (actor, at, job, action, detail) of an audit row.
+type AuditView = (String, DateTime<Utc>, Option<JobId>, String, String);
+
 fn chunk(job_id: JobId, seq: u64, stream: Stream, bytes: &[u8]) -> OutputChunk {
     OutputChunk {
         job_id,
@@ -92,14 +95,20 @@ pub async fn cleanup_by_age_and_dry_run(h: &StoreHarness) {
     ])
     .await
     .unwrap();
-    let j1_art = put(h, j1.id, "stdout.txt", "text/plain", b"out").await.unwrap();
+    let j1_art = put(h, j1.id, "stdout.txt", "text/plain", b"out")
+        .await
+        .unwrap();
 
     h.clock.set(t0 + hour * 2);
     let j2 = finished(h, &adhoc(&a, Trigger::Manual, now(h)), Outcome::Failed, 2)
         .await
         .job;
-    put(h, j2.id, "stdout.txt", "text/plain", b"").await.unwrap();
-    put(h, j2.id, "stderr.txt", "text/plain", b"boom").await.unwrap();
+    put(h, j2.id, "stdout.txt", "text/plain", b"")
+        .await
+        .unwrap();
+    put(h, j2.id, "stderr.txt", "text/plain", b"boom")
+        .await
+        .unwrap();
     s.mark_preserved(LeaseRef::of(&j2)).await.unwrap();
 
     h.clock.set(t0 + hour * 3);
@@ -122,7 +131,11 @@ pub async fn cleanup_by_age_and_dry_run(h: &StoreHarness) {
         artifacts: 3,
         output_chunks: 2,
     };
-    assert_eq!(s.cleanup(&opts).await.unwrap(), want, "dry run, one company");
+    assert_eq!(
+        s.cleanup(&opts).await.unwrap(),
+        want,
+        "dry run, one company"
+    );
     let mut all = opts.clone();
     all.company_id = None;
     assert_eq!(
@@ -130,7 +143,11 @@ pub async fn cleanup_by_age_and_dry_run(h: &StoreHarness) {
         CleanupReport { jobs: 3, ..want },
         "dry run, all companies"
     );
-    assert_eq!(s.list_jobs(&JobFilter::default()).await.unwrap().len(), 6, "dry run deletes nothing");
+    assert_eq!(
+        s.list_jobs(&JobFilter::default()).await.unwrap().len(),
+        6,
+        "dry run deletes nothing"
+    );
     assert_eq!(h.artifacts.list(j1.id).await.unwrap().len(), 1);
 
     opts.dry_run = false;
@@ -142,11 +159,19 @@ pub async fn cleanup_by_age_and_dry_run(h: &StoreHarness) {
             Err(e) => assert!(matches!(e, Error::NotFound { .. }), "{e}"),
         }
     }
-    expect_err(h.artifacts.get(j1_art).await, "NotFound", "a cleaned-up artifact");
+    expect_err(
+        h.artifacts.get(j1_art).await,
+        "NotFound",
+        "a cleaned-up artifact",
+    );
     for kept in [k1.id, j3.id, j4.id, j5.id] {
         s.get_job(kept).await.unwrap();
     }
-    assert_eq!(s.cleanup(&opts).await.unwrap(), CleanupReport::default(), "nothing left");
+    assert_eq!(
+        s.cleanup(&opts).await.unwrap(),
+        CleanupReport::default(),
+        "nothing left"
+    );
 
     all.dry_run = false;
     all.ended_before = cutoff + micros(1);
@@ -165,7 +190,11 @@ pub async fn cleanup_by_age_and_dry_run(h: &StoreHarness) {
         .into_iter()
         .map(|j| j.id)
         .collect();
-    assert_eq!(left, vec![j5.id, j4.id], "unfinished jobs are never cleaned up");
+    assert_eq!(
+        left,
+        vec![j5.id, j4.id],
+        "unfinished jobs are never cleaned up"
+    );
     assert_eq!(counters(h, &a).await, (2, 1), "counters are history: kept");
 }
 
@@ -203,11 +232,28 @@ pub async fn output_chunks_in_seq_order_with_paging(h: &StoreHarness) {
         chunk(j.id, 1_000_000, Stream::Stdout, b"last\n"),
     ];
     assert_eq!(s.read_output(j.id, None, 100).await.unwrap(), all);
-    assert_eq!(s.read_output(j.id, None, 2).await.unwrap(), all[..2].to_vec());
-    assert_eq!(s.read_output(j.id, Some(1), 2).await.unwrap(), all[1..3].to_vec());
-    assert_eq!(s.read_output(j.id, Some(3), 10).await.unwrap(), all[3..].to_vec());
-    assert_eq!(s.read_output(j.id, Some(2), 10).await.unwrap(), all[2..].to_vec());
-    assert!(s.read_output(j.id, Some(1_000_000), 10).await.unwrap().is_empty());
+    assert_eq!(
+        s.read_output(j.id, None, 2).await.unwrap(),
+        all[..2].to_vec()
+    );
+    assert_eq!(
+        s.read_output(j.id, Some(1), 2).await.unwrap(),
+        all[1..3].to_vec()
+    );
+    assert_eq!(
+        s.read_output(j.id, Some(3), 10).await.unwrap(),
+        all[3..].to_vec()
+    );
+    assert_eq!(
+        s.read_output(j.id, Some(2), 10).await.unwrap(),
+        all[2..].to_vec()
+    );
+    assert!(
+        s.read_output(j.id, Some(1_000_000), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(s.read_output(j.id, None, 0).await.unwrap().is_empty());
     assert_eq!(
         s.read_output(k.id, None, 10).await.unwrap(),
@@ -284,15 +330,24 @@ pub async fn binary_output_and_artifacts_byte_exact(h: &StoreHarness) {
     assert_eq!(a.meta.created, at);
 
     let text: &[u8] = b"caf\xe9 \x00 ok\n";
-    let out = put(h, j.id, "stdout.txt", "text/plain", text).await.unwrap();
+    let out = put(h, j.id, "stdout.txt", "text/plain", text)
+        .await
+        .unwrap();
     assert_eq!(h.artifacts.get(out).await.unwrap().content, text);
     let empty = put(h, j.id, "stderr.txt", "text/plain", b"").await.unwrap();
     let e = h.artifacts.get(empty).await.unwrap();
     assert_eq!((e.content.len(), e.meta.size), (0, 0));
     let metas = h.artifacts.list(j.id).await.unwrap();
     assert_eq!(
-        metas.iter().map(|m| (m.filename.as_str(), m.size)).collect::<Vec<_>>(),
-        vec![("data.bin", big.len() as u64), ("stdout.txt", text.len() as u64), ("stderr.txt", 0)]
+        metas
+            .iter()
+            .map(|m| (m.filename.as_str(), m.size))
+            .collect::<Vec<_>>(),
+        vec![
+            ("data.bin", big.len() as u64),
+            ("stdout.txt", text.len() as u64),
+            ("stderr.txt", 0)
+        ]
     );
 }
 
@@ -308,21 +363,39 @@ pub async fn artifact_put_idempotent_per_job_and_name(h: &StoreHarness) {
         .await
         .job;
     let first_at = advance(h, secs(1));
-    let a = put(h, j.id, "stdout.txt", "text/plain", b"first").await.unwrap();
-    advance(h, secs(1));
-    let again = put(h, j.id, "stdout.txt", "text/plain; charset=utf-8", b"second, longer")
+    let a = put(h, j.id, "stdout.txt", "text/plain", b"first")
         .await
         .unwrap();
+    advance(h, secs(1));
+    let again = put(
+        h,
+        j.id,
+        "stdout.txt",
+        "text/plain; charset=utf-8",
+        b"second, longer",
+    )
+    .await
+    .unwrap();
     assert_eq!(again, a, "same (job, name), same id");
     let got = h.artifacts.get(a).await.unwrap();
     assert_eq!(got.content, b"second, longer");
     assert_eq!(got.meta.size, 14);
     assert_eq!(got.meta.content_type, "text/plain; charset=utf-8");
-    assert_eq!(got.meta.created, first_at, "created stays the first put's time");
-    assert_eq!(h.artifacts.list(j.id).await.unwrap(), vec![got.meta.clone()]);
+    assert_eq!(
+        got.meta.created, first_at,
+        "created stays the first put's time"
+    );
+    assert_eq!(
+        h.artifacts.list(j.id).await.unwrap(),
+        vec![got.meta.clone()]
+    );
 
-    let other_job = put(h, k.id, "stdout.txt", "text/plain", b"k").await.unwrap();
-    let other_name = put(h, j.id, "stderr.txt", "text/plain", b"e").await.unwrap();
+    let other_job = put(h, k.id, "stdout.txt", "text/plain", b"k")
+        .await
+        .unwrap();
+    let other_name = put(h, j.id, "stderr.txt", "text/plain", b"e")
+        .await
+        .unwrap();
     let nested = put(h, j.id, "out/report.json", "application/json", b"{}")
         .await
         .unwrap();
@@ -378,13 +451,24 @@ pub async fn names_differing_only_in_case_are_distinct(h: &StoreHarness) {
     let acme_lower = s.create_company(&acme_lower).await.unwrap();
     assert_ne!(acme.id, acme_lower.id, "companies Acme and acme");
     let env = s.get_company(acme.id).await.unwrap().environment;
-    assert_eq!((env.get("Path"), env.get("PATH"), env.len()), (Some("mixed"), Some("upper"), 2));
+    assert_eq!(
+        (env.get("Path"), env.get("PATH"), env.len()),
+        (Some("mixed"), Some("upper"), 2)
+    );
     let mut dup = Company::new("Acme");
     dup.slug = "acme-c".into();
-    expect_err(s.create_company(&dup).await, "AlreadyExists", "the same name twice");
+    expect_err(
+        s.create_company(&dup).await,
+        "AlreadyExists",
+        "the same name twice",
+    );
     let mut dup_slug = Company::new("ACME");
     dup_slug.slug = "acme-a".into();
-    expect_err(s.create_company(&dup_slug).await, "AlreadyExists", "the same slug twice");
+    expect_err(
+        s.create_company(&dup_slug).await,
+        "AlreadyExists",
+        "the same slug twice",
+    );
     let mut slug_case = Company::new("Acme Upper Slug");
     slug_case.slug = "ACME-A".into();
     s.create_company(&slug_case).await.unwrap();
@@ -412,8 +496,12 @@ pub async fn names_differing_only_in_case_are_distinct(h: &StoreHarness) {
     let j = finished(h, &adhoc(&fx, Trigger::Manual, t0), Outcome::Success, 0)
         .await
         .job;
-    let r1 = put(h, j.id, "Report.txt", "text/plain", b"upper").await.unwrap();
-    let r2 = put(h, j.id, "report.txt", "text/plain", b"lower").await.unwrap();
+    let r1 = put(h, j.id, "Report.txt", "text/plain", b"upper")
+        .await
+        .unwrap();
+    let r2 = put(h, j.id, "report.txt", "text/plain", b"lower")
+        .await
+        .unwrap();
     assert_ne!(r1, r2, "artifacts Report.txt and report.txt");
     assert_eq!(h.artifacts.get(r1).await.unwrap().content, b"upper");
     assert_eq!(h.artifacts.get(r2).await.unwrap().content, b"lower");
@@ -436,7 +524,11 @@ pub async fn timestamps_keep_microseconds(h: &StoreHarness) {
             .await
             .unwrap();
         assert_eq!(j.created, t + micros(i));
-        assert_eq!(j.after, t + micros(2 - i), "after truncated to microseconds");
+        assert_eq!(
+            j.after,
+            t + micros(2 - i),
+            "after truncated to microseconds"
+        );
         assert_eq!(s.get_job(j.id).await.unwrap(), j);
         jobs.push(j);
         advance(h, micros(1));
@@ -450,7 +542,10 @@ pub async fn timestamps_keep_microseconds(h: &StoreHarness) {
         .collect();
     assert_eq!(
         listed,
-        jobs.iter().rev().map(|j| (j.id, j.created)).collect::<Vec<_>>()
+        jobs.iter()
+            .rev()
+            .map(|j| (j.id, j.created))
+            .collect::<Vec<_>>()
     );
     let since = JobFilter {
         since: Some(t + micros(1)),
@@ -473,8 +568,11 @@ pub async fn timestamps_keep_microseconds(h: &StoreHarness) {
         claimed.iter().map(|j| j.id).collect::<Vec<_>>(),
         vec![jobs[2].id, jobs[1].id, jobs[0].id]
     );
-    assert!(claimed.iter().all(|j| j.queued == Some(claim_at)
-        && j.lease_expires == Some(claim_at + secs(30))));
+    assert!(
+        claimed
+            .iter()
+            .all(|j| j.queued == Some(claim_at) && j.lease_expires == Some(claim_at + secs(30)))
+    );
     let began = advance(h, micros(1));
     let r = begin(h, &claimed[0]).await;
     assert_eq!(r.begin, Some(began));
@@ -490,7 +588,11 @@ pub async fn timestamps_keep_microseconds(h: &StoreHarness) {
 
     // template schedule fields too
     let next = t0 + secs(60) + micros(1) + chrono::Duration::nanoseconds(500);
-    assert!(s.set_next_schedule(fx.template.id, None, Some(next)).await.unwrap());
+    assert!(
+        s.set_next_schedule(fx.template.id, None, Some(next))
+            .await
+            .unwrap()
+    );
     let stored = template(h, &fx).await.next_schedule;
     assert_eq!(stored, Some(t0 + secs(60) + micros(1)));
     assert!(
@@ -505,7 +607,12 @@ pub async fn timestamps_keep_microseconds(h: &StoreHarness) {
 pub async fn audit_one_row_per_transition_in_order(h: &StoreHarness) {
     let t0 = start(h);
     let s = h.store.as_ref();
-    let fx = seed(h, "audit", with_retry(crate::lifecycle::RetryPolicy::new(1, 0))).await;
+    let fx = seed(
+        h,
+        "audit",
+        with_retry(crate::lifecycle::RetryPolicy::new(1, 0)),
+    )
+    .await;
     let row = |a: &str, who: &str, at: DateTime<Utc>| (format!("phase:{a}"), who.to_string(), at);
 
     // the straight line
@@ -580,9 +687,16 @@ pub async fn audit_one_row_per_transition_in_order(h: &StoreHarness) {
     );
     // all rows, oldest first
     let every = s.list_audit(&AuditFilter::default()).await.unwrap();
-    assert!(every.windows(2).all(|w| (w[0].at, w[0].id) < (w[1].at, w[1].id)));
+    assert!(
+        every
+            .windows(2)
+            .all(|w| (w[0].at, w[0].id) < (w[1].at, w[1].id))
+    );
     assert_eq!(
-        every.iter().filter(|e| e.action.starts_with("phase:")).count(),
+        every
+            .iter()
+            .filter(|e| e.action.starts_with("phase:"))
+            .count(),
         5 + 6 + 2
     );
 }
@@ -602,9 +716,14 @@ pub async fn audit_append_and_filter(h: &StoreHarness) {
     assert!(base.iter().any(|e| e.action == "phase:scheduled"));
 
     let at1 = advance(h, micros(5));
-    s.append_audit(&AuditEntry::new(None, "admin", "app:import", "imported 3 apps"))
-        .await
-        .unwrap();
+    s.append_audit(&AuditEntry::new(
+        None,
+        "admin",
+        "app:import",
+        "imported 3 apps",
+    ))
+    .await
+    .unwrap();
     let mut old = AuditEntry::new(Some(j.id), "cli", "job:note", "back-dated");
     old.at = t0 - secs(3600) + chrono::Duration::nanoseconds(1500);
     s.append_audit(&old).await.unwrap();
@@ -616,13 +735,22 @@ pub async fn audit_append_and_filter(h: &StoreHarness) {
     let all = s.list_audit(&AuditFilter::default()).await.unwrap();
     assert_eq!(all.len(), base.len() + 3);
     assert!(
-        all.windows(2).all(|w| (w[0].at, w[0].id) < (w[1].at, w[1].id)),
+        all.windows(2)
+            .all(|w| (w[0].at, w[0].id) < (w[1].at, w[1].id)),
         "oldest first"
     );
-    let added: Vec<(String, DateTime<Utc>, Option<JobId>, String, String)> = all
+    let added: Vec<AuditView> = all
         .iter()
         .filter(|e| !base.iter().any(|b| b.id == e.id))
-        .map(|e| (e.actor.clone(), e.at, e.job_id, e.action.clone(), e.detail.clone()))
+        .map(|e| {
+            (
+                e.actor.clone(),
+                e.at,
+                e.job_id,
+                e.action.clone(),
+                e.detail.clone(),
+            )
+        })
         .collect();
     assert_eq!(
         added,
@@ -634,8 +762,20 @@ pub async fn audit_append_and_filter(h: &StoreHarness) {
                 "job:note".into(),
                 "back-dated".into()
             ),
-            ("admin".into(), at1, None, "app:import".into(), "imported 3 apps".into()),
-            ("bob".into(), at3, Some(j.id), "job:cancel".into(), "no".into()),
+            (
+                "admin".into(),
+                at1,
+                None,
+                "app:import".into(),
+                "imported 3 apps".into()
+            ),
+            (
+                "bob".into(),
+                at3,
+                Some(j.id),
+                "job:cancel".into(),
+                "no".into()
+            ),
         ],
         "an explicit time is kept (truncated to µs); the epoch means the store's now"
     );

@@ -30,7 +30,11 @@ pub async fn expired_queued_lease_goes_back_to_scheduled(h: &StoreHarness) {
     assert_eq!(q.lease_expires, Some(claimed_at + secs(30)));
 
     advance(h, secs(30) - micros(1));
-    assert_eq!(s.recover_expired().await.unwrap(), Recovered::default(), "not expired yet");
+    assert_eq!(
+        s.recover_expired().await.unwrap(),
+        Recovered::default(),
+        "not expired yet"
+    );
     assert_eq!(s.get_job(job.id).await.unwrap(), q);
 
     let at = advance(h, micros(1));
@@ -48,20 +52,37 @@ pub async fn expired_queued_lease_goes_back_to_scheduled(h: &StoreHarness) {
     want.lease_owner = None;
     want.lease_expires = None;
     want.queued = None;
-    assert_eq!(s.get_job(job.id).await.unwrap(), want, "back to Scheduled, lease cleared");
+    assert_eq!(
+        s.get_job(job.id).await.unwrap(),
+        want,
+        "back to Scheduled, lease cleared"
+    );
     assert_eq!(want.lease_token, 1);
     assert_eq!(counters(h, &fx).await, (0, 0), "no attempt counted");
-    assert_eq!(s.list_jobs(&Default::default()).await.unwrap().len(), 1, "no retry");
+    assert_eq!(
+        s.list_jobs(&Default::default()).await.unwrap().len(),
+        1,
+        "no retry"
+    );
     let rows = phase_rows(h, job.id).await;
     assert_eq!(
         rows.last().unwrap(),
         &("phase:scheduled".to_string(), "scheduler".to_string(), at)
     );
-    assert_eq!(s.recover_expired().await.unwrap(), Recovered::default(), "nothing twice");
+    assert_eq!(
+        s.recover_expired().await.unwrap(),
+        Recovered::default(),
+        "nothing twice"
+    );
 
     let again = claim_one(h, "executor-b").await;
     assert_eq!(
-        (again.id, again.lease_token, again.lease_owner.as_deref(), again.attempt),
+        (
+            again.id,
+            again.lease_token,
+            again.lease_owner.as_deref(),
+            again.attempt
+        ),
         (job.id, 2, Some("executor-b"), 0)
     );
     let r = begin(h, &again).await;
@@ -76,8 +97,17 @@ pub async fn expired_running_lease_is_lost_and_retried(h: &StoreHarness) {
     let s = h.store.as_ref();
     let fx = seed(h, "lost", with_retry(RetryPolicy::new(1, 10))).await;
     let slot = t0;
-    assert!(s.set_next_schedule(fx.template.id, None, Some(slot)).await.unwrap());
-    let r = running(h, &slotted(&fx, slot, Some(cas(Some(slot), None))), "executor-a").await;
+    assert!(
+        s.set_next_schedule(fx.template.id, None, Some(slot))
+            .await
+            .unwrap()
+    );
+    let r = running(
+        h,
+        &slotted(&fx, slot, Some(cas(Some(slot), None))),
+        "executor-a",
+    )
+    .await;
     assert_eq!(r.lease_expires, Some(t0 + secs(30)));
 
     advance(h, secs(30) - micros(1));
@@ -99,7 +129,11 @@ pub async fn expired_running_lease_is_lost_and_retried(h: &StoreHarness) {
     assert_eq!(s.get_job(retry.id).await.unwrap(), retry);
     assert_eq!(lost.status(), "lost");
     assert_eq!(counters(h, &fx).await, (0, 1));
-    assert_eq!(template(h, &fx).await.next_schedule, None, "the retry chain goes on");
+    assert_eq!(
+        template(h, &fx).await.next_schedule,
+        None,
+        "the retry chain goes on"
+    );
     let rows = phase_rows(h, r.id).await;
     assert_eq!(
         rows.last().unwrap(),
@@ -120,7 +154,12 @@ pub async fn expired_running_lease_is_lost_and_retried(h: &StoreHarness) {
     let rec = s.recover_expired().await.unwrap();
     assert_eq!(rec.lost.len(), 1);
     assert_eq!(
-        (rec.lost[0].id, rec.lost[0].outcome, rec.lost[0].exitcode, rec.lost[0].end),
+        (
+            rec.lost[0].id,
+            rec.lost[0].outcome,
+            rec.lost[0].exitcode,
+            rec.lost[0].end
+        ),
         (retry.id, Some(Outcome::Lost), Some(-1), Some(end2))
     );
     assert!(rec.retries.is_empty());
@@ -145,8 +184,14 @@ pub async fn heartbeat_extends_lease_and_reports_status(h: &StoreHarness) {
         .remove(0);
     let lease = LeaseRef::of(&q);
     let beat = advance(h, secs(20));
-    assert_eq!(s.heartbeat(&[lease], TTL).await.unwrap(), vec![HeartbeatStatus::Ok]);
-    assert_eq!(s.get_job(q.id).await.unwrap().lease_expires, Some(beat + secs(30)));
+    assert_eq!(
+        s.heartbeat(&[lease], TTL).await.unwrap(),
+        vec![HeartbeatStatus::Ok]
+    );
+    assert_eq!(
+        s.get_job(q.id).await.unwrap().lease_expires,
+        Some(beat + secs(30))
+    );
     advance(h, secs(20)); // past the first expiry (t0 + 30 s)
     assert_eq!(s.recover_expired().await.unwrap(), Recovered::default());
     let r = begin(h, &q).await;
@@ -154,7 +199,9 @@ pub async fn heartbeat_extends_lease_and_reports_status(h: &StoreHarness) {
 
     let beat = advance(h, secs(9)); // the lease (t0 + 50 s) has not run out
     assert_eq!(
-        s.heartbeat(&[lease], StdDuration::from_millis(90_500)).await.unwrap(),
+        s.heartbeat(&[lease], StdDuration::from_millis(90_500))
+            .await
+            .unwrap(),
         vec![HeartbeatStatus::Ok]
     );
     assert_eq!(
@@ -191,7 +238,10 @@ pub async fn heartbeat_extends_lease_and_reports_status(h: &StoreHarness) {
         "CancelRequested extends the lease too"
     );
     complete(h, &r, Outcome::Cancelled, 143).await;
-    assert_eq!(s.heartbeat(&[lease], TTL).await.unwrap(), vec![HeartbeatStatus::Lost]);
+    assert_eq!(
+        s.heartbeat(&[lease], TTL).await.unwrap(),
+        vec![HeartbeatStatus::Lost]
+    );
     assert!(s.heartbeat(&[], TTL).await.unwrap().is_empty());
 }
 
@@ -221,7 +271,11 @@ pub async fn cancel_scheduled_job_completes_it(h: &StoreHarness) {
     assert_eq!(want.status(), "cancelled");
     assert_eq!(counters(h, &fx).await, (0, 1));
     assert_eq!(template(h, &fx).await.next_schedule, Some(slot + secs(60)));
-    assert_eq!(s.list_jobs(&Default::default()).await.unwrap(), vec![want.clone()], "no retry");
+    assert_eq!(
+        s.list_jobs(&Default::default()).await.unwrap(),
+        vec![want.clone()],
+        "no retry"
+    );
     assert!(s.claim(&native("executor-1", 10)).await.unwrap().is_empty());
     assert_eq!(
         phase_rows(h, job.id).await.last().unwrap(),
@@ -262,7 +316,11 @@ pub async fn cancel_queued_or_running_job_sets_flag(h: &StoreHarness) {
             s.request_cancel(job.id, "bob").await.unwrap(),
             CancelResult::Requested(want.clone())
         );
-        assert_eq!(s.get_job(job.id).await.unwrap(), want, "only the flag changed");
+        assert_eq!(
+            s.get_job(job.id).await.unwrap(),
+            want,
+            "only the flag changed"
+        );
         assert_eq!(
             s.request_cancel(job.id, "bob").await.unwrap(),
             CancelResult::Requested(want.clone()),
@@ -274,7 +332,12 @@ pub async fn cancel_queued_or_running_job_sets_flag(h: &StoreHarness) {
         );
         let done = complete(h, &job, Outcome::Cancelled, 143).await.job;
         assert_eq!(
-            (done.phase, done.outcome, done.exitcode, done.cancel_requested),
+            (
+                done.phase,
+                done.outcome,
+                done.exitcode,
+                done.cancel_requested
+            ),
             (Phase::Completed, Some(Outcome::Cancelled), Some(143), true)
         );
         assert!(matches!(
@@ -302,12 +365,30 @@ pub async fn expired_queued_job_with_cancel_request_is_cancelled(h: &StoreHarnes
     assert!(rec.requeued.is_empty() && rec.lost.is_empty() && rec.retries.is_empty());
     let j = s.get_job(job.id).await.unwrap();
     assert_eq!(
-        (j.phase, j.outcome, j.exitcode, j.end, j.lease_expires, j.cancel_requested),
-        (Phase::Completed, Some(Outcome::Cancelled), None, Some(at), None, true)
+        (
+            j.phase,
+            j.outcome,
+            j.exitcode,
+            j.end,
+            j.lease_expires,
+            j.cancel_requested
+        ),
+        (
+            Phase::Completed,
+            Some(Outcome::Cancelled),
+            None,
+            Some(at),
+            None,
+            true
+        )
     );
     assert_eq!(counters(h, &fx).await, (0, 1));
     assert!(s.claim(&native("executor-b", 10)).await.unwrap().is_empty());
-    assert_eq!(s.list_jobs(&Default::default()).await.unwrap().len(), 1, "no retry");
+    assert_eq!(
+        s.list_jobs(&Default::default()).await.unwrap().len(),
+        1,
+        "no retry"
+    );
 }
 
 /// When the backend offers a work signal, it changes on every create (retries included) and
@@ -339,7 +420,10 @@ pub async fn work_signal_changes_on_create_and_requeue(h: &StoreHarness) {
     let r = begin(h, &q2).await;
     rx.borrow_and_update();
     complete(h, &r, Outcome::PlatformError, -1).await;
-    assert!(rx.has_changed().unwrap(), "changed when the retry was created");
+    assert!(
+        rx.has_changed().unwrap(),
+        "changed when the retry was created"
+    );
     rx.borrow_and_update();
 
     // a receiver taken later sees later changes too

@@ -30,7 +30,11 @@ pub async fn lifecycle_every_field(h: &StoreHarness) {
     let job = s.create_and_schedule(&new).await.unwrap();
     let mut want = expected_new(&new, job.id, created);
     assert_eq!(job, want, "scheduled job as returned");
-    assert_eq!(s.get_job(job.id).await.unwrap(), want, "scheduled job as read");
+    assert_eq!(
+        s.get_job(job.id).await.unwrap(),
+        want,
+        "scheduled job as read"
+    );
     assert_eq!(job.status(), "scheduled");
     assert!(
         !job.command.contains("s3cret-Value"),
@@ -38,14 +42,20 @@ pub async fn lifecycle_every_field(h: &StoreHarness) {
         job.command
     );
     let t = template(h, &fx).await;
-    assert_eq!(t.next_schedule, None, "next_schedule is NULL while the job is outstanding");
+    assert_eq!(
+        t.next_schedule, None,
+        "next_schedule is NULL while the job is outstanding"
+    );
     assert_eq!(t.last_schedule, Some(created));
     assert_eq!((t.successfull_jobs_count, t.failed_jobs_count), (0, 0));
 
     // Queued
     let queued = advance(h, secs(1));
     let claimed = s
-        .claim(&ClaimOptions::new("executor-a", vec![ExecutorKind::Native], 10).with_lease_ttl(StdDuration::from_secs(30)))
+        .claim(
+            &ClaimOptions::new("executor-a", vec![ExecutorKind::Native], 10)
+                .with_lease_ttl(StdDuration::from_secs(30)),
+        )
         .await
         .unwrap();
     want.phase = Phase::Queued;
@@ -61,7 +71,11 @@ pub async fn lifecycle_every_field(h: &StoreHarness) {
     // Running
     let began = advance(h, secs(2));
     let started = s
-        .begin_many(&[Begin::new(lease, Some(4242), Some("container-0123abc".into()))])
+        .begin_many(&[Begin::new(
+            lease,
+            Some(4242),
+            Some("container-0123abc".into()),
+        )])
         .await
         .unwrap();
     want.phase = Phase::Running;
@@ -69,14 +83,24 @@ pub async fn lifecycle_every_field(h: &StoreHarness) {
     want.pid = Some(4242);
     want.external_id = Some("container-0123abc".into());
     assert_eq!(started.len(), 1);
-    assert_eq!(started[0].as_ref().unwrap(), &want, "running job as returned");
-    assert_eq!(s.get_job(job.id).await.unwrap(), want, "running job as read");
+    assert_eq!(
+        started[0].as_ref().unwrap(),
+        &want,
+        "running job as returned"
+    );
+    assert_eq!(
+        s.get_job(job.id).await.unwrap(),
+        want,
+        "running job as read"
+    );
     assert_eq!(want.status(), "running");
 
     // a heartbeat extends the lease
     let beat = advance(h, secs(10));
     assert_eq!(
-        s.heartbeat(&[lease], StdDuration::from_secs(30)).await.unwrap(),
+        s.heartbeat(&[lease], StdDuration::from_secs(30))
+            .await
+            .unwrap(),
         vec![HeartbeatStatus::Ok]
     );
     want.lease_expires = Some(beat + secs(30));
@@ -103,7 +127,11 @@ pub async fn lifecycle_every_field(h: &StoreHarness) {
             retry: None
         }
     );
-    assert_eq!(s.get_job(job.id).await.unwrap(), want, "completed job as read");
+    assert_eq!(
+        s.get_job(job.id).await.unwrap(),
+        want,
+        "completed job as read"
+    );
     assert_eq!(want.status(), "success");
     assert_eq!(want.duration(), Some(ended - began));
     let t = template(h, &fx).await;
@@ -121,17 +149,18 @@ pub async fn lifecycle_every_field(h: &StoreHarness) {
     want.phase = Phase::Preserved;
     want.preserved = Some(preserved);
     assert_eq!(p, want, "preserved job as returned");
-    assert_eq!(s.get_job(job.id).await.unwrap(), want, "preserved job as read");
+    assert_eq!(
+        s.get_job(job.id).await.unwrap(),
+        want,
+        "preserved job as read"
+    );
     assert_eq!(want.status(), "success");
     let t = template(h, &fx).await;
     assert_eq!((t.successfull_jobs_count, t.failed_jobs_count), (1, 0));
     assert_eq!(t.next_schedule, Some(slot + secs(60)));
 
     // nothing else was created along the way
-    assert_eq!(
-        s.list_jobs(&Default::default()).await.unwrap(),
-        vec![want]
-    );
+    assert_eq!(s.list_jobs(&Default::default()).await.unwrap(), vec![want]);
 }
 
 /// Events the lifecycle does not allow are rejected with InvalidTransition (token matching), and a
@@ -144,11 +173,13 @@ pub async fn illegal_transitions_rejected(h: &StoreHarness) {
         .create_and_schedule(&adhoc(&fx, Trigger::Manual, t0))
         .await
         .unwrap();
-    let audit_len = || async {
-        s.list_audit(&Default::default()).await.unwrap().len()
-    };
+    let audit_len = || async { s.list_audit(&Default::default()).await.unwrap().len() };
     let unchanged = |before: crate::model::Job| async move {
-        assert_eq!(s.get_job(before.id).await.unwrap(), before, "a rejected call changed the job");
+        assert_eq!(
+            s.get_job(before.id).await.unwrap(),
+            before,
+            "a rejected call changed the job"
+        );
     };
     let begin_r = |lease: LeaseRef| async move {
         s.begin_many(&[Begin::new(lease, Some(1), None)])
@@ -166,8 +197,16 @@ pub async fn illegal_transitions_rejected(h: &StoreHarness) {
     // Scheduled (token 0): begin, preserve and complete(success) are illegal
     let rows = audit_len().await;
     let lease = LeaseRef::of(&job);
-    expect_err(begin_r(lease).await, "InvalidTransition", "begin on a Scheduled job");
-    expect_err(s.mark_preserved(lease).await, "InvalidTransition", "preserve on a Scheduled job");
+    expect_err(
+        begin_r(lease).await,
+        "InvalidTransition",
+        "begin on a Scheduled job",
+    );
+    expect_err(
+        s.mark_preserved(lease).await,
+        "InvalidTransition",
+        "preserve on a Scheduled job",
+    );
     expect_err(
         complete_r(lease, Outcome::Success, 0).await,
         "InvalidTransition",
@@ -186,14 +225,23 @@ pub async fn illegal_transitions_rejected(h: &StoreHarness) {
     let q = claim_one(h, "executor-1").await;
     let rows = audit_len().await;
     let lease = LeaseRef::of(&q);
-    for o in [Outcome::Success, Outcome::Failed, Outcome::Timeout, Outcome::Lost] {
+    for o in [
+        Outcome::Success,
+        Outcome::Failed,
+        Outcome::Timeout,
+        Outcome::Lost,
+    ] {
         expect_err(
             complete_r(lease, o, 2).await,
             "InvalidTransition",
             &format!("complete({o}) on a Queued job"),
         );
     }
-    expect_err(s.mark_preserved(lease).await, "InvalidTransition", "preserve on a Queued job");
+    expect_err(
+        s.mark_preserved(lease).await,
+        "InvalidTransition",
+        "preserve on a Queued job",
+    );
     unchanged(q.clone()).await;
     assert_eq!(audit_len().await, rows);
 
@@ -201,7 +249,11 @@ pub async fn illegal_transitions_rejected(h: &StoreHarness) {
     let r = begin(h, &q).await;
     let rows = audit_len().await;
     expect_err(begin_r(lease).await, "InvalidTransition", "begin twice");
-    expect_err(s.mark_preserved(lease).await, "InvalidTransition", "preserve before complete");
+    expect_err(
+        s.mark_preserved(lease).await,
+        "InvalidTransition",
+        "preserve before complete",
+    );
     unchanged(r.clone()).await;
     assert_eq!(audit_len().await, rows);
 
@@ -213,15 +265,27 @@ pub async fn illegal_transitions_rejected(h: &StoreHarness) {
         "InvalidTransition",
         "complete twice",
     );
-    expect_err(begin_r(lease).await, "InvalidTransition", "begin on a Completed job");
+    expect_err(
+        begin_r(lease).await,
+        "InvalidTransition",
+        "begin on a Completed job",
+    );
     unchanged(c.clone()).await;
     assert_eq!(audit_len().await, rows);
-    assert_eq!(counters(h, &fx).await, (0, 1), "only the one real completion counted");
+    assert_eq!(
+        counters(h, &fx).await,
+        (0, 1),
+        "only the one real completion counted"
+    );
 
     // Preserved: nothing more
     let p = s.mark_preserved(lease).await.unwrap();
     let rows = audit_len().await;
-    expect_err(s.mark_preserved(lease).await, "InvalidTransition", "preserve twice");
+    expect_err(
+        s.mark_preserved(lease).await,
+        "InvalidTransition",
+        "preserve twice",
+    );
     expect_err(
         complete_r(lease, Outcome::Success, 0).await,
         "InvalidTransition",
@@ -240,7 +304,10 @@ pub async fn illegal_transitions_rejected(h: &StoreHarness) {
         assert_eq!(q.id, j.id);
         let code = if o == Outcome::PlatformError { -1 } else { 143 };
         let done = complete(h, &q, o, code).await.job;
-        assert_eq!((done.phase, done.outcome, done.begin), (Phase::Completed, Some(o), None));
+        assert_eq!(
+            (done.phase, done.outcome, done.begin),
+            (Phase::Completed, Some(o), None)
+        );
     }
 
     // an unknown job
@@ -249,8 +316,16 @@ pub async fn illegal_transitions_rejected(h: &StoreHarness) {
         lease_token: 1,
     };
     expect_err(begin_r(ghost).await, "NotFound", "begin on an unknown job");
-    expect_err(s.mark_preserved(ghost).await, "NotFound", "preserve on an unknown job");
-    expect_err(s.get_job(ghost.job_id).await, "NotFound", "get an unknown job");
+    expect_err(
+        s.mark_preserved(ghost).await,
+        "NotFound",
+        "preserve on an unknown job",
+    );
+    expect_err(
+        s.get_job(ghost.job_id).await,
+        "NotFound",
+        "get an unknown job",
+    );
 }
 
 /// Writes carrying an older (or a never-issued) lease token fail with Conflict and change nothing.
@@ -279,7 +354,11 @@ pub async fn stale_fencing_token_rejected(h: &StoreHarness) {
         .unwrap()
         .remove(0);
     assert_eq!(second.id, first.id);
-    assert_eq!((first.lease_token, second.lease_token), (1, 2), "each claim increments the token");
+    assert_eq!(
+        (first.lease_token, second.lease_token),
+        (1, 2),
+        "each claim increments the token"
+    );
     let stale = LeaseRef::of(&first);
     let future = LeaseRef {
         job_id: first.id,
@@ -300,22 +379,38 @@ pub async fn stale_fencing_token_rejected(h: &StoreHarness) {
 
     for l in [stale, future] {
         expect_err(begin_r(l).await, "Conflict", "begin with a stale token");
-        expect_err(complete_r(l).await, "Conflict", "complete with a stale token");
+        expect_err(
+            complete_r(l).await,
+            "Conflict",
+            "complete with a stale token",
+        );
         assert_eq!(
             s.heartbeat(&[l], ttl).await.unwrap(),
             vec![HeartbeatStatus::Lost]
         );
     }
-    assert_eq!(s.get_job(first.id).await.unwrap(), second, "stale writes changed nothing");
+    assert_eq!(
+        s.get_job(first.id).await.unwrap(),
+        second,
+        "stale writes changed nothing"
+    );
 
     let running = begin(h, &second).await;
     for l in [stale, future] {
-        expect_err(complete_r(l).await, "Conflict", "complete a running job with a stale token");
+        expect_err(
+            complete_r(l).await,
+            "Conflict",
+            "complete a running job with a stale token",
+        );
     }
     assert_eq!(s.get_job(first.id).await.unwrap(), running);
     complete(h, &running, Outcome::Success, 0).await;
     for l in [stale, future] {
-        expect_err(s.mark_preserved(l).await, "Conflict", "preserve with a stale token");
+        expect_err(
+            s.mark_preserved(l).await,
+            "Conflict",
+            "preserve with a stale token",
+        );
     }
     let p = s.mark_preserved(LeaseRef::of(&second)).await.unwrap();
     assert_eq!(p.phase, Phase::Preserved);
@@ -399,5 +494,9 @@ pub async fn fencing_conflict_in_batch_fails_only_that_job(h: &StoreHarness) {
     expect_err(b, "Conflict", "stale token inside complete_many");
     assert_eq!(c.unwrap().job.outcome, Some(Outcome::Failed));
     assert_eq!(s.get_job(j2.id).await.unwrap(), j2b);
-    assert_eq!(counters(h, &fx).await, (1, 1), "only the two real completions counted");
+    assert_eq!(
+        counters(h, &fx).await,
+        (1, 1),
+        "only the two real completions counted"
+    );
 }

@@ -64,7 +64,11 @@ pub async fn schedule_cas_mismatch_creates_nothing(h: &StoreHarness) {
     let fx = seed(h, "cas", |t| t).await;
     let other = seed(h, "othercas", |t| t).await;
     let slot = t0 + secs(60);
-    assert!(s.set_next_schedule(fx.template.id, None, Some(slot)).await.unwrap());
+    assert!(
+        s.set_next_schedule(fx.template.id, None, Some(slot))
+            .await
+            .unwrap()
+    );
     let before = template(h, &fx).await;
 
     for seen in [None, Some(slot - secs(60)), Some(slot + micros(1))] {
@@ -122,10 +126,7 @@ pub async fn schedule_cas_mismatch_creates_nothing(h: &StoreHarness) {
         t,
         "a retry does not touch next/last schedule"
     );
-    assert_eq!(
-        s.list_jobs(&JobFilter::default()).await.unwrap().len(),
-        3
-    );
+    assert_eq!(s.list_jobs(&JobFilter::default()).await.unwrap().len(), 3);
 }
 
 /// `schedule` jobs need a slot; ad-hoc jobs have none; only `schedule` jobs carry a CAS; the
@@ -136,7 +137,11 @@ pub async fn create_validates_trigger_slot_and_cas(h: &StoreHarness) {
     let fx = seed(h, "validate", |t| t).await;
     let mut no_slot = slotted(&fx, t0, None);
     no_slot.slot = None;
-    expect_err(s.create_and_schedule(&no_slot).await, "InvalidInput", "schedule without slot");
+    expect_err(
+        s.create_and_schedule(&no_slot).await,
+        "InvalidInput",
+        "schedule without slot",
+    );
     for trigger in [Trigger::Manual, Trigger::Api, Trigger::Cli] {
         let mut with_slot = adhoc(&fx, trigger, t0);
         with_slot.slot = Some(t0);
@@ -155,7 +160,11 @@ pub async fn create_validates_trigger_slot_and_cas(h: &StoreHarness) {
     }
     let mut bad = adhoc(&fx, Trigger::Manual, t0);
     bad.runtemplate_id = crate::RunTemplateId(987_654_321);
-    expect_err(s.create_and_schedule(&bad).await, "NotFound", "unknown template");
+    expect_err(
+        s.create_and_schedule(&bad).await,
+        "NotFound",
+        "unknown template",
+    );
     assert!(s.list_jobs(&JobFilter::default()).await.unwrap().is_empty());
     assert_eq!(template(h, &fx).await, fx.template);
 }
@@ -184,9 +193,18 @@ pub async fn adhoc_jobs_leave_schedule_alone(h: &StoreHarness) {
     let bad = finished(h, &adhoc(&fx, Trigger::Api, now(h)), Outcome::Failed, 2).await;
     assert!(bad.retry.is_none());
     advance(h, secs(1));
-    let lost = finished(h, &adhoc(&fx, Trigger::Cli, now(h)), Outcome::PlatformError, -1).await;
+    let lost = finished(
+        h,
+        &adhoc(&fx, Trigger::Cli, now(h)),
+        Outcome::PlatformError,
+        -1,
+    )
+    .await;
     let retry = lost.retry.expect("platform errors are retried");
-    assert_eq!((retry.slot, retry.trigger, retry.attempt), (None, Trigger::Retry, 1));
+    assert_eq!(
+        (retry.slot, retry.trigger, retry.attempt),
+        (None, Trigger::Retry, 1)
+    );
     s.request_cancel(retry.id, "bob").await.unwrap();
     let t = template(h, &fx).await;
     assert_eq!(
@@ -205,7 +223,11 @@ pub async fn completion_updates_counters_and_next_schedule(h: &StoreHarness) {
     let fx = seed(h, "hourly", |t| t.with_cron("0 * * * *")).await;
     let hour = secs(3600);
     let mut slot = t0 + hour; // 11:00
-    assert!(s.set_next_schedule(fx.template.id, None, Some(slot)).await.unwrap());
+    assert!(
+        s.set_next_schedule(fx.template.id, None, Some(slot))
+            .await
+            .unwrap()
+    );
     let cases = [
         (Outcome::Success, 0, (1, 0)),
         (Outcome::Failed, 2, (1, 1)),
@@ -215,7 +237,12 @@ pub async fn completion_updates_counters_and_next_schedule(h: &StoreHarness) {
     ];
     for (outcome, code, want) in cases {
         let created = advance(h, hour + micros(17));
-        let job = running(h, &slotted(&fx, slot, Some(cas(Some(slot), None))), "executor-1").await;
+        let job = running(
+            h,
+            &slotted(&fx, slot, Some(cas(Some(slot), None))),
+            "executor-1",
+        )
+        .await;
         let t = template(h, &fx).await;
         assert_eq!((t.next_schedule, t.last_schedule), (None, Some(created)));
         advance(h, secs(5));
@@ -257,7 +284,11 @@ pub async fn retry_chain_follows_policy(h: &StoreHarness) {
     };
     let fx = seed(h, "retry", with_retry(policy)).await;
     let slot = t0 + secs(60);
-    assert!(s.set_next_schedule(fx.template.id, None, Some(slot)).await.unwrap());
+    assert!(
+        s.set_next_schedule(fx.template.id, None, Some(slot))
+            .await
+            .unwrap()
+    );
     advance(h, secs(60));
     let mut new = slotted(&fx, slot, Some(cas(Some(slot), None)));
     new.trace_context = Some("trace-1".into());
@@ -295,13 +326,27 @@ pub async fn retry_chain_follows_policy(h: &StoreHarness) {
     assert_eq!(done.job.attempt, 2);
     assert_eq!(done.retry, None, "no retry past max_retries");
     let t = template(h, &fx).await;
-    assert_eq!(t.next_schedule, Some(slot + secs(60)), "chain over: next slot after the slot");
+    assert_eq!(
+        t.next_schedule,
+        Some(slot + secs(60)),
+        "chain over: next slot after the slot"
+    );
     assert_eq!((t.successfull_jobs_count, t.failed_jobs_count), (0, 3));
-    assert!(s.schedulable_runtemplates().await.unwrap()[0].outstanding.is_empty());
+    assert!(
+        s.schedulable_runtemplates().await.unwrap()[0]
+            .outstanding
+            .is_empty()
+    );
 
     // a code outside retry_on_exit_codes is not retried even with attempts left
     let slot2 = slot + secs(60);
-    let done = finished(h, &slotted(&fx, slot2, Some(cas(Some(slot2), None))), Outcome::Failed, 4).await;
+    let done = finished(
+        h,
+        &slotted(&fx, slot2, Some(cas(Some(slot2), None))),
+        Outcome::Failed,
+        4,
+    )
+    .await;
     assert_eq!(done.retry, None);
     assert_eq!(template(h, &fx).await.next_schedule, Some(slot2 + secs(60)));
 }
@@ -313,8 +358,10 @@ pub async fn retry_uses_app_exit_code_flags(h: &StoreHarness) {
     let s = h.store.as_ref();
     let fx = seed(h, "appcodes", with_retry(RetryPolicy::new(1, 30))).await;
     let mut app: App = fx.app.clone();
-    app.exit_codes.insert(5, ExitCodeInfo::new("temporary", true));
-    app.exit_codes.insert(6, ExitCodeInfo::new("permanent", false));
+    app.exit_codes
+        .insert(5, ExitCodeInfo::new("temporary", true));
+    app.exit_codes
+        .insert(6, ExitCodeInfo::new("permanent", false));
     app.exit_codes.insert(0, ExitCodeInfo::new("fine", true));
     s.put_app(&app).await.unwrap();
 
@@ -327,7 +374,10 @@ pub async fn retry_uses_app_exit_code_flags(h: &StoreHarness) {
     let end = advance(h, secs(1));
     let done = finished(h, &adhoc(&fx, Trigger::Manual, end), Outcome::Failed, 5).await;
     let retry = done.retry.clone().expect("exitCodes[5].retry is true");
-    assert_eq!(retry, expected_retry(&done.job, retry.id, end + secs(30), end));
+    assert_eq!(
+        retry,
+        expected_retry(&done.job, retry.id, end + secs(30), end)
+    );
     assert_eq!(retry.slot, None);
     assert_eq!(counters(h, &fx).await, (1, 3));
 }
@@ -369,18 +419,32 @@ pub async fn schedulable_runtemplates_with_outstanding_jobs(h: &StoreHarness) {
     let got = s.schedulable_runtemplates().await.unwrap();
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].template.id, a.template.id);
-    assert_eq!(got[0].outstanding, vec![j1.id, j2.id], "slot jobs only, oldest first");
+    assert_eq!(
+        got[0].outstanding,
+        vec![j1.id, j2.id],
+        "slot jobs only, oldest first"
+    );
     assert_eq!(got[0].template.last_schedule, Some(t0));
     assert!(got[1].outstanding.is_empty());
 
     let q = claim_one(h, "executor-1").await;
     assert_eq!(q.id, j1.id);
     let r = begin(h, &q).await;
-    assert_eq!(s.schedulable_runtemplates().await.unwrap()[0].outstanding, vec![j1.id, j2.id]);
+    assert_eq!(
+        s.schedulable_runtemplates().await.unwrap()[0].outstanding,
+        vec![j1.id, j2.id]
+    );
     complete(h, &r, Outcome::Success, 0).await;
-    assert_eq!(s.schedulable_runtemplates().await.unwrap()[0].outstanding, vec![j2.id]);
+    assert_eq!(
+        s.schedulable_runtemplates().await.unwrap()[0].outstanding,
+        vec![j2.id]
+    );
     s.request_cancel(j2.id, "bob").await.unwrap();
-    assert!(s.schedulable_runtemplates().await.unwrap()[0].outstanding.is_empty());
+    assert!(
+        s.schedulable_runtemplates().await.unwrap()[0]
+            .outstanding
+            .is_empty()
+    );
 }
 
 /// `set_next_schedule` is a compare-and-swap on the stored value (NULL included).
@@ -391,12 +455,19 @@ pub async fn set_next_schedule_compare_and_swap(h: &StoreHarness) {
     let id = fx.template.id;
     let a = t0 + secs(60) + micros(1);
     let b = t0 + secs(120);
-    assert!(!s.set_next_schedule(id, Some(a), Some(b)).await.unwrap(), "stored is NULL");
+    assert!(
+        !s.set_next_schedule(id, Some(a), Some(b)).await.unwrap(),
+        "stored is NULL"
+    );
     assert_eq!(template(h, &fx).await.next_schedule, None);
     assert!(s.set_next_schedule(id, None, Some(a)).await.unwrap());
     assert_eq!(template(h, &fx).await.next_schedule, Some(a));
     assert!(!s.set_next_schedule(id, None, Some(b)).await.unwrap());
-    assert!(!s.set_next_schedule(id, Some(a + micros(1)), Some(b)).await.unwrap());
+    assert!(
+        !s.set_next_schedule(id, Some(a + micros(1)), Some(b))
+            .await
+            .unwrap()
+    );
     assert_eq!(template(h, &fx).await.next_schedule, Some(a));
     assert!(s.set_next_schedule(id, Some(a), Some(b)).await.unwrap());
     assert!(s.set_next_schedule(id, Some(b), None).await.unwrap());
@@ -409,7 +480,11 @@ pub async fn set_next_schedule_compare_and_swap(h: &StoreHarness) {
     );
     let t = template(h, &fx).await;
     assert_eq!(
-        (t.last_schedule, t.successfull_jobs_count, t.failed_jobs_count),
+        (
+            t.last_schedule,
+            t.successfull_jobs_count,
+            t.failed_jobs_count
+        ),
         (None, 0, 0)
     );
 }

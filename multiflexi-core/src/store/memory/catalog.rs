@@ -3,12 +3,14 @@
 use super::InMemoryStore;
 use super::state::{State, next_id};
 use crate::clock::to_micros;
-use crate::ids::{AppId, CompanyId, CredentialId, RunTemplateId};
+use crate::ids::{AppId, CompanyId, CredentialId, JobId, RunTemplateId};
 use crate::model::{App, Company, Credential, RunTemplate};
+use crate::schedule::IntervalCode;
 use crate::store::{Catalog, RunTemplateFilter, SchedulableTemplate};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 
 fn exists(entity: &'static str, key: impl Into<String>) -> Error {
     Error::AlreadyExists {
@@ -363,13 +365,20 @@ impl Catalog for InMemoryStore {
 
     async fn schedulable_runtemplates(&self) -> Result<Vec<SchedulableTemplate>> {
         let st = self.lock();
+        // one pass over the jobs (ids ascending = oldest first)
+        let mut outstanding: HashMap<RunTemplateId, Vec<JobId>> = HashMap::new();
+        for j in st.jobs.values() {
+            if j.slot.is_some() && !j.phase.is_finished() {
+                outstanding.entry(j.runtemplate_id).or_default().push(j.id);
+            }
+        }
         Ok(st
             .templates
             .values()
-            .filter(|t| t.active && t.interv != crate::schedule::IntervalCode::Disabled)
+            .filter(|t| t.active && t.interv != IntervalCode::Disabled)
             .map(|t| SchedulableTemplate {
                 template: t.clone(),
-                outstanding: st.outstanding(t.id),
+                outstanding: outstanding.remove(&t.id).unwrap_or_default(),
             })
             .collect())
     }
