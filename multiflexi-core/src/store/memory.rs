@@ -90,15 +90,17 @@ impl Default for InMemoryStore {
 
 impl fmt::Debug for InMemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.lock();
-        f.debug_struct("InMemoryStore")
-            .field("clock", &self.clock)
-            .field("artifact_cap", &self.artifact_cap)
-            .field("apps", &st.apps.len())
-            .field("companies", &st.companies.len())
-            .field("runtemplates", &st.templates.len())
-            .field("jobs", &st.jobs.len())
-            .field("artifacts", &st.artifacts.len())
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("InMemoryStore");
+        d.field("clock", &self.clock)
+            .field("artifact_cap", &self.artifact_cap);
+        // never block (or deadlock) a Debug print on the store's lock
+        if let Ok(st) = self.state.try_lock() {
+            d.field("apps", &st.apps.len())
+                .field("companies", &st.companies.len())
+                .field("runtemplates", &st.templates.len())
+                .field("jobs", &st.jobs.len())
+                .field("artifacts", &st.artifacts.len());
+        }
+        d.finish_non_exhaustive()
     }
 }
