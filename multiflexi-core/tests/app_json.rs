@@ -637,9 +637,16 @@ fn digest_keeps_artifact_macro_and_options_order() {
 // ---------------------------------------------------------------------------------------------
 // Our own fixtures: each legacy variant in isolation.
 
+/// File name, expected `(path, kind)` warnings, expected violation paths.
+type OwnFixture = (
+    &'static str,
+    &'static [(&'static str, WarningKind)],
+    &'static [&'static str],
+);
+
 /// Every own fixture (outside `rejected/`) imports, round-trips, and its warnings and
 /// violations are exactly these.
-const OWN: &[(&str, &[(&str, WarningKind)], &[&str])] = &[
+const OWN: &[OwnFixture] = &[
     ("modern_minimal.app.json", &[], &[]),
     (
         "topics_comma_string.app.json",

@@ -263,16 +263,11 @@ impl Checker {
                     "required" => {
                         self.typed(value, &p, Ty::Boolean);
                     }
-                    "options" => {
-                        if !matches!(value, Node::Object(_) | Node::Array(_)) {
-                            self.fail(
-                                &p,
-                                format!(
-                                    "must be an object or an array, found {}",
-                                    value.type_name()
-                                ),
-                            );
-                        }
+                    "options" if !matches!(value, Node::Object(_) | Node::Array(_)) => {
+                        self.fail(
+                            &p,
+                            format!("must be an object or an array, found {}", value.type_name()),
+                        );
                     }
                     _ => {}
                 }
@@ -496,18 +491,16 @@ impl Checker {
                     }
                     self.string_array(value, &p);
                 }
-                "set" => {
-                    if self.typed(value, &p, Ty::Object) {
-                        for (k, v) in value.entries().unwrap_or_default() {
-                            if !matches!(v, Node::String(_) | Node::Number(_) | Node::Bool(_)) {
-                                self.fail(
-                                    &child(&p, k),
-                                    format!(
-                                        "must be a string, a number or a boolean, found {}",
-                                        v.type_name()
-                                    ),
-                                );
-                            }
+                "set" if self.typed(value, &p, Ty::Object) => {
+                    for (k, v) in value.entries().unwrap_or_default() {
+                        if !matches!(v, Node::String(_) | Node::Number(_) | Node::Bool(_)) {
+                            self.fail(
+                                &child(&p, k),
+                                format!(
+                                    "must be a string, a number or a boolean, found {}",
+                                    v.type_name()
+                                ),
+                            );
                         }
                     }
                 }
