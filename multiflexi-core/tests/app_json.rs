@@ -1123,6 +1123,16 @@ fn import_error_becomes_a_core_invalid_input() {
 }
 
 #[test]
+fn byte_order_mark_is_skipped_with_a_warning() {
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend_from_slice(&own("modern_minimal.app.json"));
+    let imported = import(&bytes);
+    assert_eq!(warnings(&imported), expected(&[("", Ignored)]));
+    assert_eq!(imported.app, import(&own("modern_minimal.app.json")).app);
+    assert_eq!(validate(&bytes), []);
+}
+
+#[test]
 fn odd_shapes_do_not_panic() {
     for doc in [
         "{}",

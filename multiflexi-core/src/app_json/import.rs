@@ -25,7 +25,8 @@ use std::collections::BTreeMap;
 ///   a missing type is `string`, an unknown one is `string` with a warning);
 /// - booleans written as text or numbers (`"True"`, `"false"`, `""`, `1`) in `required`,
 ///   `secret` and `retry`; numbers where text is expected;
-/// - lowercase `exitcodes` (not read, as MultiFlexi does not read it either).
+/// - lowercase `exitcodes` (not read, as MultiFlexi does not read it either);
+/// - a UTF-8 byte-order mark before the JSON (skipped).
 ///
 /// Values the schema leaves open are read quietly: `defval` of any scalar type (bool fields'
 /// defaults are normalized to `true`/`false`), `options` as an array or an object, `hint` and
@@ -50,6 +51,13 @@ pub fn parse_app(bytes: &[u8]) -> Result<ImportedApp, ImportError> {
         });
     }
     let mut w = Warnings::default();
+    if bytes.starts_with(tree::BOM) {
+        w.warn(
+            "",
+            WarningKind::Ignored,
+            "UTF-8 byte-order mark at the start of the file skipped",
+        );
+    }
     for d in duplicates {
         w.warn(
             &d.path,

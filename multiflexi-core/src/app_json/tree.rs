@@ -96,10 +96,13 @@ impl Node {
     }
 }
 
+/// The UTF-8 byte-order mark, which some editors put before the JSON.
+pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Parses `bytes` (a leading UTF-8 byte-order mark is skipped) and collapses repeated keys:
 /// the last value wins, at the position of the first occurrence (as PHP and Python do).
 pub(crate) fn parse(bytes: &[u8]) -> Result<(Node, Vec<Duplicate>), SyntaxError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let node = Node::deserialize(&mut de)
         .and_then(|n| de.end().map(|()| n))
