@@ -19,4 +19,4 @@ if [ "${MULTIFLEXI_SKIP_SERVICES:-0}" != 1 ]; then
     echo "test.sh: some services could not be started; their tests will be skipped" >&2
   fi
 fi
-exec cargo test --workspace "$@"
+exec cargo test --workspace --features multiflexi-core/conformance "$@"

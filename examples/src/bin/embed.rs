@@ -6,6 +6,7 @@
 use multiflexi_core::engine::{Dispatcher, DispatcherOptions, JobRequest, Shutdown, create_job};
 use multiflexi_core::executor::FakeRun;
 use multiflexi_core::lifecycle::RetryPolicy;
+use multiflexi_core::store::{Catalog, JobQueue};
 use multiflexi_core::telemetry::PhaseEvent;
 use multiflexi_core::{
     App, ArtifactSink, Clock, Company, ExecutorKind, FakeExecutor, InMemoryStore, Phase,

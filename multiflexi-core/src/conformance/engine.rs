@@ -321,7 +321,11 @@ pub async fn platform_error_is_retried(
     attempts.sort_by_key(|a| a.0);
     assert_eq!(
         attempts,
-        vec![(0, Trigger::Cli), (1, Trigger::Retry), (2, Trigger::Retry)]
+        vec![
+            (0, Trigger::Manual),
+            (1, Trigger::Retry),
+            (2, Trigger::Retry)
+        ]
     );
     let t2 = store.get_runtemplate(t.id).await.expect("template");
     assert_eq!((t2.successfull_jobs_count, t2.failed_jobs_count), (0, 3));
@@ -565,15 +569,16 @@ async fn artifact_bytes(artifacts: &dyn ArtifactSink, job: JobId, name: &str) ->
     artifacts.get(meta.id).await.expect("get artifact").content
 }
 
-/// Expands every engine scenario into a named `#[tokio::test]`.
+/// Expands every engine scenario into a named test.
 ///
-/// `$make` is an async expression evaluating to
-/// `(Arc<dyn Store>, Arc<dyn ArtifactSink>, Arc<ManualClock>)` — a fresh backend per test, whose
-/// store uses that clock.
+/// `$make` is an async expression evaluating to a
+/// [`StoreHarness`](crate::conformance::store::StoreHarness) (or the tuple
+/// `(Arc<dyn Store>, Arc<dyn ArtifactSink>, Arc<ManualClock>)`) — a fresh backend per test whose
+/// store reads that clock; the same expression the store suite takes.
 #[macro_export]
 macro_rules! engine_conformance_tests {
-    ($make:expr) => {
-        $crate::engine_conformance_tests!(@cases $make;
+    ($make:expr $(,)?) => {
+        $crate::engine_conformance_tests!(@cases ($make)
             thousand_jobs_parallel_16,
             secret_printed_bytewise_is_masked,
             output_past_cap_keeps_head_and_tail,
@@ -583,12 +588,15 @@ macro_rules! engine_conformance_tests {
             scheduled_slot_runs_and_advances,
         );
     };
-    (@cases $make:expr; $($case:ident),+ $(,)?) => {
+    (@cases ($make:expr) $($case:ident),+ $(,)?) => {
         $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let (store, artifacts, clock) = $make;
-                $crate::conformance::engine::$case(store, artifacts, clock).await;
+            #[test]
+            fn $case() {
+                $crate::conformance::store::run(async {
+                    let h: $crate::conformance::store::StoreHarness =
+                        ::core::convert::Into::into($make.await);
+                    $crate::conformance::engine::$case(h.store.clone(), h.artifacts.clone(), h.clock.clone()).await;
+                });
             }
         )+
     };
