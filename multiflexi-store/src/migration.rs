@@ -7,7 +7,7 @@
 //! | timestamp   | TEXT (RFC 3339, µs, order-preserving) | TIMESTAMPTZ (µs) | DATETIME(6) (UTC) |
 //! | long text   | TEXT    | TEXT          | LONGTEXT                            |
 //! | bytes       | BLOB    | BYTEA         | LONGBLOB                            |
-//! | names, keys | TEXT (binary collation) | VARCHAR (deterministic) | VARCHAR, table collation `utf8mb4_bin` |
+//! | names, keys | TEXT (binary collation) | VARCHAR (deterministic) | VARCHAR, table collation `utf8mb4_nopad_bin` (MariaDB) / `utf8mb4_0900_bin` (MySQL 8): case-sensitive, trailing spaces significant |
 //!
 //! Migrations are idempotent (applied ones are recorded in `seaql_migrations`), and
 //! `schema_version` holds [`SCHEMA_VERSION`]: a database whose version is newer than this code
@@ -37,6 +37,9 @@ fn a(name: &str) -> Alias {
 /// Column constructors for one backend.
 struct Cols {
     backend: DbBackend,
+    /// MySQL/MariaDB table collation: binary (case-sensitive) and, where the server has one,
+    /// NO PAD, so `a` and `a ` stay two different names.
+    collation: &'static str,
 }
 
 impl Cols {
@@ -115,7 +118,7 @@ impl Cols {
         if self.backend == DbBackend::MySql {
             t.engine("InnoDB")
                 .character_set("utf8mb4")
-                .collate("utf8mb4_bin");
+                .collate(self.collation);
         }
         t
     }
@@ -157,6 +160,29 @@ async fn index(
     manager.create_index(i).await
 }
 
+/// `utf8mb4_nopad_bin` on MariaDB, `utf8mb4_0900_bin` on MySQL 8, else `utf8mb4_bin`.
+async fn mysql_collation(manager: &SchemaManager<'_>) -> Result<&'static str, DbErr> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = manager.get_connection();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::MySql,
+            "SELECT COLLATION_NAME FROM information_schema.COLLATIONS WHERE COLLATION_NAME IN ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin')",
+        ))
+        .await?;
+    let names: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.try_get_by_index::<String>(0).ok())
+        .collect();
+    Ok(if names.iter().any(|n| n == "utf8mb4_nopad_bin") {
+        "utf8mb4_nopad_bin"
+    } else if names.iter().any(|n| n == "utf8mb4_0900_bin") {
+        "utf8mb4_0900_bin"
+    } else {
+        "utf8mb4_bin"
+    })
+}
+
 mod m0001_initial {
     use super::*;
 
@@ -167,9 +193,13 @@ mod m0001_initial {
     impl MigrationTrait for Migration {
         #[allow(elided_lifetimes_in_paths)]
         async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-            let c = Cols {
-                backend: manager.get_database_backend(),
+            let backend = manager.get_database_backend();
+            let collation = if backend == DbBackend::MySql {
+                mysql_collation(manager).await?
+            } else {
+                ""
             };
+            let c = Cols { backend, collation };
             manager
                 .create_table(
                     c.table("schema_version")

@@ -102,6 +102,11 @@ impl SqlStoreOptions {
         self.max_connections = Some(n);
         self
     }
+    /// Builder: how long to wait for a connection (connect and pool) before a retryable error.
+    pub fn with_acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
     /// Builder: run migrations on connect or not.
     pub fn with_migrate(mut self, migrate: bool) -> Self {
         self.migrate = migrate;
@@ -226,7 +231,7 @@ impl SqlStore {
         })
         .min_connections(if memory { 1 } else { 0 })
         .acquire_timeout(options.acquire_timeout)
-        .connect_timeout(Duration::from_secs(10))
+        .connect_timeout(options.acquire_timeout.min(Duration::from_secs(10)))
         .sqlx_logging(false);
         if memory {
             // The in-memory database lives as long as its one connection.

@@ -6,7 +6,8 @@
 #            MULTIFLEXI_TEST_POSTGRES_URL=postgres://…
 #            MULTIFLEXI_TEST_MYSQL_URL=mysql://…
 #          progress goes to stderr.
-# The URLs name a role that may create databases: each test run creates fresh databases with
+# The URLs name a role that may create databases (the MySQL URL names no database; the
+# PostgreSQL one names the `postgres` maintenance database): each test run creates fresh databases with
 # unique names (prefix `mf_test_`) and drops them at the end. Databases left behind by an
 # interrupted run are dropped here.
 #
@@ -155,4 +156,4 @@ start_postgres
 start_mariadb
 
 echo "MULTIFLEXI_TEST_POSTGRES_URL=postgres://$USER_NAME:$PASSWORD@127.0.0.1:$PG_PORT/postgres"
-echo "MULTIFLEXI_TEST_MYSQL_URL=mysql://$USER_NAME:$PASSWORD@127.0.0.1:$MY_PORT/mysql"
+echo "MULTIFLEXI_TEST_MYSQL_URL=mysql://$USER_NAME:$PASSWORD@127.0.0.1:$MY_PORT"
