@@ -96,8 +96,8 @@ mod tests {
 
     #[test]
     fn globs_do_not_cross_directories() {
-        let m = ResultMatcher::new(&spec(&["*.json", "out/**/*.csv"], None), Path::new("/w"))
-            .unwrap();
+        let m =
+            ResultMatcher::new(&spec(&["*.json", "out/**/*.csv"], None), Path::new("/w")).unwrap();
         assert!(m.matches("a.json"));
         assert!(!m.matches("sub/a.json"));
         assert!(m.matches("out/x.csv"));
@@ -108,7 +108,11 @@ mod tests {
     #[test]
     fn result_file_relative_or_absolute_inside_only() {
         let w = Path::new("/w");
-        assert!(ResultMatcher::new(&spec(&[], Some("r.bin")), w).unwrap().matches("r.bin"));
+        assert!(
+            ResultMatcher::new(&spec(&[], Some("r.bin")), w)
+                .unwrap()
+                .matches("r.bin")
+        );
         assert!(
             ResultMatcher::new(&spec(&[], Some("/w/./d/r.bin")), w)
                 .unwrap()

@@ -56,7 +56,10 @@ mod native {
                 return Ok(left);
             };
             for entry in dir.flatten() {
-                let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok())
+                let Some(pid) = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|s| s.parse::<u32>().ok())
                 else {
                     continue;
                 };
@@ -148,9 +151,7 @@ mod containers {
     }
 
     pub fn executor(kind: ExecutorKind, host: &str) -> DockerExecutor {
-        DockerExecutor::new(
-            DockerConfig::new(kind, host).with_kill_grace(Duration::from_secs(1)),
-        )
+        DockerExecutor::new(DockerConfig::new(kind, host).with_kill_grace(Duration::from_secs(1)))
     }
 
     /// The engine's socket URL from `var`; `None` (skip) when unset, a failure when integration
@@ -179,7 +180,14 @@ mod containers {
         let host = host(var)?;
         let exec = Arc::new(executor(kind, &host));
         let id = executor_id(&kind.as_str().to_ascii_lowercase(), case);
-        let programs = TestPrograms::busybox(image, id, Arc::new(ContainerBackend(exec.clone())));
+        let mut programs =
+            TestPrograms::busybox(image, id, Arc::new(ContainerBackend(exec.clone())));
+        if kind == ExecutorKind::Podman {
+            // Podman always sets these itself (TERM=xterm even without a terminal).
+            programs
+                .engine_env
+                .extend(["TERM".to_owned(), "container".to_owned()]);
+        }
         Some((exec, programs))
     }
 

@@ -130,6 +130,7 @@ else
     rm -f "$PODMAN_SOCK"
     setsid nohup podman system service --time=0 "unix://$PODMAN_SOCK" \
         >>"$LOG_DIR/podman.log" 2>&1 </dev/null &
+    echo $! >/run/podman/multiflexi-service.pid
     wait_for "podman service" 60 ping_socket "$PODMAN_SOCK" || {
         tail -n 30 "$LOG_DIR/podman.log" >&2 || true
         die "podman service did not answer on $PODMAN_SOCK within 60 s (log: $LOG_DIR/podman.log)"

@@ -75,6 +75,10 @@ pub struct TestPrograms {
     pub not_executable: Option<String>,
     /// The image jobs run in (container executors).
     pub image: Option<String>,
+    /// Variables the engine itself puts into every job (Docker: `HOSTNAME`; Podman also `TERM`,
+    /// `container`): not the daemon's, so not a leak even when the test process has the same
+    /// value.
+    pub engine_env: Vec<String>,
     /// The executor id put on every spec of this case; unique per case, so that leftovers and
     /// `reap` are scoped to the case.
     pub executor_id: String,
@@ -96,6 +100,7 @@ impl TestPrograms {
             env: vec!["/usr/bin/env".into()],
             not_executable: Some("/etc/hostname".into()),
             image: None,
+            engine_env: Vec::new(),
             work_root: std::env::temp_dir().join(format!("multiflexi-conformance-{executor_id}")),
             executor_id,
             patience: Duration::from_secs(30),
@@ -117,6 +122,7 @@ impl TestPrograms {
             env: vec!["/bin/busybox".into(), "env".into()],
             not_executable: Some("/bin".into()),
             image: Some(image.into()),
+            engine_env: vec!["HOSTNAME".into()],
             work_root: std::env::temp_dir().join(format!("multiflexi-conformance-{executor_id}")),
             executor_id,
             patience: Duration::from_secs(60),
@@ -341,7 +347,10 @@ pub async fn not_executable_126(exec: &dyn Executor, programs: &TestPrograms) {
     let rec = io.snapshot();
     assert_exit(&report, 126, &rec, "not_executable_126");
     assert_eq!(report.outcome(), Outcome::NotExecutable);
-    assert!(!rec.stderr().is_empty(), "not_executable_126: no reason on stderr");
+    assert!(
+        !rec.stderr().is_empty(),
+        "not_executable_126: no reason on stderr"
+    );
 }
 
 /// The job sees PATH, HOME, LANG, TZ and its own variables; nothing of the daemon's environment.
@@ -371,18 +380,29 @@ pub async fn env_isolated(exec: &dyn Executor, programs: &TestPrograms) {
         Some("a value with spaces = and ; and 'quotes'"),
         "{out}"
     );
-    assert_eq!(get(MARKER_VAR), Some(programs.executor_id.as_str()), "{out}");
+    assert_eq!(
+        get(MARKER_VAR),
+        Some(programs.executor_id.as_str()),
+        "{out}"
+    );
     let base = LaunchSpec::new("", vec![], "").process_env("");
-    let default_path = base.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str());
+    let default_path = base
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str());
     assert_eq!(get("PATH"), default_path, "{out}");
     assert_eq!(get("LANG"), Some("cs_CZ.UTF-8"), "job env wins: {out}");
     assert_eq!(get("TZ"), Some("Europe/Prague"), "{out}");
     assert!(get("HOME").is_some_and(|h| !h.is_empty()), "{out}");
-    assert_eq!(get(DAEMON_SECRET_VAR), None, "the daemon's variable leaked: {out}");
+    assert_eq!(
+        get(DAEMON_SECRET_VAR),
+        None,
+        "the daemon's variable leaked: {out}"
+    );
     assert!(!out.contains(&secret), "the daemon's secret leaked: {out}");
     let own: Vec<String> = spec.process_env("").into_iter().map(|(k, _)| k).collect();
     for (k, v) in std::env::vars() {
-        if own.contains(&k) || v.is_empty() {
+        if own.contains(&k) || programs.engine_env.contains(&k) || v.is_empty() {
             continue;
         }
         assert!(
@@ -573,9 +593,8 @@ pub async fn result_files_collected(exec: &dyn Executor, programs: &TestPrograms
 /// NUL and invalid UTF-8 bytes pass through untouched, on both streams.
 pub async fn binary_output_passthrough(exec: &dyn Executor, programs: &TestPrograms) {
     let io = RecordingIo::new();
-    let spec = programs.script(
-        "printf 'a\\000b\\377\\376\\nc\\200\\300end'; printf '\\000\\377x\\n' >&2",
-    );
+    let spec =
+        programs.script("printf 'a\\000b\\377\\376\\nc\\200\\300end'; printf '\\000\\377x\\n' >&2");
     let report = run(exec, &spec, &io).await;
     let rec = io.snapshot();
     assert_started_once(&rec, "binary_output_passthrough");
@@ -608,11 +627,16 @@ pub async fn reap_after_executor_death(exec: &dyn Executor, programs: &TestProgr
         .leftovers(&programs.executor_id)
         .await
         .expect("leftovers");
-    assert!(!left.is_empty(), "a dead executor's job should still be there");
+    assert!(
+        !left.is_empty(),
+        "a dead executor's job should still be there"
+    );
     let removed = exec.reap(&programs.executor_id).await.expect("reap");
     assert!(removed >= 1, "reap removed {removed}");
     assert_eq!(
-        exec.reap("multiflexi-conformance-nobody").await.expect("reap"),
+        exec.reap("multiflexi-conformance-nobody")
+            .await
+            .expect("reap"),
         0,
         "reap of an executor id with nothing left removes nothing"
     );
@@ -625,9 +649,8 @@ pub async fn memory_limit_oom(exec: &dyn Executor, programs: &TestPrograms) {
         return;
     }
     let io = RecordingIo::new();
-    let mut spec = programs.script(
-        "x=$({t}head -c 536870912 /dev/zero | {t}tr '\\000' a); echo survived ${#x}",
-    );
+    let mut spec = programs
+        .script("x=$({t}head -c 536870912 /dev/zero | {t}tr '\\000' a); echo survived ${#x}");
     spec.memory_limit_mb = Some(32);
     let report = run(exec, &spec, &io).await;
     let rec = io.snapshot();

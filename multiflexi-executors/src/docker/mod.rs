@@ -210,9 +210,10 @@ impl DockerExecutor {
                     bollard::API_DEFAULT_VERSION,
                 )
                 .map_err(|e| self.api_error(format!("connecting to {}", self.config.host), e))?;
-                docker.negotiate_version().await.map_err(|e| {
-                    self.api_error(format!("connecting to {}", self.config.host), e)
-                })
+                docker
+                    .negotiate_version()
+                    .await
+                    .map_err(|e| self.api_error(format!("connecting to {}", self.config.host), e))
             })
             .await
     }
@@ -299,10 +300,14 @@ impl DockerExecutor {
             host_config: Some(HostConfig {
                 memory,
                 memory_swap: memory,
-                log_config: self.config.log_driver.as_ref().map(|d| HostConfigLogConfig {
-                    typ: Some(d.clone()),
-                    config: None,
-                }),
+                log_config: self
+                    .config
+                    .log_driver
+                    .as_ref()
+                    .map(|d| HostConfigLogConfig {
+                        typ: Some(d.clone()),
+                        config: None,
+                    }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -363,7 +368,10 @@ async fn sleep_opt(at: Option<tokio::time::Instant>) {
 /// (a platform failure).
 fn start_failure_code(message: &str) -> Option<i32> {
     let m = message.to_ascii_lowercase();
-    if m.contains("permission denied") || m.contains("is a directory") || m.contains("not a directory") && m.contains("exec") {
+    if m.contains("permission denied")
+        || m.contains("is a directory")
+        || m.contains("not a directory") && m.contains("exec")
+    {
         Some(126)
     } else if m.contains("executable file not found")
         || m.contains("no such file or directory")
@@ -405,7 +413,12 @@ impl Executor for DockerExecutor {
             .image
             .as_deref()
             .filter(|i| !i.is_empty())
-            .ok_or_else(|| Error::invalid("image", "a container job needs an image (the app's ociimage)"))?;
+            .ok_or_else(|| {
+                Error::invalid(
+                    "image",
+                    "a container job needs an image (the app's ociimage)",
+                )
+            })?;
         let matcher = ResultMatcher::new(spec, Path::new(&self.config.container_work_dir))?;
         let docker = self.client().await?;
 
@@ -472,6 +485,35 @@ impl Executor for DockerExecutor {
 }
 
 impl DockerExecutor {
+    /// The container could not be started: 127 / 126 (with the engine's reason on stderr) when
+    /// the program cannot be executed, else a platform error.
+    async fn start_failed(
+        &self,
+        id: &str,
+        spec: &LaunchSpec,
+        io: &dyn JobIo,
+        doing: &str,
+        e: bollard::errors::Error,
+    ) -> Result<ExitReport> {
+        let code = match &e {
+            bollard::errors::Error::DockerResponseServerError { message, .. } => {
+                start_failure_code(message).map(|c| (c, message.clone()))
+            }
+            _ => None,
+        };
+        let Some((code, message)) = code else {
+            return Err(self.api_error(format!("{doing} container {id}"), e));
+        };
+        io.started(RunHandle {
+            pid: None,
+            external_id: Some(id.to_owned()),
+        })
+        .await?;
+        io.stderr(format!("multiflexi: cannot execute {:?}: {message}\n", spec.program).as_bytes())
+            .await?;
+        Ok(ExitReport::exited(code))
+    }
+
     async fn run(
         &self,
         docker: &Docker,
@@ -494,29 +536,15 @@ impl DockerExecutor {
                         .build(),
                 ),
             )
-            .await
-            .map_err(|e| self.api_error(format!("attaching to container {id}"), e))?;
-        let mut output = attach.output;
-
+            .await;
+        // Podman prepares (creates) the OCI container when attaching, so a program that cannot be
+        // executed may fail here already; Docker fails at start.
+        let mut output = match attach {
+            Ok(a) => a.output,
+            Err(e) => return self.start_failed(id, spec, io, "attaching to", e).await,
+        };
         if let Err(e) = docker.start_container(id, None).await {
-            let message = match &e {
-                bollard::errors::Error::DockerResponseServerError { message, .. } => {
-                    Some(message.clone())
-                }
-                _ => None,
-            };
-            if let Some(code) = message.as_deref().and_then(start_failure_code) {
-                io.started(RunHandle {
-                    pid: None,
-                    external_id: Some(id.to_owned()),
-                })
-                .await?;
-                let message = message.unwrap_or_default();
-                io.stderr(format!("multiflexi: cannot execute {:?}: {message}\n", spec.program).as_bytes())
-                    .await?;
-                return Ok(ExitReport::exited(code));
-            }
-            return Err(self.api_error(format!("starting container {id}"), e));
+            return self.start_failed(id, spec, io, "starting", e).await;
         }
         io.started(RunHandle {
             pid: None,
@@ -525,7 +553,9 @@ impl DockerExecutor {
         .await?;
 
         // Waiting may take as long as the job: no request timeout.
-        let waiter = docker.clone().with_timeout(Duration::from_secs(10 * 365 * 86_400));
+        let waiter = docker
+            .clone()
+            .with_timeout(Duration::from_secs(10 * 365 * 86_400));
         let mut wait = Box::pin(waiter.wait_container(id, None));
 
         let grace = self.config.kill_grace;
@@ -538,7 +568,11 @@ impl DockerExecutor {
             let _ = docker
                 .kill_container(
                     id,
-                    Some(KillContainerOptionsBuilder::default().signal(signal).build()),
+                    Some(
+                        KillContainerOptionsBuilder::default()
+                            .signal(signal)
+                            .build(),
+                    ),
                 )
                 .await;
         };
@@ -612,7 +646,11 @@ impl DockerExecutor {
             (None, Err(e)) => return Err(self.api_error(format!("waiting for container {id}"), e)),
         };
         let code = i32::try_from(code).unwrap_or(-1);
-        let oom = state.oom_killed.unwrap_or(false);
+        // Docker reports OOMKilled; Podman on cgroup v1 does not (it cannot watch the OOM
+        // event there), so a SIGKILL (137) that the executor did not send to a container with a
+        // memory limit counts as an OOM kill too.
+        let oom = state.oom_killed.unwrap_or(false)
+            || (spec.memory_limit_mb.is_some() && code == 137 && stop.is_none());
         let killed = stop.is_some() || oom;
         let mut report = if killed && code > 128 && code < 128 + 65 {
             ExitReport::signaled(code - 128)
@@ -627,21 +665,15 @@ impl DockerExecutor {
             return Err(e);
         }
         if !matcher.is_empty() {
-            archive::collect_result_files(
-                docker,
-                id,
-                &self.config.container_work_dir,
-                matcher,
-                io,
-            )
-            .await
-            .map_err(|e| match e {
-                archive::CollectError::Api(e) => {
-                    self.api_error(format!("copying result files out of {id}"), e)
-                }
-                archive::CollectError::Io(e) => Error::backend(self.backend(), true, e),
-                archive::CollectError::Job(e) => e,
-            })?;
+            archive::collect_result_files(docker, id, &self.config.container_work_dir, matcher, io)
+                .await
+                .map_err(|e| match e {
+                    archive::CollectError::Api(e) => {
+                        self.api_error(format!("copying result files out of {id}"), e)
+                    }
+                    archive::CollectError::Io(e) => Error::backend(self.backend(), true, e),
+                    archive::CollectError::Job(e) => e,
+                })?;
         }
         Ok(report)
     }

@@ -212,12 +212,27 @@ impl Executor for NativeExecutor {
             armed: true,
         };
         let waiter = tokio::task::spawn_blocking(move || wait4(pid.as_raw()));
-        let stdout = child.stdout.take().map(tokio::process::ChildStdout::from_std);
-        let stderr = child.stderr.take().map(tokio::process::ChildStderr::from_std);
+        let stdout = child
+            .stdout
+            .take()
+            .map(tokio::process::ChildStdout::from_std);
+        let stderr = child
+            .stderr
+            .take()
+            .map(tokio::process::ChildStderr::from_std);
         drop(child);
 
         let result = self
-            .supervise(spec, io, cancel, pid, waiter, stdout, stderr, cgroup.as_ref())
+            .supervise(
+                spec,
+                io,
+                cancel,
+                pid,
+                waiter,
+                stdout,
+                stderr,
+                cgroup.as_ref(),
+            )
             .await;
         // The main process is gone: nothing of the job may outlive it.
         let _ = killpg(pid, Signal::SIGKILL);
@@ -405,7 +420,11 @@ async fn pump<R: AsyncRead + Unpin>(
 /// A platform failure (retryable): the machine, not the job, failed.
 fn platform(what: impl Into<String>, e: io::Error) -> Error {
     let what = what.into();
-    Error::backend(BACKEND, true, io::Error::new(e.kind(), format!("{what}: {e}")))
+    Error::backend(
+        BACKEND,
+        true,
+        io::Error::new(e.kind(), format!("{what}: {e}")),
+    )
 }
 
 /// The program could not be started: 127 (not found) or 126 (not executable), the reason on
