@@ -98,7 +98,7 @@ impl TestPrograms {
             sh: vec!["/bin/sh".into()],
             tools: String::new(),
             env: vec!["/usr/bin/env".into()],
-            not_executable: Some("/etc/hostname".into()),
+            not_executable: Some("/etc/passwd".into()),
             image: None,
             engine_env: Vec::new(),
             work_root: std::env::temp_dir().join(format!("multiflexi-conformance-{executor_id}")),

@@ -91,11 +91,14 @@ pub(crate) async fn collect_result_files(
     Ok(())
 }
 
-/// The matching regular files of the archive: (relative name, data offset, size).
+/// A result file inside the spooled archive: (relative name, data offset, size).
+type Indexed = (String, u64, u64);
+
+/// The matching regular files of the archive.
 fn index(
     mut file: std::fs::File,
     matcher: &ResultMatcher,
-) -> io::Result<(std::fs::File, Vec<(String, u64, u64)>)> {
+) -> io::Result<(std::fs::File, Vec<Indexed>)> {
     file.seek(SeekFrom::Start(0))?;
     let mut found = Vec::new();
     {
