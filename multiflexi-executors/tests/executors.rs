@@ -115,6 +115,7 @@ mod native {
                 memory,
                 Capability::EnvIsolation,
                 Capability::ResourceUsage,
+                Capability::Reap,
                 Capability::HostPrograms,
             ])
         );

@@ -1,6 +1,7 @@
 //! [`NativeExecutor`]: runs a job as a local process.
 
 mod memory;
+mod registry;
 
 pub use memory::MemoryBackend;
 
@@ -36,6 +37,9 @@ pub struct NativeConfig {
     pub read_chunk: usize,
     /// How memory limits are enforced; `None` probes the machine ([`MemoryBackend::detect`]).
     pub memory_backend: Option<MemoryBackend>,
+    /// Where running jobs are recorded (per executor id) so that `reap` can kill what a dead
+    /// executor left behind. Default `<temp dir>/multiflexi-native`.
+    pub state_dir: PathBuf,
 }
 
 impl Default for NativeConfig {
@@ -44,6 +48,7 @@ impl Default for NativeConfig {
             kill_grace: Duration::from_secs(5),
             read_chunk: 64 * 1024,
             memory_backend: None,
+            state_dir: std::env::temp_dir().join("multiflexi-native"),
         }
     }
 }
@@ -52,6 +57,12 @@ impl NativeConfig {
     /// Builder: the grace between SIGTERM and SIGKILL.
     pub fn with_kill_grace(mut self, grace: Duration) -> Self {
         self.kill_grace = grace;
+        self
+    }
+
+    /// Builder: where running jobs are recorded for `reap`.
+    pub fn with_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = dir.into();
         self
     }
 
@@ -78,6 +89,8 @@ impl NativeConfig {
 /// - Result files: regular files (not symlinks) under the work directory matching
 ///   `spec.artifacts`, plus the `RESULT_FILE` the job's env names (if inside the work directory).
 /// - Peak RSS and CPU time come from `wait4`. Memory limits: see [`MemoryBackend`].
+/// - Each running job is recorded under [`NativeConfig::state_dir`] by executor id; `reap` kills
+///   the process groups a dead executor's records name (when their leaders still run).
 #[derive(Debug)]
 pub struct NativeExecutor {
     config: NativeConfig,
@@ -149,6 +162,7 @@ impl Executor for NativeExecutor {
             memory,
             Capability::EnvIsolation,
             Capability::ResourceUsage,
+            Capability::Reap,
             Capability::HostPrograms,
         ])
     }
@@ -212,6 +226,15 @@ impl Executor for NativeExecutor {
             armed: true,
         };
         let waiter = tokio::task::spawn_blocking(move || wait4(pid.as_raw()));
+        let record = registry::Record::write(
+            &self.config.state_dir,
+            &spec.executor_id,
+            spec.job_id.get(),
+            pid.as_raw(),
+        );
+        if let Err(e) = &record {
+            tracing::warn!(error = %e, "cannot record a running job; reap will not find it");
+        }
         let stdout = child
             .stdout
             .take()
@@ -237,6 +260,7 @@ impl Executor for NativeExecutor {
         // The main process is gone: nothing of the job may outlive it.
         let _ = killpg(pid, Signal::SIGKILL);
         guard.armed = false;
+        drop(record);
         let oom = cgroup.as_ref().is_some_and(JobCgroup::oom_killed);
         if let Some(cg) = cgroup {
             cg.destroy().await;
@@ -250,10 +274,13 @@ impl Executor for NativeExecutor {
         Ok(report)
     }
 
-    async fn reap(&self, _executor_id: &str) -> Result<u64> {
-        // Native jobs leave no engine-side objects; a dead executor's processes are not tracked
-        // across restarts (they are not labelled), so there is nothing to reap here.
-        Ok(0)
+    async fn reap(&self, executor_id: &str) -> Result<u64> {
+        let state_dir = self.config.state_dir.clone();
+        let executor_id = executor_id.to_owned();
+        tokio::task::spawn_blocking(move || registry::reap(&state_dir, &executor_id))
+            .await
+            .map_err(|e| platform("reaping", io::Error::other(e)))?
+            .map_err(|e| platform("reaping", e))
     }
 }
 
