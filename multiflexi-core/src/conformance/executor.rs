@@ -178,7 +178,7 @@ pub const MARKER_VAR: &str = "MULTIFLEXI_CONFORMANCE_RUN";
 pub const DAEMON_SECRET_VAR: &str = "MULTIFLEXI_CONFORMANCE_DAEMON_SECRET";
 
 /// The longest any single launch may take before the case fails instead of hanging.
-const LAUNCH_LIMIT: Duration = Duration::from_secs(180);
+pub const LAUNCH_LIMIT: Duration = Duration::from_secs(180);
 
 #[allow(unsafe_code)]
 fn set_daemon_secret() -> String {
