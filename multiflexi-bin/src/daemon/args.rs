@@ -1,0 +1,59 @@
+//! Flags of the daemons beyond ARCHITECTURE §10 (which `crate::config` holds).
+
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Docker's default API socket.
+pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+/// Podman's default (rootful) Docker-compatible API socket.
+pub const DEFAULT_PODMAN_HOST: &str = "unix:///run/podman/podman.sock";
+
+/// How long to wait for the database at start.
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// Seconds to keep retrying (exponential back-off, capped at 30 s) while the database is
+    /// not reachable at start; 0 tries once.
+    #[arg(long, env = "MULTIFLEXI_DB_WAIT", default_value_t = 300, value_name = "SECS")]
+    pub db_wait_secs: u64,
+}
+
+impl WaitArgs {
+    /// The wait limit.
+    pub fn db_wait(&self) -> Duration {
+        Duration::from_secs(self.db_wait_secs)
+    }
+}
+
+/// Flags of the processes that run jobs (`multiflexi serve`, `multiflexi-executor`).
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Directory below which each job gets its own fresh work directory (removed after the job
+    /// is preserved). Default: `multiflexi-jobs` in the system's temporary directory.
+    #[arg(long, env = "MULTIFLEXI_WORK_DIR", value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// After the first SIGTERM / Ctrl-C, seconds to let running jobs finish before they are
+    /// cancelled (a second signal cancels at once); 0 waits for them without limit.
+    #[arg(long, env = "MULTIFLEXI_STOP_GRACE", default_value_t = 60, value_name = "SECS")]
+    pub stop_grace_secs: u64,
+    /// Docker Engine API socket (probed at start unless MULTIFLEXI_EXECUTORS names the kinds).
+    #[arg(long, env = "MULTIFLEXI_DOCKER_HOST", default_value = DEFAULT_DOCKER_HOST)]
+    pub docker_host: String,
+    /// Podman's Docker-compatible API socket (probed likewise).
+    #[arg(long, env = "MULTIFLEXI_PODMAN_HOST", default_value = DEFAULT_PODMAN_HOST)]
+    pub podman_host: String,
+}
+
+impl RunArgs {
+    /// Where job work directories go.
+    pub fn work_root(&self) -> PathBuf {
+        self.work_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("multiflexi-jobs"))
+    }
+
+    /// The drain grace, when limited.
+    pub fn stop_grace(&self) -> Option<Duration> {
+        (self.stop_grace_secs > 0).then(|| Duration::from_secs(self.stop_grace_secs))
+    }
+}

@@ -1,0 +1,104 @@
+//! Which executors a process runs: the kinds `MULTIFLEXI_EXECUTORS` names, or by default those
+//! it can reach (Native always; Docker / Podman when their API socket answers).
+
+use super::args::RunArgs;
+use crate::config::EngineConfig;
+use anyhow::bail;
+use multiflexi_core::{Executor, ExecutorKind};
+use multiflexi_executors::{DockerConfig, DockerExecutor, NativeExecutor};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a socket probe may take.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What was decided, for the start-up message.
+#[derive(Debug)]
+pub struct ExecutorSet {
+    /// The executors, one per kind.
+    pub executors: Vec<Arc<dyn Executor>>,
+    /// One line per kind: what runs and why, or why not.
+    pub notes: Vec<String>,
+}
+
+impl ExecutorSet {
+    /// The kinds, comma separated.
+    pub fn kinds(&self) -> String {
+        self.executors
+            .iter()
+            .map(|e| e.kind().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Builds the executors for `engine.executors` (or discovers them).
+pub async fn select(engine: &EngineConfig, run: &RunArgs) -> anyhow::Result<ExecutorSet> {
+    let requested = engine.executor_kinds()?;
+    let discover = requested.is_empty();
+    let kinds = if discover {
+        vec![ExecutorKind::Native, ExecutorKind::Docker, ExecutorKind::Podman]
+    } else {
+        let mut k = requested;
+        k.sort();
+        k.dedup();
+        k
+    };
+    let mut set = ExecutorSet {
+        executors: Vec::new(),
+        notes: Vec::new(),
+    };
+    for kind in kinds {
+        match kind {
+            ExecutorKind::Native => {
+                set.executors.push(Arc::new(NativeExecutor::default()));
+                set.notes.push("Native: local processes".into());
+            }
+            ExecutorKind::Docker | ExecutorKind::Podman => {
+                let host = if kind == ExecutorKind::Docker {
+                    &run.docker_host
+                } else {
+                    &run.podman_host
+                };
+                let executor = DockerExecutor::new(DockerConfig::new(kind, host.clone()));
+                match probe(&executor, host).await {
+                    Ok(()) => {
+                        set.executors.push(Arc::new(executor));
+                        set.notes.push(format!("{kind}: {host}"));
+                    }
+                    Err(why) if discover => {
+                        tracing::debug!("{kind} not used: {why}");
+                        set.notes.push(format!("{kind}: not used ({why})"));
+                    }
+                    Err(why) => {
+                        // Asked for explicitly: run it anyway; its jobs end as platform_error
+                        // (and are retried per their templates) until the engine is back.
+                        tracing::warn!(
+                            "{kind} engine at {host} does not answer ({why}); its jobs fail with platform_error until it does"
+                        );
+                        set.executors.push(Arc::new(executor));
+                        set.notes
+                            .push(format!("{kind}: {host} (not answering yet: {why})"));
+                    }
+                }
+            }
+            other => bail!(
+                "executor {other} is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman"
+            ),
+        }
+    }
+    Ok(set)
+}
+
+async fn probe(executor: &DockerExecutor, host: &str) -> Result<(), String> {
+    if let Some(path) = host.strip_prefix("unix://") {
+        if !std::path::Path::new(path).exists() {
+            return Err(format!("no socket at {path}"));
+        }
+    }
+    match tokio::time::timeout(PROBE_TIMEOUT, executor.client()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
+    }
+}

@@ -1,0 +1,62 @@
+//! The long-running processes: `multiflexi serve` (scheduler + dispatcher in one process),
+//! `multiflexi-scheduler` and `multiflexi-executor`. The binaries are thin `main`s over
+//! [`serve::run`], [`scheduler::run`] and [`executor::run`].
+//!
+//! - [`signals`]: SIGTERM / Ctrl-C once = drain, twice (or past the grace period) = abort;
+//! - [`wiring`]: store + telemetry + engine options from the configuration;
+//! - [`printer`]: the one-line-per-phase-change telemetry sink;
+//! - [`db`]: master key / key file, waiting for the database with back-off;
+//! - [`executors`]: which executor kinds a process runs (configured or discovered);
+//! - [`demo`]: the example apps, company and templates of `serve --demo`.
+
+pub mod args;
+pub mod db;
+pub mod demo;
+pub mod executor;
+pub mod executors;
+pub mod printer;
+pub mod scheduler;
+pub mod serve;
+pub mod signals;
+pub mod wiring;
+
+use std::future::Future;
+
+/// Shown under every daemon's `--help`.
+pub const AFTER_HELP: &str = "Without DATABASE_URL and DB_CONNECTION the database is \
+sqlite://multiflexi.sqlite?mode=rwc (./multiflexi.sqlite). Without MULTIFLEXI_MASTER_KEY the key \
+is read from multiflexi.key beside a SQLite database (`multiflexi serve` creates it). Logging: \
+RUST_LOG (e.g. RUST_LOG=debug). deploy/systemd/multiflexi.env.example lists every variable.";
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+/// Logs to stderr through `tracing-subscriber`; `RUST_LOG` wins over `default_filter`.
+pub fn init_logging(default_filter: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs `body` on a multi-threaded runtime; an error becomes one line on stderr
+/// (`<name>: <error: cause: cause>`) and exit code 1.
+pub fn main_with<F>(name: &str, body: F) -> ExitCode
+where
+    F: Future<Output = anyhow::Result<()>>,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{name}: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(body) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

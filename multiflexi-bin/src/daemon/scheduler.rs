@@ -1,0 +1,54 @@
+//! `multiflexi-scheduler`: turns due run templates into jobs; recovers expired leases.
+
+use super::args::WaitArgs;
+use super::printer::{PhasePrinter, PrintTo};
+use super::signals::{self, LogNotice};
+use super::wiring;
+use crate::config::{DatabaseConfig, EngineConfig};
+use clap::Parser;
+use multiflexi_core::engine::{Scheduler, Shutdown};
+use multiflexi_core::{Clock, Store, SystemClock, Telemetry};
+use std::sync::Arc;
+
+/// multiflexi-scheduler: creates the jobs of due run templates and recovers expired leases.
+/// Configured by flags or the environment variables below; stops at SIGTERM / Ctrl-C.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "multiflexi-scheduler", version, after_help = crate::daemon::AFTER_HELP)]
+pub struct SchedulerArgs {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub engine: EngineConfig,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+/// Runs until SIGTERM / Ctrl-C.
+pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {
+    wiring::check_timezone(&args.engine)?;
+    let opened = wiring::open(&args.database, args.wait.db_wait(), false).await?;
+    tracing::info!(
+        "multiflexi-scheduler {}: database {}, scheduler pass at least every {} s",
+        env!("CARGO_PKG_VERSION"),
+        opened.shown_url,
+        args.engine.cycle_pause().as_secs()
+    );
+    let store: Arc<dyn Store> = opened.store.clone();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let printer = PhasePrinter::spawn(store.clone(), PrintTo::Log);
+    let telemetry: Arc<dyn Telemetry> = printer.clone();
+    let scheduler = Scheduler::new(
+        store,
+        telemetry,
+        clock,
+        wiring::scheduler_options(&args.engine),
+    );
+    let shutdown = Shutdown::new();
+    let signals = signals::spawn(shutdown.clone(), None, None, LogNotice)?;
+    let result = scheduler.run(shutdown).await;
+    signals.abort();
+    printer.flush().await;
+    result?;
+    tracing::info!("stopped");
+    Ok(())
+}

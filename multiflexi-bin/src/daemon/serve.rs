@@ -1,0 +1,166 @@
+//! `multiflexi serve`: scheduler and dispatcher in one process, on the embedded SQLite default.
+
+use super::args::{RunArgs, WaitArgs};
+use super::db::KeySource;
+use super::printer::{PhasePrinter, PrintTo};
+use super::signals::{self, PrintNotice};
+use super::wiring::{self, WakeDispatcher};
+use super::{demo, executors};
+use crate::config::{DEFAULT_DATABASE_URL, DatabaseConfig, EngineConfig};
+use clap::Args;
+use multiflexi_core::engine::{Dispatcher, Scheduler, Shutdown};
+use multiflexi_core::telemetry::FanoutTelemetry;
+use multiflexi_core::{ArtifactSink, Clock, Store, SystemClock, Telemetry};
+use std::sync::Arc;
+
+/// `multiflexi serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Import the example apps (examples/apps/), create a demo company and two run templates
+    /// (one every minute, one run at once) and start a job, so jobs reach Preserved within a
+    /// minute. Safe to repeat: nothing is duplicated.
+    #[arg(long)]
+    pub demo: bool,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub engine: EngineConfig,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Runs until SIGTERM / Ctrl-C (drain; a second signal or the grace period cancels running jobs).
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    wiring::check_timezone(&args.engine)?;
+    let opened = wiring::open(&args.database, args.wait.db_wait(), true).await?;
+    let set = executors::select(&args.engine, &args.run).await?;
+    let options = wiring::dispatcher_options(&args.engine, &args.run);
+
+    println!(
+        "multiflexi {}: scheduler and executor in one process",
+        env!("CARGO_PKG_VERSION")
+    );
+    match &opened.sqlite {
+        Some(path) => println!(
+            "Database:   {} (SQLite, {})",
+            path.display(),
+            if opened.created {
+                "created and migrated now"
+            } else {
+                "existing, migrated"
+            }
+        ),
+        None => println!(
+            "Database:   {} ({})",
+            opened.shown_url,
+            opened.store.backend_name()
+        ),
+    }
+    match &opened.key {
+        KeySource::Variable => println!("Master key: from MULTIFLEXI_MASTER_KEY"),
+        KeySource::File(p) => println!("Master key: {}", p.display()),
+        KeySource::Created(p) => println!(
+            "Master key: created {} (mode 0600); it encrypts the secrets in the database: keep it with the database, or set MULTIFLEXI_MASTER_KEY to its content instead",
+            p.display()
+        ),
+        KeySource::None => println!(
+            "Master key: none (set MULTIFLEXI_MASTER_KEY to store secrets; openssl rand -base64 32)"
+        ),
+    }
+    let cli_env = match args.database.database_url.as_deref() {
+        Some(u) if !u.trim().is_empty() && u.trim() != DEFAULT_DATABASE_URL => {
+            " (with the same DATABASE_URL)"
+        }
+        _ => "",
+    };
+    println!(
+        "Artifacts:  in the database (stdout.txt, stderr.txt and result files of every job); list them with `multiflexi-cli artifact:list --job N`, save one with `multiflexi-cli artifact:get ID --output FILE`{cli_env}"
+    );
+    println!(
+        "Work dirs:  {} (one per job, removed once it is preserved)",
+        options.work_root.display()
+    );
+    println!("Executors:  {}", set.notes.join("; "));
+
+    let store: Arc<dyn Store> = opened.store.clone();
+    let artifacts: Arc<dyn ArtifactSink> = opened.store.clone();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let printer = PhasePrinter::spawn(store.clone(), PrintTo::Stdout);
+    let wake = Arc::new(WakeDispatcher::default());
+    let telemetry: Arc<dyn Telemetry> = Arc::new(FanoutTelemetry(vec![
+        printer.clone() as Arc<dyn Telemetry>,
+        wake.clone() as Arc<dyn Telemetry>,
+    ]));
+    let max_parallel = options.max_parallel;
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        artifacts,
+        set.executors,
+        telemetry.clone(),
+        clock.clone(),
+        options,
+    );
+    wake.set(dispatcher.clone());
+    let scheduler = Scheduler::new(
+        store.clone(),
+        telemetry.clone(),
+        clock.clone(),
+        wiring::scheduler_options(&args.engine),
+    );
+
+    let shutdown = Shutdown::new();
+    let signals = {
+        let d = dispatcher.clone();
+        signals::spawn(
+            shutdown.clone(),
+            args.run.stop_grace(),
+            Some(Box::new(move || d.running())),
+            PrintNotice,
+        )?
+    };
+
+    if args.demo {
+        let demo = demo::setup(&*store, &*clock, &*telemetry, &args.engine.timezone).await?;
+        let apps: Vec<String> = demo
+            .apps
+            .iter()
+            .map(|a| format!("{:?}", a.display_name()))
+            .collect();
+        println!(
+            "Demo:       apps {}; company {:?} (id {}); template {} {:?} runs every minute; template {} {:?} has no schedule{}",
+            apps.join(", "),
+            demo.company.name,
+            demo.company.id,
+            demo.every_minute.id,
+            demo.every_minute.name,
+            demo.at_once.id,
+            demo.at_once.name,
+            match &demo.job {
+                Some(job) => format!(" and runs now as job {}", job.id),
+                None => String::new(),
+            }
+        );
+    }
+    println!(
+        "Running:    up to {max_parallel} jobs at once, scheduler pass at least every {} s. Ctrl-C stops: running jobs finish first, a second Ctrl-C cancels them.",
+        args.engine.cycle_pause().as_secs()
+    );
+    printer.flush().await;
+
+    let scheduler_task = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { scheduler.run(shutdown).await })
+    };
+    let result = dispatcher.run(shutdown.clone()).await;
+    // The dispatcher only returns on a stop request, or on an error: stop the scheduler too.
+    shutdown.drain();
+    let scheduled = scheduler_task.await;
+    signals.abort();
+    printer.flush().await;
+    result?;
+    scheduled??;
+    println!("Stopped cleanly.");
+    Ok(())
+}

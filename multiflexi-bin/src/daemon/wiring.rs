@@ -1,0 +1,109 @@
+//! Store, telemetry and engine options from the configuration.
+
+use super::args::RunArgs;
+use super::db::{self, KeySource};
+use crate::config::{DatabaseConfig, EngineConfig};
+use anyhow::Context;
+use multiflexi_core::engine::{Dispatcher, DispatcherOptions, SchedulerOptions};
+use multiflexi_core::{Phase, PhaseEvent, Telemetry};
+use multiflexi_store::{SqlStore, SqlStoreOptions, redact_url};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// An open store and what the operator should be told about it.
+#[derive(Debug)]
+pub struct Opened {
+    /// The store (also the artifact sink).
+    pub store: Arc<SqlStore>,
+    /// The URL with its password hidden.
+    pub shown_url: String,
+    /// The SQLite file, absolute, when the database is one.
+    pub sqlite: Option<PathBuf>,
+    /// Whether the SQLite file was created now.
+    pub created: bool,
+    /// Where the master key came from.
+    pub key: KeySource,
+}
+
+/// Opens the configured database: resolves the URL, the master key (creating the key file
+/// beside a SQLite database when `create` is set, as `multiflexi serve` does; its directory too),
+/// then connects with back-off for at most `wait`, migrating the schema.
+pub async fn open(
+    config: &DatabaseConfig,
+    wait: Duration,
+    create: bool,
+) -> anyhow::Result<Opened> {
+    let url = config.url()?;
+    let sqlite = db::sqlite_path(&url).map(|p| std::path::absolute(&p).unwrap_or(p));
+    let mut created = false;
+    if let Some(path) = &sqlite {
+        created = !path.exists();
+        if create {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+            }
+        }
+    }
+    let (key, source) = db::master_key(config.master_key.as_deref(), sqlite.as_deref(), create)?;
+    let mut options = SqlStoreOptions::default();
+    if let Some(key) = key {
+        options = options.with_master_key(key);
+    }
+    let store = db::connect_with_backoff(&url, options, wait).await?;
+    Ok(Opened {
+        store: Arc::new(store),
+        shown_url: redact_url(&url),
+        sqlite,
+        created,
+        key: source,
+    })
+}
+
+/// Checks `MULTIFLEXI_TIMEZONE`.
+pub fn check_timezone(engine: &EngineConfig) -> anyhow::Result<()> {
+    engine.timezone.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| {
+        anyhow::anyhow!(
+            "MULTIFLEXI_TIMEZONE={:?} is not an IANA timezone name; use e.g. UTC, Europe/Prague, America/New_York",
+            engine.timezone
+        )
+    })
+}
+
+/// Scheduler options from the configuration.
+pub fn scheduler_options(engine: &EngineConfig) -> SchedulerOptions {
+    SchedulerOptions::with_cycle_pause(engine.cycle_pause())
+}
+
+/// Dispatcher options from the configuration.
+pub fn dispatcher_options(engine: &EngineConfig, run: &RunArgs) -> DispatcherOptions {
+    let mut o = DispatcherOptions::new(engine.executor_id(), engine.max_parallel);
+    o.lease_ttl = engine.lease_ttl();
+    o.poll_interval = engine.cycle_pause();
+    o.work_root = run.work_root();
+    o.memory_limit_mb = engine.memory_limit();
+    o
+}
+
+/// Wakes an in-process dispatcher as soon as a job is scheduled (by the scheduler, the demo, a
+/// retry), instead of at its next poll.
+#[derive(Debug, Default)]
+pub struct WakeDispatcher(OnceLock<Dispatcher>);
+
+impl WakeDispatcher {
+    /// Connects the dispatcher to wake (once).
+    pub fn set(&self, dispatcher: Dispatcher) {
+        let _ = self.0.set(dispatcher);
+    }
+}
+
+impl Telemetry for WakeDispatcher {
+    fn event(&self, event: &PhaseEvent) {
+        if event.phase == Phase::Scheduled {
+            if let Some(d) = self.0.get() {
+                d.notify();
+            }
+        }
+    }
+}
