@@ -14,7 +14,12 @@ pub const DEFAULT_PODMAN_HOST: &str = "unix:///run/podman/podman.sock";
 pub struct WaitArgs {
     /// Seconds to keep retrying (exponential back-off, capped at 30 s) while the database is
     /// not reachable at start; 0 tries once.
-    #[arg(long, env = "MULTIFLEXI_DB_WAIT", default_value_t = 300, value_name = "SECS")]
+    #[arg(
+        long,
+        env = "MULTIFLEXI_DB_WAIT",
+        default_value_t = 300,
+        value_name = "SECS"
+    )]
     pub db_wait_secs: u64,
 }
 
@@ -34,7 +39,12 @@ pub struct RunArgs {
     pub work_dir: Option<PathBuf>,
     /// After the first SIGTERM / Ctrl-C, seconds to let running jobs finish before they are
     /// cancelled (a second signal cancels at once); 0 waits for them without limit.
-    #[arg(long, env = "MULTIFLEXI_STOP_GRACE", default_value_t = 60, value_name = "SECS")]
+    #[arg(
+        long,
+        env = "MULTIFLEXI_STOP_GRACE",
+        default_value_t = 60,
+        value_name = "SECS"
+    )]
     pub stop_grace_secs: u64,
     /// Docker Engine API socket (probed at start unless MULTIFLEXI_EXECUTORS names the kinds).
     #[arg(long, env = "MULTIFLEXI_DOCKER_HOST", default_value = DEFAULT_DOCKER_HOST)]

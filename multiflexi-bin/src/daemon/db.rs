@@ -14,6 +14,9 @@ pub const KEY_FILE: &str = "multiflexi.key";
 /// The longest pause between two connection attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// How long one probe of a database server may take.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The file of a `sqlite:` URL (`None` for `sqlite::memory:` and other databases).
 pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     let lower = url.to_ascii_lowercase();
@@ -93,29 +96,65 @@ pub fn master_key(
     }
 }
 
-/// Connects, retrying errors the store calls retryable (database not up, connection refused)
-/// with exponential back-off (1 s, 2 s, 4 s … capped at [`MAX_BACKOFF`]), each retry logged,
-/// for at most `wait`. Other errors (bad URL, newer schema) fail at once.
+/// Connects with `options` (migrating the schema). A server database that is not reachable yet
+/// (not up, connection refused) is waited for first: probes with exponential back-off (1 s, 2 s,
+/// 4 s … capped at [`MAX_BACKOFF`]), each failure logged, for at most `wait`. Other errors (bad
+/// URL, newer schema, wrong password) fail at once. SQLite files are opened directly.
 pub async fn connect_with_backoff(
     url: &str,
     options: SqlStoreOptions,
     wait: Duration,
 ) -> anyhow::Result<SqlStore> {
     let shown = redact_url(url);
+    if !url.to_ascii_lowercase().starts_with("sqlite:") && !wait.is_zero() {
+        wait_until_reachable(url, &shown, &options, wait).await?;
+    }
+    SqlStore::connect(url, options).await.map_err(|e| {
+        if e.is_retryable() {
+            anyhow::anyhow!("database {shown} is not reachable ({e})")
+        } else {
+            anyhow::anyhow!("cannot open database {shown}: {e}")
+        }
+    })
+}
+
+/// Probes until the database answers. A probe is a connection with a short timeout that does not
+/// migrate: any answer that is not "unreachable" ends the wait (the real connection reports it).
+async fn wait_until_reachable(
+    url: &str,
+    shown: &str,
+    options: &SqlStoreOptions,
+    wait: Duration,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut pause = Duration::from_secs(1);
     let mut attempt = 1u32;
     loop {
-        match SqlStore::connect(url, options.clone()).await {
-            Ok(store) => {
-                if attempt > 1 {
-                    tracing::info!("database {shown} reachable after {attempt} attempts");
+        let remaining = wait.saturating_sub(started.elapsed());
+        let timeout = remaining.clamp(Duration::from_secs(1), PROBE_TIMEOUT);
+        let probe = match tcp_probe(url, timeout).await {
+            Err(e) => Err(e),
+            Ok(()) => {
+                let probe = options
+                    .clone()
+                    .with_migrate(false)
+                    .with_acquire_timeout(timeout);
+                match SqlStore::connect(url, probe).await {
+                    Ok(store) => {
+                        let _ = store.close().await;
+                        Ok(())
+                    }
+                    Err(e) if e.is_retryable() => Err(e.to_string()),
+                    // It answers; the real connection reports what is wrong.
+                    Err(_) => Ok(()),
                 }
-                return Ok(store);
             }
-            Err(e) if e.is_retryable() => {
+        };
+        match probe {
+            Ok(()) => break,
+            Err(e) => {
                 let waited = started.elapsed();
-                if waited + pause > wait {
+                if waited >= wait {
                     bail!(
                         "database {shown} is not reachable ({e}); gave up after {} s (--db-wait-secs / MULTIFLEXI_DB_WAIT)",
                         waited.as_secs()
@@ -125,12 +164,64 @@ pub async fn connect_with_backoff(
                     "database {shown} not reachable yet ({e}); attempt {attempt}, retrying in {} s",
                     pause.as_secs()
                 );
-                tokio::time::sleep(pause).await;
+                tokio::time::sleep(pause.min(wait - waited)).await;
                 pause = (pause * 2).min(MAX_BACKOFF);
                 attempt += 1;
             }
-            Err(e) => bail!("cannot open database {shown}: {e}"),
         }
+    }
+    if attempt > 1 {
+        tracing::info!("database {shown} reachable after {attempt} attempts");
+    }
+    Ok(())
+}
+
+/// `host:port` of a server URL (`scheme://user:pass@host:port/db?…`), with the scheme's default
+/// port; `None` when the URL names no TCP host (e.g. a Unix socket in the query).
+pub fn server_address(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "postgres" | "postgresql" => 5432,
+        "mysql" | "mariadb" => 3306,
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host_port.is_empty() {
+        return None;
+    }
+    let has_port = match host_port.rfind(']') {
+        Some(end) => host_port[end..].contains(':'),
+        None => host_port.contains(':'),
+    };
+    Some(if has_port {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:{default_port}")
+    })
+}
+
+/// Whether the server's TCP port accepts connections (the precise OS error when not).
+async fn tcp_probe(url: &str, timeout: Duration) -> Result<(), String> {
+    let Some(address) = server_address(url) else {
+        return Ok(());
+    };
+    let probe = address.clone();
+    let connect = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        use std::net::{TcpStream, ToSocketAddrs};
+        let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
+        for addr in probe.to_socket_addrs()? {
+            match TcpStream::connect_timeout(&addr, timeout) {
+                Ok(_) => return Ok(()),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    });
+    match connect.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("{address}: {e}")),
+        Err(e) => Err(format!("{address}: {e}")),
     }
 }
 
@@ -148,9 +239,26 @@ mod tests {
             sqlite_path("sqlite:///var/lib/multiflexi/db.sqlite?mode=rwc"),
             Some(PathBuf::from("/var/lib/multiflexi/db.sqlite"))
         );
-        assert_eq!(sqlite_path("sqlite:data.db"), Some(PathBuf::from("data.db")));
+        assert_eq!(
+            sqlite_path("sqlite:data.db"),
+            Some(PathBuf::from("data.db"))
+        );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://u@h/db"), None);
+    }
+
+    #[test]
+    fn server_addresses() {
+        let a = |u| server_address(u);
+        assert_eq!(
+            a("postgres://u:p@db.example.com/x").as_deref(),
+            Some("db.example.com:5432")
+        );
+        assert_eq!(a("mysql://u:p@h:3307/x").as_deref(), Some("h:3307"));
+        assert_eq!(a("postgres://u:p@w@[::1]/x").as_deref(), Some("[::1]:5432"));
+        assert_eq!(a("postgres://[::1]:6000/x").as_deref(), Some("[::1]:6000"));
+        assert_eq!(a("postgres:///x?host=/run/postgresql"), None);
+        assert_eq!(a("sqlite://x.sqlite"), None);
     }
 
     #[test]

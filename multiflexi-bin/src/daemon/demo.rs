@@ -54,8 +54,8 @@ pub async fn setup(
 ) -> anyhow::Result<Demo> {
     let mut apps = Vec::new();
     for (file, text) in APPS {
-        let imported = parse_app(text.as_bytes())
-            .map_err(|e| anyhow::anyhow!("examples/apps/{file}: {e}"))?;
+        let imported =
+            parse_app(text.as_bytes()).map_err(|e| anyhow::anyhow!("examples/apps/{file}: {e}"))?;
         for w in &imported.warnings {
             tracing::warn!("examples/apps/{file}: {w}");
         }

@@ -32,18 +32,39 @@ impl ExecutorSet {
     }
 }
 
-/// Builds the executors for `engine.executors` (or discovers them).
-pub async fn select(engine: &EngineConfig, run: &RunArgs) -> anyhow::Result<ExecutorSet> {
-    let requested = engine.executor_kinds()?;
-    let discover = requested.is_empty();
-    let kinds = if discover {
-        vec![ExecutorKind::Native, ExecutorKind::Docker, ExecutorKind::Podman]
-    } else {
-        let mut k = requested;
-        k.sort();
-        k.dedup();
-        k
-    };
+/// The kinds to run: those `engine.executors` names (checked: this build must have them), or
+/// `None` to discover them. Cheap; call it before opening anything.
+pub fn plan(engine: &EngineConfig) -> anyhow::Result<Option<Vec<ExecutorKind>>> {
+    let mut kinds = engine.executor_kinds()?;
+    if kinds.is_empty() {
+        return Ok(None);
+    }
+    kinds.sort();
+    kinds.dedup();
+    for kind in &kinds {
+        if !matches!(
+            kind,
+            ExecutorKind::Native | ExecutorKind::Docker | ExecutorKind::Podman
+        ) {
+            bail!(
+                "executor {kind} is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman"
+            );
+        }
+    }
+    Ok(Some(kinds))
+}
+
+/// Builds the executors of a [`plan`]: the named kinds, or Native plus whichever container
+/// engine answers.
+pub async fn select(plan: Option<Vec<ExecutorKind>>, run: &RunArgs) -> anyhow::Result<ExecutorSet> {
+    let discover = plan.is_none();
+    let kinds = plan.unwrap_or_else(|| {
+        vec![
+            ExecutorKind::Native,
+            ExecutorKind::Docker,
+            ExecutorKind::Podman,
+        ]
+    });
     let mut set = ExecutorSet {
         executors: Vec::new(),
         notes: Vec::new(),

@@ -21,6 +21,7 @@ pub mod signals;
 pub mod wiring;
 
 use std::future::Future;
+use std::io::IsTerminal;
 
 /// Shown under every daemon's `--help`.
 pub const AFTER_HELP: &str = "Without DATABASE_URL and DB_CONNECTION the database is \
@@ -32,10 +33,12 @@ use tracing_subscriber::EnvFilter;
 
 /// Logs to stderr through `tracing-subscriber`; `RUST_LOG` wins over `default_filter`.
 pub fn init_logging(default_filter: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 
@@ -45,7 +48,10 @@ pub fn main_with<F>(name: &str, body: F) -> ExitCode
 where
     F: Future<Output = anyhow::Result<()>>,
 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("{name}: cannot start the async runtime: {e}");

@@ -99,14 +99,17 @@ async fn print_loop(
             );
         }
         let id = event.runtemplate_id;
-        if !names.contains_key(&id) {
-            let name = match store.get_runtemplate(id).await {
-                Ok(t) => t.name,
-                Err(_) => format!("template {id}"),
-            };
-            names.insert(id, name);
-        }
-        emit(to, &event, &format_line(&event, &names[&id]));
+        let name = match names.get(&id) {
+            Some(name) => name,
+            None => {
+                let name = match store.get_runtemplate(id).await {
+                    Ok(t) => t.name,
+                    Err(_) => format!("template {id}"),
+                };
+                names.entry(id).or_insert(name)
+            }
+        };
+        emit(to, &event, &format_line(&event, name));
     }
 }
 

@@ -34,8 +34,9 @@ pub struct ServeArgs {
 /// Runs until SIGTERM / Ctrl-C (drain; a second signal or the grace period cancels running jobs).
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     wiring::check_timezone(&args.engine)?;
+    let plan = executors::plan(&args.engine)?;
     let opened = wiring::open(&args.database, args.wait.db_wait(), true).await?;
-    let set = executors::select(&args.engine, &args.run).await?;
+    let set = executors::select(plan, &args.run).await?;
     let options = wiring::dispatcher_options(&args.engine, &args.run);
 
     println!(

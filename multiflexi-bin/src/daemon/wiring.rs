@@ -29,11 +29,7 @@ pub struct Opened {
 /// Opens the configured database: resolves the URL, the master key (creating the key file
 /// beside a SQLite database when `create` is set, as `multiflexi serve` does; its directory too),
 /// then connects with back-off for at most `wait`, migrating the schema.
-pub async fn open(
-    config: &DatabaseConfig,
-    wait: Duration,
-    create: bool,
-) -> anyhow::Result<Opened> {
+pub async fn open(config: &DatabaseConfig, wait: Duration, create: bool) -> anyhow::Result<Opened> {
     let url = config.url()?;
     let sqlite = db::sqlite_path(&url).map(|p| std::path::absolute(&p).unwrap_or(p));
     let mut created = false;

@@ -1,0 +1,639 @@
+//! The daemons end to end: the real `multiflexi`, `multiflexi-scheduler` and
+//! `multiflexi-executor` binaries on SQLite files in temporary directories, watched through
+//! `SqlStore` from the test; and the engine in process (SqlStore + NativeExecutor) running an app
+//! that writes a JSON result file.
+//!
+//! Waits are bounded (a test fails instead of hanging); nothing asserts how long anything took.
+
+use multiflexi_core::app_json::{parse_app, validate};
+use multiflexi_core::engine::{Dispatcher, DispatcherOptions, JobRequest, Shutdown, create_job};
+use multiflexi_core::store::{Catalog, JobFilter, JobQueue};
+use multiflexi_core::telemetry::{NoopTelemetry, RecordingTelemetry};
+use multiflexi_core::{
+    App, ArtifactSink, Company, Job, JobId, Outcome, Phase, RunTemplate, SystemClock, Trigger,
+};
+use multiflexi_executors::{NativeConfig, NativeExecutor};
+use multiflexi_store::{MasterKey, SqlStore, SqlStoreOptions};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const MULTIFLEXI: &str = env!("CARGO_BIN_EXE_multiflexi");
+const SCHEDULER: &str = env!("CARGO_BIN_EXE_multiflexi-scheduler");
+const EXECUTOR: &str = env!("CARGO_BIN_EXE_multiflexi-executor");
+
+/// Upper bound of every wait (a stuck test fails instead of hanging CI).
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn apps_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/apps")
+}
+
+/// A child process that is killed if the test fails before stopping it; its stdout and stderr
+/// go to files (no pipe can fill up).
+struct Daemon {
+    name: &'static str,
+    child: Child,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Daemon {
+    fn spawn(name: &'static str, mut cmd: Command, dir: &Path) -> Daemon {
+        let out = dir.join(format!("{name}.stdout"));
+        let err = dir.join(format!("{name}.stderr"));
+        cmd.stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap());
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Daemon {
+            name,
+            child,
+            out,
+            err,
+        }
+    }
+
+    fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    async fn wait_exit(&mut self) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < LIMIT,
+                "{} did not exit\nstdout:\n{}\nstderr:\n{}",
+                self.name,
+                self.stdout(),
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn context(&self) -> String {
+        self.logs().context()
+    }
+
+    fn logs(&self) -> Logs {
+        Logs(self.name, self.out.clone(), self.err.clone())
+    }
+}
+
+/// Where a daemon's output goes (for failure messages, without borrowing the daemon).
+#[derive(Clone)]
+struct Logs(&'static str, PathBuf, PathBuf);
+
+impl Logs {
+    fn context(&self) -> String {
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        format!(
+            "{} stdout:\n{}\n{} stderr:\n{}",
+            self.0,
+            read(&self.1),
+            self.0,
+            read(&self.2)
+        )
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.is_running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A command with a clean environment: nothing of the test runner's DATABASE_URL, DB_* or
+/// MULTIFLEXI_* settings leaks in.
+fn command(program: &str, dir: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("TMPDIR", dir)
+        .current_dir(dir);
+    cmd
+}
+
+/// Polls `probe` until it yields a value (bounded by [`LIMIT`]).
+async fn wait_for<T, F, Fut>(what: &str, context: impl Fn() -> String, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            started.elapsed() < LIMIT,
+            "gave up waiting for {what}\n{}",
+            context()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+async fn open_store(db: &Path, key: MasterKey) -> SqlStore {
+    SqlStore::connect(
+        &sqlite_url(db),
+        SqlStoreOptions::default().with_master_key(key),
+    )
+    .await
+    .unwrap()
+}
+
+async fn job(store: &SqlStore, id: JobId) -> Job {
+    store.get_job(id).await.unwrap()
+}
+
+async fn artifact(store: &SqlStore, id: JobId, name: &str) -> Option<Vec<u8>> {
+    let meta = store
+        .list(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.filename == name)?;
+    Some(store.get(meta.id).await.unwrap().content)
+}
+
+async fn setup_template(store: &SqlStore, app: App, name: &str) -> RunTemplate {
+    let app = store.put_app(&app).await.unwrap();
+    let company = match store
+        .list_companies()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.name == "Test company")
+    {
+        Some(c) => c,
+        None => store
+            .create_company(&Company::new("Test company"))
+            .await
+            .unwrap(),
+    };
+    store
+        .create_runtemplate(&RunTemplate::new(app.id, company.id, name))
+        .await
+        .unwrap()
+}
+
+async fn start_job(store: &SqlStore, template: &RunTemplate) -> Job {
+    create_job(
+        store,
+        &SystemClock,
+        &NoopTelemetry,
+        JobRequest::ad_hoc(template.id, Trigger::Cli),
+    )
+    .await
+    .unwrap()
+}
+
+fn system_report_app() -> App {
+    let bytes = std::fs::read(apps_dir().join("system-report.multiflexi.app.json")).unwrap();
+    parse_app(&bytes).unwrap().app
+}
+
+/// Checks the report the system-report app wrote for `job`.
+fn check_report(bytes: &[u8], job: JobId) {
+    let report: serde_json::Value = serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("report.json is not JSON ({e}): {bytes:?}"));
+    assert_eq!(report["job_id"], serde_json::json!(job.get()), "{report}");
+    assert_eq!(report["title"], "MultiFlexi demo report", "{report}");
+    let generated = report["generated"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(generated).is_ok(),
+        "{report}"
+    );
+}
+
+#[test]
+fn demo_apps_are_valid_and_import_without_warnings() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(apps_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(validate(&bytes), [], "{}", path.display());
+        let imported = parse_app(&bytes).unwrap();
+        assert_eq!(imported.warnings, [], "{}", path.display());
+        assert!(imported.app.uuid.is_some(), "{}: no uuid", path.display());
+        n += 1;
+    }
+    assert_eq!(n, multiflexi_bin::daemon::demo::APPS.len());
+}
+
+/// The README quick start: `multiflexi serve --demo` in a fresh directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_on_a_fresh_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let mut cmd = command(MULTIFLEXI, dir);
+    cmd.args(["serve", "--demo", "--work-dir"])
+        .arg(dir.join("jobs"))
+        .env("MULTIFLEXI_EXECUTORS", "Native")
+        .env(
+            "MULTIFLEXI_EXECUTOR_ID",
+            format!("test-serve-{}", std::process::id()),
+        );
+    let mut serve = Daemon::spawn("multiflexi", cmd, dir);
+
+    let db = dir.join("multiflexi.sqlite");
+    let key_file = dir.join("multiflexi.key");
+    // The key file is written before the database is opened, the banner after it is migrated.
+    wait_for(
+        "the start-up banner",
+        || serve.context(),
+        || async { serve.stdout().contains("Running:").then_some(()) },
+    )
+    .await;
+    assert!(db.exists());
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "key file mode");
+    let key = MasterKey::parse(&std::fs::read_to_string(&key_file).unwrap()).unwrap();
+    let banner = serve.stdout();
+    assert!(
+        banner.contains(&format!("Master key: created {}", key_file.display())),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(&format!("Database:   {}", db.display())),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("multiflexi-cli artifact:list --job N"),
+        "{banner}"
+    );
+
+    let store = open_store(&db, key).await;
+    let done = wait_for(
+        "a demo job to reach Preserved",
+        || serve.context(),
+        || async {
+            let jobs = store.list_jobs(&JobFilter::default()).await.unwrap();
+            jobs.into_iter().find(|j| j.phase == Phase::Preserved)
+        },
+    )
+    .await;
+    assert_eq!(done.outcome, Some(Outcome::Success), "{done:?}");
+    assert_eq!(done.exitcode, Some(0));
+    let names: Vec<String> = store
+        .list(done.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.filename)
+        .collect();
+    assert!(names.contains(&"stdout.txt".to_string()), "{names:?}");
+    assert!(names.contains(&"stderr.txt".to_string()), "{names:?}");
+    // The manual job of the run-at-once template writes the JSON report.
+    if names.contains(&"report.json".to_string()) {
+        check_report(
+            &artifact(&store, done.id, "report.json").await.unwrap(),
+            done.id,
+        );
+    }
+    let line = format!("job {:<5} ", done.id);
+    wait_for(
+        "the Preserved line on stdout",
+        || serve.context(),
+        || async {
+            serve
+                .stdout()
+                .lines()
+                .any(|l| l.contains(&line) && l.contains("Preserved") && l.contains("exit 0"))
+                .then_some(())
+        },
+    )
+    .await;
+
+    serve.signal(Signal::SIGTERM);
+    let status = serve.wait_exit().await;
+    assert!(status.success(), "{status:?}\n{}", serve.context());
+    let out = serve.stdout();
+    assert!(out.contains("SIGTERM received: stopping"), "{out}");
+    assert!(out.trim_end().ends_with("Stopped cleanly."), "{out}");
+    assert_eq!(serve.stderr(), "", "no warnings expected");
+}
+
+/// Two daemons, two processes, one SQLite file (WAL): the executor runs a job created through
+/// the store; the scheduler computes the next slot of a minutely template; the first SIGTERM
+/// drains (a running job goes on), the second cancels it, recorded as cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduler_and_executor_daemons_share_a_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = dir.join("shared.sqlite");
+    let key = MasterKey::generate();
+    let store = open_store(&db, key.clone()).await;
+
+    let echo = setup_template(
+        &store,
+        App::new("echo", "/bin/echo").with_cmdparams("hello from the executor daemon"),
+        "echo once",
+    )
+    .await;
+    let minutely = {
+        let t = setup_template(&store, App::new("date", "/bin/date"), "date every minute").await;
+        let mut t = t;
+        t.interv = multiflexi_core::schedule::IntervalCode::Minutely;
+        store.update_runtemplate(&t).await.unwrap()
+    };
+    let sleeper = setup_template(
+        &store,
+        App::new("sleep", "/bin/sleep").with_cmdparams("300"),
+        "sleep long",
+    )
+    .await;
+    let first = start_job(&store, &echo).await;
+
+    let daemon = |program: &str| {
+        let mut cmd = command(program, dir);
+        cmd.env("DATABASE_URL", sqlite_url(&db))
+            .env("MULTIFLEXI_MASTER_KEY", key.to_env_value())
+            .env("MULTIFLEXI_CYCLE_PAUSE", "1")
+            .env("RUST_LOG", "info");
+        cmd
+    };
+    let mut scheduler = Daemon::spawn("multiflexi-scheduler", daemon(SCHEDULER), dir);
+    let mut cmd = daemon(EXECUTOR);
+    cmd.env("MULTIFLEXI_EXECUTORS", "Native")
+        .env(
+            "MULTIFLEXI_EXECUTOR_ID",
+            format!("test-executor-{}", std::process::id()),
+        )
+        .env("MULTIFLEXI_WORK_DIR", dir.join("jobs"));
+    let mut executor = Daemon::spawn("multiflexi-executor", cmd, dir);
+    let logs = (scheduler.logs(), executor.logs());
+    let context = || format!("{}\n{}", logs.0.context(), logs.1.context());
+
+    let done = wait_for("the job to reach Preserved", context, || async {
+        let j = job(&store, first.id).await;
+        (j.phase == Phase::Preserved).then_some(j)
+    })
+    .await;
+    assert_eq!(done.outcome, Some(Outcome::Success));
+    assert_eq!(
+        artifact(&store, first.id, "stdout.txt").await.as_deref(),
+        Some(&b"hello from the executor daemon\n"[..])
+    );
+    assert_eq!(
+        artifact(&store, first.id, "stderr.txt").await.as_deref(),
+        Some(&b""[..])
+    );
+    wait_for("the scheduler to plan the next slot", context, || async {
+        store
+            .get_runtemplate(minutely.id)
+            .await
+            .unwrap()
+            .next_schedule
+    })
+    .await;
+
+    // Drain, then cancel.
+    let long = start_job(&store, &sleeper).await;
+    wait_for("the long job to run", context, || async {
+        (job(&store, long.id).await.phase == Phase::Running).then_some(())
+    })
+    .await;
+    executor.signal(Signal::SIGTERM);
+    wait_for("the drain notice", context, || async {
+        executor
+            .stderr()
+            .contains("SIGTERM received: stopping; no new jobs are taken, 1 running job(s)")
+            .then_some(())
+    })
+    .await;
+    assert!(executor.is_running(), "{}", executor.context());
+    assert_eq!(job(&store, long.id).await.phase, Phase::Running);
+    executor.signal(Signal::SIGTERM);
+    let status = executor.wait_exit().await;
+    assert!(status.success(), "{status:?}\n{}", executor.context());
+    let cancelled = job(&store, long.id).await;
+    assert_eq!(cancelled.outcome, Some(Outcome::Cancelled), "{cancelled:?}");
+    assert_eq!(cancelled.phase, Phase::Preserved, "{cancelled:?}");
+    assert!(
+        executor.stderr().contains("cancelling 1 running job(s)"),
+        "{}",
+        executor.context()
+    );
+
+    scheduler.signal(Signal::SIGTERM);
+    let status = scheduler.wait_exit().await;
+    assert!(status.success(), "{status:?}\n{}", scheduler.context());
+}
+
+/// Issue 4's end-to-end case: engine + SqlStore (SQLite file) + NativeExecutor run an app that
+/// writes a JSON result file; the job ends Preserved with stdout.txt, stderr.txt and the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_sqlstore_native_preserves_a_json_result_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("engine.sqlite");
+    let store = Arc::new(open_store(&db, MasterKey::generate()).await);
+    let template = setup_template(&store, system_report_app(), "report").await;
+
+    let telemetry = Arc::new(RecordingTelemetry::new());
+    let native = NativeExecutor::new(NativeConfig::default().with_state_dir(dir.path().join("st")));
+    let mut options = DispatcherOptions::new("engine-e2e", 2);
+    options.work_root = dir.path().join("jobs");
+    options.poll_interval = Duration::from_secs(1);
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        store.clone(),
+        vec![Arc::new(native)],
+        telemetry.clone(),
+        Arc::new(SystemClock),
+        options,
+    );
+    let shutdown = Shutdown::new();
+    let running = {
+        let (d, s) = (dispatcher.clone(), shutdown.clone());
+        tokio::spawn(async move { d.run(s).await })
+    };
+    let created = create_job(
+        &*store,
+        &SystemClock,
+        &*telemetry,
+        JobRequest::ad_hoc(template.id, Trigger::Manual),
+    )
+    .await
+    .unwrap();
+    dispatcher.notify();
+    let done = wait_for("Preserved", String::new, || async {
+        let j = job(&store, created.id).await;
+        (j.phase == Phase::Preserved).then_some(j)
+    })
+    .await;
+    shutdown.drain();
+    running.await.unwrap().unwrap();
+
+    assert_eq!(done.outcome, Some(Outcome::Success), "{done:?}");
+    assert_eq!(done.exitcode, Some(0));
+    assert_eq!(
+        telemetry.phases_of(created.id),
+        [
+            Phase::Created,
+            Phase::Scheduled,
+            Phase::Queued,
+            Phase::Running,
+            Phase::Completed,
+            Phase::Preserved
+        ]
+    );
+    let metas = store.list(created.id).await.unwrap();
+    let mut names: Vec<&str> = metas.iter().map(|a| a.filename.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["report.json", "stderr.txt", "stdout.txt"]);
+    let report = metas.iter().find(|a| a.filename == "report.json").unwrap();
+    assert_eq!(report.content_type, "application/json");
+    check_report(
+        &artifact(&store, created.id, "report.json").await.unwrap(),
+        created.id,
+    );
+    assert_eq!(
+        artifact(&store, created.id, "stdout.txt").await.unwrap(),
+        format!("report for job {} written to report.json\n", created.id).as_bytes()
+    );
+    assert_eq!(
+        artifact(&store, created.id, "stderr.txt").await.unwrap(),
+        b"system-report: stderr is kept apart from stdout\n"
+    );
+    // The work directory is gone once the job is preserved.
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("jobs"))
+        .map(|d| d.collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Bad input: one clear line on stderr, non-zero exit, no panic or debug dump.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_configuration_gives_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let unreachable = "postgres://multiflexi:hunter2@127.0.0.1:1/multiflexi";
+    /// Program, arguments, environment, the start of the expected line.
+    type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case<'_>; 5] = [
+        (
+            SCHEDULER,
+            &["--db-wait-secs", "1"],
+            &[("DATABASE_URL", unreachable), ("RUST_LOG", "off")],
+            "multiflexi-scheduler: database postgres://multiflexi:***@127.0.0.1:1/multiflexi is not reachable",
+        ),
+        (
+            EXECUTOR,
+            &["--db-wait-secs", "1"],
+            &[("DATABASE_URL", unreachable), ("RUST_LOG", "off")],
+            "multiflexi-executor: database postgres://multiflexi:***@127.0.0.1:1/multiflexi is not reachable",
+        ),
+        (
+            MULTIFLEXI,
+            &["serve", "--demo", "--db-wait-secs", "1"],
+            &[("DATABASE_URL", unreachable)],
+            "multiflexi: database postgres://multiflexi:***@127.0.0.1:1/multiflexi is not reachable",
+        ),
+        (
+            SCHEDULER,
+            &[],
+            &[("MULTIFLEXI_TIMEZONE", "Mars/Olympus_Mons")],
+            "multiflexi-scheduler: MULTIFLEXI_TIMEZONE=\"Mars/Olympus_Mons\" is not an IANA timezone",
+        ),
+        (
+            EXECUTOR,
+            &["--executors", "Native,Kubernetes"],
+            &[],
+            "multiflexi-executor: executor Kubernetes is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman",
+        ),
+    ];
+    for (program, args, env, expected) in cases {
+        let mut cmd = command(program, dir);
+        cmd.args(args).envs(env.iter().copied());
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{program} {args:?}: {stderr}");
+        // One line, after the logged back-off retries (if logging is on).
+        let lines: Vec<&str> = stderr.lines().collect();
+        let (last, retries) = lines.split_last().unwrap();
+        assert!(last.starts_with(expected), "{program} {args:?}: {stderr}");
+        assert!(
+            retries.iter().all(|l| l.contains("not reachable yet")),
+            "{program} {args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("hunter2"), "password shown: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+
+    // The database wait retries with back-off, each retry logged, before giving up.
+    let mut cmd = command(SCHEDULER, dir);
+    cmd.args(["--db-wait-secs", "2"])
+        .env("DATABASE_URL", unreachable)
+        .env("RUST_LOG", "warn");
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("not reachable yet") && stderr.contains("retrying in 1 s"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .contains("gave up after")
+    );
+
+    // No subcommand: help, non-zero.
+    let out = command(MULTIFLEXI, dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("serve"));
+    // --help lists the variables with their defaults.
+    let out = command(EXECUTOR, dir).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for var in [
+        "DATABASE_URL",
+        "DB_CONNECTION",
+        "MULTIFLEXI_CYCLE_PAUSE=] [default: 10]",
+        "MULTIFLEXI_MAX_PARALLEL=] [default: 4]",
+        "MULTIFLEXI_MEMORY_LIMIT_MB",
+        "MULTIFLEXI_TIMEZONE=] [default: UTC]",
+        "MULTIFLEXI_LEASE_TTL=] [default: 30]",
+        "MULTIFLEXI_EXECUTOR_ID",
+        "MULTIFLEXI_EXECUTORS",
+        "MULTIFLEXI_DB_WAIT",
+        "MULTIFLEXI_STOP_GRACE",
+    ] {
+        assert!(help.contains(var), "{var} missing from --help:\n{help}");
+    }
+}
