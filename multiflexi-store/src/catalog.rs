@@ -8,7 +8,9 @@ use crate::entity::{
 use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use multiflexi_core::model::{Company, Credential, CredentialField, EnvValue, Environment, RunTemplate};
+use multiflexi_core::model::{
+    Company, Credential, CredentialField, EnvValue, Environment, RunTemplate,
+};
 use multiflexi_core::schedule::IntervalCode;
 use multiflexi_core::store::{Catalog, RunTemplateFilter, SchedulableTemplate};
 use multiflexi_core::{
@@ -152,7 +154,11 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn credential_in<C: ConnectionTrait>(&self, c: &C, id: CredentialId) -> Result<Credential> {
+    async fn credential_in<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        id: CredentialId,
+    ) -> Result<Credential> {
         let row = credentials::Entity::find_by_id(id.0)
             .one(c)
             .await
@@ -541,7 +547,8 @@ impl Catalog for SqlStore {
             am.update(&txn)
                 .await
                 .map_err(|e| self.err(CompanyId::ENTITY, &format!("name {:?}", co.name), e))?;
-            self.write_company_env(&txn, old.id, &co.environment).await?;
+            self.write_company_env(&txn, old.id, &co.environment)
+                .await?;
             self.company_in(&txn, co.id).await
         }
         .await)
@@ -588,7 +595,9 @@ impl Catalog for SqlStore {
                 .map_err(|e| self.dberr(e))?
                 > 0
             {
-                return Err(Error::conflict(format!("company {id} still has run templates")));
+                return Err(Error::conflict(format!(
+                    "company {id} still has run templates"
+                )));
             }
             if credentials::Entity::find()
                 .filter(credentials::Column::CompanyId.eq(id.0))
@@ -597,7 +606,9 @@ impl Catalog for SqlStore {
                 .map_err(|e| self.dberr(e))?
                 > 0
             {
-                return Err(Error::conflict(format!("company {id} still has credentials")));
+                return Err(Error::conflict(format!(
+                    "company {id} still has credentials"
+                )));
             }
             company::Entity::delete_by_id(id.0)
                 .exec(&txn)

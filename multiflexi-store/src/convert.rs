@@ -9,8 +9,8 @@ use multiflexi_core::model::{
 };
 use multiflexi_core::schedule::IntervalCode;
 use multiflexi_core::{AppId, CompanyId, Error, JobId, Result, RunTemplateId};
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// Associated data of the sealed job blob.
 pub(crate) const JOB_ENV_CONTEXT: &str = "job.env";
@@ -30,9 +30,8 @@ pub(crate) fn from_json<T: DeserializeOwned>(what: &str, s: &str) -> Result<T> {
 }
 
 fn parse<T: std::str::FromStr<Err = Error>>(what: &str, s: &str) -> Result<T> {
-    s.parse::<T>().map_err(|e| {
-        Error::backend("sql", false, format!("stored {what} {s:?} is invalid: {e}"))
-    })
+    s.parse::<T>()
+        .map_err(|e| Error::backend("sql", false, format!("stored {what} {s:?} is invalid: {e}")))
 }
 
 fn u32_of(what: &str, v: i64) -> Result<u32> {
@@ -187,17 +186,21 @@ struct JobFields<'a> {
 
 pub(crate) fn job_from_model(keys: &Keyring, m: &job::Model) -> Result<Job> {
     let what = format!("the environment of job {}", m.id);
-    let plain = keys.open_job(JOB_ENV_CONTEXT, &m.env).map_err(|e| match e {
-        crate::crypto::SecretError::UnknownKey { key_id, configured, .. } => {
+    let plain = keys
+        .open_job(JOB_ENV_CONTEXT, &m.env)
+        .map_err(|e| match e {
             crate::crypto::SecretError::UnknownKey {
+                key_id, configured, ..
+            } => crate::crypto::SecretError::UnknownKey {
                 what: what.clone(),
                 key_id,
                 configured,
+            },
+            crate::crypto::SecretError::Decrypt(_) => {
+                crate::crypto::SecretError::Decrypt(what.clone())
             }
-        }
-        crate::crypto::SecretError::Decrypt(_) => crate::crypto::SecretError::Decrypt(what.clone()),
-        other => other,
-    })?;
+            other => other,
+        })?;
     let sealed: SealedSpec = serde_json::from_slice(&plain)
         .map_err(|e| Error::backend("sql", false, format!("{what} is not valid: {e}")))?;
     let mut spec = JobSpec::new(m.program.clone(), sealed.args);
@@ -220,7 +223,11 @@ pub(crate) fn job_from_model(keys: &Keyring, m: &job::Model) -> Result<Job> {
         command: &m.command,
         launched_by: &m.launched_by,
         phase: parse("phase", &m.phase)?,
-        outcome: m.outcome.as_deref().map(|o| parse("outcome", o)).transpose()?,
+        outcome: m
+            .outcome
+            .as_deref()
+            .map(|o| parse("outcome", o))
+            .transpose()?,
         trigger: parse("trigger", &m.trigger)?,
         slot: m.slot,
         attempt: u32_of("attempt", m.attempt)?,

@@ -77,7 +77,10 @@ impl OutputLog for SqlStore {
                     .map_err(|e| {
                         self.err(
                             "job_output",
-                            &format!("job {} seq {} (or a later one of the batch)", first.job_id, first.seq),
+                            &format!(
+                                "job {} seq {} (or a later one of the batch)",
+                                first.job_id, first.seq
+                            ),
                             e,
                         )
                     })?;
@@ -193,8 +196,13 @@ fn meta_from(r: MetaRow) -> Result<ArtifactMeta> {
         "note": r.note,
         "created": r.created,
     });
-    serde_json::from_value(v)
-        .map_err(|e| Error::backend("sql", false, format!("artifact {} cannot be read: {e}", r.id)))
+    serde_json::from_value(v).map_err(|e| {
+        Error::backend(
+            "sql",
+            false,
+            format!("artifact {} cannot be read: {e}", r.id),
+        )
+    })
 }
 
 fn io_error(e: std::io::Error) -> Error {
@@ -258,7 +266,10 @@ impl ArtifactSink for SqlStore {
             match existing {
                 Some((id, _)) => {
                     artifacts::Entity::update_many()
-                        .col_expr(artifacts::Column::ContentType, Expr::value(content_type.clone()))
+                        .col_expr(
+                            artifacts::Column::ContentType,
+                            Expr::value(content_type.clone()),
+                        )
                         .col_expr(artifacts::Column::Content, Expr::value(bytes.clone()))
                         .col_expr(artifacts::Column::Size, Expr::value(size))
                         .col_expr(artifacts::Column::Note, Expr::value(note.clone()))

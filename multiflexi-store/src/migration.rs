@@ -65,7 +65,10 @@ impl Cols {
     }
     /// Short names and keys (compared case-sensitively).
     fn name(&self, name: &str) -> ColumnDef {
-        ColumnDef::new(a(name)).string_len(255).not_null().to_owned()
+        ColumnDef::new(a(name))
+            .string_len(255)
+            .not_null()
+            .to_owned()
     }
     fn name_null(&self, name: &str) -> ColumnDef {
         ColumnDef::new(a(name)).string_len(255).null().to_owned()
@@ -373,8 +376,22 @@ mod m0001_initial {
                         .to_owned(),
                 )
                 .await?;
-            index(manager, "runtemplate", "ix_runtemplate_company", &["company_id"], false).await?;
-            index(manager, "runtemplate", "ix_runtemplate_app", &["app_id"], false).await?;
+            index(
+                manager,
+                "runtemplate",
+                "ix_runtemplate_company",
+                &["company_id"],
+                false,
+            )
+            .await?;
+            index(
+                manager,
+                "runtemplate",
+                "ix_runtemplate_app",
+                &["app_id"],
+                false,
+            )
+            .await?;
             index(
                 manager,
                 "runtemplate",
@@ -502,12 +519,40 @@ mod m0001_initial {
                 true,
             )
             .await?;
-            index(manager, "job", "ux_job_idempotency", &["idempotency_key"], true).await?;
+            index(
+                manager,
+                "job",
+                "ux_job_idempotency",
+                &["idempotency_key"],
+                true,
+            )
+            .await?;
             index(manager, "job", "ix_job_status", &["status", "id"], false).await?;
-            index(manager, "job", "ix_job_runtemplate", &["runtemplate_id", "phase"], false).await?;
-            index(manager, "job", "ix_job_company", &["company_id", "id"], false).await?;
+            index(
+                manager,
+                "job",
+                "ix_job_runtemplate",
+                &["runtemplate_id", "phase"],
+                false,
+            )
+            .await?;
+            index(
+                manager,
+                "job",
+                "ix_job_company",
+                &["company_id", "id"],
+                false,
+            )
+            .await?;
             index(manager, "job", "ix_job_end", &["end"], false).await?;
-            index(manager, "job", "ix_job_lease", &["phase", "lease_expires"], false).await?;
+            index(
+                manager,
+                "job",
+                "ix_job_lease",
+                &["phase", "lease_expires"],
+                false,
+            )
+            .await?;
 
             manager
                 .create_table(
@@ -517,7 +562,12 @@ mod m0001_initial {
                         .col(c.ts("after"))
                         .col(c.name("executor"))
                         .col(c.boolean("claimed"))
-                        .foreign_key(&mut fk("schedule", "job_id", "job", ForeignKeyAction::Cascade))
+                        .foreign_key(&mut fk(
+                            "schedule",
+                            "job_id",
+                            "job",
+                            ForeignKeyAction::Cascade,
+                        ))
                         .to_owned(),
                 )
                 .await?;
@@ -548,7 +598,14 @@ mod m0001_initial {
                         .to_owned(),
                 )
                 .await?;
-            index(manager, "job_output", "ux_job_output_seq", &["job_id", "seq"], true).await?;
+            index(
+                manager,
+                "job_output",
+                "ux_job_output_seq",
+                &["job_id", "seq"],
+                true,
+            )
+            .await?;
 
             manager
                 .create_table(
@@ -561,7 +618,12 @@ mod m0001_initial {
                         .col(c.big("size"))
                         .col(c.text_null("note"))
                         .col(c.ts("created"))
-                        .foreign_key(&mut fk("artifacts", "job_id", "job", ForeignKeyAction::Cascade))
+                        .foreign_key(&mut fk(
+                            "artifacts",
+                            "job_id",
+                            "job",
+                            ForeignKeyAction::Cascade,
+                        ))
                         .to_owned(),
                 )
                 .await?;
@@ -586,7 +648,14 @@ mod m0001_initial {
                         .to_owned(),
                 )
                 .await?;
-            index(manager, "audit_log", "ix_audit_log_job", &["job_id", "at"], false).await?;
+            index(
+                manager,
+                "audit_log",
+                "ix_audit_log_job",
+                &["job_id", "at"],
+                false,
+            )
+            .await?;
             index(manager, "audit_log", "ix_audit_log_at", &["at"], false).await?;
             Ok(())
         }

@@ -27,7 +27,10 @@ use std::time::Duration;
 /// `now + ttl`, saturating, in microseconds.
 fn expiry(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
     let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
-    to_micros(now.checked_add_signed(ttl).unwrap_or(DateTime::<Utc>::MAX_UTC))
+    to_micros(
+        now.checked_add_signed(ttl)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC),
+    )
 }
 
 fn phase_of(row: &job::Model) -> Result<Phase> {
@@ -145,7 +148,10 @@ impl SqlStore {
                 .map_err(|e| self.dberr(e))?
                 == 0
             {
-                return Err(Error::invalid("retry_of", format!("job {r} does not exist")));
+                return Err(Error::invalid(
+                    "retry_of",
+                    format!("job {r} does not exist"),
+                ));
             }
         }
         let count = |n: u64| n == 0;
@@ -300,7 +306,10 @@ impl SqlStore {
             slot.map(|s| format!(" slot={}", s.to_rfc3339()))
                 .unwrap_or_default()
         );
-        let actor = new.launched_by.clone().unwrap_or_else(|| "scheduler".into());
+        let actor = new
+            .launched_by
+            .clone()
+            .unwrap_or_else(|| "scheduler".into());
         self.audit_phase(c, now, id, phase, &actor, detail).await?;
         if self.backend() == DbBackend::Postgres {
             c.execute_unprepared(&format!("NOTIFY {}", crate::store::NOTIFY_CHANNEL))
@@ -440,7 +449,10 @@ impl SqlStore {
                 job::Column::LeaseExpires,
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
-            .col_expr(job::Column::Queued, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(
+                job::Column::Queued,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
             .filter(job::Column::Id.eq(row.id))
             .filter(job::Column::LeaseToken.eq(row.lease_token))
             .filter(job::Column::Phase.eq(from.as_str()))
@@ -499,7 +511,9 @@ fn slot_exists(new: &NewJob) -> Error {
         key: format!(
             "runtemplate {} slot {} attempt {}",
             new.runtemplate_id,
-            new.slot.map(|s| to_micros(s).to_rfc3339()).unwrap_or_default(),
+            new.slot
+                .map(|s| to_micros(s).to_rfc3339())
+                .unwrap_or_default(),
             new.attempt
         ),
     }
@@ -669,7 +683,8 @@ impl JobQueue for SqlStore {
                         b.external_id.as_deref().unwrap_or("-")
                     );
                     let actor = row.lease_owner.clone().unwrap_or_default();
-                    self.audit_phase(&txn, now, row.id, to, &actor, detail).await?;
+                    self.audit_phase(&txn, now, row.id, to, &actor, detail)
+                        .await?;
                     self.job_in(&txn, row.id).await
                 }
                 .await;
@@ -815,9 +830,7 @@ impl JobQueue for SqlStore {
         let now = self.now().await?;
         let rec = in_tx!(self, |txn| async {
             let mut q = job::Entity::find()
-                .filter(
-                    job::Column::Phase.is_in([Phase::Queued.as_str(), Phase::Running.as_str()]),
-                )
+                .filter(job::Column::Phase.is_in([Phase::Queued.as_str(), Phase::Running.as_str()]))
                 .filter(job::Column::LeaseExpires.lte(now))
                 .order_by_asc(job::Column::Id);
             if self.locks() {

@@ -101,10 +101,15 @@ pub async fn cross_process_race(ctx: &Ctx) {
     let unique: HashSet<JobId> = all.iter().copied().collect();
     assert_eq!(all.len(), JOBS, "claims per handle: {per_handle:?}");
     assert_eq!(unique.len(), JOBS);
-    assert!(
-        per_handle.iter().filter(|n| **n > 0).count() >= 2,
-        "the handles really raced: {per_handle:?}"
-    );
+    eprintln!("{:?}: claims per handle {per_handle:?}", ctx.backend);
+    // SQLite has one writer at a time and its busy handler is not fair, so one handle may win
+    // every round there; the servers must really share the work.
+    if ctx.backend != crate::support::Backend::SqliteFile {
+        assert!(
+            per_handle.iter().filter(|n| **n > 0).count() >= 2,
+            "the handles really raced: {per_handle:?}"
+        );
+    }
     // asserted from the database
     let jobs = JOBS as i64;
     assert_eq!(count(&setup, "SELECT COUNT(*) FROM job").await, jobs);

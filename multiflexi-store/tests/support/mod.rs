@@ -115,10 +115,15 @@ static REAPED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
 async fn reap(admin: &DatabaseConnection, backend: Backend) {
     let sql = match backend {
         Backend::Postgres => "SELECT datname FROM pg_database WHERE datname LIKE 'mf\\_test\\_%'",
-        _ => "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'mf\\_test\\_%'",
+        _ => {
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'mf\\_test\\_%'"
+        }
     };
     let Ok(rows) = admin
-        .query_all_raw(sea_orm::Statement::from_string(admin.get_database_backend(), sql))
+        .query_all_raw(sea_orm::Statement::from_string(
+            admin.get_database_backend(),
+            sql,
+        ))
         .await
     else {
         return;
@@ -215,14 +220,21 @@ impl Ctx {
     pub async fn store_with(&self, options: SqlStoreOptions) -> SqlStore {
         SqlStore::connect(&self.url, options)
             .await
-            .unwrap_or_else(|e| panic!("connect to {}: {e}", multiflexi_store::redact_url(&self.url)))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "connect to {}: {e}",
+                    multiflexi_store::redact_url(&self.url)
+                )
+            })
     }
 
     /// Drops the database.
     pub async fn finish(self) {
         if let Some((base, name)) = &self.admin {
             if let Ok(admin) = Database::connect(base.clone()).await {
-                let _ = admin.execute_unprepared(&drop_sql(self.backend, name)).await;
+                let _ = admin
+                    .execute_unprepared(&drop_sql(self.backend, name))
+                    .await;
                 let _ = admin.close().await;
             }
         }
