@@ -1,1 +1,1 @@
-//! Example programs embedding multiflexi-core live under `examples/examples/`.
+//! Example programs embedding multiflexi-core: see `src/bin/`.

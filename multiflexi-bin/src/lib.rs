@@ -1,1 +1,4 @@
-//! Shared modules of the multiflexi binaries.
+//! Shared modules of the multiflexi binaries: configuration from the environment (ARCHITECTURE
+//! §10). The binaries themselves are thin `main`s over the library crates.
+
+pub mod config;

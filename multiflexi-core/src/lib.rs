@@ -27,6 +27,7 @@
 //! assert!(Phase::Preserved.apply(Event::Start).is_err());
 //! ```
 
+pub mod app_json;
 pub mod artifact;
 mod clock;
 #[cfg(feature = "conformance")]

@@ -1,1 +1,19 @@
-//! placeholder
+//! The engine: [`Scheduler`] turns due run templates into jobs, [`Dispatcher`] runs them
+//! through an [`Executor`](crate::Executor) and owns the output path (masking → cap →
+//! [`OutputLog`](crate::store::OutputLog) → stdout.txt / stderr.txt) up to Preserved.
+//!
+//! Both are generic over the traits (`Arc<dyn Store>`, `Arc<dyn Executor>`, …) and usable from
+//! any Rust program; the `multiflexi` binaries are thin wrappers around them.
+
+mod dispatcher;
+mod job_factory;
+mod job_io;
+mod scheduler;
+mod shutdown;
+mod throttle;
+
+pub use dispatcher::{Dispatcher, DispatcherOptions, DispatcherStats};
+pub use job_factory::{JobRequest, create_job};
+pub use scheduler::{Scheduler, SchedulerOptions, TickReport};
+pub use shutdown::Shutdown;
+pub use throttle::process_rss_mb;

@@ -133,9 +133,9 @@ pub struct Completed {
 /// What a cancel request did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CancelResult {
-    /// It was only scheduled (or queued and not started): now Completed(cancelled).
+    /// It was only scheduled: now Completed(cancelled).
     Cancelled(Job),
-    /// It is running: `cancel_requested` is set and the executor will stop it.
+    /// It is queued or running: `cancel_requested` is set and the executor will stop it.
     Requested(Job),
     /// It had already finished; nothing changed.
     AlreadyFinished(Job),

@@ -1,0 +1,526 @@
+//! Keeps up to `max_parallel` jobs running: claims, launches, heartbeats, completes, preserves.
+
+use super::job_factory::emit_created;
+use super::job_io::{EngineJobIo, OutputLimits};
+use super::shutdown::Shutdown;
+use super::throttle::process_rss_mb;
+use crate::artifact::ArtifactSink;
+use crate::executor::{Executor, JobIo, LaunchSpec};
+use crate::ids::JobId;
+use crate::lifecycle::Outcome;
+use crate::model::{ExecutorKind, Job};
+use crate::store::{ClaimOptions, Completion, HeartbeatStatus, LeaseRef, Store};
+use crate::telemetry::{PhaseEvent, Telemetry};
+use crate::{Clock, Error, Result};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// How a dispatcher runs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DispatcherOptions {
+    /// This executor daemon's stable id (lease owner, container labels).
+    pub executor_id: String,
+    /// At most this many jobs at once (`MULTIFLEXI_MAX_PARALLEL`).
+    pub max_parallel: usize,
+    /// Lease time to live (`MULTIFLEXI_LEASE_TTL`); heartbeats every third of it.
+    pub lease_ttl: Duration,
+    /// Poll at least this often even without wake-ups (`MULTIFLEXI_CYCLE_PAUSE`).
+    pub poll_interval: Duration,
+    /// Per-job work directories are created below this.
+    pub work_root: PathBuf,
+    /// Per-stream output cap in bytes (head and tail kept).
+    pub output_cap: usize,
+    /// Bytes of each stream copied into the job row.
+    pub text_copy: usize,
+    /// Flush the live output log at least this often while a job prints.
+    pub flush_interval: Duration,
+    /// Or when this many bytes are pending.
+    pub flush_bytes: usize,
+    /// Stop claiming while this process's RSS is above this (`MULTIFLEXI_MEMORY_LIMIT_MB`).
+    pub memory_limit_mb: Option<u64>,
+}
+
+impl Default for DispatcherOptions {
+    fn default() -> Self {
+        Self {
+            executor_id: "multiflexi-executor".into(),
+            max_parallel: 4,
+            lease_ttl: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(10),
+            work_root: std::env::temp_dir().join("multiflexi-jobs"),
+            output_cap: 8 * 1024 * 1024,
+            text_copy: 64 * 1024,
+            flush_interval: Duration::from_millis(250),
+            flush_bytes: 64 * 1024,
+            memory_limit_mb: None,
+        }
+    }
+}
+
+impl DispatcherOptions {
+    /// Defaults with an executor id and a parallel limit.
+    pub fn new(executor_id: impl Into<String>, max_parallel: usize) -> Self {
+        Self {
+            executor_id: executor_id.into(),
+            max_parallel: max_parallel.max(1),
+            ..Self::default()
+        }
+    }
+}
+
+/// Counters of what a dispatcher did (wake-up tests count polls instead of bounding time).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DispatcherStats {
+    /// Claim round trips.
+    pub claims: u64,
+    /// Jobs claimed.
+    pub claimed: u64,
+    /// Times the loop woke because the poll interval elapsed.
+    pub poll_wakeups: u64,
+    /// Times it woke because the store signalled new work or [`Dispatcher::notify`] was called.
+    pub signal_wakeups: u64,
+    /// Jobs that reached Completed through this dispatcher.
+    pub completed: u64,
+    /// Jobs it abandoned because their lease was lost.
+    pub abandoned: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    claims: AtomicU64,
+    claimed: AtomicU64,
+    poll_wakeups: AtomicU64,
+    signal_wakeups: AtomicU64,
+    completed: AtomicU64,
+    abandoned: AtomicU64,
+}
+
+/// Why the engine cancelled a running job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopReason {
+    Cancelled,
+    LeaseLost,
+}
+
+#[derive(Debug)]
+struct RunningJob {
+    lease: LeaseRef,
+    cancel: CancellationToken,
+    reason: Option<StopReason>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactSink>,
+    executors: HashMap<ExecutorKind, Arc<dyn Executor>>,
+    telemetry: Arc<dyn Telemetry>,
+    clock: Arc<dyn Clock>,
+    options: DispatcherOptions,
+    running: Mutex<HashMap<JobId, RunningJob>>,
+    wake: Notify,
+    slot_freed: Notify,
+    counters: Counters,
+}
+
+/// Runs jobs: claims due jobs in batches for the executor kinds it has, keeps up to
+/// `max_parallel` running, persists every phase, and preserves their output.
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+impl Dispatcher {
+    /// A dispatcher over a store, an artifact sink and the executors it may use.
+    pub fn new(
+        store: Arc<dyn Store>,
+        artifacts: Arc<dyn ArtifactSink>,
+        executors: Vec<Arc<dyn Executor>>,
+        telemetry: Arc<dyn Telemetry>,
+        clock: Arc<dyn Clock>,
+        options: DispatcherOptions,
+    ) -> Self {
+        let executors = executors.into_iter().map(|e| (e.kind(), e)).collect();
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                artifacts,
+                executors,
+                telemetry,
+                clock,
+                options,
+                running: Mutex::new(HashMap::new()),
+                wake: Notify::new(),
+                slot_freed: Notify::new(),
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    /// Wakes the loop at once (an in-process producer just scheduled a job).
+    pub fn notify(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// What it did so far.
+    pub fn stats(&self) -> DispatcherStats {
+        let c = &self.inner.counters;
+        DispatcherStats {
+            claims: c.claims.load(Ordering::Relaxed),
+            claimed: c.claimed.load(Ordering::Relaxed),
+            poll_wakeups: c.poll_wakeups.load(Ordering::Relaxed),
+            signal_wakeups: c.signal_wakeups.load(Ordering::Relaxed),
+            completed: c.completed.load(Ordering::Relaxed),
+            abandoned: c.abandoned.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Jobs running now.
+    pub fn running(&self) -> usize {
+        self.inner.running.lock().unwrap().len()
+    }
+
+    /// Reaps what a previous incarnation of this executor left behind, then runs until
+    /// `shutdown` drains (running jobs finish) or aborts (running jobs are cancelled).
+    pub async fn run(&self, shutdown: Shutdown) -> Result<()> {
+        let inner = &self.inner;
+        for executor in inner.executors.values() {
+            if let Err(e) = executor.reap(&inner.options.executor_id).await {
+                tracing::warn!(executor = %executor.kind(), "reap failed: {e}");
+            }
+        }
+        let mut kinds: Vec<ExecutorKind> = inner.executors.keys().copied().collect();
+        kinds.sort();
+        let mut signal = inner.store.work_signal();
+        let mut tasks = JoinSet::new();
+        let heartbeat = tokio::spawn(heartbeat_loop(self.inner.clone(), shutdown.clone()));
+        let mut poll = tokio::time::interval(inner.options.poll_interval);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        poll.tick().await;
+        loop {
+            if shutdown.is_draining() {
+                break;
+            }
+            while tasks.try_join_next().is_some() {}
+            let free = inner.options.max_parallel.saturating_sub(self.running());
+            let throttled = inner
+                .options
+                .memory_limit_mb
+                .is_some_and(|limit| process_rss_mb().is_some_and(|rss| rss > limit));
+            if free > 0 && !throttled {
+                if let Some(rx) = signal.as_mut() {
+                    rx.borrow_and_update();
+                }
+                let options =
+                    ClaimOptions::new(inner.options.executor_id.clone(), kinds.clone(), free)
+                        .with_lease_ttl(inner.options.lease_ttl);
+                inner.counters.claims.fetch_add(1, Ordering::Relaxed);
+                match inner.store.claim(&options).await {
+                    Ok(jobs) => {
+                        let full = jobs.len() == free;
+                        inner
+                            .counters
+                            .claimed
+                            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+                        for job in jobs {
+                            self.spawn_job(&mut tasks, job);
+                        }
+                        if full {
+                            // There may be more due work: claim again once a slot frees.
+                            tokio::select! {
+                                _ = inner.slot_freed.notified() => continue,
+                                _ = shutdown.draining() => break,
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!("claim failed: {e}"),
+                }
+            }
+            tokio::select! {
+                _ = shutdown.draining() => break,
+                _ = inner.slot_freed.notified(), if free == 0 || throttled => {}
+                _ = inner.wake.notified() => {
+                    inner.counters.signal_wakeups.fetch_add(1, Ordering::Relaxed);
+                }
+                changed = wait_signal(&mut signal) => {
+                    if changed {
+                        inner.counters.signal_wakeups.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        signal = None;
+                    }
+                }
+                _ = poll.tick() => {
+                    inner.counters.poll_wakeups.fetch_add(1, Ordering::Relaxed);
+                    if let Err(e) = self.recover().await {
+                        tracing::warn!("lease recovery failed: {e}");
+                    }
+                }
+            }
+        }
+        // Drain: let running jobs finish, or cancel them when aborting.
+        let abort_watch = {
+            let inner = self.inner.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                shutdown.aborting().await;
+                for job in inner.running.lock().unwrap().values_mut() {
+                    job.reason.get_or_insert(StopReason::Cancelled);
+                    job.cancel.cancel();
+                }
+            })
+        };
+        while tasks.join_next().await.is_some() {}
+        abort_watch.abort();
+        heartbeat.abort();
+        Ok(())
+    }
+
+    /// Runs lease recovery once and reports retries it created.
+    async fn recover(&self) -> Result<()> {
+        let recovered = self.inner.store.recover_expired().await?;
+        let now = self.inner.clock.now();
+        for job in &recovered.lost {
+            self.inner.telemetry.event(&PhaseEvent::of(job, now));
+        }
+        for job in &recovered.retries {
+            emit_created(&*self.inner.telemetry, job);
+        }
+        Ok(())
+    }
+
+    fn spawn_job(&self, tasks: &mut JoinSet<()>, job: Job) {
+        let inner = self.inner.clone();
+        let cancel = CancellationToken::new();
+        inner.running.lock().unwrap().insert(
+            job.id,
+            RunningJob {
+                lease: LeaseRef::of(&job),
+                cancel: cancel.clone(),
+                reason: None,
+            },
+        );
+        inner
+            .telemetry
+            .event(&PhaseEvent::of(&job, inner.clock.now()));
+        tasks.spawn(async move {
+            let id = job.id;
+            if let Err(e) = run_job(&inner, job, cancel).await {
+                tracing::warn!(job_id = id.get(), "job bookkeeping failed: {e}");
+            }
+            inner.running.lock().unwrap().remove(&id);
+            inner.slot_freed.notify_one();
+        });
+    }
+}
+
+async fn wait_signal(signal: &mut Option<tokio::sync::watch::Receiver<u64>>) -> bool {
+    match signal {
+        Some(rx) => rx.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
+async fn heartbeat_loop(inner: Arc<Inner>, shutdown: Shutdown) {
+    let period = (inner.options.lease_ttl / 3).max(Duration::from_millis(10));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let leases: Vec<LeaseRef> = inner
+            .running
+            .lock()
+            .unwrap()
+            .values()
+            .map(|r| r.lease)
+            .collect();
+        if leases.is_empty() {
+            continue;
+        }
+        match inner
+            .store
+            .heartbeat(&leases, inner.options.lease_ttl)
+            .await
+        {
+            Ok(statuses) => {
+                let mut running = inner.running.lock().unwrap();
+                for (lease, status) in leases.iter().zip(statuses) {
+                    let Some(job) = running.get_mut(&lease.job_id) else {
+                        continue;
+                    };
+                    let reason = match status {
+                        HeartbeatStatus::Ok => continue,
+                        HeartbeatStatus::Lost => StopReason::LeaseLost,
+                        HeartbeatStatus::CancelRequested => StopReason::Cancelled,
+                    };
+                    job.reason.get_or_insert(reason);
+                    job.cancel.cancel();
+                }
+            }
+            Err(e) => tracing::warn!("heartbeat failed: {e}"),
+        }
+        if shutdown.is_aborting() {
+            break;
+        }
+    }
+}
+
+fn stop_reason(inner: &Inner, id: JobId) -> Option<StopReason> {
+    inner
+        .running
+        .lock()
+        .unwrap()
+        .get(&id)
+        .and_then(|r| r.reason)
+}
+
+/// Runs one claimed job to Preserved.
+async fn run_job(inner: &Arc<Inner>, job: Job, cancel: CancellationToken) -> Result<()> {
+    let lease = LeaseRef::of(&job);
+    let work_dir = inner
+        .options
+        .work_root
+        .join(format!("job-{}-{}", job.id, job.lease_token));
+    let io = EngineJobIo::new(
+        inner.store.clone(),
+        inner.artifacts.clone(),
+        inner.telemetry.clone(),
+        inner.clock.clone(),
+        job.clone(),
+        OutputLimits {
+            cap: inner.options.output_cap,
+            text_copy: inner.options.text_copy,
+            flush_bytes: inner.options.flush_bytes,
+        },
+    );
+    let result = match inner.executors.get(&job.executor) {
+        None => Err(Error::Unsupported {
+            message: format!("this dispatcher has no {} executor", job.executor),
+        }),
+        Some(executor) => match tokio::fs::create_dir_all(&work_dir).await {
+            Err(e) => Err(Error::backend("workdir", true, e)),
+            Ok(()) => {
+                let spec = launch_spec(&job, &inner.options.executor_id, work_dir.clone());
+                let launch = executor.launch(&spec, &io, cancel.clone());
+                tokio::pin!(launch);
+                let mut flush = tokio::time::interval(inner.options.flush_interval);
+                flush.tick().await;
+                loop {
+                    tokio::select! {
+                        r = &mut launch => break r,
+                        _ = flush.tick() => {
+                            if let Err(e) = io.flush().await {
+                                tracing::warn!(job_id = job.id.get(), "output flush failed: {e}");
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    };
+    let reason = stop_reason(inner, job.id);
+    if reason == Some(StopReason::LeaseLost) {
+        // Recovery records it as lost (or re-queues it); our writes would be fenced off anyway.
+        inner.counters.abandoned.fetch_add(1, Ordering::Relaxed);
+        let _ = tokio::fs::remove_dir_all(&work_dir).await;
+        return Ok(());
+    }
+    let started = io.started_job().is_some();
+    let (outcome, exitcode) = match &result {
+        Ok(report) => {
+            if !started {
+                // Spawn failures (127/126) end without a process: it still ran, briefly.
+                io.started(Default::default()).await?;
+            }
+            let mut outcome = report.outcome();
+            if reason == Some(StopReason::Cancelled) && report.cancelled {
+                outcome = Outcome::Cancelled;
+            }
+            (outcome, report.exitcode())
+        }
+        Err(e) if reason == Some(StopReason::Cancelled) && !started => {
+            tracing::debug!(job_id = job.id.get(), "cancelled before start: {e}");
+            (Outcome::Cancelled, -1)
+        }
+        Err(e) => {
+            io.note(&format!(
+                "\n[multiflexi: {} executor error: {e}]\n",
+                job.executor
+            ))
+            .await?;
+            (Outcome::PlatformError, -1)
+        }
+    };
+    let output = io.finish().await?;
+    let mut completion = Completion::new(lease, outcome, exitcode);
+    completion.stdout = output.stdout_copy;
+    completion.stderr = output.stderr_copy;
+    let completed = inner
+        .store
+        .complete_many(std::slice::from_ref(&completion))
+        .await?
+        .pop()
+        .ok_or_else(|| Error::conflict(format!("job {}: complete returned no result", job.id)))??;
+    inner.counters.completed.fetch_add(1, Ordering::Relaxed);
+    inner
+        .telemetry
+        .event(&PhaseEvent::of(&completed.job, inner.clock.now()));
+    if let Some(retry) = &completed.retry {
+        emit_created(&*inner.telemetry, retry);
+    }
+    inner
+        .artifacts
+        .put(
+            job.id,
+            "stdout.txt",
+            "text/plain",
+            &mut output.stdout.as_slice(),
+        )
+        .await?;
+    inner
+        .artifacts
+        .put(
+            job.id,
+            "stderr.txt",
+            "text/plain",
+            &mut output.stderr.as_slice(),
+        )
+        .await?;
+    let preserved = inner.store.mark_preserved(lease).await?;
+    inner
+        .telemetry
+        .event(&PhaseEvent::of(&preserved, inner.clock.now()));
+    let _ = tokio::fs::remove_dir_all(&work_dir).await;
+    Ok(())
+}
+
+fn launch_spec(job: &Job, executor_id: &str, work_dir: PathBuf) -> LaunchSpec {
+    let mut spec = LaunchSpec::new(job.spec.program.clone(), job.spec.args.clone(), work_dir);
+    spec.job_id = job.id;
+    spec.lease_token = job.lease_token;
+    spec.runtemplate_id = job.runtemplate_id;
+    spec.company_id = job.company_id;
+    spec.app_id = job.app_id;
+    spec.executor_id = executor_id.to_string();
+    spec.env = job
+        .spec
+        .env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    spec.env
+        .push(("MULTIFLEXI_JOB_ID".into(), job.id.to_string()));
+    spec.image = job.spec.image.clone();
+    spec.timeout = job.spec.timeout.map(|s| Duration::from_secs(u64::from(s)));
+    spec.memory_limit_mb = job.spec.memory_limit_mb;
+    spec.artifacts = job.spec.artifacts.clone();
+    spec.timezone = job.spec.timezone.clone();
+    spec
+}

@@ -1,0 +1,136 @@
+use crate::environment::{EnvSources, prepare_spec};
+use crate::ids::RunTemplateId;
+use crate::lifecycle::{Phase, Trigger};
+use crate::model::{Environment, ExecutorKind, Job, NewJob, ScheduleCas};
+use crate::store::Store;
+use crate::telemetry::{PhaseEvent, Telemetry};
+use crate::{Clock, Error, Result};
+use chrono::{DateTime, Utc};
+
+/// A request to create (and schedule) one job of a run template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobRequest {
+    /// The template.
+    pub runtemplate_id: RunTemplateId,
+    /// What asks for it.
+    pub trigger: Trigger,
+    /// One-off environment overrides (highest precedence).
+    pub env: Environment,
+    /// Run on another executor than the template's.
+    pub executor: Option<ExecutorKind>,
+    /// When it becomes due (default: now; for scheduled jobs: slot + delay).
+    pub after: Option<DateTime<Utc>>,
+    /// The schedule slot (trigger `schedule` only).
+    pub slot: Option<DateTime<Utc>>,
+    /// Compare-and-swap on the template's `next_schedule` (trigger `schedule` only).
+    pub cas: Option<ScheduleCas>,
+    /// Client key making the request idempotent.
+    pub idempotency_key: Option<String>,
+    /// Who asks.
+    pub launched_by: Option<String>,
+}
+
+impl JobRequest {
+    /// An ad-hoc job of `runtemplate_id`, due now.
+    pub fn ad_hoc(runtemplate_id: RunTemplateId, trigger: Trigger) -> Self {
+        Self {
+            runtemplate_id,
+            trigger,
+            env: Environment::new(),
+            executor: None,
+            after: None,
+            slot: None,
+            cas: None,
+            idempotency_key: None,
+            launched_by: None,
+        }
+    }
+
+    /// Builder: one-off environment overrides.
+    pub fn with_env(mut self, env: Environment) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// Builder: who asks.
+    pub fn launched_by(mut self, who: impl Into<String>) -> Self {
+        self.launched_by = Some(who.into());
+        self
+    }
+
+    /// Builder: idempotency key.
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+}
+
+/// Creates and schedules a job: loads the template with its app, company and credentials,
+/// assembles the environment and command (frozen into the job), and writes the job and its
+/// schedule row in one store transaction. Emits the Created and Scheduled events.
+///
+/// An ad-hoc job of an inactive template is refused with Conflict; a missing required field or
+/// an app without the image its executor needs is InvalidInput.
+pub async fn create_job(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    telemetry: &dyn Telemetry,
+    request: JobRequest,
+) -> Result<Job> {
+    let mut template = store.get_runtemplate(request.runtemplate_id).await?;
+    if !template.active && request.slot.is_none() {
+        return Err(Error::conflict(format!(
+            "run template {} ({}) is inactive; activate it before running it",
+            template.id, template.name
+        )));
+    }
+    if let Some(executor) = request.executor {
+        template.executor = executor;
+    }
+    let app = store.get_app(template.app_id).await?;
+    let company = store.get_company(template.company_id).await?;
+    let mut credentials = Vec::with_capacity(template.credentials.len());
+    for id in &template.credentials {
+        credentials.push(store.get_credential(*id).await?);
+    }
+    let prepared = prepare_spec(&EnvSources::new(
+        &app,
+        &company,
+        &credentials,
+        &template,
+        &request.env,
+    ))?;
+    for warning in &prepared.warnings {
+        tracing::warn!(runtemplate_id = template.id.get(), "{warning}");
+    }
+    let now = clock.now();
+    let mut new = NewJob::new(
+        template.id,
+        template.company_id,
+        template.app_id,
+        template.executor,
+        prepared.spec,
+        request.trigger,
+        request.after.unwrap_or(now),
+    );
+    new.slot = request.slot;
+    new.cas = request.cas;
+    new.idempotency_key = request.idempotency_key;
+    new.launched_by = request.launched_by;
+    let replayable = new.idempotency_key.is_some();
+    let job = store.create_and_schedule(&new).await?;
+    // An idempotent replay returns the first job, created earlier: no new phase change.
+    if !replayable || job.created >= now {
+        emit_created(telemetry, &job);
+    }
+    Ok(job)
+}
+
+/// Emits Created then Scheduled for a job that was just created and scheduled in one step.
+pub(crate) fn emit_created(telemetry: &dyn Telemetry, job: &Job) {
+    let mut created = PhaseEvent::of(job, job.created);
+    created.phase = Phase::Created;
+    telemetry.event(&created);
+    telemetry.event(&PhaseEvent::of(job, job.created));
+}

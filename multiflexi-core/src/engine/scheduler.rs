@@ -1,0 +1,235 @@
+//! Turns due run-template slots into jobs.
+
+use super::job_factory::{JobRequest, create_job, emit_created};
+use super::shutdown::Shutdown;
+use crate::lifecycle::Trigger;
+use crate::model::{CatchupPolicy, ConcurrencyPolicy, Environment, Job, ScheduleCas};
+use crate::store::{AuditEntry, SchedulableTemplate, Store};
+use crate::telemetry::{PhaseEvent, Telemetry};
+use crate::{Clock, Error, Result};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a scheduler runs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SchedulerOptions {
+    /// Wake at least this often (`MULTIFLEXI_CYCLE_PAUSE`), also to notice edited templates.
+    pub cycle_pause: Duration,
+    /// A due slot counts as missed only when it is older than this (max(cycle pause, 60 s)).
+    pub grace: Duration,
+    /// Recorded as `launched_by` and in the audit log.
+    pub actor: String,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        Self::with_cycle_pause(Duration::from_secs(10))
+    }
+}
+
+impl SchedulerOptions {
+    /// Options for a cycle pause; the grace is max(cycle pause, 60 s).
+    pub fn with_cycle_pause(cycle_pause: Duration) -> Self {
+        Self {
+            cycle_pause,
+            grace: cycle_pause.max(Duration::from_secs(60)),
+            actor: "scheduler".into(),
+        }
+    }
+}
+
+/// What one scheduler pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Jobs it created.
+    pub created: Vec<Job>,
+    /// Missed slots it skipped (catch-up `skip`).
+    pub skipped: u64,
+    /// The earliest `next_schedule` among the templates afterwards.
+    pub next_wake: Option<DateTime<Utc>>,
+}
+
+/// For each active template whose `next_schedule` is due, creates and schedules its job (unique
+/// slot key + compare-and-swap, so several schedulers never create a slot twice); computes
+/// `next_schedule` when it is NULL and nothing is outstanding; applies the catch-up and
+/// concurrency policies. Also runs lease recovery.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    store: Arc<dyn Store>,
+    telemetry: Arc<dyn Telemetry>,
+    clock: Arc<dyn Clock>,
+    options: SchedulerOptions,
+}
+
+impl Scheduler {
+    /// A scheduler over a store.
+    pub fn new(
+        store: Arc<dyn Store>,
+        telemetry: Arc<dyn Telemetry>,
+        clock: Arc<dyn Clock>,
+        options: SchedulerOptions,
+    ) -> Self {
+        Self {
+            store,
+            telemetry,
+            clock,
+            options,
+        }
+    }
+
+    /// One pass over every schedulable template.
+    pub async fn tick(&self) -> Result<TickReport> {
+        let mut report = TickReport::default();
+        let recovered = self.store.recover_expired().await?;
+        let now = self.clock.now();
+        for job in &recovered.lost {
+            self.telemetry.event(&PhaseEvent::of(job, now));
+        }
+        for job in &recovered.retries {
+            emit_created(&*self.telemetry, job);
+        }
+        for entry in self.store.schedulable_runtemplates().await? {
+            let id = entry.template.id;
+            if let Err(e) = self.tick_template(&entry, &mut report).await {
+                match e {
+                    // Another scheduler won the race for this slot.
+                    Error::AlreadyExists { .. } | Error::Conflict { .. } => {}
+                    e => tracing::warn!(runtemplate_id = id.get(), "scheduling failed: {e}"),
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn tick_template(
+        &self,
+        entry: &SchedulableTemplate,
+        report: &mut TickReport,
+    ) -> Result<()> {
+        let t = &entry.template;
+        let schedule = t.schedule()?;
+        let now = self.clock.now();
+        let mut wake = |at: Option<DateTime<Utc>>| {
+            if let Some(at) = at {
+                report.next_wake = Some(report.next_wake.map_or(at, |w: DateTime<Utc>| w.min(at)));
+            }
+        };
+        let Some(due) = t.next_schedule else {
+            if entry.outstanding.is_empty() {
+                let next = schedule.next_after(now);
+                if self.store.set_next_schedule(t.id, None, next).await? {
+                    wake(next);
+                }
+            }
+            return Ok(());
+        };
+        if due > now {
+            wake(Some(due));
+            return Ok(());
+        }
+        let missed = (now - due).to_std().unwrap_or_default() > self.options.grace;
+        let slot = if missed {
+            match t.catchup {
+                CatchupPolicy::Skip => {
+                    let next = schedule.next_after(now);
+                    if self.store.set_next_schedule(t.id, Some(due), next).await? {
+                        report.skipped += 1;
+                        self.audit(t.id, format!("missed slot {due} skipped (catch-up: skip)"))
+                            .await;
+                        wake(next);
+                    }
+                    return Ok(());
+                }
+                CatchupPolicy::Once => schedule
+                    .latest_at_or_before(due, now)
+                    .unwrap_or(due)
+                    .max(due),
+            }
+        } else {
+            due
+        };
+        if !entry.outstanding.is_empty() {
+            match t.concurrency_policy {
+                ConcurrencyPolicy::Forbid => return Ok(()),
+                ConcurrencyPolicy::Allow => {}
+                ConcurrencyPolicy::Replace => {
+                    for job in &entry.outstanding {
+                        self.store.request_cancel(*job, &self.options.actor).await?;
+                    }
+                }
+            }
+        }
+        let set_next = match t.concurrency_policy {
+            ConcurrencyPolicy::Forbid => None,
+            ConcurrencyPolicy::Allow | ConcurrencyPolicy::Replace => schedule.next_after(slot),
+        };
+        let request = JobRequest {
+            runtemplate_id: t.id,
+            trigger: Trigger::Schedule,
+            env: Environment::new(),
+            executor: None,
+            after: Some(slot + schedule.delay()),
+            slot: Some(slot),
+            cas: Some(ScheduleCas {
+                expected_next: Some(due),
+                set_next,
+            }),
+            idempotency_key: None,
+            launched_by: Some(self.options.actor.clone()),
+        };
+        match create_job(&*self.store, &*self.clock, &*self.telemetry, request).await {
+            Ok(job) => {
+                wake(set_next);
+                report.created.push(job);
+                Ok(())
+            }
+            Err(e @ Error::InvalidInput { .. }) => {
+                // The template cannot produce a job (e.g. a required field is missing): record
+                // it and move past this slot instead of retrying it every cycle.
+                let next = schedule.next_after(slot);
+                self.store.set_next_schedule(t.id, Some(due), next).await?;
+                self.audit(t.id, format!("slot {slot} not run: {e}")).await;
+                wake(next);
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn audit(&self, id: crate::RunTemplateId, detail: String) {
+        let entry = AuditEntry::new(
+            None,
+            self.options.actor.clone(),
+            format!("runtemplate:{id}:schedule"),
+            detail,
+        );
+        if let Err(e) = self.store.append_audit(&entry).await {
+            tracing::warn!("audit write failed: {e}");
+        }
+    }
+
+    /// Runs passes until `shutdown` drains, sleeping until the earliest next slot (at most the
+    /// cycle pause) in between.
+    pub async fn run(&self, shutdown: Shutdown) -> Result<()> {
+        loop {
+            let report = match self.tick().await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!("scheduler pass failed: {e}");
+                    TickReport::default()
+                }
+            };
+            let mut sleep = self.options.cycle_pause;
+            if let Some(at) = report.next_wake {
+                let until = (at - self.clock.now()).to_std().unwrap_or_default();
+                sleep = sleep.min(until);
+            }
+            tokio::select! {
+                _ = shutdown.draining() => return Ok(()),
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! [`ArtifactSink`] for [`InMemoryStore`].
+
+use super::InMemoryStore;
+use super::state::next_id;
+use crate::artifact::{ArtifactSink, detect_content_type, sanitize_name};
+use crate::ids::{ArtifactId, JobId};
+use crate::model::{Artifact, ArtifactMeta};
+use crate::{Error, Result};
+use async_trait::async_trait;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+fn io_error(e: std::io::Error) -> Error {
+    Error::backend("memory", false, e)
+}
+
+#[async_trait]
+impl ArtifactSink for InMemoryStore {
+    async fn put(
+        &self,
+        job_id: JobId,
+        name: &str,
+        content_type: &str,
+        content: &mut (dyn AsyncRead + Send + Unpin),
+    ) -> Result<ArtifactId> {
+        if sanitize_name(name)? != name {
+            return Err(Error::invalid(
+                "artifact name",
+                format!("{name:?} is not sanitised; pass it through artifact::sanitize_name first"),
+            ));
+        }
+        // Fail early for an unknown job, before reading the content.
+        self.lock().job(job_id)?;
+
+        // Read outside the lock: at most `cap` bytes are kept, the rest is only counted.
+        let cap = self.artifact_cap;
+        let mut bytes = Vec::new();
+        (&mut *content)
+            .take(cap)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(io_error)?;
+        let dropped = tokio::io::copy(content, &mut tokio::io::sink())
+            .await
+            .map_err(io_error)?;
+        let note = (dropped > 0).then(|| {
+            format!(
+                "truncated: kept the first {cap} of {} bytes (artifact size cap)",
+                cap + dropped
+            )
+        });
+        let content_type = if content_type.is_empty() {
+            detect_content_type(name, &bytes[..bytes.len().min(8192)])
+        } else {
+            content_type.to_string()
+        };
+
+        let mut st = self.lock();
+        let now = self.now();
+        st.job(job_id)?;
+        let key = (job_id, name.to_string());
+        let meta = match st.artifact_names.get(&key).copied() {
+            Some(id) => {
+                let old = &st.artifacts[&id].meta;
+                ArtifactMeta {
+                    id,
+                    job_id,
+                    filename: name.to_string(),
+                    content_type,
+                    size: bytes.len() as u64,
+                    note,
+                    created: old.created,
+                }
+            }
+            None => {
+                let id = ArtifactId(next_id(&mut st.last_id.artifact));
+                st.artifact_names.insert(key, id);
+                ArtifactMeta {
+                    id,
+                    job_id,
+                    filename: name.to_string(),
+                    content_type,
+                    size: bytes.len() as u64,
+                    note,
+                    created: now,
+                }
+            }
+        };
+        let id = meta.id;
+        st.artifacts.insert(
+            id,
+            Artifact {
+                meta,
+                content: bytes,
+            },
+        );
+        Ok(id)
+    }
+
+    async fn list(&self, job_id: JobId) -> Result<Vec<ArtifactMeta>> {
+        let st = self.lock();
+        st.job(job_id)?;
+        Ok(st
+            .artifacts
+            .values()
+            .filter(|a| a.meta.job_id == job_id)
+            .map(|a| a.meta.clone())
+            .collect())
+    }
+
+    async fn get(&self, id: ArtifactId) -> Result<Artifact> {
+        self.lock()
+            .artifacts
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::not_found(ArtifactId::ENTITY, id))
+    }
+}

@@ -1,0 +1,427 @@
+//! The in-memory tables and the lifecycle steps shared by several trait calls.
+
+use crate::clock::to_micros;
+use crate::ids::{AppId, ArtifactId, CompanyId, CredentialId, JobId, RunTemplateId};
+use crate::lifecycle::{Event, Outcome, Phase, Trigger, plan_completion};
+use crate::model::{App, Artifact, Company, Credential, Job, NewJob, RunTemplate};
+use crate::store::{AuditEntry, Completed, LeaseRef, OutputChunk, fence_conflict};
+use crate::{Error, Result};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use tokio::sync::watch;
+
+/// Unique key of a scheduled job: (runtemplate, slot, attempt).
+pub(super) type SlotKey = (RunTemplateId, DateTime<Utc>, u32);
+
+/// Every table of the store.
+#[derive(Debug)]
+pub(super) struct State {
+    pub apps: BTreeMap<AppId, App>,
+    pub companies: BTreeMap<CompanyId, Company>,
+    pub credentials: BTreeMap<CredentialId, Credential>,
+    pub templates: BTreeMap<RunTemplateId, RunTemplate>,
+    pub jobs: BTreeMap<JobId, Job>,
+    /// The `schedule` rows of Scheduled jobs, in claim order: (after, id).
+    pub due: BTreeSet<(DateTime<Utc>, JobId)>,
+    /// Unique (runtemplate, slot, attempt).
+    pub slots: HashMap<SlotKey, JobId>,
+    /// Unique idempotency keys.
+    pub idempotency: HashMap<String, JobId>,
+    /// `job_output`, per job by seq.
+    pub output: HashMap<JobId, BTreeMap<u64, OutputChunk>>,
+    pub audit: Vec<AuditEntry>,
+    pub artifacts: BTreeMap<ArtifactId, Artifact>,
+    /// Unique (job, filename).
+    pub artifact_names: HashMap<(JobId, String), ArtifactId>,
+    /// Last id handed out per table.
+    pub last_id: LastIds,
+    /// Bumped on every create and re-queue.
+    pub signal: watch::Sender<u64>,
+}
+
+/// Last id handed out per table (ids start at 1 and never repeat).
+#[derive(Debug, Default)]
+pub(super) struct LastIds {
+    pub app: i64,
+    pub company: i64,
+    pub credential: i64,
+    pub template: i64,
+    pub job: i64,
+    pub audit: i64,
+    pub artifact: i64,
+}
+
+/// The next id of a table.
+pub(super) fn next_id(last: &mut i64) -> i64 {
+    *last += 1;
+    *last
+}
+
+impl State {
+    pub fn new() -> Self {
+        Self {
+            apps: BTreeMap::new(),
+            companies: BTreeMap::new(),
+            credentials: BTreeMap::new(),
+            templates: BTreeMap::new(),
+            jobs: BTreeMap::new(),
+            due: BTreeSet::new(),
+            slots: HashMap::new(),
+            idempotency: HashMap::new(),
+            output: HashMap::new(),
+            audit: Vec::new(),
+            artifacts: BTreeMap::new(),
+            artifact_names: HashMap::new(),
+            last_id: LastIds::default(),
+            signal: watch::Sender::new(0),
+        }
+    }
+
+    /// Tells waiting dispatchers that a job may have become claimable.
+    pub fn wake(&self) {
+        self.signal.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// Appends an audit row at `now`.
+    pub fn audit(
+        &mut self,
+        now: DateTime<Utc>,
+        job_id: Option<JobId>,
+        actor: &str,
+        action: &str,
+        detail: String,
+    ) {
+        let id = next_id(&mut self.last_id.audit);
+        self.audit.push(AuditEntry {
+            id,
+            at: now,
+            job_id,
+            actor: actor.to_string(),
+            action: action.to_string(),
+            detail,
+        });
+    }
+
+    /// Appends the `phase:<phase>` row of a job that just changed phase.
+    pub fn audit_phase(&mut self, now: DateTime<Utc>, job_id: JobId, actor: &str, detail: String) {
+        let phase = self.jobs[&job_id].phase;
+        self.audit(
+            now,
+            Some(job_id),
+            actor,
+            &format!("phase:{}", phase.as_str()),
+            detail,
+        );
+    }
+
+    /// The job or NotFound.
+    pub fn job(&self, id: JobId) -> Result<&Job> {
+        self.jobs
+            .get(&id)
+            .ok_or_else(|| Error::not_found(JobId::ENTITY, id))
+    }
+
+    /// Whether a template has a job with a slot that is not finished yet.
+    pub fn outstanding(&self, template: RunTemplateId) -> Vec<JobId> {
+        self.jobs
+            .values()
+            .filter(|j| j.runtemplate_id == template && j.slot.is_some() && !j.phase.is_finished())
+            .map(|j| j.id)
+            .collect()
+    }
+
+    /// Checks everything `create_and_schedule` checks, without changing anything.
+    /// Returns the normalised slot key (None for ad-hoc jobs).
+    pub fn check_new_job(&self, new: &NewJob) -> Result<Option<SlotKey>> {
+        match (new.trigger, new.slot) {
+            (Trigger::Schedule, None) => {
+                return Err(Error::invalid(
+                    "slot",
+                    "a job with trigger schedule needs the slot it was created for",
+                ));
+            }
+            (Trigger::Manual | Trigger::Api | Trigger::Cli, Some(_)) => {
+                return Err(Error::invalid(
+                    "slot",
+                    format!(
+                        "ad-hoc jobs (trigger {}) have no slot; only schedule and retry jobs do",
+                        new.trigger
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if new.cas.is_some() && new.trigger != Trigger::Schedule {
+            return Err(Error::invalid(
+                "cas",
+                format!(
+                    "only jobs with trigger schedule carry a compare-and-swap, not {}",
+                    new.trigger
+                ),
+            ));
+        }
+        if new.retry_of.is_some_and(|id| !self.jobs.contains_key(&id)) {
+            return Err(Error::invalid(
+                "retry_of",
+                format!("job {} does not exist", new.retry_of.unwrap_or(JobId(0))),
+            ));
+        }
+        let template = self
+            .templates
+            .get(&new.runtemplate_id)
+            .ok_or_else(|| Error::not_found(RunTemplateId::ENTITY, new.runtemplate_id))?;
+        if !self.companies.contains_key(&new.company_id) {
+            return Err(Error::not_found(CompanyId::ENTITY, new.company_id));
+        }
+        if !self.apps.contains_key(&new.app_id) {
+            return Err(Error::not_found(AppId::ENTITY, new.app_id));
+        }
+        let key = new
+            .slot
+            .map(|slot| (new.runtemplate_id, to_micros(slot), new.attempt));
+        if let Some(key) = key.filter(|k| self.slots.contains_key(k)) {
+            return Err(Error::AlreadyExists {
+                entity: JobId::ENTITY,
+                key: format!(
+                    "runtemplate {} slot {} attempt {}",
+                    key.0,
+                    key.1.to_rfc3339(),
+                    key.2
+                ),
+            });
+        }
+        if let Some(cas) = new.cas {
+            let expected = cas.expected_next.map(to_micros);
+            if template.next_schedule != expected {
+                return Err(Error::conflict(format!(
+                    "runtemplate {}: next_schedule is {:?}, the scheduler saw {:?}",
+                    template.id, template.next_schedule, expected
+                )));
+            }
+        }
+        Ok(key)
+    }
+
+    /// Created + Scheduled: inserts the job, its schedule row, the template's schedule marks
+    /// (trigger schedule only) and the audit row. `check_new_job` must have passed.
+    pub fn insert_job(&mut self, new: &NewJob, key: Option<SlotKey>, now: DateTime<Utc>) -> Job {
+        let id = JobId(next_id(&mut self.last_id.job));
+        let after = to_micros(new.after);
+        let mut job = Job {
+            id,
+            runtemplate_id: new.runtemplate_id,
+            company_id: new.company_id,
+            app_id: new.app_id,
+            executor: new.executor,
+            spec: new.spec.clone(),
+            command: new.spec.redacted_command(),
+            launched_by: new.launched_by.clone(),
+            phase: Phase::Created,
+            outcome: None,
+            trigger: new.trigger,
+            slot: new.slot.map(to_micros),
+            attempt: new.attempt,
+            retry_of: new.retry_of,
+            after,
+            exitcode: None,
+            pid: None,
+            external_id: None,
+            lease_owner: None,
+            lease_expires: None,
+            lease_token: 0,
+            cancel_requested: false,
+            idempotency_key: new.idempotency_key.clone(),
+            trace_context: new.trace_context.clone(),
+            stdout: String::new(),
+            stderr: String::new(),
+            created: now,
+            queued: None,
+            begin: None,
+            end: None,
+            preserved: None,
+        };
+        // Created → Scheduled in the same step; Created is never observed.
+        job.phase = Phase::Created
+            .apply(Event::Schedule)
+            .expect("created jobs can always be scheduled")
+            .to;
+        let template = self.templates.get_mut(&new.runtemplate_id);
+        if let Some(t) = template.filter(|_| new.trigger == Trigger::Schedule) {
+            t.next_schedule = new.cas.and_then(|c| c.set_next).map(to_micros);
+            t.last_schedule = Some(now);
+        }
+        if let Some(key) = key {
+            self.slots.insert(key, id);
+        }
+        if let Some(k) = &new.idempotency_key {
+            self.idempotency.insert(k.clone(), id);
+        }
+        self.due.insert((after, id));
+        let detail = format!(
+            "trigger={} attempt={} after={}{}",
+            job.trigger,
+            job.attempt,
+            after.to_rfc3339(),
+            job.slot
+                .map(|s| format!(" slot={}", s.to_rfc3339()))
+                .unwrap_or_default()
+        );
+        let actor = job
+            .launched_by
+            .clone()
+            .unwrap_or_else(|| "scheduler".into());
+        self.jobs.insert(id, job.clone());
+        self.audit_phase(now, id, &actor, detail);
+        self.wake();
+        job
+    }
+
+    /// The fencing check of every write after a claim: the token must match, the event must be
+    /// legal in the job's phase (else InvalidTransition), and the phase must be one of `expected`.
+    pub fn fence(&self, lease: LeaseRef, expected: &[Phase], event: Event) -> Result<()> {
+        let job = self.job(lease.job_id)?;
+        if job.lease_token != lease.lease_token {
+            return Err(fence_conflict(lease.job_id, expected, lease.lease_token));
+        }
+        job.phase.apply(event)?;
+        if !expected.contains(&job.phase) {
+            return Err(fence_conflict(lease.job_id, expected, lease.lease_token));
+        }
+        Ok(())
+    }
+
+    /// Moves a job to Completed with `outcome` and applies every side effect of completion in
+    /// the same step: schedule row removed, template counter, `next_schedule`, the retry job,
+    /// audit rows. The event must already be known to be legal.
+    #[allow(clippy::too_many_arguments)]
+    pub fn complete_job(
+        &mut self,
+        id: JobId,
+        event: Event,
+        exitcode: Option<i32>,
+        stdout: Option<&str>,
+        stderr: Option<&str>,
+        now: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<Completed> {
+        let job = self
+            .jobs
+            .get_mut(&id)
+            .ok_or_else(|| Error::not_found(JobId::ENTITY, id))?;
+        let from = job.phase;
+        let t = from.apply(event)?;
+        let outcome = t.outcome.unwrap_or(Outcome::Lost);
+        job.phase = t.to;
+        job.outcome = Some(outcome);
+        job.exitcode = exitcode;
+        job.end = Some(now);
+        job.lease_expires = None;
+        if let Some(s) = stdout {
+            job.stdout = s.to_string();
+        }
+        if let Some(s) = stderr {
+            job.stderr = s.to_string();
+        }
+        let after = job.after;
+        let job = job.clone();
+        if from == Phase::Scheduled {
+            self.due.remove(&(after, id));
+        }
+        self.audit_phase(
+            now,
+            id,
+            actor,
+            format!(
+                "outcome={} exitcode={}",
+                outcome,
+                exitcode
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "-".into())
+            ),
+        );
+
+        let mut retry = None;
+        if let Some(template) = self.templates.get(&job.runtemplate_id) {
+            let codes = self
+                .apps
+                .get(&job.app_id)
+                .map(|a| a.exit_codes.clone())
+                .unwrap_or_default();
+            let plan =
+                plan_completion(&job, template, &codes, outcome, exitcode.unwrap_or(-1), now);
+            let template = self
+                .templates
+                .get_mut(&job.runtemplate_id)
+                .expect("looked up above");
+            if plan.success {
+                template.successfull_jobs_count += 1;
+            } else {
+                template.failed_jobs_count += 1;
+            }
+            if let Some(next) = plan.next_schedule {
+                template.next_schedule = Some(to_micros(next));
+            }
+            if let Some(new) = plan.retry {
+                // A retry whose (slot, attempt) is somehow taken already is not created twice.
+                if let Ok(key) = self.check_new_job(&new) {
+                    retry = Some(self.insert_job(&new, key, now));
+                }
+            }
+        }
+        Ok(Completed { job, retry })
+    }
+
+    /// Queued → Scheduled after an expired lease (no attempt counted, lease cleared).
+    pub fn requeue(&mut self, id: JobId, now: DateTime<Utc>) -> Result<()> {
+        let job = self
+            .jobs
+            .get_mut(&id)
+            .ok_or_else(|| Error::not_found(JobId::ENTITY, id))?;
+        job.phase = job.phase.apply(Event::LeaseExpired)?.to;
+        let owner = job.lease_owner.take().unwrap_or_default();
+        job.lease_expires = None;
+        job.queued = None;
+        let after = job.after;
+        self.due.insert((after, id));
+        self.audit_phase(
+            now,
+            id,
+            "scheduler",
+            format!("lease of {owner:?} expired before the job started"),
+        );
+        self.wake();
+        Ok(())
+    }
+
+    /// Deletes a job with its output and artifacts; returns (artifacts, output chunks) removed.
+    pub fn delete_job(&mut self, id: JobId) -> (u64, u64) {
+        let Some(job) = self.jobs.remove(&id) else {
+            return (0, 0);
+        };
+        self.due.remove(&(job.after, id));
+        if let Some(slot) = job.slot {
+            let key = (job.runtemplate_id, slot, job.attempt);
+            if self.slots.get(&key) == Some(&id) {
+                self.slots.remove(&key);
+            }
+        }
+        if let Some(k) = &job.idempotency_key {
+            if self.idempotency.get(k) == Some(&id) {
+                self.idempotency.remove(k);
+            }
+        }
+        let chunks = self.output.remove(&id).map_or(0, |m| m.len() as u64);
+        let ids: Vec<ArtifactId> = self
+            .artifacts
+            .values()
+            .filter(|a| a.meta.job_id == id)
+            .map(|a| a.meta.id)
+            .collect();
+        for aid in &ids {
+            if let Some(a) = self.artifacts.remove(aid) {
+                self.artifact_names.remove(&(id, a.meta.filename));
+            }
+        }
+        (ids.len() as u64, chunks)
+    }
+}
