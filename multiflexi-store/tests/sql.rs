@@ -69,7 +69,8 @@ mod postgres {
     common_cases!(
         Backend::Postgres,
         cross_process_race => cases::race::cross_process_race,
-        no_lost_wakeups => cases::race::no_lost_wakeups
+        no_lost_wakeups => cases::race::no_lost_wakeups,
+        listen_reconnects => cases::race::listen_reconnects
     );
     mod engine {
         use super::*;
