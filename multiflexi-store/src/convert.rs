@@ -1,7 +1,7 @@
 //! Rows ↔ core model.
 
 use crate::crypto::Keyring;
-use crate::entity::{apps, job};
+use crate::entity::{apps, job, ts_opt, utc, utc_opt};
 use multiflexi_core::lifecycle::{Outcome, Phase, RetryBackoff, RetryPolicy, Trigger};
 use multiflexi_core::model::{
     App, CatchupPolicy, ConcurrencyPolicy, Environment, ExecutorKind, Job, JobSpec, LocalizedText,
@@ -77,8 +77,8 @@ pub(crate) fn app_to_model(app: &App) -> apps::Model {
         artifacts: to_json(&app.artifacts),
         exit_codes: to_json(&app.exit_codes),
         enabled: app.enabled,
-        created: app.created,
-        updated: app.updated,
+        created: ts_opt(app.created),
+        updated: ts_opt(app.updated),
     }
 }
 
@@ -100,8 +100,8 @@ pub(crate) fn app_from_model(m: apps::Model) -> Result<App> {
     app.artifacts = from_json("app artifacts", &m.artifacts)?;
     app.exit_codes = from_json("app exit codes", &m.exit_codes)?;
     app.enabled = m.enabled;
-    app.created = m.created;
-    app.updated = m.updated;
+    app.created = utc_opt(m.created);
+    app.updated = utc_opt(m.updated);
     Ok(app)
 }
 
@@ -120,8 +120,8 @@ pub(crate) fn template_from_model(
     t.delay = u32_of("delay", m.delay)?;
     t.executor = parse::<ExecutorKind>("executor", &m.executor)?;
     t.active = m.active;
-    t.next_schedule = m.next_schedule;
-    t.last_schedule = m.last_schedule;
+    t.next_schedule = utc_opt(m.next_schedule);
+    t.last_schedule = utc_opt(m.last_schedule);
     t.successfull_jobs_count = m.successfull_jobs_count.max(0) as u64;
     t.failed_jobs_count = m.failed_jobs_count.max(0) as u64;
     t.config = config;
@@ -140,8 +140,8 @@ pub(crate) fn template_from_model(
         .transpose()?;
     t.concurrency_policy = parse::<ConcurrencyPolicy>("concurrency_policy", &m.concurrency_policy)?;
     t.catchup = parse::<CatchupPolicy>("catchup", &m.catchup)?;
-    t.created = m.created;
-    t.updated = m.updated;
+    t.created = utc_opt(m.created);
+    t.updated = utc_opt(m.updated);
     Ok(t)
 }
 
@@ -229,10 +229,10 @@ pub(crate) fn job_from_model(keys: &Keyring, m: &job::Model) -> Result<Job> {
             .map(|o| parse("outcome", o))
             .transpose()?,
         trigger: parse("trigger", &m.trigger)?,
-        slot: m.slot,
+        slot: utc_opt(m.slot),
         attempt: u32_of("attempt", m.attempt)?,
         retry_of: m.retry_of.map(JobId),
-        after: m.after,
+        after: utc(m.after),
         exitcode: m
             .exitcode
             .map(|c| {
@@ -244,18 +244,18 @@ pub(crate) fn job_from_model(keys: &Keyring, m: &job::Model) -> Result<Job> {
         pid: m.pid,
         external_id: &m.external_id,
         lease_owner: &m.lease_owner,
-        lease_expires: m.lease_expires,
+        lease_expires: utc_opt(m.lease_expires),
         lease_token: m.lease_token,
         cancel_requested: m.cancel_requested,
         idempotency_key: &m.idempotency_key,
         trace_context: &m.trace_context,
         stdout: &m.stdout,
         stderr: &m.stderr,
-        created: m.created,
-        queued: m.queued,
-        begin: m.begin,
-        end: m.end,
-        preserved: m.preserved,
+        created: utc(m.created),
+        queued: utc_opt(m.queued),
+        begin: utc_opt(m.begin),
+        end: utc_opt(m.end),
+        preserved: utc_opt(m.preserved),
     };
     let value = serde_json::to_value(&fields).expect("job fields serialise");
     serde_json::from_value(value)

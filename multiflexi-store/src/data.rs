@@ -1,5 +1,6 @@
 //! [`OutputLog`], [`AuditLog`] and [`ArtifactSink`] for [`SqlStore`].
 
+use crate::entity::{Ts, ts, utc};
 use crate::entity::{artifacts, audit_log, job, job_output};
 use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
@@ -126,7 +127,7 @@ impl OutputLog for SqlStore {
 fn audit_from(r: audit_log::Model) -> AuditEntry {
     let mut e = AuditEntry::new(r.job_id.map(JobId), r.actor, r.action, r.detail);
     e.id = r.id;
-    e.at = r.at;
+    e.at = utc(r.at);
     e
 }
 
@@ -140,7 +141,7 @@ impl AuditLog for SqlStore {
         };
         audit_log::Entity::insert(audit_log::ActiveModel {
             id: NotSet,
-            at: Set(at),
+            at: Set(ts(at)),
             job_id: Set(entry.job_id.map(|j| j.0)),
             actor: Set(entry.actor.clone()),
             action: Set(entry.action.clone()),
@@ -160,7 +161,7 @@ impl AuditLog for SqlStore {
             q = q.filter(audit_log::Column::JobId.eq(j.0));
         }
         if let Some(s) = filter.since {
-            q = q.filter(audit_log::Column::At.gte(to_micros(s)));
+            q = q.filter(audit_log::Column::At.gte(ts(to_micros(s))));
         }
         if let Some(l) = filter.limit {
             q = q.limit(l);
@@ -182,7 +183,7 @@ struct MetaRow {
     content_type: String,
     size: i64,
     note: Option<String>,
-    created: DateTime<Utc>,
+    created: Ts,
 }
 
 /// `ArtifactMeta` is `#[non_exhaustive]` without a constructor: built through `Deserialize`.
@@ -194,7 +195,7 @@ fn meta_from(r: MetaRow) -> Result<ArtifactMeta> {
         "content_type": r.content_type,
         "size": u64::try_from(r.size).unwrap_or(0),
         "note": r.note,
-        "created": r.created,
+        "created": utc(r.created),
     });
     serde_json::from_value(v).map_err(|e| {
         Error::backend(
@@ -288,7 +289,7 @@ impl ArtifactSink for SqlStore {
                         content: Set(bytes.clone()),
                         size: Set(size),
                         note: Set(note.clone()),
-                        created: Set(now),
+                        created: Set(ts(now)),
                     })
                     .exec(&txn)
                     .await

@@ -532,7 +532,7 @@ async fn write_schema_version(db: &DatabaseConnection, name: &'static str) -> Re
         Some(row) => {
             let mut am: sv::ActiveModel = row.into();
             am.version = Set(SCHEMA_VERSION);
-            am.updated = Set(now);
+            am.updated = Set(crate::entity::ts(now));
             am.update(db)
                 .await
                 .map(|_| ())
@@ -542,7 +542,7 @@ async fn write_schema_version(db: &DatabaseConnection, name: &'static str) -> Re
             let am = sv::ActiveModel {
                 id: Set(1),
                 version: Set(SCHEMA_VERSION),
-                updated: Set(now),
+                updated: Set(crate::entity::ts(now)),
             };
             match sv::Entity::insert(am).exec(db).await {
                 Ok(_) => Ok(()),
