@@ -71,32 +71,20 @@ pub async fn open_store_with(
     options: OpenOptions,
 ) -> anyhow::Result<Arc<SqlStore>> {
     let url = cfg.url()?;
+    if let Some(path) = sqlite_path(&url) {
+        check_sqlite_dir(&url, &path)?;
+    }
     let key = resolve_key(cfg, &url, options.create_key_file)?;
     let mut store_options = SqlStoreOptions::default()
         .with_acquire_timeout(options.connect_timeout)
         .with_migrate(options.migrate);
-    if let Some(k) = &key {
-        store_options = store_options.with_master_key(k.key.clone());
-    }
-    if let Some(path) = sqlite_path(&url) {
-        check_sqlite_dir(&url, &path)?;
+    if let Some(k) = key {
+        store_options = store_options.with_master_key(k);
     }
     probe_server(&url, options.connect_timeout).await?;
     let store = SqlStore::connect(&url, store_options)
         .await
         .map_err(|e| connect_error(&url, e))?;
-    if let Some(KeyChoice {
-        create: Some(path),
-        key,
-    }) = key
-    {
-        write_key_file(&path, &key)?;
-        eprintln!(
-            "note: MULTIFLEXI_MASTER_KEY is not set; created the key file {} (mode 0600) that \
-             encrypts secrets in this database; keep it with the database",
-            path.display()
-        );
-    }
     Ok(Arc::new(store))
 }
 
@@ -154,39 +142,51 @@ pub fn key_file_for(db_path: &Path) -> PathBuf {
     }
 }
 
-struct KeyChoice {
-    key: MasterKey,
-    /// The key file to write once the database opened.
-    create: Option<PathBuf>,
-}
-
 fn resolve_key(
     cfg: &DatabaseConfig,
     url: &str,
     create_key_file: bool,
-) -> anyhow::Result<Option<KeyChoice>> {
+) -> anyhow::Result<Option<MasterKey>> {
     if let Some(text) = cfg.master_key.as_deref().filter(|k| !k.trim().is_empty()) {
-        let key = MasterKey::parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
-        return Ok(Some(KeyChoice { key, create: None }));
+        return MasterKey::parse(text)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("{e}"));
     }
     let Some(db) = sqlite_path(url) else {
         return Ok(None);
     };
     let path = key_file_for(&db);
-    match std::fs::read_to_string(&path) {
+    match read_key_file(&path)? {
+        Some(key) => Ok(Some(key)),
+        None if create_key_file => {
+            let key = MasterKey::generate();
+            if create_key_file_once(&path, &key)? {
+                eprintln!(
+                    "note: MULTIFLEXI_MASTER_KEY is not set; created the key file {} (mode 0600) \
+                     that encrypts secrets in this database; keep it with the database",
+                    path.display()
+                );
+                Ok(Some(key))
+            } else {
+                // Another process created it first: use theirs.
+                read_key_file(&path)
+            }
+        }
+        None => Ok(None),
+    }
+}
+
+/// The key in `path`; `None` when there is no such file.
+fn read_key_file(path: &Path) -> anyhow::Result<Option<MasterKey>> {
+    match std::fs::read_to_string(path) {
         Ok(text) => {
             let key = MasterKey::parse(&text).map_err(|e| {
                 anyhow::anyhow!("the key file {} is not a master key: {e}", path.display())
             })?;
-            warn_if_readable_by_others(&path);
-            Ok(Some(KeyChoice { key, create: None }))
+            warn_if_readable_by_others(path);
+            Ok(Some(key))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Ok(create_key_file.then(|| KeyChoice {
-                key: MasterKey::generate(),
-                create: Some(path),
-            }))
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => bail!("cannot read the key file {}: {e}", path.display()),
     }
 }
@@ -207,20 +207,44 @@ fn warn_if_readable_by_others(path: &Path) {
 #[cfg(not(unix))]
 fn warn_if_readable_by_others(_path: &Path) {}
 
-fn write_key_file(path: &Path, key: &MasterKey) -> anyhow::Result<()> {
+/// Creates the key file with its content in one step (written to a temporary file, then linked
+/// into place, which fails when the file exists). Returns false when another process created it
+/// first.
+fn create_key_file_once(path: &Path, key: &MasterKey) -> anyhow::Result<bool> {
+    let tmp = path.with_file_name(format!(".{KEY_FILE_NAME}.{}.tmp", std::process::id()));
+    let linked = write_key(&tmp, key, false).and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    let created = match linked {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            // A file system without hard links: create the file itself.
+            write_key(path, key, true)
+        }
+        other => other,
+    };
+    match created {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("cannot create the key file {}", path.display())),
+    }
+}
+
+/// Writes the key to `path` with mode 0600 (`create_new`: fail when it exists).
+fn write_key(path: &Path, key: &MasterKey, create_new: bool) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true);
+    if create_new {
+        options.create_new(true);
+    } else {
+        options.create(true).truncate(true);
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create the key file {}", path.display()))?;
-    file.write_all(format!("{}\n", key.to_env_value()).as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write the key file {}", path.display()))
+    let mut file = options.open(path)?;
+    file.write_all(format!("{}\n", key.to_env_value()).as_bytes())?;
+    file.sync_all()
 }
 
 /// A SQLite file in a folder that does not exist cannot be created: say so plainly.
