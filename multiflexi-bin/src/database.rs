@@ -308,20 +308,43 @@ async fn probe_server(url: &str, timeout: Duration) -> anyhow::Result<()> {
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!("no answer within {} s", timeout.as_secs()),
     };
-    bail!(
+    Err(Unreachable(format!(
         "cannot reach the database {} at {host}:{port}: {reason}; check that the server runs and \
          that DATABASE_URL (or DB_HOST / DB_PORT) points at it",
         redact_url(url)
-    )
+    ))
+    .into())
 }
 
+/// The database server did not answer at all (connection refused, no route, no answer in time):
+/// waiting and trying again may help.
+#[derive(Debug)]
+pub struct Unreachable(pub String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// Whether an error of [`open_store`] may go away by itself (a server that is not up yet, a
+/// timeout): what a daemon retries with back-off. Bad URLs, keys and schemas are not.
+pub fn is_retryable(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<Unreachable>().is_some()
+        || e.downcast_ref::<multiflexi_core::Error>()
+            .is_some_and(multiflexi_core::Error::is_retryable)
+}
+
+/// The store's error, named after the database when it does not say which (kept as the root
+/// cause, so [`is_retryable`] can tell).
 fn connect_error(url: &str, e: multiflexi_core::Error) -> anyhow::Error {
-    let text = e.to_string();
     let redacted = redact_url(url);
-    if text.contains(&redacted) {
-        anyhow::anyhow!("{text}")
+    if e.to_string().contains(&redacted) {
+        anyhow::Error::from(e)
     } else {
-        anyhow::anyhow!("cannot use the database {redacted}: {text}")
+        anyhow::Error::from(e).context(format!("cannot use the database {redacted}"))
     }
 }
 
@@ -358,6 +381,8 @@ mod tests {
         );
         assert_eq!(server_address("postgres:///x?host=/run/postgresql"), None);
         assert_eq!(server_address("sqlite://m.db"), None);
+        assert!(is_retryable(&Unreachable("x".into()).into()));
+        assert!(!is_retryable(&anyhow::anyhow!("bad url")));
         assert_eq!(key_file_for(Path::new("m.db")), Path::new("multiflexi.key"));
     }
 }
