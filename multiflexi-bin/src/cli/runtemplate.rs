@@ -80,10 +80,10 @@ pub struct CreateArgs {
     #[arg(long)]
     pub name: String,
     /// The app it runs.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_alias = "app_id", value_name = "ID")]
     pub app: String,
     /// The company it runs for.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_alias = "company_id", value_name = "ID")]
     pub company: String,
     #[command(flatten)]
     pub settings: Settings,
@@ -98,10 +98,10 @@ pub struct UpdateArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// Another app.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_alias = "app_id", value_name = "ID")]
     pub app: Option<String>,
     /// Another company.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_alias = "company_id", value_name = "ID")]
     pub company: Option<String>,
     /// Remove a configuration value (repeat).
     #[arg(long = "unset-config", value_name = "KEY")]
