@@ -1,5 +1,7 @@
 //! Shared modules of the multiflexi binaries: configuration from the environment (ARCHITECTURE
 //! §10). The binaries themselves are thin `main`s over the library crates.
 
+pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod database;

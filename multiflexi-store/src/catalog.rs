@@ -5,10 +5,13 @@ use crate::entity::{
     apps, company, company_env, credential_values, credentials, job, runtemplate,
     runtemplate_config, runtemplate_credential,
 };
+use crate::entity::{ts, ts_opt, utc_opt};
 use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use multiflexi_core::model::{Company, Credential, CredentialField, EnvValue, Environment, RunTemplate};
+use multiflexi_core::model::{
+    Company, Credential, CredentialField, EnvValue, Environment, RunTemplate,
+};
 use multiflexi_core::schedule::IntervalCode;
 use multiflexi_core::store::{Catalog, RunTemplateFilter, SchedulableTemplate};
 use multiflexi_core::{
@@ -80,8 +83,8 @@ impl SqlStore {
         out.zabbix_host = row.zabbix_host;
         out.enabled = row.enabled;
         out.environment = env;
-        out.created = row.created;
-        out.updated = row.updated;
+        out.created = utc_opt(row.created);
+        out.updated = utc_opt(row.updated);
         Ok(out)
     }
 
@@ -152,7 +155,11 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn credential_in<C: ConnectionTrait>(&self, c: &C, id: CredentialId) -> Result<Credential> {
+    async fn credential_in<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        id: CredentialId,
+    ) -> Result<Credential> {
         let row = credentials::Entity::find_by_id(id.0)
             .one(c)
             .await
@@ -274,8 +281,8 @@ impl SqlStore {
             delay: Set(i64::from(t.delay)),
             executor: Set(t.executor.as_str().to_string()),
             active: Set(t.active),
-            next_schedule: Set(t.next_schedule.map(to_micros)),
-            last_schedule: Set(t.last_schedule.map(to_micros)),
+            next_schedule: Set(ts_opt(t.next_schedule)),
+            last_schedule: Set(ts_opt(t.last_schedule)),
             successfull_jobs_count: Set(clamp_i64(t.successfull_jobs_count)),
             failed_jobs_count: Set(clamp_i64(t.failed_jobs_count)),
             max_retries: Set(i64::from(t.retry.max_retries)),
@@ -286,8 +293,8 @@ impl SqlStore {
             memory_limit_mb: Set(t.memory_limit_mb.map(i64::from)),
             concurrency_policy: Set(t.concurrency_policy.as_str().to_string()),
             catchup: Set(t.catchup.as_str().to_string()),
-            created: Set(t.created.map(to_micros)),
-            updated: Set(t.updated.map(to_micros)),
+            created: Set(ts_opt(t.created)),
+            updated: Set(ts_opt(t.updated)),
         }
     }
 
@@ -409,7 +416,7 @@ impl Catalog for SqlStore {
             let id = match existing {
                 Some(old) => {
                     stored.id = AppId(old.id);
-                    stored.created = old.created;
+                    stored.created = utc_opt(old.created);
                     let mut am = app_to_model(&stored).into_active_model();
                     am = am.reset_all();
                     am.update(&txn)
@@ -505,8 +512,8 @@ impl Catalog for SqlStore {
                 email: Set(c.email.clone()),
                 zabbix_host: Set(c.zabbix_host.clone()),
                 enabled: Set(c.enabled),
-                created: Set(Some(now)),
-                updated: Set(Some(now)),
+                created: Set(Some(ts(now))),
+                updated: Set(Some(ts(now))),
             };
             let id = company::Entity::insert(am)
                 .exec(&txn)
@@ -536,12 +543,13 @@ impl Catalog for SqlStore {
                 zabbix_host: Set(co.zabbix_host.clone()),
                 enabled: Set(co.enabled),
                 created: Set(old.created),
-                updated: Set(Some(now)),
+                updated: Set(Some(ts(now))),
             };
             am.update(&txn)
                 .await
                 .map_err(|e| self.err(CompanyId::ENTITY, &format!("name {:?}", co.name), e))?;
-            self.write_company_env(&txn, old.id, &co.environment).await?;
+            self.write_company_env(&txn, old.id, &co.environment)
+                .await?;
             self.company_in(&txn, co.id).await
         }
         .await)
@@ -588,7 +596,9 @@ impl Catalog for SqlStore {
                 .map_err(|e| self.dberr(e))?
                 > 0
             {
-                return Err(Error::conflict(format!("company {id} still has run templates")));
+                return Err(Error::conflict(format!(
+                    "company {id} still has run templates"
+                )));
             }
             if credentials::Entity::find()
                 .filter(credentials::Column::CompanyId.eq(id.0))
@@ -597,7 +607,9 @@ impl Catalog for SqlStore {
                 .map_err(|e| self.dberr(e))?
                 > 0
             {
-                return Err(Error::conflict(format!("company {id} still has credentials")));
+                return Err(Error::conflict(format!(
+                    "company {id} still has credentials"
+                )));
             }
             company::Entity::delete_by_id(id.0)
                 .exec(&txn)
@@ -756,13 +768,13 @@ impl Catalog for SqlStore {
             let mut t = template.clone();
             t.successfull_jobs_count = u64::try_from(old.successfull_jobs_count).unwrap_or(0);
             t.failed_jobs_count = u64::try_from(old.failed_jobs_count).unwrap_or(0);
-            t.last_schedule = old.last_schedule;
-            t.created = old.created;
+            t.last_schedule = utc_opt(old.last_schedule);
+            t.created = utc_opt(old.created);
             t.updated = Some(now);
             t.next_schedule = if outstanding.is_empty() {
                 None
             } else {
-                old.next_schedule
+                utc_opt(old.next_schedule)
             };
             let mut am = self.template_active_model(&t);
             // counters are changed only by completions (atomically), never overwritten here
@@ -843,14 +855,11 @@ impl Catalog for SqlStore {
     ) -> Result<bool> {
         in_tx!(self, |txn| async {
             let mut q = runtemplate::Entity::update_many()
-                .col_expr(
-                    runtemplate::Column::NextSchedule,
-                    Expr::value(new.map(to_micros)),
-                )
+                .col_expr(runtemplate::Column::NextSchedule, Expr::value(ts_opt(new)))
                 .filter(runtemplate::Column::Id.eq(id.0));
             q = match expected {
                 None => q.filter(runtemplate::Column::NextSchedule.is_null()),
-                Some(e) => q.filter(runtemplate::Column::NextSchedule.eq(to_micros(e))),
+                Some(e) => q.filter(runtemplate::Column::NextSchedule.eq(ts(to_micros(e)))),
             };
             let n = q.exec(&txn).await.map_err(|e| self.dberr(e))?.rows_affected;
             if n == 0

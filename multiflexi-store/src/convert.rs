@@ -1,7 +1,7 @@
 //! Rows ↔ core model.
 
 use crate::crypto::Keyring;
-use crate::entity::{apps, job};
+use crate::entity::{apps, job, ts_opt, utc, utc_opt};
 use multiflexi_core::lifecycle::{Outcome, Phase, RetryBackoff, RetryPolicy, Trigger};
 use multiflexi_core::model::{
     App, CatchupPolicy, ConcurrencyPolicy, Environment, ExecutorKind, Job, JobSpec, LocalizedText,
@@ -9,8 +9,8 @@ use multiflexi_core::model::{
 };
 use multiflexi_core::schedule::IntervalCode;
 use multiflexi_core::{AppId, CompanyId, Error, JobId, Result, RunTemplateId};
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// Associated data of the sealed job blob.
 pub(crate) const JOB_ENV_CONTEXT: &str = "job.env";
@@ -30,9 +30,8 @@ pub(crate) fn from_json<T: DeserializeOwned>(what: &str, s: &str) -> Result<T> {
 }
 
 fn parse<T: std::str::FromStr<Err = Error>>(what: &str, s: &str) -> Result<T> {
-    s.parse::<T>().map_err(|e| {
-        Error::backend("sql", false, format!("stored {what} {s:?} is invalid: {e}"))
-    })
+    s.parse::<T>()
+        .map_err(|e| Error::backend("sql", false, format!("stored {what} {s:?} is invalid: {e}")))
 }
 
 fn u32_of(what: &str, v: i64) -> Result<u32> {
@@ -78,8 +77,8 @@ pub(crate) fn app_to_model(app: &App) -> apps::Model {
         artifacts: to_json(&app.artifacts),
         exit_codes: to_json(&app.exit_codes),
         enabled: app.enabled,
-        created: app.created,
-        updated: app.updated,
+        created: ts_opt(app.created),
+        updated: ts_opt(app.updated),
     }
 }
 
@@ -101,8 +100,8 @@ pub(crate) fn app_from_model(m: apps::Model) -> Result<App> {
     app.artifacts = from_json("app artifacts", &m.artifacts)?;
     app.exit_codes = from_json("app exit codes", &m.exit_codes)?;
     app.enabled = m.enabled;
-    app.created = m.created;
-    app.updated = m.updated;
+    app.created = utc_opt(m.created);
+    app.updated = utc_opt(m.updated);
     Ok(app)
 }
 
@@ -121,8 +120,8 @@ pub(crate) fn template_from_model(
     t.delay = u32_of("delay", m.delay)?;
     t.executor = parse::<ExecutorKind>("executor", &m.executor)?;
     t.active = m.active;
-    t.next_schedule = m.next_schedule;
-    t.last_schedule = m.last_schedule;
+    t.next_schedule = utc_opt(m.next_schedule);
+    t.last_schedule = utc_opt(m.last_schedule);
     t.successfull_jobs_count = m.successfull_jobs_count.max(0) as u64;
     t.failed_jobs_count = m.failed_jobs_count.max(0) as u64;
     t.config = config;
@@ -141,8 +140,8 @@ pub(crate) fn template_from_model(
         .transpose()?;
     t.concurrency_policy = parse::<ConcurrencyPolicy>("concurrency_policy", &m.concurrency_policy)?;
     t.catchup = parse::<CatchupPolicy>("catchup", &m.catchup)?;
-    t.created = m.created;
-    t.updated = m.updated;
+    t.created = utc_opt(m.created);
+    t.updated = utc_opt(m.updated);
     Ok(t)
 }
 
@@ -187,17 +186,21 @@ struct JobFields<'a> {
 
 pub(crate) fn job_from_model(keys: &Keyring, m: &job::Model) -> Result<Job> {
     let what = format!("the environment of job {}", m.id);
-    let plain = keys.open_job(JOB_ENV_CONTEXT, &m.env).map_err(|e| match e {
-        crate::crypto::SecretError::UnknownKey { key_id, configured, .. } => {
+    let plain = keys
+        .open_job(JOB_ENV_CONTEXT, &m.env)
+        .map_err(|e| match e {
             crate::crypto::SecretError::UnknownKey {
+                key_id, configured, ..
+            } => crate::crypto::SecretError::UnknownKey {
                 what: what.clone(),
                 key_id,
                 configured,
+            },
+            crate::crypto::SecretError::Decrypt(_) => {
+                crate::crypto::SecretError::Decrypt(what.clone())
             }
-        }
-        crate::crypto::SecretError::Decrypt(_) => crate::crypto::SecretError::Decrypt(what.clone()),
-        other => other,
-    })?;
+            other => other,
+        })?;
     let sealed: SealedSpec = serde_json::from_slice(&plain)
         .map_err(|e| Error::backend("sql", false, format!("{what} is not valid: {e}")))?;
     let mut spec = JobSpec::new(m.program.clone(), sealed.args);
@@ -220,12 +223,16 @@ pub(crate) fn job_from_model(keys: &Keyring, m: &job::Model) -> Result<Job> {
         command: &m.command,
         launched_by: &m.launched_by,
         phase: parse("phase", &m.phase)?,
-        outcome: m.outcome.as_deref().map(|o| parse("outcome", o)).transpose()?,
+        outcome: m
+            .outcome
+            .as_deref()
+            .map(|o| parse("outcome", o))
+            .transpose()?,
         trigger: parse("trigger", &m.trigger)?,
-        slot: m.slot,
+        slot: utc_opt(m.slot),
         attempt: u32_of("attempt", m.attempt)?,
         retry_of: m.retry_of.map(JobId),
-        after: m.after,
+        after: utc(m.after),
         exitcode: m
             .exitcode
             .map(|c| {
@@ -237,18 +244,18 @@ pub(crate) fn job_from_model(keys: &Keyring, m: &job::Model) -> Result<Job> {
         pid: m.pid,
         external_id: &m.external_id,
         lease_owner: &m.lease_owner,
-        lease_expires: m.lease_expires,
+        lease_expires: utc_opt(m.lease_expires),
         lease_token: m.lease_token,
         cancel_requested: m.cancel_requested,
         idempotency_key: &m.idempotency_key,
         trace_context: &m.trace_context,
         stdout: &m.stdout,
         stderr: &m.stderr,
-        created: m.created,
-        queued: m.queued,
-        begin: m.begin,
-        end: m.end,
-        preserved: m.preserved,
+        created: utc(m.created),
+        queued: utc_opt(m.queued),
+        begin: utc_opt(m.begin),
+        end: utc_opt(m.end),
+        preserved: utc_opt(m.preserved),
     };
     let value = serde_json::to_value(&fields).expect("job fields serialise");
     serde_json::from_value(value)

@@ -57,7 +57,9 @@ pub enum SecretError {
         configured: String,
     },
     /// Decryption failed (wrong key under the same id, or tampered data).
-    #[error("cannot read {0}: decryption failed (wrong MULTIFLEXI_MASTER_KEY for its key id, or the data was altered)")]
+    #[error(
+        "cannot read {0}: decryption failed (wrong MULTIFLEXI_MASTER_KEY for its key id, or the data was altered)"
+    )]
     Decrypt(String),
     /// The stored value is not a blob this code knows.
     #[error("cannot read {0}: not a sealed value")]
@@ -167,9 +169,9 @@ fn decode_key_material(m: &str) -> Result<[u8; 32], SecretError> {
             .find_map(|engine| engine.decode(m).ok())
             .ok_or_else(|| SecretError::BadKey("neither 64 hex digits nor base64".into()))?
     };
-    bytes.try_into().map_err(|b: Vec<u8>| {
-        SecretError::BadKey(format!("the key is {} bytes, not 32", b.len()))
-    })
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| SecretError::BadKey(format!("the key is {} bytes, not 32", b.len())))
 }
 
 /// The keys a store seals and opens with.
@@ -217,7 +219,8 @@ impl Keyring {
                 },
             )
             .map_err(|_| SecretError::Decrypt(context.to_string()))?;
-        let mut out = Vec::with_capacity(SEALED_PREFIX.len() + key.id.len() + 1 + NONCE_LEN + ct.len());
+        let mut out =
+            Vec::with_capacity(SEALED_PREFIX.len() + key.id.len() + 1 + NONCE_LEN + ct.len());
         out.extend_from_slice(SEALED_PREFIX.as_bytes());
         out.extend_from_slice(key.id.as_bytes());
         out.push(b':');
@@ -330,37 +333,58 @@ mod tests {
         let err = MasterKey::parse("abcd").unwrap_err().to_string();
         assert!(err.contains("MULTIFLEXI_MASTER_KEY"), "{err}");
         let short = STANDARD.encode([1u8; 16]);
-        assert!(MasterKey::parse(&short).unwrap_err().to_string().contains("16 bytes"));
+        assert!(
+            MasterKey::parse(&short)
+                .unwrap_err()
+                .to_string()
+                .contains("16 bytes")
+        );
     }
 
     #[test]
     fn seal_open_and_wrong_keys() {
         let ring = Keyring::new(Some(MasterKey::generate()), vec![]);
-        let s = ring.seal_text("credential_values.value", "hunter2").unwrap();
+        let s = ring
+            .seal_text("credential_values.value", "hunter2")
+            .unwrap();
         assert!(!s.contains("hunter2"));
-        assert_eq!(ring.open_text("credential_values.value", &s).unwrap(), "hunter2");
+        assert_eq!(
+            ring.open_text("credential_values.value", &s).unwrap(),
+            "hunter2"
+        );
         // bound to its column
         assert!(ring.open_text("company_env.value", &s).is_err());
         // another key: clear error naming the key id
         let other = Keyring::new(Some(MasterKey::generate()), vec![]);
-        let err = other.open_text("credential_values.value", &s).unwrap_err().to_string();
+        let err = other
+            .open_text("credential_values.value", &s)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not configured"), "{err}");
         // no key at all
         let none = Keyring::default();
         let err = none.open_text("x", &s).unwrap_err().to_string();
         assert!(err.contains("is not set"), "{err}");
-        assert!(matches!(none.seal_text("x", "v"), Err(SecretError::NoKey(_))));
+        assert!(matches!(
+            none.seal_text("x", "v"),
+            Err(SecretError::NoKey(_))
+        ));
         // same id, wrong key
         let a = Keyring::new(Some(MasterKey::with_id("same", [1; 32]).unwrap()), vec![]);
         let b = Keyring::new(Some(MasterKey::with_id("same", [2; 32]).unwrap()), vec![]);
         let blob = a.seal_bytes("job.env", b"{}").unwrap();
-        assert!(matches!(b.open_bytes("job.env", &blob), Err(SecretError::Decrypt(_))));
+        assert!(matches!(
+            b.open_bytes("job.env", &blob),
+            Err(SecretError::Decrypt(_))
+        ));
     }
 
     #[test]
     fn rotation_reads_old_keys() {
         let old = MasterKey::generate();
-        let v = Keyring::new(Some(old.clone()), vec![]).seal_bytes("c", b"x").unwrap();
+        let v = Keyring::new(Some(old.clone()), vec![])
+            .seal_bytes("c", b"x")
+            .unwrap();
         let ring = Keyring::new(Some(MasterKey::generate()), vec![old]);
         assert_eq!(ring.open_bytes("c", &v).unwrap(), b"x");
     }

@@ -1,5 +1,6 @@
 //! [`OutputLog`], [`AuditLog`] and [`ArtifactSink`] for [`SqlStore`].
 
+use crate::entity::{Ts, ts, utc};
 use crate::entity::{artifacts, audit_log, job, job_output};
 use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
@@ -77,7 +78,10 @@ impl OutputLog for SqlStore {
                     .map_err(|e| {
                         self.err(
                             "job_output",
-                            &format!("job {} seq {} (or a later one of the batch)", first.job_id, first.seq),
+                            &format!(
+                                "job {} seq {} (or a later one of the batch)",
+                                first.job_id, first.seq
+                            ),
                             e,
                         )
                     })?;
@@ -123,7 +127,7 @@ impl OutputLog for SqlStore {
 fn audit_from(r: audit_log::Model) -> AuditEntry {
     let mut e = AuditEntry::new(r.job_id.map(JobId), r.actor, r.action, r.detail);
     e.id = r.id;
-    e.at = r.at;
+    e.at = utc(r.at);
     e
 }
 
@@ -137,7 +141,7 @@ impl AuditLog for SqlStore {
         };
         audit_log::Entity::insert(audit_log::ActiveModel {
             id: NotSet,
-            at: Set(at),
+            at: Set(ts(at)),
             job_id: Set(entry.job_id.map(|j| j.0)),
             actor: Set(entry.actor.clone()),
             action: Set(entry.action.clone()),
@@ -157,7 +161,7 @@ impl AuditLog for SqlStore {
             q = q.filter(audit_log::Column::JobId.eq(j.0));
         }
         if let Some(s) = filter.since {
-            q = q.filter(audit_log::Column::At.gte(to_micros(s)));
+            q = q.filter(audit_log::Column::At.gte(ts(to_micros(s))));
         }
         if let Some(l) = filter.limit {
             q = q.limit(l);
@@ -179,7 +183,7 @@ struct MetaRow {
     content_type: String,
     size: i64,
     note: Option<String>,
-    created: DateTime<Utc>,
+    created: Ts,
 }
 
 /// `ArtifactMeta` is `#[non_exhaustive]` without a constructor: built through `Deserialize`.
@@ -191,10 +195,15 @@ fn meta_from(r: MetaRow) -> Result<ArtifactMeta> {
         "content_type": r.content_type,
         "size": u64::try_from(r.size).unwrap_or(0),
         "note": r.note,
-        "created": r.created,
+        "created": utc(r.created),
     });
-    serde_json::from_value(v)
-        .map_err(|e| Error::backend("sql", false, format!("artifact {} cannot be read: {e}", r.id)))
+    serde_json::from_value(v).map_err(|e| {
+        Error::backend(
+            "sql",
+            false,
+            format!("artifact {} cannot be read: {e}", r.id),
+        )
+    })
 }
 
 fn io_error(e: std::io::Error) -> Error {
@@ -258,7 +267,10 @@ impl ArtifactSink for SqlStore {
             match existing {
                 Some((id, _)) => {
                     artifacts::Entity::update_many()
-                        .col_expr(artifacts::Column::ContentType, Expr::value(content_type.clone()))
+                        .col_expr(
+                            artifacts::Column::ContentType,
+                            Expr::value(content_type.clone()),
+                        )
                         .col_expr(artifacts::Column::Content, Expr::value(bytes.clone()))
                         .col_expr(artifacts::Column::Size, Expr::value(size))
                         .col_expr(artifacts::Column::Note, Expr::value(note.clone()))
@@ -277,7 +289,7 @@ impl ArtifactSink for SqlStore {
                         content: Set(bytes.clone()),
                         size: Set(size),
                         note: Set(note.clone()),
-                        created: Set(now),
+                        created: Set(ts(now)),
                     })
                     .exec(&txn)
                     .await

@@ -5,10 +5,35 @@
 
 #![allow(missing_docs)]
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 
-/// A UTC timestamp column value.
-pub type Ts = DateTime<Utc>;
+/// A timestamp column value (always at offset +00:00).
+///
+/// Bound as `DateTime<FixedOffset>`, not `DateTime<Utc>`: the MySQL driver sends a
+/// `DateTime<Utc>` parameter as a `TIMESTAMP`, which MariaDB cannot hold past 2038 (it stored
+/// NULL); this type is sent as a UTC `DATETIME` text there, as `timestamptz` to PostgreSQL and as
+/// RFC 3339 text (`+00:00`, order-preserving) to SQLite.
+pub type Ts = DateTime<FixedOffset>;
+
+/// A core instant as a column value.
+pub fn ts(t: DateTime<Utc>) -> Ts {
+    t.fixed_offset()
+}
+
+/// A column value as a core instant.
+pub fn utc(t: Ts) -> DateTime<Utc> {
+    t.to_utc()
+}
+
+/// [`ts`] of an optional instant, truncated to microseconds.
+pub fn ts_opt(t: Option<DateTime<Utc>>) -> Option<Ts> {
+    t.map(|t| ts(multiflexi_core::to_micros(t)))
+}
+
+/// [`utc`] of an optional column value.
+pub fn utc_opt(t: Option<Ts>) -> Option<DateTime<Utc>> {
+    t.map(utc)
+}
 
 macro_rules! no_relations {
     () => {

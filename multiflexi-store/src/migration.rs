@@ -65,7 +65,10 @@ impl Cols {
     }
     /// Short names and keys (compared case-sensitively).
     fn name(&self, name: &str) -> ColumnDef {
-        ColumnDef::new(a(name)).string_len(255).not_null().to_owned()
+        ColumnDef::new(a(name))
+            .string_len(255)
+            .not_null()
+            .to_owned()
     }
     fn name_null(&self, name: &str) -> ColumnDef {
         ColumnDef::new(a(name)).string_len(255).null().to_owned()
@@ -138,15 +141,39 @@ fn fk(
         .to_owned()
 }
 
+/// The index names that exist already (one query, instead of one per index).
+async fn existing_indexes(manager: &SchemaManager<'_>) -> Result<Vec<String>, DbErr> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = manager.get_database_backend();
+    let sql = match backend {
+        DbBackend::MySql => {
+            "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()"
+        }
+        DbBackend::Postgres => {
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+        }
+        _ => "SELECT name FROM sqlite_master WHERE type = 'index'",
+    };
+    let rows = manager
+        .get_connection()
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.try_get_by_index::<String>(0).ok())
+        .collect())
+}
+
+/// Creates an index unless it exists (MySQL has no CREATE INDEX IF NOT EXISTS).
 async fn index(
     manager: &SchemaManager<'_>,
+    existing: &[String],
     table: &str,
     name: &str,
     cols: &[&str],
     unique: bool,
 ) -> Result<(), DbErr> {
-    // Checked here rather than with IF NOT EXISTS, which MySQL lacks for indexes.
-    if manager.has_index(table, name).await? {
+    if existing.iter().any(|e| e == name) {
         return Ok(());
     }
     let mut i = Index::create();
@@ -200,6 +227,7 @@ mod m0001_initial {
                 ""
             };
             let c = Cols { backend, collation };
+            let ex = existing_indexes(manager).await?;
             manager
                 .create_table(
                     c.table("schema_version")
@@ -234,8 +262,8 @@ mod m0001_initial {
                         .to_owned(),
                 )
                 .await?;
-            index(manager, "apps", "ux_apps_uuid", &["uuid"], true).await?;
-            index(manager, "apps", "ix_apps_name", &["name"], false).await?;
+            index(manager, &ex, "apps", "ux_apps_uuid", &["uuid"], true).await?;
+            index(manager, &ex, "apps", "ix_apps_name", &["name"], false).await?;
 
             manager
                 .create_table(
@@ -251,8 +279,8 @@ mod m0001_initial {
                         .to_owned(),
                 )
                 .await?;
-            index(manager, "company", "ux_company_name", &["name"], true).await?;
-            index(manager, "company", "ux_company_slug", &["slug"], true).await?;
+            index(manager, &ex, "company", "ux_company_name", &["name"], true).await?;
+            index(manager, &ex, "company", "ux_company_slug", &["slug"], true).await?;
 
             manager
                 .create_table(
@@ -273,6 +301,7 @@ mod m0001_initial {
                 .await?;
             index(
                 manager,
+                &ex,
                 "company_env",
                 "ux_company_env_name",
                 &["company_id", "name"],
@@ -298,6 +327,7 @@ mod m0001_initial {
                 .await?;
             index(
                 manager,
+                &ex,
                 "credentials",
                 "ux_credentials_name",
                 &["company_id", "name"],
@@ -324,6 +354,7 @@ mod m0001_initial {
                 .await?;
             index(
                 manager,
+                &ex,
                 "credential_values",
                 "ix_credential_values_credential",
                 &["credential_id", "position"],
@@ -373,10 +404,27 @@ mod m0001_initial {
                         .to_owned(),
                 )
                 .await?;
-            index(manager, "runtemplate", "ix_runtemplate_company", &["company_id"], false).await?;
-            index(manager, "runtemplate", "ix_runtemplate_app", &["app_id"], false).await?;
             index(
                 manager,
+                &ex,
+                "runtemplate",
+                "ix_runtemplate_company",
+                &["company_id"],
+                false,
+            )
+            .await?;
+            index(
+                manager,
+                &ex,
+                "runtemplate",
+                "ix_runtemplate_app",
+                &["app_id"],
+                false,
+            )
+            .await?;
+            index(
+                manager,
+                &ex,
                 "runtemplate",
                 "ix_runtemplate_due",
                 &["active", "next_schedule"],
@@ -402,6 +450,7 @@ mod m0001_initial {
                 .await?;
             index(
                 manager,
+                &ex,
                 "runtemplate_config",
                 "ux_runtemplate_config_name",
                 &["runtemplate_id", "name"],
@@ -432,6 +481,7 @@ mod m0001_initial {
                 .await?;
             index(
                 manager,
+                &ex,
                 "runtemplate_credential",
                 "ux_runtemplate_credential",
                 &["runtemplate_id", "credential_id"],
@@ -440,6 +490,7 @@ mod m0001_initial {
             .await?;
             index(
                 manager,
+                &ex,
                 "runtemplate_credential",
                 "ix_runtemplate_credential_cred",
                 &["credential_id"],
@@ -496,18 +547,59 @@ mod m0001_initial {
                 .await?;
             index(
                 manager,
+                &ex,
                 "job",
                 "ux_job_slot",
                 &["runtemplate_id", "slot", "attempt"],
                 true,
             )
             .await?;
-            index(manager, "job", "ux_job_idempotency", &["idempotency_key"], true).await?;
-            index(manager, "job", "ix_job_status", &["status", "id"], false).await?;
-            index(manager, "job", "ix_job_runtemplate", &["runtemplate_id", "phase"], false).await?;
-            index(manager, "job", "ix_job_company", &["company_id", "id"], false).await?;
-            index(manager, "job", "ix_job_end", &["end"], false).await?;
-            index(manager, "job", "ix_job_lease", &["phase", "lease_expires"], false).await?;
+            index(
+                manager,
+                &ex,
+                "job",
+                "ux_job_idempotency",
+                &["idempotency_key"],
+                true,
+            )
+            .await?;
+            index(
+                manager,
+                &ex,
+                "job",
+                "ix_job_status",
+                &["status", "id"],
+                false,
+            )
+            .await?;
+            index(
+                manager,
+                &ex,
+                "job",
+                "ix_job_runtemplate",
+                &["runtemplate_id", "phase"],
+                false,
+            )
+            .await?;
+            index(
+                manager,
+                &ex,
+                "job",
+                "ix_job_company",
+                &["company_id", "id"],
+                false,
+            )
+            .await?;
+            index(manager, &ex, "job", "ix_job_end", &["end"], false).await?;
+            index(
+                manager,
+                &ex,
+                "job",
+                "ix_job_lease",
+                &["phase", "lease_expires"],
+                false,
+            )
+            .await?;
 
             manager
                 .create_table(
@@ -517,13 +609,27 @@ mod m0001_initial {
                         .col(c.ts("after"))
                         .col(c.name("executor"))
                         .col(c.boolean("claimed"))
-                        .foreign_key(&mut fk("schedule", "job_id", "job", ForeignKeyAction::Cascade))
+                        .foreign_key(&mut fk(
+                            "schedule",
+                            "job_id",
+                            "job",
+                            ForeignKeyAction::Cascade,
+                        ))
                         .to_owned(),
                 )
                 .await?;
-            index(manager, "schedule", "ux_schedule_job", &["job_id"], true).await?;
             index(
                 manager,
+                &ex,
+                "schedule",
+                "ux_schedule_job",
+                &["job_id"],
+                true,
+            )
+            .await?;
+            index(
+                manager,
+                &ex,
                 "schedule",
                 "ix_schedule_due",
                 &["claimed", "executor", "after"],
@@ -548,7 +654,15 @@ mod m0001_initial {
                         .to_owned(),
                 )
                 .await?;
-            index(manager, "job_output", "ux_job_output_seq", &["job_id", "seq"], true).await?;
+            index(
+                manager,
+                &ex,
+                "job_output",
+                "ux_job_output_seq",
+                &["job_id", "seq"],
+                true,
+            )
+            .await?;
 
             manager
                 .create_table(
@@ -561,12 +675,18 @@ mod m0001_initial {
                         .col(c.big("size"))
                         .col(c.text_null("note"))
                         .col(c.ts("created"))
-                        .foreign_key(&mut fk("artifacts", "job_id", "job", ForeignKeyAction::Cascade))
+                        .foreign_key(&mut fk(
+                            "artifacts",
+                            "job_id",
+                            "job",
+                            ForeignKeyAction::Cascade,
+                        ))
                         .to_owned(),
                 )
                 .await?;
             index(
                 manager,
+                &ex,
                 "artifacts",
                 "ux_artifacts_name",
                 &["job_id", "filename"],
@@ -586,8 +706,16 @@ mod m0001_initial {
                         .to_owned(),
                 )
                 .await?;
-            index(manager, "audit_log", "ix_audit_log_job", &["job_id", "at"], false).await?;
-            index(manager, "audit_log", "ix_audit_log_at", &["at"], false).await?;
+            index(
+                manager,
+                &ex,
+                "audit_log",
+                "ix_audit_log_job",
+                &["job_id", "at"],
+                false,
+            )
+            .await?;
+            index(manager, &ex, "audit_log", "ix_audit_log_at", &["at"], false).await?;
             Ok(())
         }
     }

@@ -2,6 +2,7 @@
 //! claim is fenced (`WHERE id = ? AND lease_token = ? AND phase = ?`).
 
 use crate::convert::{from_json, job_from_model, seal_spec, template_from_model, to_json};
+use crate::entity::{Ts, ts, ts_opt, utc};
 use crate::entity::{apps, artifacts, audit_log, company, job, job_output, runtemplate, schedule};
 use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
@@ -27,7 +28,10 @@ use std::time::Duration;
 /// `now + ttl`, saturating, in microseconds.
 fn expiry(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
     let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
-    to_micros(now.checked_add_signed(ttl).unwrap_or(DateTime::<Utc>::MAX_UTC))
+    to_micros(
+        now.checked_add_signed(ttl)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC),
+    )
 }
 
 fn phase_of(row: &job::Model) -> Result<Phase> {
@@ -55,7 +59,7 @@ impl SqlStore {
     ) -> Result<()> {
         audit_log::Entity::insert(audit_log::ActiveModel {
             id: NotSet,
-            at: Set(now),
+            at: Set(ts(now)),
             job_id: Set(Some(job_id)),
             actor: Set(actor.to_string()),
             action: Set(format!("phase:{}", phase.as_str())),
@@ -145,7 +149,10 @@ impl SqlStore {
                 .map_err(|e| self.dberr(e))?
                 == 0
             {
-                return Err(Error::invalid("retry_of", format!("job {r} does not exist")));
+                return Err(Error::invalid(
+                    "retry_of",
+                    format!("job {r} does not exist"),
+                ));
             }
         }
         let count = |n: u64| n == 0;
@@ -176,7 +183,7 @@ impl SqlStore {
         if let Some(slot) = new.slot {
             let taken = job::Entity::find()
                 .filter(job::Column::RuntemplateId.eq(new.runtemplate_id.0))
-                .filter(job::Column::Slot.eq(to_micros(slot)))
+                .filter(job::Column::Slot.eq(ts(to_micros(slot))))
                 .filter(job::Column::Attempt.eq(i64::from(new.attempt)))
                 .count(c)
                 .await
@@ -197,15 +204,18 @@ impl SqlStore {
         now: DateTime<Utc>,
     ) -> Result<i64> {
         if new.trigger == Trigger::Schedule {
-            let set_next = new.cas.and_then(|c| c.set_next).map(to_micros);
+            let set_next = ts_opt(new.cas.and_then(|c| c.set_next));
             let mut q = runtemplate::Entity::update_many()
                 .col_expr(runtemplate::Column::NextSchedule, Expr::value(set_next))
-                .col_expr(runtemplate::Column::LastSchedule, Expr::value(Some(now)))
+                .col_expr(
+                    runtemplate::Column::LastSchedule,
+                    Expr::value(Some(ts(now))),
+                )
                 .filter(runtemplate::Column::Id.eq(new.runtemplate_id.0));
             if let Some(cas) = new.cas {
                 q = match cas.expected_next {
                     None => q.filter(runtemplate::Column::NextSchedule.is_null()),
-                    Some(e) => q.filter(runtemplate::Column::NextSchedule.eq(to_micros(e))),
+                    Some(e) => q.filter(runtemplate::Column::NextSchedule.eq(ts(to_micros(e)))),
                 };
             }
             let n = q.exec(c).await.map_err(|e| self.dberr(e))?.rows_affected;
@@ -246,10 +256,10 @@ impl SqlStore {
             status: Set(phase.as_str().to_string()),
             outcome: Set(None),
             trigger: Set(new.trigger.as_str().to_string()),
-            slot: Set(slot),
+            slot: Set(slot.map(ts)),
             attempt: Set(i64::from(new.attempt)),
             retry_of: Set(new.retry_of.map(|j| j.0)),
-            after: Set(after),
+            after: Set(ts(after)),
             exitcode: Set(None),
             pid: Set(None),
             external_id: Set(None),
@@ -261,8 +271,8 @@ impl SqlStore {
             trace_context: Set(new.trace_context.clone()),
             stdout: Set(String::new()),
             stderr: Set(String::new()),
-            created: Set(now),
-            scheduled: Set(Some(now)),
+            created: Set(ts(now)),
+            scheduled: Set(Some(ts(now))),
             queued: Set(None),
             begin: Set(None),
             end: Set(None),
@@ -285,7 +295,7 @@ impl SqlStore {
         schedule::Entity::insert(schedule::ActiveModel {
             id: NotSet,
             job_id: Set(id),
-            after: Set(after),
+            after: Set(ts(after)),
             executor: Set(new.executor.as_str().to_string()),
             claimed: Set(false),
         })
@@ -300,7 +310,10 @@ impl SqlStore {
             slot.map(|s| format!(" slot={}", s.to_rfc3339()))
                 .unwrap_or_default()
         );
-        let actor = new.launched_by.clone().unwrap_or_else(|| "scheduler".into());
+        let actor = new
+            .launched_by
+            .clone()
+            .unwrap_or_else(|| "scheduler".into());
         self.audit_phase(c, now, id, phase, &actor, detail).await?;
         if self.backend() == DbBackend::Postgres {
             c.execute_unprepared(&format!("NOTIFY {}", crate::store::NOTIFY_CHANNEL))
@@ -331,11 +344,8 @@ impl SqlStore {
             .col_expr(job::Column::Status, Expr::value(outcome.as_str()))
             .col_expr(job::Column::Outcome, Expr::value(Some(outcome.as_str())))
             .col_expr(job::Column::Exitcode, Expr::value(exitcode.map(i64::from)))
-            .col_expr(job::Column::End, Expr::value(Some(now)))
-            .col_expr(
-                job::Column::LeaseExpires,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            );
+            .col_expr(job::Column::End, Expr::value(Some(ts(now))))
+            .col_expr(job::Column::LeaseExpires, Expr::value(Option::<Ts>::None));
         if let Some(s) = stdout {
             q = q.col_expr(job::Column::Stdout, Expr::value(s));
         }
@@ -407,7 +417,7 @@ impl SqlStore {
             if let Some(next) = plan.next_schedule {
                 u = u.col_expr(
                     runtemplate::Column::NextSchedule,
-                    Expr::value(Some(to_micros(next))),
+                    Expr::value(Some(ts(to_micros(next)))),
                 );
             }
             u.exec(c).await.map_err(|e| self.dberr(e))?;
@@ -436,11 +446,8 @@ impl SqlStore {
             .col_expr(job::Column::Phase, Expr::value(to.as_str()))
             .col_expr(job::Column::Status, Expr::value(to.as_str()))
             .col_expr(job::Column::LeaseOwner, Expr::value(Option::<String>::None))
-            .col_expr(
-                job::Column::LeaseExpires,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(job::Column::Queued, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(job::Column::LeaseExpires, Expr::value(Option::<Ts>::None))
+            .col_expr(job::Column::Queued, Expr::value(Option::<Ts>::None))
             .filter(job::Column::Id.eq(row.id))
             .filter(job::Column::LeaseToken.eq(row.lease_token))
             .filter(job::Column::Phase.eq(from.as_str()))
@@ -499,7 +506,9 @@ fn slot_exists(new: &NewJob) -> Error {
         key: format!(
             "runtemplate {} slot {} attempt {}",
             new.runtemplate_id,
-            new.slot.map(|s| to_micros(s).to_rfc3339()).unwrap_or_default(),
+            new.slot
+                .map(|s| to_micros(s).to_rfc3339())
+                .unwrap_or_default(),
             new.attempt
         ),
     }
@@ -549,7 +558,7 @@ impl JobQueue for SqlStore {
             let mut q = schedule::Entity::find()
                 .filter(schedule::Column::Claimed.eq(false))
                 .filter(schedule::Column::Executor.is_in(kinds.clone()))
-                .filter(schedule::Column::After.lte(now))
+                .filter(schedule::Column::After.lte(ts(now)))
                 .order_by_asc(schedule::Column::After)
                 .order_by_asc(schedule::Column::JobId)
                 .limit(limit);
@@ -583,8 +592,8 @@ impl JobQueue for SqlStore {
                     job::Column::LeaseOwner,
                     Expr::value(Some(options.owner.clone())),
                 )
-                .col_expr(job::Column::LeaseExpires, Expr::value(Some(expires)))
-                .col_expr(job::Column::Queued, Expr::value(Some(now)))
+                .col_expr(job::Column::LeaseExpires, Expr::value(Some(ts(expires))))
+                .col_expr(job::Column::Queued, Expr::value(Some(ts(now))))
                 .filter(job::Column::Id.is_in(picked.clone()))
                 .filter(job::Column::Phase.eq(Phase::Scheduled.as_str()))
                 .exec(&txn)
@@ -604,13 +613,13 @@ impl JobQueue for SqlStore {
                 let Some(row) = rows.get(&id) else { continue };
                 if row.phase != to.as_str()
                     || row.lease_owner.as_deref() != Some(options.owner.as_str())
-                    || row.queued != Some(now)
+                    || row.queued.map(utc) != Some(now)
                 {
                     continue;
                 }
                 audit.push(audit_log::ActiveModel {
                     id: NotSet,
-                    at: Set(now),
+                    at: Set(ts(now)),
                     job_id: Set(Some(id)),
                     actor: Set(options.owner.clone()),
                     action: Set(format!("phase:{}", to.as_str())),
@@ -646,7 +655,7 @@ impl JobQueue for SqlStore {
                     let n = job::Entity::update_many()
                         .col_expr(job::Column::Phase, Expr::value(to.as_str()))
                         .col_expr(job::Column::Status, Expr::value(to.as_str()))
-                        .col_expr(job::Column::Begin, Expr::value(Some(now)))
+                        .col_expr(job::Column::Begin, Expr::value(Some(ts(now))))
                         .col_expr(job::Column::Pid, Expr::value(b.pid))
                         .col_expr(job::Column::ExternalId, Expr::value(b.external_id.clone()))
                         .filter(job::Column::Id.eq(row.id))
@@ -669,7 +678,8 @@ impl JobQueue for SqlStore {
                         b.external_id.as_deref().unwrap_or("-")
                     );
                     let actor = row.lease_owner.clone().unwrap_or_default();
-                    self.audit_phase(&txn, now, row.id, to, &actor, detail).await?;
+                    self.audit_phase(&txn, now, row.id, to, &actor, detail)
+                        .await?;
                     self.job_in(&txn, row.id).await
                 }
                 .await;
@@ -713,7 +723,7 @@ impl JobQueue for SqlStore {
                 match live(l) {
                     Some(row) => {
                         job::Entity::update_many()
-                            .col_expr(job::Column::LeaseExpires, Expr::value(Some(expires)))
+                            .col_expr(job::Column::LeaseExpires, Expr::value(Some(ts(expires))))
                             .filter(job::Column::Id.eq(row.id))
                             .filter(job::Column::LeaseToken.eq(l.lease_token))
                             .exec(&txn)
@@ -785,7 +795,7 @@ impl JobQueue for SqlStore {
             let to = Phase::Completed.apply(Event::Preserve)?.to;
             let n = job::Entity::update_many()
                 .col_expr(job::Column::Phase, Expr::value(to.as_str()))
-                .col_expr(job::Column::Preserved, Expr::value(Some(now)))
+                .col_expr(job::Column::Preserved, Expr::value(Some(ts(now))))
                 .filter(job::Column::Id.eq(row.id))
                 .filter(job::Column::LeaseToken.eq(lease.lease_token))
                 .filter(job::Column::Phase.eq(Phase::Completed.as_str()))
@@ -815,10 +825,8 @@ impl JobQueue for SqlStore {
         let now = self.now().await?;
         let rec = in_tx!(self, |txn| async {
             let mut q = job::Entity::find()
-                .filter(
-                    job::Column::Phase.is_in([Phase::Queued.as_str(), Phase::Running.as_str()]),
-                )
-                .filter(job::Column::LeaseExpires.lte(now))
+                .filter(job::Column::Phase.is_in([Phase::Queued.as_str(), Phase::Running.as_str()]))
+                .filter(job::Column::LeaseExpires.lte(ts(now)))
                 .order_by_asc(job::Column::Id);
             if self.locks() {
                 q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
@@ -908,7 +916,7 @@ impl JobQueue for SqlStore {
                         .map_err(|e| self.dberr(e))?;
                     audit_log::Entity::insert(audit_log::ActiveModel {
                         id: NotSet,
-                        at: Set(now),
+                        at: Set(ts(now)),
                         job_id: Set(Some(row.id)),
                         actor: Set(actor.to_string()),
                         action: Set("job:cancel".into()),
@@ -935,7 +943,7 @@ impl JobQueue for SqlStore {
                     job::Column::Phase
                         .is_in([Phase::Completed.as_str(), Phase::Preserved.as_str()]),
                 )
-                .filter(job::Column::End.lt(cutoff))
+                .filter(job::Column::End.lt(ts(cutoff)))
                 .order_by_asc(job::Column::Id);
             if let Some(c) = options.company_id {
                 q = q.filter(job::Column::CompanyId.eq(c.0));
@@ -1007,7 +1015,7 @@ impl JobQueue for SqlStore {
             q = q.filter(job::Column::CompanyId.eq(c.0));
         }
         if let Some(s) = filter.since {
-            q = q.filter(job::Column::Created.gte(to_micros(s)));
+            q = q.filter(job::Column::Created.gte(ts(to_micros(s))));
         }
         if let Some(b) = filter.before_id {
             q = q.filter(job::Column::Id.lt(b.0));
@@ -1034,7 +1042,7 @@ impl JobQueue for SqlStore {
             .map_err(|e| self.dberr(e))?;
         let due = job::Entity::find()
             .filter(job::Column::Phase.is_in([Phase::Created.as_str(), Phase::Scheduled.as_str()]))
-            .filter(job::Column::After.lte(now))
+            .filter(job::Column::After.lte(ts(now)))
             .count(self.db())
             .await
             .map_err(|e| self.dberr(e))?;

@@ -3,9 +3,9 @@
 use crate::crypto::{Keyring, MasterKey};
 use crate::error::{Kind, backend_name, classify, is_transient, map_db};
 use crate::migration::{Migrator, SCHEMA_VERSION};
+use chrono::{DateTime, Utc};
 use multiflexi_core::artifact::DEFAULT_ARTIFACT_CAP;
 use multiflexi_core::{Clock, Error, Result, to_micros};
-use chrono::{DateTime, Utc};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
@@ -336,7 +336,9 @@ impl SqlStore {
                 }
                 let db = inner.db.clone();
                 drop(inner);
-                db.close().await.map_err(|e| Error::backend("sql", false, e))
+                db.close()
+                    .await
+                    .map_err(|e| Error::backend("sql", false, e))
             }
             Err(_) => Ok(()),
         }
@@ -398,7 +400,9 @@ impl SqlStore {
             .query_one_raw(Statement::from_string(self.backend(), sql))
             .await
             .map_err(|e| self.dberr(e))?
-            .ok_or_else(|| Error::backend(self.inner.name, false, "the clock query returned no row"))?;
+            .ok_or_else(|| {
+                Error::backend(self.inner.name, false, "the clock query returned no row")
+            })?;
         let after = Utc::now();
         let db_us: i64 = row.try_get_by_index(0).map_err(|e| self.dberr(e))?;
         let mid = before + (after - before) / 2;
@@ -528,7 +532,7 @@ async fn write_schema_version(db: &DatabaseConnection, name: &'static str) -> Re
         Some(row) => {
             let mut am: sv::ActiveModel = row.into();
             am.version = Set(SCHEMA_VERSION);
-            am.updated = Set(now);
+            am.updated = Set(crate::entity::ts(now));
             am.update(db)
                 .await
                 .map(|_| ())
@@ -538,7 +542,7 @@ async fn write_schema_version(db: &DatabaseConnection, name: &'static str) -> Re
             let am = sv::ActiveModel {
                 id: Set(1),
                 version: Set(SCHEMA_VERSION),
-                updated: Set(now),
+                updated: Set(crate::entity::ts(now)),
             };
             match sv::Entity::insert(am).exec(db).await {
                 Ok(_) => Ok(()),

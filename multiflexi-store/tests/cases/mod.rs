@@ -11,8 +11,8 @@ use multiflexi_core::lifecycle::RetryPolicy;
 use multiflexi_core::model::{Company, Credential, Environment, JobSpec, NewJob, ScheduleCas};
 use multiflexi_core::schedule::IntervalCode;
 use multiflexi_core::store::{
-    AuditFilter, Begin, CancelResult, Catalog, ClaimOptions, CleanupOptions, Completion,
-    HeartbeatStatus, JobFilter, JobQueue, LeaseRef, OutputChunk, OutputLog, AuditLog, Stream,
+    AuditFilter, AuditLog, Begin, CancelResult, Catalog, ClaimOptions, CleanupOptions, Completion,
+    HeartbeatStatus, JobFilter, JobQueue, LeaseRef, OutputChunk, OutputLog, Stream,
 };
 use multiflexi_core::{
     App, ArtifactSink, Clock, Error, ExecutorKind, Outcome, Phase, RunTemplate, Trigger,
@@ -33,7 +33,10 @@ pub async fn fixture(s: &SqlStore) -> Fx {
         .put_app(&App::new("Hello", "/bin/echo").with_cmdparams("hello {NAME}"))
         .await
         .unwrap();
-    let company = s.create_company(&Company::new("Acme s.r.o.")).await.unwrap();
+    let company = s
+        .create_company(&Company::new("Acme s.r.o."))
+        .await
+        .unwrap();
     let template = s
         .create_runtemplate(
             &RunTemplate::new(app.id, company.id, "hello hourly")
@@ -122,7 +125,9 @@ pub async fn migrations_twice_and_newer_schema_refused(ctx: &Ctx) {
         .execute_unprepared("UPDATE schema_version SET version = 999")
         .await
         .unwrap();
-    let err = SqlStore::connect(&ctx.url, ctx.options()).await.unwrap_err();
+    let err = SqlStore::connect(&ctx.url, ctx.options())
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
     assert!(msg.contains("999") && msg.contains("newer"), "{msg}");
@@ -162,7 +167,10 @@ pub async fn lifecycle_fenced_and_audited(ctx: &Ctx) {
         job_id: q.id,
         lease_token: 7,
     };
-    let r = s.begin_many(&[Begin::new(stale, Some(1), None)]).await.unwrap();
+    let r = s
+        .begin_many(&[Begin::new(stale, Some(1), None)])
+        .await
+        .unwrap();
     assert!(matches!(r[0], Err(Error::Conflict { .. })), "{r:?}");
     let lease = LeaseRef::of(q);
     let r = s.mark_preserved(lease).await.unwrap_err();
@@ -170,7 +178,10 @@ pub async fn lifecycle_fenced_and_audited(ctx: &Ctx) {
 
     ctx.clock.advance(Cd::milliseconds(1));
     let r = s
-        .begin_many(&[Begin::new(lease, Some(4242), None), Begin::new(stale, None, None)])
+        .begin_many(&[
+            Begin::new(lease, Some(4242), None),
+            Begin::new(stale, None, None),
+        ])
         .await
         .unwrap();
     let running = r[0].as_ref().unwrap();
@@ -201,7 +212,10 @@ pub async fn lifecycle_fenced_and_audited(ctx: &Ctx) {
     assert!(done.retry.is_none());
     // completing twice: the token matches, the event is illegal in Completed
     let again = s.complete_many(&[c]).await.unwrap();
-    assert!(matches!(again[0], Err(Error::InvalidTransition { .. })), "{again:?}");
+    assert!(
+        matches!(again[0], Err(Error::InvalidTransition { .. })),
+        "{again:?}"
+    );
     let t = s.get_runtemplate(fx.template.id).await.unwrap();
     assert_eq!((t.successfull_jobs_count, t.failed_jobs_count), (1, 0));
 
@@ -230,7 +244,10 @@ pub async fn lifecycle_fenced_and_audited(ctx: &Ctx) {
         .map(|e| e.at)
         .collect();
     assert!(at.windows(2).all(|w| w[0] <= w[1]), "{at:?}");
-    assert!(at.contains(&(now + Cd::milliseconds(1) + Cd::microseconds(1))), "{at:?}");
+    assert!(
+        at.contains(&(now + Cd::milliseconds(1) + Cd::microseconds(1))),
+        "{at:?}"
+    );
 
     let listed = s
         .list_jobs(&{
@@ -250,8 +267,16 @@ pub async fn scheduler_cas_and_unique_slot(ctx: &Ctx) {
     let fx = fixture(&s).await;
     let slot = ctx.clock.now();
     let next = slot + Cd::hours(1);
-    assert!(s.set_next_schedule(fx.template.id, None, Some(slot)).await.unwrap());
-    assert!(!s.set_next_schedule(fx.template.id, None, Some(slot)).await.unwrap());
+    assert!(
+        s.set_next_schedule(fx.template.id, None, Some(slot))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.set_next_schedule(fx.template.id, None, Some(slot))
+            .await
+            .unwrap()
+    );
     let mut n = scheduled(&fx, slot);
     n.cas = Some(ScheduleCas {
         expected_next: Some(slot + Cd::microseconds(1)),
@@ -294,7 +319,9 @@ pub async fn scheduler_cas_and_unique_slot(ctx: &Ctx) {
     let c = s.claim(&claim("e", 1)).await.unwrap();
     assert_eq!(c[0].id, job.id);
     let lease = LeaseRef::of(&c[0]);
-    s.begin_many(&[Begin::new(lease, None, None)]).await.unwrap();
+    s.begin_many(&[Begin::new(lease, None, None)])
+        .await
+        .unwrap();
     s.complete_many(&[Completion::new(lease, Outcome::Success, 0)])
         .await
         .unwrap();
@@ -319,7 +346,9 @@ pub async fn recovery_retry_and_cancel(ctx: &Ctx) {
         "oldest after first"
     );
     let la = LeaseRef::of(&claimed[0]);
-    s.begin_many(&[Begin::new(la, Some(1), None)]).await.unwrap();
+    s.begin_many(&[Begin::new(la, Some(1), None)])
+        .await
+        .unwrap();
     // b stays Queued; both leases run out (expired when lease_expires <= now)
     ctx.clock.advance(Cd::seconds(30));
     let rec = s.recover_expired().await.unwrap();
@@ -337,7 +366,11 @@ pub async fn recovery_retry_and_cancel(ctx: &Ctx) {
     assert_eq!(retry.spec, a.spec);
     let requeued = s.get_job(b.id).await.unwrap();
     assert_eq!(
-        (requeued.phase, requeued.lease_owner.clone(), requeued.lease_token),
+        (
+            requeued.phase,
+            requeued.lease_owner.clone(),
+            requeued.lease_token
+        ),
         (Phase::Scheduled, None, 1)
     );
     // the lost lease's holder learns it
@@ -363,7 +396,10 @@ pub async fn recovery_retry_and_cancel(ctx: &Ctx) {
     // cancel the scheduled retry: Completed(cancelled), no exit code
     match s.request_cancel(retry.id, "operator").await.unwrap() {
         CancelResult::Cancelled(j) => {
-            assert_eq!((j.phase, j.outcome, j.exitcode), (Phase::Completed, Some(Outcome::Cancelled), None));
+            assert_eq!(
+                (j.phase, j.outcome, j.exitcode),
+                (Phase::Completed, Some(Outcome::Cancelled), None)
+            );
             assert!(j.cancel_requested);
         }
         other => panic!("{other:?}"),
@@ -400,7 +436,10 @@ pub async fn recovery_retry_and_cancel(ctx: &Ctx) {
         .await
         .unwrap();
     assert_eq!(done, dry);
-    assert!(matches!(s.get_job(a.id).await.unwrap_err(), Error::NotFound { .. }));
+    assert!(matches!(
+        s.get_job(a.id).await.unwrap_err(),
+        Error::NotFound { .. }
+    ));
     assert!(s.get_job(b.id).await.is_ok());
 }
 
@@ -420,7 +459,12 @@ pub async fn artifacts_and_output_byte_exact(ctx: &Ctx) {
     big.extend_from_slice(&[0, 0xff, 0xfe, 0xc3, 0x28, 0, b'\n']);
     let weird = b"\0\xff\xfe not utf-8 \xc3\x28 \0".to_vec();
     let id1 = s
-        .put(job.id, "result.bin", "application/octet-stream", &mut &big[..])
+        .put(
+            job.id,
+            "result.bin",
+            "application/octet-stream",
+            &mut &big[..],
+        )
         .await
         .unwrap();
     let id2 = s
@@ -431,7 +475,12 @@ pub async fn artifacts_and_output_byte_exact(ctx: &Ctx) {
     assert_eq!(s.get(id2).await.unwrap().content, weird);
     // idempotent per (job, name): same id, new content
     let id1b = s
-        .put(job.id, "result.bin", "application/octet-stream", &mut &b"v2"[..])
+        .put(
+            job.id,
+            "result.bin",
+            "application/octet-stream",
+            &mut &b"v2"[..],
+        )
         .await
         .unwrap();
     assert_eq!(id1, id1b);
@@ -452,7 +501,9 @@ pub async fn artifacts_and_output_byte_exact(ctx: &Ctx) {
     assert_eq!(metas.len(), 4);
     assert_eq!(metas[0].size, 2);
     assert!(matches!(
-        s.put(job.id, "../etc/passwd", "", &mut &b""[..]).await.unwrap_err(),
+        s.put(job.id, "../etc/passwd", "", &mut &b""[..])
+            .await
+            .unwrap_err(),
         Error::InvalidInput { .. }
     ));
 
@@ -461,7 +512,11 @@ pub async fn artifacts_and_output_byte_exact(ctx: &Ctx) {
         .map(|seq| OutputChunk {
             job_id: job.id,
             seq,
-            stream: if seq % 3 == 0 { Stream::Stderr } else { Stream::Stdout },
+            stream: if seq % 3 == 0 {
+                Stream::Stderr
+            } else {
+                Stream::Stdout
+            },
             bytes: vec![(seq % 256) as u8, 0, 0xff],
         })
         .collect();
@@ -573,7 +628,10 @@ pub async fn secrets_sealed_and_wrong_key_is_clear(ctx: &Ctx) {
         .map(|r| r.try_get_by_index::<String>(0).unwrap())
         .collect();
     assert!(values.iter().any(|v| v == "admin" || v == "visible"));
-    assert!(values.iter().all(|v| !v.contains("secret-value")), "{values:?}");
+    assert!(
+        values.iter().all(|v| !v.contains("secret-value")),
+        "{values:?}"
+    );
     assert!(values.iter().any(|v| v.starts_with("mfenc1:")));
 
     // a store with another key cannot read them, and says why
@@ -582,7 +640,10 @@ pub async fn secrets_sealed_and_wrong_key_is_clear(ctx: &Ctx) {
         .await;
     if ctx.backend != Backend::SqliteMemory {
         let err = other.get_credential(cred.id).await.unwrap_err().to_string();
-        assert!(err.contains("not configured") && err.contains(ctx.key.id()), "{err}");
+        assert!(
+            err.contains("not configured") && err.contains(ctx.key.id()),
+            "{err}"
+        );
         let err = other.get_job(job.id).await.unwrap_err().to_string();
         assert!(err.contains(&format!("job {}", job.id)), "{err}");
         // key rotation: the new key with the old one kept for reading
@@ -617,23 +678,31 @@ pub async fn secret_not_in_sqlite_file(ctx: &Ctx) {
     let mut co = fx.company.clone();
     co.environment = Environment::new().with_secret("PASS", format!("{marker}-company"));
     s.update_company(&co).await.unwrap();
-    s.create_credential(
-        &Credential::new(co.id, "c", "k").with_field("P", format!("{marker}-credential"), true),
-    )
+    s.create_credential(&Credential::new(co.id, "c", "k").with_field(
+        "P",
+        format!("{marker}-credential"),
+        true,
+    ))
     .await
     .unwrap();
     let mut t = fx.template.clone();
     t.config = Environment::new().with_secret("K", format!("{marker}-template"));
     s.update_runtemplate(&t).await.unwrap();
     let mut n = manual(&fx, ctx.clock.now());
-    n.spec.env.set_secret("JOBSECRET", format!("{marker}-jobenv"));
+    n.spec
+        .env
+        .set_secret("JOBSECRET", format!("{marker}-jobenv"));
     // a secret used in argv (allowed, warned about): the command copy is redacted, argv sealed
     n.spec.args.push(format!("--password={marker}-jobenv"));
     s.create_and_schedule(&n).await.unwrap();
     // plain values are there (so the grep would find secrets if they were)
-    s.create_credential(&Credential::new(co.id, "plain", "k").with_field("P", "PLAINMARKER-1", false))
-        .await
-        .unwrap();
+    s.create_credential(&Credential::new(co.id, "plain", "k").with_field(
+        "P",
+        "PLAINMARKER-1",
+        false,
+    ))
+    .await
+    .unwrap();
     s.close().await.unwrap();
     let dir = ctx.dir.as_ref().unwrap().path();
     let mut all = Vec::new();

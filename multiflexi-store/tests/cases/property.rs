@@ -59,16 +59,18 @@ fn field() -> impl Strategy<Value = EnvFieldDef> {
         localized(),
         vec((text(), text()), 0..3),
     )
-        .prop_map(|(n, kind, default, required, secret, description, hint, options)| {
-            let mut f = EnvFieldDef::new(n, kind);
-            f.default = default;
-            f.required = required;
-            f.secret = secret;
-            f.description = description;
-            f.hint = hint;
-            f.options = options;
-            f
-        })
+        .prop_map(
+            |(n, kind, default, required, secret, description, hint, options)| {
+                let mut f = EnvFieldDef::new(n, kind);
+                f.default = default;
+                f.required = required;
+                f.secret = secret;
+                f.description = description;
+                f.hint = hint;
+                f.options = options;
+                f
+            },
+        )
 }
 
 fn app() -> impl Strategy<Value = App> {
@@ -85,7 +87,14 @@ fn app() -> impl Strategy<Value = App> {
         any::<bool>(),
     )
         .prop_map(
-            |((n, description, version, executable, cmdparams), (image, setup, homepage), (tags, requirements, environment), artifacts, codes, enabled)| {
+            |(
+                (n, description, version, executable, cmdparams),
+                (image, setup, homepage),
+                (tags, requirements, environment),
+                artifacts,
+                codes,
+                enabled,
+            )| {
                 let mut a = App::new("", executable);
                 a.name = n;
                 a.description = description;
@@ -132,20 +141,46 @@ fn template_parts() -> impl Strategy<Value = RunTemplate> {
             .prop_map(|c| (IntervalCode::Custom, Some(c.to_string()))),
     ];
     (
-        (name(), interv, proptest::sample::select(vec!["UTC", "Europe/Prague", "America/New_York"])),
-        (0u32..86_400, proptest::sample::select(ExecutorKind::ALL.to_vec()), any::<bool>()),
-        (option::of(instant()), option::of(instant()), 0u64..1_000_000_000_000, 0u64..1_000_000_000_000),
+        (
+            name(),
+            interv,
+            proptest::sample::select(vec!["UTC", "Europe/Prague", "America/New_York"]),
+        ),
+        (
+            0u32..86_400,
+            proptest::sample::select(ExecutorKind::ALL.to_vec()),
+            any::<bool>(),
+        ),
+        (
+            option::of(instant()),
+            option::of(instant()),
+            0u64..1_000_000_000_000,
+            0u64..1_000_000_000_000,
+        ),
         env(),
         (0u32..10, 0u32..3600, any::<bool>(), vec(-1i32..256, 0..4)),
         (option::of(1u32..100_000), option::of(1u32..100_000)),
         (
-            proptest::sample::select(vec![ConcurrencyPolicy::Forbid, ConcurrencyPolicy::Allow, ConcurrencyPolicy::Replace]),
+            proptest::sample::select(vec![
+                ConcurrencyPolicy::Forbid,
+                ConcurrencyPolicy::Allow,
+                ConcurrencyPolicy::Replace,
+            ]),
             proptest::sample::select(vec![CatchupPolicy::Skip, CatchupPolicy::Once]),
         ),
     )
         .prop_map(
-            |((n, (interv, cron), tz), (delay, executor, active), (next, last, ok, failed), config, (max, delay_s, expo, codes), (timeout, mem), (cp, cu))| {
-                let mut t = RunTemplate::new(multiflexi_core::AppId(0), multiflexi_core::CompanyId(0), n);
+            |(
+                (n, (interv, cron), tz),
+                (delay, executor, active),
+                (next, last, ok, failed),
+                config,
+                (max, delay_s, expo, codes),
+                (timeout, mem),
+                (cp, cu),
+            )| {
+                let mut t =
+                    RunTemplate::new(multiflexi_core::AppId(0), multiflexi_core::CompanyId(0), n);
                 t.interv = interv;
                 t.cron = cron;
                 t.timezone = tz.to_string();
@@ -158,7 +193,11 @@ fn template_parts() -> impl Strategy<Value = RunTemplate> {
                 t.failed_jobs_count = failed;
                 t.config = config;
                 let mut r = RetryPolicy::new(max, delay_s);
-                r.retry_backoff = if expo { RetryBackoff::Exponential } else { RetryBackoff::Fixed };
+                r.retry_backoff = if expo {
+                    RetryBackoff::Exponential
+                } else {
+                    RetryBackoff::Fixed
+                };
                 r.retry_on_exit_codes = codes;
                 t.retry = r;
                 t.timeout = timeout;
@@ -193,7 +232,16 @@ fn spec() -> impl Strategy<Value = JobSpec> {
         })
 }
 
-fn job_parts() -> impl Strategy<Value = (JobSpec, Trigger, Option<String>, Option<String>, DateTime<Utc>, ExecutorKind)> {
+fn job_parts() -> impl Strategy<
+    Value = (
+        JobSpec,
+        Trigger,
+        Option<String>,
+        Option<String>,
+        DateTime<Utc>,
+        ExecutorKind,
+    ),
+> {
     (
         spec(),
         proptest::sample::select(vec![Trigger::Manual, Trigger::Api, Trigger::Cli]),
@@ -245,7 +293,15 @@ pub async fn round_trip_property(ctx: &Ctx) {
 
         // Job
         let (spec, trigger, launched_by, key, after, executor) = sample(&mut runner, &jobs);
-        let mut n = NewJob::new(created.id, company.id, stored.id, executor, spec.clone(), trigger, after);
+        let mut n = NewJob::new(
+            created.id,
+            company.id,
+            stored.id,
+            executor,
+            spec.clone(),
+            trigger,
+            after,
+        );
         n.launched_by = launched_by.clone();
         n.idempotency_key = key.map(|k| format!("{i}-{k}"));
         n.trace_context = Some(format!("00-{i}-01"));
@@ -255,7 +311,12 @@ pub async fn round_trip_property(ctx: &Ctx) {
         assert_eq!(job.spec, spec);
         assert_eq!(job.after, to_micros(after));
         assert_eq!(
-            (job.trigger, job.launched_by.clone(), job.idempotency_key.clone(), job.executor),
+            (
+                job.trigger,
+                job.launched_by.clone(),
+                job.idempotency_key.clone(),
+                job.executor
+            ),
             (trigger, launched_by, n.idempotency_key.clone(), executor)
         );
     }

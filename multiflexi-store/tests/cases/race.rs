@@ -101,10 +101,15 @@ pub async fn cross_process_race(ctx: &Ctx) {
     let unique: HashSet<JobId> = all.iter().copied().collect();
     assert_eq!(all.len(), JOBS, "claims per handle: {per_handle:?}");
     assert_eq!(unique.len(), JOBS);
-    assert!(
-        per_handle.iter().filter(|n| **n > 0).count() >= 2,
-        "the handles really raced: {per_handle:?}"
-    );
+    eprintln!("{:?}: claims per handle {per_handle:?}", ctx.backend);
+    // SQLite has one writer at a time and its busy handler is not fair, so one handle may win
+    // every round there; the servers must really share the work.
+    if ctx.backend != crate::support::Backend::SqliteFile {
+        assert!(
+            per_handle.iter().filter(|n| **n > 0).count() >= 2,
+            "the handles really raced: {per_handle:?}"
+        );
+    }
     // asserted from the database
     let jobs = JOBS as i64;
     assert_eq!(count(&setup, "SELECT COUNT(*) FROM job").await, jobs);
@@ -211,4 +216,54 @@ pub async fn no_lost_wakeups(ctx: &Ctx) {
         .unwrap();
     assert_eq!(polls, 0);
     assert!(signalled > 0, "the dispatcher was woken by notifications");
+}
+
+/// PostgreSQL: when the LISTEN connection is killed, the store reconnects, wakes its waiters
+/// (a notification may have been missed) and keeps delivering notifications.
+pub async fn listen_reconnects(ctx: &Ctx) {
+    let producer = ctx.store_with(ctx.options_db_clock()).await;
+    let fx = fixture(&producer).await;
+    let waiter = ctx.store_with(ctx.options_db_clock()).await;
+    let mut rx = waiter.work_signal().expect("PostgreSQL signals work");
+    // wait until both stores' LISTEN connections are up
+    let listening = "SELECT COUNT(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%'";
+    let mut tries = 0;
+    while count(&waiter, listening).await < 2 {
+        tries += 1;
+        assert!(tries < 300, "the LISTEN connections never came up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    rx.borrow_and_update();
+    let killed = count(
+        &waiter,
+        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .await;
+    assert!(
+        killed >= 2,
+        "both stores' LISTEN connections found: {killed}"
+    );
+    // woken by the reconnect
+    tokio::time::timeout(Duration::from_secs(30), rx.changed())
+        .await
+        .expect("the listener reconnects and wakes waiters")
+        .unwrap();
+    // and notifications flow again: wait until a create by the other store is signalled
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        rx.borrow_and_update();
+        producer
+            .create_and_schedule(&manual(&fx, Utc::now()))
+            .await
+            .unwrap();
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(r) => {
+                r.unwrap();
+                break;
+            }
+            Err(_) => panic!("no notification after the reconnect"),
+        }
+    }
 }

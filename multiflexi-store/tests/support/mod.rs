@@ -115,10 +115,15 @@ static REAPED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
 async fn reap(admin: &DatabaseConnection, backend: Backend) {
     let sql = match backend {
         Backend::Postgres => "SELECT datname FROM pg_database WHERE datname LIKE 'mf\\_test\\_%'",
-        _ => "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'mf\\_test\\_%'",
+        _ => {
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'mf\\_test\\_%'"
+        }
     };
     let Ok(rows) = admin
-        .query_all_raw(sea_orm::Statement::from_string(admin.get_database_backend(), sql))
+        .query_all_raw(sea_orm::Statement::from_string(
+            admin.get_database_backend(),
+            sql,
+        ))
         .await
     else {
         return;
@@ -215,14 +220,21 @@ impl Ctx {
     pub async fn store_with(&self, options: SqlStoreOptions) -> SqlStore {
         SqlStore::connect(&self.url, options)
             .await
-            .unwrap_or_else(|e| panic!("connect to {}: {e}", multiflexi_store::redact_url(&self.url)))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "connect to {}: {e}",
+                    multiflexi_store::redact_url(&self.url)
+                )
+            })
     }
 
     /// Drops the database.
     pub async fn finish(self) {
         if let Some((base, name)) = &self.admin {
             if let Ok(admin) = Database::connect(base.clone()).await {
-                let _ = admin.execute_unprepared(&drop_sql(self.backend, name)).await;
+                let _ = admin
+                    .execute_unprepared(&drop_sql(self.backend, name))
+                    .await;
                 let _ = admin.close().await;
             }
         }
@@ -249,4 +261,100 @@ where
             let _ = admin.close().await;
         }
     }
+}
+
+/// Drops a test database when the last handle to it goes away.
+#[derive(Debug)]
+pub struct DbGuard {
+    backend: Backend,
+    admin: Option<(String, String)>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        let Some((base, name)) = self.admin.take() else {
+            return;
+        };
+        let backend = self.backend;
+        // Drop runs inside the test's runtime: do the async work on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            rt.block_on(async {
+                if let Ok(admin) = Database::connect(base).await {
+                    let _ = admin.execute_unprepared(&drop_sql(backend, &name)).await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The store as the artifact sink, holding the database guard: the harness drops the database
+/// when the case ends.
+#[derive(Debug)]
+pub struct GuardedSink {
+    store: SqlStore,
+    _guard: DbGuard,
+}
+
+#[async_trait::async_trait]
+impl multiflexi_core::ArtifactSink for GuardedSink {
+    async fn put(
+        &self,
+        job_id: multiflexi_core::JobId,
+        name: &str,
+        content_type: &str,
+        content: &mut (dyn tokio::io::AsyncRead + Send + Unpin),
+    ) -> multiflexi_core::Result<multiflexi_core::ArtifactId> {
+        self.store.put(job_id, name, content_type, content).await
+    }
+    async fn list(
+        &self,
+        job_id: multiflexi_core::JobId,
+    ) -> multiflexi_core::Result<Vec<multiflexi_core::model::ArtifactMeta>> {
+        self.store.list(job_id).await
+    }
+    async fn get(
+        &self,
+        id: multiflexi_core::ArtifactId,
+    ) -> multiflexi_core::Result<multiflexi_core::model::Artifact> {
+        self.store.get(id).await
+    }
+}
+
+/// A conformance harness on a fresh database of `backend` (the suite's manual clock).
+pub async fn harness(backend: Backend) -> multiflexi_core::conformance::store::StoreHarness {
+    let mut ctx = Ctx::new(backend).await.unwrap_or_else(|| {
+        panic!("{backend:?} is not configured (the build saw it, this run does not)")
+    });
+    let clock = multiflexi_core::conformance::store::manual_clock();
+    ctx.clock = clock.clone();
+    let store = ctx.store().await;
+    let guard = DbGuard {
+        backend,
+        admin: ctx.admin.take(),
+        dir: ctx.dir.take(),
+    };
+    let sink = GuardedSink {
+        store: store.clone(),
+        _guard: guard,
+    };
+    multiflexi_core::conformance::store::StoreHarness::new(Arc::new(store), Arc::new(sink), clock)
+}
+
+/// The test standing in for a backend whose server is not configured.
+pub fn missing(var: &str) {
+    if require() {
+        panic!(
+            "{var} is not set and MULTIFLEXI_REQUIRE_INTEGRATION=1: start the servers with `eval \"$(scripts/services/databases.sh)\"` (and rebuild: the suite is compiled per configured server)"
+        );
+    }
+    eprintln!(
+        "SKIPPED: {var} is not set, the tests of this backend did not run (start the servers with `eval \"$(scripts/services/databases.sh)\"`)"
+    );
 }
