@@ -3,10 +3,11 @@
 use super::args::RunArgs;
 use super::db::{self, KeySource};
 use crate::config::{DatabaseConfig, EngineConfig};
+use crate::database;
 use anyhow::Context;
 use multiflexi_core::engine::{Dispatcher, DispatcherOptions, SchedulerOptions};
 use multiflexi_core::{Phase, PhaseEvent, Telemetry};
-use multiflexi_store::{SqlStore, SqlStoreOptions, redact_url};
+use multiflexi_store::{SqlStore, redact_url};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -26,12 +27,12 @@ pub struct Opened {
     pub key: KeySource,
 }
 
-/// Opens the configured database: resolves the URL, the master key (creating the key file
-/// beside a SQLite database when `create` is set, as `multiflexi serve` does; its directory too),
-/// then connects with back-off for at most `wait`, migrating the schema.
+/// Opens the configured database: resolves the URL and the master key (creating the key file
+/// beside a SQLite database when `create` is set, as `multiflexi serve` does, and the database's
+/// directory too), then connects with back-off for at most `wait`, migrating the schema.
 pub async fn open(config: &DatabaseConfig, wait: Duration, create: bool) -> anyhow::Result<Opened> {
     let url = config.url()?;
-    let sqlite = db::sqlite_path(&url).map(|p| std::path::absolute(&p).unwrap_or(p));
+    let sqlite = database::sqlite_path(&url).map(|p| std::path::absolute(&p).unwrap_or(p));
     let mut created = false;
     if let Some(path) = &sqlite {
         created = !path.exists();
@@ -42,18 +43,13 @@ pub async fn open(config: &DatabaseConfig, wait: Duration, create: bool) -> anyh
             }
         }
     }
-    let (key, source) = db::master_key(config.master_key.as_deref(), sqlite.as_deref(), create)?;
-    let mut options = SqlStoreOptions::default();
-    if let Some(key) = key {
-        options = options.with_master_key(key);
-    }
-    let store = db::connect_with_backoff(&url, options, wait).await?;
+    let (store, key) = db::open_with_backoff(config, create, wait).await?;
     Ok(Opened {
-        store: Arc::new(store),
+        store,
         shown_url: redact_url(&url),
         sqlite,
         created,
-        key: source,
+        key,
     })
 }
 
