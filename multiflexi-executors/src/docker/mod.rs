@@ -1,0 +1,761 @@
+//! [`DockerExecutor`]: runs a job in a container through the Docker Engine API (bollard). The same
+//! code drives Podman through its Docker-compatible socket.
+
+mod archive;
+
+use crate::results::ResultMatcher;
+use async_trait::async_trait;
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use futures::StreamExt;
+use multiflexi_core::executor::{
+    Capabilities, Capability, ExitReport, JobIo, LaunchSpec, RunHandle, Termination,
+};
+use multiflexi_core::{Error, Executor, ExecutorKind, Result};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+
+/// Label keys put on every container the executor creates.
+pub mod labels {
+    /// `"true"` on every container created by a multiflexi executor.
+    pub const MANAGED: &str = "io.multiflexi.managed";
+    /// The job id.
+    pub const JOB_ID: &str = "io.multiflexi.job_id";
+    /// The job's lease (fencing) token when it was launched.
+    pub const LEASE_TOKEN: &str = "io.multiflexi.lease_token";
+    /// The run template.
+    pub const RUNTEMPLATE_ID: &str = "io.multiflexi.runtemplate_id";
+    /// The company.
+    pub const COMPANY_ID: &str = "io.multiflexi.company_id";
+    /// The app.
+    pub const APP_ID: &str = "io.multiflexi.app_id";
+    /// The id of the executor daemon that launched it (what `reap` looks for).
+    pub const EXECUTOR_ID: &str = "io.multiflexi.executor_id";
+}
+
+/// Settings of a [`DockerExecutor`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DockerConfig {
+    /// `Docker` or `Podman`: the executor name jobs are routed by.
+    pub kind: ExecutorKind,
+    /// The engine's API socket: `unix:///var/run/docker.sock` (Docker) or
+    /// `unix:///run/podman/podman.sock` (Podman).
+    pub host: String,
+    /// The job's work directory inside the container (and its HOME). Created by the engine when
+    /// the image lacks it (owned by root: images with a non-root USER need a directory that user
+    /// can write, e.g. their own WORKDIR). Result files are collected from here. Default
+    /// `/multiflexi/work`.
+    pub container_work_dir: String,
+    /// After SIGTERM (timeout, cancel), how long the container gets before SIGKILL. Default 5 s.
+    pub kill_grace: Duration,
+    /// Timeout of one short API request (create, start, inspect…). Default 120 s.
+    pub request_timeout: Duration,
+    /// The container's log driver. Default `none`: output is streamed through an attach
+    /// connection (raw bytes, untouched), so the engine keeps no second copy on disk.
+    pub log_driver: Option<String>,
+}
+
+impl DockerConfig {
+    /// Settings for `kind` (`Docker` or `Podman`) at socket URL `host`.
+    pub fn new(kind: ExecutorKind, host: impl Into<String>) -> Self {
+        Self {
+            kind,
+            host: host.into(),
+            container_work_dir: "/multiflexi/work".into(),
+            kill_grace: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(120),
+            log_driver: Some("none".into()),
+        }
+    }
+
+    /// Docker at its default socket.
+    pub fn docker() -> Self {
+        Self::new(ExecutorKind::Docker, "unix:///var/run/docker.sock")
+    }
+
+    /// Podman's Docker-compatible API at its default rootful socket.
+    pub fn podman() -> Self {
+        Self::new(ExecutorKind::Podman, "unix:///run/podman/podman.sock")
+    }
+
+    /// Builder: the grace between SIGTERM and SIGKILL.
+    pub fn with_kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = grace;
+        self
+    }
+
+    /// Builder: the work directory inside the container.
+    pub fn with_container_work_dir(mut self, dir: impl Into<String>) -> Self {
+        self.container_work_dir = dir.into();
+        self
+    }
+}
+
+/// Runs jobs in containers (`ExecutorKind::Docker`, or `ExecutorKind::Podman` through Podman's
+/// Docker-compatible API).
+///
+/// One launch: check the image is present locally (nothing is pulled) → create the container
+/// (entrypoint = program, cmd = args, env = [`LaunchSpec::process_env`] with HOME = the container
+/// work dir, memory limit, [`labels`], name `multiflexi-job-<job id>-<lease token>`) → attach to
+/// its stdout and stderr (before start, so no byte is missed) → start → `started` with the
+/// container id → stream output as it arrives → wait (timeout and cancel: SIGTERM, SIGKILL after
+/// the grace) → exit code and OOMKilled → copy the result files out of the work directory (tar
+/// archive download) → remove the container. The container is removed on every path, including
+/// errors, timeouts, cancellation and a dropped launch future.
+///
+/// The engine is connected lazily (at the first launch or reap), so building the executor never
+/// fails; an unreachable engine is a retryable `Error::Backend`.
+pub struct DockerExecutor {
+    config: DockerConfig,
+    client: OnceCell<Docker>,
+}
+
+impl fmt::Debug for DockerExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DockerExecutor")
+            .field("config", &self.config)
+            .field("connected", &self.client.initialized())
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Timeout,
+    Cancel,
+}
+
+/// A container-engine failure, for `Error::Backend`'s source.
+#[derive(Debug, thiserror::Error)]
+enum EngineError {
+    #[error("{what}: {source}")]
+    Api {
+        what: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error(
+        "image {image:?} is not present on the {engine} engine at {host}; load or import it there \
+         (images are never pulled)"
+    )]
+    ImageMissing {
+        image: String,
+        engine: ExecutorKind,
+        host: String,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl DockerExecutor {
+    /// An executor for the engine described by `config` (connected lazily).
+    pub fn new(config: DockerConfig) -> Self {
+        Self {
+            config,
+            client: OnceCell::new(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &DockerConfig {
+        &self.config
+    }
+
+    fn backend(&self) -> &'static str {
+        match self.config.kind {
+            ExecutorKind::Podman => "podman",
+            _ => "docker",
+        }
+    }
+
+    fn api_error(&self, what: impl Into<String>, source: bollard::errors::Error) -> Error {
+        use bollard::errors::Error as B;
+        let retryable = match &source {
+            B::DockerResponseServerError { status_code, .. } => *status_code >= 500,
+            B::JsonDataError { .. } | B::APIVersionParseError { .. } => false,
+            _ => true,
+        };
+        Error::backend(
+            self.backend(),
+            retryable,
+            EngineError::Api {
+                what: what.into(),
+                source,
+            },
+        )
+    }
+
+    /// The connected client (connects and negotiates the API version on first use).
+    pub async fn client(&self) -> Result<&Docker> {
+        self.client
+            .get_or_try_init(|| async {
+                let path = self
+                    .config
+                    .host
+                    .strip_prefix("unix://")
+                    .unwrap_or(&self.config.host);
+                let docker = Docker::connect_with_unix(
+                    path,
+                    self.config.request_timeout.as_secs().max(1),
+                    bollard::API_DEFAULT_VERSION,
+                )
+                .map_err(|e| self.api_error(format!("connecting to {}", self.config.host), e))?;
+                docker
+                    .negotiate_version()
+                    .await
+                    .map_err(|e| self.api_error(format!("connecting to {}", self.config.host), e))
+            })
+            .await
+    }
+
+    /// Ids of the containers labelled with `executor_id` (running or not).
+    pub async fn containers_of(&self, executor_id: &str) -> Result<Vec<String>> {
+        let docker = self.client().await?;
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            vec![format!("{}={executor_id}", labels::EXECUTOR_ID)],
+        )]);
+        let list = docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| self.api_error("listing containers", e))?;
+        Ok(list.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    /// Writes file `name` (relative to the container work directory) with `content` into a
+    /// container, through an archive upload.
+    pub async fn put_file(&self, container: &str, name: &str, content: &[u8]) -> Result<()> {
+        let docker = self.client().await?;
+        let tar = archive::single_file_tar(name, content).map_err(|e| {
+            Error::backend(self.backend(), false, EngineError::Other(e.to_string()))
+        })?;
+        docker
+            .upload_to_container(
+                container,
+                Some(
+                    UploadToContainerOptionsBuilder::default()
+                        .path(&self.config.container_work_dir)
+                        .build(),
+                ),
+                bollard::body_full(tar.into()),
+            )
+            .await
+            .map_err(|e| self.api_error(format!("uploading {name} into {container}"), e))
+    }
+
+    fn container_name(spec: &LaunchSpec) -> String {
+        format!("multiflexi-job-{}-{}", spec.job_id, spec.lease_token)
+    }
+
+    fn labels(spec: &LaunchSpec) -> HashMap<String, String> {
+        HashMap::from([
+            (labels::MANAGED.to_owned(), "true".to_owned()),
+            (labels::JOB_ID.to_owned(), spec.job_id.to_string()),
+            (labels::LEASE_TOKEN.to_owned(), spec.lease_token.to_string()),
+            (
+                labels::RUNTEMPLATE_ID.to_owned(),
+                spec.runtemplate_id.to_string(),
+            ),
+            (labels::COMPANY_ID.to_owned(), spec.company_id.to_string()),
+            (labels::APP_ID.to_owned(), spec.app_id.to_string()),
+            (labels::EXECUTOR_ID.to_owned(), spec.executor_id.clone()),
+        ])
+    }
+
+    fn create_body(&self, spec: &LaunchSpec, image: &str) -> ContainerCreateBody {
+        let work = &self.config.container_work_dir;
+        let env = spec
+            .process_env(work)
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let memory = spec.memory_limit_mb.map(|mb| i64::from(mb) << 20);
+        ContainerCreateBody {
+            image: Some(image.to_owned()),
+            entrypoint: Some(vec![spec.program.clone()]),
+            cmd: Some(spec.args.clone()),
+            env: Some(env),
+            working_dir: Some(work.clone()),
+            labels: Some(Self::labels(spec)),
+            attach_stdin: Some(false),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(false),
+            open_stdin: Some(false),
+            host_config: Some(HostConfig {
+                memory,
+                memory_swap: memory,
+                log_config: self
+                    .config
+                    .log_driver
+                    .as_ref()
+                    .map(|d| HostConfigLogConfig {
+                        typ: Some(d.clone()),
+                        config: None,
+                    }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+/// Removes the container when the launch future is dropped before its cleanup ran.
+struct RemoveGuard {
+    docker: Docker,
+    id: String,
+    armed: bool,
+}
+
+impl Drop for RemoveGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let docker = self.docker.clone();
+            let id = std::mem::take(&mut self.id);
+            handle.spawn(async move {
+                let _ = remove(&docker, &id).await;
+            });
+        }
+    }
+}
+
+async fn remove(docker: &Docker, id: &str) -> std::result::Result<(), bollard::errors::Error> {
+    match docker
+        .remove_container(
+            id,
+            Some(
+                RemoveContainerOptionsBuilder::default()
+                    .force(true)
+                    .v(true)
+                    .build(),
+            ),
+        )
+        .await
+    {
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        r => r,
+    }
+}
+
+async fn sleep_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What a failed start means for the job: 127 / 126 as `docker run` reports them, or `None`
+/// (a platform failure).
+fn start_failure_code(message: &str) -> Option<i32> {
+    let m = message.to_ascii_lowercase();
+    if m.contains("permission denied")
+        || m.contains("is a directory")
+        || m.contains("not a directory") && m.contains("exec")
+    {
+        Some(126)
+    } else if m.contains("executable file not found")
+        || m.contains("no such file or directory")
+        || m.contains("not found")
+    {
+        Some(127)
+    } else {
+        None
+    }
+}
+
+#[async_trait]
+impl Executor for DockerExecutor {
+    fn kind(&self) -> ExecutorKind {
+        self.config.kind
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new([
+            Capability::SeparateStreams,
+            Capability::Streaming,
+            Capability::Timeout,
+            Capability::Cancel,
+            Capability::ResultFiles,
+            Capability::MemoryLimit,
+            Capability::EnvIsolation,
+            Capability::Reap,
+            Capability::Images,
+        ])
+    }
+
+    async fn launch(
+        &self,
+        spec: &LaunchSpec,
+        io: &dyn JobIo,
+        cancel: CancellationToken,
+    ) -> Result<ExitReport> {
+        let image = spec
+            .image
+            .as_deref()
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "image",
+                    "a container job needs an image (the app's ociimage)",
+                )
+            })?;
+        let matcher = ResultMatcher::new(spec, Path::new(&self.config.container_work_dir))?;
+        let docker = self.client().await?;
+
+        match docker.inspect_image(image).await {
+            Ok(_) => {}
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {
+                return Err(Error::backend(
+                    self.backend(),
+                    true,
+                    EngineError::ImageMissing {
+                        image: image.to_owned(),
+                        engine: self.config.kind,
+                        host: self.config.host.clone(),
+                    },
+                ));
+            }
+            Err(e) => return Err(self.api_error(format!("inspecting image {image:?}"), e)),
+        }
+
+        let name = Self::container_name(spec);
+        let created = docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                self.create_body(spec, image),
+            )
+            .await
+            .map_err(|e| match e {
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409,
+                    message,
+                } => Error::conflict(format!("container {name} already exists: {message}")),
+                e => self.api_error(format!("creating container {name}"), e),
+            })?;
+        let id = created.id;
+        let mut guard = RemoveGuard {
+            docker: docker.clone(),
+            id: id.clone(),
+            armed: true,
+        };
+
+        let result = self.run(docker, &id, spec, io, cancel, &matcher).await;
+
+        let removed = remove(docker, &id).await;
+        guard.armed = false;
+        if let Err(e) = removed {
+            tracing::warn!(container = %id, error = %e, "could not remove a job's container; reap will");
+        }
+        result
+    }
+
+    async fn reap(&self, executor_id: &str) -> Result<u64> {
+        let docker = self.client().await?;
+        let mut removed = 0;
+        for id in self.containers_of(executor_id).await? {
+            remove(docker, &id)
+                .await
+                .map_err(|e| self.api_error(format!("removing container {id}"), e))?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+}
+
+impl DockerExecutor {
+    /// The container could not be started: 127 / 126 (with the engine's reason on stderr) when
+    /// the program cannot be executed, else a platform error.
+    async fn start_failed(
+        &self,
+        id: &str,
+        spec: &LaunchSpec,
+        io: &dyn JobIo,
+        doing: &str,
+        e: bollard::errors::Error,
+    ) -> Result<ExitReport> {
+        let code = match &e {
+            bollard::errors::Error::DockerResponseServerError { message, .. } => {
+                start_failure_code(message).map(|c| (c, message.clone()))
+            }
+            _ => None,
+        };
+        let Some((code, message)) = code else {
+            return Err(self.api_error(format!("{doing} container {id}"), e));
+        };
+        io.started(RunHandle {
+            pid: None,
+            external_id: Some(id.to_owned()),
+        })
+        .await?;
+        io.stderr(format!("multiflexi: cannot execute {:?}: {message}\n", spec.program).as_bytes())
+            .await?;
+        Ok(ExitReport::exited(code))
+    }
+
+    async fn run(
+        &self,
+        docker: &Docker,
+        id: &str,
+        spec: &LaunchSpec,
+        io: &dyn JobIo,
+        cancel: CancellationToken,
+        matcher: &ResultMatcher,
+    ) -> Result<ExitReport> {
+        let attach = docker
+            .attach_container(
+                id,
+                Some(
+                    AttachContainerOptionsBuilder::default()
+                        .stream(true)
+                        .stdout(true)
+                        .stderr(true)
+                        .stdin(false)
+                        .logs(false)
+                        .build(),
+                ),
+            )
+            .await;
+        // Podman prepares (creates) the OCI container when attaching, so a program that cannot be
+        // executed may fail here already; Docker fails at start.
+        let mut output = match attach {
+            Ok(a) => a.output,
+            Err(e) => return self.start_failed(id, spec, io, "attaching to", e).await,
+        };
+        if let Err(e) = docker.start_container(id, None).await {
+            return self.start_failed(id, spec, io, "starting", e).await;
+        }
+        io.started(RunHandle {
+            pid: None,
+            external_id: Some(id.to_owned()),
+        })
+        .await?;
+
+        // Waiting may take as long as the job: no request timeout.
+        let waiter = docker
+            .clone()
+            .with_timeout(Duration::from_secs(10 * 365 * 86_400));
+        let mut wait = Box::pin(waiter.wait_container(id, None));
+
+        let grace = self.config.kill_grace;
+        let deadline = spec.timeout.map(|t| tokio::time::Instant::now() + t);
+        let mut stop: Option<Stop> = None;
+        let mut kill_at: Option<tokio::time::Instant> = None;
+        let mut output_done = false;
+        let mut io_error: Option<Error> = None;
+        let kill = |signal: &'static str| async move {
+            let _ = docker
+                .kill_container(
+                    id,
+                    Some(
+                        KillContainerOptionsBuilder::default()
+                            .signal(signal)
+                            .build(),
+                    ),
+                )
+                .await;
+        };
+
+        let wait_code: std::result::Result<i64, bollard::errors::Error> = loop {
+            let sleep_until = match (stop, kill_at, deadline) {
+                (Some(_), Some(k), _) => Some(k),
+                (None, _, Some(d)) => Some(d),
+                _ => None,
+            };
+            tokio::select! {
+                w = wait.next() => break match w {
+                    Some(Ok(r)) => Ok(r.status_code),
+                    Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+                    Some(Err(e)) => Err(e),
+                    None => Err(bollard::errors::Error::DockerStreamError { error: "wait ended without a status".into() }),
+                },
+                item = output.next(), if !output_done => match item {
+                    Some(Ok(item)) => forward(io, item, &mut io_error).await,
+                    Some(Err(e)) => {
+                        tracing::warn!(container = %id, error = %e, "attach stream failed");
+                        output_done = true;
+                    }
+                    None => output_done = true,
+                },
+                _ = cancel.cancelled(), if stop.is_none() => {
+                    stop = Some(Stop::Cancel);
+                    kill("SIGTERM").await;
+                    kill_at = Some(tokio::time::Instant::now() + grace);
+                }
+                _ = sleep_opt(sleep_until) => {
+                    if stop.is_none() {
+                        stop = Some(Stop::Timeout);
+                        kill("SIGTERM").await;
+                        kill_at = Some(tokio::time::Instant::now() + grace);
+                    } else {
+                        kill("SIGKILL").await;
+                        kill_at = None;
+                    }
+                }
+            }
+        };
+
+        // The rest of the output (the attach stream ends once the container's pipes are drained).
+        if !output_done {
+            let drain = async {
+                while let Some(item) = output.next().await {
+                    match item {
+                        Ok(item) => forward(io, item, &mut io_error).await,
+                        Err(_) => break,
+                    }
+                }
+            };
+            if tokio::time::timeout(grace.max(Duration::from_secs(10)), drain)
+                .await
+                .is_err()
+            {
+                tracing::warn!(container = %id, "output did not end after the container exited");
+            }
+        }
+
+        let state = docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| self.api_error(format!("inspecting container {id}"), e))?
+            .state
+            .unwrap_or_default();
+        let code = match (state.exit_code, wait_code) {
+            (Some(c), _) => c,
+            (None, Ok(c)) => c,
+            (None, Err(e)) => return Err(self.api_error(format!("waiting for container {id}"), e)),
+        };
+        let code = i32::try_from(code).unwrap_or(-1);
+        // Docker reports OOMKilled; Podman on cgroup v1 does not (it cannot watch the OOM
+        // event there), so a SIGKILL (137) that the executor did not send to a container with a
+        // memory limit counts as an OOM kill too.
+        let oom = state.oom_killed.unwrap_or(false)
+            || (spec.memory_limit_mb.is_some() && code == 137 && stop.is_none());
+        let killed = stop.is_some() || oom;
+        let mut report = if killed && code > 128 && code < 128 + 65 {
+            ExitReport::signaled(code - 128)
+        } else {
+            ExitReport::exited(code)
+        };
+        report.timed_out = stop == Some(Stop::Timeout);
+        report.cancelled = stop == Some(Stop::Cancel);
+        report.oom = oom && report.termination != Termination::Exited(0);
+
+        if let Some(e) = io_error {
+            return Err(e);
+        }
+        if !matcher.is_empty() {
+            archive::collect_result_files(docker, id, &self.config.container_work_dir, matcher, io)
+                .await
+                .map_err(|e| match e {
+                    archive::CollectError::Api(e) => {
+                        self.api_error(format!("copying result files out of {id}"), e)
+                    }
+                    archive::CollectError::Io(e) => Error::backend(self.backend(), true, e),
+                    archive::CollectError::Job(e) => e,
+                })?;
+        }
+        Ok(report)
+    }
+}
+
+/// Hands one attach frame to `io`; after a `JobIo` error keeps consuming (so the container never
+/// blocks on its output) and remembers the first error.
+async fn forward(io: &dyn JobIo, item: LogOutput, io_error: &mut Option<Error>) {
+    if io_error.is_some() {
+        return;
+    }
+    let r = match item {
+        LogOutput::StdOut { message } | LogOutput::Console { message } => io.stdout(&message).await,
+        LogOutput::StdErr { message } => io.stderr(&message).await,
+        LogOutput::StdIn { .. } => Ok(()),
+    };
+    if let Err(e) = r {
+        *io_error = Some(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_failures_map_to_shell_codes() {
+        assert_eq!(
+            start_failure_code(
+                "failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"/nope\": stat /nope: no such file or directory: unknown"
+            ),
+            Some(127)
+        );
+        assert_eq!(
+            start_failure_code("exec: \"nope\": executable file not found in $PATH"),
+            Some(127)
+        );
+        assert_eq!(
+            start_failure_code("exec: \"/bin\": permission denied"),
+            Some(126)
+        );
+        assert_eq!(start_failure_code("cgroup setup failed"), None);
+    }
+
+    #[tokio::test]
+    async fn unreachable_engine_is_a_retryable_error() {
+        let exec = DockerExecutor::new(DockerConfig::new(
+            ExecutorKind::Docker,
+            "unix:///nonexistent/multiflexi/docker.sock",
+        ));
+        let spec = {
+            let mut s = LaunchSpec::new("/bin/true", vec![], "/tmp/x");
+            s.image = Some("busybox".into());
+            s
+        };
+        struct NoIo;
+        #[async_trait]
+        impl JobIo for NoIo {
+            async fn started(&self, _: RunHandle) -> Result<()> {
+                panic!("nothing may start")
+            }
+            async fn stdout(&self, _: &[u8]) -> Result<()> {
+                Ok(())
+            }
+            async fn stderr(&self, _: &[u8]) -> Result<()> {
+                Ok(())
+            }
+            async fn result_file(
+                &self,
+                _: &str,
+                _: &mut (dyn tokio::io::AsyncRead + Send + Unpin),
+            ) -> Result<()> {
+                Ok(())
+            }
+        }
+        let err = exec
+            .launch(&spec, &NoIo, CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert!(err.is_retryable(), "{err}");
+        assert!(err.to_string().contains("docker.sock"), "{err}");
+        let err = exec.reap("x").await.unwrap_err();
+        assert!(err.is_retryable(), "{err}");
+    }
+}

@@ -1,0 +1,591 @@
+//! [`NativeExecutor`]: runs a job as a local process.
+
+mod memory;
+mod registry;
+
+pub use memory::MemoryBackend;
+
+use crate::results::ResultMatcher;
+use async_trait::async_trait;
+use memory::JobCgroup;
+use multiflexi_core::artifact::sanitize_name;
+use multiflexi_core::executor::{
+    Capabilities, Capability, ExitReport, JobIo, LaunchSpec, RunHandle, Termination,
+};
+use multiflexi_core::{Error, Executor, ExecutorKind, Result};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio_util::sync::CancellationToken;
+
+const BACKEND: &str = "native";
+
+/// Settings of a [`NativeExecutor`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct NativeConfig {
+    /// After SIGTERM (timeout, cancel), how long the job gets before SIGKILL. Default 5 s.
+    pub kill_grace: Duration,
+    /// Size of one read from the job's stdout / stderr; bounds the executor's memory per job.
+    /// Default 64 KiB.
+    pub read_chunk: usize,
+    /// How memory limits are enforced; `None` probes the machine ([`MemoryBackend::detect`]).
+    pub memory_backend: Option<MemoryBackend>,
+    /// Where running jobs are recorded (per executor id) so that `reap` can kill what a dead
+    /// executor left behind. Default `<temp dir>/multiflexi-native`.
+    pub state_dir: PathBuf,
+}
+
+impl Default for NativeConfig {
+    fn default() -> Self {
+        Self {
+            kill_grace: Duration::from_secs(5),
+            read_chunk: 64 * 1024,
+            memory_backend: None,
+            state_dir: std::env::temp_dir().join("multiflexi-native"),
+        }
+    }
+}
+
+impl NativeConfig {
+    /// Builder: the grace between SIGTERM and SIGKILL.
+    pub fn with_kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = grace;
+        self
+    }
+
+    /// Builder: where running jobs are recorded for `reap`.
+    pub fn with_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = dir.into();
+        self
+    }
+
+    /// Builder: the memory-limit backend (instead of probing).
+    pub fn with_memory_backend(mut self, backend: MemoryBackend) -> Self {
+        self.memory_backend = Some(backend);
+        self
+    }
+}
+
+/// Runs jobs as local processes (`ExecutorKind::Native`).
+///
+/// - argv is executed directly (never through a shell); the environment is cleared and only
+///   [`LaunchSpec::process_env`] (PATH, HOME = the work directory, LANG, TZ, the job's own
+///   variables) is set; the working directory is `spec.work_dir` (created if missing); stdin is
+///   `/dev/null`.
+/// - The job leads its own process group. A timeout or cancel sends SIGTERM to the group, then
+///   SIGKILL after [`NativeConfig::kill_grace`]; whatever is left of the group (and of the job's
+///   memory cgroup) when the main process ends is killed too, so nothing of a job outlives it.
+/// - stdout and stderr are read concurrently in chunks of at most [`NativeConfig::read_chunk`]
+///   bytes and pushed to [`JobIo`] as they arrive, untouched.
+/// - A program that cannot be started ends with 127 (not found) or 126 (not executable,
+///   permission denied) and the OS error on stderr, after `started` with no pid.
+/// - Result files: regular files (not symlinks) under the work directory matching
+///   `spec.artifacts`, plus the `RESULT_FILE` the job's env names (if inside the work directory).
+/// - Peak RSS and CPU time come from `wait4`. Memory limits: see [`MemoryBackend`].
+/// - Each running job is recorded under [`NativeConfig::state_dir`] by executor id; `reap` kills
+///   the process groups a dead executor's records name (when their leaders still run).
+#[derive(Debug)]
+pub struct NativeExecutor {
+    config: NativeConfig,
+    memory: MemoryBackend,
+}
+
+impl Default for NativeExecutor {
+    fn default() -> Self {
+        Self::new(NativeConfig::default())
+    }
+}
+
+impl NativeExecutor {
+    /// A native executor; probes for a memory cgroup unless the config names a backend.
+    pub fn new(config: NativeConfig) -> Self {
+        let memory = config
+            .memory_backend
+            .clone()
+            .unwrap_or_else(MemoryBackend::detect);
+        Self { config, memory }
+    }
+
+    /// How memory limits are enforced on this machine.
+    pub fn memory_backend(&self) -> &MemoryBackend {
+        &self.memory
+    }
+}
+
+static NONCE: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Timeout,
+    Cancel,
+}
+
+/// Kills the job's process group if `launch` is dropped before the job ended.
+struct GroupGuard {
+    pgid: Pid,
+    armed: bool,
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = killpg(self.pgid, Signal::SIGKILL);
+        }
+    }
+}
+
+#[async_trait]
+impl Executor for NativeExecutor {
+    fn kind(&self) -> ExecutorKind {
+        ExecutorKind::Native
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let memory = if self.memory.is_cgroup() {
+            Capability::MemoryLimit
+        } else {
+            Capability::MemoryLimitBestEffort
+        };
+        Capabilities::new([
+            Capability::SeparateStreams,
+            Capability::Streaming,
+            Capability::Timeout,
+            Capability::Cancel,
+            Capability::ResultFiles,
+            memory,
+            Capability::EnvIsolation,
+            Capability::ResourceUsage,
+            Capability::Reap,
+            Capability::HostPrograms,
+        ])
+    }
+
+    async fn launch(
+        &self,
+        spec: &LaunchSpec,
+        io: &dyn JobIo,
+        cancel: CancellationToken,
+    ) -> Result<ExitReport> {
+        let matcher = ResultMatcher::new(spec, &spec.work_dir)?;
+        tokio::fs::create_dir_all(&spec.work_dir)
+            .await
+            .map_err(|e| platform(format!("creating {}", spec.work_dir.display()), e))?;
+        let work_dir = std::fs::canonicalize(&spec.work_dir)
+            .map_err(|e| platform(format!("resolving {}", spec.work_dir.display()), e))?;
+        let home = work_dir.to_string_lossy().into_owned();
+
+        let mut cmd = std::process::Command::new(&spec.program);
+        cmd.args(&spec.args)
+            .env_clear()
+            .envs(spec.process_env(&home))
+            .current_dir(&work_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+
+        let cgroup = match spec.memory_limit_mb {
+            Some(mb) if self.memory.is_cgroup() => {
+                let name = format!(
+                    "job-{}-{}-{}",
+                    spec.job_id,
+                    std::process::id(),
+                    NONCE.fetch_add(1, Ordering::Relaxed)
+                );
+                let cg = JobCgroup::create(&self.memory, &name, u64::from(mb) << 20)
+                    .map_err(|e| platform("creating the job's memory cgroup", e))?;
+                join_cgroup_on_exec(&mut cmd, cg.procs_fd());
+                Some(cg)
+            }
+            Some(mb) => {
+                limit_address_space_on_exec(&mut cmd, u64::from(mb) << 20);
+                None
+            }
+            None => None,
+        };
+
+        let mut child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                if let Some(cg) = cgroup {
+                    cg.destroy().await;
+                }
+                return spawn_failure(spec, io, e).await;
+            }
+        };
+        let pid = Pid::from_raw(child.id() as i32);
+        let mut guard = GroupGuard {
+            pgid: pid,
+            armed: true,
+        };
+        let waiter = tokio::task::spawn_blocking(move || wait4(pid.as_raw()));
+        let record = registry::Record::write(
+            &self.config.state_dir,
+            &spec.executor_id,
+            spec.job_id.get(),
+            pid.as_raw(),
+        );
+        if let Err(e) = &record {
+            tracing::warn!(error = %e, "cannot record a running job; reap will not find it");
+        }
+        let stdout = child
+            .stdout
+            .take()
+            .map(tokio::process::ChildStdout::from_std);
+        let stderr = child
+            .stderr
+            .take()
+            .map(tokio::process::ChildStderr::from_std);
+        drop(child);
+
+        let result = self
+            .supervise(
+                spec,
+                io,
+                cancel,
+                pid,
+                waiter,
+                stdout,
+                stderr,
+                cgroup.as_ref(),
+            )
+            .await;
+        // The main process is gone: nothing of the job may outlive it.
+        let _ = killpg(pid, Signal::SIGKILL);
+        guard.armed = false;
+        drop(record);
+        let oom = cgroup.as_ref().is_some_and(JobCgroup::oom_killed);
+        if let Some(cg) = cgroup {
+            cg.destroy().await;
+        }
+        let mut report = result?;
+        report.oom = oom && report.termination != Termination::Exited(0);
+
+        if !matcher.is_empty() {
+            collect_result_files(&work_dir, &matcher, io).await?;
+        }
+        Ok(report)
+    }
+
+    async fn reap(&self, executor_id: &str) -> Result<u64> {
+        let state_dir = self.config.state_dir.clone();
+        let executor_id = executor_id.to_owned();
+        tokio::task::spawn_blocking(move || registry::reap(&state_dir, &executor_id))
+            .await
+            .map_err(|e| platform("reaping", io::Error::other(e)))?
+            .map_err(|e| platform("reaping", e))
+    }
+}
+
+impl NativeExecutor {
+    #[allow(clippy::too_many_arguments)]
+    async fn supervise(
+        &self,
+        spec: &LaunchSpec,
+        io: &dyn JobIo,
+        cancel: CancellationToken,
+        pid: Pid,
+        mut waiter: tokio::task::JoinHandle<io::Result<(i32, libc::rusage)>>,
+        stdout: Option<io::Result<tokio::process::ChildStdout>>,
+        stderr: Option<io::Result<tokio::process::ChildStderr>>,
+        cgroup: Option<&JobCgroup>,
+    ) -> Result<ExitReport> {
+        io.started(RunHandle {
+            pid: Some(i64::from(pid.as_raw())),
+            external_id: None,
+        })
+        .await
+        .inspect_err(|_| {
+            let _ = killpg(pid, Signal::SIGKILL);
+        })?;
+
+        let chunk = self.config.read_chunk.max(1);
+        let out_pump = pump(stdout, chunk, io, OutStream::Stdout);
+        let err_pump = pump(stderr, chunk, io, OutStream::Stderr);
+        let pumps = async { tokio::join!(out_pump, err_pump) };
+        tokio::pin!(pumps);
+
+        let grace = self.config.kill_grace;
+        let deadline = spec.timeout.map(|t| tokio::time::Instant::now() + t);
+        let signal_job = |sig: Signal| {
+            let _ = killpg(pid, sig);
+            if let Some(cg) = cgroup {
+                cg.signal_all(sig);
+            }
+        };
+
+        let mut pumped: Option<(Result<()>, Result<()>)> = None;
+        let mut stop: Option<Stop> = None;
+        let mut kill_at: Option<tokio::time::Instant> = None;
+        let waited = loop {
+            let sleep_until = match (stop, kill_at, deadline) {
+                (Some(_), Some(k), _) => Some(k),
+                (None, _, Some(d)) => Some(d),
+                _ => None,
+            };
+            tokio::select! {
+                w = &mut waiter => break w,
+                r = &mut pumps, if pumped.is_none() => pumped = Some(r),
+                _ = cancel.cancelled(), if stop.is_none() => {
+                    stop = Some(Stop::Cancel);
+                    signal_job(Signal::SIGTERM);
+                    kill_at = Some(tokio::time::Instant::now() + grace);
+                }
+                _ = sleep_opt(sleep_until) => {
+                    if stop.is_none() {
+                        stop = Some(Stop::Timeout);
+                        signal_job(Signal::SIGTERM);
+                        kill_at = Some(tokio::time::Instant::now() + grace);
+                    } else {
+                        signal_job(Signal::SIGKILL);
+                        kill_at = None;
+                    }
+                }
+            }
+        };
+        // Stragglers (a grandchild that ignores SIGTERM, background processes) die with the job.
+        signal_job(Signal::SIGKILL);
+
+        // Remaining output: the pipes close once every process holding them is gone; a process
+        // that escaped the group could hold them forever, so the drain is bounded.
+        if pumped.is_none() {
+            match tokio::time::timeout(grace.max(Duration::from_secs(1)), &mut pumps).await {
+                Ok(r) => pumped = Some(r),
+                Err(_) => tracing::warn!(
+                    job_id = %spec.job_id,
+                    "output pipes stayed open after the job ended (a process escaped its group)"
+                ),
+            }
+        }
+
+        let (status, rusage) = waited
+            .map_err(|e| platform("waiting for the job", io::Error::other(e)))?
+            .map_err(|e| platform("waiting for the job", e))?;
+        if let Some((out, err)) = pumped {
+            out?;
+            err?;
+        }
+
+        let termination = if libc::WIFSIGNALED(status) {
+            Termination::Signaled(libc::WTERMSIG(status))
+        } else {
+            Termination::Exited(libc::WEXITSTATUS(status))
+        };
+        let mut report = match termination {
+            Termination::Exited(c) => ExitReport::exited(c),
+            Termination::Signaled(s) => ExitReport::signaled(s),
+        };
+        report.timed_out = stop == Some(Stop::Timeout);
+        report.cancelled = stop == Some(Stop::Cancel);
+        report.peak_rss_bytes = Some(u64::try_from(rusage.ru_maxrss).unwrap_or(0) * 1024);
+        report.cpu_time = Some(timeval(rusage.ru_utime) + timeval(rusage.ru_stime));
+        Ok(report)
+    }
+}
+
+async fn sleep_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn timeval(tv: libc::timeval) -> Duration {
+    Duration::from_secs(u64::try_from(tv.tv_sec).unwrap_or(0))
+        + Duration::from_micros(u64::try_from(tv.tv_usec).unwrap_or(0))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum OutStream {
+    Stdout,
+    Stderr,
+}
+
+/// Reads `pipe` in chunks of at most `chunk` bytes and hands each to `io` as it arrives. After a
+/// `JobIo` error it keeps draining (so the job never blocks on a full pipe) and returns the error.
+async fn pump<R: AsyncRead + Unpin>(
+    pipe: Option<io::Result<R>>,
+    chunk: usize,
+    io: &dyn JobIo,
+    stream: OutStream,
+) -> Result<()> {
+    let mut pipe = match pipe {
+        None => return Ok(()),
+        Some(Ok(p)) => p,
+        Some(Err(e)) => return Err(platform("reading the job's output", e)),
+    };
+    let mut buf = vec![0u8; chunk];
+    let mut failed: Option<Error> = None;
+    loop {
+        match pipe.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => {
+                if failed.is_none() {
+                    let pushed = match stream {
+                        OutStream::Stdout => io.stdout(&buf[..n]).await,
+                        OutStream::Stderr => io.stderr(&buf[..n]).await,
+                    };
+                    if let Err(e) = pushed {
+                        failed = Some(e);
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(platform("reading the job's output", e)),
+        }
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+/// A platform failure (retryable): the machine, not the job, failed.
+fn platform(what: impl Into<String>, e: io::Error) -> Error {
+    let what = what.into();
+    Error::backend(
+        BACKEND,
+        true,
+        io::Error::new(e.kind(), format!("{what}: {e}")),
+    )
+}
+
+/// The program could not be started: 127 (not found) or 126 (not executable), the reason on
+/// stderr. Other spawn failures (resource exhaustion) are retryable platform errors.
+async fn spawn_failure(spec: &LaunchSpec, io: &dyn JobIo, e: io::Error) -> Result<ExitReport> {
+    let code = match (e.kind(), e.raw_os_error()) {
+        (io::ErrorKind::NotFound, _) => 127,
+        (io::ErrorKind::PermissionDenied, _) => 126,
+        (_, Some(libc::ENOEXEC | libc::EISDIR | libc::ENOTDIR | libc::E2BIG | libc::ELOOP)) => 126,
+        (_, Some(libc::ENAMETOOLONG)) => 127,
+        _ => return Err(platform(format!("starting {:?}", spec.program), e)),
+    };
+    // The attempt happened: report it started (no process), then how it ended.
+    io.started(RunHandle::default()).await?;
+    io.stderr(format!("multiflexi: cannot execute {:?}: {e}\n", spec.program).as_bytes())
+        .await?;
+    Ok(ExitReport::exited(code))
+}
+
+/// Hands every result file under `work_dir` to `io`.
+async fn collect_result_files(
+    work_dir: &Path,
+    matcher: &ResultMatcher,
+    io: &dyn JobIo,
+) -> Result<()> {
+    let root = work_dir.to_path_buf();
+    let matcher2 = matcher.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let mut found = Vec::new();
+        walk(&root, &root, &matcher2, &mut found, 0);
+        found.sort();
+        found
+    })
+    .await
+    .map_err(|e| platform("listing result files", io::Error::other(e)))?;
+    for (rel, path) in found {
+        let name = match sanitize_name(&rel) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(file = %rel, error = %e, "skipping a result file with a bad name");
+                continue;
+            }
+        };
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "cannot open a result file");
+                continue;
+            }
+        };
+        io.result_file(&name, &mut file).await?;
+    }
+    Ok(())
+}
+
+fn walk(
+    root: &Path,
+    dir: &Path,
+    matcher: &ResultMatcher,
+    found: &mut Vec<(String, PathBuf)>,
+    depth: usize,
+) {
+    if depth > 32 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(ft) = entry.file_type() else { continue };
+        let path = entry.path();
+        if ft.is_dir() {
+            walk(root, &path, matcher, found, depth + 1);
+        } else if ft.is_file() {
+            let Ok(rel) = path.strip_prefix(root) else {
+                continue;
+            };
+            let Some(rel) = rel.to_str().map(|s| s.replace('\\', "/")) else {
+                continue;
+            };
+            if matcher.matches(&rel) {
+                found.push((rel, path));
+            }
+        }
+    }
+}
+
+/// `wait4` on `pid`: its wait status and resource usage (peak RSS, CPU time).
+#[allow(unsafe_code)]
+fn wait4(pid: i32) -> io::Result<(i32, libc::rusage)> {
+    let mut status: i32 = 0;
+    // SAFETY: `rusage` is a plain C struct for which all-zero bytes are a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: both pointers point to live, writable locals of the right types for the call.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            return Ok((status, usage));
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Makes the child join the job's memory cgroup (by writing `0`, "myself", to `cgroup.procs`)
+/// before it executes the job's program, so no allocation escapes the limit.
+#[allow(unsafe_code)]
+fn join_cgroup_on_exec(cmd: &mut std::process::Command, procs_fd: i32) {
+    // SAFETY: the closure runs in the forked child before exec and only calls `write(2)`, which
+    // is async-signal-safe; it allocates nothing and touches no locks. `procs_fd` stays open in
+    // the parent (owned by the JobCgroup) until after spawn returns.
+    unsafe {
+        cmd.pre_exec(move || {
+            let r = libc::write(procs_fd, b"0".as_ptr().cast(), 1);
+            if r == 1 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+/// Limits the child's address space (best effort; see [`MemoryBackend::Rlimit`]).
+#[allow(unsafe_code)]
+fn limit_address_space_on_exec(cmd: &mut std::process::Command, bytes: u64) {
+    // SAFETY: the closure runs in the forked child before exec and only calls `setrlimit(2)`,
+    // which is async-signal-safe; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_AS, bytes, bytes)
+                .map_err(io::Error::from)
+        });
+    }
+}
