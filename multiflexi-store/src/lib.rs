@@ -28,6 +28,20 @@
 //! - **Wake-ups**: [`JobQueue::work_signal`](multiflexi_core::store::JobQueue::work_signal) is fed
 //!   in-process on every create and re-queue, and on PostgreSQL also by `LISTEN`/`NOTIFY`, so a
 //!   dispatcher in another process wakes at once.
+//!
+//! ## Testing
+//!
+//! ```text
+//! eval "$(scripts/services/databases.sh)"      # PostgreSQL 15 + MariaDB, exports the two URLs
+//! MULTIFLEXI_REQUIRE_INTEGRATION=1 cargo test -p multiflexi-store
+//! ```
+//!
+//! `tests/sql.rs` runs the shared store conformance suite, this crate's own cases (cross-process
+//! claim race, lost wake-ups, secrets at rest, byte-exact artifacts, round-trip property) and, on
+//! SQLite file and PostgreSQL, the engine scenarios, under per-backend module names
+//! (`sqlite_memory::`, `sqlite_file::`, `postgres::`, `mariadb::`). Every test gets a fresh
+//! database (`mf_test_<pid>_…`) that is dropped when it ends. Without the URLs the server tests
+//! are skipped with a message, or fail under `MULTIFLEXI_REQUIRE_INTEGRATION=1`.
 
 mod catalog;
 mod convert;

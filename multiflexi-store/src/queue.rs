@@ -562,8 +562,10 @@ impl JobQueue for SqlStore {
                 .order_by_asc(schedule::Column::After)
                 .order_by_asc(schedule::Column::JobId)
                 .limit(limit);
-            if self.locks() {
+            if self.inner.skip_locked && self.locks() {
                 q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+            } else if self.locks() {
+                q = q.lock(LockType::Update);
             }
             let picked: Vec<i64> = q
                 .all(&txn)
@@ -828,8 +830,10 @@ impl JobQueue for SqlStore {
                 .filter(job::Column::Phase.is_in([Phase::Queued.as_str(), Phase::Running.as_str()]))
                 .filter(job::Column::LeaseExpires.lte(ts(now)))
                 .order_by_asc(job::Column::Id);
-            if self.locks() {
+            if self.inner.skip_locked && self.locks() {
                 q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+            } else if self.locks() {
+                q = q.lock(LockType::Update);
             }
             let rows = q.all(&txn).await.map_err(|e| self.dberr(e))?;
             let mut rec = Recovered::default();

@@ -132,6 +132,8 @@ pub(crate) struct Inner {
     pub(crate) name: &'static str,
     pub(crate) keys: Keyring,
     pub(crate) artifact_cap: u64,
+    /// Whether `FOR UPDATE SKIP LOCKED` is available (PostgreSQL, MySQL 8, MariaDB ≥ 10.6).
+    pub(crate) skip_locked: bool,
     time: TimeSource,
     signal: watch::Sender<u64>,
     listener: Option<tokio::task::JoinHandle<()>>,
@@ -293,6 +295,10 @@ impl SqlStore {
                 measured: Mutex::new(None),
             },
         };
+        let skip_locked = match backend {
+            DbBackend::MySql => mysql_has_skip_locked(&db, name).await?,
+            _ => true,
+        };
         let (signal, _) = watch::channel(0u64);
         #[allow(unused_mut)]
         let mut listener = None;
@@ -308,6 +314,7 @@ impl SqlStore {
                 name,
                 keys: Keyring::new(options.master_key, options.old_keys),
                 artifact_cap: options.artifact_cap,
+                skip_locked,
                 time,
                 signal,
                 listener,
@@ -482,6 +489,31 @@ macro_rules! in_tx {
     }};
 }
 pub(crate) use in_tx;
+
+/// MySQL ≥ 8.0 and MariaDB ≥ 10.6 know `SKIP LOCKED`; older servers claim with plain
+/// `FOR UPDATE` (correct, but claimers then queue behind each other).
+async fn mysql_has_skip_locked(db: &DatabaseConnection, name: &'static str) -> Result<bool> {
+    let version: String = db
+        .query_one_raw(Statement::from_string(DbBackend::MySql, "SELECT VERSION()"))
+        .await
+        .map_err(|e| map_db(name, "version", "", e))?
+        .and_then(|r| r.try_get_by_index::<String>(0).ok())
+        .unwrap_or_default();
+    let mut parts = version
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    let ok = if version.to_ascii_lowercase().contains("mariadb") {
+        (major, minor) >= (10, 6)
+    } else {
+        major >= 8
+    };
+    if !ok {
+        tracing::warn!(%version, "this server has no SKIP LOCKED: claims use FOR UPDATE and wait for each other");
+    }
+    Ok(ok)
+}
 
 async fn check_schema(db: &DatabaseConnection, name: &'static str, migrate: bool) -> Result<()> {
     let manager = SchemaManager::new(db);

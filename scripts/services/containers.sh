@@ -31,6 +31,10 @@ die() {
 
 [ "$(id -u)" = 0 ] || die "must run as root (installs packages, starts dockerd and podman)"
 mkdir -p "$LOG_DIR" "$CONF_DIR"
+# The daemons inherit our working directory, and Podman's conmon writes files (e.g. `oom`) into
+# it: never leave them in the caller's checkout.
+mkdir -p /var/lib/multiflexi-services
+cd /var/lib/multiflexi-services
 
 # --- packages -------------------------------------------------------------------------------
 APT_UPDATED=0

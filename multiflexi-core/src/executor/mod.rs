@@ -11,7 +11,7 @@ mod launch;
 
 pub use capabilities::{Capabilities, Capability};
 pub use fake::{FakeExecutor, FakeRun};
-pub use launch::{ExitReport, LaunchSpec, RunHandle, Termination};
+pub use launch::{DEFAULT_PATH, ExitReport, LaunchSpec, RunHandle, Termination};
 
 use crate::Result;
 use crate::model::ExecutorKind;

@@ -228,6 +228,8 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
     /// the first job. A scheduled job (with a slot) is unique per (runtemplate, slot, attempt):
     /// AlreadyExists otherwise. With `cas`, the template's `next_schedule` must still equal
     /// `expected_next` (Conflict otherwise); it is then set to `set_next` and `last_schedule` to now.
+    /// InvalidInput: a `schedule` job without a slot, an ad-hoc (`manual`/`api`/`cli`) job with
+    /// one, or `cas` on a job whose trigger is not `schedule`.
     async fn create_and_schedule(&self, job: &NewJob) -> Result<Job>;
 
     /// Scheduled → Queued for up to `limit` due jobs (`after <= now`) of the requested executor
@@ -238,7 +240,7 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
     /// Queued → Running for each start report (fenced); one result per input.
     async fn begin_many(&self, starts: &[Begin]) -> Result<Vec<Result<Job>>>;
 
-    /// Extends the leases by `ttl`; one status per input.
+    /// Sets each live lease's expiry to now + `ttl` (the store's clock); one status per input.
     async fn heartbeat(&self, leases: &[LeaseRef], ttl: Duration) -> Result<Vec<HeartbeatStatus>>;
 
     /// Queued/Running → Completed (fenced): outcome, exit code, end, output copies; schedule row
