@@ -460,6 +460,57 @@ async fn scheduler_and_executor_daemons_share_a_sqlite_file() {
     assert!(status.success(), "{status:?}\n{}", scheduler.context());
 }
 
+/// One SIGTERM and a short MULTIFLEXI_STOP_GRACE: the running job is cancelled when the grace
+/// period ends, recorded as cancelled with its output preserved, and the daemon exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executor_cancels_running_jobs_when_the_stop_grace_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = dir.join("grace.sqlite");
+    let key = MasterKey::generate();
+    let store = open_store(&db, key.clone()).await;
+    let sleeper = setup_template(
+        &store,
+        App::new("sleep", "/bin/sleep").with_cmdparams("300"),
+        "sleep long",
+    )
+    .await;
+    let long = start_job(&store, &sleeper).await;
+    let mut cmd = command(EXECUTOR, dir);
+    cmd.env("DATABASE_URL", sqlite_url(&db))
+        .env("MULTIFLEXI_MASTER_KEY", key.to_env_value())
+        .env("MULTIFLEXI_EXECUTORS", "Native")
+        .env(
+            "MULTIFLEXI_EXECUTOR_ID",
+            format!("test-grace-{}", std::process::id()),
+        )
+        .env("MULTIFLEXI_STOP_GRACE", "1")
+        .env("RUST_LOG", "info");
+    let mut executor = Daemon::spawn("multiflexi-executor", cmd, dir);
+    let logs = executor.logs();
+    wait_for(
+        "the job to run",
+        || logs.context(),
+        || async { (job(&store, long.id).await.phase == Phase::Running).then_some(()) },
+    )
+    .await;
+    executor.signal(Signal::SIGTERM);
+    let status = executor.wait_exit().await;
+    assert!(status.success(), "{status:?}\n{}", executor.context());
+    let cancelled = job(&store, long.id).await;
+    assert_eq!(cancelled.outcome, Some(Outcome::Cancelled), "{cancelled:?}");
+    assert_eq!(cancelled.phase, Phase::Preserved, "{cancelled:?}");
+    assert!(artifact(&store, long.id, "stdout.txt").await.is_some());
+    let stderr = executor.stderr();
+    assert!(
+        stderr.contains("grace period over: cancelling 1 running job(s)"),
+        "{stderr}"
+    );
+    // The default work root was private to the process and is gone.
+    let pid = executor.child.id();
+    assert!(!dir.join(format!("multiflexi-jobs-{pid}")).exists());
+}
+
 /// Issue 4's end-to-end case: engine + SqlStore (SQLite file) + NativeExecutor run an app that
 /// writes a JSON result file; the job ends Preserved with stdout.txt, stderr.txt and the file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

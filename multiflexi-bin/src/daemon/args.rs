@@ -34,7 +34,7 @@ impl WaitArgs {
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Directory below which each job gets its own fresh work directory (removed after the job
-    /// is preserved). Default: `multiflexi-jobs` in the system's temporary directory.
+    /// is preserved). Default: `multiflexi-jobs-<pid>` in the system's temporary directory.
     #[arg(long, env = "MULTIFLEXI_WORK_DIR", value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
     /// After the first SIGTERM / Ctrl-C, seconds to let running jobs finish before they are
@@ -55,11 +55,12 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// Where job work directories go.
+    /// Where job work directories go. The default is private to this process: job ids repeat
+    /// across databases, so two installations on one host must not share it.
     pub fn work_root(&self) -> PathBuf {
-        self.work_dir
-            .clone()
-            .unwrap_or_else(|| std::env::temp_dir().join("multiflexi-jobs"))
+        self.work_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("multiflexi-jobs-{}", std::process::id()))
+        })
     }
 
     /// The drain grace, when limited.

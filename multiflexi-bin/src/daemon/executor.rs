@@ -47,6 +47,7 @@ pub async fn run(args: ExecutorArgs) -> anyhow::Result<()> {
     for note in &set.notes {
         tracing::info!("executor {note}");
     }
+    let work_root = options.work_root.clone();
     let store: Arc<dyn Store> = opened.store.clone();
     let artifacts: Arc<dyn ArtifactSink> = opened.store.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -66,6 +67,8 @@ pub async fn run(args: ExecutorArgs) -> anyhow::Result<()> {
     let result = dispatcher.run(shutdown).await;
     signals.abort();
     printer.flush().await;
+    // Each job removed its own directory; remove the root too when nothing is left in it.
+    let _ = std::fs::remove_dir(&work_root);
     result?;
     tracing::info!("stopped");
     Ok(())

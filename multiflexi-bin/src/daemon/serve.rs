@@ -95,6 +95,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         wake.clone() as Arc<dyn Telemetry>,
     ]));
     let max_parallel = options.max_parallel;
+    let work_root = options.work_root.clone();
     let dispatcher = Dispatcher::new(
         store.clone(),
         artifacts,
@@ -160,6 +161,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let scheduled = scheduler_task.await;
     signals.abort();
     printer.flush().await;
+    // Each job removed its own directory; remove the root too when nothing is left in it.
+    let _ = std::fs::remove_dir(&work_root);
     result?;
     scheduled??;
     println!("Stopped cleanly.");
