@@ -297,45 +297,63 @@ async fn serve_demo_on_a_fresh_directory() {
 
     let store = open_store(&db, key).await;
     let done = wait_for(
-        "a demo job to reach Preserved",
+        "the demo's manual job to reach Preserved",
         || serve.context(),
         || async {
             let jobs = store.list_jobs(&JobFilter::default()).await.unwrap();
-            jobs.into_iter().find(|j| j.phase == Phase::Preserved)
+            jobs.into_iter()
+                .find(|j| j.trigger == Trigger::Manual && j.phase == Phase::Preserved)
         },
     )
     .await;
     assert_eq!(done.outcome, Some(Outcome::Success), "{done:?}");
     assert_eq!(done.exitcode, Some(0));
-    let names: Vec<String> = store
+    let mut names: Vec<String> = store
         .list(done.id)
         .await
         .unwrap()
         .into_iter()
         .map(|a| a.filename)
         .collect();
-    assert!(names.contains(&"stdout.txt".to_string()), "{names:?}");
-    assert!(names.contains(&"stderr.txt".to_string()), "{names:?}");
-    // The manual job of the run-at-once template writes the JSON report.
-    if names.contains(&"report.json".to_string()) {
-        check_report(
-            &artifact(&store, done.id, "report.json").await.unwrap(),
-            done.id,
-        );
-    }
-    let line = format!("job {:<5} ", done.id);
-    wait_for(
+    names.sort();
+    assert_eq!(names, ["report.json", "stderr.txt", "stdout.txt"]);
+    check_report(
+        &artifact(&store, done.id, "report.json").await.unwrap(),
+        done.id,
+    );
+    // One readable line per phase: time, job, template, phase (exit code, outcome, duration).
+    let prefix = format!("job {:<5} Demo: system report", done.id);
+    let phases = [
+        "Created",
+        "Scheduled",
+        "Queued",
+        "Running",
+        "Completed",
+        "Preserved",
+    ];
+    let lines = wait_for(
         "the Preserved line on stdout",
         || serve.context(),
         || async {
-            serve
-                .stdout()
+            let out = serve.stdout();
+            let lines: Vec<String> = out
                 .lines()
-                .any(|l| l.contains(&line) && l.contains("Preserved") && l.contains("exit 0"))
-                .then_some(())
+                .filter(|l| l.contains(&prefix))
+                .map(str::to_string)
+                .collect();
+            (lines.len() == phases.len()).then_some(lines)
         },
     )
     .await;
+    for (line, phase) in lines.iter().zip(phases) {
+        assert!(line.contains(phase), "{line} should be {phase}");
+    }
+    assert!(lines[0].ends_with("(manual)"), "{}", lines[0]);
+    assert!(
+        lines[5].contains("Preserved  exit 0 success"),
+        "{}",
+        lines[5]
+    );
 
     serve.signal(Signal::SIGTERM);
     let status = serve.wait_exit().await;
