@@ -9,6 +9,14 @@
 //! - [`executors`]: which executor kinds a process runs (configured or discovered);
 //! - [`demo`]: the example apps, company and templates of `serve --demo`.
 
+/// `println!` that never panics: a closed stdout (`multiflexi serve | head`) must not stop the
+/// printer or the signal handler.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::daemon::write_stdout(format_args!($($arg)*))
+    };
+}
+
 pub mod args;
 pub mod db;
 pub mod demo;
@@ -65,4 +73,12 @@ where
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes one line to stdout, ignoring errors (see `say!`).
+pub fn write_stdout(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }

@@ -115,7 +115,7 @@ async fn print_loop(
 
 fn emit(to: PrintTo, event: &PhaseEvent, line: &str) {
     match to {
-        PrintTo::Stdout => println!("{line}"),
+        PrintTo::Stdout => say!("{line}"),
         PrintTo::Log => tracing::info!(
             target: "multiflexi::job",
             job_id = event.job_id.get(),

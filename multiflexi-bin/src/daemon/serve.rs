@@ -39,12 +39,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let set = executors::select(plan, &args.run).await?;
     let options = wiring::dispatcher_options(&args.engine, &args.run);
 
-    println!(
+    say!(
         "multiflexi {}: scheduler and executor in one process",
         env!("CARGO_PKG_VERSION")
     );
     match &opened.sqlite {
-        Some(path) => println!(
+        Some(path) => say!(
             "Database:   {} (SQLite, {})",
             path.display(),
             if opened.created {
@@ -53,20 +53,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 "existing, migrated"
             }
         ),
-        None => println!(
+        None => say!(
             "Database:   {} ({})",
             opened.shown_url,
             opened.store.backend_name()
         ),
     }
     match &opened.key {
-        KeySource::Variable => println!("Master key: from MULTIFLEXI_MASTER_KEY"),
-        KeySource::File(p) => println!("Master key: {}", p.display()),
-        KeySource::Created(p) => println!(
+        KeySource::Variable => say!("Master key: from MULTIFLEXI_MASTER_KEY"),
+        KeySource::File(p) => say!("Master key: {}", p.display()),
+        KeySource::Created(p) => say!(
             "Master key: created {} (mode 0600); it encrypts the secrets in the database: keep it with the database, or set MULTIFLEXI_MASTER_KEY to its content instead",
             p.display()
         ),
-        KeySource::None => println!(
+        KeySource::None => say!(
             "Master key: none (set MULTIFLEXI_MASTER_KEY to store secrets; openssl rand -base64 32)"
         ),
     }
@@ -76,14 +76,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         _ => "",
     };
-    println!(
+    say!(
         "Artifacts:  in the database (stdout.txt, stderr.txt and result files of every job); list them with `multiflexi-cli artifact:list --job N`, save one with `multiflexi-cli artifact:get ID --output FILE`{cli_env}"
     );
-    println!(
+    say!(
         "Work dirs:  {} (one per job, removed once it is preserved)",
         options.work_root.display()
     );
-    println!("Executors:  {}", set.notes.join("; "));
+    say!("Executors:  {}", set.notes.join("; "));
 
     let store: Arc<dyn Store> = opened.store.clone();
     let artifacts: Arc<dyn ArtifactSink> = opened.store.clone();
@@ -130,7 +130,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .iter()
             .map(|a| format!("{:?}", a.display_name()))
             .collect();
-        println!(
+        say!(
             "Demo:       apps {}; company {:?} (id {}); template {} {:?} runs every minute; template {} {:?} has no schedule{}",
             apps.join(", "),
             demo.company.name,
@@ -145,7 +145,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         );
     }
-    println!(
+    say!(
         "Running:    up to {max_parallel} jobs at once, scheduler pass at least every {} s. Ctrl-C stops: running jobs finish first, a second Ctrl-C cancels them.",
         args.engine.cycle_pause().as_secs()
     );
@@ -165,6 +165,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir(&work_root);
     result?;
     scheduled??;
-    println!("Stopped cleanly.");
+    say!("Stopped cleanly.");
     Ok(())
 }

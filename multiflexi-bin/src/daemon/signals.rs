@@ -17,7 +17,7 @@ pub struct PrintNotice;
 
 impl StopNotice for PrintNotice {
     fn say(&self, line: &str) {
-        println!("{line}");
+        say!("{line}");
     }
 }
 
@@ -50,11 +50,12 @@ pub fn spawn(
             _ = int.recv() => "SIGINT",
         };
         let Some(running) = running else {
-            notice.say(&format!("{name} received: stopping"));
             shutdown.abort();
+            notice.say(&format!("{name} received: stopping"));
             return;
         };
         let n = running();
+        shutdown.drain();
         if n == 0 {
             notice.say(&format!("{name} received: stopping (no job is running)"));
         } else {
@@ -66,19 +67,18 @@ pub fn spawn(
                 "{name} received: stopping; no new jobs are taken, {n} running job(s) may finish (cancelled {then})"
             ));
         }
-        shutdown.drain();
         let reason = tokio::select! {
             _ = term.recv() => "second signal (SIGTERM)".to_string(),
             _ = int.recv() => "second signal (SIGINT)".to_string(),
             _ = sleep_or_forever(grace) => "grace period over".to_string(),
         };
         let n = running();
+        shutdown.abort();
         if n > 0 {
             notice.say(&format!(
                 "{reason}: cancelling {n} running job(s); they are recorded as cancelled"
             ));
         }
-        shutdown.abort();
     }))
 }
 
