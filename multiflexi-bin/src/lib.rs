@@ -1,4 +1,6 @@
 //! Shared modules of the multiflexi binaries: configuration from the environment (ARCHITECTURE
 //! §10). The binaries themselves are thin `main`s over the library crates.
 
+pub mod cli;
 pub mod config;
+pub mod database;

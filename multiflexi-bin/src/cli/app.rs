@@ -1,0 +1,389 @@
+//! `application:*`: import, validate and export MultiFlexi application definitions; list, show and
+//! delete apps.
+
+use super::args::IdArg;
+use super::output::{Report, fields, opt_ts, or_dash, table};
+use super::{Ctx, audit};
+use anyhow::Context;
+use clap::Args;
+use multiflexi_core::AppId;
+use multiflexi_core::app_json::{export_app, export_app_pretty, parse_app, validate};
+use multiflexi_core::model::App;
+use multiflexi_core::store::Catalog as _;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// `application:import-json`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// An application definition (`*.json`) or a folder: every `*.json` file in it.
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+/// `application:validate-json`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// An application definition (`*.json`) or a folder: every `*.json` file in it.
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+/// `application:export-json`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub id: IdArg,
+    /// Write to this file instead of stdout.
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// The files a `--file` argument stands for: the file itself, or every `*.json` in a folder.
+fn json_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("cannot read the folder {}", path.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        anyhow::bail!(
+            "the folder {} has no *.json files; give an application definition or a folder of them",
+            path.display()
+        );
+    }
+    Ok(files)
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// `application:import-json --file F`.
+pub async fn import(ctx: &Ctx, args: &ImportArgs) -> anyhow::Result<Report> {
+    let files = json_files(&args.file)?;
+    let store = ctx.store().await?;
+    let mut known: BTreeSet<AppId> = store.list_apps().await?.iter().map(|a| a.id).collect();
+    let mut text = String::new();
+    let mut reports = Vec::new();
+    let mut rejected: Vec<(String, String)> = Vec::new();
+    for path in &files {
+        let name = path.display().to_string();
+        let parsed = read_file(path).and_then(|bytes| parse_app(&bytes).map_err(|e| e.to_string()));
+        let imported = match parsed {
+            Ok(imported) => imported,
+            Err(reason) => {
+                text.push_str(&format!(
+                    "{name}: rejected: {reason}; nothing was imported\n"
+                ));
+                reports.push(json!({ "file": name, "status": "rejected", "error": reason }));
+                rejected.push((name, reason));
+                continue;
+            }
+        };
+        let warnings: Vec<Value> = imported
+            .warnings
+            .iter()
+            .map(|w| json!({ "path": w.path, "kind": w.kind.as_str(), "message": w.message }))
+            .collect();
+        for w in &imported.warnings {
+            text.push_str(&format!("{name}: warning: {w}\n"));
+        }
+        match store.put_app(&imported.app).await {
+            Ok(app) => {
+                let action = if known.insert(app.id) {
+                    "created"
+                } else {
+                    "updated"
+                };
+                text.push_str(&format!(
+                    "{name}: imported as app {} \"{}\" ({action})\n",
+                    app.id,
+                    app.display_name()
+                ));
+                audit(
+                    &*store,
+                    "app:import",
+                    format!(
+                        "app {} \"{}\" {action} from {name}",
+                        app.id,
+                        app.display_name()
+                    ),
+                )
+                .await;
+                reports.push(json!({
+                    "file": name,
+                    "status": "imported",
+                    "action": action,
+                    "app_id": app.id,
+                    "name": app.display_name(),
+                    "uuid": app.uuid,
+                    "warnings": warnings,
+                }));
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                text.push_str(&format!(
+                    "{name}: rejected: {reason}; nothing was imported\n"
+                ));
+                reports.push(json!({ "file": name, "status": "rejected", "error": reason, "warnings": warnings }));
+                rejected.push((name, reason));
+            }
+        }
+    }
+    let imported = files.len() - rejected.len();
+    if files.len() > 1 {
+        text.push_str(&format!(
+            "{imported} of {} files imported, {} rejected\n",
+            files.len(),
+            rejected.len()
+        ));
+    }
+    let report = Report::new(
+        text,
+        json!({ "files": reports, "imported": imported, "rejected": rejected.len() }),
+    );
+    Ok(match rejected.as_slice() {
+        [] => report,
+        [(file, reason)] => {
+            report.failed(format!("{file}: {reason}; nothing was imported from it"))
+        }
+        many => report.failed(format!(
+            "{} of {} files rejected ({}); the others were imported",
+            many.len(),
+            files.len(),
+            many.iter()
+                .map(|(f, _)| f.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    })
+}
+
+/// `application:validate-json --file F`.
+pub async fn validate_json(args: &ValidateArgs) -> anyhow::Result<Report> {
+    let files = json_files(&args.file)?;
+    let mut text = String::new();
+    let mut reports = Vec::new();
+    let mut bad = Vec::new();
+    let mut total = 0usize;
+    for path in &files {
+        let name = path.display().to_string();
+        let violations: Vec<(String, String)> = match read_file(path) {
+            Ok(bytes) => validate(&bytes)
+                .into_iter()
+                .map(|v| (v.path.clone(), v.message.clone()))
+                .collect(),
+            Err(reason) => vec![(String::new(), reason)],
+        };
+        if violations.is_empty() {
+            text.push_str(&format!("{name}: valid\n"));
+        }
+        for (path, message) in &violations {
+            let shown = if path.is_empty() { "/" } else { path };
+            text.push_str(&format!("{name}: {shown}: {message}\n"));
+        }
+        reports.push(json!({
+            "file": name,
+            "valid": violations.is_empty(),
+            "violations": violations
+                .iter()
+                .map(|(p, m)| json!({ "path": p, "message": m }))
+                .collect::<Vec<_>>(),
+        }));
+        if !violations.is_empty() {
+            total += violations.len();
+            bad.push(name);
+        }
+    }
+    let report = Report::new(text, json!({ "files": reports, "violations": total }));
+    Ok(match bad.as_slice() {
+        [] => report,
+        [one] if files.len() == 1 => report.failed(format!(
+            "{one} breaks the application schema: {total} violation{}",
+            if total == 1 { "" } else { "s" }
+        )),
+        many => report.failed(format!(
+            "{} of {} files break the application schema ({total} violations): {}",
+            many.len(),
+            files.len(),
+            many.join(", ")
+        )),
+    })
+}
+
+/// `application:export-json --id N [--file F]`.
+pub async fn export(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
+    let id: AppId = args.id.get()?;
+    let app = ctx.store().await?.get_app(id).await?;
+    let text = export_app_pretty(&app);
+    match &args.file {
+        None => Ok(Report::raw(text)),
+        Some(path) => {
+            super::write_atomically(path, text.as_bytes())?;
+            Ok(Report::new(
+                format!(
+                    "exported app {id} \"{}\" to {}",
+                    app.display_name(),
+                    path.display()
+                ),
+                json!({ "app_id": id, "file": path.display().to_string(), "bytes": text.len() }),
+            ))
+        }
+    }
+}
+
+fn summary(app: &App) -> Value {
+    json!({
+        "id": app.id,
+        "uuid": app.uuid,
+        "name": app.display_name(),
+        "version": app.version,
+        "executable": app.executable,
+        "ociimage": app.ociimage,
+        "enabled": app.enabled,
+    })
+}
+
+/// `application:list`.
+pub async fn list(ctx: &Ctx) -> anyhow::Result<Report> {
+    let apps = ctx.store().await?.list_apps().await?;
+    let rows: Vec<Vec<String>> = apps
+        .iter()
+        .map(|a| {
+            vec![
+                a.id.to_string(),
+                a.display_name().to_string(),
+                or_dash(a.version.as_deref()),
+                a.executable.clone(),
+                or_dash(a.ociimage.as_deref().filter(|i| !i.is_empty())),
+                or_dash(a.uuid.as_deref()),
+            ]
+        })
+        .collect();
+    Ok(Report::new(
+        table(
+            &["ID", "NAME", "VERSION", "EXECUTABLE", "OCIIMAGE", "UUID"],
+            &rows,
+        ),
+        Value::Array(apps.iter().map(summary).collect()),
+    ))
+}
+
+/// The app as JSON: its definition in MultiFlexi's shape plus the database fields.
+pub fn app_json(app: &App) -> Value {
+    let mut v = export_app(app);
+    if let Value::Object(map) = &mut v {
+        map.insert("id".into(), json!(app.id));
+        map.insert("enabled".into(), json!(app.enabled));
+        map.insert("created".into(), json!(app.created));
+        map.insert("updated".into(), json!(app.updated));
+    }
+    v
+}
+
+/// `application:get`.
+pub async fn get(ctx: &Ctx, args: &IdArg) -> anyhow::Result<Report> {
+    let id: AppId = args.get()?;
+    let app = ctx.store().await?.get_app(id).await?;
+    let mut text = fields(&[
+        ("id", app.id.to_string()),
+        ("uuid", or_dash(app.uuid.as_deref())),
+        ("name", app.display_name().to_string()),
+        ("description", app.description.text().to_string()),
+        ("version", or_dash(app.version.as_deref())),
+        ("executable", app.executable.clone()),
+        ("cmdparams", app.cmdparams.clone()),
+        (
+            "ociimage",
+            or_dash(app.ociimage.as_deref().filter(|i| !i.is_empty())),
+        ),
+        ("homepage", or_dash(app.homepage.as_deref())),
+        ("tags", list_or_dash(&app.tags)),
+        ("requirements", list_or_dash(&app.requirements)),
+        ("enabled", app.enabled.to_string()),
+        ("created", opt_ts(app.created)),
+        ("updated", opt_ts(app.updated)),
+    ]);
+    if !app.environment.is_empty() {
+        text.push_str("environment:\n");
+        for f in &app.environment {
+            let mut flags = vec![f.kind.as_str().to_string()];
+            if f.required {
+                flags.push("required".into());
+            }
+            if f.secret {
+                flags.push("secret".into());
+            }
+            let default = match (&f.default, f.secret) {
+                (Some(_), true) => " default=***".to_string(),
+                (Some(d), false) => format!(" default={d:?}"),
+                (None, _) => String::new(),
+            };
+            let description = f.description.text();
+            text.push_str(&format!(
+                "  {} ({}){default}{}{description}\n",
+                f.name,
+                flags.join(", "),
+                if description.is_empty() { "" } else { ": " }
+            ));
+        }
+    }
+    if !app.artifacts.is_empty() {
+        text.push_str("artifacts:\n");
+        for a in &app.artifacts {
+            text.push_str(&format!("  {} ({})\n", a.path, a.kind));
+        }
+    }
+    if !app.exit_codes.is_empty() {
+        text.push_str("exit codes:\n");
+        for (code, info) in &app.exit_codes {
+            text.push_str(&format!(
+                "  {code}: {}{}{}\n",
+                info.description.text(),
+                info.severity
+                    .as_deref()
+                    .map(|s| format!(" [{s}]"))
+                    .unwrap_or_default(),
+                if info.retry { " (retry)" } else { "" }
+            ));
+        }
+    }
+    Ok(Report::new(text, app_json(&app)))
+}
+
+fn list_or_dash(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// `application:delete`.
+pub async fn delete(ctx: &Ctx, args: &IdArg) -> anyhow::Result<Report> {
+    let id: AppId = args.get()?;
+    let store = ctx.store().await?;
+    let app = store.get_app(id).await?;
+    store.delete_app(id).await?;
+    audit(
+        &*store,
+        "app:delete",
+        format!("app {id} \"{}\"", app.display_name()),
+    )
+    .await;
+    Ok(Report::new(
+        format!("deleted app {id} \"{}\"", app.display_name()),
+        json!({ "deleted": { "app_id": id } }),
+    ))
+}

@@ -1,0 +1,395 @@
+//! `multiflexi-cli`: MultiFlexi's command names (`application:import-json`, `job:create`, …) over
+//! the store. One file per command group; [`output`] prints what a command returns as text or
+//! JSON (`--format`, accepted by every command).
+//!
+//! Exit codes: 0 on success, 1 when the command failed (one line on stderr says why: `error: …`,
+//! or `{"error": "…"}` with `--format json`), 2 for a command line clap cannot parse.
+
+pub mod app;
+pub mod args;
+pub mod artifact;
+pub mod company;
+pub mod credential;
+pub mod job;
+pub mod output;
+pub mod runtemplate;
+pub mod schedule;
+pub mod system;
+
+use crate::config::DatabaseConfig;
+use crate::database;
+use clap::{Parser, Subcommand};
+use multiflexi_core::Store;
+use multiflexi_core::store::AuditEntry;
+use multiflexi_store::SqlStore;
+use output::{Format, Report, print_error};
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+
+const AFTER_HELP: &str = "\
+Environment: DATABASE_URL (default sqlite://multiflexi.sqlite?mode=rwc) or DB_CONNECTION, DB_HOST, \
+DB_PORT, DB_DATABASE, DB_USERNAME, DB_PASSWORD; MULTIFLEXI_MASTER_KEY (without it, a SQLite \
+database keeps its key in multiflexi.key beside it, created on first use); MULTIFLEXI_TIMEZONE \
+(default timezone of new run templates and of schedule:preview, else UTC).
+
+Exit status: 0 on success, 1 when the command failed (one line on stderr says why), 2 for a \
+command line that cannot be parsed.";
+
+/// The MultiFlexi command-line interface.
+#[derive(Debug, Parser)]
+#[command(
+    name = "multiflexi-cli",
+    version,
+    about = "Manage MultiFlexi apps, companies, credentials, run templates, jobs and artifacts",
+    after_help = AFTER_HELP,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    pub db: DatabaseConfig,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import application definitions (a file, or every *.json in a folder); idempotent by uuid, else name.
+    #[command(name = "application:import-json")]
+    AppImport(app::ImportArgs),
+    /// Check application definitions against the schema; every violation with its JSON path.
+    #[command(name = "application:validate-json")]
+    AppValidate(app::ValidateArgs),
+    /// Write an app as an application definition (stdout or --file).
+    #[command(name = "application:export-json")]
+    AppExport(app::ExportArgs),
+    /// List apps.
+    #[command(name = "application:list")]
+    AppList,
+    /// Show one app.
+    #[command(name = "application:get")]
+    AppGet(args::IdArg),
+    /// Delete an app (refused while run templates use it).
+    #[command(name = "application:delete")]
+    AppDelete(args::IdArg),
+
+    /// Create a company.
+    #[command(name = "company:create")]
+    CompanyCreate(company::CreateArgs),
+    /// Change a company.
+    #[command(name = "company:update")]
+    CompanyUpdate(company::UpdateArgs),
+    /// List companies.
+    #[command(name = "company:list")]
+    CompanyList,
+    /// Show one company (secret environment values as ***).
+    #[command(name = "company:get")]
+    CompanyGet(args::IdArg),
+    /// Delete a company (refused while it has run templates or credentials).
+    #[command(name = "company:delete")]
+    CompanyDelete(args::IdArg),
+    /// Set company environment values (KEY=VALUE…).
+    #[command(name = "company:env-set")]
+    CompanyEnvSet(company::EnvSetArgs),
+    /// Remove company environment values (KEY…).
+    #[command(name = "company:env-unset")]
+    CompanyEnvUnset(company::EnvUnsetArgs),
+
+    /// Create a credential (KEY=VALUE…; --secret KEY for secret values).
+    #[command(name = "credential:create")]
+    CredentialCreate(credential::CreateArgs),
+    /// List credentials (secret values never shown).
+    #[command(name = "credential:list")]
+    CredentialList(credential::ListArgs),
+    /// Show one credential (secret values as ***).
+    #[command(name = "credential:get")]
+    CredentialGet(args::IdArg),
+    /// Delete a credential (refused while run templates use it).
+    #[command(name = "credential:delete")]
+    CredentialDelete(args::IdArg),
+
+    /// Create a run template: which app runs for which company, how often, how.
+    #[command(name = "run-template:create")]
+    TemplateCreate(runtemplate::CreateArgs),
+    /// Change a run template.
+    #[command(name = "run-template:update")]
+    TemplateUpdate(runtemplate::UpdateArgs),
+    /// List run templates.
+    #[command(name = "run-template:list")]
+    TemplateList(runtemplate::ListArgs),
+    /// Show one run template.
+    #[command(name = "run-template:get")]
+    TemplateGet(args::IdArg),
+    /// Delete a run template (refused while it has unfinished jobs).
+    #[command(name = "run-template:delete")]
+    TemplateDelete(args::IdArg),
+    /// Set when the scheduler fires a run template next (default now).
+    #[command(name = "run-template:schedule")]
+    TemplateSchedule(runtemplate::ScheduleArgs),
+
+    /// Create a job of a run template, due now (trigger cli).
+    #[command(name = "job:create")]
+    JobCreate(job::CreateArgs),
+    /// Cancel a job (at once when only scheduled; else its executor stops it).
+    #[command(name = "job:cancel")]
+    JobCancel(args::IdArg),
+    /// List jobs, newest first.
+    #[command(name = "job:list")]
+    JobList(job::ListArgs),
+    /// Show one job: phases, exit code and its meaning, timings, artifacts, environment.
+    #[command(name = "job:get")]
+    JobGet(args::IdArg),
+    /// Run a finished job again (a manual copy with the same command and environment).
+    #[command(name = "job:retry")]
+    JobRetry(args::IdArg),
+    /// Delete finished jobs older than N days, with their output and artifacts.
+    #[command(name = "job:cleanup")]
+    JobCleanup(job::CleanupArgs),
+
+    /// List a job's artifacts.
+    #[command(name = "artifact:list")]
+    ArtifactList(artifact::ListArgs),
+    /// Write an artifact's content, byte for byte, to a file or stdout (-).
+    #[command(name = "artifact:get")]
+    ArtifactGet(artifact::GetArgs),
+
+    /// Show the next runs of an interval code or cron expression in a timezone.
+    #[command(name = "schedule:preview")]
+    SchedulePreview(schedule::PreviewArgs),
+
+    /// Count jobs by phase.
+    #[command(name = "queue:overview")]
+    QueueOverview,
+    /// Show the database (password hidden), its schema version and what it holds.
+    #[command(name = "status")]
+    Status,
+    /// Create or upgrade the database schema.
+    #[command(name = "migrate")]
+    Migrate,
+}
+
+/// What every command gets: the database settings (opened on first use) and the output format.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Where the database is.
+    pub db: DatabaseConfig,
+    /// `--format`.
+    pub format: Format,
+    store: OnceCell<Arc<SqlStore>>,
+}
+
+impl Ctx {
+    /// A context; nothing is opened yet.
+    pub fn new(db: DatabaseConfig, format: Format) -> Self {
+        Self {
+            db,
+            format,
+            store: OnceCell::new(),
+        }
+    }
+
+    /// The store, opened (and migrated) on first use; a SQLite database gets its key file.
+    pub async fn store(&self) -> anyhow::Result<Arc<SqlStore>> {
+        self.store
+            .get_or_try_init(|| database::open_store(&self.db, true))
+            .await
+            .cloned()
+    }
+}
+
+/// Appends an audit row for an operator action; a failure is logged, never fatal (the action
+/// itself is already committed).
+pub(crate) async fn audit(store: &dyn Store, action: &str, detail: String) {
+    let entry = AuditEntry::new(None, args::actor(), action, detail);
+    if let Err(e) = store.append_audit(&entry).await {
+        tracing::warn!("could not write the audit log: {e}");
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it, so that a failure leaves no
+/// half-written file.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow::anyhow!("{} is not a file name", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Runs one command.
+pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
+    use Command as C;
+    match command {
+        C::AppImport(a) => app::import(ctx, a).await,
+        C::AppValidate(a) => app::validate_json(a).await,
+        C::AppExport(a) => app::export(ctx, a).await,
+        C::AppList => app::list(ctx).await,
+        C::AppGet(a) => app::get(ctx, a).await,
+        C::AppDelete(a) => app::delete(ctx, a).await,
+        C::CompanyCreate(a) => company::create(ctx, a).await,
+        C::CompanyUpdate(a) => company::update(ctx, a).await,
+        C::CompanyList => company::list(ctx).await,
+        C::CompanyGet(a) => company::get(ctx, a).await,
+        C::CompanyDelete(a) => company::delete(ctx, a).await,
+        C::CompanyEnvSet(a) => company::env_set(ctx, a).await,
+        C::CompanyEnvUnset(a) => company::env_unset(ctx, a).await,
+        C::CredentialCreate(a) => credential::create(ctx, a).await,
+        C::CredentialList(a) => credential::list(ctx, a).await,
+        C::CredentialGet(a) => credential::get(ctx, a).await,
+        C::CredentialDelete(a) => credential::delete(ctx, a).await,
+        C::TemplateCreate(a) => runtemplate::create(ctx, a).await,
+        C::TemplateUpdate(a) => runtemplate::update(ctx, a).await,
+        C::TemplateList(a) => runtemplate::list(ctx, a).await,
+        C::TemplateGet(a) => runtemplate::get(ctx, a).await,
+        C::TemplateDelete(a) => runtemplate::delete(ctx, a).await,
+        C::TemplateSchedule(a) => runtemplate::schedule(ctx, a).await,
+        C::JobCreate(a) => job::create(ctx, a).await,
+        C::JobCancel(a) => job::cancel(ctx, a).await,
+        C::JobList(a) => job::list(ctx, a).await,
+        C::JobGet(a) => job::get(ctx, a).await,
+        C::JobRetry(a) => job::retry(ctx, a).await,
+        C::JobCleanup(a) => job::cleanup(ctx, a).await,
+        C::ArtifactList(a) => artifact::list(ctx, a).await,
+        C::ArtifactGet(a) => artifact::get(ctx, a).await,
+        C::SchedulePreview(a) => schedule::preview(a),
+        C::QueueOverview => system::queue_overview(ctx).await,
+        C::Status => system::status(ctx).await,
+        C::Migrate => system::migrate(ctx).await,
+    }
+}
+
+/// The command that lists the ids of an entity, for "not found" messages.
+fn list_command(entity: &str) -> Option<&'static str> {
+    Some(match entity {
+        "app" => "application:list",
+        "company" => "company:list",
+        "credential" => "credential:list",
+        "runtemplate" => "run-template:list",
+        "job" => "job:list",
+        "artifact" => "artifact:list --job ID",
+        _ => return None,
+    })
+}
+
+/// The one line an error is reported as: the cause chain (`{:#}`), with a hint where one helps.
+pub fn error_message(e: &anyhow::Error) -> String {
+    let mut msg = format!("{e:#}");
+    if let Some(multiflexi_core::Error::NotFound { entity, .. }) =
+        e.downcast_ref::<multiflexi_core::Error>()
+    {
+        if let Some(cmd) = list_command(entity) {
+            msg.push_str(&format!("; {cmd} shows the ones that exist"));
+        }
+    }
+    output::one_line(&msg)
+}
+
+/// Runs a parsed command line: prints the report or the error, returns the exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    let Cli {
+        format,
+        db,
+        command,
+    } = cli;
+    let ctx = Ctx::new(db, format);
+    match dispatch(&ctx, &command).await {
+        Ok(report) => {
+            // A closed stdout (`| head`) is not a failure of the command.
+            let _ = report.print(format);
+            match &report.failure {
+                Some(f) => {
+                    print_error(format, f);
+                    ExitCode::FAILURE
+                }
+                None => ExitCode::SUCCESS,
+            }
+        }
+        Err(e) => {
+            print_error(format, &error_message(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether the raw command line asks for JSON (to report a command line clap rejects as JSON too).
+fn wants_json(argv: &[OsString]) -> bool {
+    let args: Vec<String> = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    args.iter().enumerate().any(|(i, a)| {
+        a == "--format=json" || (a == "--format" && args.get(i + 1).is_some_and(|n| n == "json"))
+    })
+}
+
+/// The `multiflexi-cli` program.
+pub fn main() -> ExitCode {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                _ => 2,
+            };
+            if code != 0 && wants_json(&argv) {
+                let text = e.to_string();
+                let first = text
+                    .lines()
+                    .next()
+                    .unwrap_or("invalid command line")
+                    .trim_start_matches("error: ");
+                print_error(Format::Json, first);
+            } else {
+                let _ = e.print();
+            }
+            return ExitCode::from(code);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .try_init();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            print_error(cli.format, &format!("cannot start the async runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}

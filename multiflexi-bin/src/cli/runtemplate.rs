@@ -1,0 +1,639 @@
+//! `run-template:*`: which app runs for which company, how often, with what configuration.
+//!
+//! Schedules, timezones and executors are checked when the template is written, with the core's
+//! messages; a container executor needs an app with an `ociimage`.
+
+use super::args::{self, IdArg};
+use super::company::{env_json, env_text};
+use super::output::{Report, fields, opt_ts, or_dash, print_warning, table};
+use super::{Ctx, audit};
+use clap::Args;
+use multiflexi_core::lifecycle::RetryBackoff;
+use multiflexi_core::model::{
+    App, CatchupPolicy, ConcurrencyPolicy, EnvFieldType, ExecutorKind, RunTemplate,
+};
+use multiflexi_core::schedule::{IntervalCode, parse_timezone};
+use multiflexi_core::store::Catalog as _;
+use multiflexi_core::store::RunTemplateFilter;
+use multiflexi_core::{AppId, CompanyId, CredentialId, Error, RunTemplateId, Store};
+use serde_json::{Value, json};
+
+/// Settings shared by `run-template:create` and `run-template:update`.
+#[derive(Debug, Args)]
+pub struct Settings {
+    /// Interval code: i (minutely), h (hourly), d (daily), w (weekly), m (monthly), y (yearly),
+    /// n (disabled: on demand only), c (custom cron). Default n, or c with --cron.
+    #[arg(long, value_name = "CODE")]
+    pub interv: Option<String>,
+    /// Cron expression (5 fields: minute hour day-of-month month day-of-week); implies --interv c.
+    #[arg(long, value_name = "EXPR")]
+    pub cron: Option<String>,
+    /// IANA timezone the schedule is evaluated in (default MULTIFLEXI_TIMEZONE, else UTC).
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<String>,
+    /// Seconds added to each slot.
+    #[arg(long, value_name = "SECONDS")]
+    pub delay: Option<u32>,
+    /// Which executor runs its jobs: Native, Docker, Podman, Kubernetes, Azure (default Native).
+    #[arg(long, value_name = "KIND")]
+    pub executor: Option<String>,
+    /// Configuration value KEY=VALUE (repeat); values of the app's secret fields are stored as
+    /// secrets.
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// A credential whose values its jobs get (repeat; on update the list is replaced).
+    #[arg(long = "credential", value_name = "ID")]
+    pub credentials: Vec<String>,
+    /// Retries after a failed attempt (0: none).
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
+    /// Seconds between an attempt's end and its retry.
+    #[arg(long, value_name = "SECONDS")]
+    pub retry_delay: Option<u32>,
+    /// fixed or exponential.
+    #[arg(long, value_name = "BACKOFF")]
+    pub retry_backoff: Option<String>,
+    /// Exit codes that are retried, comma separated (empty: the app's exitCodes decide).
+    #[arg(long, value_name = "CODES")]
+    pub retry_on_exit_codes: Option<String>,
+    /// Seconds a job may run before it is killed (0: no limit).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u32>,
+    /// Per-job memory limit in MiB (0: none).
+    #[arg(long, value_name = "MIB")]
+    pub memory_limit: Option<u32>,
+    /// forbid (default), allow or replace.
+    #[arg(long, value_name = "POLICY")]
+    pub concurrency_policy: Option<String>,
+    /// Missed slots after downtime: skip (default) or once.
+    #[arg(long, value_name = "POLICY")]
+    pub catchup: Option<String>,
+    /// Whether the scheduler considers it (true/false; default true).
+    #[arg(long, value_name = "BOOL")]
+    pub active: Option<String>,
+}
+
+/// `run-template:create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Its name.
+    #[arg(long)]
+    pub name: String,
+    /// The app it runs.
+    #[arg(long, visible_alias = "app_id", value_name = "ID")]
+    pub app: String,
+    /// The company it runs for.
+    #[arg(long, visible_alias = "company_id", value_name = "ID")]
+    pub company: String,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// `run-template:update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub id: IdArg,
+    /// New name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Another app.
+    #[arg(long, visible_alias = "app_id", value_name = "ID")]
+    pub app: Option<String>,
+    /// Another company.
+    #[arg(long, visible_alias = "company_id", value_name = "ID")]
+    pub company: Option<String>,
+    /// Remove a configuration value (repeat).
+    #[arg(long = "unset-config", value_name = "KEY")]
+    pub unset_config: Vec<String>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// `run-template:list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this company's.
+    #[arg(long, value_name = "ID")]
+    pub company: Option<String>,
+    /// Only this app's.
+    #[arg(long, value_name = "ID")]
+    pub app: Option<String>,
+    /// Only active (true) or inactive (false) ones.
+    #[arg(long, value_name = "BOOL")]
+    pub active: Option<String>,
+}
+
+/// `run-template:schedule`.
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    #[command(flatten)]
+    pub id: IdArg,
+    /// When the scheduler should fire it (RFC 3339; default now).
+    #[arg(long, value_name = "RFC3339")]
+    pub when: Option<String>,
+}
+
+fn field_is_secret(app: &App, key: &str) -> bool {
+    app.field(key)
+        .is_some_and(|f| f.secret || f.kind == EnvFieldType::Password)
+}
+
+/// Applies the settings onto `t` (for the app `app`), parsing every value; warnings go to `warn`.
+fn apply(
+    t: &mut RunTemplate,
+    s: &Settings,
+    app: &App,
+    warn: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let interv = s
+        .interv
+        .as_deref()
+        .map(str::parse::<IntervalCode>)
+        .transpose()?;
+    match (s.cron.as_deref().map(str::trim), interv) {
+        (Some(cron), i) if !cron.is_empty() => {
+            if let Some(i) = i.filter(|i| *i != IntervalCode::Custom) {
+                return Err(Error::invalid(
+                    "interv",
+                    format!(
+                        "--cron needs interval c (custom), not {i}; drop --interv or give --interv c"
+                    ),
+                )
+                .into());
+            }
+            t.interv = IntervalCode::Custom;
+            t.cron = Some(cron.to_string());
+        }
+        (_, Some(i)) => {
+            t.interv = i;
+            if i != IntervalCode::Custom {
+                t.cron = None;
+            }
+        }
+        (Some(_), None) => {
+            return Err(Error::invalid(
+                "cron",
+                "the cron expression is empty; give 5 fields like \"30 2 * * *\"",
+            )
+            .into());
+        }
+        (None, None) => {}
+    }
+    if let Some(tz) = &s.timezone {
+        t.timezone = parse_timezone(tz)?.name().to_string();
+    }
+    if let Some(d) = s.delay {
+        t.delay = d;
+    }
+    if let Some(e) = &s.executor {
+        t.executor = e.parse::<ExecutorKind>()?;
+    }
+    for (k, v) in args::pairs(&s.config, "config")? {
+        if app.field(&k).is_none() {
+            warn.push(format!(
+                "app {} \"{}\" has no field {k}; it is passed to the job as it is",
+                app.id,
+                app.display_name()
+            ));
+        }
+        if field_is_secret(app, &k) {
+            t.config.set_secret(k, v);
+        } else {
+            t.config.set(k, v);
+        }
+    }
+    if !s.credentials.is_empty() {
+        t.credentials = s
+            .credentials
+            .iter()
+            .map(|c| args::id::<CredentialId>(c))
+            .collect::<anyhow::Result<_>>()?;
+    }
+    if let Some(n) = s.max_retries {
+        t.retry.max_retries = n;
+    }
+    if let Some(d) = s.retry_delay {
+        t.retry.retry_delay = d;
+    }
+    if let Some(b) = &s.retry_backoff {
+        t.retry.retry_backoff = b.trim().parse::<RetryBackoff>()?;
+    }
+    if let Some(codes) = &s.retry_on_exit_codes {
+        t.retry.retry_on_exit_codes = args::exit_codes(codes)?;
+    }
+    if let Some(x) = s.timeout {
+        t.timeout = Some(x).filter(|x| *x > 0);
+    }
+    if let Some(x) = s.memory_limit {
+        t.memory_limit_mb = Some(x).filter(|x| *x > 0);
+    }
+    if let Some(p) = &s.concurrency_policy {
+        t.concurrency_policy = p.trim().parse::<ConcurrencyPolicy>()?;
+    }
+    if let Some(p) = &s.catchup {
+        t.catchup = p.trim().parse::<CatchupPolicy>()?;
+    }
+    if let Some(a) = &s.active {
+        t.active = args::boolean(a, "active")?;
+    }
+    Ok(())
+}
+
+/// Everything the store does not check: the schedule (cron, timezone), the container image the
+/// executor needs, and that the credentials belong to the template's company.
+async fn check(store: &dyn Store, t: &RunTemplate, app: &App) -> anyhow::Result<()> {
+    t.schedule()?;
+    let has_image = app
+        .ociimage
+        .as_deref()
+        .is_some_and(|i| !i.trim().is_empty());
+    if t.executor.needs_image() && !has_image {
+        return Err(Error::invalid(
+            "ociimage",
+            format!(
+                "app {} \"{}\" has no container image (its ociimage field is empty), which the {} \
+                 executor needs; give the app an ociimage or use --executor Native",
+                app.id,
+                app.display_name(),
+                t.executor
+            ),
+        )
+        .into());
+    }
+    if !t.executor.needs_image() && app.executable.trim().is_empty() {
+        return Err(Error::invalid(
+            "executable",
+            format!(
+                "app {} \"{}\" has no executable, which the Native executor needs; use a container executor with its ociimage",
+                app.id,
+                app.display_name()
+            ),
+        )
+        .into());
+    }
+    for id in &t.credentials {
+        let c = store.get_credential(*id).await?;
+        if c.company_id != t.company_id {
+            return Err(Error::invalid(
+                "credential",
+                format!(
+                    "credential {id} \"{}\" belongs to company {}, not to company {}; use one of the template's company",
+                    c.name, c.company_id, t.company_id
+                ),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+fn schedule_words(t: &RunTemplate) -> String {
+    t.schedule()
+        .map(|s| s.describe())
+        .unwrap_or_else(|e| format!("invalid: {e}"))
+}
+
+/// The template as JSON (secret configuration values redacted).
+pub fn template_json(t: &RunTemplate) -> Value {
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "app_id": t.app_id,
+        "company_id": t.company_id,
+        "interv": t.interv.to_string(),
+        "cron": t.cron,
+        "timezone": t.timezone,
+        "delay": t.delay,
+        "schedule": schedule_words(t),
+        "executor": t.executor.as_str(),
+        "active": t.active,
+        "next_schedule": t.next_schedule,
+        "last_schedule": t.last_schedule,
+        "successfull_jobs_count": t.successfull_jobs_count,
+        "failed_jobs_count": t.failed_jobs_count,
+        "config": env_json(&t.config),
+        "credentials": t.credentials,
+        "max_retries": t.retry.max_retries,
+        "retry_delay": t.retry.retry_delay,
+        "retry_backoff": t.retry.retry_backoff.as_str(),
+        "retry_on_exit_codes": t.retry.retry_on_exit_codes,
+        "timeout": t.timeout,
+        "memory_limit_mb": t.memory_limit_mb,
+        "concurrency_policy": t.concurrency_policy.as_str(),
+        "catchup": t.catchup.as_str(),
+        "created": t.created,
+        "updated": t.updated,
+    })
+}
+
+fn template_text(t: &RunTemplate) -> String {
+    let codes: Vec<String> = t
+        .retry
+        .retry_on_exit_codes
+        .iter()
+        .map(i32::to_string)
+        .collect();
+    let mut text = fields(&[
+        ("id", t.id.to_string()),
+        ("name", t.name.clone()),
+        ("app", t.app_id.to_string()),
+        ("company", t.company_id.to_string()),
+        ("interv", t.interv.to_string()),
+        ("cron", or_dash(t.cron.as_deref())),
+        ("timezone", t.timezone.clone()),
+        ("delay", format!("{} s", t.delay)),
+        ("schedule", schedule_words(t)),
+        ("executor", t.executor.to_string()),
+        ("active", t.active.to_string()),
+        ("next schedule", opt_ts(t.next_schedule)),
+        ("last schedule", opt_ts(t.last_schedule)),
+        ("successful jobs", t.successfull_jobs_count.to_string()),
+        ("failed jobs", t.failed_jobs_count.to_string()),
+        (
+            "credentials",
+            if t.credentials.is_empty() {
+                "-".into()
+            } else {
+                t.credentials
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        ),
+        ("max retries", t.retry.max_retries.to_string()),
+        ("retry delay", format!("{} s", t.retry.retry_delay)),
+        ("retry backoff", t.retry.retry_backoff.to_string()),
+        (
+            "retry on exit codes",
+            if codes.is_empty() {
+                "-".into()
+            } else {
+                codes.join(",")
+            },
+        ),
+        ("timeout", or_dash(t.timeout.map(|x| format!("{x} s")))),
+        (
+            "memory limit",
+            or_dash(t.memory_limit_mb.map(|x| format!("{x} MiB"))),
+        ),
+        ("concurrency policy", t.concurrency_policy.to_string()),
+        ("catchup", t.catchup.to_string()),
+        ("created", opt_ts(t.created)),
+        ("updated", opt_ts(t.updated)),
+    ]);
+    if t.config.is_empty() {
+        text.push_str("config: (none)\n");
+    } else {
+        text.push_str("config:\n");
+        text.push_str(&env_text(&t.config, "  "));
+    }
+    text
+}
+
+fn default_timezone() -> String {
+    std::env::var("MULTIFLEXI_TIMEZONE")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| "UTC".to_string())
+}
+
+/// `run-template:create`.
+pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
+    let app_id: AppId = args::id(&a.app)?;
+    let company_id: CompanyId = args::id(&a.company)?;
+    let name = a.name.trim();
+    if name.is_empty() {
+        return Err(Error::invalid("name", "the template name is empty; give a name").into());
+    }
+    let store = ctx.store().await?;
+    let app = store.get_app(app_id).await?;
+    store.get_company(company_id).await?;
+    let mut t = RunTemplate::new(app_id, company_id, name);
+    t.timezone = default_timezone();
+    let mut warnings = Vec::new();
+    apply(&mut t, &a.settings, &app, &mut warnings)?;
+    if a.settings.timezone.is_none() {
+        // MULTIFLEXI_TIMEZONE is checked like --timezone.
+        t.timezone = parse_timezone(&t.timezone)
+            .map_err(|e| anyhow::anyhow!("MULTIFLEXI_TIMEZONE: {e}"))?
+            .name()
+            .to_string();
+    }
+    check(&*store, &t, &app).await?;
+    for w in &warnings {
+        print_warning(ctx.format, w);
+    }
+    let t = store.create_runtemplate(&t).await?;
+    audit(
+        &*store,
+        "runtemplate:create",
+        format!("run template {} \"{}\"", t.id, t.name),
+    )
+    .await;
+    Ok(Report::new(
+        format!(
+            "created run template {} \"{}\": app {}, company {}, {}, executor {}",
+            t.id,
+            t.name,
+            t.app_id,
+            t.company_id,
+            schedule_words(&t),
+            t.executor
+        ),
+        template_json(&t),
+    ))
+}
+
+/// `run-template:update`.
+pub async fn update(ctx: &Ctx, a: &UpdateArgs) -> anyhow::Result<Report> {
+    let id: RunTemplateId = a.id.get()?;
+    let store = ctx.store().await?;
+    let mut t = store.get_runtemplate(id).await?;
+    if let Some(n) = &a.name {
+        let n = n.trim();
+        if n.is_empty() {
+            return Err(Error::invalid("name", "the template name is empty; give a name").into());
+        }
+        t.name = n.to_string();
+    }
+    if let Some(app) = &a.app {
+        t.app_id = args::id(app)?;
+    }
+    if let Some(c) = &a.company {
+        t.company_id = args::id(c)?;
+        store.get_company(t.company_id).await?;
+    }
+    let app = store.get_app(t.app_id).await?;
+    let missing: Vec<&str> = a
+        .unset_config
+        .iter()
+        .map(String::as_str)
+        .filter(|k| t.config.get(k).is_none())
+        .collect();
+    if !missing.is_empty() {
+        let have: Vec<&str> = t.config.0.keys().map(String::as_str).collect();
+        return Err(Error::invalid(
+            "unset-config",
+            format!(
+                "run template {id} has no config value {}; it has: {}",
+                missing.join(", "),
+                if have.is_empty() {
+                    "none".to_string()
+                } else {
+                    have.join(", ")
+                }
+            ),
+        )
+        .into());
+    }
+    for k in &a.unset_config {
+        t.config.remove(k);
+    }
+    let mut warnings = Vec::new();
+    apply(&mut t, &a.settings, &app, &mut warnings)?;
+    check(&*store, &t, &app).await?;
+    for w in &warnings {
+        print_warning(ctx.format, w);
+    }
+    let t = store.update_runtemplate(&t).await?;
+    audit(
+        &*store,
+        "runtemplate:update",
+        format!("run template {} \"{}\"", t.id, t.name),
+    )
+    .await;
+    Ok(Report::new(
+        format!(
+            "updated run template {} \"{}\": {}, executor {}",
+            t.id,
+            t.name,
+            schedule_words(&t),
+            t.executor
+        ),
+        template_json(&t),
+    ))
+}
+
+/// `run-template:list`.
+pub async fn list(ctx: &Ctx, a: &ListArgs) -> anyhow::Result<Report> {
+    let mut filter = RunTemplateFilter::default();
+    filter.company_id = a.company.as_deref().map(args::id).transpose()?;
+    filter.app_id = a.app.as_deref().map(args::id).transpose()?;
+    filter.active = a
+        .active
+        .as_deref()
+        .map(|v| args::boolean(v, "active"))
+        .transpose()?;
+    let templates = ctx.store().await?.list_runtemplates(&filter).await?;
+    let rows: Vec<Vec<String>> = templates
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.to_string(),
+                t.name.clone(),
+                t.app_id.to_string(),
+                t.company_id.to_string(),
+                match &t.cron {
+                    Some(c) if t.interv == IntervalCode::Custom => format!("c {c}"),
+                    _ => t.interv.to_string(),
+                },
+                t.timezone.clone(),
+                t.executor.to_string(),
+                t.active.to_string(),
+                opt_ts(t.next_schedule),
+            ]
+        })
+        .collect();
+    Ok(Report::new(
+        table(
+            &[
+                "ID", "NAME", "APP", "COMPANY", "INTERV", "TIMEZONE", "EXECUTOR", "ACTIVE", "NEXT",
+            ],
+            &rows,
+        ),
+        Value::Array(templates.iter().map(template_json).collect()),
+    ))
+}
+
+/// `run-template:get`.
+pub async fn get(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
+    let id: RunTemplateId = a.get()?;
+    let t = ctx.store().await?.get_runtemplate(id).await?;
+    Ok(Report::new(template_text(&t), template_json(&t)))
+}
+
+/// `run-template:delete`.
+pub async fn delete(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
+    let id: RunTemplateId = a.get()?;
+    let store = ctx.store().await?;
+    let t = store.get_runtemplate(id).await?;
+    store.delete_runtemplate(id).await?;
+    audit(
+        &*store,
+        "runtemplate:delete",
+        format!("run template {id} \"{}\"", t.name),
+    )
+    .await;
+    Ok(Report::new(
+        format!("deleted run template {id} \"{}\"", t.name),
+        json!({ "deleted": { "runtemplate_id": id } }),
+    ))
+}
+
+/// `run-template:schedule`: sets `next_schedule`, so the scheduler fires the template then.
+pub async fn schedule(ctx: &Ctx, a: &ScheduleArgs) -> anyhow::Result<Report> {
+    let id: RunTemplateId = a.id.get()?;
+    let when = match &a.when {
+        Some(w) => args::instant(w, "when")?,
+        None => chrono::Utc::now(),
+    };
+    let store = ctx.store().await?;
+    let t = store.get_runtemplate(id).await?;
+    if t.interv == IntervalCode::Disabled {
+        return Err(Error::invalid(
+            "interv",
+            format!(
+                "run template {id} has interval n (disabled), which the scheduler never fires; run it now with job:create --template {id}, or give it --interv or --cron with run-template:update"
+            ),
+        )
+        .into());
+    }
+    if !t.active {
+        return Err(Error::invalid(
+            "active",
+            format!(
+                "run template {id} is inactive, which the scheduler skips; activate it with run-template:update {id} --active true"
+            ),
+        )
+        .into());
+    }
+    if !store
+        .set_next_schedule(id, t.next_schedule, Some(when))
+        .await?
+    {
+        return Err(Error::conflict(format!(
+            "run template {id} was changed by someone else meanwhile; run the command again"
+        ))
+        .into());
+    }
+    audit(
+        &*store,
+        "runtemplate:schedule",
+        format!(
+            "run template {id}: next schedule {}",
+            super::output::ts(when)
+        ),
+    )
+    .await;
+    let t = store.get_runtemplate(id).await?;
+    Ok(Report::new(
+        format!(
+            "run template {id} \"{}\" scheduled at {}",
+            t.name,
+            super::output::ts(when)
+        ),
+        template_json(&t),
+    ))
+}
