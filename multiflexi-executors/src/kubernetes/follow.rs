@@ -276,7 +276,10 @@ impl Follow<'_> {
     /// A diagnostic line of the executor's own, on stderr.
     async fn note(&self, s: &mut State, text: &str) {
         if s.io_error.is_none()
-            && let Err(e) = self.io.stderr(format!("multiflexi: {text}\n").as_bytes()).await
+            && let Err(e) = self
+                .io
+                .stderr(format!("multiflexi: {text}\n").as_bytes())
+                .await
         {
             s.io_error = Some(e);
         }
@@ -376,7 +379,9 @@ impl Follow<'_> {
                 let pod = s.pod.clone();
                 Err(KubeError::DeletedFromOutside {
                     what: format!("Job {}", self.job_name),
-                    detail: pod.map(|p| format!(" (its pod was {p})")).unwrap_or_default(),
+                    detail: pod
+                        .map(|p| format!(" (its pod was {p})"))
+                        .unwrap_or_default(),
                 }
                 .into_error())
             }

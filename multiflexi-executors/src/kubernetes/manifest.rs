@@ -5,8 +5,8 @@ use super::names;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Container, EmptyDirVolumeSource, EnvFromSource, PodSpec, PodTemplateSpec,
-    ResourceRequirements, Secret, SecretEnvSource, Volume, VolumeMount,
+    Container, EmptyDirVolumeSource, EnvFromSource, PodSpec, PodTemplateSpec, ResourceRequirements,
+    Secret, SecretEnvSource, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

@@ -134,17 +134,13 @@ impl KubernetesExecutor {
         let what = what.into();
         match tokio::time::timeout(self.config.request_timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) if status_code(&e) == Some(409) => Err(Error::conflict(format!(
-                "{what}: it already exists ({e})"
-            ))),
+            Ok(Err(e)) if status_code(&e) == Some(409) => {
+                Err(Error::conflict(format!("{what}: it already exists ({e})")))
+            }
             Ok(Err(e)) => Err(error::api(what, e)),
             Err(_) => Err(KubeError::RequestTimeout {
                 what,
-                url: self
-                    .client
-                    .get()
-                    .map(|c| c.url.clone())
-                    .unwrap_or_default(),
+                url: self.client.get().map(|c| c.url.clone()).unwrap_or_default(),
                 after: self.config.request_timeout,
             }
             .into_error()),
@@ -159,7 +155,11 @@ impl KubernetesExecutor {
         for j in self.request("listing Jobs", jobs.list(&lp)).await?.items {
             out.push(format!("job/{}", j.metadata.name.unwrap_or_default()));
         }
-        for s in self.request("listing Secrets", secrets.list(&lp)).await?.items {
+        for s in self
+            .request("listing Secrets", secrets.list(&lp))
+            .await?
+            .items
+        {
             out.push(format!("secret/{}", s.metadata.name.unwrap_or_default()));
         }
         Ok(out)
@@ -257,7 +257,10 @@ impl Executor for KubernetesExecutor {
         let lp = ListParams::default().labels(&names::executor_selector(executor_id));
         let mut removed = 0;
         let listed = self
-            .request(format!("listing Jobs of executor {executor_id}"), jobs.list(&lp))
+            .request(
+                format!("listing Jobs of executor {executor_id}"),
+                jobs.list(&lp),
+            )
             .await?;
         for j in listed.items {
             let name = j.metadata.name.unwrap_or_default();

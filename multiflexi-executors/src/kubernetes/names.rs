@@ -133,12 +133,18 @@ mod tests {
             name.bytes()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
         );
-        assert_eq!(job_name(&LaunchSpec::new("x", vec![], "/")), "multiflexi-job-0-0");
+        assert_eq!(
+            job_name(&LaunchSpec::new("x", vec![], "/")),
+            "multiflexi-job-0-0"
+        );
     }
 
     #[test]
     fn executor_labels_are_valid_and_stable() {
-        assert_eq!(executor_label("worker-1.example.org"), "worker-1.example.org");
+        assert_eq!(
+            executor_label("worker-1.example.org"),
+            "worker-1.example.org"
+        );
         assert_eq!(executor_label(""), "");
         for id in [
             "host name with spaces",
@@ -151,7 +157,10 @@ mod tests {
             assert!(is_label_value(&v) && !v.is_empty(), "{id:?} -> {v:?}");
             assert_eq!(v, executor_label(id), "stable");
         }
-        assert_ne!(executor_label(&"x".repeat(100)), executor_label(&"x".repeat(101)));
+        assert_ne!(
+            executor_label(&"x".repeat(100)),
+            executor_label(&"x".repeat(101))
+        );
         assert!(!is_label_value(&"a".repeat(64)));
         assert!(!is_label_value("a-"));
     }

@@ -234,17 +234,26 @@ mod tests {
     #[test]
     fn failures() {
         match view(
-            &pod(Some(waiting("ImagePullBackOff", "Back-off pulling")), "Pending"),
+            &pod(
+                Some(waiting("ImagePullBackOff", "Back-off pulling")),
+                "Pending",
+            ),
             "reg/app:1",
         ) {
             PodView::Broken(e) => {
                 let s = e.to_string();
-                assert!(s.contains("reg/app:1") && s.contains("ImagePullBackOff"), "{s}");
+                assert!(
+                    s.contains("reg/app:1") && s.contains("ImagePullBackOff"),
+                    "{s}"
+                );
             }
             v => panic!("{v:?}"),
         }
         match view(
-            &pod(Some(waiting("CreateContainerError", "no space left")), "Pending"),
+            &pod(
+                Some(waiting("CreateContainerError", "no space left")),
+                "Pending",
+            ),
             "img",
         ) {
             PodView::Broken(e) => assert!(e.to_string().contains("CreateContainerError")),
@@ -259,7 +268,10 @@ mod tests {
         }
         let msg = "exec: \"/bin\": permission denied";
         assert!(matches!(
-            view(&pod(Some(waiting("CreateContainerError", msg)), "Pending"), "img"),
+            view(
+                &pod(Some(waiting("CreateContainerError", msg)), "Pending"),
+                "img"
+            ),
             PodView::CannotExecute { code: 126, .. }
         ));
         let mut evicted = pod(None, "Failed");
