@@ -304,9 +304,13 @@ impl Follow<'_> {
         }
         let view = pod::view(p, &self.image);
         let being_deleted = deleted || p.metadata.deletion_timestamp.is_some();
-        if being_deleted && !matches!(view, PodView::Terminated(_) | PodView::CannotExecute { .. })
-            || being_deleted && matches!(view, PodView::Terminated(ref e) if e.exit_code > 128)
-        {
+        // Deleted before its container ended, or killed by the deletion's signal.
+        let cut_short = match &view {
+            PodView::Terminated(e) => e.exit_code > 128,
+            PodView::CannotExecute { .. } => false,
+            _ => true,
+        };
+        if being_deleted && cut_short {
             if self.timeout_passed() {
                 // The Job controller's activeDeadlineSeconds came first.
                 self.stop(Stop::Timeout, s).await;

@@ -3,6 +3,9 @@
 //! the API server's (objects with resourceVersion, lists, `Status` objects for errors, watch
 //! event streams, a followed log).
 
+// The `Err` of the helpers is the HTTP response the handler returns as it is.
+#![allow(clippy::result_large_err)]
+
 use super::Inner;
 use super::kubelet;
 use super::selector::Selector;

@@ -60,9 +60,17 @@ impl TestBackend for FakeBackend {
     }
 
     async fn leftovers(&self, executor_id: &str) -> Result<Vec<String>> {
-        Ok(self
+        let mut left = self
             .fake
-            .objects(Some(&kubernetes_names::executor_label(executor_id))))
+            .objects(Some(&kubernetes_names::executor_label(executor_id)));
+        // A request the fake does not serve would be a gap in what these tests verify.
+        left.extend(
+            self.fake
+                .unimplemented()
+                .into_iter()
+                .map(|r| format!("unimplemented API request {r}")),
+        );
+        Ok(left)
     }
 }
 
