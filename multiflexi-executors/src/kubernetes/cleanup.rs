@@ -6,6 +6,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::DeleteParams;
 use multiflexi_core::Result;
+use std::time::Duration;
 
 /// How a Job's pods go with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,31 @@ pub async fn job_exists(jobs: &Api<Job>, name: &str) -> Result<bool> {
         Ok(j) => Ok(j.is_some()),
         Err(e) => Err(error::api(format!("reading Job {name}"), e)),
     }
+}
+
+/// Keeps deleting a job's Job (background) and Secret until both are gone, for up to an hour
+/// (backing off to a minute between tries): for when the API server could not be reached at the
+/// end of a launch.
+pub fn retry_in_background(jobs: Api<Job>, secrets: Api<Secret>, job: String, secret: String) {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    handle.spawn(async move {
+        let mut delay = Duration::from_secs(1);
+        let until = tokio::time::Instant::now() + Duration::from_secs(3600);
+        let (mut job_done, mut secret_done) = (false, false);
+        while tokio::time::Instant::now() < until {
+            tokio::time::sleep(delay).await;
+            job_done = job_done || delete_job(&jobs, &job, Propagation::Background).await.is_ok();
+            secret_done = secret_done || delete_secret(&secrets, &secret).await.is_ok();
+            if job_done && secret_done {
+                tracing::info!(job = %job, "deleted a job's Job and Secret after all");
+                return;
+            }
+            delay = (delay * 2).min(Duration::from_secs(60));
+        }
+        tracing::warn!(job = %job, secret = %secret, "gave up deleting a job's Job or Secret; reap will");
+    });
 }
 
 /// Deletes the job's Job (background) and Secret when the launch future is dropped before its

@@ -62,6 +62,7 @@ struct State {
     ended_at: Option<Instant>,
     stop: Option<Stop>,
     stop_until: Option<Instant>,
+    next_gone_check: Instant,
     unschedulable: Option<(Instant, String)>,
     io_error: Option<Error>,
     api_down_since: Option<Instant>,
@@ -87,6 +88,7 @@ impl Follow<'_> {
             ended_at: None,
             stop: None,
             stop_until: None,
+            next_gone_check: Instant::now(),
             unschedulable: None,
             io_error: None,
             api_down_since: None,
@@ -98,11 +100,7 @@ impl Follow<'_> {
         let mut next_check = Instant::now() + self.config.check_interval;
 
         loop {
-            if s.stop.is_some() {
-                if let Some(report) = self.stopped(&mut s).await {
-                    return self.finish(&mut s, report);
-                }
-            } else if s.end.is_some() && (s.logs_done || s.logs.is_none()) {
+            if s.stop.is_none() && s.end.is_some() && (s.logs_done || s.logs.is_none()) {
                 let report = self.ended(&mut s).await?;
                 return self.finish(&mut s, report);
             }
@@ -120,10 +118,10 @@ impl Follow<'_> {
                 _ => None,
             };
             let drain_until = s.ended_at.map(|t| t + DRAIN_LIMIT);
-            let check_at = if s.stop.is_some() {
-                Instant::now() + GONE_POLL
-            } else {
-                next_check
+            // After a stop: poll until the Job is gone; before: check it now and then.
+            let check_at = match s.stop {
+                Some(_) => s.next_gone_check,
+                None => next_check,
             };
             tokio::select! {
                 ev = async { watch.as_mut().expect("watch").next().await }, if watch.is_some() => {
@@ -160,7 +158,10 @@ impl Follow<'_> {
                         }
                     }
                 }
-                _ = cancel.cancelled(), if s.stop.is_none() => self.stop(Stop::Cancel, &mut s).await,
+                // Once the container ended, only its log is read (bounded): a cancel then changes nothing.
+                _ = cancel.cancelled(), if s.stop.is_none() && s.end.is_none() => {
+                    self.stop(Stop::Cancel, &mut s).await;
+                }
                 _ = sleep_opt(deadline), if s.stop.is_none() && s.end.is_none() => {
                     self.stop(Stop::Timeout, &mut s).await;
                 }
@@ -172,9 +173,16 @@ impl Follow<'_> {
                     s.logs_done = true;
                 }
                 _ = tokio::time::sleep_until(check_at) => {
-                    next_check = Instant::now() + self.config.check_interval;
-                    if s.stop.is_none() && s.end.is_none() {
-                        self.check_job(&mut s).await?;
+                    if s.stop.is_some() {
+                        s.next_gone_check = Instant::now() + GONE_POLL;
+                        if let Some(report) = self.stopped(&mut s).await {
+                            return self.finish(&mut s, report);
+                        }
+                    } else {
+                        next_check = Instant::now() + self.config.check_interval;
+                        if s.end.is_none() {
+                            self.check_job(&mut s).await?;
+                        }
                     }
                 }
             }
@@ -239,7 +247,9 @@ impl Follow<'_> {
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-            _ = cancel.cancelled(), if s.stop.is_none() => self.stop(Stop::Cancel, s).await,
+            _ = cancel.cancelled(), if s.stop.is_none() && s.end.is_none() => {
+                self.stop(Stop::Cancel, s).await;
+            }
         }
         Ok(None)
     }
@@ -420,6 +430,7 @@ impl Follow<'_> {
     async fn stop(&self, why: Stop, s: &mut State) {
         s.stop = Some(why);
         s.end = None;
+        s.next_gone_check = Instant::now() + GONE_POLL;
         s.stop_until =
             Some(Instant::now() + self.config.termination_grace + self.config.request_timeout);
         if let Err(e) =

@@ -192,6 +192,12 @@ impl Executor for KubernetesExecutor {
     ) -> Result<ExitReport> {
         let image = manifest::validate(spec)?.to_owned();
         let began = tokio::time::Instant::now();
+        if cancel.is_cancelled() {
+            // Nothing was created; the job never started.
+            let mut report = ExitReport::signaled(15);
+            report.cancelled = true;
+            return Ok(report);
+        }
         if !spec.artifacts.is_empty() {
             tracing::warn!(
                 job_id = %spec.job_id,
@@ -241,12 +247,14 @@ impl Executor for KubernetesExecutor {
         };
 
         // Nothing is left behind: the Job (its pod has ended, or it is gone already) and the
-        // Secret, on every path.
-        if let Err(e) = cleanup::delete_job(&jobs, &job_name, Propagation::Background).await {
-            tracing::warn!(job = %job_name, error = %e, "could not delete a job's Job; reap will");
-        }
-        if let Err(e) = cleanup::delete_secret(&secrets, &secret_name).await {
-            tracing::warn!(secret = %secret_name, error = %e, "could not delete a job's Secret; reap will");
+        // Secret, on every path. When the API server cannot be reached now, a background task
+        // keeps trying (the pod may still run and must not outlive the launch); `reap` is the
+        // last resort.
+        let job_deleted = cleanup::delete_job(&jobs, &job_name, Propagation::Background).await;
+        let secret_deleted = cleanup::delete_secret(&secrets, &secret_name).await;
+        if let Err(e) = job_deleted.as_ref().and(secret_deleted.as_ref()) {
+            tracing::warn!(job = %job_name, error = %e, "could not delete a job's Job or Secret; retrying in the background");
+            cleanup::retry_in_background(jobs, secrets, job_name, secret_name);
         }
         guard.disarm();
         result

@@ -71,7 +71,7 @@ impl Inner {
 pub struct FakeKube {
     inner: Arc<Inner>,
     addr: SocketAddr,
-    server: tokio::task::JoinHandle<()>,
+    server: Mutex<tokio::task::JoinHandle<()>>,
     _root: tempfile::TempDir,
 }
 
@@ -98,16 +98,20 @@ impl FakeKube {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let app = api::router(inner.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let server = Self::serve(&inner, listener);
         Self {
             inner,
             addr,
-            server,
+            server: Mutex::new(server),
             _root: root,
         }
+    }
+
+    fn serve(inner: &Arc<Inner>, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+        let app = api::router(inner.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        })
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -194,11 +198,20 @@ impl FakeKube {
     /// kept-alive connections answer 503.
     pub fn go_down(&self) {
         self.inner.down.store(true, Ordering::SeqCst);
-        self.server.abort();
+        self.server.lock().unwrap().abort();
         self.inner.notify();
         for rt in &self.inner.state.lock().unwrap().runtimes {
             rt.log_changed.send_modify(|v| *v += 1);
         }
+    }
+
+    /// The API server is back, at the same address.
+    pub async fn come_back(&self) {
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("bind the same address again");
+        *self.server.lock().unwrap() = Self::serve(&self.inner, listener);
+        self.inner.down.store(false, Ordering::SeqCst);
     }
 
     /// Writes `name` into the work directory of pod `pod`'s container.
@@ -224,7 +237,9 @@ impl FakeKube {
 
 impl Drop for FakeKube {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Ok(server) = self.server.lock() {
+            server.abort();
+        }
         if let Ok(st) = self.inner.state.lock() {
             for rt in &st.runtimes {
                 if !rt.exited.load(Ordering::SeqCst) {

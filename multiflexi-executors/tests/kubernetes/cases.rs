@@ -376,7 +376,8 @@ async fn api_unreachable_is_a_retryable_error() {
 }
 
 /// The API server goes away while the job runs: after the request timeout the launch ends with
-/// a retryable error (the engine records platform_error, -1).
+/// a retryable error (the engine records platform_error, -1). When it is back, the executor's
+/// background cleanup deletes the Job (so the pod that still ran goes) and the Secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_lost_while_running_is_a_retryable_error() {
     let Some((exec, backend, programs)) = setup_with("api_lost", |mut c| {
@@ -397,6 +398,12 @@ async fn api_lost_while_running_is_a_retryable_error() {
     assert!(err.is_retryable(), "{err}");
     assert_platform_error(&err, &["unreachable"]);
     assert!(began.elapsed() < programs.patience, "{:?}", began.elapsed());
+    assert!(
+        !backend.fake.objects(None).is_empty(),
+        "the job is still there while the API server is away"
+    );
+    backend.fake.come_back().await;
+    assert_nothing_left(&backend.fake, "the API server's return").await;
 }
 
 /// An executor id that is not a valid label value still works (hashed label) and reap finds
