@@ -321,11 +321,6 @@ impl Follow<'_> {
             _ => true,
         };
         if being_deleted && cut_short {
-            if self.timeout_passed() {
-                // The Job controller's activeDeadlineSeconds came first.
-                self.stop(Stop::Timeout, s).await;
-                return Ok(());
-            }
             return self.on_vanished(s).await;
         }
         match view {
@@ -371,9 +366,32 @@ impl Follow<'_> {
 
     /// The pod went away before its container ended: the Job was deleted from outside, or the
     /// pod was (evicted, preempted, deleted by hand).
+    /// Unless the Job controller deleted it for the Job's `activeDeadlineSeconds`: then it is
+    /// the job's timeout.
     async fn on_vanished(&self, s: &mut State) -> Result<()> {
         let pod = s.pod.clone().unwrap_or_default();
-        let job_there = cleanup::job_exists(&self.jobs, &self.job_name).await?;
+        let job = self
+            .jobs
+            .get_opt(&self.job_name)
+            .await
+            .map_err(|e| super::error::api(format!("reading Job {}", self.job_name), e))?;
+        let deadline_exceeded = job
+            .as_ref()
+            .and_then(|j| j.status.as_ref())
+            .and_then(|st| st.conditions.as_ref())
+            .is_some_and(|c| {
+                c.iter().any(|c| {
+                    c.type_ == "Failed"
+                        && c.status == "True"
+                        && c.reason.as_deref() == Some("DeadlineExceeded")
+                })
+            });
+        if deadline_exceeded || job.is_some() && self.timeout_passed() {
+            // The Job controller's activeDeadlineSeconds came first.
+            self.stop(Stop::Timeout, s).await;
+            return Ok(());
+        }
+        let job_there = job.is_some();
         Err(KubeError::DeletedFromOutside {
             what: if job_there {
                 format!("pod {pod} of Job {}", self.job_name)

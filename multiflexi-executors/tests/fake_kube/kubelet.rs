@@ -152,7 +152,9 @@ pub async fn run_job(inner: Arc<Inner>, job_key: Key) {
         let inner = inner.clone();
         let job_key = job_key.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(secs.max(0) as u64)).await;
+            let after = Duration::from_secs(secs.max(0) as u64)
+                .saturating_sub(inner.options.deadline_early);
+            tokio::time::sleep(after).await;
             deadline_exceeded(inner, job_key).await;
         });
     }

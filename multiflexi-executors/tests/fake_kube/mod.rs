@@ -36,6 +36,9 @@ pub struct FakeOptions {
     pub images: Vec<String>,
     /// Images whose containers cannot be created.
     pub create_error_images: Vec<String>,
+    /// How much earlier than `activeDeadlineSeconds` the Job controller acts (a cluster whose
+    /// clock runs ahead of the executor's).
+    pub deadline_early: std::time::Duration,
 }
 
 impl Default for FakeOptions {
@@ -43,6 +46,7 @@ impl Default for FakeOptions {
         Self {
             images: vec![IMAGE.into(), BROKEN_IMAGE.into()],
             create_error_images: vec![BROKEN_IMAGE.into()],
+            deadline_early: std::time::Duration::ZERO,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Kubernetes-specific cases: the capability set, the Secret and the Job, nothing left behind,
 //! and each failure mode ending the launch with a clear message.
 
-use super::{NS, setup, setup_with};
-use crate::fake_kube::{BROKEN_IMAGE, FakeKube};
+use super::{NS, setup, setup_full, setup_with};
+use crate::fake_kube::{BROKEN_IMAGE, FakeKube, FakeOptions};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
@@ -426,4 +426,34 @@ async fn odd_executor_id_is_labelled_and_reaped() {
     assert_eq!(objects.len(), 2, "{objects:?}");
     assert_eq!(exec.reap(&spec.executor_id).await.unwrap(), 2);
     assert_nothing_left(&backend.fake, "reap").await;
+}
+
+/// The Job controller's `activeDeadlineSeconds` kills the pod before the executor's own timer
+/// (the cluster's clock runs ahead): still a timeout, not "deleted from outside".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_controller_deadline_is_a_timeout() {
+    let options = FakeOptions {
+        deadline_early: Duration::from_millis(2500),
+        ..FakeOptions::default()
+    };
+    let Some((exec, backend, programs)) = setup_full("controller_deadline", options, |c| c).await
+    else {
+        return;
+    };
+    let io = RecordingIo::new();
+    let mut spec = programs.script("echo ready; {t}sleep 1000");
+    spec.timeout = Some(Duration::from_secs(4));
+    let began = Instant::now();
+    let report = launch(&exec, &spec, &io, CancellationToken::new())
+        .await
+        .expect("a timeout is a report");
+    assert!(report.timed_out, "{report:?}");
+    assert_eq!(report.outcome(), Outcome::Timeout);
+    assert!(
+        began.elapsed() < Duration::from_secs(4),
+        "the controller's deadline (1.5 s) came first: {:?}",
+        began.elapsed()
+    );
+    assert!(String::from_utf8_lossy(&io.snapshot().stdout()).contains("ready"));
+    assert_nothing_left(&backend.fake, "the controller's deadline").await;
 }

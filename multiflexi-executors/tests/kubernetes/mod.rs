@@ -11,7 +11,7 @@ mod cases;
 mod manifests;
 
 use super::{executor_id, integration_required};
-use crate::fake_kube::{FakeKube, IMAGE};
+use crate::fake_kube::{FakeKube, FakeOptions, IMAGE};
 use async_trait::async_trait;
 use multiflexi_core::conformance::executor::{TestBackend, TestPrograms};
 use multiflexi_core::executor::{LaunchSpec, RunHandle};
@@ -109,10 +109,19 @@ pub async fn setup_with(
     case: &str,
     adjust: impl FnOnce(KubernetesConfig) -> KubernetesConfig,
 ) -> Option<(Arc<KubernetesExecutor>, Arc<FakeBackend>, TestPrograms)> {
+    setup_full(case, FakeOptions::default(), adjust).await
+}
+
+/// [`setup`] with the fake's options and the executor's settings adjusted.
+pub async fn setup_full(
+    case: &str,
+    options: FakeOptions,
+    adjust: impl FnOnce(KubernetesConfig) -> KubernetesConfig,
+) -> Option<(Arc<KubernetesExecutor>, Arc<FakeBackend>, TestPrograms)> {
     if !busybox_present() {
         return None;
     }
-    let fake = FakeKube::start().await;
+    let fake = FakeKube::start_with(options).await;
     let exec = Arc::new(KubernetesExecutor::new(adjust(config(&fake))));
     let backend = Arc::new(FakeBackend { fake });
     let mut programs = TestPrograms::busybox(IMAGE, executor_id("k8s", case), backend.clone());
