@@ -66,6 +66,10 @@ struct State {
     unschedulable: Option<(Instant, String)>,
     io_error: Option<Error>,
     api_down_since: Option<Instant>,
+    /// When the log stream ended (normally with the container; if the container runs on, the
+    /// API server cut it and later output is lost: said on stderr).
+    logs_ended_at: Option<Instant>,
+    logs_cut_noted: bool,
 }
 
 async fn sleep_opt(at: Option<Instant>) {
@@ -92,12 +96,15 @@ impl Follow<'_> {
             unschedulable: None,
             io_error: None,
             api_down_since: None,
+            logs_ended_at: None,
+            logs_cut_noted: false,
         };
         let selector = names::pods_of_job_selector(&self.job_uid);
         let deadline = self.spec.timeout.map(|t| self.began + t);
         let no_pod_until = self.began + self.config.unschedulable_limit;
         let mut watch: Option<BoxStream<'static, kube::Result<WatchEvent<Pod>>>> = None;
         let mut next_check = Instant::now() + self.config.check_interval;
+        let mut watch_opened: Option<Instant> = None;
 
         loop {
             if s.stop.is_none() && s.end.is_some() && (s.logs_done || s.logs.is_none()) {
@@ -105,6 +112,11 @@ impl Follow<'_> {
                 return self.finish(&mut s, report);
             }
             if watch.is_none() && s.stop.is_none() {
+                if watch_opened.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+                    // A watch that ends at once must not turn into a busy loop of requests.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                watch_opened = Some(Instant::now());
                 match self.list_and_watch(&selector, &mut s, &cancel).await {
                     Ok(Some(w)) => watch = Some(w),
                     Ok(None) => continue,
@@ -150,7 +162,10 @@ impl Follow<'_> {
                                 s.io_error = Some(e);
                             }
                         }
-                        Ok(None) => s.logs_done = true,
+                        Ok(None) => {
+                            s.logs_done = true;
+                            s.logs_ended_at = Some(Instant::now());
+                        }
                         Err(e) => {
                             tracing::warn!(job = %self.job_name, error = %e, "the pod's log stream broke");
                             self.note(&mut s, &format!("the pod's log stream broke ({e}); output may be incomplete")).await;
@@ -182,6 +197,7 @@ impl Follow<'_> {
                         next_check = Instant::now() + self.config.check_interval;
                         if s.end.is_none() {
                             self.check_job(&mut s).await?;
+                            self.note_cut_log(&mut s).await;
                         }
                     }
                 }
@@ -280,6 +296,22 @@ impl Follow<'_> {
                     .await;
                 s.logs_done = true;
             }
+        }
+    }
+
+    /// The log stream ended a while ago but the container still runs: say that later output is
+    /// not captured (once).
+    async fn note_cut_log(&self, s: &mut State) {
+        let cut = s
+            .logs_ended_at
+            .is_some_and(|t| t.elapsed() > Duration::from_secs(5));
+        if cut && !s.logs_cut_noted {
+            s.logs_cut_noted = true;
+            self.note(
+                s,
+                "the API server ended the pod's log stream while the container still ran;                  later output is not captured",
+            )
+            .await;
         }
     }
 

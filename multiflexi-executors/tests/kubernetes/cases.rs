@@ -247,7 +247,11 @@ async fn image_pull_error_is_a_clear_retryable_error() {
     let err = expect_platform_error(&programs, &exec, &spec).await;
     assert_platform_error(
         &err,
-        &["multiflexi-test/no-such-image:missing", "ErrImagePull"],
+        &[
+            "multiflexi-test/no-such-image:missing",
+            "cannot be pulled",
+            "ImagePull",
+        ],
     );
     assert!(err.is_retryable(), "{err}");
     assert_nothing_left(&backend.fake, "an image pull error").await;
