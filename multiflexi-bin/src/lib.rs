@@ -2,3 +2,4 @@
 //! §10). The binaries themselves are thin `main`s over the library crates.
 
 pub mod config;
+pub mod telemetry;

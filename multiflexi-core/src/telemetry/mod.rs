@@ -37,7 +37,10 @@ pub mod zabbix;
 pub use catalog::{CatalogNames, CompanyNames};
 pub use fanout::FanoutTelemetry;
 pub use metrics::{DURATION_BUCKETS, JobMetrics, QUEUE_WAIT_BUCKETS, is_failure};
-pub use queue::{BatchSink, BoundedQueue, QueueReceiver, QueuedTelemetry, SinkStats};
+pub use queue::{
+    Acks, BatchSink, BoundedQueue, QueueReceiver, QueuedTelemetry, SinkStats, WorkerHandle,
+    spawn_worker,
+};
 pub use spans::{AttrValue, JobSpans, JobSpansOptions, SpanEventRecord, SpanRecord};
 pub use trace_context::{JobTrace, TraceContext, child_trace_context, new_trace_context};
 pub use tracing_sink::{JOB_TARGET, TracingTelemetry};
