@@ -152,7 +152,11 @@ impl TelemetryConfig {
         default_metrics_addr: Option<SocketAddr>,
         var: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Self> {
-        let get = |k: &str| var(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            var(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let flag = |k: &str| -> anyhow::Result<Option<bool>> {
             match get(k).map(|v| v.to_ascii_lowercase()) {
                 None => Ok(None),
@@ -161,9 +165,8 @@ impl TelemetryConfig {
                 Some(v) => bail!("{k}={v:?} is not a boolean (true or false)"),
             }
         };
-        let mut c = Self::new(
-            get("OTEL_SERVICE_NAME").unwrap_or_else(|| default_service_name.to_string()),
-        );
+        let mut c =
+            Self::new(get("OTEL_SERVICE_NAME").unwrap_or_else(|| default_service_name.to_string()));
         let protocol = match get("OTEL_EXPORTER_OTLP_PROTOCOL") {
             Some(p) => OtlpProtocol::parse(&p)?,
             None => OtlpProtocol::HttpProtobuf,
@@ -290,7 +293,10 @@ mod tests {
         let o = c.otlp.unwrap();
         assert_eq!(c.service_name, "sched-a");
         assert_eq!(o.protocol, OtlpProtocol::HttpProtobuf);
-        assert_eq!(o.traces_endpoint.as_deref(), Some("http://c:4318/v1/traces"));
+        assert_eq!(
+            o.traces_endpoint.as_deref(),
+            Some("http://c:4318/v1/traces")
+        );
         assert_eq!(o.metrics_endpoint, None);
         assert_eq!(o.timeout, Duration::from_millis(2500));
         let c = cfg(&[
@@ -316,7 +322,10 @@ mod tests {
         ])
         .unwrap();
         let z = c.zabbix.unwrap();
-        assert_eq!((z.address(), z.default_host.as_str()), ("zbx:10052".into(), "multiflexi-prod"));
+        assert_eq!(
+            (z.address(), z.default_host.as_str()),
+            ("zbx:10052".into(), "multiflexi-prod")
+        );
         assert_eq!(c.metrics_addr, Some("127.0.0.1:9464".parse().unwrap()));
         let serve_default = Some("127.0.0.1:9464".parse().unwrap());
         let off = TelemetryConfig::from_lookup("s", serve_default, |k| {

@@ -187,8 +187,7 @@ impl SpanWorker {
     async fn export(&mut self, batch: Vec<SpanData>) {
         let n = batch.len() as u64;
         // The exporter has its own timeout; ours bounds retries and a stuck connection too.
-        let result =
-            tokio::time::timeout(self.timeout * 2, self.exporter.export(batch)).await;
+        let result = tokio::time::timeout(self.timeout * 2, self.exporter.export(batch)).await;
         let error = match result {
             Ok(Ok(())) => {
                 self.stats.add_sent(n);
@@ -288,7 +287,9 @@ impl Instruments {
                 .build(),
             failed: meter
                 .u64_counter("multiflexi.jobs.failed")
-                .with_description("Jobs completed with a failing outcome (not success, not warning).")
+                .with_description(
+                    "Jobs completed with a failing outcome (not success, not warning).",
+                )
                 .with_unit("{job}")
                 .build(),
             duration: meter
@@ -383,7 +384,10 @@ async fn export_metrics(
         }
         Err(_) => {
             stats.add_failed(1);
-            tracing::warn!("otlp: metrics export got no answer within {:?}", timeout * 2);
+            tracing::warn!(
+                "otlp: metrics export got no answer within {:?}",
+                timeout * 2
+            );
         }
     }
 }
@@ -507,8 +511,11 @@ impl OtlpPipeline {
                 let instruments = Instruments::new(&provider.meter("multiflexi"), metrics);
                 let stop = CancellationToken::new();
                 let token = stop.clone();
-                let (interval, timeout, stats) =
-                    (config.metrics_interval, config.timeout, metrics_stats.clone());
+                let (interval, timeout, stats) = (
+                    config.metrics_interval,
+                    config.timeout,
+                    metrics_stats.clone(),
+                );
                 let task = tokio::spawn(async move {
                     let mut tick = tokio::time::interval(interval);
                     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

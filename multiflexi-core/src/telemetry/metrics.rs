@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex};
 
 /// Bucket bounds (seconds) of `multiflexi.job.duration`.
 pub const DURATION_BUCKETS: &[f64] = &[
-    0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0,
-    21600.0,
+    0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0,
 ];
 
 /// Bucket bounds (seconds) of `multiflexi.job.queue_wait`.
@@ -167,12 +166,7 @@ impl JobMetrics {
         let st = self.state.lock().unwrap();
         st.executors
             .iter()
-            .map(|ex| {
-                (
-                    *ex,
-                    st.running.values().filter(|e| *e == ex).count() as u64,
-                )
-            })
+            .map(|ex| (*ex, st.running.values().filter(|e| *e == ex).count() as u64))
             .collect()
     }
 
@@ -239,12 +233,7 @@ impl JobMetrics {
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for s in sinks.iter() {
-                let _ = writeln!(
-                    out,
-                    "{name}{{sink=\"{}\"}} {}",
-                    escape(s.name()),
-                    get(s)
-                );
+                let _ = writeln!(out, "{name}{{sink=\"{}\"}} {}", escape(s.name()), get(s));
             }
         }
         out

@@ -95,7 +95,9 @@ impl FromStr for TraceContext {
             return Err(err("expected version-traceid-spanid-flags"));
         };
         let hex = |p: &str, len: usize| {
-            p.len() == len && p.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            p.len() == len
+                && p.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         };
         if !hex(version, 2) || version == "ff" {
             return Err(err("bad version"));
@@ -104,7 +106,9 @@ impl FromStr for TraceContext {
             return Err(err("version 00 has exactly four fields"));
         }
         if !hex(trace, 32) || !hex(span, 16) || !hex(flags, 2) {
-            return Err(err("ids must be lower-case hex of 32 and 16 digits, flags 2"));
+            return Err(err(
+                "ids must be lower-case hex of 32 and 16 digits, flags 2",
+            ));
         }
         let trace_id = u128::from_str_radix(trace, 16).map_err(|_| err("trace id"))?;
         let span_id = u64::from_str_radix(span, 16).map_err(|_| err("span id"))?;
@@ -186,10 +190,8 @@ impl JobTrace {
                 stored: true,
             },
             None => {
-                let ctx = TraceContext::derived(
-                    event.job_id.get(),
-                    event.created.timestamp_micros(),
-                );
+                let ctx =
+                    TraceContext::derived(event.job_id.get(), event.created.timestamp_micros());
                 Self {
                     trace_id: ctx.trace_id,
                     span_id: ctx.span_id,

@@ -90,9 +90,9 @@ impl ZabbixConfig {
             return Ok(None);
         };
         let default_port = match port.map(str::trim).filter(|p| !p.is_empty()) {
-            Some(p) => p
-                .parse()
-                .map_err(|_| crate::Error::invalid("ZABBIX_PORT", format!("{p:?} is not a port")))?,
+            Some(p) => p.parse().map_err(|_| {
+                crate::Error::invalid("ZABBIX_PORT", format!("{p:?} is not a port"))
+            })?,
             None => DEFAULT_PORT,
         };
         let (server, port) = split_host_port(server, default_port)?;
@@ -195,7 +195,10 @@ pub fn items_for(event: &PhaseEvent, names: &CatalogNames, default_host: &str) -
     let item = |key: String, value: String| ZabbixItem::new(host.clone(), key, value, event.at);
     let phase = |v: &str| item(format!("multiflexi.job.phase[{id}]"), v.to_string());
     match event.phase {
-        Phase::Scheduled => vec![item(LLD_KEY.into(), lld_value(event, names)), phase("prepared")],
+        Phase::Scheduled => vec![
+            item(LLD_KEY.into(), lld_value(event, names)),
+            phase("prepared"),
+        ],
         Phase::Running => vec![phase("running")],
         Phase::Completed => {
             let mut items = vec![phase("completed")];
@@ -376,7 +379,10 @@ mod tests {
     #[test]
     fn reads_the_environment_values() {
         assert_eq!(ZabbixConfig::from_vars(None, None, None).unwrap(), None);
-        assert_eq!(ZabbixConfig::from_vars(Some(" "), None, None).unwrap(), None);
+        assert_eq!(
+            ZabbixConfig::from_vars(Some(" "), None, None).unwrap(),
+            None
+        );
         let c = ZabbixConfig::from_vars(Some("z"), Some("10099"), Some("web1"))
             .unwrap()
             .unwrap();

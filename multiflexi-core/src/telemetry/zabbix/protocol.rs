@@ -198,7 +198,10 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<Vec<u8>> 
     let mut head = [0u8; 5];
     r.read_exact(&mut head).await?;
     if &head[..4] != MAGIC {
-        return Err(invalid(format!("not a Zabbix message (header {:?})", &head[..4])));
+        return Err(invalid(format!(
+            "not a Zabbix message (header {:?})",
+            &head[..4]
+        )));
     }
     let flags = head[4];
     if flags & FLAG_PROTOCOL == 0 {
@@ -214,7 +217,9 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<Vec<u8>> 
         u64::from(u32::from_le_bytes(b[..4].try_into().expect("4 bytes")))
     };
     if flags & FLAG_COMPRESSED != 0 {
-        return Err(invalid("compressed Zabbix messages are not supported".into()));
+        return Err(invalid(
+            "compressed Zabbix messages are not supported".into(),
+        ));
     }
     if len > MAX_PAYLOAD {
         return Err(invalid(format!("payload of {len} bytes is too large")));
@@ -240,7 +245,12 @@ mod tests {
     async fn request_round_trips() {
         let at = DateTime::from_timestamp(1_700_000_000, 123_456_789).unwrap();
         let req = SenderRequest::new(
-            vec![ZabbixItem::new("h", "multiflexi.job.phase[1]", "running", at)],
+            vec![ZabbixItem::new(
+                "h",
+                "multiflexi.job.phase[1]",
+                "running",
+                at,
+            )],
             at,
         );
         let bytes = req.encode();
