@@ -615,7 +615,7 @@ async fn telemetry_test_reports_what_each_sink_answered() {
         "{}",
         reports[0]
     );
-    let item = &requests.lock().unwrap()[0].data[0];
+    let item = requests.lock().unwrap()[0].data[0].clone();
     assert_eq!(
         (item.host.as_str(), item.key.as_str(), item.value.as_str()),
         ("cli-host", "multiflexi.job.phase[0]", "test")
