@@ -8,7 +8,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use multiflexi_bin::telemetry::{
-    MetricsServer, OtlpConfig, TelemetryConfig, TelemetryStack, test_sinks,
+    MetricsServer, OtlpConfig, TelemetryConfig, TelemetryStack, current_traceparent, test_sinks,
 };
 use multiflexi_core::engine::{Dispatcher, DispatcherOptions, JobRequest, Shutdown, create_job};
 use multiflexi_core::executor::FakeRun;
@@ -17,7 +17,8 @@ use multiflexi_core::model::{JobSpec, NewJob};
 use multiflexi_core::store::{Catalog as _, JobQueue as _};
 use multiflexi_core::telemetry::zabbix::protocol::{SenderReply, SenderRequest, read_frame};
 use multiflexi_core::telemetry::{
-    JobMetrics, JobTrace, PhaseEvent, Telemetry, TraceContext, ZabbixConfig, new_trace_context,
+    JobMetrics, JobTrace, PhaseEvent, Telemetry, TraceContext, ZabbixConfig, child_trace_context,
+    new_trace_context,
 };
 use multiflexi_core::{
     App, Clock, Company, ExecutorKind, FakeExecutor, InMemoryStore, Job, JobId, RunTemplate,
@@ -502,11 +503,17 @@ async fn the_tracing_layer_exports_daemon_spans_but_not_job_spans() {
         .create(&w.ok, &multiflexi_core::telemetry::NoopTelemetry)
         .await;
     let subscriber = tracing_subscriber::registry().with(s.otel_layer().unwrap());
-    tracing::subscriber::with_default(subscriber, || {
+    assert_eq!(current_traceparent(), None);
+    let parent = tracing::subscriber::with_default(subscriber, || {
         tracing::info_span!("http.request", path = "/api/job").in_scope(|| {
             s.telemetry().event(&PhaseEvent::of(&job, job.created));
-        });
+            current_traceparent()
+        })
     });
+    let parent: TraceContext = parent.expect("inside a span").parse().unwrap();
+    // What the API stores on a job it creates: the request's trace, a fresh span id.
+    let child: TraceContext = child_trace_context(&parent.to_string()).parse().unwrap();
+    assert_eq!(child.trace_id, parent.trace_id);
     s.shutdown(Duration::from_secs(30)).await;
     let all = spans(&received);
     let req = all
@@ -514,6 +521,8 @@ async fn the_tracing_layer_exports_daemon_spans_but_not_job_spans() {
         .find(|(_, s)| s.name == "http.request")
         .expect("the daemon span is exported");
     assert_eq!(req.0, "multiflexi-api");
+    assert_eq!(hex(&req.1.trace_id), parent.trace_id_hex());
+    assert_eq!(hex(&req.1.span_id), parent.span_id_hex());
     assert_eq!(attrs(&req.1.attributes)["path"], "/api/job");
     // TracingTelemetry's span (with a `traceparent` field) is filtered out of the layer.
     assert!(

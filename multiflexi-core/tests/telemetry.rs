@@ -748,3 +748,35 @@ async fn a_silent_zabbix_server_never_holds_up_jobs() {
     // Shutting down does not wait for the silent server past its bound.
     assert!(!zabbix.shutdown(Duration::from_millis(100)).await);
 }
+
+/// An executor that lost a job's lease stops following it: the running gauge and the open
+/// segment are released (the engine calls `Telemetry::lease_lost`).
+#[tokio::test]
+async fn lease_lost_releases_what_the_sinks_hold() {
+    let w = world(None).await;
+    let rec = Arc::new(RecordingTelemetry::new());
+    let job = w.create(&w.ok, &*rec).await;
+    w.run(&[job.id], rec.clone(), 1).await;
+    let started: Vec<PhaseEvent> = rec
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e.phase, Phase::Queued | Phase::Running))
+        .collect();
+    let metrics = JobMetrics::new();
+    let spans = Arc::new(SpanSink::default());
+    let sinks = FanoutTelemetry::new(vec![metrics.clone(), spans.clone()]);
+    for e in &started {
+        sinks.event(e);
+    }
+    assert_eq!(metrics.running(), [("Native", 1)]);
+    sinks.lease_lost(job.id);
+    assert_eq!(metrics.running(), [("Native", 0)]);
+    // The SpanSink of this test does not override lease_lost; JobSpans::abandon does the work.
+    let mut out = Vec::new();
+    spans.spans.lock().unwrap().abandon(job.id, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].name, out[0].attribute("incomplete")),
+        ("job.run", Some(&AttrValue::Bool(true)))
+    );
+}

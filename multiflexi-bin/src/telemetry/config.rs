@@ -94,8 +94,9 @@ fn signal_url(protocol: OtlpProtocol, base: &str, signal: &str) -> String {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct TelemetryConfig {
-    /// `service.name` of the OTLP resource (`OTEL_SERVICE_NAME`, else the binary's default such
-    /// as `multiflexi-executor`). `OTEL_RESOURCE_ATTRIBUTES` is added by the resource detector.
+    /// `service.name` of the OTLP resource (`OTEL_SERVICE_NAME`, else `service.name` in
+    /// `OTEL_RESOURCE_ATTRIBUTES`, else the binary's default such as `multiflexi-executor`).
+    /// The other `OTEL_RESOURCE_ATTRIBUTES` are added by the SDK's resource detector.
     pub service_name: String,
     /// OTLP export, when on.
     pub otlp: Option<OtlpConfig>,
@@ -165,8 +166,19 @@ impl TelemetryConfig {
                 Some(v) => bail!("{k}={v:?} is not a boolean (true or false)"),
             }
         };
-        let mut c =
-            Self::new(get("OTEL_SERVICE_NAME").unwrap_or_else(|| default_service_name.to_string()));
+        // OTEL_SERVICE_NAME wins over a service.name in OTEL_RESOURCE_ATTRIBUTES, which wins
+        // over the binary's default.
+        let from_attributes = get("OTEL_RESOURCE_ATTRIBUTES").and_then(|attrs| {
+            attrs.split(',').find_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                (k.trim() == "service.name" && !v.trim().is_empty()).then(|| v.trim().to_string())
+            })
+        });
+        let mut c = Self::new(
+            get("OTEL_SERVICE_NAME")
+                .or(from_attributes)
+                .unwrap_or_else(|| default_service_name.to_string()),
+        );
         let protocol = match get("OTEL_EXPORTER_OTLP_PROTOCOL") {
             Some(p) => OtlpProtocol::parse(&p)?,
             None => OtlpProtocol::HttpProtobuf,
@@ -309,6 +321,21 @@ mod tests {
         assert_eq!(o.protocol, OtlpProtocol::Grpc);
         assert_eq!(o.traces_endpoint.as_deref(), Some("http://t:4317"));
         assert_eq!(o.metrics_endpoint.as_deref(), Some("http://c:4317"));
+        let named = |vars: &[(&str, &str)]| cfg(vars).unwrap().service_name;
+        assert_eq!(
+            named(&[(
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=prod,service.name=from-attrs"
+            )]),
+            "from-attrs"
+        );
+        assert_eq!(
+            named(&[
+                ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs"),
+                ("OTEL_SERVICE_NAME", "from-env")
+            ]),
+            "from-env"
+        );
         assert!(cfg(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).is_err());
         assert!(cfg(&[("OTEL_ENABLED", "maybe")]).is_err());
     }

@@ -31,10 +31,11 @@ use multiflexi_core::telemetry::{
     CatalogNames, FanoutTelemetry, JOB_TARGET, JobMetrics, JobSpansOptions, Telemetry,
     TracingTelemetry, ZabbixTelemetry,
 };
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
@@ -182,4 +183,22 @@ impl TelemetryStack {
         };
         tokio::join!(otlp, zabbix);
     }
+}
+
+/// The W3C `traceparent` of the current `tracing` span as the OpenTelemetry layer sees it (None
+/// without the layer or outside a span). The API passes
+/// [`child_trace_context`](multiflexi_core::telemetry::child_trace_context)`(&it)` as the job's
+/// trace context so the job's spans join the request's trace.
+pub fn current_traceparent() -> Option<String> {
+    let cx = tracing::Span::current().context();
+    let span = cx.span();
+    let sc = span.span_context();
+    sc.is_valid().then(|| {
+        format!(
+            "00-{}-{}-{:02x}",
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags().to_u8()
+        )
+    })
 }

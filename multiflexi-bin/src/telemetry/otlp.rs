@@ -426,6 +426,16 @@ impl Telemetry for OtlpTelemetry {
             i.record(event);
         }
     }
+
+    fn lease_lost(&self, job_id: multiflexi_core::JobId) {
+        if let Some(queue) = &self.queue {
+            let mut out = Vec::new();
+            self.spans.lock().unwrap().abandon(job_id, &mut out);
+            for r in out {
+                queue.push(span_data(r, &self.scope));
+            }
+        }
+    }
 }
 
 /// OTLP export for one process: the job sink, the tracer provider for `tracing` spans, and the

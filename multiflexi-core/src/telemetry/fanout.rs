@@ -36,4 +36,10 @@ impl Telemetry for FanoutTelemetry {
             sink.event(event);
         }
     }
+
+    fn lease_lost(&self, job_id: crate::ids::JobId) {
+        for sink in &self.0 {
+            sink.lease_lost(job_id);
+        }
+    }
 }

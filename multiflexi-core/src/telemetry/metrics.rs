@@ -279,6 +279,10 @@ impl Telemetry for JobMetrics {
             Phase::Created | Phase::Scheduled => {}
         }
     }
+
+    fn lease_lost(&self, job_id: JobId) {
+        self.state.lock().unwrap().running.remove(&job_id);
+    }
 }
 
 fn seconds(ms: i64) -> f64 {

@@ -147,6 +147,13 @@ impl PhaseEvent {
 pub trait Telemetry: Send + Sync + Debug + 'static {
     /// One phase change.
     fn event(&self, event: &PhaseEvent);
+
+    /// This process stopped following `job` without a phase change of its own: its lease was
+    /// lost (another process records the job as lost, or re-queues it). Sinks drop what they
+    /// hold for it (the running gauge, an open trace segment). Default: nothing.
+    fn lease_lost(&self, job_id: JobId) {
+        let _ = job_id;
+    }
 }
 
 /// Discards everything.

@@ -208,6 +208,14 @@ impl JobSpans {
         }
     }
 
+    /// This process stopped following `job_id` (its lease was lost): its open segment is
+    /// reported, marked incomplete; `job.execute` is left to the process that records the end.
+    pub fn abandon(&mut self, job_id: JobId, out: &mut Vec<SpanRecord>) {
+        if let Some(seg) = self.open.remove(&job_id) {
+            out.push(segment_record(seg, true));
+        }
+    }
+
     /// Reports held Completed events whose hold ran out and segments older than the maximum
     /// age.
     pub fn expire(&mut self, now: Instant, out: &mut Vec<SpanRecord>) {
