@@ -726,3 +726,11 @@ async fn grpc_export_into_a_black_hole_is_isolated_too() {
     assert!(traces.dropped() > 0);
     s.shutdown(Duration::from_millis(200)).await;
 }
+
+#[tokio::test]
+async fn https_collectors_are_refused_with_a_reason() {
+    let mut c = TelemetryConfig::new("multiflexi");
+    c.otlp = Some(OtlpConfig::http("https://collector.example:4318"));
+    let e = TelemetryStack::start(c).unwrap_err();
+    assert!(format!("{e:#}").contains("TLS"), "{e:#}");
+}

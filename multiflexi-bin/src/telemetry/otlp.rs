@@ -55,6 +55,19 @@ pub fn scope() -> InstrumentationScope {
         .build()
 }
 
+/// TLS to the collector is not built in: refuse `https://` up front rather than failing every
+/// export later.
+fn plain_http(endpoint: &str) -> anyhow::Result<()> {
+    if endpoint.trim().to_ascii_lowercase().starts_with("https://") {
+        anyhow::bail!(
+            "OTLP endpoint {endpoint}: TLS is not built into this multiflexi; send to a collector \
+             over http:// (e.g. an OpenTelemetry Collector on the same host or network) that \
+             forwards over TLS"
+        );
+    }
+    Ok(())
+}
+
 /// Builds the span exporter for `endpoint`.
 ///
 /// # Errors
@@ -64,6 +77,7 @@ pub fn span_exporter(
     endpoint: &str,
     resource: &Resource,
 ) -> anyhow::Result<opentelemetry_otlp::SpanExporter> {
+    plain_http(endpoint)?;
     let mut exporter = match config.protocol {
         OtlpProtocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
@@ -90,6 +104,7 @@ pub fn metric_exporter(
     config: &OtlpConfig,
     endpoint: &str,
 ) -> anyhow::Result<opentelemetry_otlp::MetricExporter> {
+    plain_http(endpoint)?;
     match config.protocol {
         OtlpProtocol::Grpc => opentelemetry_otlp::MetricExporter::builder()
             .with_tonic()

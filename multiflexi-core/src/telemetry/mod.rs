@@ -135,7 +135,8 @@ impl PhaseEvent {
             .map(|q| (q - self.after).max(chrono::Duration::zero()))
     }
 
-    /// The same event for another phase (tests; `emit_created` uses it for Created).
+    /// The same event for another phase (the Created event of a job created and scheduled in
+    /// one step is its Scheduled event with `phase = Created`).
     pub fn with_phase(mut self, phase: Phase) -> Self {
         self.phase = phase;
         self
