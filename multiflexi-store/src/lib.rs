@@ -1,1 +1,45 @@
-//! SQL store for multiflexi (see issue: store). Empty until the store lands.
+//! # multiflexi-store
+//!
+//! The SeaORM-backed [`SqlStore`]: one code path for the embedded SQLite default and the
+//! PostgreSQL / MySQL / MariaDB servers of multi-host installs. It implements the core's
+//! [`Store`](multiflexi_core::Store) (catalog, job lifecycle, output log, audit log) and the
+//! database [`ArtifactSink`](multiflexi_core::ArtifactSink).
+//!
+//! ```no_run
+//! # async fn demo() -> multiflexi_core::Result<()> {
+//! use multiflexi_store::{SqlStore, SqlStoreOptions};
+//! let store = SqlStore::connect("sqlite://multiflexi.sqlite?mode=rwc", SqlStoreOptions::from_env()?).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! - **URLs**: `sqlite://path?mode=rwc`, `sqlite::memory:`, `postgres://…`, `mysql://…` or
+//!   `mariadb://…` (cargo features `sqlite`, `postgres`, `mysql`, all on by default).
+//! - **Schema**: [`migration::Migrator`] creates every table on connect; a database whose
+//!   `schema_version` is newer than [`SCHEMA_VERSION`] is refused.
+//! - **Transactions**: each lifecycle step is one transaction. Claims take a batch in one round
+//!   trip: `SELECT … FOR UPDATE SKIP LOCKED` then `UPDATE` on PostgreSQL and MySQL 8 / MariaDB ≥
+//!   10.6; on SQLite `BEGIN IMMEDIATE` (the single writer) with WAL and a 60 s busy timeout, so
+//!   processes sharing one file wait for each other instead of failing with "database is locked".
+//!   Transient conflicts (deadlocks, serialization failures) are retried inside the store.
+//! - **Fencing**: every write after a claim is `… WHERE id = ? AND lease_token = ? AND phase = ?`.
+//! - **Time**: an injected [`Clock`](multiflexi_core::Clock), else the database's clock
+//!   (measured as an offset, re-measured every minute) decides lease expiry.
+//! - **Secrets**: see [`crypto`] for `MULTIFLEXI_MASTER_KEY` and the sealed format.
+//! - **Wake-ups**: [`JobQueue::work_signal`](multiflexi_core::store::JobQueue::work_signal) is fed
+//!   in-process on every create and re-queue, and on PostgreSQL also by `LISTEN`/`NOTIFY`, so a
+//!   dispatcher in another process wakes at once.
+
+mod catalog;
+mod convert;
+pub mod crypto;
+mod data;
+pub mod entity;
+mod error;
+pub mod migration;
+mod notify;
+mod queue;
+mod store;
+
+pub use crypto::MasterKey;
+pub use migration::SCHEMA_VERSION;
+pub use store::{NOTIFY_CHANNEL, SqlStore, SqlStoreOptions, redact_url};

@@ -1,0 +1,356 @@
+//! [`OutputLog`], [`AuditLog`] and [`ArtifactSink`] for [`SqlStore`].
+
+use crate::entity::{Ts, ts, utc};
+use crate::entity::{artifacts, audit_log, job, job_output};
+use crate::store::{SqlStore, in_tx};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use multiflexi_core::artifact::{ArtifactSink, detect_content_type, sanitize_name};
+use multiflexi_core::model::{Artifact, ArtifactMeta};
+use multiflexi_core::store::{AuditEntry, AuditFilter, AuditLog, OutputChunk, OutputLog, Stream};
+use multiflexi_core::{ArtifactId, Error, JobId, Result, to_micros};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use std::collections::HashSet;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Rows per multi-row INSERT (well under every backend's bind-parameter limit).
+const BATCH: usize = 500;
+
+impl SqlStore {
+    async fn require_job<C: ConnectionTrait>(&self, c: &C, id: JobId) -> Result<()> {
+        if job::Entity::find_by_id(id.0)
+            .count(c)
+            .await
+            .map_err(|e| self.dberr(e))?
+            == 0
+        {
+            return Err(Error::not_found(JobId::ENTITY, id));
+        }
+        Ok(())
+    }
+}
+
+fn seq_i64(seq: u64) -> Result<i64> {
+    i64::try_from(seq).map_err(|_| Error::invalid("seq", format!("{seq} is too large")))
+}
+
+#[async_trait]
+impl OutputLog for SqlStore {
+    async fn append_output(&self, chunks: &[OutputChunk]) -> Result<()> {
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        let mut seen = HashSet::with_capacity(chunks.len());
+        for c in chunks {
+            if !seen.insert((c.job_id, c.seq)) {
+                return Err(Error::AlreadyExists {
+                    entity: "job_output",
+                    key: format!("job {} seq {}", c.job_id, c.seq),
+                });
+            }
+        }
+        in_tx!(self, |txn| async {
+            let jobs: HashSet<JobId> = chunks.iter().map(|c| c.job_id).collect();
+            for j in jobs {
+                self.require_job(&txn, j).await?;
+            }
+            for batch in chunks.chunks(BATCH) {
+                let rows = batch
+                    .iter()
+                    .map(|c| {
+                        Ok(job_output::ActiveModel {
+                            id: NotSet,
+                            job_id: Set(c.job_id.0),
+                            seq: Set(seq_i64(c.seq)?),
+                            stream: Set(c.stream.as_str().to_string()),
+                            bytes: Set(c.bytes.clone()),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let first = &batch[0];
+                job_output::Entity::insert_many(rows)
+                    .exec(&txn)
+                    .await
+                    .map_err(|e| {
+                        self.err(
+                            "job_output",
+                            &format!(
+                                "job {} seq {} (or a later one of the batch)",
+                                first.job_id, first.seq
+                            ),
+                            e,
+                        )
+                    })?;
+            }
+            Ok(())
+        }
+        .await)
+    }
+
+    async fn read_output(
+        &self,
+        job_id: JobId,
+        after_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<OutputChunk>> {
+        self.require_job(self.db(), job_id).await?;
+        let mut q = job_output::Entity::find()
+            .filter(job_output::Column::JobId.eq(job_id.0))
+            .order_by_asc(job_output::Column::Seq)
+            .limit(u64::try_from(limit).unwrap_or(u64::MAX));
+        if let Some(after) = after_seq {
+            q = q.filter(job_output::Column::Seq.gt(seq_i64(after)?));
+        }
+        q.all(self.db())
+            .await
+            .map_err(|e| self.dberr(e))?
+            .into_iter()
+            .map(|r| {
+                Ok(OutputChunk {
+                    job_id,
+                    seq: u64::try_from(r.seq).unwrap_or(0),
+                    stream: match r.stream.as_str() {
+                        "stderr" => Stream::Stderr,
+                        _ => Stream::Stdout,
+                    },
+                    bytes: r.bytes,
+                })
+            })
+            .collect()
+    }
+}
+
+fn audit_from(r: audit_log::Model) -> AuditEntry {
+    let mut e = AuditEntry::new(r.job_id.map(JobId), r.actor, r.action, r.detail);
+    e.id = r.id;
+    e.at = utc(r.at);
+    e
+}
+
+#[async_trait]
+impl AuditLog for SqlStore {
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        let at = if entry.at == DateTime::<Utc>::UNIX_EPOCH {
+            self.now().await?
+        } else {
+            to_micros(entry.at)
+        };
+        audit_log::Entity::insert(audit_log::ActiveModel {
+            id: NotSet,
+            at: Set(ts(at)),
+            job_id: Set(entry.job_id.map(|j| j.0)),
+            actor: Set(entry.actor.clone()),
+            action: Set(entry.action.clone()),
+            detail: Set(entry.detail.clone()),
+        })
+        .exec(self.db())
+        .await
+        .map_err(|e| self.dberr(e))?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        let mut q = audit_log::Entity::find()
+            .order_by_asc(audit_log::Column::At)
+            .order_by_asc(audit_log::Column::Id);
+        if let Some(j) = filter.job_id {
+            q = q.filter(audit_log::Column::JobId.eq(j.0));
+        }
+        if let Some(s) = filter.since {
+            q = q.filter(audit_log::Column::At.gte(ts(to_micros(s))));
+        }
+        if let Some(l) = filter.limit {
+            q = q.limit(l);
+        }
+        Ok(q.all(self.db())
+            .await
+            .map_err(|e| self.dberr(e))?
+            .into_iter()
+            .map(audit_from)
+            .collect())
+    }
+}
+
+#[derive(Debug, FromQueryResult)]
+struct MetaRow {
+    id: i64,
+    job_id: i64,
+    filename: String,
+    content_type: String,
+    size: i64,
+    note: Option<String>,
+    created: Ts,
+}
+
+/// `ArtifactMeta` is `#[non_exhaustive]` without a constructor: built through `Deserialize`.
+fn meta_from(r: MetaRow) -> Result<ArtifactMeta> {
+    let v = serde_json::json!({
+        "id": r.id,
+        "job_id": r.job_id,
+        "filename": r.filename,
+        "content_type": r.content_type,
+        "size": u64::try_from(r.size).unwrap_or(0),
+        "note": r.note,
+        "created": utc(r.created),
+    });
+    serde_json::from_value(v).map_err(|e| {
+        Error::backend(
+            "sql",
+            false,
+            format!("artifact {} cannot be read: {e}", r.id),
+        )
+    })
+}
+
+fn io_error(e: std::io::Error) -> Error {
+    Error::backend("artifact", false, e)
+}
+
+#[async_trait]
+impl ArtifactSink for SqlStore {
+    async fn put(
+        &self,
+        job_id: JobId,
+        name: &str,
+        content_type: &str,
+        content: &mut (dyn AsyncRead + Send + Unpin),
+    ) -> Result<ArtifactId> {
+        if sanitize_name(name)? != name {
+            return Err(Error::invalid(
+                "artifact name",
+                format!("{name:?} is not sanitised; pass it through artifact::sanitize_name first"),
+            ));
+        }
+        // Fail early for an unknown job, before reading the content.
+        self.require_job(self.db(), job_id).await?;
+        let cap = self.inner.artifact_cap;
+        let mut bytes = Vec::new();
+        (&mut *content)
+            .take(cap)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(io_error)?;
+        let dropped = tokio::io::copy(content, &mut tokio::io::sink())
+            .await
+            .map_err(io_error)?;
+        let note = (dropped > 0).then(|| {
+            format!(
+                "truncated: kept the first {cap} of {} bytes (artifact size cap)",
+                cap + dropped
+            )
+        });
+        let content_type = if content_type.is_empty() {
+            detect_content_type(name, &bytes[..bytes.len().min(8192)])
+        } else {
+            content_type.to_string()
+        };
+        let now = self.now().await?;
+        let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+        in_tx!(self, |txn| async {
+            self.require_job(&txn, job_id).await?;
+            let existing = artifacts::Entity::find()
+                .filter(artifacts::Column::JobId.eq(job_id.0))
+                .filter(artifacts::Column::Filename.eq(name))
+                .select_only()
+                .column(artifacts::Column::Id)
+                .column(artifacts::Column::Filename)
+                .into_tuple::<(i64, String)>()
+                .all(&txn)
+                .await
+                .map_err(|e| self.dberr(e))?
+                .into_iter()
+                .find(|(_, f)| f == name);
+            match existing {
+                Some((id, _)) => {
+                    artifacts::Entity::update_many()
+                        .col_expr(
+                            artifacts::Column::ContentType,
+                            Expr::value(content_type.clone()),
+                        )
+                        .col_expr(artifacts::Column::Content, Expr::value(bytes.clone()))
+                        .col_expr(artifacts::Column::Size, Expr::value(size))
+                        .col_expr(artifacts::Column::Note, Expr::value(note.clone()))
+                        .filter(artifacts::Column::Id.eq(id))
+                        .exec(&txn)
+                        .await
+                        .map_err(|e| self.dberr(e))?;
+                    Ok(ArtifactId(id))
+                }
+                None => {
+                    let id = artifacts::Entity::insert(artifacts::ActiveModel {
+                        id: NotSet,
+                        job_id: Set(job_id.0),
+                        filename: Set(name.to_string()),
+                        content_type: Set(content_type.clone()),
+                        content: Set(bytes.clone()),
+                        size: Set(size),
+                        note: Set(note.clone()),
+                        created: Set(ts(now)),
+                    })
+                    .exec(&txn)
+                    .await
+                    .map_err(|e| match crate::error::classify(&e) {
+                        // a concurrent put of the same name won: retry as an update
+                        crate::error::Kind::Unique => Error::conflict(format!(
+                            "{}artifact {name:?} of job {job_id} was stored concurrently",
+                            crate::error::TRANSIENT
+                        )),
+                        _ => self.dberr(e),
+                    })?
+                    .last_insert_id;
+                    Ok(ArtifactId(id))
+                }
+            }
+        }
+        .await)
+    }
+
+    async fn list(&self, job_id: JobId) -> Result<Vec<ArtifactMeta>> {
+        self.require_job(self.db(), job_id).await?;
+        artifacts::Entity::find()
+            .filter(artifacts::Column::JobId.eq(job_id.0))
+            .order_by_asc(artifacts::Column::Id)
+            .select_only()
+            .columns([
+                artifacts::Column::Id,
+                artifacts::Column::JobId,
+                artifacts::Column::Filename,
+                artifacts::Column::ContentType,
+                artifacts::Column::Size,
+                artifacts::Column::Note,
+                artifacts::Column::Created,
+            ])
+            .into_model::<MetaRow>()
+            .all(self.db())
+            .await
+            .map_err(|e| self.dberr(e))?
+            .into_iter()
+            .map(meta_from)
+            .collect()
+    }
+
+    async fn get(&self, id: ArtifactId) -> Result<Artifact> {
+        let r = artifacts::Entity::find_by_id(id.0)
+            .one(self.db())
+            .await
+            .map_err(|e| self.dberr(e))?
+            .ok_or_else(|| Error::not_found(ArtifactId::ENTITY, id))?;
+        let meta = meta_from(MetaRow {
+            id: r.id,
+            job_id: r.job_id,
+            filename: r.filename,
+            content_type: r.content_type,
+            size: r.size,
+            note: r.note,
+            created: r.created,
+        })?;
+        Ok(Artifact {
+            meta,
+            content: r.content,
+        })
+    }
+}

@@ -1,0 +1,1076 @@
+//! [`JobQueue`] for [`SqlStore`]: every lifecycle step is one transaction; every write after a
+//! claim is fenced (`WHERE id = ? AND lease_token = ? AND phase = ?`).
+
+use crate::convert::{from_json, job_from_model, seal_spec, template_from_model, to_json};
+use crate::entity::{Ts, ts, ts_opt, utc};
+use crate::entity::{apps, artifacts, audit_log, company, job, job_output, runtemplate, schedule};
+use crate::store::{SqlStore, in_tx};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use multiflexi_core::lifecycle::plan_completion;
+use multiflexi_core::model::{Environment, ExitCodeInfo, Job, NewJob};
+use multiflexi_core::store::{
+    Begin, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed, Completion,
+    HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview, Recovered, fence_conflict,
+};
+use multiflexi_core::{
+    AppId, CompanyId, Error, Event, JobId, Outcome, Phase, Result, RunTemplateId, Trigger,
+    to_micros,
+};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// `now + ttl`, saturating, in microseconds.
+fn expiry(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
+    let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+    to_micros(
+        now.checked_add_signed(ttl)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC),
+    )
+}
+
+fn phase_of(row: &job::Model) -> Result<Phase> {
+    row.phase
+        .parse::<Phase>()
+        .map_err(|e| Error::backend("sql", false, format!("job {}: {e}", row.id)))
+}
+
+const CHUNK: usize = 500;
+
+impl SqlStore {
+    fn locks(&self) -> bool {
+        self.backend() != DbBackend::Sqlite
+    }
+
+    /// One `phase:<phase>` audit row.
+    pub(crate) async fn audit_phase<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        now: DateTime<Utc>,
+        job_id: i64,
+        phase: Phase,
+        actor: &str,
+        detail: String,
+    ) -> Result<()> {
+        audit_log::Entity::insert(audit_log::ActiveModel {
+            id: NotSet,
+            at: Set(ts(now)),
+            job_id: Set(Some(job_id)),
+            actor: Set(actor.to_string()),
+            action: Set(format!("phase:{}", phase.as_str())),
+            detail: Set(detail),
+        })
+        .exec(c)
+        .await
+        .map_err(|e| self.dberr(e))?;
+        Ok(())
+    }
+
+    /// The job row, locked for the rest of the transaction on PostgreSQL and MySQL.
+    async fn job_row<C: ConnectionTrait>(&self, c: &C, id: JobId) -> Result<job::Model> {
+        let mut q = job::Entity::find_by_id(id.0);
+        if self.locks() {
+            q = q.lock(LockType::Update);
+        }
+        q.one(c)
+            .await
+            .map_err(|e| self.dberr(e))?
+            .ok_or_else(|| Error::not_found(JobId::ENTITY, id))
+    }
+
+    async fn job_in<C: ConnectionTrait>(&self, c: &C, id: i64) -> Result<Job> {
+        let row = job::Entity::find_by_id(id)
+            .one(c)
+            .await
+            .map_err(|e| self.dberr(e))?
+            .ok_or_else(|| Error::not_found(JobId::ENTITY, id))?;
+        job_from_model(&self.inner.keys, &row)
+    }
+
+    /// The fencing check: the token must match, the event must be legal in the job's phase
+    /// (else InvalidTransition), and the phase must be one of `expected` (else Conflict).
+    async fn fence<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        lease: LeaseRef,
+        expected: &[Phase],
+        event: Event,
+    ) -> Result<job::Model> {
+        let row = self.job_row(c, lease.job_id).await?;
+        if row.lease_token != lease.lease_token {
+            return Err(fence_conflict(lease.job_id, expected, lease.lease_token));
+        }
+        let phase = phase_of(&row)?;
+        phase.apply(event)?;
+        if !expected.contains(&phase) {
+            return Err(fence_conflict(lease.job_id, expected, lease.lease_token));
+        }
+        Ok(row)
+    }
+
+    /// What `create_and_schedule` checks before it writes.
+    async fn check_new_job<C: ConnectionTrait>(&self, c: &C, new: &NewJob) -> Result<()> {
+        match (new.trigger, new.slot) {
+            (Trigger::Schedule, None) => {
+                return Err(Error::invalid(
+                    "slot",
+                    "a job with trigger schedule needs the slot it was created for",
+                ));
+            }
+            (Trigger::Manual | Trigger::Api | Trigger::Cli, Some(_)) => {
+                return Err(Error::invalid(
+                    "slot",
+                    format!(
+                        "ad-hoc jobs (trigger {}) have no slot; only schedule and retry jobs do",
+                        new.trigger
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if new.cas.is_some() && new.trigger != Trigger::Schedule {
+            return Err(Error::invalid(
+                "cas",
+                format!(
+                    "only jobs with trigger schedule carry a compare-and-swap, not {}",
+                    new.trigger
+                ),
+            ));
+        }
+        if let Some(r) = new.retry_of {
+            if job::Entity::find_by_id(r.0)
+                .count(c)
+                .await
+                .map_err(|e| self.dberr(e))?
+                == 0
+            {
+                return Err(Error::invalid(
+                    "retry_of",
+                    format!("job {r} does not exist"),
+                ));
+            }
+        }
+        let count = |n: u64| n == 0;
+        if count(
+            runtemplate::Entity::find_by_id(new.runtemplate_id.0)
+                .count(c)
+                .await
+                .map_err(|e| self.dberr(e))?,
+        ) {
+            return Err(Error::not_found(RunTemplateId::ENTITY, new.runtemplate_id));
+        }
+        if count(
+            company::Entity::find_by_id(new.company_id.0)
+                .count(c)
+                .await
+                .map_err(|e| self.dberr(e))?,
+        ) {
+            return Err(Error::not_found(CompanyId::ENTITY, new.company_id));
+        }
+        if count(
+            apps::Entity::find_by_id(new.app_id.0)
+                .count(c)
+                .await
+                .map_err(|e| self.dberr(e))?,
+        ) {
+            return Err(Error::not_found(AppId::ENTITY, new.app_id));
+        }
+        if let Some(slot) = new.slot {
+            let taken = job::Entity::find()
+                .filter(job::Column::RuntemplateId.eq(new.runtemplate_id.0))
+                .filter(job::Column::Slot.eq(ts(to_micros(slot))))
+                .filter(job::Column::Attempt.eq(i64::from(new.attempt)))
+                .count(c)
+                .await
+                .map_err(|e| self.dberr(e))?;
+            if taken > 0 {
+                return Err(slot_exists(new));
+            }
+        }
+        Ok(())
+    }
+
+    /// Created + Scheduled: the job row, its schedule row, the template's schedule marks
+    /// (trigger schedule, with the compare-and-swap), the audit row, and on PostgreSQL a NOTIFY.
+    async fn insert_job<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        new: &NewJob,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        if new.trigger == Trigger::Schedule {
+            let set_next = ts_opt(new.cas.and_then(|c| c.set_next));
+            let mut q = runtemplate::Entity::update_many()
+                .col_expr(runtemplate::Column::NextSchedule, Expr::value(set_next))
+                .col_expr(
+                    runtemplate::Column::LastSchedule,
+                    Expr::value(Some(ts(now))),
+                )
+                .filter(runtemplate::Column::Id.eq(new.runtemplate_id.0));
+            if let Some(cas) = new.cas {
+                q = match cas.expected_next {
+                    None => q.filter(runtemplate::Column::NextSchedule.is_null()),
+                    Some(e) => q.filter(runtemplate::Column::NextSchedule.eq(ts(to_micros(e)))),
+                };
+            }
+            let n = q.exec(c).await.map_err(|e| self.dberr(e))?.rows_affected;
+            if n == 0 {
+                let seen = runtemplate::Entity::find_by_id(new.runtemplate_id.0)
+                    .one(c)
+                    .await
+                    .map_err(|e| self.dberr(e))?
+                    .ok_or_else(|| Error::not_found(RunTemplateId::ENTITY, new.runtemplate_id))?
+                    .next_schedule;
+                return Err(Error::conflict(format!(
+                    "runtemplate {}: next_schedule is {:?}, the scheduler saw {:?}",
+                    new.runtemplate_id,
+                    seen,
+                    new.cas.and_then(|c| c.expected_next).map(to_micros)
+                )));
+            }
+        }
+        let after = to_micros(new.after);
+        let slot = new.slot.map(to_micros);
+        let phase = Phase::Created.apply(Event::Schedule)?.to;
+        let am = job::ActiveModel {
+            id: NotSet,
+            runtemplate_id: Set(new.runtemplate_id.0),
+            company_id: Set(new.company_id.0),
+            app_id: Set(new.app_id.0),
+            executor: Set(new.executor.as_str().to_string()),
+            program: Set(new.spec.program.clone()),
+            image: Set(new.spec.image.clone()),
+            timeout: Set(new.spec.timeout.map(i64::from)),
+            memory_limit_mb: Set(new.spec.memory_limit_mb.map(i64::from)),
+            artifact_patterns: Set(to_json(&new.spec.artifacts)),
+            timezone: Set(new.spec.timezone.clone()),
+            env: Set(seal_spec(&self.inner.keys, &new.spec)?),
+            command: Set(new.spec.redacted_command()),
+            launched_by: Set(new.launched_by.clone()),
+            phase: Set(phase.as_str().to_string()),
+            status: Set(phase.as_str().to_string()),
+            outcome: Set(None),
+            trigger: Set(new.trigger.as_str().to_string()),
+            slot: Set(slot.map(ts)),
+            attempt: Set(i64::from(new.attempt)),
+            retry_of: Set(new.retry_of.map(|j| j.0)),
+            after: Set(ts(after)),
+            exitcode: Set(None),
+            pid: Set(None),
+            external_id: Set(None),
+            lease_owner: Set(None),
+            lease_expires: Set(None),
+            lease_token: Set(0),
+            cancel_requested: Set(false),
+            idempotency_key: Set(new.idempotency_key.clone()),
+            trace_context: Set(new.trace_context.clone()),
+            stdout: Set(String::new()),
+            stderr: Set(String::new()),
+            created: Set(ts(now)),
+            scheduled: Set(Some(ts(now))),
+            queued: Set(None),
+            begin: Set(None),
+            end: Set(None),
+            preserved: Set(None),
+        };
+        let id = job::Entity::insert(am)
+            .exec(c)
+            .await
+            .map_err(|e| match crate::error::classify(&e) {
+                crate::error::Kind::Unique => match &new.idempotency_key {
+                    Some(k) => Error::AlreadyExists {
+                        entity: JobId::ENTITY,
+                        key: format!("idempotency key {k:?} (or its slot)"),
+                    },
+                    None => slot_exists(new),
+                },
+                _ => self.dberr(e),
+            })?
+            .last_insert_id;
+        schedule::Entity::insert(schedule::ActiveModel {
+            id: NotSet,
+            job_id: Set(id),
+            after: Set(ts(after)),
+            executor: Set(new.executor.as_str().to_string()),
+            claimed: Set(false),
+        })
+        .exec(c)
+        .await
+        .map_err(|e| self.dberr(e))?;
+        let detail = format!(
+            "trigger={} attempt={} after={}{}",
+            new.trigger,
+            new.attempt,
+            after.to_rfc3339(),
+            slot.map(|s| format!(" slot={}", s.to_rfc3339()))
+                .unwrap_or_default()
+        );
+        let actor = new
+            .launched_by
+            .clone()
+            .unwrap_or_else(|| "scheduler".into());
+        self.audit_phase(c, now, id, phase, &actor, detail).await?;
+        if self.backend() == DbBackend::Postgres {
+            c.execute_unprepared(&format!("NOTIFY {}", crate::store::NOTIFY_CHANNEL))
+                .await
+                .map_err(|e| self.dberr(e))?;
+        }
+        Ok(id)
+    }
+
+    /// Moves a job to Completed and applies every side effect in the same transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn complete_in<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        row: job::Model,
+        event: Event,
+        exitcode: Option<i32>,
+        stdout: Option<&str>,
+        stderr: Option<&str>,
+        now: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<(Completed, bool)> {
+        let from = phase_of(&row)?;
+        let t = from.apply(event)?;
+        let outcome = t.outcome.unwrap_or(Outcome::Lost);
+        let mut q = job::Entity::update_many()
+            .col_expr(job::Column::Phase, Expr::value(t.to.as_str()))
+            .col_expr(job::Column::Status, Expr::value(outcome.as_str()))
+            .col_expr(job::Column::Outcome, Expr::value(Some(outcome.as_str())))
+            .col_expr(job::Column::Exitcode, Expr::value(exitcode.map(i64::from)))
+            .col_expr(job::Column::End, Expr::value(Some(ts(now))))
+            .col_expr(job::Column::LeaseExpires, Expr::value(Option::<Ts>::None));
+        if let Some(s) = stdout {
+            q = q.col_expr(job::Column::Stdout, Expr::value(s));
+        }
+        if let Some(s) = stderr {
+            q = q.col_expr(job::Column::Stderr, Expr::value(s));
+        }
+        let n = q
+            .filter(job::Column::Id.eq(row.id))
+            .filter(job::Column::LeaseToken.eq(row.lease_token))
+            .filter(job::Column::Phase.eq(from.as_str()))
+            .exec(c)
+            .await
+            .map_err(|e| self.dberr(e))?
+            .rows_affected;
+        if n != 1 {
+            return Err(fence_conflict(JobId(row.id), &[from], row.lease_token));
+        }
+        schedule::Entity::delete_many()
+            .filter(schedule::Column::JobId.eq(row.id))
+            .exec(c)
+            .await
+            .map_err(|e| self.dberr(e))?;
+        self.audit_phase(
+            c,
+            now,
+            row.id,
+            t.to,
+            actor,
+            format!(
+                "outcome={} exitcode={}",
+                outcome,
+                exitcode.map_or_else(|| "-".into(), |c| c.to_string())
+            ),
+        )
+        .await?;
+        let job = self.job_in(c, row.id).await?;
+
+        let mut retry = None;
+        let mut tq = runtemplate::Entity::find_by_id(row.runtemplate_id);
+        if self.locks() {
+            tq = tq.lock(LockType::Update);
+        }
+        if let Some(trow) = tq.one(c).await.map_err(|e| self.dberr(e))? {
+            let template = template_from_model(trow, Environment::new(), Vec::new())?;
+            let codes: BTreeMap<i32, ExitCodeInfo> = match apps::Entity::find_by_id(row.app_id)
+                .one(c)
+                .await
+                .map_err(|e| self.dberr(e))?
+            {
+                Some(app) => from_json("app exit codes", &app.exit_codes)?,
+                None => BTreeMap::new(),
+            };
+            let plan = plan_completion(
+                &job,
+                &template,
+                &codes,
+                outcome,
+                exitcode.unwrap_or(-1),
+                now,
+            );
+            let counter = if plan.success {
+                runtemplate::Column::SuccessfullJobsCount
+            } else {
+                runtemplate::Column::FailedJobsCount
+            };
+            let mut u = runtemplate::Entity::update_many()
+                .col_expr(counter, Expr::col(counter).add(1))
+                .filter(runtemplate::Column::Id.eq(row.runtemplate_id));
+            if let Some(next) = plan.next_schedule {
+                u = u.col_expr(
+                    runtemplate::Column::NextSchedule,
+                    Expr::value(Some(ts(to_micros(next)))),
+                );
+            }
+            u.exec(c).await.map_err(|e| self.dberr(e))?;
+            if let Some(new) = plan.retry {
+                // A retry whose (slot, attempt) is somehow taken already is not created twice.
+                if self.check_new_job(c, &new).await.is_ok() {
+                    let id = self.insert_job(c, &new, now).await?;
+                    retry = Some(self.job_in(c, id).await?);
+                }
+            }
+        }
+        let woke = retry.is_some();
+        Ok((Completed { job, retry }, woke))
+    }
+
+    /// Queued → Scheduled after an expired lease (no attempt counted, lease cleared).
+    async fn requeue_in<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        row: &job::Model,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let from = phase_of(row)?;
+        let to = from.apply(Event::LeaseExpired)?.to;
+        let n = job::Entity::update_many()
+            .col_expr(job::Column::Phase, Expr::value(to.as_str()))
+            .col_expr(job::Column::Status, Expr::value(to.as_str()))
+            .col_expr(job::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(job::Column::LeaseExpires, Expr::value(Option::<Ts>::None))
+            .col_expr(job::Column::Queued, Expr::value(Option::<Ts>::None))
+            .filter(job::Column::Id.eq(row.id))
+            .filter(job::Column::LeaseToken.eq(row.lease_token))
+            .filter(job::Column::Phase.eq(from.as_str()))
+            .exec(c)
+            .await
+            .map_err(|e| self.dberr(e))?
+            .rows_affected;
+        if n != 1 {
+            return Err(fence_conflict(JobId(row.id), &[from], row.lease_token));
+        }
+        schedule::Entity::update_many()
+            .col_expr(schedule::Column::Claimed, Expr::value(false))
+            .filter(schedule::Column::JobId.eq(row.id))
+            .exec(c)
+            .await
+            .map_err(|e| self.dberr(e))?;
+        self.audit_phase(
+            c,
+            now,
+            row.id,
+            to,
+            "scheduler",
+            format!(
+                "lease of {:?} expired before the job started",
+                row.lease_owner.clone().unwrap_or_default()
+            ),
+        )
+        .await
+    }
+
+    async fn create_in<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        new: &NewJob,
+        now: DateTime<Utc>,
+    ) -> Result<Job> {
+        if let Some(key) = &new.idempotency_key {
+            if let Some(row) = job::Entity::find()
+                .filter(job::Column::IdempotencyKey.eq(key.clone()))
+                .one(c)
+                .await
+                .map_err(|e| self.dberr(e))?
+            {
+                return job_from_model(&self.inner.keys, &row);
+            }
+        }
+        self.check_new_job(c, new).await?;
+        let id = self.insert_job(c, new, now).await?;
+        self.job_in(c, id).await
+    }
+}
+
+fn slot_exists(new: &NewJob) -> Error {
+    Error::AlreadyExists {
+        entity: JobId::ENTITY,
+        key: format!(
+            "runtemplate {} slot {} attempt {}",
+            new.runtemplate_id,
+            new.slot
+                .map(|s| to_micros(s).to_rfc3339())
+                .unwrap_or_default(),
+            new.attempt
+        ),
+    }
+}
+
+#[async_trait]
+impl JobQueue for SqlStore {
+    async fn create_and_schedule(&self, new: &NewJob) -> Result<Job> {
+        let now = self.now().await?;
+        let r = in_tx!(self, |txn| self.create_in(&txn, new, now).await);
+        let r = match r {
+            // Another process created the same idempotency key at the same moment.
+            Err(Error::AlreadyExists { .. }) if new.idempotency_key.is_some() => {
+                let key = new.idempotency_key.clone().unwrap_or_default();
+                match job::Entity::find()
+                    .filter(job::Column::IdempotencyKey.eq(key))
+                    .one(self.db())
+                    .await
+                    .map_err(|e| self.dberr(e))?
+                {
+                    Some(row) => job_from_model(&self.inner.keys, &row),
+                    None => r,
+                }
+            }
+            other => other,
+        };
+        if r.is_ok() {
+            self.wake();
+        }
+        r
+    }
+
+    async fn claim(&self, options: &ClaimOptions) -> Result<Vec<Job>> {
+        if options.limit == 0 || options.executors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now().await?;
+        let expires = expiry(now, options.lease_ttl);
+        let kinds: Vec<String> = options
+            .executors
+            .iter()
+            .map(|k| k.as_str().to_string())
+            .collect();
+        let limit = u64::try_from(options.limit).unwrap_or(u64::MAX);
+        let to = Phase::Scheduled.apply(Event::Claim)?.to;
+        in_tx!(self, |txn| async {
+            let mut q = schedule::Entity::find()
+                .filter(schedule::Column::Claimed.eq(false))
+                .filter(schedule::Column::Executor.is_in(kinds.clone()))
+                .filter(schedule::Column::After.lte(ts(now)))
+                .order_by_asc(schedule::Column::After)
+                .order_by_asc(schedule::Column::JobId)
+                .limit(limit);
+            if self.locks() {
+                q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+            }
+            let picked: Vec<i64> = q
+                .all(&txn)
+                .await
+                .map_err(|e| self.dberr(e))?
+                .into_iter()
+                .map(|s| s.job_id)
+                .collect();
+            if picked.is_empty() {
+                return Ok(Vec::new());
+            }
+            schedule::Entity::update_many()
+                .col_expr(schedule::Column::Claimed, Expr::value(true))
+                .filter(schedule::Column::JobId.is_in(picked.clone()))
+                .exec(&txn)
+                .await
+                .map_err(|e| self.dberr(e))?;
+            job::Entity::update_many()
+                .col_expr(job::Column::Phase, Expr::value(to.as_str()))
+                .col_expr(job::Column::Status, Expr::value(to.as_str()))
+                .col_expr(
+                    job::Column::LeaseToken,
+                    Expr::col(job::Column::LeaseToken).add(1),
+                )
+                .col_expr(
+                    job::Column::LeaseOwner,
+                    Expr::value(Some(options.owner.clone())),
+                )
+                .col_expr(job::Column::LeaseExpires, Expr::value(Some(ts(expires))))
+                .col_expr(job::Column::Queued, Expr::value(Some(ts(now))))
+                .filter(job::Column::Id.is_in(picked.clone()))
+                .filter(job::Column::Phase.eq(Phase::Scheduled.as_str()))
+                .exec(&txn)
+                .await
+                .map_err(|e| self.dberr(e))?;
+            let rows: HashMap<i64, job::Model> = job::Entity::find()
+                .filter(job::Column::Id.is_in(picked.clone()))
+                .all(&txn)
+                .await
+                .map_err(|e| self.dberr(e))?
+                .into_iter()
+                .map(|r| (r.id, r))
+                .collect();
+            let mut out = Vec::with_capacity(picked.len());
+            let mut audit = Vec::with_capacity(picked.len());
+            for id in picked {
+                let Some(row) = rows.get(&id) else { continue };
+                if row.phase != to.as_str()
+                    || row.lease_owner.as_deref() != Some(options.owner.as_str())
+                    || row.queued.map(utc) != Some(now)
+                {
+                    continue;
+                }
+                audit.push(audit_log::ActiveModel {
+                    id: NotSet,
+                    at: Set(ts(now)),
+                    job_id: Set(Some(id)),
+                    actor: Set(options.owner.clone()),
+                    action: Set(format!("phase:{}", to.as_str())),
+                    detail: Set(format!(
+                        "lease_token={} expires={}",
+                        row.lease_token,
+                        expires.to_rfc3339()
+                    )),
+                });
+                out.push(job_from_model(&self.inner.keys, row)?);
+            }
+            if !audit.is_empty() {
+                audit_log::Entity::insert_many(audit)
+                    .exec(&txn)
+                    .await
+                    .map_err(|e| self.dberr(e))?;
+            }
+            Ok(out)
+        }
+        .await)
+    }
+
+    async fn begin_many(&self, starts: &[Begin]) -> Result<Vec<Result<Job>>> {
+        let now = self.now().await?;
+        in_tx!(self, |txn| async {
+            let mut out = Vec::with_capacity(starts.len());
+            for b in starts {
+                let r = async {
+                    let row = self
+                        .fence(&txn, b.lease, &[Phase::Queued], Event::Start)
+                        .await?;
+                    let to = Phase::Queued.apply(Event::Start)?.to;
+                    let n = job::Entity::update_many()
+                        .col_expr(job::Column::Phase, Expr::value(to.as_str()))
+                        .col_expr(job::Column::Status, Expr::value(to.as_str()))
+                        .col_expr(job::Column::Begin, Expr::value(Some(ts(now))))
+                        .col_expr(job::Column::Pid, Expr::value(b.pid))
+                        .col_expr(job::Column::ExternalId, Expr::value(b.external_id.clone()))
+                        .filter(job::Column::Id.eq(row.id))
+                        .filter(job::Column::LeaseToken.eq(b.lease.lease_token))
+                        .filter(job::Column::Phase.eq(Phase::Queued.as_str()))
+                        .exec(&txn)
+                        .await
+                        .map_err(|e| self.dberr(e))?
+                        .rows_affected;
+                    if n != 1 {
+                        return Err(fence_conflict(
+                            b.lease.job_id,
+                            &[Phase::Queued],
+                            b.lease.lease_token,
+                        ));
+                    }
+                    let detail = format!(
+                        "pid={} external_id={}",
+                        b.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+                        b.external_id.as_deref().unwrap_or("-")
+                    );
+                    let actor = row.lease_owner.clone().unwrap_or_default();
+                    self.audit_phase(&txn, now, row.id, to, &actor, detail)
+                        .await?;
+                    self.job_in(&txn, row.id).await
+                }
+                .await;
+                match r {
+                    Err(e) if is_fatal(&e) => return Err(e),
+                    r => out.push(r),
+                }
+            }
+            Ok(out)
+        }
+        .await)
+    }
+
+    async fn heartbeat(&self, leases: &[LeaseRef], ttl: Duration) -> Result<Vec<HeartbeatStatus>> {
+        if leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now().await?;
+        let expires = expiry(now, ttl);
+        in_tx!(self, |txn| async {
+            let ids: Vec<i64> = leases.iter().map(|l| l.job_id.0).collect();
+            let mut q = job::Entity::find().filter(job::Column::Id.is_in(ids));
+            if self.locks() {
+                q = q.lock(LockType::Update);
+            }
+            let rows: HashMap<i64, job::Model> = q
+                .all(&txn)
+                .await
+                .map_err(|e| self.dberr(e))?
+                .into_iter()
+                .map(|r| (r.id, r))
+                .collect();
+            let live = |l: &LeaseRef| {
+                rows.get(&l.job_id.0).filter(|r| {
+                    r.lease_token == l.lease_token
+                        && (r.phase == Phase::Queued.as_str() || r.phase == Phase::Running.as_str())
+                })
+            };
+            let mut out = Vec::with_capacity(leases.len());
+            for l in leases {
+                match live(l) {
+                    Some(row) => {
+                        job::Entity::update_many()
+                            .col_expr(job::Column::LeaseExpires, Expr::value(Some(ts(expires))))
+                            .filter(job::Column::Id.eq(row.id))
+                            .filter(job::Column::LeaseToken.eq(l.lease_token))
+                            .exec(&txn)
+                            .await
+                            .map_err(|e| self.dberr(e))?;
+                        out.push(if row.cancel_requested {
+                            HeartbeatStatus::CancelRequested
+                        } else {
+                            HeartbeatStatus::Ok
+                        });
+                    }
+                    None => out.push(HeartbeatStatus::Lost),
+                }
+            }
+            Ok(out)
+        }
+        .await)
+    }
+
+    async fn complete_many(&self, completions: &[Completion]) -> Result<Vec<Result<Completed>>> {
+        let now = self.now().await?;
+        let (out, woke) = in_tx!(self, |txn| async {
+            let mut out = Vec::with_capacity(completions.len());
+            let mut woke = false;
+            for c in completions {
+                let event = Event::Complete(c.outcome);
+                let r = async {
+                    let row = self
+                        .fence(&txn, c.lease, &[Phase::Queued, Phase::Running], event)
+                        .await?;
+                    let actor = row.lease_owner.clone().unwrap_or_default();
+                    self.complete_in(
+                        &txn,
+                        row,
+                        event,
+                        Some(c.exitcode),
+                        Some(&c.stdout),
+                        Some(&c.stderr),
+                        now,
+                        &actor,
+                    )
+                    .await
+                }
+                .await;
+                match r {
+                    Err(e) if is_fatal(&e) => return Err(e),
+                    Ok((done, w)) => {
+                        woke |= w;
+                        out.push(Ok(done));
+                    }
+                    Err(e) => out.push(Err(e)),
+                }
+            }
+            Ok((out, woke))
+        }
+        .await)?;
+        if woke {
+            self.wake();
+        }
+        Ok(out)
+    }
+
+    async fn mark_preserved(&self, lease: LeaseRef) -> Result<Job> {
+        let now = self.now().await?;
+        in_tx!(self, |txn| async {
+            let row = self
+                .fence(&txn, lease, &[Phase::Completed], Event::Preserve)
+                .await?;
+            let to = Phase::Completed.apply(Event::Preserve)?.to;
+            let n = job::Entity::update_many()
+                .col_expr(job::Column::Phase, Expr::value(to.as_str()))
+                .col_expr(job::Column::Preserved, Expr::value(Some(ts(now))))
+                .filter(job::Column::Id.eq(row.id))
+                .filter(job::Column::LeaseToken.eq(lease.lease_token))
+                .filter(job::Column::Phase.eq(Phase::Completed.as_str()))
+                .exec(&txn)
+                .await
+                .map_err(|e| self.dberr(e))?
+                .rows_affected;
+            if n != 1 {
+                return Err(fence_conflict(
+                    lease.job_id,
+                    &[Phase::Completed],
+                    lease.lease_token,
+                ));
+            }
+            let actor = row
+                .lease_owner
+                .clone()
+                .unwrap_or_else(|| "scheduler".into());
+            self.audit_phase(&txn, now, row.id, to, &actor, String::new())
+                .await?;
+            self.job_in(&txn, row.id).await
+        }
+        .await)
+    }
+
+    async fn recover_expired(&self) -> Result<Recovered> {
+        let now = self.now().await?;
+        let rec = in_tx!(self, |txn| async {
+            let mut q = job::Entity::find()
+                .filter(job::Column::Phase.is_in([Phase::Queued.as_str(), Phase::Running.as_str()]))
+                .filter(job::Column::LeaseExpires.lte(ts(now)))
+                .order_by_asc(job::Column::Id);
+            if self.locks() {
+                q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+            }
+            let rows = q.all(&txn).await.map_err(|e| self.dberr(e))?;
+            let mut rec = Recovered::default();
+            for row in rows {
+                let phase = phase_of(&row)?;
+                match phase {
+                    Phase::Queued if row.cancel_requested => {
+                        // It never started and an operator asked to cancel it: do not run it later.
+                        self.complete_in(
+                            &txn,
+                            row,
+                            Event::Complete(Outcome::Cancelled),
+                            None,
+                            None,
+                            None,
+                            now,
+                            "scheduler",
+                        )
+                        .await?;
+                    }
+                    Phase::Queued => {
+                        self.requeue_in(&txn, &row, now).await?;
+                        rec.requeued.push(JobId(row.id));
+                    }
+                    _ => {
+                        let (done, _) = self
+                            .complete_in(
+                                &txn,
+                                row,
+                                Event::LeaseExpired,
+                                Some(-1),
+                                None,
+                                None,
+                                now,
+                                "scheduler",
+                            )
+                            .await?;
+                        rec.lost.push(done.job);
+                        rec.retries.extend(done.retry);
+                    }
+                }
+            }
+            Ok(rec)
+        }
+        .await)?;
+        if !rec.requeued.is_empty() || !rec.retries.is_empty() {
+            self.wake();
+        }
+        Ok(rec)
+    }
+
+    async fn request_cancel(&self, id: JobId, actor: &str) -> Result<CancelResult> {
+        let now = self.now().await?;
+        in_tx!(self, |txn| async {
+            let row = self.job_row(&txn, id).await?;
+            match phase_of(&row)? {
+                Phase::Created | Phase::Scheduled => {
+                    job::Entity::update_many()
+                        .col_expr(job::Column::CancelRequested, Expr::value(true))
+                        .filter(job::Column::Id.eq(row.id))
+                        .exec(&txn)
+                        .await
+                        .map_err(|e| self.dberr(e))?;
+                    let (done, _) = self
+                        .complete_in(
+                            &txn,
+                            row,
+                            Event::Complete(Outcome::Cancelled),
+                            None,
+                            None,
+                            None,
+                            now,
+                            actor,
+                        )
+                        .await?;
+                    Ok(CancelResult::Cancelled(done.job))
+                }
+                p @ (Phase::Queued | Phase::Running) => {
+                    job::Entity::update_many()
+                        .col_expr(job::Column::CancelRequested, Expr::value(true))
+                        .filter(job::Column::Id.eq(row.id))
+                        .exec(&txn)
+                        .await
+                        .map_err(|e| self.dberr(e))?;
+                    audit_log::Entity::insert(audit_log::ActiveModel {
+                        id: NotSet,
+                        at: Set(ts(now)),
+                        job_id: Set(Some(row.id)),
+                        actor: Set(actor.to_string()),
+                        action: Set("job:cancel".into()),
+                        detail: Set(format!("requested while {p}")),
+                    })
+                    .exec(&txn)
+                    .await
+                    .map_err(|e| self.dberr(e))?;
+                    Ok(CancelResult::Requested(self.job_in(&txn, row.id).await?))
+                }
+                Phase::Completed | Phase::Preserved => Ok(CancelResult::AlreadyFinished(
+                    job_from_model(&self.inner.keys, &row)?,
+                )),
+            }
+        }
+        .await)
+    }
+
+    async fn cleanup(&self, options: &CleanupOptions) -> Result<CleanupReport> {
+        let cutoff = to_micros(options.ended_before);
+        in_tx!(self, |txn| async {
+            let mut q = job::Entity::find()
+                .filter(
+                    job::Column::Phase
+                        .is_in([Phase::Completed.as_str(), Phase::Preserved.as_str()]),
+                )
+                .filter(job::Column::End.lt(ts(cutoff)))
+                .order_by_asc(job::Column::Id);
+            if let Some(c) = options.company_id {
+                q = q.filter(job::Column::CompanyId.eq(c.0));
+            }
+            let ids: Vec<i64> = q
+                .select_only()
+                .column(job::Column::Id)
+                .into_tuple::<i64>()
+                .all(&txn)
+                .await
+                .map_err(|e| self.dberr(e))?;
+            let mut report = CleanupReport {
+                jobs: ids.len() as u64,
+                ..CleanupReport::default()
+            };
+            for chunk in ids.chunks(CHUNK) {
+                let chunk = chunk.to_vec();
+                report.artifacts += artifacts::Entity::find()
+                    .filter(artifacts::Column::JobId.is_in(chunk.clone()))
+                    .count(&txn)
+                    .await
+                    .map_err(|e| self.dberr(e))?;
+                report.output_chunks += job_output::Entity::find()
+                    .filter(job_output::Column::JobId.is_in(chunk.clone()))
+                    .count(&txn)
+                    .await
+                    .map_err(|e| self.dberr(e))?;
+                if !options.dry_run {
+                    artifacts::Entity::delete_many()
+                        .filter(artifacts::Column::JobId.is_in(chunk.clone()))
+                        .exec(&txn)
+                        .await
+                        .map_err(|e| self.dberr(e))?;
+                    job_output::Entity::delete_many()
+                        .filter(job_output::Column::JobId.is_in(chunk.clone()))
+                        .exec(&txn)
+                        .await
+                        .map_err(|e| self.dberr(e))?;
+                    schedule::Entity::delete_many()
+                        .filter(schedule::Column::JobId.is_in(chunk.clone()))
+                        .exec(&txn)
+                        .await
+                        .map_err(|e| self.dberr(e))?;
+                    job::Entity::delete_many()
+                        .filter(job::Column::Id.is_in(chunk))
+                        .exec(&txn)
+                        .await
+                        .map_err(|e| self.dberr(e))?;
+                }
+            }
+            Ok(report)
+        }
+        .await)
+    }
+
+    async fn get_job(&self, id: JobId) -> Result<Job> {
+        self.job_in(self.db(), id.0).await
+    }
+
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
+        let mut q = job::Entity::find().order_by_desc(job::Column::Id);
+        if let Some(s) = &filter.status {
+            q = q.filter(job::Column::Status.eq(s.clone()));
+        }
+        if let Some(t) = filter.runtemplate_id {
+            q = q.filter(job::Column::RuntemplateId.eq(t.0));
+        }
+        if let Some(c) = filter.company_id {
+            q = q.filter(job::Column::CompanyId.eq(c.0));
+        }
+        if let Some(s) = filter.since {
+            q = q.filter(job::Column::Created.gte(ts(to_micros(s))));
+        }
+        if let Some(b) = filter.before_id {
+            q = q.filter(job::Column::Id.lt(b.0));
+        }
+        q = q.limit(filter.limit.unwrap_or(100));
+        q.all(self.db())
+            .await
+            .map_err(|e| self.dberr(e))?
+            .iter()
+            .map(|r| job_from_model(&self.inner.keys, r))
+            .collect()
+    }
+
+    async fn queue_overview(&self) -> Result<QueueOverview> {
+        let now = self.now().await?;
+        let counts: Vec<(String, i64)> = job::Entity::find()
+            .select_only()
+            .column(job::Column::Phase)
+            .column_as(Expr::col(job::Column::Id).count(), "n")
+            .group_by(job::Column::Phase)
+            .into_tuple()
+            .all(self.db())
+            .await
+            .map_err(|e| self.dberr(e))?;
+        let due = job::Entity::find()
+            .filter(job::Column::Phase.is_in([Phase::Created.as_str(), Phase::Scheduled.as_str()]))
+            .filter(job::Column::After.lte(ts(now)))
+            .count(self.db())
+            .await
+            .map_err(|e| self.dberr(e))?;
+        let mut o = QueueOverview::default();
+        let mut pending = 0u64;
+        for (phase, n) in counts {
+            let n = u64::try_from(n).unwrap_or(0);
+            match phase.parse::<Phase>() {
+                Ok(Phase::Created | Phase::Scheduled) => pending += n,
+                Ok(Phase::Queued) => o.queued += n,
+                Ok(Phase::Running) => o.running += n,
+                Ok(Phase::Completed) => o.completed += n,
+                Ok(Phase::Preserved) => o.preserved += n,
+                Err(_) => {}
+            }
+        }
+        o.due = due;
+        o.waiting = pending.saturating_sub(due);
+        Ok(o)
+    }
+
+    fn work_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.subscribe())
+    }
+}
+
+/// Errors that abort the whole transaction (database failures), as opposed to per-job results
+/// (fencing conflicts, invalid transitions, unknown jobs).
+fn is_fatal(e: &Error) -> bool {
+    matches!(e, Error::Backend { .. }) || crate::error::is_transient(e)
+}

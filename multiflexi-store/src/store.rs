@@ -1,0 +1,555 @@
+//! [`SqlStore`]: connection, options, time, transactions, wake-ups.
+
+use crate::crypto::{Keyring, MasterKey};
+use crate::error::{Kind, backend_name, classify, is_transient, map_db};
+use crate::migration::{Migrator, SCHEMA_VERSION};
+use chrono::{DateTime, Utc};
+use multiflexi_core::artifact::DEFAULT_ARTIFACT_CAP;
+use multiflexi_core::{Clock, Error, Result, to_micros};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::{MigratorTrait, SchemaManager};
+use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// The PostgreSQL channel scheduling notifies and dispatchers listen on.
+pub const NOTIFY_CHANNEL: &str = "multiflexi_work";
+
+/// How a [`SqlStore`] is set up.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct SqlStoreOptions {
+    /// Key that seals secrets (credential values, secret environment values, job environments).
+    pub master_key: Option<MasterKey>,
+    /// Earlier keys, still accepted for reading (key rotation).
+    pub old_keys: Vec<MasterKey>,
+    /// Injected clock (tests use `ManualClock`). When absent the database's clock decides.
+    pub clock: Option<Arc<dyn Clock>>,
+    /// Size cap of one artifact; content past it is dropped and the note says so.
+    pub artifact_cap: u64,
+    /// Connection pool size (default: 10; 1 for `sqlite::memory:`).
+    pub max_connections: Option<u32>,
+    /// How long to wait for a pooled connection before a retryable error.
+    pub acquire_timeout: Duration,
+    /// Run pending migrations on connect (default true). When false, a database that is not
+    /// migrated to [`SCHEMA_VERSION`] is refused.
+    pub migrate: bool,
+}
+
+impl Default for SqlStoreOptions {
+    fn default() -> Self {
+        Self {
+            master_key: None,
+            old_keys: Vec::new(),
+            clock: None,
+            artifact_cap: DEFAULT_ARTIFACT_CAP,
+            max_connections: None,
+            acquire_timeout: Duration::from_secs(30),
+            migrate: true,
+        }
+    }
+}
+
+impl fmt::Debug for SqlStoreOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStoreOptions")
+            .field("master_key", &self.master_key)
+            .field("old_keys", &self.old_keys)
+            .field("clock", &self.clock)
+            .field("artifact_cap", &self.artifact_cap)
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("migrate", &self.migrate)
+            .finish()
+    }
+}
+
+impl SqlStoreOptions {
+    /// Options with the master key from `MULTIFLEXI_MASTER_KEY` (when set).
+    pub fn from_env() -> Result<Self> {
+        Ok(Self {
+            master_key: MasterKey::from_env()?,
+            ..Self::default()
+        })
+    }
+    /// Builder: master key.
+    pub fn with_master_key(mut self, key: MasterKey) -> Self {
+        self.master_key = Some(key);
+        self
+    }
+    /// Builder: an older key still accepted for reading.
+    pub fn with_old_key(mut self, key: MasterKey) -> Self {
+        self.old_keys.push(key);
+        self
+    }
+    /// Builder: injected clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+    /// Builder: artifact size cap.
+    pub fn with_artifact_cap(mut self, cap: u64) -> Self {
+        self.artifact_cap = cap;
+        self
+    }
+    /// Builder: pool size.
+    pub fn with_max_connections(mut self, n: u32) -> Self {
+        self.max_connections = Some(n);
+        self
+    }
+    /// Builder: how long to wait for a connection (connect and pool) before a retryable error.
+    pub fn with_acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+    /// Builder: run migrations on connect or not.
+    pub fn with_migrate(mut self, migrate: bool) -> Self {
+        self.migrate = migrate;
+        self
+    }
+}
+
+/// Where "now" comes from.
+enum TimeSource {
+    Injected(Arc<dyn Clock>),
+    /// The database's clock, as an offset to the local clock re-measured every minute.
+    Database {
+        offset_us: AtomicI64,
+        measured: Mutex<Option<Instant>>,
+    },
+    /// SQLite: the database is a file on this host, its clock is ours.
+    Local,
+}
+
+pub(crate) struct Inner {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) backend: DbBackend,
+    pub(crate) name: &'static str,
+    pub(crate) keys: Keyring,
+    pub(crate) artifact_cap: u64,
+    time: TimeSource,
+    signal: watch::Sender<u64>,
+    listener: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(h) = self.listener.take() {
+            h.abort();
+        }
+    }
+}
+
+/// The SeaORM-backed [`Store`](multiflexi_core::Store) and
+/// [`ArtifactSink`](multiflexi_core::ArtifactSink) for SQLite, PostgreSQL and MySQL/MariaDB.
+///
+/// Cloning is cheap (one shared pool).
+#[derive(Clone)]
+pub struct SqlStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &self.inner.name)
+            .field("artifact_cap", &self.inner.artifact_cap)
+            .finish_non_exhaustive()
+    }
+}
+
+fn detect_backend(url: &str) -> Result<(DbBackend, String)> {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("sqlite:") {
+        #[cfg(feature = "sqlite")]
+        return Ok((DbBackend::Sqlite, url.to_string()));
+        #[cfg(not(feature = "sqlite"))]
+        return Err(Error::Unsupported {
+            message: "this build has no SQLite support (cargo feature `sqlite`)".into(),
+        });
+    }
+    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        return Ok((DbBackend::Postgres, url.to_string()));
+        #[cfg(not(feature = "postgres"))]
+        return Err(Error::Unsupported {
+            message: "this build has no PostgreSQL support (cargo feature `postgres`)".into(),
+        });
+    }
+    if lower.starts_with("mysql://") || lower.starts_with("mariadb://") {
+        #[cfg(feature = "mysql")]
+        return Ok((
+            DbBackend::MySql,
+            format!("mysql://{}", url.split_once("://").map_or("", |(_, r)| r)),
+        ));
+        #[cfg(not(feature = "mysql"))]
+        return Err(Error::Unsupported {
+            message: "this build has no MySQL/MariaDB support (cargo feature `mysql`)".into(),
+        });
+    }
+    Err(Error::invalid(
+        "database url",
+        format!(
+            "{:?} is not a database URL; use sqlite://path?mode=rwc, sqlite::memory:, postgres://user:pass@host/db or mysql://user:pass@host/db",
+            redact_url(url)
+        ),
+    ))
+}
+
+/// The URL with its password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://path?mode=rwc`, `sqlite::memory:`, `postgres://…`,
+    /// `mysql://…` / `mariadb://…`), runs pending migrations (unless disabled) and refuses a
+    /// database whose schema is newer than this code knows.
+    pub async fn connect(url: &str, options: SqlStoreOptions) -> Result<Self> {
+        let (backend, url) = detect_backend(url)?;
+        let name = backend_name(backend);
+        let memory = backend == DbBackend::Sqlite && url.contains(":memory:");
+        let mut co = ConnectOptions::new(url.clone());
+        co.max_connections(if memory {
+            1
+        } else {
+            options.max_connections.unwrap_or(10)
+        })
+        .min_connections(if memory { 1 } else { 0 })
+        .acquire_timeout(options.acquire_timeout)
+        .connect_timeout(options.acquire_timeout.min(Duration::from_secs(10)))
+        .sqlx_logging(false);
+        if memory {
+            // The in-memory database lives as long as its one connection.
+            co.idle_timeout(Duration::from_secs(u32::MAX as u64))
+                .max_lifetime(Duration::from_secs(u32::MAX as u64));
+        }
+        #[cfg(feature = "sqlite")]
+        if backend == DbBackend::Sqlite {
+            co.map_sqlx_sqlite_opts(move |o| {
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                let o = o
+                    .busy_timeout(Duration::from_secs(60))
+                    .foreign_keys(true)
+                    .synchronous(SqliteSynchronous::Normal);
+                if memory {
+                    o
+                } else {
+                    o.journal_mode(SqliteJournalMode::Wal)
+                }
+            });
+        }
+        #[cfg(feature = "mysql")]
+        if backend == DbBackend::MySql {
+            co.map_sqlx_mysql_opts(|o| o.timezone(Some("+00:00".to_string())).charset("utf8mb4"));
+            co.map_sqlx_mysql_pool_opts(|po| {
+                po.after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        use sea_orm::sqlx::Executor;
+                        // Claims lock only the rows they take (no gap locks).
+                        conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                            .await?;
+                        Ok(())
+                    })
+                })
+            });
+        }
+        let db = Database::connect(co).await.map_err(|e| {
+            let retryable = matches!(classify(&e), Kind::Unavailable | Kind::Transient);
+            Error::backend(
+                name,
+                retryable,
+                format!("cannot connect to {}: {e}", redact_url(&url)),
+            )
+        })?;
+
+        check_schema(&db, name, options.migrate).await?;
+        if options.migrate {
+            Migrator::up(&db, None).await.map_err(|e| {
+                Error::backend(name, false, format!("migrating the database failed: {e}"))
+            })?;
+            write_schema_version(&db, name).await?;
+        }
+
+        let time = match (&options.clock, backend) {
+            (Some(c), _) => TimeSource::Injected(c.clone()),
+            (None, DbBackend::Sqlite) => TimeSource::Local,
+            (None, _) => TimeSource::Database {
+                offset_us: AtomicI64::new(0),
+                measured: Mutex::new(None),
+            },
+        };
+        let (signal, _) = watch::channel(0u64);
+        #[allow(unused_mut)]
+        let mut listener = None;
+        #[cfg(feature = "postgres")]
+        if backend == DbBackend::Postgres {
+            let pool = db.get_postgres_connection_pool().clone();
+            listener = Some(tokio::spawn(crate::notify::listen(pool, signal.clone())));
+        }
+        let store = SqlStore {
+            inner: Arc::new(Inner {
+                db,
+                backend,
+                name,
+                keys: Keyring::new(options.master_key, options.old_keys),
+                artifact_cap: options.artifact_cap,
+                time,
+                signal,
+                listener,
+            }),
+        };
+        store.now().await?;
+        Ok(store)
+    }
+
+    /// Which backend: `sqlite`, `postgres` or `mysql`.
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.name
+    }
+
+    /// The SeaORM connection (for tools and tests).
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) -> Result<()> {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                if let Some(h) = inner.listener.take() {
+                    h.abort();
+                }
+                let db = inner.db.clone();
+                drop(inner);
+                db.close()
+                    .await
+                    .map_err(|e| Error::backend("sql", false, e))
+            }
+            Err(_) => Ok(()),
+        }
+    }
+
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    pub(crate) fn backend(&self) -> DbBackend {
+        self.inner.backend
+    }
+
+    /// Maps a database error (unique violations name `entity` / `key`).
+    pub(crate) fn err(&self, entity: &'static str, key: &str, e: DbErr) -> Error {
+        map_db(self.inner.name, entity, key, e)
+    }
+
+    /// Maps a database error that has no entity of its own.
+    pub(crate) fn dberr(&self, e: DbErr) -> Error {
+        map_db(self.inner.name, "row", "", e)
+    }
+
+    /// The store's current instant (µs precision).
+    pub(crate) async fn now(&self) -> Result<DateTime<Utc>> {
+        match &self.inner.time {
+            TimeSource::Injected(c) => Ok(to_micros(c.now())),
+            TimeSource::Local => Ok(to_micros(Utc::now())),
+            TimeSource::Database {
+                offset_us,
+                measured,
+            } => {
+                let stale = measured
+                    .lock()
+                    .expect("clock lock")
+                    .is_none_or(|at| at.elapsed() > Duration::from_secs(60));
+                if stale {
+                    let offset = self.measure_db_offset().await?;
+                    offset_us.store(offset, Ordering::Relaxed);
+                    *measured.lock().expect("clock lock") = Some(Instant::now());
+                }
+                let off = chrono::Duration::microseconds(offset_us.load(Ordering::Relaxed));
+                Ok(to_micros(Utc::now() + off))
+            }
+        }
+    }
+
+    /// Database clock minus local clock, in µs (half the round trip corrected).
+    async fn measure_db_offset(&self) -> Result<i64> {
+        let sql = match self.backend() {
+            DbBackend::Postgres => {
+                "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)"
+            }
+            _ => "SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)",
+        };
+        let before = Utc::now();
+        let row = self
+            .db()
+            .query_one_raw(Statement::from_string(self.backend(), sql))
+            .await
+            .map_err(|e| self.dberr(e))?
+            .ok_or_else(|| {
+                Error::backend(self.inner.name, false, "the clock query returned no row")
+            })?;
+        let after = Utc::now();
+        let db_us: i64 = row.try_get_by_index(0).map_err(|e| self.dberr(e))?;
+        let mid = before + (after - before) / 2;
+        Ok(db_us - mid.timestamp_micros())
+    }
+
+    /// Starts a transaction: `BEGIN IMMEDIATE` on SQLite (the single-writer path).
+    pub(crate) async fn begin(&self) -> Result<DatabaseTransaction> {
+        let mut opts = TransactionOptions::default();
+        if self.backend() == DbBackend::Sqlite {
+            opts.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
+        }
+        self.db()
+            .begin_with_options(opts)
+            .await
+            .map_err(|e| self.dberr(e))
+    }
+
+    /// Commits, mapping errors.
+    pub(crate) async fn commit(&self, txn: DatabaseTransaction) -> Result<()> {
+        txn.commit().await.map_err(|e| self.dberr(e))
+    }
+
+    /// Tells local waiters that a job may have become claimable.
+    pub(crate) fn wake(&self) {
+        self.inner.signal.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.signal.subscribe()
+    }
+}
+
+/// Waits a little before retrying a transient conflict (grows with the attempt, jittered).
+pub(crate) async fn backoff(attempt: u32) {
+    let mut b = [0u8; 2];
+    let _ = getrandom::fill(&mut b);
+    let jitter = u64::from(u16::from_le_bytes(b)) % 5;
+    let ms = (1u64 << attempt.min(6)) + jitter;
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+/// Whether a failed transaction may be retried.
+pub(crate) fn retry_tx(e: &Error, attempt: u32) -> bool {
+    is_transient(e) && attempt < 12
+}
+
+/// Runs `$body` (an expression using the transaction `$txn`) in one transaction, committing on
+/// `Ok`, and retries the whole transaction on transient conflicts (deadlock, serialization
+/// failure, SQLite busy).
+macro_rules! in_tx {
+    ($store:expr, |$txn:ident| $body:expr) => {{
+        let mut attempt: u32 = 0;
+        loop {
+            let r = async {
+                let $txn = $store.begin().await?;
+                match $body {
+                    Ok(v) => {
+                        $store.commit($txn).await?;
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        let _ = $txn.rollback().await;
+                        Err(e)
+                    }
+                }
+            }
+            .await;
+            match r {
+                Err(e) if $crate::store::retry_tx(&e, attempt) => {
+                    attempt += 1;
+                    $crate::store::backoff(attempt).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+pub(crate) use in_tx;
+
+async fn check_schema(db: &DatabaseConnection, name: &'static str, migrate: bool) -> Result<()> {
+    let manager = SchemaManager::new(db);
+    let has = manager
+        .has_table("schema_version")
+        .await
+        .map_err(|e| map_db(name, "schema_version", "", e))?;
+    let version = if has {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT MAX(version) FROM schema_version",
+            ))
+            .await
+            .map_err(|e| map_db(name, "schema_version", "", e))?;
+        row.and_then(|r| r.try_get_by_index::<Option<i32>>(0).ok().flatten())
+    } else {
+        None
+    };
+    match version {
+        Some(v) if v > SCHEMA_VERSION => Err(Error::Unsupported {
+            message: format!(
+                "the database schema is version {v}, newer than this multiflexi knows (up to {SCHEMA_VERSION}); upgrade multiflexi or point it at another database"
+            ),
+        }),
+        Some(v) if v < SCHEMA_VERSION && !migrate => Err(Error::Unsupported {
+            message: format!(
+                "the database schema is version {v}; this multiflexi needs {SCHEMA_VERSION}: run the migrations"
+            ),
+        }),
+        None if !migrate => Err(Error::Unsupported {
+            message: "the database has no multiflexi schema: run the migrations".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+async fn write_schema_version(db: &DatabaseConnection, name: &'static str) -> Result<()> {
+    use crate::entity::schema_version as sv;
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    let now = to_micros(Utc::now());
+    let existing = sv::Entity::find_by_id(1)
+        .one(db)
+        .await
+        .map_err(|e| map_db(name, "schema_version", "1", e))?;
+    match existing {
+        Some(row) if row.version >= SCHEMA_VERSION => Ok(()),
+        Some(row) => {
+            let mut am: sv::ActiveModel = row.into();
+            am.version = Set(SCHEMA_VERSION);
+            am.updated = Set(crate::entity::ts(now));
+            am.update(db)
+                .await
+                .map(|_| ())
+                .map_err(|e| map_db(name, "schema_version", "1", e))
+        }
+        None => {
+            let am = sv::ActiveModel {
+                id: Set(1),
+                version: Set(SCHEMA_VERSION),
+                updated: Set(crate::entity::ts(now)),
+            };
+            match sv::Entity::insert(am).exec(db).await {
+                Ok(_) => Ok(()),
+                // another process wrote it first
+                Err(e) if classify(&e) == Kind::Unique => Ok(()),
+                Err(e) => Err(map_db(name, "schema_version", "1", e)),
+            }
+        }
+    }
+}
