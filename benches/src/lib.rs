@@ -1,1 +1,5 @@
-//! Benchmarks live under `benches/benches/`.
+//! Benchmarks of multiflexi: criterion micro-benchmarks (`benches/`) and the end-to-end load
+//! benchmark `multiflexi-loadbench` (see [`load`]).
+
+pub mod load;
+pub mod noop;

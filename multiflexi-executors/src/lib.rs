@@ -7,14 +7,23 @@
 //!   optional memory limits (cgroup, else `RLIMIT_AS`), peak RSS and CPU time.
 //! - [`DockerExecutor`]: a container through the Docker Engine API (bollard); the same code runs
 //!   Podman through its Docker-compatible socket (`ExecutorKind::Podman`).
+//! - [`KubernetesExecutor`] (feature `kubernetes`, on by default): a `batch/v1` Job through the
+//!   Kubernetes API (kube), its environment in a Secret; verified against a simulated API server
+//!   (`tests/fake_kube`), not a live cluster.
 //!
 //! Every executor passes the shared conformance suite of `multiflexi_core::conformance::executor`
 //! (see `tests/executors.rs`).
 
 mod docker;
+#[cfg(feature = "kubernetes-client")]
+mod kubernetes;
 mod native;
 mod results;
 
 pub use docker::{DockerConfig, DockerExecutor, labels};
+#[cfg(feature = "kubernetes-client")]
+pub use kubernetes::{
+    ImagePullPolicy, JobResources, KubernetesConfig, KubernetesExecutor, names as kubernetes_names,
+};
 pub use native::{MemoryBackend, NativeConfig, NativeExecutor};
 pub use results::RESULT_FILE_VAR;

@@ -307,3 +307,9 @@ mod podman {
         containers::missing_image_is_a_clear_retryable_error(ExecutorKind::Podman, VAR).await;
     }
 }
+
+#[cfg(feature = "kubernetes-client")]
+mod fake_kube;
+
+#[cfg(feature = "kubernetes-client")]
+mod kubernetes;

@@ -429,6 +429,7 @@ async fn run_job(inner: &Arc<Inner>, job: Job, cancel: CancellationToken) -> Res
     if reason == Some(StopReason::LeaseLost) {
         // Recovery records it as lost (or re-queues it); our writes would be fenced off anyway.
         inner.counters.abandoned.fetch_add(1, Ordering::Relaxed);
+        inner.telemetry.lease_lost(job.id);
         let _ = tokio::fs::remove_dir_all(&work_dir).await;
         return Ok(());
     }

@@ -29,6 +29,8 @@ pub struct JobRequest {
     pub idempotency_key: Option<String>,
     /// Who asks.
     pub launched_by: Option<String>,
+    /// W3C `traceparent` of the caller's span (an API request); a new trace when absent.
+    pub trace_context: Option<String>,
 }
 
 impl JobRequest {
@@ -44,6 +46,7 @@ impl JobRequest {
             cas: None,
             idempotency_key: None,
             launched_by: None,
+            trace_context: None,
         }
     }
 
@@ -118,6 +121,11 @@ pub async fn create_job(
     new.cas = request.cas;
     new.idempotency_key = request.idempotency_key;
     new.launched_by = request.launched_by;
+    new.trace_context = Some(
+        request
+            .trace_context
+            .unwrap_or_else(crate::telemetry::new_trace_context),
+    );
     let replayable = new.idempotency_key.is_some();
     let job = store.create_and_schedule(&new).await?;
     // An idempotent replay returns the first job, created earlier: no new phase change.

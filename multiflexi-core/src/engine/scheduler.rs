@@ -178,6 +178,7 @@ impl Scheduler {
             }),
             idempotency_key: None,
             launched_by: Some(self.options.actor.clone()),
+            trace_context: None,
         };
         match create_job(&*self.store, &*self.clock, &*self.telemetry, request).await {
             Ok(job) => {

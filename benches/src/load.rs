@@ -1,0 +1,433 @@
+//! The end-to-end load benchmark: real `Dispatcher` and `Store` code paths, jobs spread over run
+//! templates as users create them, stdout.txt / stderr.txt preserved for every job.
+
+use crate::noop::NoopExecutor;
+use anyhow::{Context, bail};
+use multiflexi_core::engine::{Dispatcher, DispatcherOptions, Shutdown};
+use multiflexi_core::environment::{EnvSources, prepare_spec};
+use multiflexi_core::model::{JobSpec, NewJob};
+use multiflexi_core::store::{Begin, ClaimOptions, Completion, JobFilter, LeaseRef};
+use multiflexi_core::telemetry::NoopTelemetry;
+use multiflexi_core::{
+    App, ArtifactSink, Clock, Company, Environment, Executor, ExecutorKind, JobId, Outcome, Phase,
+    RunTemplate, RunTemplateId, Store, SystemClock, Trigger,
+};
+use multiflexi_executors::{NativeConfig, NativeExecutor};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Which executor the benchmark runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutorChoice {
+    /// In-process, does nothing: pure lifecycle overhead.
+    Noop,
+    /// `NativeExecutor` running `/bin/true`.
+    Native,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// Store URL.
+    pub store: String,
+    /// Executor.
+    pub executor: ExecutorChoice,
+    /// Jobs in the throughput run.
+    pub n: usize,
+    /// Dispatcher parallel limit.
+    pub parallel: usize,
+    /// Run templates the jobs are spread over (at least `parallel`).
+    pub templates: usize,
+    /// Jobs enqueued one at a time, 20 ms apart, for the pickup latency.
+    pub pickup_samples: usize,
+    /// Finished jobs (with artifacts) put in the database before measuring.
+    pub history: usize,
+}
+
+/// The one JSON line the benchmark prints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadReport {
+    /// Store backend name.
+    pub store: String,
+    /// `noop` or `native`.
+    pub executor: &'static str,
+    /// Jobs in the throughput run.
+    pub n: usize,
+    /// Parallel limit.
+    pub parallel: usize,
+    /// Jobs enqueued per second.
+    pub enqueue_jobs_per_s: f64,
+    /// Jobs taken to Preserved per second.
+    pub worked_jobs_per_s: f64,
+    /// `/bin/true` spawn+reap rate at the same parallelism (native only).
+    pub spawn_bound_jobs_per_s: Option<f64>,
+    /// Pickup latency percentiles, ms (due → Running).
+    pub pickup_p50_ms: f64,
+    /// 95th percentile.
+    pub pickup_p95_ms: f64,
+    /// 99th percentile.
+    pub pickup_p99_ms: f64,
+    /// Maximum.
+    pub pickup_max_ms: f64,
+    /// Peak resident memory of the process, MiB.
+    pub peak_rss_mb: f64,
+}
+
+impl LoadReport {
+    /// The JSON object, keys exactly as documented.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "store": self.store,
+            "executor": self.executor,
+            "n": self.n,
+            "parallel": self.parallel,
+            "enqueue_jobs_per_s": round(self.enqueue_jobs_per_s),
+            "worked_jobs_per_s": round(self.worked_jobs_per_s),
+            "pickup_p50_ms": round(self.pickup_p50_ms),
+            "pickup_p95_ms": round(self.pickup_p95_ms),
+            "pickup_p99_ms": round(self.pickup_p99_ms),
+            "pickup_max_ms": round(self.pickup_max_ms),
+            "peak_rss_mb": round(self.peak_rss_mb),
+        });
+        if let Some(bound) = self.spawn_bound_jobs_per_s {
+            v["spawn_bound_jobs_per_s"] = serde_json::json!(round(bound));
+        }
+        v
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+struct Fixture {
+    templates: Vec<(
+        RunTemplateId,
+        multiflexi_core::CompanyId,
+        multiflexi_core::AppId,
+        JobSpec,
+    )>,
+}
+
+async fn seed(store: &dyn Store, templates: usize, program: &str) -> anyhow::Result<Fixture> {
+    let stamp = chrono::Utc::now().timestamp_micros();
+    let app = store
+        .put_app(&App::new(format!("loadbench-{stamp}"), program))
+        .await?;
+    let company = store
+        .create_company(&Company::new(format!("Loadbench {stamp}")))
+        .await?;
+    let mut out = Vec::with_capacity(templates);
+    for i in 0..templates {
+        let t = store
+            .create_runtemplate(&RunTemplate::new(app.id, company.id, format!("load {i}")))
+            .await?;
+        let spec = prepare_spec(&EnvSources::new(
+            &app,
+            &company,
+            &[],
+            &t,
+            &Environment::new(),
+        ))?
+        .spec;
+        out.push((t.id, company.id, app.id, spec));
+    }
+    Ok(Fixture { templates: out })
+}
+
+fn new_job(f: &Fixture, i: usize, now: chrono::DateTime<chrono::Utc>) -> NewJob {
+    let (t, c, a, spec) = &f.templates[i % f.templates.len()];
+    NewJob::new(
+        *t,
+        *c,
+        *a,
+        ExecutorKind::Native,
+        spec.clone(),
+        Trigger::Api,
+        now,
+    )
+}
+
+/// Puts `n` finished jobs with stdout.txt / stderr.txt in the store (the "history").
+async fn prefill_history(
+    store: &dyn Store,
+    artifacts: &dyn ArtifactSink,
+    f: &Fixture,
+    n: usize,
+    clock: &dyn Clock,
+) -> anyhow::Result<()> {
+    let batch = 500;
+    let mut done = 0;
+    let started = Instant::now();
+    while done < n {
+        let k = batch.min(n - done);
+        for i in 0..k {
+            store
+                .create_and_schedule(&new_job(f, done + i, clock.now()))
+                .await?;
+        }
+        let jobs = store
+            .claim(&ClaimOptions::new("history", vec![ExecutorKind::Native], k))
+            .await?;
+        let leases: Vec<LeaseRef> = jobs.iter().map(LeaseRef::of).collect();
+        let begins: Vec<Begin> = leases.iter().map(|l| Begin::new(*l, None, None)).collect();
+        for r in store.begin_many(&begins).await? {
+            r?;
+        }
+        let completions: Vec<Completion> = leases
+            .iter()
+            .map(|l| {
+                let mut c = Completion::new(*l, Outcome::Success, 0);
+                c.stdout = "history\n".into();
+                c
+            })
+            .collect();
+        for r in store.complete_many(&completions).await? {
+            r?;
+        }
+        for l in &leases {
+            artifacts
+                .put(l.job_id, "stdout.txt", "text/plain", &mut &b"history\n"[..])
+                .await?;
+            artifacts
+                .put(l.job_id, "stderr.txt", "text/plain", &mut &b""[..])
+                .await?;
+            store.mark_preserved(*l).await?;
+        }
+        done += k;
+        if done % 50_000 < batch {
+            eprintln!(
+                "loadbench: history {done}/{n} ({:.0} jobs/s)",
+                done as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn executor(choice: ExecutorChoice) -> Arc<dyn Executor> {
+    match choice {
+        ExecutorChoice::Noop => Arc::new(NoopExecutor),
+        ExecutorChoice::Native => Arc::new(NativeExecutor::new(NativeConfig::default())),
+    }
+}
+
+fn dispatcher(
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactSink>,
+    choice: ExecutorChoice,
+    parallel: usize,
+    clock: Arc<dyn Clock>,
+) -> Dispatcher {
+    let mut options = DispatcherOptions::new(format!("loadbench-{}", std::process::id()), parallel);
+    options.poll_interval = Duration::from_secs(1);
+    options.work_root =
+        std::env::temp_dir().join(format!("multiflexi-loadbench-{}", std::process::id()));
+    Dispatcher::new(
+        store,
+        artifacts,
+        vec![executor(choice)],
+        Arc::new(NoopTelemetry),
+        clock,
+        options,
+    )
+}
+
+async fn wait_all_preserved(store: &dyn Store, ids: &[JobId]) -> anyhow::Result<()> {
+    let last = *ids.iter().max().context("no jobs")?;
+    loop {
+        let overview = store.queue_overview().await?;
+        if overview.due + overview.waiting + overview.queued + overview.running + overview.completed
+            == 0
+        {
+            let job = store.get_job(last).await?;
+            if job.phase == Phase::Preserved {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs the benchmark and returns its report. Asserts from the store that every job is
+/// Preserved with stdout.txt and stderr.txt (checking all jobs when `verify_all`, else a sample).
+pub async fn run(
+    config: &LoadConfig,
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactSink>,
+    backend: &str,
+    verify_all: bool,
+) -> anyhow::Result<LoadReport> {
+    if config.n == 0 || config.parallel == 0 {
+        bail!("--n and --parallel must be at least 1");
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let program = match config.executor {
+        ExecutorChoice::Noop => "/bin/true (not run: noop executor)",
+        ExecutorChoice::Native => "/bin/true",
+    };
+    let program = program.split(' ').next().unwrap_or("/bin/true");
+    let fixture = seed(&*store, config.templates.max(config.parallel), program).await?;
+    if config.history > 0 {
+        prefill_history(&*store, &*artifacts, &fixture, config.history, &*clock).await?;
+    }
+
+    // Throughput: enqueue N due jobs, then work them off.
+    let started = Instant::now();
+    let mut ids = Vec::with_capacity(config.n);
+    for i in 0..config.n {
+        ids.push(
+            store
+                .create_and_schedule(&new_job(&fixture, i, clock.now()))
+                .await?
+                .id,
+        );
+    }
+    let enqueue_s = started.elapsed().as_secs_f64();
+    let d = dispatcher(
+        store.clone(),
+        artifacts.clone(),
+        config.executor,
+        config.parallel,
+        clock.clone(),
+    );
+    let shutdown = Shutdown::new();
+    let started = Instant::now();
+    let handle = tokio::spawn({
+        let (d, s) = (d.clone(), shutdown.clone());
+        async move { d.run(s).await }
+    });
+    wait_all_preserved(&*store, &ids).await?;
+    let worked_s = started.elapsed().as_secs_f64();
+    shutdown.drain();
+    handle.await??;
+    verify(&*store, &*artifacts, &ids, verify_all).await?;
+
+    // Pickup latency: one job at a time, 20 ms apart, into an idle dispatcher.
+    let d = dispatcher(
+        store.clone(),
+        artifacts.clone(),
+        config.executor,
+        config.parallel,
+        clock.clone(),
+    );
+    let shutdown = Shutdown::new();
+    let handle = tokio::spawn({
+        let (d, s) = (d.clone(), shutdown.clone());
+        async move { d.run(s).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut sample_ids = Vec::with_capacity(config.pickup_samples);
+    for i in 0..config.pickup_samples {
+        let job = store
+            .create_and_schedule(&new_job(&fixture, i, clock.now()))
+            .await?;
+        d.notify();
+        sample_ids.push(job.id);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if !sample_ids.is_empty() {
+        wait_all_preserved(&*store, &sample_ids).await?;
+    }
+    shutdown.drain();
+    handle.await??;
+    let mut pickups = Vec::with_capacity(sample_ids.len());
+    for id in &sample_ids {
+        let job = store.get_job(*id).await?;
+        let begin = job.begin.context("preserved job without begin")?;
+        pickups.push((begin - job.after).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+    }
+    pickups.sort_by(f64::total_cmp);
+
+    let spawn_bound = match config.executor {
+        ExecutorChoice::Native => Some(spawn_bound(config.n.min(5000), config.parallel).await?),
+        ExecutorChoice::Noop => None,
+    };
+    Ok(LoadReport {
+        store: backend.to_string(),
+        executor: match config.executor {
+            ExecutorChoice::Noop => "noop",
+            ExecutorChoice::Native => "native",
+        },
+        n: config.n,
+        parallel: config.parallel,
+        enqueue_jobs_per_s: config.n as f64 / enqueue_s,
+        worked_jobs_per_s: config.n as f64 / worked_s,
+        spawn_bound_jobs_per_s: spawn_bound,
+        pickup_p50_ms: percentile(&pickups, 0.50),
+        pickup_p95_ms: percentile(&pickups, 0.95),
+        pickup_p99_ms: percentile(&pickups, 0.99),
+        pickup_max_ms: pickups.last().copied().unwrap_or(0.0),
+        peak_rss_mb: peak_rss_mb(),
+    })
+}
+
+async fn verify(
+    store: &dyn Store,
+    artifacts: &dyn ArtifactSink,
+    ids: &[JobId],
+    all: bool,
+) -> anyhow::Result<()> {
+    let step = if all { 1 } else { (ids.len() / 200).max(1) };
+    for id in ids.iter().step_by(step) {
+        let job = store.get_job(*id).await?;
+        if job.phase != Phase::Preserved || job.outcome != Some(Outcome::Success) {
+            bail!("job {id} ended {} / {:?}", job.phase, job.outcome);
+        }
+        let names: Vec<String> = artifacts
+            .list(*id)
+            .await?
+            .into_iter()
+            .map(|a| a.filename)
+            .collect();
+        if !(names.iter().any(|n| n == "stdout.txt") && names.iter().any(|n| n == "stderr.txt")) {
+            bail!("job {id} lacks stdout.txt / stderr.txt: {names:?}");
+        }
+    }
+    let _ = JobFilter::default();
+    Ok(())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() as f64) * p).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// How fast this machine spawns and reaps `/bin/true` with `parallel` at a time.
+async fn spawn_bound(n: usize, parallel: usize) -> anyhow::Result<f64> {
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(parallel));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let permit = semaphore.clone().acquire_owned().await?;
+        tasks.spawn(async move {
+            let status = tokio::process::Command::new("/bin/true")
+                .env_clear()
+                .status()
+                .await;
+            drop(permit);
+            status
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Peak resident set size of this process (VmHWM), MiB.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}

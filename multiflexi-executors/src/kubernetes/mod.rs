@@ -1,0 +1,293 @@
+//! [`KubernetesExecutor`]: runs each job as a `batch/v1` Job through the Kubernetes API (kube).
+//!
+//! Verified against a simulated API server (the in-process fake of `tests/fake_kube`, which plays
+//! the kubelet with local processes), not against a live cluster.
+
+mod cleanup;
+mod config;
+mod error;
+mod follow;
+mod logs;
+mod manifest;
+pub mod names;
+mod pod;
+
+pub use config::{ImagePullPolicy, JobResources, KubernetesConfig};
+
+use async_trait::async_trait;
+use cleanup::{Guard, Propagation};
+use error::{KubeError, status_code};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::{ListParams, PostParams};
+use kube::{Api, Client};
+use multiflexi_core::executor::{Capabilities, Capability, ExitReport, JobIo, LaunchSpec};
+use multiflexi_core::{Error, Executor, ExecutorKind, Result};
+use std::fmt;
+use std::future::Future;
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+
+/// Runs jobs as Kubernetes Jobs (`ExecutorKind::Kubernetes`).
+///
+/// One launch: refuse a spec without an image (`InvalidInput` naming `ociimage`) → create a
+/// Secret with the job's whole environment → create a Job (`backoffLimit: 0`,
+/// `restartPolicy: Never`, `activeDeadlineSeconds` = the timeout, `ttlSecondsAfterFinished`,
+/// memory limit, labels `io.multiflexi.*`, image = the app's `ociimage`, command = program,
+/// args = argv, `envFrom` the Secret: no value in the Job's spec) → follow its pod (list + watch
+/// by the Job's controller uid): `started` with the pod name once the container runs, the log
+/// streamed with `follow` to stdout (Kubernetes merges stdout and stderr), the exit code from
+/// the container's terminated state (`OOMKilled` → oom) → delete the Job and the Secret.
+///
+/// Failure modes end the launch instead of waiting forever: image pull errors, a pod
+/// unschedulable for longer than [`KubernetesConfig::unschedulable_limit`], container creation
+/// errors, the Job or its pod deleted from outside, the API server unreachable — each a
+/// `Error::Backend` with the reason (retryable except configuration errors). A program that
+/// cannot be executed is the job's failure: 127 / 126 with the runtime's message on stderr.
+/// Timeout and cancel delete the Job with foreground propagation and wait until it (and so its
+/// pod) is gone. The Secret is deleted on every path; a dropped launch future deletes both in the
+/// background; `reap` deletes the Jobs and Secrets labelled with a dead executor's id.
+///
+/// Result files are not collected: the pod's filesystem goes with the pod (no
+/// `Capability::ResultFiles`). Peak memory and CPU time are not reported.
+///
+/// The client is built lazily at the first launch or reap, so building the executor never
+/// fails.
+pub struct KubernetesExecutor {
+    config: KubernetesConfig,
+    client: OnceCell<Connection>,
+}
+
+struct Connection {
+    client: Client,
+    namespace: String,
+    url: String,
+}
+
+impl fmt::Debug for KubernetesExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KubernetesExecutor")
+            .field("config", &self.config)
+            .field("connected", &self.client.initialized())
+            .finish()
+    }
+}
+
+impl KubernetesExecutor {
+    /// An executor with these settings (connected lazily).
+    pub fn new(config: KubernetesConfig) -> Self {
+        Self {
+            config,
+            client: OnceCell::new(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &KubernetesConfig {
+        &self.config
+    }
+
+    /// The client and the namespace jobs run in.
+    pub async fn client(&self) -> Result<(&Client, &str)> {
+        let conn = self
+            .client
+            .get_or_try_init(|| async {
+                let cfg = match &self.config.client {
+                    Some(c) => c.clone(),
+                    None => kube::Config::infer()
+                        .await
+                        .map_err(|e| KubeError::Config(e.to_string()).into_error())?,
+                };
+                let ns = self
+                    .config
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| cfg.default_namespace.clone());
+                let url = cfg.cluster_url.to_string();
+                let client = Client::try_from(cfg)
+                    .map_err(|e| KubeError::Config(e.to_string()).into_error())?;
+                Ok::<_, Error>(Connection {
+                    client,
+                    namespace: ns,
+                    url,
+                })
+            })
+            .await?;
+        Ok((&conn.client, conn.namespace.as_str()))
+    }
+
+    async fn apis(&self) -> Result<(Api<Job>, Api<Secret>, Api<Pod>)> {
+        let (client, ns) = self.client().await?;
+        Ok((
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ))
+    }
+
+    /// A short API request, bounded by the request timeout.
+    async fn request<T>(
+        &self,
+        what: impl Into<String>,
+        fut: impl Future<Output = kube::Result<T>>,
+    ) -> Result<T> {
+        let what = what.into();
+        match tokio::time::timeout(self.config.request_timeout, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) if status_code(&e) == Some(409) => {
+                Err(Error::conflict(format!("{what}: it already exists ({e})")))
+            }
+            Ok(Err(e)) => Err(error::api(what, e)),
+            Err(_) => Err(KubeError::RequestTimeout {
+                what,
+                url: self.client.get().map(|c| c.url.clone()).unwrap_or_default(),
+                after: self.config.request_timeout,
+            }
+            .into_error()),
+        }
+    }
+
+    /// Names of the Jobs and Secrets labelled with `executor_id` (what `reap` would delete).
+    pub async fn objects_of(&self, executor_id: &str) -> Result<Vec<String>> {
+        let (jobs, secrets, _) = self.apis().await?;
+        let lp = ListParams::default().labels(&names::executor_selector(executor_id));
+        let mut out = Vec::new();
+        for j in self.request("listing Jobs", jobs.list(&lp)).await?.items {
+            out.push(format!("job/{}", j.metadata.name.unwrap_or_default()));
+        }
+        for s in self
+            .request("listing Secrets", secrets.list(&lp))
+            .await?
+            .items
+        {
+            out.push(format!("secret/{}", s.metadata.name.unwrap_or_default()));
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Executor for KubernetesExecutor {
+    fn kind(&self) -> ExecutorKind {
+        ExecutorKind::Kubernetes
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new([
+            Capability::Streaming,
+            Capability::Timeout,
+            Capability::Cancel,
+            Capability::MemoryLimit,
+            Capability::EnvIsolation,
+            Capability::Reap,
+            Capability::Images,
+        ])
+    }
+
+    async fn launch(
+        &self,
+        spec: &LaunchSpec,
+        io: &dyn JobIo,
+        cancel: CancellationToken,
+    ) -> Result<ExitReport> {
+        let image = manifest::validate(spec)?.to_owned();
+        let began = tokio::time::Instant::now();
+        if cancel.is_cancelled() {
+            // Nothing was created; the job never started.
+            let mut report = ExitReport::signaled(15);
+            report.cancelled = true;
+            return Ok(report);
+        }
+        if !spec.artifacts.is_empty() {
+            tracing::warn!(
+                job_id = %spec.job_id,
+                patterns = ?spec.artifacts,
+                "the Kubernetes executor does not collect result files"
+            );
+        }
+        let (jobs, secrets, pods) = self.apis().await?;
+        let ns = self.client().await?.1.to_owned();
+        let job_name = names::job_name(spec);
+        let secret_name = names::secret_name(spec);
+
+        self.request(
+            format!("creating Secret {secret_name} in namespace {ns}"),
+            secrets.create(
+                &PostParams::default(),
+                &manifest::secret(spec, &self.config, &ns),
+            ),
+        )
+        .await?;
+        let mut guard = Guard::new(&jobs, &secrets, job_name.clone(), secret_name.clone());
+        let created = self
+            .request(
+                format!("creating Job {job_name} in namespace {ns}"),
+                jobs.create(
+                    &PostParams::default(),
+                    &manifest::job(spec, &image, &self.config, &ns),
+                ),
+            )
+            .await;
+        let result = match created {
+            Ok(job) => {
+                let follow = follow::Follow {
+                    pods,
+                    jobs: jobs.clone(),
+                    job_name: job_name.clone(),
+                    job_uid: job.metadata.uid.unwrap_or_default(),
+                    image,
+                    spec,
+                    io,
+                    config: &self.config,
+                    began,
+                };
+                follow.run(cancel).await
+            }
+            Err(e) => Err(e),
+        };
+
+        // Nothing is left behind: the Job (its pod has ended, or it is gone already) and the
+        // Secret, on every path. When the API server cannot be reached now, a background task
+        // keeps trying (the pod may still run and must not outlive the launch); `reap` is the
+        // last resort.
+        let job_deleted = cleanup::delete_job(&jobs, &job_name, Propagation::Background).await;
+        let secret_deleted = cleanup::delete_secret(&secrets, &secret_name).await;
+        if let Err(e) = job_deleted.as_ref().and(secret_deleted.as_ref()) {
+            tracing::warn!(job = %job_name, error = %e, "could not delete a job's Job or Secret; retrying in the background");
+            cleanup::retry_in_background(jobs, secrets, job_name, secret_name);
+        }
+        guard.disarm();
+        result
+    }
+
+    async fn reap(&self, executor_id: &str) -> Result<u64> {
+        let (jobs, secrets, _) = self.apis().await?;
+        let lp = ListParams::default().labels(&names::executor_selector(executor_id));
+        let mut removed = 0;
+        let listed = self
+            .request(
+                format!("listing Jobs of executor {executor_id}"),
+                jobs.list(&lp),
+            )
+            .await?;
+        for j in listed.items {
+            let name = j.metadata.name.unwrap_or_default();
+            if cleanup::delete_job(&jobs, &name, Propagation::Background).await? {
+                removed += 1;
+            }
+        }
+        let listed = self
+            .request(
+                format!("listing Secrets of executor {executor_id}"),
+                secrets.list(&lp),
+            )
+            .await?;
+        for s in listed.items {
+            let name = s.metadata.name.unwrap_or_default();
+            if cleanup::delete_secret(&secrets, &name).await? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
