@@ -9,8 +9,10 @@ use super::wiring;
 use crate::config::{DatabaseConfig, EngineConfig};
 use clap::Parser;
 use multiflexi_core::engine::{Dispatcher, Shutdown};
+use multiflexi_core::telemetry::FanoutTelemetry;
 use multiflexi_core::{ArtifactSink, Clock, Store, SystemClock, Telemetry};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// multiflexi-executor: claims due jobs and runs them (natively, in Docker or Podman) until their
 /// output is preserved. Configured by flags or the environment variables below. SIGTERM / Ctrl-C: stop claiming and let running jobs finish; a second signal,
@@ -52,7 +54,11 @@ pub async fn run(args: ExecutorArgs) -> anyhow::Result<()> {
     let artifacts: Arc<dyn ArtifactSink> = opened.store.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let printer = PhasePrinter::spawn(store.clone(), PrintTo::Log);
-    let telemetry: Arc<dyn Telemetry> = printer.clone();
+    let stack = wiring::start_telemetry("multiflexi-executor", None, opened.store.clone())?;
+    let telemetry: Arc<dyn Telemetry> = Arc::new(FanoutTelemetry(vec![
+        printer.clone() as Arc<dyn Telemetry>,
+        stack.telemetry(),
+    ]));
     let dispatcher = Dispatcher::new(store, artifacts, set.executors, telemetry, clock, options);
     let shutdown = Shutdown::new();
     let signals = {
@@ -67,6 +73,7 @@ pub async fn run(args: ExecutorArgs) -> anyhow::Result<()> {
     let result = dispatcher.run(shutdown).await;
     signals.abort();
     printer.flush().await;
+    stack.shutdown(Duration::from_secs(5)).await;
     // Each job removed its own directory; remove the root too when nothing is left in it.
     let _ = std::fs::remove_dir(&work_root);
     result?;

@@ -7,8 +7,10 @@ use super::wiring;
 use crate::config::{DatabaseConfig, EngineConfig};
 use clap::Parser;
 use multiflexi_core::engine::{Scheduler, Shutdown};
+use multiflexi_core::telemetry::FanoutTelemetry;
 use multiflexi_core::{Clock, Store, SystemClock, Telemetry};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// multiflexi-scheduler: creates the jobs of due run templates and recovers expired leases.
 /// Configured by flags or the environment variables below; stops at SIGTERM / Ctrl-C.
@@ -36,7 +38,11 @@ pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = opened.store.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let printer = PhasePrinter::spawn(store.clone(), PrintTo::Log);
-    let telemetry: Arc<dyn Telemetry> = printer.clone();
+    let stack = wiring::start_telemetry("multiflexi-scheduler", None, opened.store.clone())?;
+    let telemetry: Arc<dyn Telemetry> = Arc::new(FanoutTelemetry(vec![
+        printer.clone() as Arc<dyn Telemetry>,
+        stack.telemetry(),
+    ]));
     let scheduler = Scheduler::new(
         store,
         telemetry,
@@ -48,6 +54,7 @@ pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {
     let result = scheduler.run(shutdown).await;
     signals.abort();
     printer.flush().await;
+    stack.shutdown(Duration::from_secs(5)).await;
     result?;
     tracing::info!("stopped");
     Ok(())

@@ -90,9 +90,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let printer = PhasePrinter::spawn(store.clone(), PrintTo::Stdout);
     let wake = Arc::new(WakeDispatcher::default());
+    let stack = wiring::start_telemetry(
+        "multiflexi",
+        Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9464))),
+        opened.store.clone(),
+    )?;
+    if let Some(addr) = stack.config().metrics_addr {
+        say!("Metrics:    http://{addr}/metrics (MULTIFLEXI_METRICS_ADDR=off disables)");
+    }
     let telemetry: Arc<dyn Telemetry> = Arc::new(FanoutTelemetry(vec![
         printer.clone() as Arc<dyn Telemetry>,
         wake.clone() as Arc<dyn Telemetry>,
+        stack.telemetry(),
     ]));
     let max_parallel = options.max_parallel;
     let work_root = options.work_root.clone();
@@ -161,6 +170,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let scheduled = scheduler_task.await;
     signals.abort();
     printer.flush().await;
+    stack.shutdown(std::time::Duration::from_secs(5)).await;
     // Each job removed its own directory; remove the root too when nothing is left in it.
     let _ = std::fs::remove_dir(&work_root);
     result?;

@@ -99,3 +99,33 @@ impl Telemetry for WakeDispatcher {
         }
     }
 }
+
+/// Starts the telemetry sinks the environment asks for (OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT`
+/// or `OTEL_ENABLED`, Zabbix when `ZABBIX_SERVER`, Prometheus `/metrics` on
+/// `MULTIFLEXI_METRICS_ADDR` or `default_metrics_addr`), keeps the catalog names they report
+/// fresh, and returns the stack; give `stack.telemetry()` to the engine and call
+/// `stack.shutdown(…)` on exit. Phase lines are printed by the [`PhasePrinter`], so the stack
+/// does not log them again.
+///
+/// [`PhasePrinter`]: super::printer::PhasePrinter
+pub fn start_telemetry(
+    service: &str,
+    default_metrics_addr: Option<std::net::SocketAddr>,
+    store: Arc<SqlStore>,
+) -> anyhow::Result<crate::telemetry::TelemetryStack> {
+    let mut config = crate::telemetry::TelemetryConfig::from_env(service, default_metrics_addr)?;
+    config.log_phases = false;
+    let stack = crate::telemetry::TelemetryStack::start(config)?;
+    stack.spawn_catalog_refresh(store, Duration::from_secs(60));
+    if let Some(addr) = stack.config().metrics_addr {
+        tracing::info!("metrics: http://{addr}/metrics");
+    }
+    if stack.otlp().is_some() {
+        tracing::info!("telemetry: exporting traces and metrics over OTLP");
+    }
+    if stack.zabbix().is_some() {
+        tracing::info!("telemetry: sending job items to Zabbix");
+    }
+    stack.serve_metrics();
+    Ok(stack)
+}
