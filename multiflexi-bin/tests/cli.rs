@@ -355,6 +355,8 @@ const COMMANDS: &[&str] = &[
     "queue:overview",
     "status",
     "migrate",
+    "audit:list",
+    "telemetry:test",
 ];
 
 #[test]
@@ -1359,5 +1361,45 @@ fn key_file_is_created_beside_the_database_when_no_key_is_set() {
     assert!(
         v["master_key"].as_str().unwrap().contains("multiflexi.key"),
         "{v}"
+    );
+}
+
+#[test]
+fn audit_list_shows_phase_rows_and_telemetry_test_reports_a_dead_sink() {
+    let env = Env::new();
+    let (_, _, template) = setup_echo(&env);
+    let job = env.json(&[
+        "job:create",
+        "--template",
+        &template.to_string(),
+        "--env",
+        "GREETING=hello",
+    ]);
+    let job = job["id"].as_i64().unwrap();
+    let rows = env.json(&["audit:list", "--job", &job.to_string()]);
+    let actions: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"phase:scheduled"), "{actions:?}");
+
+    // Nothing configured: a clear note, exit 0.
+    let out = env.ok(&["telemetry:test"]);
+    assert!(out.contains("no telemetry sink is configured"), "{out}");
+    // A Zabbix server that is not there: the report names the sink and the command fails.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut c = env.command(&["telemetry:test"]);
+    c.env("ZABBIX_SERVER", format!("127.0.0.1:{port}"));
+    let run = run_command(c);
+    assert_ne!(run.code, 0, "stdout: {} stderr: {}", run.stdout, run.stderr);
+    assert!(
+        format!("{}{}", run.stdout, run.stderr).contains("zabbix"),
+        "stdout: {} stderr: {}",
+        run.stdout,
+        run.stderr
     );
 }

@@ -15,6 +15,7 @@ pub mod output;
 pub mod runtemplate;
 pub mod schedule;
 pub mod system;
+pub mod telemetry;
 
 use crate::config::DatabaseConfig;
 use crate::database;
@@ -173,6 +174,13 @@ pub enum Command {
     /// Create or upgrade the database schema.
     #[command(name = "migrate")]
     Migrate,
+
+    /// List audit-log rows (phase transitions and operator actions), oldest first.
+    #[command(name = "audit:list")]
+    AuditList(telemetry::AuditArgs),
+    /// Send one test item to each configured telemetry sink and show what each answered.
+    #[command(name = "telemetry:test")]
+    TelemetryTest,
 }
 
 /// What every command gets: the database settings (opened on first use) and the output format.
@@ -281,6 +289,8 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::QueueOverview => system::queue_overview(ctx).await,
         C::Status => system::status(ctx).await,
         C::Migrate => system::migrate(ctx).await,
+        C::AuditList(a) => telemetry::list(ctx, a).await,
+        C::TelemetryTest => telemetry::test(ctx).await,
     }
 }
 
