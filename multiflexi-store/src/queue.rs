@@ -115,33 +115,7 @@ impl SqlStore {
 
     /// What `create_and_schedule` checks before it writes.
     async fn check_new_job<C: ConnectionTrait>(&self, c: &C, new: &NewJob) -> Result<()> {
-        match (new.trigger, new.slot) {
-            (Trigger::Schedule, None) => {
-                return Err(Error::invalid(
-                    "slot",
-                    "a job with trigger schedule needs the slot it was created for",
-                ));
-            }
-            (Trigger::Manual | Trigger::Api | Trigger::Cli, Some(_)) => {
-                return Err(Error::invalid(
-                    "slot",
-                    format!(
-                        "ad-hoc jobs (trigger {}) have no slot; only schedule and retry jobs do",
-                        new.trigger
-                    ),
-                ));
-            }
-            _ => {}
-        }
-        if new.cas.is_some() && new.trigger != Trigger::Schedule {
-            return Err(Error::invalid(
-                "cas",
-                format!(
-                    "only jobs with trigger schedule carry a compare-and-swap, not {}",
-                    new.trigger
-                ),
-            ));
-        }
+        new.validate()?;
         if let Some(r) = new.retry_of {
             if job::Entity::find_by_id(r.0)
                 .count(c)

@@ -128,6 +128,42 @@ impl NewJob {
     }
 }
 
+impl NewJob {
+    /// The rules every store checks before it writes: a `schedule` job carries its slot, an
+    /// ad-hoc job (`manual`, `api`, `cli`) has none, and only `schedule` jobs carry a
+    /// compare-and-swap. Retries keep the slot of the job they retry (or none).
+    pub fn validate(&self) -> crate::Result<()> {
+        match (self.trigger, self.slot) {
+            (Trigger::Schedule, None) => {
+                return Err(crate::Error::invalid(
+                    "slot",
+                    "a job with trigger schedule needs the slot it was created for",
+                ));
+            }
+            (Trigger::Manual | Trigger::Api | Trigger::Cli, Some(_)) => {
+                return Err(crate::Error::invalid(
+                    "slot",
+                    format!(
+                        "ad-hoc jobs (trigger {}) have no slot; only schedule and retry jobs do",
+                        self.trigger
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if self.cas.is_some() && self.trigger != Trigger::Schedule {
+            return Err(crate::Error::invalid(
+                "cas",
+                format!(
+                    "only jobs with trigger schedule carry a compare-and-swap, not {}",
+                    self.trigger
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A job: one run of a template, from creation to preserved artifacts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]

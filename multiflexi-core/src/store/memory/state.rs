@@ -133,33 +133,7 @@ impl State {
     /// Checks everything `create_and_schedule` checks, without changing anything.
     /// Returns the normalised slot key (None for ad-hoc jobs).
     pub fn check_new_job(&self, new: &NewJob) -> Result<Option<SlotKey>> {
-        match (new.trigger, new.slot) {
-            (Trigger::Schedule, None) => {
-                return Err(Error::invalid(
-                    "slot",
-                    "a job with trigger schedule needs the slot it was created for",
-                ));
-            }
-            (Trigger::Manual | Trigger::Api | Trigger::Cli, Some(_)) => {
-                return Err(Error::invalid(
-                    "slot",
-                    format!(
-                        "ad-hoc jobs (trigger {}) have no slot; only schedule and retry jobs do",
-                        new.trigger
-                    ),
-                ));
-            }
-            _ => {}
-        }
-        if new.cas.is_some() && new.trigger != Trigger::Schedule {
-            return Err(Error::invalid(
-                "cas",
-                format!(
-                    "only jobs with trigger schedule carry a compare-and-swap, not {}",
-                    new.trigger
-                ),
-            ));
-        }
+        new.validate()?;
         if new.retry_of.is_some_and(|id| !self.jobs.contains_key(&id)) {
             return Err(Error::invalid(
                 "retry_of",
