@@ -646,9 +646,9 @@ async fn bad_configuration_gives_one_clear_line() {
         ),
         (
             EXECUTOR,
-            &["--executors", "Native,Kubernetes"],
+            &["--executors", "Native,Azure"],
             &[],
-            "multiflexi-executor: executor Kubernetes is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman",
+            "multiflexi-executor: executor Azure is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman, Kubernetes",
         ),
     ];
     for (program, args, env, expected) in cases {

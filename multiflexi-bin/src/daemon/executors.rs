@@ -5,7 +5,9 @@ use super::args::RunArgs;
 use crate::config::EngineConfig;
 use anyhow::bail;
 use multiflexi_core::{Executor, ExecutorKind};
-use multiflexi_executors::{DockerConfig, DockerExecutor, NativeExecutor};
+use multiflexi_executors::{
+    DockerConfig, DockerExecutor, KubernetesConfig, KubernetesExecutor, NativeExecutor,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,10 +46,13 @@ pub fn plan(engine: &EngineConfig) -> anyhow::Result<Option<Vec<ExecutorKind>>> 
     for kind in &kinds {
         if !matches!(
             kind,
-            ExecutorKind::Native | ExecutorKind::Docker | ExecutorKind::Podman
+            ExecutorKind::Native
+                | ExecutorKind::Docker
+                | ExecutorKind::Podman
+                | ExecutorKind::Kubernetes
         ) {
             bail!(
-                "executor {kind} is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman"
+                "executor {kind} is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman, Kubernetes"
             );
         }
     }
@@ -103,8 +108,24 @@ pub async fn select(plan: Option<Vec<ExecutorKind>>, run: &RunArgs) -> anyhow::R
                     }
                 }
             }
+            ExecutorKind::Kubernetes => {
+                // Only when named: the cluster is inferred as kube does it (KUBECONFIG, or the
+                // in-cluster service account); MULTIFLEXI_KUBERNETES_NAMESPACE overrides the
+                // namespace. Connected lazily: an unreachable API server fails jobs with
+                // platform_error (retried per their templates), never the daemon.
+                let mut config = KubernetesConfig::infer();
+                if let Ok(ns) = std::env::var("MULTIFLEXI_KUBERNETES_NAMESPACE") {
+                    if !ns.trim().is_empty() {
+                        config = config.with_namespace(ns.trim());
+                    }
+                }
+                set.executors
+                    .push(Arc::new(KubernetesExecutor::new(config)));
+                set.notes
+                    .push("Kubernetes: batch/v1 Jobs through the cluster's API".into());
+            }
             other => bail!(
-                "executor {other} is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman"
+                "executor {other} is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman, Kubernetes"
             ),
         }
     }
