@@ -7,11 +7,13 @@ use crate::entity::{apps, artifacts, audit_log, company, job, job_output, runtem
 use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use multiflexi_core::artifact::ArtifactSink;
 use multiflexi_core::lifecycle::plan_completion;
 use multiflexi_core::model::{Environment, ExitCodeInfo, Job, NewJob};
 use multiflexi_core::store::{
     Begin, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed, Completion,
-    HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview, Recovered, fence_conflict,
+    Finish, Finished, HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview, Recovered,
+    fence_conflict, finish_separately,
 };
 use multiflexi_core::{
     AppId, CompanyId, Error, Event, JobId, Outcome, Phase, Result, RunTemplateId, Trigger,
@@ -433,6 +435,43 @@ impl SqlStore {
         Ok((Completed { job, retry }, woke))
     }
 
+    /// Completed → Preserved (fenced), with its audit row.
+    async fn preserve_in<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        lease: LeaseRef,
+        now: DateTime<Utc>,
+    ) -> Result<Job> {
+        let row = self
+            .fence(txn, lease, &[Phase::Completed], Event::Preserve)
+            .await?;
+        let to = Phase::Completed.apply(Event::Preserve)?.to;
+        let n = job::Entity::update_many()
+            .col_expr(job::Column::Phase, Expr::value(to.as_str()))
+            .col_expr(job::Column::Preserved, Expr::value(Some(ts(now))))
+            .filter(job::Column::Id.eq(row.id))
+            .filter(job::Column::LeaseToken.eq(lease.lease_token))
+            .filter(job::Column::Phase.eq(Phase::Completed.as_str()))
+            .exec(txn)
+            .await
+            .map_err(|e| self.dberr(e))?
+            .rows_affected;
+        if n != 1 {
+            return Err(fence_conflict(
+                lease.job_id,
+                &[Phase::Completed],
+                lease.lease_token,
+            ));
+        }
+        let actor = row
+            .lease_owner
+            .clone()
+            .unwrap_or_else(|| "scheduler".into());
+        self.audit_phase(txn, now, row.id, to, &actor, String::new())
+            .await?;
+        self.job_in(txn, row.id).await
+    }
+
     /// Queued → Scheduled after an expired lease (no attempt counted, lease cleared).
     async fn requeue_in<C: ConnectionTrait>(
         &self,
@@ -790,37 +829,82 @@ impl JobQueue for SqlStore {
 
     async fn mark_preserved(&self, lease: LeaseRef) -> Result<Job> {
         let now = self.now().await?;
-        in_tx!(self, |txn| async {
-            let row = self
-                .fence(&txn, lease, &[Phase::Completed], Event::Preserve)
-                .await?;
-            let to = Phase::Completed.apply(Event::Preserve)?.to;
-            let n = job::Entity::update_many()
-                .col_expr(job::Column::Phase, Expr::value(to.as_str()))
-                .col_expr(job::Column::Preserved, Expr::value(Some(ts(now))))
-                .filter(job::Column::Id.eq(row.id))
-                .filter(job::Column::LeaseToken.eq(lease.lease_token))
-                .filter(job::Column::Phase.eq(Phase::Completed.as_str()))
-                .exec(&txn)
-                .await
-                .map_err(|e| self.dberr(e))?
-                .rows_affected;
-            if n != 1 {
-                return Err(fence_conflict(
-                    lease.job_id,
-                    &[Phase::Completed],
-                    lease.lease_token,
-                ));
-            }
-            let actor = row
-                .lease_owner
-                .clone()
-                .unwrap_or_else(|| "scheduler".into());
-            self.audit_phase(&txn, now, row.id, to, &actor, String::new())
-                .await?;
-            self.job_in(&txn, row.id).await
+        in_tx!(self, |txn| self.preserve_in(&txn, lease, now).await)
+    }
+
+    async fn finish_many(
+        &self,
+        finishes: &[Finish],
+        artifacts: &dyn ArtifactSink,
+    ) -> Result<Vec<Result<Finished>>> {
+        // Only when the output goes to this very store can it share the transaction.
+        if !std::ptr::addr_eq(artifacts as *const dyn ArtifactSink, self as *const Self) {
+            return finish_separately(self, finishes, artifacts).await;
         }
-        .await)
+        if finishes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now().await?;
+        let cap = usize::try_from(self.inner.artifact_cap).unwrap_or(usize::MAX);
+        let (out, woke) = in_tx!(self, |txn| async {
+            let mut out = Vec::with_capacity(finishes.len());
+            let mut woke = false;
+            for f in finishes {
+                let c = &f.completion;
+                let event = Event::Complete(c.outcome);
+                let r = async {
+                    let row = self
+                        .fence(&txn, c.lease, &[Phase::Queued, Phase::Running], event)
+                        .await?;
+                    let actor = row.lease_owner.clone().unwrap_or_default();
+                    self.complete_in(
+                        &txn,
+                        row,
+                        event,
+                        Some(c.exitcode),
+                        Some(&c.stdout),
+                        Some(&c.stderr),
+                        now,
+                        &actor,
+                    )
+                    .await
+                }
+                .await;
+                let completed = match r {
+                    Err(e) if is_fatal(&e) => return Err(e),
+                    Err(e) => {
+                        out.push(Err(e));
+                        continue;
+                    }
+                    Ok((done, w)) => {
+                        woke |= w;
+                        done
+                    }
+                };
+                let preserved = async {
+                    for (name, bytes) in [("stdout.txt", &f.stdout), ("stderr.txt", &f.stderr)] {
+                        let (bytes, note) = capped(bytes, cap);
+                        self.put_in(&txn, c.lease.job_id, name, "text/plain", bytes, note, now)
+                            .await?;
+                    }
+                    self.preserve_in(&txn, c.lease, now).await
+                }
+                .await;
+                match preserved {
+                    Err(e) if is_fatal(&e) => return Err(e),
+                    preserved => out.push(Ok(Finished {
+                        completed,
+                        preserved,
+                    })),
+                }
+            }
+            Ok((out, woke))
+        }
+        .await)?;
+        if woke {
+            self.wake();
+        }
+        Ok(out)
     }
 
     async fn recover_expired(&self) -> Result<Recovered> {
@@ -1071,6 +1155,18 @@ impl JobQueue for SqlStore {
     fn work_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         Some(self.subscribe())
     }
+}
+
+/// The artifact size cap applied to in-memory output (as [`ArtifactSink::put`] applies it).
+fn capped(bytes: &[u8], cap: usize) -> (Vec<u8>, Option<String>) {
+    if bytes.len() <= cap {
+        return (bytes.to_vec(), None);
+    }
+    let note = format!(
+        "truncated: kept the first {cap} of {} bytes (artifact size cap)",
+        bytes.len()
+    );
+    (bytes[..cap].to_vec(), Some(note))
 }
 
 /// Errors that abort the whole transaction (database failures), as opposed to per-job results
