@@ -254,7 +254,10 @@ impl SqlStore {
                 if memory {
                     o
                 } else {
+                    // Pages read through a memory map: a connection whose cache another
+                    // connection's commit invalidated re-reads without copying.
                     o.journal_mode(SqliteJournalMode::Wal)
+                        .pragma("mmap_size", "268435456")
                 }
             });
         }

@@ -17,7 +17,7 @@ use crate::{Clock, Error, Result};
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -241,6 +241,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     options: DispatcherOptions,
     running: Mutex<HashMap<JobId, RunningJob>>,
+    /// Jobs whose executor has not returned yet (what `max_parallel` limits); the others in
+    /// `running` are only storing their end.
+    executing: AtomicUsize,
     wake: Notify,
     slot_freed: Notify,
     counters: Counters,
@@ -273,6 +276,7 @@ impl Dispatcher {
                 clock,
                 options,
                 running: Mutex::new(HashMap::new()),
+                executing: AtomicUsize::new(0),
                 wake: Notify::new(),
                 slot_freed: Notify::new(),
                 counters: Counters::default(),
@@ -329,7 +333,15 @@ impl Dispatcher {
                 break;
             }
             while tasks.try_join_next().is_some() {}
-            let free = inner.options.max_parallel.saturating_sub(self.running());
+            // A slot frees when the executor returns; the job's bookkeeping (Completed, output,
+            // Preserved) then goes on in a batch while the next job runs, with at most as many
+            // jobs finishing as running.
+            let executing = inner.executing.load(Ordering::Acquire);
+            let free = inner
+                .options
+                .max_parallel
+                .saturating_sub(executing)
+                .min((2 * inner.options.max_parallel).saturating_sub(self.running()));
             let throttled = inner
                 .options
                 .memory_limit_mb
@@ -355,7 +367,10 @@ impl Dispatcher {
                         if full {
                             // There may be more due work: claim again once a slot frees.
                             tokio::select! {
-                                _ = inner.slot_freed.notified() => continue,
+                                _ = inner.slot_freed.notified() => {
+                                    settle().await;
+                                    continue;
+                                }
                                 _ = shutdown.draining() => break,
                             }
                         }
@@ -365,7 +380,7 @@ impl Dispatcher {
             }
             tokio::select! {
                 _ = shutdown.draining() => break,
-                _ = inner.slot_freed.notified(), if free == 0 || throttled => {}
+                _ = inner.slot_freed.notified(), if free == 0 || throttled => settle().await,
                 _ = inner.wake.notified() => {
                     inner.counters.signal_wakeups.fetch_add(1, Ordering::Relaxed);
                 }
@@ -431,14 +446,34 @@ impl Dispatcher {
         inner
             .telemetry
             .event(&PhaseEvent::of(&job, inner.clock.now()));
+        inner.executing.fetch_add(1, Ordering::AcqRel);
+        let slot = Slot(inner.clone());
         tasks.spawn(async move {
             let id = job.id;
-            if let Err(e) = run_job(&inner, &batchers, job, cancel).await {
+            if let Err(e) = run_job(&inner, &batchers, job, cancel, slot).await {
                 tracing::warn!(job_id = id.get(), "job bookkeeping failed: {e}");
             }
             inner.running.lock().unwrap().remove(&id);
             inner.slot_freed.notify_one();
         });
+    }
+}
+
+/// A job's parallel slot: freed (and the loop told) when dropped, once the executor returned.
+struct Slot(Arc<Inner>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.executing.fetch_sub(1, Ordering::AcqRel);
+        self.0.slot_freed.notify_one();
+    }
+}
+
+/// Jobs finished in one batch free their slots one task after another: let them all run before
+/// counting free slots, so one claim fills them all instead of one claim per slot.
+async fn settle() {
+    for _ in 0..4 {
+        tokio::task::yield_now().await;
     }
 }
 
@@ -529,6 +564,7 @@ async fn run_job(
     batchers: &Batchers,
     job: Job,
     cancel: CancellationToken,
+    slot: Slot,
 ) -> Result<()> {
     let lease = LeaseRef::of(&job);
     let work_dir = inner
@@ -573,6 +609,7 @@ async fn run_job(
             }
         },
     };
+    drop(slot);
     let reason = stop_reason(inner, job.id);
     if reason == Some(StopReason::LeaseLost) {
         // Recovery records it as lost (or re-queues it); our writes would be fenced off anyway.
