@@ -130,13 +130,18 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
             while let Some((item, reply)) = rx.recv().await {
                 items.push(item);
                 replies.push(reply);
-                while items.len() < max {
-                    match rx.try_recv() {
-                        Ok((item, reply)) => {
-                            items.push(item);
-                            replies.push(reply);
+                // Jobs claimed together get here together: give the ones already woken a
+                // scheduler pass to join (no timer, so a job alone is not held back).
+                for _ in 0..3 {
+                    tokio::task::yield_now().await;
+                    while items.len() < max {
+                        match rx.try_recv() {
+                            Ok((item, reply)) => {
+                                items.push(item);
+                                replies.push(reply);
+                            }
+                            Err(_) => break,
                         }
-                        Err(_) => break,
                     }
                 }
                 match flush(std::mem::take(&mut items)).await {
@@ -328,6 +333,8 @@ impl Dispatcher {
         let mut poll = tokio::time::interval(inner.options.poll_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         poll.tick().await;
+        // Whether the last claim filled every slot it asked for: due work is waiting.
+        let mut backlog = false;
         loop {
             if shutdown.is_draining() {
                 break;
@@ -342,6 +349,14 @@ impl Dispatcher {
                 .max_parallel
                 .saturating_sub(executing)
                 .min((2 * inner.options.max_parallel).saturating_sub(self.running()));
+            // With a backlog, claim when half the slots are free rather than one slot at a time
+            // (jobs of a batch free their slots one after another): fewer, fuller claims.
+            if backlog && executing > 0 && free < (inner.options.max_parallel / 2).max(1) {
+                tokio::select! {
+                    _ = inner.slot_freed.notified() => continue,
+                    _ = shutdown.draining() => break,
+                }
+            }
             let throttled = inner
                 .options
                 .memory_limit_mb
@@ -357,6 +372,7 @@ impl Dispatcher {
                 match inner.store.claim(&options).await {
                     Ok(jobs) => {
                         let full = jobs.len() == free;
+                        backlog = full;
                         inner
                             .counters
                             .claimed
@@ -375,7 +391,10 @@ impl Dispatcher {
                             }
                         }
                     }
-                    Err(e) => tracing::warn!("claim failed: {e}"),
+                    Err(e) => {
+                        backlog = false;
+                        tracing::warn!("claim failed: {e}");
+                    }
                 }
             }
             tokio::select! {
