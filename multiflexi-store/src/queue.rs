@@ -579,6 +579,15 @@ fn fence_row(
     Ok(phase)
 }
 
+/// Ids grouped by what one UPDATE sets for them.
+type Groups<K> = Vec<(K, Vec<i64>)>;
+/// A start's pid and external id.
+type StartKey = (Option<i64>, Option<String>);
+/// From, to, outcome, exit code, stdout copy, stderr copy of a completion.
+type CompletionKey = (Phase, Phase, Outcome, i32, String, String);
+/// Successes, failures and the new `next_schedule` of one template in a batch.
+type TemplateDelta = (i64, i64, Option<Ts>);
+
 /// Groups ids by a key, keeping first-seen order of the keys.
 fn group<K: PartialEq>(groups: &mut Vec<(K, Vec<i64>)>, key: K, id: i64) {
     match groups.iter_mut().find(|(k, _)| *k == key) {
@@ -674,7 +683,7 @@ impl SqlStore {
             .await?;
         let to = Phase::Queued.apply(Event::Start)?.to;
         let mut out: Vec<Result<i64>> = Vec::with_capacity(starts.len());
-        let mut groups: Vec<((Option<i64>, Option<String>), Vec<i64>)> = Vec::new();
+        let mut groups: Groups<StartKey> = Vec::new();
         let mut audit = Vec::with_capacity(starts.len());
         for b in starts {
             if let Err(e) = fence_row(&rows, b.lease, &[Phase::Queued], Event::Start) {
@@ -748,7 +757,7 @@ impl SqlStore {
             .await?;
         let mut out: Vec<Option<Result<Finished>>> = (0..finishes.len()).map(|_| None).collect();
         let mut done: Vec<Done> = Vec::with_capacity(finishes.len());
-        let mut groups: Vec<((Phase, Phase, Outcome, i32, String, String), Vec<i64>)> = Vec::new();
+        let mut groups: Groups<CompletionKey> = Vec::new();
         let mut audit = Vec::with_capacity(finishes.len() * 2);
         for (idx, f) in finishes.iter().enumerate() {
             let cpl = &f.completion;
@@ -866,7 +875,7 @@ impl SqlStore {
         }
         let no_codes = BTreeMap::new();
         // per template: (successes, failures, new next_schedule)
-        let mut deltas: Vec<(i64, (i64, i64, Option<Ts>))> = Vec::new();
+        let mut deltas: Vec<(i64, TemplateDelta)> = Vec::new();
         let mut woke = false;
         for d in &mut done {
             let tid = d.job.runtemplate_id.0;
@@ -904,7 +913,7 @@ impl SqlStore {
                 }
             }
         }
-        let mut tgroups: Vec<((i64, i64, Option<Ts>), Vec<i64>)> = Vec::new();
+        let mut tgroups: Groups<TemplateDelta> = Vec::new();
         for (tid, delta) in deltas {
             group(&mut tgroups, delta, tid);
         }
