@@ -32,6 +32,75 @@ impl SqlStore {
         }
         Ok(())
     }
+
+    /// Stores one artifact inside a transaction (replacing a same-named one of the job).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn put_in<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        job_id: JobId,
+        name: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+        note: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<ArtifactId> {
+        let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+        let content_type = content_type.to_string();
+        let existing = artifacts::Entity::find()
+            .filter(artifacts::Column::JobId.eq(job_id.0))
+            .filter(artifacts::Column::Filename.eq(name))
+            .select_only()
+            .column(artifacts::Column::Id)
+            .column(artifacts::Column::Filename)
+            .into_tuple::<(i64, String)>()
+            .all(txn)
+            .await
+            .map_err(|e| self.dberr(e))?
+            .into_iter()
+            .find(|(_, f)| f == name);
+        match existing {
+            Some((id, _)) => {
+                artifacts::Entity::update_many()
+                    .col_expr(
+                        artifacts::Column::ContentType,
+                        Expr::value(content_type.clone()),
+                    )
+                    .col_expr(artifacts::Column::Content, Expr::value(bytes))
+                    .col_expr(artifacts::Column::Size, Expr::value(size))
+                    .col_expr(artifacts::Column::Note, Expr::value(note))
+                    .filter(artifacts::Column::Id.eq(id))
+                    .exec(txn)
+                    .await
+                    .map_err(|e| self.dberr(e))?;
+                Ok(ArtifactId(id))
+            }
+            None => {
+                let id = artifacts::Entity::insert(artifacts::ActiveModel {
+                    id: NotSet,
+                    job_id: Set(job_id.0),
+                    filename: Set(name.to_string()),
+                    content_type: Set(content_type.clone()),
+                    content: Set(bytes),
+                    size: Set(size),
+                    note: Set(note),
+                    created: Set(ts(now)),
+                })
+                .exec(txn)
+                .await
+                .map_err(|e| match crate::error::classify(&e) {
+                    // a concurrent put of the same name won: retry as an update
+                    crate::error::Kind::Unique => Error::conflict(format!(
+                        "{}artifact {name:?} of job {job_id} was stored concurrently",
+                        crate::error::TRANSIENT
+                    )),
+                    _ => self.dberr(e),
+                })?
+                .last_insert_id;
+                Ok(ArtifactId(id))
+            }
+        }
+    }
 }
 
 fn seq_i64(seq: u64) -> Result<i64> {
@@ -249,62 +318,18 @@ impl ArtifactSink for SqlStore {
             content_type.to_string()
         };
         let now = self.now().await?;
-        let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
         in_tx!(self, |txn| async {
             self.require_job(&txn, job_id).await?;
-            let existing = artifacts::Entity::find()
-                .filter(artifacts::Column::JobId.eq(job_id.0))
-                .filter(artifacts::Column::Filename.eq(name))
-                .select_only()
-                .column(artifacts::Column::Id)
-                .column(artifacts::Column::Filename)
-                .into_tuple::<(i64, String)>()
-                .all(&txn)
-                .await
-                .map_err(|e| self.dberr(e))?
-                .into_iter()
-                .find(|(_, f)| f == name);
-            match existing {
-                Some((id, _)) => {
-                    artifacts::Entity::update_many()
-                        .col_expr(
-                            artifacts::Column::ContentType,
-                            Expr::value(content_type.clone()),
-                        )
-                        .col_expr(artifacts::Column::Content, Expr::value(bytes.clone()))
-                        .col_expr(artifacts::Column::Size, Expr::value(size))
-                        .col_expr(artifacts::Column::Note, Expr::value(note.clone()))
-                        .filter(artifacts::Column::Id.eq(id))
-                        .exec(&txn)
-                        .await
-                        .map_err(|e| self.dberr(e))?;
-                    Ok(ArtifactId(id))
-                }
-                None => {
-                    let id = artifacts::Entity::insert(artifacts::ActiveModel {
-                        id: NotSet,
-                        job_id: Set(job_id.0),
-                        filename: Set(name.to_string()),
-                        content_type: Set(content_type.clone()),
-                        content: Set(bytes.clone()),
-                        size: Set(size),
-                        note: Set(note.clone()),
-                        created: Set(ts(now)),
-                    })
-                    .exec(&txn)
-                    .await
-                    .map_err(|e| match crate::error::classify(&e) {
-                        // a concurrent put of the same name won: retry as an update
-                        crate::error::Kind::Unique => Error::conflict(format!(
-                            "{}artifact {name:?} of job {job_id} was stored concurrently",
-                            crate::error::TRANSIENT
-                        )),
-                        _ => self.dberr(e),
-                    })?
-                    .last_insert_id;
-                    Ok(ArtifactId(id))
-                }
-            }
+            self.put_in(
+                &txn,
+                job_id,
+                name,
+                &content_type,
+                bytes.clone(),
+                note.clone(),
+                now,
+            )
+            .await
         }
         .await)
     }

@@ -7,11 +7,13 @@ use crate::entity::{apps, artifacts, audit_log, company, job, job_output, runtem
 use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use multiflexi_core::artifact::ArtifactSink;
 use multiflexi_core::lifecycle::plan_completion;
 use multiflexi_core::model::{Environment, ExitCodeInfo, Job, NewJob};
 use multiflexi_core::store::{
     Begin, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed, Completion,
-    HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview, Recovered, fence_conflict,
+    Finish, Finished, HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview, Recovered,
+    fence_conflict, finish_separately,
 };
 use multiflexi_core::{
     AppId, CompanyId, Error, Event, JobId, Outcome, Phase, Result, RunTemplateId, Trigger,
@@ -407,6 +409,43 @@ impl SqlStore {
         Ok((Completed { job, retry }, woke))
     }
 
+    /// Completed → Preserved (fenced), with its audit row.
+    async fn preserve_in<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        lease: LeaseRef,
+        now: DateTime<Utc>,
+    ) -> Result<Job> {
+        let row = self
+            .fence(txn, lease, &[Phase::Completed], Event::Preserve)
+            .await?;
+        let to = Phase::Completed.apply(Event::Preserve)?.to;
+        let n = job::Entity::update_many()
+            .col_expr(job::Column::Phase, Expr::value(to.as_str()))
+            .col_expr(job::Column::Preserved, Expr::value(Some(ts(now))))
+            .filter(job::Column::Id.eq(row.id))
+            .filter(job::Column::LeaseToken.eq(lease.lease_token))
+            .filter(job::Column::Phase.eq(Phase::Completed.as_str()))
+            .exec(txn)
+            .await
+            .map_err(|e| self.dberr(e))?
+            .rows_affected;
+        if n != 1 {
+            return Err(fence_conflict(
+                lease.job_id,
+                &[Phase::Completed],
+                lease.lease_token,
+            ));
+        }
+        let actor = row
+            .lease_owner
+            .clone()
+            .unwrap_or_else(|| "scheduler".into());
+        self.audit_phase(txn, now, row.id, to, &actor, String::new())
+            .await?;
+        self.job_in(txn, row.id).await
+    }
+
     /// Queued → Scheduled after an expired lease (no attempt counted, lease cleared).
     async fn requeue_in<C: ConnectionTrait>(
         &self,
@@ -471,6 +510,510 @@ impl SqlStore {
         self.check_new_job(c, new).await?;
         let id = self.insert_job(c, new, now).await?;
         self.job_in(c, id).await
+    }
+}
+
+/// A `phase:<phase>` audit row, to insert with others in one statement.
+fn audit_row(
+    now: DateTime<Utc>,
+    job_id: i64,
+    phase: Phase,
+    actor: String,
+    detail: String,
+) -> audit_log::ActiveModel {
+    audit_log::ActiveModel {
+        id: NotSet,
+        at: Set(ts(now)),
+        job_id: Set(Some(job_id)),
+        actor: Set(actor),
+        action: Set(format!("phase:{}", phase.as_str())),
+        detail: Set(detail),
+    }
+}
+
+/// The fencing check of [`SqlStore::fence`] on a row already read (and locked): returns the
+/// job's phase.
+fn fence_row(
+    rows: &HashMap<i64, job::Model>,
+    lease: LeaseRef,
+    expected: &[Phase],
+    event: Event,
+) -> Result<Phase> {
+    let row = rows
+        .get(&lease.job_id.0)
+        .ok_or_else(|| Error::not_found(JobId::ENTITY, lease.job_id))?;
+    if row.lease_token != lease.lease_token {
+        return Err(fence_conflict(lease.job_id, expected, lease.lease_token));
+    }
+    let phase = phase_of(row)?;
+    phase.apply(event)?;
+    if !expected.contains(&phase) {
+        return Err(fence_conflict(lease.job_id, expected, lease.lease_token));
+    }
+    Ok(phase)
+}
+
+/// Ids grouped by what one UPDATE sets for them.
+type Groups<K> = Vec<(K, Vec<i64>)>;
+/// A start's pid and external id.
+type StartKey = (Option<i64>, Option<String>);
+/// From, to, outcome, exit code, stdout copy, stderr copy of a completion.
+type CompletionKey = (Phase, Phase, Outcome, i32, String, String);
+/// Successes, failures and the new `next_schedule` of one template in a batch.
+type TemplateDelta = (i64, i64, Option<Ts>);
+
+/// Groups ids by a key, keeping first-seen order of the keys.
+fn group<K: PartialEq>(groups: &mut Vec<(K, Vec<i64>)>, key: K, id: i64) {
+    match groups.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, ids)) => ids.push(id),
+        None => groups.push((key, vec![id])),
+    }
+}
+
+/// Rows of one multi-row artifact INSERT at most, and bytes of content.
+const ARTIFACT_ROWS: usize = 200;
+const ARTIFACT_BYTES: usize = 4 * 1024 * 1024;
+
+impl SqlStore {
+    /// The jobs of a batch, read in one statement (locked on PostgreSQL and MySQL, in id order).
+    async fn rows_for_update<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        ids: impl Iterator<Item = i64>,
+    ) -> Result<HashMap<i64, job::Model>> {
+        let mut ids: Vec<i64> = ids.collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut rows = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = job::Entity::find()
+                .filter(job::Column::Id.is_in(chunk.to_vec()))
+                .order_by_asc(job::Column::Id);
+            if self.locks() {
+                q = q.lock(LockType::Update);
+            }
+            for r in q.all(c).await.map_err(|e| self.dberr(e))? {
+                rows.insert(r.id, r);
+            }
+        }
+        Ok(rows)
+    }
+
+    async fn insert_audit<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        rows: Vec<audit_log::ActiveModel>,
+    ) -> Result<()> {
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
+            audit_log::Entity::insert_many(chunk)
+                .exec(c)
+                .await
+                .map_err(|e| self.dberr(e))?;
+        }
+        Ok(())
+    }
+
+    /// `UPDATE job … WHERE id IN (ids) AND phase = from`; every row must change (the rows are
+    /// locked and were fenced).
+    async fn update_jobs<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        ids: &[i64],
+        from: Phase,
+        set: impl Fn(sea_orm::UpdateMany<job::Entity>) -> sea_orm::UpdateMany<job::Entity>,
+    ) -> Result<()> {
+        for chunk in ids.chunks(CHUNK) {
+            let n = set(job::Entity::update_many())
+                .filter(job::Column::Id.is_in(chunk.to_vec()))
+                .filter(job::Column::Phase.eq(from.as_str()))
+                .exec(c)
+                .await
+                .map_err(|e| self.dberr(e))?
+                .rows_affected;
+            if n != chunk.len() as u64 {
+                return Err(Error::conflict(format!(
+                    "{}{} of {} fenced jobs changed phase under their lock",
+                    crate::error::TRANSIENT,
+                    n,
+                    chunk.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `begin_many` for a batch: one locked read, one UPDATE per distinct (pid, external id),
+    /// one multi-row audit INSERT.
+    async fn begin_batch_in<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        starts: &[Begin],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<Job>>> {
+        let mut rows = self
+            .rows_for_update(c, starts.iter().map(|b| b.lease.job_id.0))
+            .await?;
+        let to = Phase::Queued.apply(Event::Start)?.to;
+        let mut out: Vec<Result<i64>> = Vec::with_capacity(starts.len());
+        let mut groups: Groups<StartKey> = Vec::new();
+        let mut audit = Vec::with_capacity(starts.len());
+        for b in starts {
+            if let Err(e) = fence_row(&rows, b.lease, &[Phase::Queued], Event::Start) {
+                out.push(Err(e));
+                continue;
+            }
+            let Some(row) = rows.get_mut(&b.lease.job_id.0) else {
+                out.push(Err(Error::not_found(JobId::ENTITY, b.lease.job_id)));
+                continue;
+            };
+            row.phase = to.as_str().to_string();
+            row.status = to.as_str().to_string();
+            row.begin = Some(ts(now));
+            row.pid = b.pid;
+            row.external_id = b.external_id.clone();
+            audit.push(audit_row(
+                now,
+                row.id,
+                to,
+                row.lease_owner.clone().unwrap_or_default(),
+                format!(
+                    "pid={} external_id={}",
+                    b.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+                    b.external_id.as_deref().unwrap_or("-")
+                ),
+            ));
+            group(&mut groups, (b.pid, b.external_id.clone()), row.id);
+            out.push(Ok(row.id));
+        }
+        for ((pid, external_id), ids) in groups {
+            self.update_jobs(c, &ids, Phase::Queued, |q| {
+                q.col_expr(job::Column::Phase, Expr::value(to.as_str()))
+                    .col_expr(job::Column::Status, Expr::value(to.as_str()))
+                    .col_expr(job::Column::Begin, Expr::value(Some(ts(now))))
+                    .col_expr(job::Column::Pid, Expr::value(pid))
+                    .col_expr(job::Column::ExternalId, Expr::value(external_id.clone()))
+            })
+            .await?;
+        }
+        self.insert_audit(c, audit).await?;
+        out.into_iter()
+            .map(|r| r.and_then(|id| job_from_model(&self.inner.keys, &rows[&id])))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(Ok)
+            .collect()
+    }
+
+    /// `finish_many` for a batch on this store's own artifacts: the completion side effects of
+    /// [`SqlStore::complete_in`] applied set-wise (one UPDATE per distinct outcome and output,
+    /// schedule rows deleted together, template counters summed per template), stdout.txt /
+    /// stderr.txt inserted in multi-row INSERTs, Preserved in one UPDATE, the audit rows in one
+    /// INSERT.
+    async fn finish_batch_in<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        finishes: &[Finish],
+        now: DateTime<Utc>,
+        cap: usize,
+    ) -> Result<(Vec<Result<Finished>>, bool)> {
+        struct Done {
+            idx: usize,
+            id: i64,
+            outcome: Outcome,
+            exitcode: i32,
+            job: Job,
+            retry: Option<Job>,
+        }
+        let mut rows = self
+            .rows_for_update(c, finishes.iter().map(|f| f.completion.lease.job_id.0))
+            .await?;
+        let mut out: Vec<Option<Result<Finished>>> = (0..finishes.len()).map(|_| None).collect();
+        let mut done: Vec<Done> = Vec::with_capacity(finishes.len());
+        let mut groups: Groups<CompletionKey> = Vec::new();
+        let mut audit = Vec::with_capacity(finishes.len() * 2);
+        for (idx, f) in finishes.iter().enumerate() {
+            let cpl = &f.completion;
+            let event = Event::Complete(cpl.outcome);
+            let planned = fence_row(&rows, cpl.lease, &[Phase::Queued, Phase::Running], event)
+                .and_then(|from| Ok((from, from.apply(event)?)));
+            let (from, t) = match planned {
+                Ok(p) => p,
+                Err(e) => {
+                    out[idx] = Some(Err(e));
+                    continue;
+                }
+            };
+            let outcome = t.outcome.unwrap_or(Outcome::Lost);
+            let Some(row) = rows.get_mut(&cpl.lease.job_id.0) else {
+                out[idx] = Some(Err(Error::not_found(JobId::ENTITY, cpl.lease.job_id)));
+                continue;
+            };
+            row.phase = t.to.as_str().to_string();
+            row.status = outcome.as_str().to_string();
+            row.outcome = Some(outcome.as_str().to_string());
+            row.exitcode = Some(i64::from(cpl.exitcode));
+            row.end = Some(ts(now));
+            row.lease_expires = None;
+            row.stdout = cpl.stdout.clone();
+            row.stderr = cpl.stderr.clone();
+            audit.push(audit_row(
+                now,
+                row.id,
+                t.to,
+                row.lease_owner.clone().unwrap_or_default(),
+                format!("outcome={} exitcode={}", outcome, cpl.exitcode),
+            ));
+            group(
+                &mut groups,
+                (
+                    from,
+                    t.to,
+                    outcome,
+                    cpl.exitcode,
+                    cpl.stdout.clone(),
+                    cpl.stderr.clone(),
+                ),
+                row.id,
+            );
+            done.push(Done {
+                idx,
+                id: row.id,
+                outcome,
+                exitcode: cpl.exitcode,
+                job: job_from_model(&self.inner.keys, row)?,
+                retry: None,
+            });
+        }
+        if done.is_empty() {
+            return Ok((
+                out.into_iter().map(|r| r.expect("every entry")).collect(),
+                false,
+            ));
+        }
+        for ((from, to, outcome, exitcode, stdout, stderr), ids) in &groups {
+            self.update_jobs(c, ids, *from, |q| {
+                q.col_expr(job::Column::Phase, Expr::value(to.as_str()))
+                    .col_expr(job::Column::Status, Expr::value(outcome.as_str()))
+                    .col_expr(job::Column::Outcome, Expr::value(Some(outcome.as_str())))
+                    .col_expr(
+                        job::Column::Exitcode,
+                        Expr::value(Some(i64::from(*exitcode))),
+                    )
+                    .col_expr(job::Column::End, Expr::value(Some(ts(now))))
+                    .col_expr(job::Column::LeaseExpires, Expr::value(Option::<Ts>::None))
+                    .col_expr(job::Column::Stdout, Expr::value(stdout.as_str()))
+                    .col_expr(job::Column::Stderr, Expr::value(stderr.as_str()))
+            })
+            .await?;
+        }
+        let done_ids: Vec<i64> = done.iter().map(|d| d.id).collect();
+        for chunk in done_ids.chunks(CHUNK) {
+            schedule::Entity::delete_many()
+                .filter(schedule::Column::JobId.is_in(chunk.to_vec()))
+                .exec(c)
+                .await
+                .map_err(|e| self.dberr(e))?;
+        }
+
+        // Templates: counters, next_schedule, retries — in input order, as one by one would.
+        let mut tids: Vec<i64> = done.iter().map(|d| d.job.runtemplate_id.0).collect();
+        tids.sort_unstable();
+        tids.dedup();
+        let mut trows: HashMap<i64, runtemplate::Model> = HashMap::with_capacity(tids.len());
+        for chunk in tids.chunks(CHUNK) {
+            let mut q = runtemplate::Entity::find()
+                .filter(runtemplate::Column::Id.is_in(chunk.to_vec()))
+                .order_by_asc(runtemplate::Column::Id);
+            if self.locks() {
+                q = q.lock(LockType::Update);
+            }
+            for r in q.all(c).await.map_err(|e| self.dberr(e))? {
+                trows.insert(r.id, r);
+            }
+        }
+        let mut app_ids: Vec<i64> = done.iter().map(|d| d.job.app_id.0).collect();
+        app_ids.sort_unstable();
+        app_ids.dedup();
+        let mut codes: HashMap<i64, BTreeMap<i32, ExitCodeInfo>> = HashMap::new();
+        for chunk in app_ids.chunks(CHUNK) {
+            for app in apps::Entity::find()
+                .filter(apps::Column::Id.is_in(chunk.to_vec()))
+                .all(c)
+                .await
+                .map_err(|e| self.dberr(e))?
+            {
+                codes.insert(app.id, from_json("app exit codes", &app.exit_codes)?);
+            }
+        }
+        let no_codes = BTreeMap::new();
+        // per template: (successes, failures, new next_schedule)
+        let mut deltas: Vec<(i64, TemplateDelta)> = Vec::new();
+        let mut woke = false;
+        for d in &mut done {
+            let tid = d.job.runtemplate_id.0;
+            let Some(trow) = trows.get_mut(&tid) else {
+                continue;
+            };
+            let template = template_from_model(trow.clone(), Environment::new(), Vec::new())?;
+            let app_codes = codes.get(&d.job.app_id.0).unwrap_or(&no_codes);
+            let plan = plan_completion(&d.job, &template, app_codes, d.outcome, d.exitcode, now);
+            let delta = match deltas.iter_mut().find(|(t, _)| *t == tid) {
+                Some((_, delta)) => delta,
+                None => {
+                    deltas.push((tid, (0, 0, None)));
+                    &mut deltas.last_mut().expect("just pushed").1
+                }
+            };
+            if plan.success {
+                trow.successfull_jobs_count += 1;
+                delta.0 += 1;
+            } else {
+                trow.failed_jobs_count += 1;
+                delta.1 += 1;
+            }
+            if let Some(next) = plan.next_schedule {
+                let next = ts(to_micros(next));
+                trow.next_schedule = Some(next);
+                delta.2 = Some(next);
+            }
+            if let Some(new) = plan.retry {
+                // A retry whose (slot, attempt) is somehow taken already is not created twice.
+                if self.check_new_job(c, &new).await.is_ok() {
+                    let id = self.insert_job(c, &new, now).await?;
+                    d.retry = Some(self.job_in(c, id).await?);
+                    woke = true;
+                }
+            }
+        }
+        let mut tgroups: Groups<TemplateDelta> = Vec::new();
+        for (tid, delta) in deltas {
+            group(&mut tgroups, delta, tid);
+        }
+        for ((ok, failed, next), ids) in tgroups {
+            let mut u = runtemplate::Entity::update_many()
+                .col_expr(
+                    runtemplate::Column::SuccessfullJobsCount,
+                    Expr::col(runtemplate::Column::SuccessfullJobsCount).add(ok),
+                )
+                .col_expr(
+                    runtemplate::Column::FailedJobsCount,
+                    Expr::col(runtemplate::Column::FailedJobsCount).add(failed),
+                )
+                .filter(runtemplate::Column::Id.is_in(ids));
+            if let Some(next) = next {
+                u = u.col_expr(runtemplate::Column::NextSchedule, Expr::value(Some(next)));
+            }
+            u.exec(c).await.map_err(|e| self.dberr(e))?;
+        }
+
+        // stdout.txt / stderr.txt: multi-row INSERTs; a same-named artifact is replaced.
+        let names = ["stdout.txt", "stderr.txt"];
+        let mut existing: HashMap<(i64, String), i64> = HashMap::new();
+        for chunk in done_ids.chunks(CHUNK) {
+            for (id, job_id, name) in artifacts::Entity::find()
+                .filter(artifacts::Column::JobId.is_in(chunk.to_vec()))
+                .filter(artifacts::Column::Filename.is_in(names))
+                .select_only()
+                .column(artifacts::Column::Id)
+                .column(artifacts::Column::JobId)
+                .column(artifacts::Column::Filename)
+                .into_tuple::<(i64, i64, String)>()
+                .all(c)
+                .await
+                .map_err(|e| self.dberr(e))?
+            {
+                existing.insert((job_id, name), id);
+            }
+        }
+        let mut batch: Vec<artifacts::ActiveModel> = Vec::new();
+        let mut batch_bytes = 0usize;
+        for d in &done {
+            let f = &finishes[d.idx];
+            for (name, bytes) in [(names[0], &f.stdout), (names[1], &f.stderr)] {
+                let (bytes, note) = capped(bytes, cap);
+                if existing.contains_key(&(d.id, name.to_string())) {
+                    self.put_in(c, JobId(d.id), name, "text/plain", bytes, note, now)
+                        .await?;
+                    continue;
+                }
+                batch_bytes += bytes.len();
+                batch.push(artifacts::ActiveModel {
+                    id: NotSet,
+                    job_id: Set(d.id),
+                    filename: Set(name.to_string()),
+                    content_type: Set("text/plain".to_string()),
+                    size: Set(i64::try_from(bytes.len()).unwrap_or(i64::MAX)),
+                    content: Set(bytes),
+                    note: Set(note),
+                    created: Set(ts(now)),
+                });
+                if batch.len() >= ARTIFACT_ROWS || batch_bytes >= ARTIFACT_BYTES {
+                    self.insert_artifacts(c, std::mem::take(&mut batch)).await?;
+                    batch_bytes = 0;
+                }
+            }
+        }
+        self.insert_artifacts(c, batch).await?;
+
+        // Completed → Preserved.
+        let to = Phase::Completed.apply(Event::Preserve)?.to;
+        self.update_jobs(c, &done_ids, Phase::Completed, |q| {
+            q.col_expr(job::Column::Phase, Expr::value(to.as_str()))
+                .col_expr(job::Column::Preserved, Expr::value(Some(ts(now))))
+        })
+        .await?;
+        for d in &done {
+            let row = rows.get_mut(&d.id).expect("a fenced row");
+            row.phase = to.as_str().to_string();
+            row.preserved = Some(ts(now));
+            audit.push(audit_row(
+                now,
+                d.id,
+                to,
+                row.lease_owner
+                    .clone()
+                    .unwrap_or_else(|| "scheduler".into()),
+                String::new(),
+            ));
+        }
+        self.insert_audit(c, audit).await?;
+        for d in done {
+            let preserved = job_from_model(&self.inner.keys, &rows[&d.id]);
+            out[d.idx] = Some(Ok(Finished {
+                completed: Completed {
+                    job: d.job,
+                    retry: d.retry,
+                },
+                preserved,
+            }));
+        }
+        Ok((
+            out.into_iter().map(|r| r.expect("every entry")).collect(),
+            woke,
+        ))
+    }
+
+    async fn insert_artifacts<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        batch: Vec<artifacts::ActiveModel>,
+    ) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        artifacts::Entity::insert_many(batch)
+            .exec(c)
+            .await
+            .map_err(|e| match crate::error::classify(&e) {
+                crate::error::Kind::Unique => Error::conflict(format!(
+                    "{}an artifact was stored concurrently",
+                    crate::error::TRANSIENT
+                )),
+                _ => self.dberr(e),
+            })?;
+        Ok(())
     }
 }
 
@@ -619,54 +1162,11 @@ impl JobQueue for SqlStore {
     }
 
     async fn begin_many(&self, starts: &[Begin]) -> Result<Vec<Result<Job>>> {
-        let now = self.now().await?;
-        in_tx!(self, |txn| async {
-            let mut out = Vec::with_capacity(starts.len());
-            for b in starts {
-                let r = async {
-                    let row = self
-                        .fence(&txn, b.lease, &[Phase::Queued], Event::Start)
-                        .await?;
-                    let to = Phase::Queued.apply(Event::Start)?.to;
-                    let n = job::Entity::update_many()
-                        .col_expr(job::Column::Phase, Expr::value(to.as_str()))
-                        .col_expr(job::Column::Status, Expr::value(to.as_str()))
-                        .col_expr(job::Column::Begin, Expr::value(Some(ts(now))))
-                        .col_expr(job::Column::Pid, Expr::value(b.pid))
-                        .col_expr(job::Column::ExternalId, Expr::value(b.external_id.clone()))
-                        .filter(job::Column::Id.eq(row.id))
-                        .filter(job::Column::LeaseToken.eq(b.lease.lease_token))
-                        .filter(job::Column::Phase.eq(Phase::Queued.as_str()))
-                        .exec(&txn)
-                        .await
-                        .map_err(|e| self.dberr(e))?
-                        .rows_affected;
-                    if n != 1 {
-                        return Err(fence_conflict(
-                            b.lease.job_id,
-                            &[Phase::Queued],
-                            b.lease.lease_token,
-                        ));
-                    }
-                    let detail = format!(
-                        "pid={} external_id={}",
-                        b.pid.map_or_else(|| "-".into(), |p| p.to_string()),
-                        b.external_id.as_deref().unwrap_or("-")
-                    );
-                    let actor = row.lease_owner.clone().unwrap_or_default();
-                    self.audit_phase(&txn, now, row.id, to, &actor, detail)
-                        .await?;
-                    self.job_in(&txn, row.id).await
-                }
-                .await;
-                match r {
-                    Err(e) if is_fatal(&e) => return Err(e),
-                    r => out.push(r),
-                }
-            }
-            Ok(out)
+        if starts.is_empty() {
+            return Ok(Vec::new());
         }
-        .await)
+        let now = self.now().await?;
+        in_tx!(self, |txn| self.begin_batch_in(&txn, starts, now).await)
     }
 
     async fn heartbeat(&self, leases: &[LeaseRef], ttl: Duration) -> Result<Vec<HeartbeatStatus>> {
@@ -764,37 +1264,30 @@ impl JobQueue for SqlStore {
 
     async fn mark_preserved(&self, lease: LeaseRef) -> Result<Job> {
         let now = self.now().await?;
-        in_tx!(self, |txn| async {
-            let row = self
-                .fence(&txn, lease, &[Phase::Completed], Event::Preserve)
-                .await?;
-            let to = Phase::Completed.apply(Event::Preserve)?.to;
-            let n = job::Entity::update_many()
-                .col_expr(job::Column::Phase, Expr::value(to.as_str()))
-                .col_expr(job::Column::Preserved, Expr::value(Some(ts(now))))
-                .filter(job::Column::Id.eq(row.id))
-                .filter(job::Column::LeaseToken.eq(lease.lease_token))
-                .filter(job::Column::Phase.eq(Phase::Completed.as_str()))
-                .exec(&txn)
-                .await
-                .map_err(|e| self.dberr(e))?
-                .rows_affected;
-            if n != 1 {
-                return Err(fence_conflict(
-                    lease.job_id,
-                    &[Phase::Completed],
-                    lease.lease_token,
-                ));
-            }
-            let actor = row
-                .lease_owner
-                .clone()
-                .unwrap_or_else(|| "scheduler".into());
-            self.audit_phase(&txn, now, row.id, to, &actor, String::new())
-                .await?;
-            self.job_in(&txn, row.id).await
+        in_tx!(self, |txn| self.preserve_in(&txn, lease, now).await)
+    }
+
+    async fn finish_many(
+        &self,
+        finishes: &[Finish],
+        artifacts: &dyn ArtifactSink,
+    ) -> Result<Vec<Result<Finished>>> {
+        // Only when the output goes to this very store can it share the transaction.
+        if !std::ptr::addr_eq(artifacts as *const dyn ArtifactSink, self as *const Self) {
+            return finish_separately(self, finishes, artifacts).await;
         }
-        .await)
+        if finishes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now().await?;
+        let cap = usize::try_from(self.inner.artifact_cap).unwrap_or(usize::MAX);
+        let (out, woke) = in_tx!(self, |txn| self
+            .finish_batch_in(&txn, finishes, now, cap)
+            .await)?;
+        if woke {
+            self.wake();
+        }
+        Ok(out)
     }
 
     async fn recover_expired(&self) -> Result<Recovered> {
@@ -1045,6 +1538,18 @@ impl JobQueue for SqlStore {
     fn work_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         Some(self.subscribe())
     }
+}
+
+/// The artifact size cap applied to in-memory output (as [`ArtifactSink::put`] applies it).
+fn capped(bytes: &[u8], cap: usize) -> (Vec<u8>, Option<String>) {
+    if bytes.len() <= cap {
+        return (bytes.to_vec(), None);
+    }
+    let note = format!(
+        "truncated: kept the first {cap} of {} bytes (artifact size cap)",
+        bytes.len()
+    );
+    (bytes[..cap].to_vec(), Some(note))
 }
 
 /// Errors that abort the whole transaction (database failures), as opposed to per-job results

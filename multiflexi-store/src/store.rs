@@ -137,6 +137,9 @@ pub(crate) struct Inner {
     time: TimeSource,
     signal: watch::Sender<u64>,
     listener: Option<tokio::task::JoinHandle<()>>,
+    /// SQLite has one writer: this process's write transactions take turns here instead of
+    /// colliding on the file lock (whose busy handler sleeps in steps of up to 100 ms).
+    write_gate: Option<tokio::sync::Mutex<()>>,
 }
 
 impl Drop for Inner {
@@ -251,7 +254,10 @@ impl SqlStore {
                 if memory {
                     o
                 } else {
+                    // Pages read through a memory map: a connection whose cache another
+                    // connection's commit invalidated re-reads without copying.
                     o.journal_mode(SqliteJournalMode::Wal)
+                        .pragma("mmap_size", "268435456")
                 }
             });
         }
@@ -318,6 +324,7 @@ impl SqlStore {
                 time,
                 signal,
                 listener,
+                write_gate: (backend == DbBackend::Sqlite).then(|| tokio::sync::Mutex::new(())),
             }),
         };
         store.now().await?;
@@ -416,6 +423,14 @@ impl SqlStore {
         Ok(db_us - mid.timestamp_micros())
     }
 
+    /// On SQLite, this process's turn to write (held for the whole transaction).
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.inner.write_gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        }
+    }
+
     /// Starts a transaction: `BEGIN IMMEDIATE` on SQLite (the single-writer path).
     pub(crate) async fn begin(&self) -> Result<DatabaseTransaction> {
         let mut opts = TransactionOptions::default();
@@ -465,6 +480,7 @@ macro_rules! in_tx {
         let mut attempt: u32 = 0;
         loop {
             let r = async {
+                let _turn = $store.write_turn().await;
                 let $txn = $store.begin().await?;
                 match $body {
                     Ok(v) => {

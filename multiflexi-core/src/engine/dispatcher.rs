@@ -9,15 +9,18 @@ use crate::executor::{Executor, JobIo, LaunchSpec};
 use crate::ids::JobId;
 use crate::lifecycle::Outcome;
 use crate::model::{ExecutorKind, Job};
-use crate::store::{ClaimOptions, Completion, HeartbeatStatus, LeaseRef, Store};
+use crate::store::{
+    Begin, ClaimOptions, Completion, Finish, Finished, HeartbeatStatus, LeaseRef, Store,
+};
 use crate::telemetry::{PhaseEvent, Telemetry};
 use crate::{Clock, Error, Result};
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -102,6 +105,124 @@ struct Counters {
     abandoned: AtomicU64,
 }
 
+type Reply<R> = oneshot::Sender<Result<R>>;
+
+/// Collects one kind of store write from many jobs and hands whatever is ready to one store call
+/// (one transaction): a request alone is flushed at once (no waiting for company), requests that
+/// arrive while a flush is in flight go together in the next one.
+#[derive(Debug)]
+pub(crate) struct Batcher<T, R> {
+    tx: mpsc::UnboundedSender<(T, Reply<R>)>,
+}
+
+impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
+    /// Spawns the flushing task; it ends when the last handle is dropped.
+    pub(crate) fn spawn<F, Fut>(max: usize, flush: F) -> Self
+    where
+        F: Fn(Vec<T>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<Result<R>>>> + Send + 'static,
+    {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(T, Reply<R>)>();
+        let max = max.max(1);
+        tokio::spawn(async move {
+            let mut items = Vec::new();
+            let mut replies: Vec<Reply<R>> = Vec::new();
+            while let Some((item, reply)) = rx.recv().await {
+                items.push(item);
+                replies.push(reply);
+                // Jobs claimed together get here together: give the ones already woken a
+                // scheduler pass to join (no timer, so a job alone is not held back).
+                for _ in 0..3 {
+                    tokio::task::yield_now().await;
+                    while items.len() < max {
+                        match rx.try_recv() {
+                            Ok((item, reply)) => {
+                                items.push(item);
+                                replies.push(reply);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+                match flush(std::mem::take(&mut items)).await {
+                    Ok(results) => {
+                        let mut results = results.into_iter();
+                        for reply in replies.drain(..) {
+                            let r = results.next().unwrap_or_else(|| {
+                                Err(Error::conflict(
+                                    "the store returned fewer results than requests",
+                                ))
+                            });
+                            let _ = reply.send(r);
+                        }
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        let mut first = Some(e);
+                        for reply in replies.drain(..) {
+                            let err = first.take().unwrap_or_else(|| {
+                                Error::backend(
+                                    "store",
+                                    false,
+                                    format!("batched write failed: {message}"),
+                                )
+                            });
+                            let _ = reply.send(Err(err));
+                        }
+                    }
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    /// Queues `item` for the next flush and waits for its result.
+    pub(crate) async fn submit(&self, item: T) -> Result<R> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send((item, reply)).map_err(|_| {
+            Error::backend("store", false, "the dispatcher's store batcher stopped")
+        })?;
+        rx.await
+            .map_err(|_| Error::backend("store", false, "the dispatcher's store batcher stopped"))?
+    }
+}
+
+/// The batched store writes of one dispatcher run: job starts, and finishes (Completed, output
+/// stored, Preserved in one step).
+#[derive(Debug)]
+struct Batchers {
+    begin: Arc<Batcher<Begin, crate::model::Job>>,
+    finish: Batcher<Finish, Finished>,
+}
+
+/// Largest batch one transaction carries.
+const MAX_BATCH: usize = 256;
+
+impl Batchers {
+    fn new(store: &Arc<dyn Store>, artifacts: &Arc<dyn ArtifactSink>) -> Self {
+        let begin = {
+            let store = store.clone();
+            Batcher::spawn(MAX_BATCH, move |starts: Vec<Begin>| {
+                let store = store.clone();
+                async move { store.begin_many(&starts).await }
+            })
+        };
+        let finish = {
+            let store = store.clone();
+            let artifacts = artifacts.clone();
+            Batcher::spawn(MAX_BATCH, move |finishes: Vec<Finish>| {
+                let store = store.clone();
+                let artifacts = artifacts.clone();
+                async move { store.finish_many(&finishes, &*artifacts).await }
+            })
+        };
+        Self {
+            begin: Arc::new(begin),
+            finish,
+        }
+    }
+}
+
 /// Why the engine cancelled a running job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StopReason {
@@ -125,6 +246,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     options: DispatcherOptions,
     running: Mutex<HashMap<JobId, RunningJob>>,
+    /// Jobs whose executor has not returned yet (what `max_parallel` limits); the others in
+    /// `running` are only storing their end.
+    executing: AtomicUsize,
     wake: Notify,
     slot_freed: Notify,
     counters: Counters,
@@ -157,6 +281,7 @@ impl Dispatcher {
                 clock,
                 options,
                 running: Mutex::new(HashMap::new()),
+                executing: AtomicUsize::new(0),
                 wake: Notify::new(),
                 slot_freed: Notify::new(),
                 counters: Counters::default(),
@@ -198,18 +323,40 @@ impl Dispatcher {
         }
         let mut kinds: Vec<ExecutorKind> = inner.executors.keys().copied().collect();
         kinds.sort();
+        let batchers = Arc::new(Batchers::new(&inner.store, &inner.artifacts));
+        if let Err(e) = std::fs::create_dir_all(&inner.options.work_root) {
+            tracing::warn!("cannot create {}: {e}", inner.options.work_root.display());
+        }
         let mut signal = inner.store.work_signal();
         let mut tasks = JoinSet::new();
         let heartbeat = tokio::spawn(heartbeat_loop(self.inner.clone(), shutdown.clone()));
         let mut poll = tokio::time::interval(inner.options.poll_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         poll.tick().await;
+        // Whether the last claim filled every slot it asked for: due work is waiting.
+        let mut backlog = false;
         loop {
             if shutdown.is_draining() {
                 break;
             }
             while tasks.try_join_next().is_some() {}
-            let free = inner.options.max_parallel.saturating_sub(self.running());
+            // A slot frees when the executor returns; the job's bookkeeping (Completed, output,
+            // Preserved) then goes on in a batch while the next job runs, with at most as many
+            // jobs finishing as running.
+            let executing = inner.executing.load(Ordering::Acquire);
+            let free = inner
+                .options
+                .max_parallel
+                .saturating_sub(executing)
+                .min((2 * inner.options.max_parallel).saturating_sub(self.running()));
+            // With a backlog, claim when half the slots are free rather than one slot at a time
+            // (jobs of a batch free their slots one after another): fewer, fuller claims.
+            if backlog && executing > 0 && free < (inner.options.max_parallel / 2).max(1) {
+                tokio::select! {
+                    _ = inner.slot_freed.notified() => continue,
+                    _ = shutdown.draining() => break,
+                }
+            }
             let throttled = inner
                 .options
                 .memory_limit_mb
@@ -225,27 +372,34 @@ impl Dispatcher {
                 match inner.store.claim(&options).await {
                     Ok(jobs) => {
                         let full = jobs.len() == free;
+                        backlog = full;
                         inner
                             .counters
                             .claimed
                             .fetch_add(jobs.len() as u64, Ordering::Relaxed);
                         for job in jobs {
-                            self.spawn_job(&mut tasks, job);
+                            self.spawn_job(&mut tasks, &batchers, job);
                         }
                         if full {
                             // There may be more due work: claim again once a slot frees.
                             tokio::select! {
-                                _ = inner.slot_freed.notified() => continue,
+                                _ = inner.slot_freed.notified() => {
+                                    settle().await;
+                                    continue;
+                                }
                                 _ = shutdown.draining() => break,
                             }
                         }
                     }
-                    Err(e) => tracing::warn!("claim failed: {e}"),
+                    Err(e) => {
+                        backlog = false;
+                        tracing::warn!("claim failed: {e}");
+                    }
                 }
             }
             tokio::select! {
                 _ = shutdown.draining() => break,
-                _ = inner.slot_freed.notified(), if free == 0 || throttled => {}
+                _ = inner.slot_freed.notified(), if free == 0 || throttled => settle().await,
                 _ = inner.wake.notified() => {
                     inner.counters.signal_wakeups.fetch_add(1, Ordering::Relaxed);
                 }
@@ -277,6 +431,7 @@ impl Dispatcher {
             })
         };
         while tasks.join_next().await.is_some() {}
+        drop(batchers);
         abort_watch.abort();
         heartbeat.abort();
         Ok(())
@@ -295,8 +450,9 @@ impl Dispatcher {
         Ok(())
     }
 
-    fn spawn_job(&self, tasks: &mut JoinSet<()>, job: Job) {
+    fn spawn_job(&self, tasks: &mut JoinSet<()>, batchers: &Arc<Batchers>, job: Job) {
         let inner = self.inner.clone();
+        let batchers = batchers.clone();
         let cancel = CancellationToken::new();
         inner.running.lock().unwrap().insert(
             job.id,
@@ -309,14 +465,34 @@ impl Dispatcher {
         inner
             .telemetry
             .event(&PhaseEvent::of(&job, inner.clock.now()));
+        inner.executing.fetch_add(1, Ordering::AcqRel);
+        let slot = Slot(inner.clone());
         tasks.spawn(async move {
             let id = job.id;
-            if let Err(e) = run_job(&inner, job, cancel).await {
+            if let Err(e) = run_job(&inner, &batchers, job, cancel, slot).await {
                 tracing::warn!(job_id = id.get(), "job bookkeeping failed: {e}");
             }
             inner.running.lock().unwrap().remove(&id);
             inner.slot_freed.notify_one();
         });
+    }
+}
+
+/// A job's parallel slot: freed (and the loop told) when dropped, once the executor returned.
+struct Slot(Arc<Inner>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.executing.fetch_sub(1, Ordering::AcqRel);
+        self.0.slot_freed.notify_one();
+    }
+}
+
+/// Jobs finished in one batch free their slots one task after another: let them all run before
+/// counting free slots, so one claim fills them all instead of one claim per slot.
+async fn settle() {
+    for _ in 0..4 {
+        tokio::task::yield_now().await;
     }
 }
 
@@ -382,7 +558,33 @@ fn stop_reason(inner: &Inner, id: JobId) -> Option<StopReason> {
 }
 
 /// Runs one claimed job to Preserved.
-async fn run_job(inner: &Arc<Inner>, job: Job, cancel: CancellationToken) -> Result<()> {
+/// Creates the job's work directory (the parent exists: `run` created it). A plain syscall, not
+/// a blocking-pool round trip.
+fn create_work_dir(root: &Path, dir: &Path) -> std::io::Result<()> {
+    match std::fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(_) => {
+            std::fs::create_dir_all(root)?;
+            std::fs::create_dir_all(dir)
+        }
+    }
+}
+
+/// Removes the job's work directory: one syscall when it stayed empty.
+async fn remove_work_dir(dir: &Path) {
+    if std::fs::remove_dir(dir).is_err() {
+        let _ = tokio::fs::remove_dir_all(dir).await;
+    }
+}
+
+async fn run_job(
+    inner: &Arc<Inner>,
+    batchers: &Batchers,
+    job: Job,
+    cancel: CancellationToken,
+    slot: Slot,
+) -> Result<()> {
     let lease = LeaseRef::of(&job);
     let work_dir = inner
         .options
@@ -399,12 +601,13 @@ async fn run_job(inner: &Arc<Inner>, job: Job, cancel: CancellationToken) -> Res
             text_copy: inner.options.text_copy,
             flush_bytes: inner.options.flush_bytes,
         },
+        batchers.begin.clone(),
     );
     let result = match inner.executors.get(&job.executor) {
         None => Err(Error::Unsupported {
             message: format!("this dispatcher has no {} executor", job.executor),
         }),
-        Some(executor) => match tokio::fs::create_dir_all(&work_dir).await {
+        Some(executor) => match create_work_dir(&inner.options.work_root, &work_dir) {
             Err(e) => Err(Error::backend("workdir", true, e)),
             Ok(()) => {
                 let spec = launch_spec(&job, &inner.options.executor_id, work_dir.clone());
@@ -425,12 +628,13 @@ async fn run_job(inner: &Arc<Inner>, job: Job, cancel: CancellationToken) -> Res
             }
         },
     };
+    drop(slot);
     let reason = stop_reason(inner, job.id);
     if reason == Some(StopReason::LeaseLost) {
         // Recovery records it as lost (or re-queues it); our writes would be fenced off anyway.
         inner.counters.abandoned.fetch_add(1, Ordering::Relaxed);
         inner.telemetry.lease_lost(job.id);
-        let _ = tokio::fs::remove_dir_all(&work_dir).await;
+        remove_work_dir(&work_dir).await;
         return Ok(());
     }
     let started = io.started_job().is_some();
@@ -463,12 +667,16 @@ async fn run_job(inner: &Arc<Inner>, job: Job, cancel: CancellationToken) -> Res
     let mut completion = Completion::new(lease, outcome, exitcode);
     completion.stdout = output.stdout_copy;
     completion.stderr = output.stderr_copy;
-    let completed = inner
-        .store
-        .complete_many(std::slice::from_ref(&completion))
-        .await?
-        .pop()
-        .ok_or_else(|| Error::conflict(format!("job {}: complete returned no result", job.id)))??;
+    // Completed, output stored as stdout.txt / stderr.txt, Preserved: one step, batched with
+    // other jobs' finishes.
+    let finished = batchers
+        .finish
+        .submit(Finish::new(completion, output.stdout, output.stderr))
+        .await?;
+    let Finished {
+        completed,
+        preserved,
+    } = finished;
     inner.counters.completed.fetch_add(1, Ordering::Relaxed);
     inner
         .telemetry
@@ -476,29 +684,11 @@ async fn run_job(inner: &Arc<Inner>, job: Job, cancel: CancellationToken) -> Res
     if let Some(retry) = &completed.retry {
         emit_created(&*inner.telemetry, retry);
     }
-    inner
-        .artifacts
-        .put(
-            job.id,
-            "stdout.txt",
-            "text/plain",
-            &mut output.stdout.as_slice(),
-        )
-        .await?;
-    inner
-        .artifacts
-        .put(
-            job.id,
-            "stderr.txt",
-            "text/plain",
-            &mut output.stderr.as_slice(),
-        )
-        .await?;
-    let preserved = inner.store.mark_preserved(lease).await?;
+    remove_work_dir(&work_dir).await;
+    let preserved = preserved?;
     inner
         .telemetry
         .event(&PhaseEvent::of(&preserved, inner.clock.now()));
-    let _ = tokio::fs::remove_dir_all(&work_dir).await;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! The engine's [`JobIo`]: persists Running, and owns the output path of one job.
 
+use super::dispatcher::Batcher;
 use crate::artifact::{ArtifactSink, detect_content_type, sanitize_name};
 use crate::executor::{JobIo, RunHandle};
 use crate::model::Job;
@@ -55,6 +56,7 @@ pub(crate) struct EngineJobIo {
     clock: Arc<dyn Clock>,
     job: Job,
     limits: OutputLimits,
+    begins: Arc<Batcher<Begin, Job>>,
     output: Mutex<OutputState>,
     started: Mutex<Option<Job>>,
 }
@@ -75,6 +77,7 @@ impl EngineJobIo {
         clock: Arc<dyn Clock>,
         job: Job,
         limits: OutputLimits,
+        begins: Arc<Batcher<Begin, Job>>,
     ) -> Self {
         let secrets = job.spec.env.secret_values();
         let output = OutputState {
@@ -91,6 +94,7 @@ impl EngineJobIo {
             clock,
             job,
             limits,
+            begins,
             output: Mutex::new(output),
             started: Mutex::new(None),
         }
@@ -203,10 +207,8 @@ fn take_pending(state: &mut OutputState) -> Vec<OutputChunk> {
 impl JobIo for EngineJobIo {
     async fn started(&self, handle: RunHandle) -> Result<()> {
         let begin = Begin::new(self.lease(), handle.pid, handle.external_id);
-        let mut results = self.store.begin_many(std::slice::from_ref(&begin)).await?;
-        let job = results.pop().ok_or_else(|| {
-            Error::conflict(format!("job {}: begin returned no result", self.job.id))
-        })??;
+        // Batched with other jobs' starts: one transaction carries whatever is ready.
+        let job = self.begins.submit(begin).await?;
         self.telemetry
             .event(&PhaseEvent::of(&job, self.clock.now()));
         *self.started.lock().unwrap() = Some(job);

@@ -1,4 +1,5 @@
 use crate::Result;
+use crate::artifact::ArtifactSink;
 use crate::ids::{CompanyId, JobId, RunTemplateId};
 use crate::lifecycle::{Outcome, Phase};
 use crate::model::{ExecutorKind, Job, NewJob};
@@ -130,6 +131,86 @@ pub struct Completed {
     pub retry: Option<Job>,
 }
 
+/// Completed → Preserved in one step: a job's completion and the captured output stored as its
+/// `stdout.txt` / `stderr.txt` artifacts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Finish {
+    /// The completion (fenced like [`JobQueue::complete_many`]).
+    pub completion: Completion,
+    /// The capped, masked stdout, stored as `stdout.txt` (`text/plain`).
+    pub stdout: Vec<u8>,
+    /// The capped, masked stderr, stored as `stderr.txt` (`text/plain`).
+    pub stderr: Vec<u8>,
+}
+
+impl Finish {
+    /// A finish with the job's captured output.
+    pub fn new(completion: Completion, stdout: Vec<u8>, stderr: Vec<u8>) -> Self {
+        Self {
+            completion,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+/// What [`JobQueue::finish_many`] did for one job that completed.
+#[derive(Debug)]
+pub struct Finished {
+    /// The completion (the job as Completed, and its retry).
+    pub completed: Completed,
+    /// The job as Preserved, or why storing the output / preserving failed (it stays Completed).
+    pub preserved: crate::Result<Job>,
+}
+
+/// The default [`JobQueue::finish_many`]: `complete_many` for the batch, then per job two
+/// [`ArtifactSink::put`] and [`JobQueue::mark_preserved`], each its own transaction.
+pub async fn finish_separately<Q: JobQueue + ?Sized>(
+    queue: &Q,
+    finishes: &[Finish],
+    artifacts: &dyn ArtifactSink,
+) -> Result<Vec<Result<Finished>>> {
+    let completions: Vec<Completion> = finishes.iter().map(|f| f.completion.clone()).collect();
+    let done = queue.complete_many(&completions).await?;
+    let mut out = Vec::with_capacity(finishes.len());
+    for (f, r) in finishes.iter().zip(done) {
+        let completed = match r {
+            Ok(c) => c,
+            Err(e) => {
+                out.push(Err(e));
+                continue;
+            }
+        };
+        let lease = f.completion.lease;
+        let preserved = async {
+            artifacts
+                .put(
+                    lease.job_id,
+                    "stdout.txt",
+                    "text/plain",
+                    &mut f.stdout.as_slice(),
+                )
+                .await?;
+            artifacts
+                .put(
+                    lease.job_id,
+                    "stderr.txt",
+                    "text/plain",
+                    &mut f.stderr.as_slice(),
+                )
+                .await?;
+            queue.mark_preserved(lease).await
+        }
+        .await;
+        out.push(Ok(Finished {
+            completed,
+            preserved,
+        }));
+    }
+    Ok(out)
+}
+
 /// What a cancel request did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CancelResult {
@@ -250,6 +331,21 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
 
     /// Completed → Preserved (fenced).
     async fn mark_preserved(&self, lease: LeaseRef) -> Result<Job>;
+
+    /// For each finish: Queued/Running → Completed exactly as [`JobQueue::complete_many`], then
+    /// its output stored as `stdout.txt` / `stderr.txt` in `artifacts` (replacing same-named
+    /// ones, the sink's size cap applies), then Completed → Preserved — every phase change with
+    /// its audit row. One result per input: `Err` when the completion failed (a fencing conflict
+    /// on one job fails only that job); otherwise [`Finished::preserved`] says whether the job
+    /// reached Preserved. Backends may do the whole batch in one transaction when `artifacts`
+    /// is their own sink; the default is [`finish_separately`].
+    async fn finish_many(
+        &self,
+        finishes: &[Finish],
+        artifacts: &dyn ArtifactSink,
+    ) -> Result<Vec<Result<Finished>>> {
+        finish_separately(self, finishes, artifacts).await
+    }
 
     /// Expired Queued leases → Scheduled; expired Running leases → Completed(lost, -1) + retry rule.
     async fn recover_expired(&self) -> Result<Recovered>;

@@ -21,7 +21,8 @@ pub use audit::{AuditEntry, AuditFilter, AuditLog};
 pub use catalog::{Catalog, RunTemplateFilter, SchedulableTemplate};
 pub use job_queue::{
     Begin, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed, Completion,
-    HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview, Recovered, fence_conflict,
+    Finish, Finished, HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview, Recovered,
+    fence_conflict, finish_separately,
 };
 pub use memory::InMemoryStore;
 pub use output_log::{OutputChunk, OutputLog, Stream};

@@ -4,7 +4,7 @@ use super::StoreHarness;
 use super::fixtures::*;
 use crate::lifecycle::{Outcome, Phase};
 use crate::model::ExecutorKind;
-use crate::store::{Begin, ClaimOptions, Completed, Completion, HeartbeatStatus, LeaseRef};
+use crate::store::{Begin, ClaimOptions, Completed, Completion, Finish, HeartbeatStatus, LeaseRef};
 use crate::{JobId, Trigger};
 use std::time::Duration as StdDuration;
 
@@ -499,4 +499,127 @@ pub async fn fencing_conflict_in_batch_fails_only_that_job(h: &StoreHarness) {
         (1, 1),
         "only the two real completions counted"
     );
+}
+
+/// `finish_many` takes each job Completed → output stored → Preserved: every phase with its audit
+/// row, stdout.txt / stderr.txt byte-exact (empty output gives empty artifacts), counters as
+/// `complete_many`; a stale token fails that job only and writes nothing for it.
+pub async fn finish_many_completes_stores_output_and_preserves(h: &StoreHarness) {
+    let t0 = start(h);
+    let s = h.store.as_ref();
+    let fx = seed(h, "finish", |t| t).await;
+    for i in 0..3 {
+        s.create_and_schedule(&adhoc(&fx, Trigger::Cli, t0 + micros(i)))
+            .await
+            .unwrap();
+    }
+    advance(h, secs(1));
+    let ttl = StdDuration::from_secs(10);
+    let jobs = s
+        .claim(&native("executor-a", 3).with_lease_ttl(ttl))
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 3);
+    let (j1, j2, j3) = (&jobs[0], &jobs[1], &jobs[2]);
+    let r = s
+        .begin_many(&[
+            Begin::new(LeaseRef::of(j1), None, None),
+            Begin::new(LeaseRef::of(j3), None, None),
+        ])
+        .await
+        .unwrap();
+    assert!(r.iter().all(|r| r.is_ok()));
+    // j2 (still Queued) loses its lease and another executor takes it over
+    advance(h, secs(5));
+    s.heartbeat(&[LeaseRef::of(j1), LeaseRef::of(j3)], ttl)
+        .await
+        .unwrap();
+    advance(h, secs(5));
+    assert_eq!(s.recover_expired().await.unwrap().requeued, vec![j2.id]);
+    let j2b = claim_one(h, "executor-b").await;
+
+    let ended = advance(h, secs(2));
+    let mut c1 = Completion::new(LeaseRef::of(j1), Outcome::Success, 0);
+    c1.stdout = "out\n".into();
+    let binary: Vec<u8> = vec![0, 159, 146, 150, b'\n'];
+    let r = s
+        .finish_many(
+            &[
+                Finish::new(c1, b"out\n".to_vec(), binary.clone()),
+                Finish::new(
+                    Completion::new(LeaseRef::of(j2), Outcome::Success, 0),
+                    b"nope".to_vec(),
+                    Vec::new(),
+                ),
+                Finish::new(
+                    Completion::new(LeaseRef::of(j3), Outcome::Failed, 3),
+                    Vec::new(),
+                    Vec::new(),
+                ),
+            ],
+            h.artifacts.as_ref(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.len(), 3);
+    let mut it = r.into_iter();
+    let (a, b, c) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+    let a = a.expect("j1 finishes");
+    assert_eq!(a.completed.job.phase, Phase::Completed);
+    assert_eq!(a.completed.job.outcome, Some(Outcome::Success));
+    assert_eq!(a.completed.job.stdout, "out\n");
+    assert_eq!(a.completed.job.end, Some(ended));
+    assert!(a.completed.retry.is_none());
+    let p1 = a.preserved.expect("j1 preserved");
+    assert_eq!(p1.phase, Phase::Preserved);
+    assert_eq!(p1.preserved, Some(ended));
+    assert_eq!(s.get_job(j1.id).await.unwrap(), p1);
+    expect_err(b.map(|_| ()), "Conflict", "stale token inside finish_many");
+    let c = c.expect("j3 finishes");
+    assert_eq!(c.completed.job.outcome, Some(Outcome::Failed));
+    assert_eq!(c.completed.job.exitcode, Some(3));
+    assert_eq!(c.preserved.expect("j3 preserved").phase, Phase::Preserved);
+
+    // the other executor's job was not touched, and got no artifacts
+    assert_eq!(s.get_job(j2.id).await.unwrap(), j2b);
+    assert!(h.artifacts.list(j2.id).await.unwrap().is_empty());
+    assert_eq!(counters(h, &fx).await, (1, 1));
+
+    for (job, out, err) in [
+        (j1, b"out\n".to_vec(), binary),
+        (j3, Vec::new(), Vec::new()),
+    ] {
+        let metas = h.artifacts.list(job.id).await.unwrap();
+        let mut names: Vec<&str> = metas.iter().map(|m| m.filename.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["stderr.txt", "stdout.txt"], "job {}", job.id);
+        for m in &metas {
+            let art = h.artifacts.get(m.id).await.unwrap();
+            let want = if m.filename == "stdout.txt" {
+                &out
+            } else {
+                &err
+            };
+            assert_eq!(&art.content, want, "{} of job {}", m.filename, job.id);
+            assert_eq!(m.size, want.len() as u64, "{} size", m.filename);
+            assert_eq!(m.content_type, "text/plain");
+        }
+        let phases: Vec<String> = phase_rows(h, job.id)
+            .await
+            .into_iter()
+            .map(|(action, _, _)| action)
+            .collect();
+        assert_eq!(
+            phases,
+            [
+                "phase:scheduled",
+                "phase:queued",
+                "phase:running",
+                "phase:completed",
+                "phase:preserved"
+            ],
+            "audit of job {}",
+            job.id
+        );
+    }
 }

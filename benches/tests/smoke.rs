@@ -1,0 +1,95 @@
+//! The load benchmark end to end with a small N on a SQLite file: correctness only (every job
+//! Preserved with stdout.txt and stderr.txt, the report's keys exactly as documented), no timing.
+
+use multiflexi_benches::load::{ExecutorChoice, LoadConfig, run};
+use multiflexi_core::store::{JobFilter, JobQueue};
+use multiflexi_core::{ArtifactSink, Outcome, Phase};
+use multiflexi_store::{SqlStore, SqlStoreOptions};
+use std::sync::Arc;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loadbench_smoke_sqlite_file() {
+    let dir =
+        std::env::temp_dir().join(format!("multiflexi-loadbench-smoke-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("smoke.db");
+    let _ = std::fs::remove_file(&path);
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let store = Arc::new(
+        SqlStore::connect(&url, SqlStoreOptions::default())
+            .await
+            .unwrap(),
+    );
+    let (n, samples) = (50, 3);
+    let config = LoadConfig {
+        store: url.clone(),
+        executor: ExecutorChoice::Noop,
+        n,
+        parallel: 4,
+        templates: 4,
+        pickup_samples: samples,
+        history: 0,
+    };
+    let report = run(
+        &config,
+        store.clone(),
+        store.clone(),
+        store.backend_name(),
+        true,
+    )
+    .await
+    .unwrap();
+
+    let json = report.to_json();
+    let mut keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "enqueue_jobs_per_s",
+            "executor",
+            "n",
+            "parallel",
+            "peak_rss_mb",
+            "pickup_max_ms",
+            "pickup_p50_ms",
+            "pickup_p95_ms",
+            "pickup_p99_ms",
+            "store",
+            "worked_jobs_per_s",
+        ]
+    );
+    assert_eq!(json["store"], "sqlite");
+    assert_eq!(json["executor"], "noop");
+    assert_eq!(json["n"], n);
+    assert_eq!(json["parallel"], 4);
+
+    // From the store: every job (throughput run and pickup samples) Preserved, with its output.
+    let mut filter = JobFilter::default();
+    filter.limit = Some(10_000);
+    let jobs = store.list_jobs(&filter).await.unwrap();
+    assert_eq!(jobs.len(), n + samples);
+    let templates: std::collections::HashSet<_> = jobs.iter().map(|j| j.runtemplate_id).collect();
+    assert!(templates.len() >= 4, "jobs spread over the templates");
+    for job in &jobs {
+        assert_eq!(job.phase, Phase::Preserved, "job {}", job.id);
+        assert_eq!(job.outcome, Some(Outcome::Success), "job {}", job.id);
+        assert!(job.begin.is_some() && job.end.is_some() && job.preserved.is_some());
+        let mut names: Vec<String> = ArtifactSink::list(&*store, job.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.filename)
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["stderr.txt", "stdout.txt"], "job {}", job.id);
+    }
+    let overview = store.queue_overview().await.unwrap();
+    assert_eq!(overview.preserved, (n + samples) as u64);
+    let _ = std::fs::remove_dir_all(&dir);
+}
