@@ -95,9 +95,11 @@ pub async fn thousand_jobs_parallel_16(
         } else {
             0
         };
+        // 20 ms per run: long enough that a claim of 16 jobs overlaps on a loaded machine
+        // (3 ms did not reach 16 on PostgreSQL under CI load), short enough for 1,000 jobs.
         FakeRun::exit(code)
             .print(format!("job {} says hi\n", spec.job_id))
-            .lasting(Duration::from_millis(3))
+            .lasting(Duration::from_millis(20))
     });
     let clock: Arc<dyn Clock> = clock;
     let mut ids = Vec::with_capacity(N);
