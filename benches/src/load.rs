@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use multiflexi_core::engine::{Dispatcher, DispatcherOptions, Shutdown};
 use multiflexi_core::environment::{EnvSources, prepare_spec};
 use multiflexi_core::model::{JobSpec, NewJob};
-use multiflexi_core::store::{Begin, ClaimOptions, Completion, JobFilter, LeaseRef};
+use multiflexi_core::store::{Begin, ClaimOptions, Completion, LeaseRef};
 use multiflexi_core::telemetry::NoopTelemetry;
 use multiflexi_core::{
     App, ArtifactSink, Clock, Company, Environment, Executor, ExecutorKind, JobId, Outcome, Phase,
@@ -273,12 +273,8 @@ pub async fn run(
         bail!("--n and --parallel must be at least 1");
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let program = match config.executor {
-        ExecutorChoice::Noop => "/bin/true (not run: noop executor)",
-        ExecutorChoice::Native => "/bin/true",
-    };
-    let program = program.split(' ').next().unwrap_or("/bin/true");
-    let fixture = seed(&*store, config.templates.max(config.parallel), program).await?;
+    // The app runs /bin/true (the noop executor never starts it).
+    let fixture = seed(&*store, config.templates.max(config.parallel), "/bin/true").await?;
     if config.history > 0 {
         prefill_history(&*store, &*artifacts, &fixture, config.history, &*clock).await?;
     }
@@ -395,7 +391,6 @@ async fn verify(
             bail!("job {id} lacks stdout.txt / stderr.txt: {names:?}");
         }
     }
-    let _ = JobFilter::default();
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use crate::entity::{artifacts, audit_log, job, job_output};
 use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use multiflexi_core::artifact::{ArtifactSink, detect_content_type, sanitize_name};
+use multiflexi_core::artifact::{ArtifactSink, CappedContent, read_capped, sanitize_name};
 use multiflexi_core::model::{Artifact, ArtifactMeta};
 use multiflexi_core::store::{AuditEntry, AuditFilter, AuditLog, OutputChunk, OutputLog, Stream};
 use multiflexi_core::{ArtifactId, Error, JobId, Result, to_micros};
@@ -15,7 +15,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use std::collections::HashSet;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncRead;
 
 /// Rows per multi-row INSERT (well under every backend's bind-parameter limit).
 const BATCH: usize = 500;
@@ -275,10 +275,6 @@ fn meta_from(r: MetaRow) -> Result<ArtifactMeta> {
     })
 }
 
-fn io_error(e: std::io::Error) -> Error {
-    Error::backend("artifact", false, e)
-}
-
 #[async_trait]
 impl ArtifactSink for SqlStore {
     async fn put(
@@ -296,27 +292,11 @@ impl ArtifactSink for SqlStore {
         }
         // Fail early for an unknown job, before reading the content.
         self.require_job(self.db(), job_id).await?;
-        let cap = self.inner.artifact_cap;
-        let mut bytes = Vec::new();
-        (&mut *content)
-            .take(cap)
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(io_error)?;
-        let dropped = tokio::io::copy(content, &mut tokio::io::sink())
-            .await
-            .map_err(io_error)?;
-        let note = (dropped > 0).then(|| {
-            format!(
-                "truncated: kept the first {cap} of {} bytes (artifact size cap)",
-                cap + dropped
-            )
-        });
-        let content_type = if content_type.is_empty() {
-            detect_content_type(name, &bytes[..bytes.len().min(8192)])
-        } else {
-            content_type.to_string()
-        };
+        let CappedContent {
+            bytes,
+            note,
+            content_type,
+        } = read_capped(name, content_type, content, self.inner.artifact_cap).await?;
         let now = self.now().await?;
         in_tx!(self, |txn| async {
             self.require_job(&txn, job_id).await?;

@@ -1,8 +1,10 @@
 //! The [`ArtifactSink`] trait, artifact name sanitising and MIME detection.
 
+mod capped;
 mod content_type;
 mod name;
 
+pub use capped::{CappedContent, read_capped};
 pub use content_type::detect_content_type;
 pub use name::sanitize_name;
 

@@ -2,16 +2,12 @@
 
 use super::InMemoryStore;
 use super::state::next_id;
-use crate::artifact::{ArtifactSink, detect_content_type, sanitize_name};
+use crate::artifact::{ArtifactSink, CappedContent, read_capped, sanitize_name};
 use crate::ids::{ArtifactId, JobId};
 use crate::model::{Artifact, ArtifactMeta};
 use crate::{Error, Result};
 use async_trait::async_trait;
-use tokio::io::{AsyncRead, AsyncReadExt};
-
-fn io_error(e: std::io::Error) -> Error {
-    Error::backend("memory", false, e)
-}
+use tokio::io::AsyncRead;
 
 #[async_trait]
 impl ArtifactSink for InMemoryStore {
@@ -32,27 +28,11 @@ impl ArtifactSink for InMemoryStore {
         self.lock().job(job_id)?;
 
         // Read outside the lock: at most `cap` bytes are kept, the rest is only counted.
-        let cap = self.artifact_cap;
-        let mut bytes = Vec::new();
-        (&mut *content)
-            .take(cap)
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(io_error)?;
-        let dropped = tokio::io::copy(content, &mut tokio::io::sink())
-            .await
-            .map_err(io_error)?;
-        let note = (dropped > 0).then(|| {
-            format!(
-                "truncated: kept the first {cap} of {} bytes (artifact size cap)",
-                cap + dropped
-            )
-        });
-        let content_type = if content_type.is_empty() {
-            detect_content_type(name, &bytes[..bytes.len().min(8192)])
-        } else {
-            content_type.to_string()
-        };
+        let CappedContent {
+            bytes,
+            note,
+            content_type,
+        } = read_capped(name, content_type, content, self.artifact_cap).await?;
 
         let mut st = self.lock();
         let now = self.now();
