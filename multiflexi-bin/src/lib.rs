@@ -5,4 +5,5 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod database;
+pub mod http;
 pub mod telemetry;

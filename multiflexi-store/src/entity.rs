@@ -326,6 +326,25 @@ pub mod audit_log {
     no_relations!();
 }
 
+/// API tokens: the SHA-256 of each secret, never the secret.
+pub mod access_token {
+    use super::Ts;
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "access_token")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub name: String,
+        pub secret_hash: String,
+        /// NULL: an admin token.
+        pub company_id: Option<i64>,
+        pub created: Ts,
+        pub revoked: Option<Ts>,
+    }
+    no_relations!();
+}
+
 pub mod schema_version {
     use super::Ts;
     use sea_orm::entity::prelude::*;

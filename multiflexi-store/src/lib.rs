@@ -53,6 +53,7 @@ pub mod migration;
 mod notify;
 mod queue;
 mod store;
+mod tokens;
 
 pub use crypto::MasterKey;
 pub use migration::SCHEMA_VERSION;

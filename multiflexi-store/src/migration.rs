@@ -1,6 +1,7 @@
 //! Schema migrations (sea-orm-migration) and the schema-version guard.
 //!
-//! One migration creates every table of ARCHITECTURE §5. Column types are chosen per backend:
+//! The first migration creates every table of ARCHITECTURE §5; the second adds the API's
+//! `access_token` table. Column types are chosen per backend:
 //!
 //! | kind        | SQLite  | PostgreSQL    | MySQL / MariaDB                     |
 //! |-------------|---------|---------------|-------------------------------------|
@@ -17,7 +18,7 @@ use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
 
 /// The schema version this code writes and understands.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The migrator: every migration of the store, in order.
 #[derive(Debug)]
@@ -26,7 +27,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_initial::Migration)]
+        vec![
+            Box::new(m0001_initial::Migration),
+            Box::new(m0002_access_tokens::Migration),
+        ]
     }
 }
 
@@ -717,6 +721,65 @@ mod m0001_initial {
             .await?;
             index(manager, &ex, "audit_log", "ix_audit_log_at", &["at"], false).await?;
             Ok(())
+        }
+    }
+}
+
+mod m0002_access_tokens {
+    use super::*;
+
+    pub struct Migration;
+
+    // Named by hand: the derive names a migration after its file, and m0001 (recorded as
+    // `migration` in existing databases) lives in this same file.
+    impl MigrationName for Migration {
+        fn name(&self) -> &str {
+            "m0002_access_tokens"
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for Migration {
+        #[allow(elided_lifetimes_in_paths)]
+        async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            let backend = manager.get_database_backend();
+            let collation = if backend == DbBackend::MySql {
+                mysql_collation(manager).await?
+            } else {
+                ""
+            };
+            let c = Cols { backend, collation };
+            let ex = existing_indexes(manager).await?;
+            manager
+                .create_table(
+                    c.table("access_token")
+                        .col(c.id())
+                        .col(c.name("name"))
+                        .col(ColumnDef::new(a("secret_hash")).string_len(64).not_null())
+                        .col(c.big_null("company_id"))
+                        .col(c.ts("created"))
+                        .col(c.ts_null("revoked"))
+                        .to_owned(),
+                )
+                .await?;
+            index(
+                manager,
+                &ex,
+                "access_token",
+                "ux_access_token_name",
+                &["name"],
+                true,
+            )
+            .await?;
+            index(
+                manager,
+                &ex,
+                "access_token",
+                "ux_access_token_hash",
+                &["secret_hash"],
+                true,
+            )
+            .await
         }
     }
 }

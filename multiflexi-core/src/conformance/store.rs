@@ -50,6 +50,7 @@ mod fixtures;
 mod leases;
 mod lifecycle;
 mod scheduling;
+mod tokens;
 
 pub use catalog::*;
 pub use claims::*;
@@ -57,6 +58,7 @@ pub use data::*;
 pub use leases::*;
 pub use lifecycle::*;
 pub use scheduling::*;
+pub use tokens::*;
 
 use crate::{ArtifactSink, ManualClock, Store};
 use chrono::{DateTime, TimeZone, Utc};
@@ -170,6 +172,7 @@ macro_rules! __store_conformance_case_list {
             runtemplate_round_trip_every_field,
             update_runtemplate_keeps_counters_and_resets_next,
             delete_conflicts_while_in_use,
+            tokens_issue_authenticate_revoke,
         }
     };
 }

@@ -13,6 +13,7 @@ mod catalog;
 mod output;
 mod queue;
 mod state;
+mod tokens;
 
 use crate::artifact::DEFAULT_ARTIFACT_CAP;
 use crate::clock::{Clock, SystemClock, to_micros};

@@ -1,4 +1,5 @@
-//! The durable record: [`Store`] = [`Catalog`] + [`JobQueue`] + [`OutputLog`] + [`AuditLog`].
+//! The durable record: [`Store`] = [`Catalog`] + [`JobQueue`] + [`OutputLog`] + [`AuditLog`] +
+//! [`AccessTokens`].
 //!
 //! Contracts every backend meets (checked by the conformance suite):
 //! - each lifecycle call is ONE transaction: the phase change, its schedule row, counters,
@@ -11,12 +12,16 @@
 //!   exactly one claimer;
 //! - lease expiry is decided by the store's clock (the database's, or the injected [`Clock`](crate::Clock)).
 
+mod access_token;
 mod audit;
 mod catalog;
 mod job_queue;
 mod memory;
 mod output_log;
 
+pub use access_token::{
+    AccessToken, AccessTokens, IssuedToken, TOKEN_PREFIX, TokenScope, new_token_secret, token_hash,
+};
 pub use audit::{AuditEntry, AuditFilter, AuditLog};
 pub use catalog::{Catalog, RunTemplateFilter, SchedulableTemplate};
 pub use job_queue::{
@@ -28,6 +33,6 @@ pub use memory::InMemoryStore;
 pub use output_log::{OutputChunk, OutputLog, Stream};
 
 /// The whole durable record, used as `Arc<dyn Store>`.
-pub trait Store: Catalog + JobQueue + OutputLog + AuditLog {}
+pub trait Store: Catalog + JobQueue + OutputLog + AuditLog + AccessTokens {}
 
-impl<T: Catalog + JobQueue + OutputLog + AuditLog + ?Sized> Store for T {}
+impl<T: Catalog + JobQueue + OutputLog + AuditLog + AccessTokens + ?Sized> Store for T {}

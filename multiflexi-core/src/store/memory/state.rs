@@ -4,7 +4,7 @@ use crate::clock::to_micros;
 use crate::ids::{AppId, ArtifactId, CompanyId, CredentialId, JobId, RunTemplateId};
 use crate::lifecycle::{Event, Outcome, Phase, Trigger, plan_completion};
 use crate::model::{App, Artifact, Company, Credential, Job, NewJob, RunTemplate};
-use crate::store::{AuditEntry, Completed, LeaseRef, OutputChunk, fence_conflict};
+use crate::store::{AccessToken, AuditEntry, Completed, LeaseRef, OutputChunk, fence_conflict};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -33,6 +33,8 @@ pub(super) struct State {
     pub artifacts: BTreeMap<ArtifactId, Artifact>,
     /// Unique (job, filename).
     pub artifact_names: HashMap<(JobId, String), ArtifactId>,
+    /// API tokens by id, each with the SHA-256 of its secret.
+    pub tokens: BTreeMap<i64, (AccessToken, String)>,
     /// Last id handed out per table.
     pub last_id: LastIds,
     /// Bumped on every create and re-queue.
@@ -49,6 +51,7 @@ pub(super) struct LastIds {
     pub job: i64,
     pub audit: i64,
     pub artifact: i64,
+    pub token: i64,
 }
 
 /// The next id of a table.
@@ -72,6 +75,7 @@ impl State {
             audit: Vec::new(),
             artifacts: BTreeMap::new(),
             artifact_names: HashMap::new(),
+            tokens: BTreeMap::new(),
             last_id: LastIds::default(),
             signal: watch::Sender::new(0),
         }
