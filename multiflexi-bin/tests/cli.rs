@@ -357,6 +357,9 @@ const COMMANDS: &[&str] = &[
     "migrate",
     "audit:list",
     "telemetry:test",
+    "token:create",
+    "token:list",
+    "token:revoke",
 ];
 
 #[test]
@@ -1402,4 +1405,91 @@ fn audit_list_shows_phase_rows_and_telemetry_test_reports_a_dead_sink() {
         run.stdout,
         run.stderr
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// API tokens
+
+#[test]
+fn tokens_are_shown_once_scoped_and_revocable() {
+    let env = Env::new();
+    let company = env.json(&["company:create", "--name", "Acme"]);
+    let company = company["id"].as_i64().unwrap().to_string();
+
+    // The secret is printed once, at creation.
+    let admin = env.json(&["token:create", "--name", "ops", "--admin"]);
+    let secret = admin["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("mfx_") && secret.len() == 68, "{admin}");
+    assert_eq!(admin["scope"], "admin");
+    assert_eq!(admin["company_id"], Value::Null);
+    let text = env.ok(&["token:create", "--name", "acme-bot", "--company", &company]);
+    assert!(text.contains("Secret (shown only now"), "{text}");
+    let bot_secret = text.lines().last().unwrap().trim().to_string();
+    assert!(bot_secret.starts_with("mfx_"), "{text}");
+
+    // Listing never shows a secret.
+    let list = env.json(&["token:list"]);
+    let rows = list.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["scope"], "company");
+    assert_eq!(rows[1]["company_id"].as_i64().unwrap().to_string(), company);
+    let shown = format!("{list}{}", env.ok(&["token:list"]));
+    assert!(
+        !shown.contains(&secret[4..]) && !shown.contains(&bot_secret[4..]),
+        "{shown}"
+    );
+    // Nor does the database file hold one.
+    let db = std::fs::read(env.path("mf.sqlite")).unwrap();
+    let needle = secret.as_bytes();
+    assert!(!db.windows(needle.len()).any(|w| w == needle));
+
+    // Bad input: one line naming what is wrong, nothing written.
+    let e = env.fails(&["token:create", "--name", "ops", "--admin"]);
+    assert!(e.contains("already exists"), "{e}");
+    let e = env.fails(&["token:create", "--name", " ", "--admin"]);
+    assert!(e.contains("--name"), "{e}");
+    let e = env.fails(&["token:create", "--name", "x", "--company", "999"]);
+    assert!(e.contains("company 999 not found"), "{e}");
+    let e = env.fails(&["token:create", "--name", "x", "--company", "acme"]);
+    assert!(e.contains("acme"), "{e}");
+    let r = env.run(&["token:create", "--name", "x"]);
+    assert_eq!(r.code, 2, "a scope is required: {r:#?}");
+    let r = env.run(&[
+        "token:create",
+        "--name",
+        "x",
+        "--admin",
+        "--company",
+        &company,
+    ]);
+    assert_eq!(r.code, 2, "one scope only: {r:#?}");
+    assert_eq!(env.json(&["token:list"]).as_array().unwrap().len(), 2);
+
+    // Revoke: recorded, idempotent, audited; unknown ids are a clear error.
+    let id = admin["id"].as_i64().unwrap().to_string();
+    let revoked = env.json(&["token:revoke", &id]);
+    assert!(revoked["revoked"].is_string(), "{revoked}");
+    let again = env.json(&["token:revoke", &id]);
+    assert_eq!(again["revoked"], revoked["revoked"]);
+    let e = env.fails(&["token:revoke", "77"]);
+    assert!(
+        e.contains("token 77 not found") && e.contains("token:list"),
+        "{e}"
+    );
+    let e = env.fails(&["token:revoke", "x"]);
+    assert!(e.contains("not a token id"), "{e}");
+    let audit = env.json(&["audit:list"]);
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| **a == "token:create").count(),
+        2,
+        "{actions:?}"
+    );
+    assert!(actions.contains(&"token:revoke"), "{actions:?}");
+    assert!(!format!("{audit}").contains(&secret[4..]));
 }

@@ -7,7 +7,7 @@
 
 use multiflexi_core::app_json::{parse_app, validate};
 use multiflexi_core::engine::{Dispatcher, DispatcherOptions, JobRequest, Shutdown, create_job};
-use multiflexi_core::store::{Catalog, JobFilter, JobQueue};
+use multiflexi_core::store::{AccessTokens, Catalog, JobFilter, JobQueue, TokenScope};
 use multiflexi_core::telemetry::{NoopTelemetry, RecordingTelemetry};
 use multiflexi_core::{
     App, ArtifactSink, Company, Job, JobId, Outcome, Phase, RunTemplate, SystemClock, Trigger,
@@ -259,7 +259,7 @@ async fn serve_demo_on_a_fresh_directory() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let mut cmd = command(MULTIFLEXI, dir);
-    cmd.args(["serve", "--demo", "--work-dir"])
+    cmd.args(["serve", "--demo", "--listen", "127.0.0.1:0", "--work-dir"])
         .arg(dir.join("jobs"))
         .env("MULTIFLEXI_EXECUTORS", "Native")
         .env(
@@ -294,8 +294,24 @@ async fn serve_demo_on_a_fresh_directory() {
         banner.contains("multiflexi-cli artifact:list --job N"),
         "{banner}"
     );
+    // The dashboard and the API listen; the first start made an admin token, mode 0600.
+    assert!(banner.contains("Dashboard:  http://127.0.0.1:"), "{banner}");
+    let token_file = dir.join("multiflexi.admin-token");
+    assert!(
+        banner.contains(&format!(
+            "Admin token: created {} (mode 0600)",
+            token_file.display()
+        )),
+        "{banner}"
+    );
+    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "admin token file mode");
+    let secret = std::fs::read_to_string(&token_file).unwrap();
 
     let store = open_store(&db, key).await;
+    let admin = store.authenticate(secret.trim()).await.unwrap().unwrap();
+    assert_eq!(admin.scope, TokenScope::Admin);
+    assert_eq!(store.list_tokens().await.unwrap().len(), 1);
     let done = wait_for(
         "the demo's manual job to reach Preserved",
         || serve.context(),
@@ -361,6 +377,30 @@ async fn serve_demo_on_a_fresh_directory() {
     let out = serve.stdout();
     assert!(out.contains("SIGTERM received: stopping"), "{out}");
     assert!(out.trim_end().ends_with("Stopped cleanly."), "{out}");
+    // A second start keeps the token file and makes no other token.
+    let mut cmd = command(MULTIFLEXI, dir);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--work-dir"])
+        .arg(dir.join("jobs"))
+        .env("MULTIFLEXI_EXECUTORS", "Native");
+    let mut again = Daemon::spawn("multiflexi", cmd, dir);
+    wait_for(
+        "the second start's banner",
+        || again.context(),
+        || async { again.stdout().contains("Running:").then_some(()) },
+    )
+    .await;
+    assert!(
+        again
+            .stdout()
+            .contains(&format!("Admin token: in {}", token_file.display())),
+        "{}",
+        again.context()
+    );
+    again.signal(Signal::SIGTERM);
+    assert!(again.wait_exit().await.success(), "{}", again.context());
+    assert_eq!(store.list_tokens().await.unwrap().len(), 1);
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap(), secret);
+
     // Nothing on stderr but the key-file note.
     let stderr = serve.stderr();
     assert!(
@@ -619,7 +659,7 @@ async fn bad_configuration_gives_one_clear_line() {
     let unreachable = "postgres://multiflexi:hunter2@127.0.0.1:1/multiflexi";
     /// Program, arguments, environment, the start of the expected line.
     type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case<'_>; 5] = [
+    let cases: [Case<'_>; 6] = [
         (
             SCHEDULER,
             &["--db-wait-secs", "1"],
@@ -649,6 +689,12 @@ async fn bad_configuration_gives_one_clear_line() {
             &["--executors", "Native,Azure"],
             &[],
             "multiflexi-executor: executor Azure is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman, Kubernetes",
+        ),
+        (
+            MULTIFLEXI,
+            &["serve", "--listen", "localhost"],
+            &[],
+            "multiflexi: --listen / MULTIFLEXI_LISTEN=\"localhost\" is not an address; use IP:PORT",
         ),
     ];
     for (program, args, env, expected) in cases {

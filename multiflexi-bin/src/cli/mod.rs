@@ -16,6 +16,7 @@ pub mod runtemplate;
 pub mod schedule;
 pub mod system;
 pub mod telemetry;
+pub mod token;
 
 use crate::config::DatabaseConfig;
 use crate::database;
@@ -181,6 +182,16 @@ pub enum Command {
     /// Send one test item to each configured telemetry sink and show what each answered.
     #[command(name = "telemetry:test")]
     TelemetryTest,
+
+    /// Make a bearer token for the HTTP API and the dashboard (its secret is shown only once).
+    #[command(name = "token:create")]
+    TokenCreate(token::CreateArgs),
+    /// List tokens (never their secrets).
+    #[command(name = "token:list")]
+    TokenList,
+    /// Revoke a token: it authenticates nothing from then on.
+    #[command(name = "token:revoke")]
+    TokenRevoke(args::IdArg),
 }
 
 /// What every command gets: the database settings (opened on first use) and the output format.
@@ -291,6 +302,9 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::Migrate => system::migrate(ctx).await,
         C::AuditList(a) => telemetry::list(ctx, a).await,
         C::TelemetryTest => telemetry::test(ctx).await,
+        C::TokenCreate(a) => token::create(ctx, a).await,
+        C::TokenList => token::list(ctx).await,
+        C::TokenRevoke(a) => token::revoke(ctx, a).await,
     }
 }
 
@@ -303,6 +317,7 @@ fn list_command(entity: &str) -> Option<&'static str> {
         "runtemplate" => "run-template:list",
         "job" => "job:list",
         "artifact" => "artifact:list --job ID",
+        "token" => "token:list",
         _ => return None,
     })
 }

@@ -1,13 +1,14 @@
 //! The long-running processes: `multiflexi serve` (scheduler + dispatcher in one process),
-//! `multiflexi-scheduler` and `multiflexi-executor`. The binaries are thin `main`s over
-//! [`serve::run`], [`scheduler::run`] and [`executor::run`].
+//! `multiflexi-scheduler`, `multiflexi-executor` and `multiflexi-api`. The binaries are thin
+//! `main`s over [`serve::run`], [`scheduler::run`], [`executor::run`] and [`api::run`].
 //!
 //! - [`signals`]: SIGTERM / Ctrl-C once = drain, twice (or past the grace period) = abort;
 //! - [`wiring`]: store + telemetry + engine options from the configuration;
 //! - [`printer`]: the one-line-per-phase-change telemetry sink;
 //! - [`db`]: master key / key file, waiting for the database with back-off;
 //! - [`executors`]: which executor kinds a process runs (configured or discovered);
-//! - [`demo`]: the example apps, company and templates of `serve --demo`.
+//! - [`demo`]: the example apps, company and templates of `serve --demo`;
+//! - [`http`]: the API + dashboard server and the first start's admin token.
 
 /// `println!` that never panics: a closed stdout (`multiflexi serve | head`) must not stop the
 /// printer or the signal handler.
@@ -17,11 +18,13 @@ macro_rules! say {
     };
 }
 
+pub mod api;
 pub mod args;
 pub mod db;
 pub mod demo;
 pub mod executor;
 pub mod executors;
+pub mod http;
 pub mod printer;
 pub mod scheduler;
 pub mod serve;

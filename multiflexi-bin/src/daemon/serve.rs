@@ -2,6 +2,7 @@
 
 use super::args::{RunArgs, WaitArgs};
 use super::db::KeySource;
+use super::http::{self as http_server, AdminToken, HttpArgs};
 use super::printer::{PhasePrinter, PrintTo};
 use super::signals::{self, PrintNotice};
 use super::wiring::{self, WakeDispatcher};
@@ -29,11 +30,14 @@ pub struct ServeArgs {
     pub wait: WaitArgs,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 /// Runs until SIGTERM / Ctrl-C (drain; a second signal or the grace period cancels running jobs).
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     wiring::check_timezone(&args.engine)?;
+    let listen = args.http.address()?;
     let plan = executors::plan(&args.engine)?;
     let opened = wiring::open(&args.database, args.wait.db_wait(), true).await?;
     let set = executors::select(plan, &args.run).await?;
@@ -132,6 +136,40 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )?
     };
 
+    let http_task = match listen {
+        Some(addr) => {
+            let state = crate::http::HttpState::new(store.clone(), opened.store.clone())
+                .with_clock(clock.clone())
+                .with_options(args.http.options());
+            let (bound, task) = http_server::start(addr, state, shutdown.clone()).await?;
+            say!(
+                "Dashboard:  http://{bound}/ ; API: http://{bound}{}/ (Authorization: Bearer <token>)",
+                crate::http::api::BASE_PATH
+            );
+            let token_path = http_server::admin_token_path(opened.sqlite.as_deref());
+            match http_server::ensure_admin_token(&*store, &token_path).await? {
+                AdminToken::Created(p) => say!(
+                    "Admin token: created {} (mode 0600); log in with its content: cat {}",
+                    p.display(),
+                    p.display()
+                ),
+                AdminToken::Existing(p) => say!(
+                    "Admin token: in {} (log in with its content: cat {})",
+                    p.display(),
+                    p.display()
+                ),
+                AdminToken::Elsewhere => say!(
+                    "Admin token: admin tokens exist already; make another with `multiflexi-cli token:create --name NAME --admin`"
+                ),
+            }
+            Some(task)
+        }
+        None => {
+            say!("Dashboard:  off (--listen off)");
+            None
+        }
+    };
+
     if args.demo {
         let demo = demo::setup(&*store, &*clock, &*telemetry, &args.engine.timezone).await?;
         let apps: Vec<String> = demo
@@ -168,6 +206,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // The dispatcher only returns on a stop request, or on an error: stop the scheduler too.
     shutdown.drain();
     let scheduled = scheduler_task.await;
+    if let Some(task) = http_task {
+        // Open requests (a live output tail) get a moment to finish, then the server stops.
+        if let Ok(Ok(Err(e))) = tokio::time::timeout(std::time::Duration::from_secs(5), task).await
+        {
+            tracing::warn!("the HTTP server stopped with an error: {e}");
+        }
+    }
     signals.abort();
     printer.flush().await;
     stack.shutdown(std::time::Duration::from_secs(5)).await;

@@ -1,0 +1,121 @@
+//! `token:*`: bearer tokens of the HTTP API and the dashboard. A token's secret is printed once,
+//! when it is made; the database keeps only its SHA-256.
+
+use super::args::{self, IdArg};
+use super::output::{Report, table, ts};
+use super::{Ctx, audit};
+use clap::Args;
+use multiflexi_core::store::{AccessToken, AccessTokens as _, TokenScope};
+use multiflexi_core::{CompanyId, Error};
+use serde_json::{Value, json};
+
+/// `token:create`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("scope").required(true).args(["admin", "company"])))]
+pub struct CreateArgs {
+    /// A unique name: who or what uses the token.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// The token may see and do everything.
+    #[arg(long)]
+    pub admin: bool,
+    /// The token sees and acts on this company only.
+    #[arg(long, value_name = "ID")]
+    pub company: Option<String>,
+}
+
+/// A token as JSON (never its secret).
+pub fn token_json(t: &AccessToken) -> Value {
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "scope": match t.scope { TokenScope::Admin => "admin", TokenScope::Company(_) => "company" },
+        "company_id": t.scope.company().map(|c| c.0),
+        "created": t.created,
+        "revoked": t.revoked,
+    })
+}
+
+/// `token:create --name N (--admin | --company ID)`.
+pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
+    let name = a.name.trim();
+    if name.is_empty() || name != a.name || name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "--name",
+            "a token name must be non-empty, without leading or trailing spaces or control characters",
+        )
+        .into());
+    }
+    let scope = match &a.company {
+        Some(id) => TokenScope::Company(args::id::<CompanyId>(id)?),
+        None => TokenScope::Admin,
+    };
+    let store = ctx.store().await?;
+    let issued = store.create_token(name, scope).await?;
+    audit(
+        &*store,
+        "token:create",
+        format!(
+            "token {} {:?} ({scope})",
+            issued.token.id, issued.token.name
+        ),
+    )
+    .await;
+    let mut j = token_json(&issued.token);
+    j["secret"] = Value::String(issued.secret.clone());
+    Ok(Report::new(
+        format!(
+            "Created token {} {:?} ({scope}).\nSecret (shown only now; send it as `Authorization: Bearer <secret>` or paste it on the dashboard's login page):\n{}",
+            issued.token.id, issued.token.name, issued.secret
+        ),
+        j,
+    ))
+}
+
+/// `token:list`.
+pub async fn list(ctx: &Ctx) -> anyhow::Result<Report> {
+    let store = ctx.store().await?;
+    let tokens = store.list_tokens().await?;
+    let rows: Vec<Vec<String>> = tokens
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.to_string(),
+                t.name.clone(),
+                t.scope.to_string(),
+                ts(t.created),
+                t.revoked.map(ts).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    Ok(Report::new(
+        table(&["ID", "NAME", "SCOPE", "CREATED", "REVOKED"], &rows),
+        Value::Array(tokens.iter().map(token_json).collect()),
+    ))
+}
+
+/// `token:revoke <id>`.
+pub async fn revoke(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
+    let raw = a.id.as_deref().or(a.pos.as_deref()).unwrap_or("");
+    let id: i64 = raw.trim().parse().ok().filter(|i| *i > 0).ok_or_else(|| {
+        Error::invalid(
+            "ID",
+            format!("{raw:?} is not a token id (a positive integer; token:list shows them)"),
+        )
+    })?;
+    let store = ctx.store().await?;
+    let t = store.revoke_token(id).await?;
+    audit(
+        &*store,
+        "token:revoke",
+        format!("token {} {:?}", t.id, t.name),
+    )
+    .await;
+    Ok(Report::new(
+        format!(
+            "Revoked token {} {:?}; it authenticates nothing from now on.",
+            t.id, t.name
+        ),
+        token_json(&t),
+    ))
+}
