@@ -1,10 +1,13 @@
 //! Records of running native jobs, so that `reap` can kill what a dead executor left behind.
 //!
 //! Each running job has a file `<state dir>/<executor id>/job-<job id>-<pid>` holding its process
-//! group id and the leader's start time (field 22 of `/proc/<pid>/stat`), written when the job
-//! starts and removed when it ends. A record survives only when its executor died; `reap` then
-//! kills the group if its leader is still the same process (the start time guards against pid
-//! reuse) and removes the record.
+//! group id and the leader's start time (field 22 of `/proc/<pid>/stat`), then the pid and start
+//! time of the executor process that owns it; written when the job starts and removed when it
+//! ends. A record survives only when its executor died; `reap` then kills the group if its leader
+//! is still the same process (the start time guards against pid reuse) and removes the record.
+//! A record whose owner is another process that is still alive is left alone: two live
+//! processes that were given the same executor id and state directory never kill each other's
+//! jobs. (Within one process the caller decides: the dispatcher reaps only at start-up.)
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -57,8 +60,10 @@ impl Record {
         let dir = dir(state_dir, executor_id);
         fs::create_dir_all(&dir)?;
         let start = start_time(pid).unwrap_or(0);
+        let owner = std::process::id() as i32;
+        let owner_start = start_time(owner).unwrap_or(0);
         let path = dir.join(format!("job-{job_id}-{pid}"));
-        fs::write(&path, format!("{pid} {start}\n"))?;
+        fs::write(&path, format!("{pid} {start} {owner} {owner_start}\n"))?;
         Ok(Self { path })
     }
 }
@@ -69,8 +74,13 @@ impl Drop for Record {
     }
 }
 
-/// Kills the process groups recorded for `executor_id` whose leaders still run, removes the
-/// records, and returns how many groups were killed.
+/// Whether the process `pid` that started at `start` still runs.
+fn alive(pid: i32, start: u64) -> bool {
+    pid > 0 && start_time(pid) == Some(start)
+}
+
+/// Kills the process groups recorded for `executor_id` by processes that are gone, whose leaders
+/// still run; removes those records and returns how many groups were killed.
 pub(crate) fn reap(state_dir: &Path, executor_id: &str) -> io::Result<u64> {
     let dir = dir(state_dir, executor_id);
     let entries = match fs::read_dir(&dir) {
@@ -87,8 +97,16 @@ pub(crate) fn reap(state_dir: &Path, executor_id: &str) -> io::Result<u64> {
         let mut fields = content.split_whitespace();
         let pid: Option<i32> = fields.next().and_then(|f| f.parse().ok());
         let start: Option<u64> = fields.next().and_then(|f| f.parse().ok());
+        let owner: Option<i32> = fields.next().and_then(|f| f.parse().ok());
+        let owner_start: Option<u64> = fields.next().and_then(|f| f.parse().ok());
+        if let (Some(owner), Some(owner_start)) = (owner, owner_start) {
+            if owner != std::process::id() as i32 && alive(owner, owner_start) {
+                // Its executor still runs (another process with the same id): not ours to reap.
+                continue;
+            }
+        }
         if let (Some(pid), Some(start)) = (pid, start) {
-            if pid > 1 && start_time(pid) == Some(start) {
+            if pid > 1 && alive(pid, start) {
                 let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
                 killed += 1;
             }
@@ -124,5 +142,46 @@ mod tests {
         assert_eq!(reap(state.path(), "x").unwrap(), 0);
         assert!(fs::read_dir(&path).unwrap().next().is_none());
         assert_eq!(reap(state.path(), "nobody").unwrap(), 0);
+    }
+
+    #[test]
+    fn jobs_of_another_live_owner_are_left_alone_and_of_a_dead_one_killed() {
+        use std::os::unix::process::CommandExt;
+        let state = tempfile::tempdir().unwrap();
+        let sleep = || {
+            std::process::Command::new("sleep")
+                .arg("60")
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        };
+        let mut job = sleep();
+        let mut owner = sleep();
+        let pid = job.id() as i32;
+        let rec = Record::write(state.path(), "shared-id", 7, pid).unwrap();
+        std::mem::forget(rec);
+        let path = dir(state.path(), "shared-id").join(format!("job-7-{pid}"));
+        let content = fs::read_to_string(&path).unwrap();
+        let fields: Vec<&str> = content.split_whitespace().collect();
+        assert_eq!(fields.len(), 4, "{content}");
+        assert_eq!(fields[2], std::process::id().to_string());
+        // Owned by another process that is alive: reap leaves job and record alone.
+        let other = owner.id() as i32;
+        let other_start = start_time(other).unwrap();
+        fs::write(
+            &path,
+            format!("{} {} {other} {other_start}\n", fields[0], fields[1]),
+        )
+        .unwrap();
+        assert_eq!(reap(state.path(), "shared-id").unwrap(), 0);
+        assert!(job.try_wait().unwrap().is_none(), "the job must still run");
+        assert!(path.exists());
+        // That owner is gone: the group is killed and the record removed.
+        owner.kill().unwrap();
+        owner.wait().unwrap();
+        assert_eq!(reap(state.path(), "shared-id").unwrap(), 1);
+        let status = job.wait().unwrap();
+        assert!(!status.success(), "killed: {status:?}");
+        assert!(!path.exists());
     }
 }
