@@ -1,6 +1,6 @@
 //! The daemons end to end: the real `multiflexi`, `multiflexi-scheduler` and
 //! `multiflexi-executor` binaries on SQLite files in temporary directories, watched through
-//! `SqlStore` from the test; and the engine in process (SqlStore + NativeExecutor) running an app
+//! `SqlStore` from the test or driven by the real `multiflexi-cli`; and the engine in process (SqlStore + NativeExecutor) running an app
 //! that writes a JSON result file.
 //!
 //! Waits are bounded (a test fails instead of hanging); nothing asserts how long anything took.
@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 const MULTIFLEXI: &str = env!("CARGO_BIN_EXE_multiflexi");
 const SCHEDULER: &str = env!("CARGO_BIN_EXE_multiflexi-scheduler");
 const EXECUTOR: &str = env!("CARGO_BIN_EXE_multiflexi-executor");
+const CLI: &str = env!("CARGO_BIN_EXE_multiflexi-cli");
 
 /// Upper bound of every wait (a stuck test fails instead of hanging CI).
 const LIMIT: Duration = Duration::from_secs(120);
@@ -758,4 +759,159 @@ async fn bad_configuration_gives_one_clear_line() {
     ] {
         assert!(help.contains(var), "{var} missing from --help:\n{help}");
     }
+}
+
+/// The operator's path end to end, with no store calls from the test: `multiflexi-cli` imports an
+/// app, creates a company with a secret, a template and a job; the real `multiflexi-executor`
+/// runs it; the CLI shows it Preserved, hands back stdout.txt byte-exact (the secret masked),
+/// retries it, and cancels a running job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_commands_drive_the_executor_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = dir.join("ops.sqlite");
+    let key = MasterKey::generate();
+    let with_db = |program: &str| {
+        let mut cmd = command(program, dir);
+        cmd.env("DATABASE_URL", sqlite_url(&db))
+            .env("MULTIFLEXI_MASTER_KEY", key.to_env_value());
+        cmd
+    };
+    let cli = |args: &[&str]| -> serde_json::Value {
+        let out = with_db(CLI)
+            .args(args)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    };
+    std::fs::write(
+        dir.join("greet.json"),
+        r#"{"name": "greet", "description": "prints a greeting", "executable": "printf",
+            "cmdparams": "'%s to %s\n' {GREETING} {API_TOKEN}",
+            "environment": {"GREETING": {"type": "string", "description": "what to say"},
+                            "API_TOKEN": {"type": "password", "description": "a secret"}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("nap.json"),
+        r#"{"name": "nap", "description": "sleeps", "executable": "sleep", "cmdparams": "300"}"#,
+    )
+    .unwrap();
+    cli(&["application:import-json", "--file", "greet.json"]);
+    cli(&["application:import-json", "--file", "nap.json"]);
+    let company = cli(&["company:create", "--name", "Ops"])["id"].to_string();
+    let secret = "s3cr3t-value-42";
+    let out = with_db(CLI)
+        .args(["company:env-set", "--id", &company, "GREETING=hello"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let greet = cli(&[
+        "run-template:create",
+        "--name",
+        "greet",
+        "--app",
+        "1",
+        "--company",
+        &company,
+        "--executor",
+        "Native",
+        "--config",
+        &format!("API_TOKEN={secret}"),
+    ])["id"]
+        .to_string();
+    let nap = cli(&[
+        "run-template:create",
+        "--name",
+        "nap",
+        "--app",
+        "2",
+        "--company",
+        &company,
+        "--executor",
+        "Native",
+    ])["id"]
+        .to_string();
+    let first = cli(&["job:create", "--template", &greet])["id"].to_string();
+
+    let mut cmd = with_db(EXECUTOR);
+    cmd.env("MULTIFLEXI_EXECUTORS", "Native")
+        .env("MULTIFLEXI_CYCLE_PAUSE", "1")
+        .env(
+            "MULTIFLEXI_EXECUTOR_ID",
+            format!("test-cli-executor-{}", std::process::id()),
+        )
+        .env("MULTIFLEXI_WORK_DIR", dir.join("jobs"))
+        .env("RUST_LOG", "info");
+    let mut executor = Daemon::spawn("multiflexi-executor", cmd, dir);
+    let preserved = |id: String| {
+        let cli = &cli;
+        let executor = &executor;
+        async move {
+            wait_for(
+                "the job to reach Preserved (job:get)",
+                || executor.context(),
+                || {
+                    let j = cli(&["job:get", &id]);
+                    async move { (j["phase"] == "preserved").then_some(j) }
+                },
+            )
+            .await
+        }
+    };
+    let done = preserved(first.clone()).await;
+    assert_eq!(done["exitcode"], 0, "{done}");
+    assert_eq!(done["status"], "success", "{done}");
+    let artifacts = cli(&["artifact:list", "--job", &first]);
+    let stdout_id = artifacts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["filename"] == "stdout.txt")
+        .map(|a| a["id"].to_string())
+        .expect("stdout.txt");
+    let out = with_db(CLI)
+        .args(["artifact:get", &stdout_id, "--output", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello to ***\n",
+        "the secret is masked in the artifact"
+    );
+    let shown = cli(&["job:get", &first]).to_string();
+    assert!(!shown.contains(secret), "job:get shows the secret: {shown}");
+
+    // job:retry: a manual copy runs too, with the same frozen command.
+    let retry = cli(&["job:retry", &first])["id"].to_string();
+    assert_ne!(retry, first);
+    let again = preserved(retry).await;
+    assert_eq!(again["exitcode"], 0, "{again}");
+
+    // job:cancel of a running job: the executor stops it, recorded as cancelled.
+    let long = cli(&["job:create", "--template", &nap])["id"].to_string();
+    wait_for(
+        "the long job to run",
+        || executor.context(),
+        || {
+            let j = cli(&["job:get", &long]);
+            async move { (j["phase"] == "running").then_some(()) }
+        },
+    )
+    .await;
+    cli(&["job:cancel", &long]);
+    let cancelled = preserved(long).await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+
+    executor.signal(Signal::SIGTERM);
+    let status = executor.wait_exit().await;
+    assert!(status.success(), "{status:?}\n{}", executor.context());
 }
