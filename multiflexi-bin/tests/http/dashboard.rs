@@ -149,7 +149,14 @@ where
 #[tokio::test]
 async fn pages_redirect_to_login_without_a_valid_session() {
     let srv = server::start().await;
-    for path in ["/", "/jobs?status=failed", "/jobs/1", "/runtemplates", "/apps", "/companies"] {
+    for path in [
+        "/",
+        "/jobs?status=failed",
+        "/jobs/1",
+        "/runtemplates",
+        "/apps",
+        "/companies",
+    ] {
         let r = get(&srv, path, None).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
         let to = location(&r);
@@ -193,7 +200,11 @@ async fn login_sets_a_strict_httponly_cookie_and_logout_clears_it() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert!(!set_cookies(&r).iter().any(|c| c.starts_with("mfx_session=mfx")));
+    assert!(
+        !set_cookies(&r)
+            .iter()
+            .any(|c| c.starts_with("mfx_session=mfx"))
+    );
     assert!(r.text().await.unwrap().contains("not valid"));
 
     // Without the form's token (or from another site): refused.
@@ -342,9 +353,15 @@ async fn every_post_form_needs_the_csrf_token_and_the_same_origin() {
 
     let posts: [(String, Vec<(&str, &str)>); 5] = [
         (format!("/runtemplates/{}/execute", t.id), vec![]),
-        (format!("/runtemplates/{}/active", t.id), vec![("active", "false")]),
+        (
+            format!("/runtemplates/{}/active", t.id),
+            vec![("active", "false")],
+        ),
         ("/companies".into(), vec![("name", "Evil Corp")]),
-        ("/apps/import".into(), vec![("json", r#"{"name":"x","executable":"/bin/x"}"#)]),
+        (
+            "/apps/import".into(),
+            vec![("json", r#"{"name":"x","executable":"/bin/x"}"#)],
+        ),
         ("/logout".into(), vec![]),
     ];
     for (path, fields) in &posts {
@@ -355,7 +372,11 @@ async fn every_post_form_needs_the_csrf_token_and_the_same_origin() {
         let mut with_wrong = fields.clone();
         with_wrong.push(("csrf", "00"));
         let r = post(&srv, path, Some(&session), None, &with_wrong).await;
-        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path} with a wrong token");
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "{path} with a wrong token"
+        );
         // The right token from another origin.
         let mut with_token = fields.clone();
         with_token.push(("csrf", &csrf));
@@ -367,10 +388,18 @@ async fn every_post_form_needs_the_csrf_token_and_the_same_origin() {
             &with_token,
         )
         .await;
-        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path} from another origin");
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "{path} from another origin"
+        );
         // Without a session: to the sign-in page.
         let r = post(&srv, path, None, None, &with_token).await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path} without a session");
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "{path} without a session"
+        );
     }
     assert_eq!(jobs(&srv).await, 0, "nothing was created");
     assert!(srv.store.get_runtemplate(t.id).await.unwrap().active);
@@ -487,8 +516,20 @@ async fn a_company_token_sees_only_its_company() {
     let srv = server::start().await;
     let acme = company(&srv.store, "Acme").await;
     let beta = company(&srv.store, "Beta").await;
-    let ta = template(&srv.store, &acme, App::new("acme app", "/bin/echo"), "acme run").await;
-    let tb = template(&srv.store, &beta, App::new("beta app", "/bin/true"), "beta run").await;
+    let ta = template(
+        &srv.store,
+        &acme,
+        App::new("acme app", "/bin/echo"),
+        "acme run",
+    )
+    .await;
+    let tb = template(
+        &srv.store,
+        &beta,
+        App::new("beta app", "/bin/true"),
+        "beta run",
+    )
+    .await;
     let ja = job_of(&srv.store, &ta).await;
     let jb = job_of(&srv.store, &tb).await;
     srv.store
@@ -522,10 +563,19 @@ async fn a_company_token_sees_only_its_company() {
         assert!(!body.contains("beta run"), "{path}: {body}");
     }
     let list = get_ok(&srv, "/jobs", &acme_token).await;
-    assert!(list.contains(&format!("data-job-id=\"{}\"", ja.id)), "{list}");
-    assert!(!list.contains(&format!("data-job-id=\"{}\"", jb.id)), "{list}");
+    assert!(
+        list.contains(&format!("data-job-id=\"{}\"", ja.id)),
+        "{list}"
+    );
+    assert!(
+        !list.contains(&format!("data-job-id=\"{}\"", jb.id)),
+        "{list}"
+    );
     let list = get_ok(&srv, &format!("/jobs?company={}", beta.id), &acme_token).await;
-    assert!(!list.contains(&format!("data-job-id=\"{}\"", jb.id)), "{list}");
+    assert!(
+        !list.contains(&format!("data-job-id=\"{}\"", jb.id)),
+        "{list}"
+    );
     for path in ["/", "/runtemplates", "/companies", "/apps"] {
         let page = get_ok(&srv, path, &acme_token).await;
         assert!(!page.contains("beta run"), "{path}: {page}");
@@ -556,7 +606,10 @@ async fn a_company_token_sees_only_its_company() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // The admin sees both.
     let list = get_ok(&srv, "/jobs", &srv.admin_token).await;
-    assert!(list.contains(&format!("data-job-id=\"{}\"", jb.id)), "{list}");
+    assert!(
+        list.contains(&format!("data-job-id=\"{}\"", jb.id)),
+        "{list}"
+    );
 }
 
 #[tokio::test]
@@ -569,7 +622,12 @@ async fn artifacts_download_byte_exact_with_type_and_name() {
     let binary: Vec<u8> = (0u8..=255).chain([0, 0, 0xff, b'\n']).collect();
     let bin_id = srv
         .store
-        .put(job.id, "data.bin", "application/octet-stream", &mut binary.as_slice())
+        .put(
+            job.id,
+            "data.bin",
+            "application/octet-stream",
+            &mut binary.as_slice(),
+        )
         .await
         .unwrap();
     srv.store
@@ -609,9 +667,12 @@ async fn artifacts_download_byte_exact_with_type_and_name() {
     .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()[CONTENT_TYPE], "text/csv");
-    let disposition = r.headers()["content-disposition"].to_str().unwrap().to_string();
+    let disposition = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(
-        disposition.contains(&format!("filename*=UTF-8''v%C3%BDpis%20%221%22%2Ecsv")),
+        disposition.contains("filename*=UTF-8''v%C3%BDpis%20%221%22%2Ecsv"),
         "{disposition}"
     );
     assert_eq!(r.bytes().await.unwrap().as_ref(), "a;b\nč;ř\n".as_bytes());
@@ -646,7 +707,12 @@ async fn job_list_filters_and_bad_filters() {
     for _ in 0..3 {
         ids.push(job_of(&srv.store, &t).await.id);
     }
-    let page = get_ok(&srv, &format!("/jobs?status=scheduled&template={}", t.id), &srv.admin_token).await;
+    let page = get_ok(
+        &srv,
+        &format!("/jobs?status=scheduled&template={}", t.id),
+        &srv.admin_token,
+    )
+    .await;
     for id in &ids {
         assert!(page.contains(&format!("data-job-id=\"{id}\"")), "{page}");
     }
@@ -655,9 +721,20 @@ async fn job_list_filters_and_bad_filters() {
     let page = get_ok(&srv, "/jobs?since=2999-01-01T00:00", &srv.admin_token).await;
     assert!(page.contains("No jobs."), "{page}");
     let page = get_ok(&srv, &format!("/jobs?before={}", ids[2]), &srv.admin_token).await;
-    assert!(!page.contains(&format!("data-job-id=\"{}\"", ids[2])), "{page}");
-    assert!(page.contains(&format!("data-job-id=\"{}\"", ids[1])), "{page}");
-    for bad in ["status=exploded", "since=yesterday", "company=abc", "template=%3Cscript%3E"] {
+    assert!(
+        !page.contains(&format!("data-job-id=\"{}\"", ids[2])),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("data-job-id=\"{}\"", ids[1])),
+        "{page}"
+    );
+    for bad in [
+        "status=exploded",
+        "since=yesterday",
+        "company=abc",
+        "template=%3Cscript%3E",
+    ] {
         let r = get(&srv, &format!("/jobs?{bad}"), Some(&srv.admin_token)).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
         let body = r.text().await.unwrap();
@@ -666,7 +743,12 @@ async fn job_list_filters_and_bad_filters() {
     // The job page of a scheduled job shows the live view; the output endpoint answers JSON.
     let page = get_ok(&srv, &format!("/jobs/{}", ids[0]), &srv.admin_token).await;
     assert!(page.contains("id=\"live-output\""), "{page}");
-    let r = get(&srv, &format!("/jobs/{}/output", ids[0]), Some(&srv.admin_token)).await;
+    let r = get(
+        &srv,
+        &format!("/jobs/{}/output", ids[0]),
+        Some(&srv.admin_token),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["phase"], "scheduled");
@@ -746,7 +828,8 @@ async fn start_chromedriver(path: &str, log: &std::path::Path) -> Chromedriver {
 }
 
 /// What the "Execute now" job prints: bytes the page must escape, and UTF-8.
-const HELLO: &str = "hello from the dashboard test\n<b>not bold</b> & \"quoted\"\nžluťoučký kůň ✓\n";
+const HELLO: &str =
+    "hello from the dashboard test\n<b>not bold</b> & \"quoted\"\nžluťoučký kůň ✓\n";
 
 fn screenshot_dir() -> std::path::PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -788,10 +871,8 @@ async fn browser_executes_a_template_and_downloads_stdout() {
     let (srv, _engine) = server::start_with_engine().await;
     let store = &srv.store;
     let acme = company(store, "Acme s.r.o.").await;
-    let hello_app = App::new("Hello printer", "/usr/bin/printf").with_cmdparams(format!(
-        "'%s' '{}'",
-        HELLO.replace('\'', "'\\''")
-    ));
+    let hello_app = App::new("Hello printer", "/usr/bin/printf")
+        .with_cmdparams(format!("'%s' '{}'", HELLO.replace('\'', "'\\''")));
     let hello = template(store, &acme, hello_app, "Say hello").await;
     let mut warn_app = App::new("Warner", "/usr/bin/false");
     warn_app.exit_codes.insert(
@@ -882,7 +963,9 @@ async fn browser_executes_a_template_and_downloads_stdout() {
         assert_eq!(browser.current_url().await?.path(), "/");
         for (id, status, colour) in &expected {
             let badge = browser
-                .find(Locator::Css(&format!("#recent + table tr[data-job-id='{id}'] .badge")))
+                .find(Locator::Css(&format!(
+                    "#recent + table tr[data-job-id='{id}'] .badge"
+                )))
                 .await?;
             let class = badge.attr("class").await?.unwrap_or_default();
             assert!(class.split(' ').any(|c| c == *colour), "job {id}: {class}");
@@ -895,20 +978,29 @@ async fn browser_executes_a_template_and_downloads_stdout() {
             .await?
             .click()
             .await?;
-        browser
+        let execute = browser
             .wait()
-            .for_element(Locator::Css(&format!("button[data-execute='{}']", hello.id)))
-            .await?
-            .click()
+            .for_element(Locator::Css(&format!(
+                "button[data-execute='{}']",
+                hello.id
+            )))
             .await?;
-        let article = browser.wait().for_element(Locator::Css("article#job")).await?;
+        save_screenshot("templates.png", &browser.screenshot().await?);
+        execute.click().await?;
+        let article = browser
+            .wait()
+            .for_element(Locator::Css("article#job"))
+            .await?;
         let job_id: i64 = article
             .attr("data-job-id")
             .await?
             .unwrap_or_default()
             .parse()
             .unwrap();
-        assert_eq!(browser.current_url().await?.path(), format!("/jobs/{job_id}"));
+        assert_eq!(
+            browser.current_url().await?.path(),
+            format!("/jobs/{job_id}")
+        );
 
         // Follow it to Preserved on its page (the script reloads it when the job ends).
         let started = Instant::now();
@@ -941,7 +1033,11 @@ async fn browser_executes_a_template_and_downloads_stdout() {
             .find_all(Locator::Css("#timeline li.done, #timeline li.current"))
             .await?;
         assert_eq!(timeline.len(), 6, "all six phases reached");
-        let shown = browser.find(Locator::Css("pre#stdout")).await?.text().await?;
+        let shown = browser
+            .find(Locator::Css("pre#stdout"))
+            .await?
+            .text()
+            .await?;
         assert_eq!(shown.trim_end(), HELLO.trim_end());
         let png = browser.screenshot().await?;
         save_screenshot("job.png", &png);
@@ -981,7 +1077,9 @@ async fn browser_executes_a_template_and_downloads_stdout() {
         // The overview again, with the new job at the top, for the README.
         browser.goto(&format!("{}/", srv.base)).await?;
         let badge = browser
-            .find(Locator::Css(&format!("#recent + table tr[data-job-id='{job_id}'] .badge")))
+            .find(Locator::Css(&format!(
+                "#recent + table tr[data-job-id='{job_id}'] .badge"
+            )))
             .await?;
         assert!(
             badge

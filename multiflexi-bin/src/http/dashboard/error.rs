@@ -68,9 +68,9 @@ impl From<Error> for PageError {
         let status = match &e {
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::InvalidInput { .. } | Error::Unsupported { .. } => StatusCode::BAD_REQUEST,
-            Error::AlreadyExists { .. } | Error::Conflict { .. } | Error::InvalidTransition { .. } => {
-                StatusCode::CONFLICT
-            }
+            Error::AlreadyExists { .. }
+            | Error::Conflict { .. }
+            | Error::InvalidTransition { .. } => StatusCode::CONFLICT,
             _ => StatusCode::SERVICE_UNAVAILABLE,
         };
         let message = if status == StatusCode::SERVICE_UNAVAILABLE {

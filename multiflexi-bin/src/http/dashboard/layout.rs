@@ -147,7 +147,9 @@ pub(crate) fn opt_ts(t: Option<DateTime<Utc>>) -> Markup {
 /// A duration in words (`1 h 2 min`, `3.2 s`).
 pub(crate) fn duration(d: chrono::Duration) -> String {
     let ms = d.num_milliseconds().max(0);
-    if ms < 60_000 {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
         format!("{:.1} s", ms as f64 / 1000.0)
     } else if ms < 3_600_000 {
         format!("{} min {} s", ms / 60_000, (ms / 1000) % 60)
@@ -180,10 +182,11 @@ pub(crate) fn lossy(bytes: &[u8]) -> String {
 pub(crate) async fn security_headers(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let h = response.headers_mut();
-    h.entry(CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    h.entry(CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
          connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    ));
+        ));
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
@@ -191,4 +194,3 @@ pub(crate) async fn security_headers(req: Request, next: Next) -> Response {
         .or_insert(HeaderValue::from_static("no-store"));
     response
 }
-

@@ -195,7 +195,12 @@ fn login_markup(next: &str, csrf: &str, error: Option<&str>) -> Markup {
     layout::bare("Sign in", body)
 }
 
-fn login_response(state: &DashState, next: &str, status: StatusCode, error: Option<&str>) -> Response {
+fn login_response(
+    state: &DashState,
+    next: &str,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
     let nonce = csrf::nonce();
     let token = csrf::login_token(&state.login_key, &nonce);
     let mut response = (status, login_markup(next, &token, error)).into_response();
@@ -291,7 +296,10 @@ mod tests {
 
     #[test]
     fn next_is_local_only() {
-        assert_eq!(safe_next(Some("/jobs?status=failed")), "/jobs?status=failed");
+        assert_eq!(
+            safe_next(Some("/jobs?status=failed")),
+            "/jobs?status=failed"
+        );
         assert_eq!(safe_next(Some("//evil.example/")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example/")), "/");

@@ -192,7 +192,7 @@ pub(crate) async fn import(
 ) -> PageResult {
     if !session.is_admin() {
         return Err(
-            PageError::forbidden("Only an admin token can import apps.").for_session(&session),
+            PageError::forbidden("Only an admin token can import apps.").for_session(&session)
         );
     }
     let store = &*state.http.store;
@@ -205,27 +205,34 @@ pub(crate) async fn import(
                     ". Nothing was imported."
                 }
             };
-            return list_page(&state, &session, Some(notice), &form.json, StatusCode::BAD_REQUEST)
-                .await;
+            return list_page(
+                &state,
+                &session,
+                Some(notice),
+                &form.json,
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
         }
     };
-    let known = store
-        .list_apps()
-        .await
-        .or_page(&session)?
-        .iter()
-        .any(|a| {
-            (imported.app.uuid.is_some() && a.uuid == imported.app.uuid)
-                || (imported.app.uuid.is_none() && a.name == imported.app.name)
-        });
+    let known = store.list_apps().await.or_page(&session)?.iter().any(|a| {
+        (imported.app.uuid.is_some() && a.uuid == imported.app.uuid)
+            || (imported.app.uuid.is_none() && a.name == imported.app.name)
+    });
     let app = match store.put_app(&imported.app).await {
         Ok(app) => app,
         Err(e) => {
             let notice = html! {
                 p.alert.alert-danger role="alert" #import-result { "Rejected: " (e) ". Nothing was imported." }
             };
-            return list_page(&state, &session, Some(notice), &form.json, StatusCode::BAD_REQUEST)
-                .await;
+            return list_page(
+                &state,
+                &session,
+                Some(notice),
+                &form.json,
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
         }
     };
     let action = if known { "updated" } else { "created" };

@@ -92,7 +92,11 @@ async fn list_page(
             }
         }
     };
-    Ok((status, layout::page(session, "Companies", Nav::Companies, body)).into_response())
+    Ok((
+        status,
+        layout::page(session, "Companies", Nav::Companies, body),
+    )
+        .into_response())
 }
 
 /// `GET /companies`.
@@ -102,7 +106,11 @@ pub(crate) async fn list(
     Query(q): Query<ListQuery>,
 ) -> PageResult {
     let store = &*state.http.store;
-    let notice = match q.created.as_deref().and_then(|c| c.parse::<CompanyId>().ok()) {
+    let notice = match q
+        .created
+        .as_deref()
+        .and_then(|c| c.parse::<CompanyId>().ok())
+    {
         Some(id) if session.sees(id) => match store.get_company(id).await {
             Ok(c) => Some(html! {
                 p.alert.alert-success role="status" { "Company “" (c.name) "” was created." }
@@ -111,7 +119,14 @@ pub(crate) async fn list(
         },
         _ => None,
     };
-    list_page(&state, &session, notice, &CreateForm::default(), StatusCode::OK).await
+    list_page(
+        &state,
+        &session,
+        notice,
+        &CreateForm::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// The create form.
@@ -137,8 +152,9 @@ pub(crate) async fn create(
     Checked { session, form }: Checked<CreateForm>,
 ) -> PageResult {
     if !session.is_admin() {
-        return Err(PageError::forbidden("Only an admin token can create companies.")
-            .for_session(&session));
+        return Err(
+            PageError::forbidden("Only an admin token can create companies.").for_session(&session),
+        );
     }
     let name = form.name.trim();
     let email = form.email.trim();

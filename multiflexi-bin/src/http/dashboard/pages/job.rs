@@ -74,10 +74,11 @@ fn timeline(job: &Job) -> Markup {
     html! {
         ol.timeline #timeline {
             @for (phase, at, note) in rows {
-                @let class = if phase == job.phase { "current" } else if reached(phase) { "done" } else { "pending" };
+                @let current = phase == job.phase && phase != Phase::Preserved;
+                @let class = if current { "current" } else if reached(phase) { "done" } else { "pending" };
                 li class=(class) data-phase=(phase.as_str()) {
                     span.phase { (phase.as_str()) }
-                    span.state { @if phase == job.phase { "current phase" } @else if reached(phase) { "done" } @else { "not yet" } }
+                    span.state { @if current { "current phase" } @else if reached(phase) { "done" } @else { "not yet" } }
                     @if reached(phase) { (layout::opt_ts(at)) } @else { span.muted { "—" } }
                     @if !note.is_empty() && reached(phase) { br; span.muted { (note) } }
                 }
@@ -362,7 +363,10 @@ pub(crate) async fn download(
     Ok((
         [
             (CONTENT_TYPE, content_type),
-            (CONTENT_DISPOSITION, content_disposition(&stored.meta.filename)),
+            (
+                CONTENT_DISPOSITION,
+                content_disposition(&stored.meta.filename),
+            ),
             (CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox")),
         ],
         stored.content,

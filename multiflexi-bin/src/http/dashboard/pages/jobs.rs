@@ -242,7 +242,9 @@ mod tests {
             "2026-11-05T00:00:00+00:00"
         );
         assert_eq!(
-            parse_since("2026-11-05T12:30:00+01:00").unwrap().to_rfc3339(),
+            parse_since("2026-11-05T12:30:00+01:00")
+                .unwrap()
+                .to_rfc3339(),
             "2026-11-05T11:30:00+00:00"
         );
         assert!(parse_since("yesterday").is_none());

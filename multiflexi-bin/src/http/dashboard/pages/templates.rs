@@ -88,9 +88,7 @@ fn active_form(session: &Session, t: &RunTemplate) -> Markup {
 /// `GET /runtemplates`.
 pub(crate) async fn list(State(state): State<DashState>, session: Session) -> PageResult {
     let store = &*state.http.store;
-    let templates = scope::templates(store, &session)
-        .await
-        .or_page(&session)?;
+    let templates = scope::templates(store, &session).await.or_page(&session)?;
     let names = Names::load(store, &session).await.or_page(&session)?;
     let body = html! {
         h1 { "Run templates" }
@@ -136,15 +134,24 @@ pub(crate) async fn detail(
 ) -> PageResult {
     let store = &*state.http.store;
     let id = parse_id(&id).or_page(&session)?;
-    let t = scope::template(store, &session, id).await.or_page(&session)?;
+    let t = scope::template(store, &session, id)
+        .await
+        .or_page(&session)?;
     let names = Names::load(store, &session).await.or_page(&session)?;
     let now = state.http.clock.now();
-    let runs = if t.active { next_runs(&t, now) } else { Vec::new() };
+    let runs = if t.active {
+        next_runs(&t, now)
+    } else {
+        Vec::new()
+    };
     let mut f = JobFilter::default();
     f.runtemplate_id = Some(t.id);
     f.limit = Some(10);
     let jobs = store.list_jobs(&f).await.or_page(&session)?;
-    let expression = t.schedule().ok().and_then(|s| s.expression().map(str::to_string));
+    let expression = t
+        .schedule()
+        .ok()
+        .and_then(|s| s.expression().map(str::to_string));
 
     let body = html! {
         h1 { (t.name) " " (active_badge(&t)) }
@@ -227,7 +234,9 @@ pub(crate) async fn execute(
 ) -> PageResult {
     let store = &*state.http.store;
     let id = parse_id(&id).or_page(&session)?;
-    let t = scope::template(store, &session, id).await.or_page(&session)?;
+    let t = scope::template(store, &session, id)
+        .await
+        .or_page(&session)?;
     let request = JobRequest::ad_hoc(t.id, Trigger::Manual).launched_by(session.actor());
     let job = create_job(store, &*state.http.clock, &NoopTelemetry, request)
         .await
@@ -268,7 +277,9 @@ pub(crate) async fn set_active(
             .for_session(&session));
         }
     };
-    let mut t = scope::template(store, &session, id).await.or_page(&session)?;
+    let mut t = scope::template(store, &session, id)
+        .await
+        .or_page(&session)?;
     if t.active != active {
         t.active = active;
         let t = store.update_runtemplate(&t).await.or_page(&session)?;
