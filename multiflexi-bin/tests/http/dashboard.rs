@@ -756,6 +756,48 @@ async fn job_list_filters_and_bad_filters() {
     assert_eq!(v["chunks"], serde_json::json!([]));
 }
 
+#[tokio::test]
+async fn live_output_of_an_unfinished_job() {
+    use multiflexi_core::store::{OutputChunk, OutputLog, Stream};
+    let srv = server::start().await;
+    let acme = company(&srv.store, "Acme").await;
+    let t = template(&srv.store, &acme, App::new("talker", "/bin/true"), "talker").await;
+    let job = job_of(&srv.store, &t).await;
+    let chunk = |seq, stream, bytes: &[u8]| OutputChunk {
+        job_id: job.id,
+        seq,
+        stream,
+        bytes: bytes.to_vec(),
+    };
+    // "ž" split across two chunks, and markup that must be escaped.
+    srv.store
+        .append_output(&[
+            chunk(1, Stream::Stdout, b"<i>one</i> \xc5"),
+            chunk(2, Stream::Stdout, b"\xbe\n"),
+            chunk(3, Stream::Stderr, b"oops\n"),
+        ])
+        .await
+        .unwrap();
+    let page = get_ok(&srv, &format!("/jobs/{}", job.id), &srv.admin_token).await;
+    assert!(page.contains("data-after=\"3\""), "{page}");
+    assert!(page.contains("&lt;i&gt;one&lt;/i&gt; ž\n"), "{page}");
+    assert!(
+        page.contains("<span class=\"stderr\">oops\n</span>"),
+        "{page}"
+    );
+    let r = get(
+        &srv,
+        &format!("/jobs/{}/output?after=2", job.id),
+        Some(&srv.admin_token),
+    )
+    .await;
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        v["chunks"],
+        serde_json::json!([{ "seq": 3, "stream": "stderr", "text": "oops\n" }])
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The browser test.
 
@@ -894,11 +936,20 @@ async fn browser_executes_a_template_and_downloads_stdout() {
         "Run a missing program",
     )
     .await;
+    let slow = template(
+        store,
+        &acme,
+        App::new("Slow printer", "/usr/bin/perl").with_cmdparams(
+            "-e '$|=1; print qq(first line\\n); sleep 3; print qq(second line\\n)'",
+        ),
+        "Print slowly",
+    )
+    .await;
     let mut hourly = RunTemplate::new(hello.app_id, acme.id, "Hourly hello")
         .with_cron("15 * * * *")
         .with_timezone("Europe/Prague");
     hourly.active = false;
-    store.create_runtemplate(&hourly).await.unwrap();
+    let hourly = store.create_runtemplate(&hourly).await.unwrap();
     // Jobs with other outcomes, for the overview's colours.
     let mut expected: Vec<(JobId, &str, &str)> = Vec::new();
     for (t, status, colour) in [
@@ -1090,6 +1141,92 @@ async fn browser_executes_a_template_and_downloads_stdout() {
         );
         let png = browser.screenshot().await?;
         save_screenshot("overview.png", &png);
+
+        // A job that prints, waits, then prints again: its page follows the output live.
+        browser
+            .goto(&format!("{}/runtemplates/{}", srv.base, slow.id))
+            .await?;
+        browser
+            .find(Locator::Css(&format!("button[data-execute='{}']", slow.id)))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("article#job"))
+            .await?;
+        let live = wait_for("the first line in the live tail", || async {
+            let text = browser
+                .find(Locator::Css("#live-output"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            text.contains("first line").then_some(text)
+        })
+        .await;
+        assert!(!live.contains("second line"), "{live}");
+        let stdout = wait_for("the slow job's page to show it preserved", || async {
+            let phase = browser
+                .find(Locator::Css("article#job"))
+                .await
+                .ok()?
+                .attr("data-phase")
+                .await
+                .ok()??;
+            if phase != "preserved" {
+                return None;
+            }
+            browser
+                .find(Locator::Css("pre#stdout"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()
+        })
+        .await;
+        assert_eq!(stdout, "first line\nsecond line");
+
+        // Every page: a heading, and every form field has a label.
+        let pages = [
+            "/".to_string(),
+            "/jobs".to_string(),
+            "/runtemplates".to_string(),
+            format!("/runtemplates/{}", hourly.id),
+            "/apps".to_string(),
+            format!("/apps/{}", hello.app_id),
+            "/companies".to_string(),
+            format!("/jobs/{job_id}"),
+        ];
+        for (i, path) in pages.iter().enumerate() {
+            browser.goto(&format!("{}{path}", srv.base)).await?;
+            let unlabelled = browser
+                .execute(
+                    "return Array.from(document.querySelectorAll(\
+                     'input:not([type=hidden]), select, textarea'))\
+                     .filter(e => e.labels.length === 0).map(e => e.name);",
+                    vec![],
+                )
+                .await?;
+            assert_eq!(unlabelled, serde_json::json!([]), "{path}");
+            assert_eq!(
+                browser.find_all(Locator::Css("h1")).await?.len(),
+                1,
+                "{path}"
+            );
+            assert_eq!(
+                browser
+                    .find(Locator::Css("html"))
+                    .await?
+                    .attr("lang")
+                    .await?
+                    .as_deref(),
+                Some("en")
+            );
+            save_screenshot(&format!("review-{i}.png"), &browser.screenshot().await?);
+        }
 
         // Sign out: back to the sign-in page, and pages redirect there again.
         browser
