@@ -757,6 +757,44 @@ async fn job_list_filters_and_bad_filters() {
 }
 
 #[tokio::test]
+async fn template_page_shows_the_schedule_in_words_and_next_runs() {
+    // A store with a master key, so that the template can hold a secret.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("multiflexi.sqlite").display()
+    );
+    let options = multiflexi_store::SqlStoreOptions::default()
+        .with_master_key(multiflexi_store::MasterKey::generate());
+    let store = std::sync::Arc::new(SqlStore::connect(&url, options).await.unwrap());
+    let srv = server::start_on(store, dir).await;
+    let acme = company(&srv.store, "Acme").await;
+    let app = srv
+        .store
+        .put_app(&App::new("reporter", "/bin/true"))
+        .await
+        .unwrap();
+    let mut t = RunTemplate::new(app.id, acme.id, "weekday report")
+        .with_cron("30 2 * * 1-5")
+        .with_timezone("Europe/Prague");
+    t.config.set("REPORT_KIND", "daily");
+    t.config.set_secret("API_PASSWORD", "hunter2-secret");
+    let t = srv.store.create_runtemplate(&t).await.unwrap();
+    let page = get_ok(&srv, &format!("/runtemplates/{}", t.id), &srv.admin_token).await;
+    let words = t.schedule().unwrap().describe();
+    assert!(page.contains(&words), "{words} in {page}");
+    assert_eq!(page.matches("<li><time datetime=").count(), 5, "{page}");
+    assert!(
+        page.contains("REPORT_KIND") && page.contains("daily"),
+        "{page}"
+    );
+    assert!(page.contains("API_PASSWORD"), "{page}");
+    assert!(!page.contains("hunter2-secret"), "{page}");
+    let list = get_ok(&srv, "/runtemplates", &srv.admin_token).await;
+    assert!(list.contains(&words), "{list}");
+}
+
+#[tokio::test]
 async fn live_output_of_an_unfinished_job() {
     use multiflexi_core::store::{OutputChunk, OutputLog, Stream};
     let srv = server::start().await;
@@ -886,8 +924,10 @@ fn save_screenshot(name: &str, png: &[u8]) {
     let path = dir.join(name);
     std::fs::write(&path, png).unwrap();
     println!("screenshot: {}", path.display());
-    // Refreshes the README's pictures on request.
-    if std::env::var("MULTIFLEXI_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
+    // Refreshes the README's pictures (overview and job) on request.
+    if ["overview.png", "job.png"].contains(&name)
+        && std::env::var("MULTIFLEXI_UPDATE_SCREENSHOTS").as_deref() == Ok("1")
+    {
         let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
         std::fs::create_dir_all(&docs).unwrap();
         std::fs::copy(&path, docs.join(name)).unwrap();
@@ -1090,8 +1130,11 @@ async fn browser_executes_a_template_and_downloads_stdout() {
             .text()
             .await?;
         assert_eq!(shown.trim_end(), HELLO.trim_end());
+        // Tall enough to show the artifacts with their download buttons.
+        browser.set_window_size(1280, 1450).await?;
         let png = browser.screenshot().await?;
         save_screenshot("job.png", &png);
+        browser.set_window_size(1280, 1000).await?;
 
         // Download stdout.txt with the browser's own session cookie: byte-exact.
         let link = browser

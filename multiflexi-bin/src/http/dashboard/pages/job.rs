@@ -197,10 +197,10 @@ pub(crate) async fn page(
             h2 { "Output" }
             @if finished {
                 h3 { "stdout" }
-                pre.output #stdout tabindex="0" aria-label="Standard output" { (stdout) }
+                @if stdout.is_empty() { p.muted #stdout-empty { "(empty)" } } @else { pre.output #stdout tabindex="0" aria-label="Standard output" { (stdout) } }
                 @if stdout_cut { p.muted { "Only the first 2 MiB are shown; download stdout.txt for the rest." } }
                 h3 { "stderr" }
-                pre.output #stderr tabindex="0" aria-label="Standard error" { (stderr) }
+                @if stderr.is_empty() { p.muted #stderr-empty { "(empty)" } } @else { pre.output #stderr tabindex="0" aria-label="Standard error" { (stderr) } }
                 @if stderr_cut { p.muted { "Only the first 2 MiB are shown; download stderr.txt for the rest." } }
             } @else {
                 p.live #live-status role="status" aria-live="polite" {

@@ -139,11 +139,7 @@ pub(crate) async fn detail(
         .or_page(&session)?;
     let names = Names::load(store, &session).await.or_page(&session)?;
     let now = state.http.clock.now();
-    let runs = if t.active {
-        next_runs(&t, now)
-    } else {
-        Vec::new()
-    };
+    let runs = next_runs(&t, now);
     let mut f = JobFilter::default();
     f.runtemplate_id = Some(t.id);
     f.limit = Some(10);
@@ -176,8 +172,11 @@ pub(crate) async fn detail(
             dt { "Concurrency" } dd { (t.concurrency_policy) }
         }
         h2 { "Next runs" }
+        @if !t.active {
+            p.alert.alert-warning { "It is inactive: the scheduler does not run it and it cannot be executed. Activate it first." }
+        }
         @if runs.is_empty() {
-            p.muted { @if t.active { "It never runs on its own (on demand only)." } @else { "It is inactive: the scheduler does not run it." } }
+            p.muted { "It never runs on its own (on demand only)." }
         } @else {
             ol #next-runs {
                 @for (at, local) in &runs {
