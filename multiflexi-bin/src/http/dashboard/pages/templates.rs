@@ -1,0 +1,295 @@
+//! Run templates: the list, one template (schedule in words, next slots, configuration with
+//! secrets redacted, recent jobs), "Execute now" and activate / deactivate.
+
+use super::super::DashState;
+use super::super::csrf::{Checked, CsrfForm};
+use super::super::error::{OrPage, PageError, PageResult};
+use super::super::layout::{self, Nav};
+use super::super::scope;
+use super::super::session::{Session, see_other};
+use super::{Names, jobs_table};
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use maud::{Markup, html};
+use multiflexi_core::engine::{JobRequest, create_job};
+use multiflexi_core::store::{AuditEntry, JobFilter};
+use multiflexi_core::telemetry::NoopTelemetry;
+use multiflexi_core::{RunTemplate, RunTemplateId, Store, Trigger};
+use serde::Deserialize;
+
+/// How many upcoming runs a template's page lists.
+const NEXT_RUNS: usize = 5;
+
+fn parse_id(id: &str) -> Result<RunTemplateId, PageError> {
+    id.parse::<RunTemplateId>()
+        .map_err(|_| PageError::not_found(format!("Run template {id:?}")))
+}
+
+/// The schedule in words, or why it cannot be read.
+fn schedule_words(t: &RunTemplate) -> String {
+    match t.schedule() {
+        Ok(s) => s.describe(),
+        Err(e) => format!("invalid schedule: {e}"),
+    }
+}
+
+/// The next runs (slot + delay) after `now`, in the template's timezone.
+fn next_runs(t: &RunTemplate, now: DateTime<Utc>) -> Vec<(DateTime<Utc>, String)> {
+    let Ok(s) = t.schedule() else {
+        return Vec::new();
+    };
+    let tz = s.timezone();
+    s.iter_after(now)
+        .take(NEXT_RUNS)
+        .map(|slot| {
+            let due = s.due_at(slot);
+            (
+                due,
+                due.with_timezone(&tz)
+                    .format("%Y-%m-%d %H:%M %:z")
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+fn active_badge(t: &RunTemplate) -> Markup {
+    html! {
+        @if t.active { span.badge.bg-success { "active" } } @else { span.badge.bg-secondary { "inactive" } }
+    }
+}
+
+/// The "Execute now" button (a POST form).
+fn execute_form(session: &Session, t: &RunTemplate) -> Markup {
+    html! {
+        form method="post" action={ "/runtemplates/" (t.id) "/execute" } {
+            (layout::csrf_field(session))
+            button.btn.btn-primary.btn-small type="submit" data-execute=(t.id) disabled[!t.active]
+                title=(if t.active { "Run it now" } else { "Activate the template first" }) {
+                "Execute now" span.sr-only { ": " (t.name) }
+            }
+        }
+    }
+}
+
+fn active_form(session: &Session, t: &RunTemplate) -> Markup {
+    html! {
+        form method="post" action={ "/runtemplates/" (t.id) "/active" } {
+            (layout::csrf_field(session))
+            input type="hidden" name="active" value=(if t.active { "false" } else { "true" });
+            button.btn type="submit" data-toggle-active=(t.id) {
+                @if t.active { "Deactivate" } @else { "Activate" }
+            }
+        }
+    }
+}
+
+/// `GET /runtemplates`.
+pub(crate) async fn list(State(state): State<DashState>, session: Session) -> PageResult {
+    let store = &*state.http.store;
+    let templates = scope::templates(store, &session).await.or_page(&session)?;
+    let names = Names::load(store, &session).await.or_page(&session)?;
+    let body = html! {
+        h1 { "Run templates" }
+        @if templates.is_empty() {
+            p.muted { "No run templates yet. Create one with "
+                code { "multiflexi-cli run-template:create" } " or the API." }
+        } @else {
+            table #templates {
+                caption.sr-only { "Run templates" }
+                thead { tr {
+                    th scope="col" { "Name" }
+                    th scope="col" { "App" }
+                    th scope="col" { "Company" }
+                    th scope="col" { "Schedule" }
+                    th scope="col" { "State" }
+                    th scope="col" { "Succeeded / failed" }
+                    th scope="col" { span.sr-only { "Actions" } }
+                } }
+                tbody {
+                    @for t in &templates {
+                        tr data-template-id=(t.id) {
+                            td { a href={ "/runtemplates/" (t.id) } { (t.name) } }
+                            td { a href={ "/apps/" (t.app_id) } { (names.app(t.app_id)) } }
+                            td { (names.company(t.company_id)) }
+                            td { (schedule_words(t)) }
+                            td { (active_badge(t)) }
+                            td { (t.successfull_jobs_count) " / " (t.failed_jobs_count) }
+                            td { (execute_form(&session, t)) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout::page(&session, "Run templates", Nav::Templates, body).into_response())
+}
+
+/// `GET /runtemplates/{id}`.
+pub(crate) async fn detail(
+    State(state): State<DashState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> PageResult {
+    let store = &*state.http.store;
+    let id = parse_id(&id).or_page(&session)?;
+    let t = scope::template(store, &session, id)
+        .await
+        .or_page(&session)?;
+    let names = Names::load(store, &session).await.or_page(&session)?;
+    let now = state.http.clock.now();
+    let runs = next_runs(&t, now);
+    let mut f = JobFilter::default();
+    f.runtemplate_id = Some(t.id);
+    f.limit = Some(10);
+    let jobs = store.list_jobs(&f).await.or_page(&session)?;
+    let expression = t
+        .schedule()
+        .ok()
+        .and_then(|s| s.expression().map(str::to_string));
+
+    let body = html! {
+        h1 { (t.name) " " (active_badge(&t)) }
+        div.actions {
+            (execute_form(&session, &t))
+            (active_form(&session, &t))
+            a.btn href={ "/jobs?template=" (t.id) } { "All jobs of this template" }
+        }
+        dl.facts #template {
+            dt { "App" } dd { a href={ "/apps/" (t.app_id) } { (names.app(t.app_id)) } }
+            dt { "Company" } dd { (names.company(t.company_id)) }
+            dt { "Schedule" } dd #schedule-words { (schedule_words(&t)) }
+            dt { "Interval code" } dd { code { (t.interv.code()) } }
+            @if let Some(e) = &expression { dt { "Cron expression" } dd { code { (e) } } }
+            dt { "Timezone" } dd { (t.timezone) }
+            dt { "Executor" } dd { (t.executor) }
+            dt { "Next scheduled slot" } dd { (layout::opt_ts(t.next_schedule)) }
+            dt { "Last scheduled" } dd { (layout::opt_ts(t.last_schedule)) }
+            dt { "Succeeded / failed" } dd { (t.successfull_jobs_count) " / " (t.failed_jobs_count) }
+            dt { "Retries" } dd { (t.retry.max_retries) }
+            dt { "Timeout" } dd { @match t.timeout { Some(s) => { (s) " s" } None => { "none" } } }
+            dt { "Concurrency" } dd { (t.concurrency_policy) }
+        }
+        h2 { "Next runs" }
+        @if !t.active {
+            p.alert.alert-warning { "It is inactive: the scheduler does not run it and it cannot be executed. Activate it first." }
+        }
+        @if runs.is_empty() {
+            p.muted { "It never runs on its own (on demand only)." }
+        } @else {
+            ol #next-runs {
+                @for (at, local) in &runs {
+                    li { time datetime=(at.to_rfc3339()) { (local) } " (" (at.format("%Y-%m-%d %H:%M UTC")) ")" }
+                }
+            }
+        }
+        h2 { "Configuration" }
+        @if t.config.is_empty() {
+            p.muted { "No overrides." }
+        } @else {
+            table {
+                caption.sr-only { "Configuration overrides; secret values are not shown" }
+                thead { tr { th scope="col" { "Variable" } th scope="col" { "Value" } } }
+                tbody {
+                    @for (name, v) in &t.config.0 {
+                        tr { td { code { (name) } } td { @if v.secret { span.muted { "*** (secret)" } } @else { code { (v.value) } } } }
+                    }
+                }
+            }
+        }
+        h2 { "Recent jobs" }
+        (jobs_table(&jobs, &names, "Recent jobs of this template"))
+    };
+    Ok(layout::page(&session, &t.name, Nav::Templates, body).into_response())
+}
+
+/// A form with nothing but its CSRF token.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EmptyForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl CsrfForm for EmptyForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn audit(store: &dyn Store, session: &Session, action: &str, detail: String) {
+    let entry = AuditEntry::new(None, session.actor(), action, detail);
+    if let Err(e) = store.append_audit(&entry).await {
+        tracing::warn!("could not write the audit log: {e}");
+    }
+}
+
+/// `POST /runtemplates/{id}/execute`: creates a job with trigger `manual` (as "Execute now" in
+/// MultiFlexi) and shows it.
+pub(crate) async fn execute(
+    State(state): State<DashState>,
+    Path(id): Path<String>,
+    Checked { session, .. }: Checked<EmptyForm>,
+) -> PageResult {
+    let store = &*state.http.store;
+    let id = parse_id(&id).or_page(&session)?;
+    let t = scope::template(store, &session, id)
+        .await
+        .or_page(&session)?;
+    let request = JobRequest::ad_hoc(t.id, Trigger::Manual).launched_by(session.actor());
+    let job = create_job(store, &*state.http.clock, &NoopTelemetry, request)
+        .await
+        .or_page(&session)?;
+    tracing::info!(job_id = job.id.get(), runtemplate_id = t.id.get(), token = %session.token.name, "dashboard: execute now");
+    Ok(see_other(&format!("/jobs/{}", job.id)))
+}
+
+/// The activate / deactivate form.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ActiveForm {
+    #[serde(default)]
+    csrf: String,
+    active: String,
+}
+
+impl CsrfForm for ActiveForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `POST /runtemplates/{id}/active`.
+pub(crate) async fn set_active(
+    State(state): State<DashState>,
+    Path(id): Path<String>,
+    Checked { session, form }: Checked<ActiveForm>,
+) -> PageResult {
+    let store = &*state.http.store;
+    let id = parse_id(&id).or_page(&session)?;
+    let active = match form.active.as_str() {
+        "true" => true,
+        "false" => false,
+        other => {
+            return Err(PageError::bad_request(format!(
+                "active must be true or false, not {other:?}."
+            ))
+            .for_session(&session));
+        }
+    };
+    let mut t = scope::template(store, &session, id)
+        .await
+        .or_page(&session)?;
+    if t.active != active {
+        t.active = active;
+        let t = store.update_runtemplate(&t).await.or_page(&session)?;
+        let word = if active { "activated" } else { "deactivated" };
+        audit(
+            store,
+            &session,
+            "runtemplate:update",
+            format!("run template {} \"{}\" {word}", t.id, t.name),
+        )
+        .await;
+    }
+    Ok(see_other(&format!("/runtemplates/{}", id)))
+}
