@@ -38,7 +38,10 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     };
     let opened = wiring::open(&args.database, args.wait.db_wait(), false).await?;
     let store: Arc<dyn Store> = opened.store.clone();
-    let state = HttpState::new(store, opened.store.clone()).with_options(args.http.options());
+    let stack = wiring::start_telemetry("multiflexi-api", None, opened.store.clone())?;
+    let state = HttpState::new(store, opened.store.clone())
+        .with_telemetry(stack.telemetry())
+        .with_options(args.http.options());
     let shutdown = Shutdown::new();
     let signals = signals::spawn(shutdown.clone(), None, None, LogNotice)?;
     let (bound, task) = http_server::start(addr, state, shutdown).await?;
@@ -50,6 +53,7 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     );
     let served = task.await;
     signals.abort();
+    stack.shutdown(std::time::Duration::from_secs(5)).await;
     served??;
     tracing::info!("stopped");
     Ok(())

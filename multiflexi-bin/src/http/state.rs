@@ -1,6 +1,7 @@
 //! What every handler shares.
 
-use multiflexi_core::{ArtifactSink, Clock, Store};
+use multiflexi_core::telemetry::NoopTelemetry;
+use multiflexi_core::{ArtifactSink, Clock, Store, Telemetry};
 use std::sync::Arc;
 
 /// Settings of the HTTP server.
@@ -33,6 +34,8 @@ pub struct HttpState {
     pub artifacts: Arc<dyn ArtifactSink>,
     /// The clock (next slots, "last 24 hours").
     pub clock: Arc<dyn Clock>,
+    /// Where the phase changes of jobs created over HTTP are reported (and their traces begin).
+    pub telemetry: Arc<dyn Telemetry>,
     /// Settings.
     pub options: HttpOptions,
 }
@@ -44,6 +47,7 @@ impl HttpState {
             store,
             artifacts,
             clock: Arc::new(multiflexi_core::SystemClock),
+            telemetry: Arc::new(NoopTelemetry),
             options: HttpOptions::default(),
         }
     }
@@ -51,6 +55,13 @@ impl HttpState {
     /// Builder: settings.
     pub fn with_options(mut self, options: HttpOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// Builder: the telemetry sink (the daemon's own, so that jobs created over HTTP are traced
+    /// and printed like the others).
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
         self
     }
 

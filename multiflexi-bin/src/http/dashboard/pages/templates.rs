@@ -14,7 +14,6 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use multiflexi_core::engine::{JobRequest, create_job};
 use multiflexi_core::store::{AuditEntry, JobFilter};
-use multiflexi_core::telemetry::NoopTelemetry;
 use multiflexi_core::{RunTemplate, RunTemplateId, Store, Trigger};
 use serde::Deserialize;
 
@@ -237,7 +236,7 @@ pub(crate) async fn execute(
         .await
         .or_page(&session)?;
     let request = JobRequest::ad_hoc(t.id, Trigger::Manual).launched_by(session.actor());
-    let job = create_job(store, &*state.http.clock, &NoopTelemetry, request)
+    let job = create_job(store, &*state.http.clock, &*state.http.telemetry, request)
         .await
         .or_page(&session)?;
     tracing::info!(job_id = job.id.get(), runtemplate_id = t.id.get(), token = %session.token.name, "dashboard: execute now");
