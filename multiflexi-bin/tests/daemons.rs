@@ -308,6 +308,39 @@ async fn serve_demo_on_a_fresh_directory() {
     let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "admin token file mode");
     let secret = std::fs::read_to_string(&token_file).unwrap();
+    let base = banner
+        .split("Dashboard:  ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    // Signing in to the dashboard with the file's token lands on the overview.
+    let web = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let login = web.get(format!("{base}/login")).send().await.unwrap();
+    assert_eq!(login.status(), 200);
+    let page = login.text().await.unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no CSRF field on the login page: {page}"));
+    let overview = web
+        .post(format!("{base}/login"))
+        .header("Origin", &base)
+        .form(&[("token", secret.trim()), ("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(overview.status(), 200);
+    let page = overview.text().await.unwrap();
+    assert!(
+        page.contains("Overview") && page.contains("admin"),
+        "{page}"
+    );
 
     let store = open_store(&db, key).await;
     let admin = store.authenticate(secret.trim()).await.unwrap().unwrap();
