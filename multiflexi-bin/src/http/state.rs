@@ -1,6 +1,6 @@
 //! What every handler shares.
 
-use multiflexi_core::{ArtifactSink, Clock, Store};
+use multiflexi_core::{ArtifactSink, Clock, Store, Telemetry};
 use std::sync::Arc;
 
 /// Settings of the HTTP server.
@@ -35,6 +35,10 @@ pub struct HttpState {
     pub clock: Arc<dyn Clock>,
     /// Settings.
     pub options: HttpOptions,
+    /// Where the phase events of jobs the API creates go.
+    pub telemetry: Arc<dyn Telemetry>,
+    /// The database backend's name for `GET /status` (`sqlite`, `postgres`, `mysql`, `memory`).
+    pub database: String,
 }
 
 impl HttpState {
@@ -45,7 +49,21 @@ impl HttpState {
             artifacts,
             clock: Arc::new(multiflexi_core::SystemClock),
             options: HttpOptions::default(),
+            telemetry: Arc::new(multiflexi_core::telemetry::NoopTelemetry),
+            database: "unknown".into(),
         }
+    }
+
+    /// Builder: the telemetry sink of jobs the API creates.
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// Builder: the database backend's name shown by `GET /status`.
+    pub fn with_database(mut self, name: impl Into<String>) -> Self {
+        self.database = name.into();
+        self
     }
 
     /// Builder: settings.
