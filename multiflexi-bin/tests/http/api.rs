@@ -1404,7 +1404,14 @@ async fn schemathesis_finds_no_failures() {
         .arg(api.url(""))
         .arg("--header")
         .arg(format!("Authorization: Bearer {}", api.srv.admin_token))
+        // Every check but positive_data_acceptance: the schema cannot say what the server
+        // rightly refuses (cron syntax, IANA zone names, variable names, "interval c needs a
+        // cron"), which that check would report as schema-valid requests rejected.
         .args(["--checks", "all"])
+        .args(["--exclude-checks", "positive_data_acceptance"])
+        // The stateful phase is left out: schemathesis 4 infers a broken link from
+        // POST /job/{id}/retry to GET /runtemplates and stops with an error.
+        .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--max-examples", "15"])
         .args(["--workers", "2"])
         .arg("--seed=1")

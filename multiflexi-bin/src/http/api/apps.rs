@@ -166,6 +166,18 @@ pub struct ImportWarningView {
     pub message: String,
 }
 
+/// The body of `POST /apps`: a MultiFlexi application definition (app JSON, schema 3.4.0; legacy
+/// shapes are accepted with warnings). Only the members every definition needs are listed here.
+#[derive(Debug, Clone, ToSchema)]
+#[allow(dead_code)]
+pub struct AppDefinition {
+    /// Display name: text, or `{"en": …, "cs": …}` (other types are converted with a warning).
+    name: Value,
+    /// The program to run.
+    #[schema(pattern = "\\S")]
+    executable: String,
+}
+
 /// What `POST /apps` did.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AppImportView {
@@ -212,7 +224,7 @@ pub async fn get(
 /// Imports an app definition (MultiFlexi app JSON, legacy shapes tolerated with warnings); an
 /// app with the same uuid (else name) is updated in place. Admin only.
 #[utoipa::path(post, path = "/apps", tag = "apps",
-    request_body(content = Object, description = "A MultiFlexi application definition (app JSON)", content_type = "application/json"),
+    request_body(content = AppDefinition, description = "A MultiFlexi application definition (app JSON)", content_type = "application/json"),
     responses(
         (status = 201, description = "Imported as a new app", body = AppImportView),
         (status = 200, description = "Updated an existing app", body = AppImportView),

@@ -40,7 +40,7 @@ pub async fn list(
     params(("id" = i64, Path, description = "Artifact id")),
     responses(
         (status = 200, description = "The content, with its Content-Type and an attachment Content-Disposition",
-            content((Vec<u8> = "application/octet-stream")),
+            content((Vec<u8> = "*/*")),
             headers(("Content-Disposition" = String, description = "attachment; filename=\"…\"; filename*=UTF-8''…"))),
         (status = 400, description = "Bad id", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),

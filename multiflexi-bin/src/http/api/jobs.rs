@@ -84,7 +84,8 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 /// header, a repeated request returns the job the first one created (200).
 #[utoipa::path(post, path = "/job/", tag = "jobs",
     request_body = JobCreate,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request idempotent: a retry with the same key returns the first job")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, pattern = "^[!-~]([ -~]*[!-~])?$",
+        description = "Makes the request idempotent: a retry with the same key returns the first job")),
     responses(
         (status = 201, description = "Created", body = JobView,
             headers(("Location" = String, description = "The job's URL"))),
@@ -179,6 +180,7 @@ pub struct JobQuery {
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u64>,
     /// The `next` of the previous page.
+    #[param(pattern = "^[0-9]+$")]
     cursor: Option<String>,
 }
 

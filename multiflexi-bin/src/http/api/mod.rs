@@ -61,7 +61,6 @@ pub fn router(state: HttpState) -> Router {
             &p("/runtemplate/{id}"),
             get(templates::get)
                 .patch(templates::update)
-                .put(templates::update)
                 .delete(templates::delete),
         )
         .route(&p("/job/"), post(jobs::create))
