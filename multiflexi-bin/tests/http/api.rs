@@ -1134,10 +1134,19 @@ async fn output_live_tail_over_sse_then_plain_text() {
         .await
         .unwrap();
 
+    // Without asking for events: the output so far, as text.
+    let r = api.get(&format!("/job/{id}/output")).await;
+    assert!(
+        r.header("content-type").starts_with("text/plain"),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(r.bytes, b"hello\n");
     let res = api
         .http
         .get(api.url(&format!("/job/{id}/output")))
         .bearer_auth(&api.srv.admin_token)
+        .header("accept", "text/event-stream")
         .send()
         .await
         .unwrap();
@@ -1412,7 +1421,7 @@ async fn schemathesis_finds_no_failures() {
         // The stateful phase is left out: schemathesis 4 infers a broken link from
         // POST /job/{id}/retry to GET /runtemplates and stops with an error.
         .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--max-examples", "15"])
+        .args(["--max-examples", "40"])
         .args(["--workers", "2"])
         .arg("--seed=1")
         .arg("--no-color")
@@ -1434,4 +1443,6 @@ async fn schemathesis_finds_no_failures() {
         "schemathesis failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
+    // Its summary (phases, timings, warnings) for the test log.
+    eprintln!("{stdout}");
 }

@@ -48,8 +48,9 @@ pub struct EndEvent {
     pub exitcode: Option<i32>,
 }
 
-/// A job's output: `text/event-stream` while it has not finished (events `output`, then one
-/// `end`), `text/plain` (stdout and stderr interleaved as they arrived) once it has.
+/// A job's output: with `Accept: text/event-stream` (as `EventSource` sends) and while it has not
+/// finished, the live tail as Server-Sent Events (events `output`, then one `end` when it
+/// completes); otherwise `text/plain`: stdout and stderr interleaved as they arrived (so far).
 #[utoipa::path(get, path = "/job/{id}/output", tag = "jobs",
     params(
         ("id" = i64, Path, description = "Job id"),
@@ -70,7 +71,12 @@ pub async fn output(
 ) -> ApiResult<Response> {
     let id: JobId = path_id(&id)?;
     let job = visible_job(&state, &caller, id).await?;
-    if job.phase.is_finished() {
+    let wants_events = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/event-stream"));
+    if job.phase.is_finished() || !wants_events {
         return plain(&state, id).await;
     }
     let after = headers
