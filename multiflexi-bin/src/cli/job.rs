@@ -6,16 +6,14 @@ use super::output::{Report, fields, human_duration, opt_ts, or_dash, table, ts};
 use super::{Ctx, audit};
 use chrono::Utc;
 use clap::Args;
-use multiflexi_core::engine::{JobRequest, create_job};
+use multiflexi_core::engine::{JobRequest, copy_finished_job, create_job_or_replay};
 use multiflexi_core::exit_code;
 use multiflexi_core::lifecycle::Outcome;
-use multiflexi_core::model::{App, ArtifactMeta, Environment, ExecutorKind, Job, NewJob};
+use multiflexi_core::model::{App, ArtifactMeta, Environment, ExecutorKind, Job};
 use multiflexi_core::store::{AuditEntry, AuditFilter, CancelResult, CleanupOptions, JobFilter};
 use multiflexi_core::store::{AuditLog as _, Catalog as _, JobQueue as _};
 use multiflexi_core::telemetry::NoopTelemetry;
-use multiflexi_core::{
-    ArtifactSink, CompanyId, Error, JobId, RunTemplateId, Store, SystemClock, Trigger,
-};
+use multiflexi_core::{ArtifactSink, CompanyId, Error, JobId, RunTemplateId, SystemClock, Trigger};
 use serde_json::{Value, json};
 
 /// `job:create`.
@@ -356,36 +354,14 @@ pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
         }
         request = request.with_idempotency_key(k);
     }
-    // A replayed key returns the job it created first: find out whether that job exists already.
-    let existing = match &request.idempotency_key {
-        Some(k) => find_by_key(&*store, template, k).await?,
-        None => None,
-    };
-    let job = create_job(&*store, &SystemClock, &NoopTelemetry, request).await?;
-    let replay = existing == Some(job.id) || job.runtemplate_id != template;
+    let created = create_job_or_replay(&*store, &SystemClock, &NoopTelemetry, request).await?;
+    let (job, replay) = (created.job, created.replayed);
     let mut json = job_summary(&job);
     if let Value::Object(m) = &mut json {
         m.insert("command".into(), json!(job.command));
         m.insert("existing".into(), json!(replay));
     }
     Ok(Report::new(created_text(&job, replay), json))
-}
-
-/// The job of `template` created with idempotency key `key`, among its latest 1000.
-async fn find_by_key(
-    store: &dyn Store,
-    template: RunTemplateId,
-    key: &str,
-) -> anyhow::Result<Option<JobId>> {
-    let mut filter = JobFilter::default();
-    filter.runtemplate_id = Some(template);
-    filter.limit = Some(1000);
-    Ok(store
-        .list_jobs(&filter)
-        .await?
-        .into_iter()
-        .find(|j| j.idempotency_key.as_deref() == Some(key))
-        .map(|j| j.id))
 }
 
 /// `job:cancel`.
@@ -499,34 +475,7 @@ pub async fn get(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
 pub async fn retry(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
     let id: JobId = a.get()?;
     let store = ctx.store().await?;
-    let old = store.get_job(id).await?;
-    if !old.phase.is_finished() {
-        return Err(Error::conflict(format!(
-            "job {id} is {}, not finished; only finished jobs can be retried (stop it first with job:cancel {id})",
-            old.phase
-        ))
-        .into());
-    }
-    let template = store.get_runtemplate(old.runtemplate_id).await?;
-    if !template.active {
-        return Err(Error::conflict(format!(
-            "run template {} ({}) is inactive; activate it before running it",
-            template.id, template.name
-        ))
-        .into());
-    }
-    let mut new = NewJob::new(
-        old.runtemplate_id,
-        old.company_id,
-        old.app_id,
-        old.executor,
-        old.spec.clone(),
-        Trigger::Manual,
-        Utc::now(),
-    );
-    new.retry_of = Some(old.id);
-    new.launched_by = Some(args::actor());
-    let job = store.create_and_schedule(&new).await?;
+    let job = copy_finished_job(&*store, &SystemClock, &NoopTelemetry, id, &args::actor()).await?;
     audit(
         &*store,
         "job:retry",

@@ -8,14 +8,13 @@ use super::company::{env_json, env_text};
 use super::output::{Report, fields, opt_ts, or_dash, print_warning, table};
 use super::{Ctx, audit};
 use clap::Args;
+use multiflexi_core::engine::{check_runtemplate, config_is_secret};
 use multiflexi_core::lifecycle::RetryBackoff;
-use multiflexi_core::model::{
-    App, CatchupPolicy, ConcurrencyPolicy, EnvFieldType, ExecutorKind, RunTemplate,
-};
+use multiflexi_core::model::{App, CatchupPolicy, ConcurrencyPolicy, ExecutorKind, RunTemplate};
 use multiflexi_core::schedule::{IntervalCode, parse_timezone};
 use multiflexi_core::store::Catalog as _;
 use multiflexi_core::store::RunTemplateFilter;
-use multiflexi_core::{AppId, CompanyId, CredentialId, Error, RunTemplateId, Store};
+use multiflexi_core::{AppId, CompanyId, CredentialId, Error, RunTemplateId};
 use serde_json::{Value, json};
 
 /// Settings shared by `run-template:create` and `run-template:update`.
@@ -134,11 +133,6 @@ pub struct ScheduleArgs {
     pub when: Option<String>,
 }
 
-fn field_is_secret(app: &App, key: &str) -> bool {
-    app.field(key)
-        .is_some_and(|f| f.secret || f.kind == EnvFieldType::Password)
-}
-
 /// Applies the settings onto `t` (for the app `app`), parsing every value; warnings go to `warn`.
 fn apply(
     t: &mut RunTemplate,
@@ -197,7 +191,7 @@ fn apply(
                 app.display_name()
             ));
         }
-        if field_is_secret(app, &k) {
+        if config_is_secret(app, &k) {
             t.config.set_secret(k, v);
         } else {
             t.config.set(k, v);
@@ -236,54 +230,6 @@ fn apply(
     }
     if let Some(a) = &s.active {
         t.active = args::boolean(a, "active")?;
-    }
-    Ok(())
-}
-
-/// Everything the store does not check: the schedule (cron, timezone), the container image the
-/// executor needs, and that the credentials belong to the template's company.
-async fn check(store: &dyn Store, t: &RunTemplate, app: &App) -> anyhow::Result<()> {
-    t.schedule()?;
-    let has_image = app
-        .ociimage
-        .as_deref()
-        .is_some_and(|i| !i.trim().is_empty());
-    if t.executor.needs_image() && !has_image {
-        return Err(Error::invalid(
-            "ociimage",
-            format!(
-                "app {} \"{}\" has no container image (its ociimage field is empty), which the {} \
-                 executor needs; give the app an ociimage or use --executor Native",
-                app.id,
-                app.display_name(),
-                t.executor
-            ),
-        )
-        .into());
-    }
-    if !t.executor.needs_image() && app.executable.trim().is_empty() {
-        return Err(Error::invalid(
-            "executable",
-            format!(
-                "app {} \"{}\" has no executable, which the Native executor needs; use a container executor with its ociimage",
-                app.id,
-                app.display_name()
-            ),
-        )
-        .into());
-    }
-    for id in &t.credentials {
-        let c = store.get_credential(*id).await?;
-        if c.company_id != t.company_id {
-            return Err(Error::invalid(
-                "credential",
-                format!(
-                    "credential {id} \"{}\" belongs to company {}, not to company {}; use one of the template's company",
-                    c.name, c.company_id, t.company_id
-                ),
-            )
-            .into());
-        }
     }
     Ok(())
 }
@@ -421,7 +367,7 @@ pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
             .name()
             .to_string();
     }
-    check(&*store, &t, &app).await?;
+    check_runtemplate(&*store, &t, &app).await?;
     for w in &warnings {
         print_warning(ctx.format, w);
     }
@@ -493,7 +439,7 @@ pub async fn update(ctx: &Ctx, a: &UpdateArgs) -> anyhow::Result<Report> {
     }
     let mut warnings = Vec::new();
     apply(&mut t, &a.settings, &app, &mut warnings)?;
-    check(&*store, &t, &app).await?;
+    check_runtemplate(&*store, &t, &app).await?;
     for w in &warnings {
         print_warning(ctx.format, w);
     }

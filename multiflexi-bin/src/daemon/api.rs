@@ -41,6 +41,7 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     let stack = wiring::start_telemetry("multiflexi-api", None, opened.store.clone())?;
     let state = HttpState::new(store, opened.store.clone())
         .with_telemetry(stack.telemetry())
+        .with_database(opened.store.backend_name())
         .with_options(args.http.options());
     let shutdown = Shutdown::new();
     let signals = signals::spawn(shutdown.clone(), None, None, LogNotice)?;

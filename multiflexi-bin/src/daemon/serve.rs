@@ -141,6 +141,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             let state = crate::http::HttpState::new(store.clone(), opened.store.clone())
                 .with_clock(clock.clone())
                 .with_telemetry(telemetry.clone())
+                .with_database(opened.store.backend_name())
                 .with_options(args.http.options());
             let (bound, task) = http_server::start(addr, state, shutdown.clone()).await?;
             say!(

@@ -1,6 +1,5 @@
 //! What every handler shares.
 
-use multiflexi_core::telemetry::NoopTelemetry;
 use multiflexi_core::{ArtifactSink, Clock, Store, Telemetry};
 use std::sync::Arc;
 
@@ -34,10 +33,12 @@ pub struct HttpState {
     pub artifacts: Arc<dyn ArtifactSink>,
     /// The clock (next slots, "last 24 hours").
     pub clock: Arc<dyn Clock>,
-    /// Where the phase changes of jobs created over HTTP are reported (and their traces begin).
-    pub telemetry: Arc<dyn Telemetry>,
     /// Settings.
     pub options: HttpOptions,
+    /// Where the phase events of jobs the API creates go.
+    pub telemetry: Arc<dyn Telemetry>,
+    /// The database backend's name for `GET /status` (`sqlite`, `postgres`, `mysql`, `memory`).
+    pub database: String,
 }
 
 impl HttpState {
@@ -47,21 +48,27 @@ impl HttpState {
             store,
             artifacts,
             clock: Arc::new(multiflexi_core::SystemClock),
-            telemetry: Arc::new(NoopTelemetry),
             options: HttpOptions::default(),
+            telemetry: Arc::new(multiflexi_core::telemetry::NoopTelemetry),
+            database: "unknown".into(),
         }
+    }
+
+    /// Builder: the telemetry sink of jobs the API creates.
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// Builder: the database backend's name shown by `GET /status`.
+    pub fn with_database(mut self, name: impl Into<String>) -> Self {
+        self.database = name.into();
+        self
     }
 
     /// Builder: settings.
     pub fn with_options(mut self, options: HttpOptions) -> Self {
         self.options = options;
-        self
-    }
-
-    /// Builder: the telemetry sink (the daemon's own, so that jobs created over HTTP are traced
-    /// and printed like the others).
-    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
-        self.telemetry = telemetry;
         self
     }
 

@@ -5,7 +5,7 @@
 use multiflexi_bin::http::{self, HttpState};
 use multiflexi_core::store::{AccessTokens, TokenScope};
 use multiflexi_core::{ArtifactSink, Store};
-use multiflexi_store::{SqlStore, SqlStoreOptions};
+use multiflexi_store::{MasterKey, SqlStore, SqlStoreOptions};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -38,9 +38,12 @@ pub async fn start() -> TestServer {
         dir.path().join("multiflexi.sqlite").display()
     );
     let store = Arc::new(
-        SqlStore::connect(&url, SqlStoreOptions::default())
-            .await
-            .unwrap(),
+        SqlStore::connect(
+            &url,
+            SqlStoreOptions::default().with_master_key(MasterKey::generate()),
+        )
+        .await
+        .unwrap(),
     );
     start_on(store, dir).await
 }
@@ -54,7 +57,8 @@ pub async fn start_on(store: Arc<SqlStore>, dir: tempfile::TempDir) -> TestServe
     let state = HttpState::new(
         store.clone() as Arc<dyn Store>,
         store.clone() as Arc<dyn ArtifactSink>,
-    );
+    )
+    .with_database(store.backend_name());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();

@@ -1,5 +1,5 @@
 use crate::environment::{EnvSources, prepare_spec};
-use crate::ids::RunTemplateId;
+use crate::ids::{JobId, RunTemplateId};
 use crate::lifecycle::{Phase, Trigger};
 use crate::model::{Environment, ExecutorKind, Job, NewJob, ScheduleCas};
 use crate::store::Store;
@@ -81,6 +81,28 @@ pub async fn create_job(
     telemetry: &dyn Telemetry,
     request: JobRequest,
 ) -> Result<Job> {
+    Ok(create_job_or_replay(store, clock, telemetry, request)
+        .await?
+        .job)
+}
+
+/// A job [`create_job_or_replay`] returned, and whether it was created earlier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedJob {
+    /// The job.
+    pub job: Job,
+    /// True when the request's idempotency key had been used before: `job` is the job that
+    /// first use created (possibly of another template), nothing new was written.
+    pub replayed: bool,
+}
+
+/// [`create_job`], telling a new job from the replay of an idempotency key.
+pub async fn create_job_or_replay(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    telemetry: &dyn Telemetry,
+    request: JobRequest,
+) -> Result<CreatedJob> {
     let mut template = store.get_runtemplate(request.runtemplate_id).await?;
     if !template.active && request.slot.is_none() {
         return Err(Error::conflict(format!(
@@ -121,17 +143,71 @@ pub async fn create_job(
     new.cas = request.cas;
     new.idempotency_key = request.idempotency_key;
     new.launched_by = request.launched_by;
+    let caller_trace = request.trace_context.is_some();
     new.trace_context = Some(
         request
             .trace_context
             .unwrap_or_else(crate::telemetry::new_trace_context),
     );
-    let replayable = new.idempotency_key.is_some();
+    let sent_trace = new.trace_context.clone();
+    let keyed = new.idempotency_key.is_some();
     let job = store.create_and_schedule(&new).await?;
-    // An idempotent replay returns the first job, created earlier: no new phase change.
-    if !replayable || job.created >= now {
+    // An idempotent replay returns the first job, created earlier: no new phase change. A fresh
+    // trace context is random, so a job carrying another one was not written now (this does not
+    // depend on the store's clock agreeing with ours).
+    let replayed = keyed
+        && if caller_trace {
+            job.created < now
+        } else {
+            job.trace_context != sent_trace
+        };
+    if !replayed {
         emit_created(telemetry, &job);
     }
+    Ok(CreatedJob { job, replayed })
+}
+
+/// A manual copy of a finished job (`job:retry`, `POST /job/{id}/retry`): the same frozen
+/// command, environment and executor, trigger `manual`, `retry_of` the old job, due now. It is
+/// not counted against the template's `max_retries`.
+///
+/// Conflict when the job is not finished yet or its template is inactive; NotFound when either
+/// is unknown.
+pub async fn copy_finished_job(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    telemetry: &dyn Telemetry,
+    id: JobId,
+    launched_by: &str,
+) -> Result<Job> {
+    let old = store.get_job(id).await?;
+    if !old.phase.is_finished() {
+        return Err(Error::conflict(format!(
+            "job {id} is {}, not finished; only finished jobs can be retried (cancel it first)",
+            old.phase
+        )));
+    }
+    let template = store.get_runtemplate(old.runtemplate_id).await?;
+    if !template.active {
+        return Err(Error::conflict(format!(
+            "run template {} ({}) is inactive; activate it before running it",
+            template.id, template.name
+        )));
+    }
+    let mut new = NewJob::new(
+        old.runtemplate_id,
+        old.company_id,
+        old.app_id,
+        old.executor,
+        old.spec.clone(),
+        Trigger::Manual,
+        clock.now(),
+    );
+    new.retry_of = Some(old.id);
+    new.launched_by = Some(launched_by.to_string());
+    new.trace_context = Some(crate::telemetry::new_trace_context());
+    let job = store.create_and_schedule(&new).await?;
+    emit_created(telemetry, &job);
     Ok(job)
 }
 

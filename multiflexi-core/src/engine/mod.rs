@@ -10,10 +10,14 @@ mod job_factory;
 mod job_io;
 mod scheduler;
 mod shutdown;
+mod template_check;
 mod throttle;
 
 pub use dispatcher::{Dispatcher, DispatcherOptions, DispatcherStats};
-pub use job_factory::{JobRequest, create_job};
+pub use job_factory::{
+    CreatedJob, JobRequest, copy_finished_job, create_job, create_job_or_replay,
+};
 pub use scheduler::{Scheduler, SchedulerOptions, TickReport};
 pub use shutdown::Shutdown;
+pub use template_check::{check_runtemplate, config_is_secret};
 pub use throttle::process_rss_mb;

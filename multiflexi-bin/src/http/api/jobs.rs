@@ -1,0 +1,365 @@
+//! Jobs: create (`POST /job/`, idempotent with `Idempotency-Key`), list with filters and cursor
+//! pagination, get, cancel, retry.
+
+use super::auth::Caller;
+use super::companies::location;
+use super::env::{EnvInput, to_environment};
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::{ApiJson, QueryParams, path_id};
+use super::job_view::{JobSummaryView, JobView};
+use crate::http::HttpState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use chrono::{DateTime, Utc};
+use multiflexi_core::engine::{
+    JobRequest, config_is_secret, copy_finished_job, create_job_or_replay,
+};
+use multiflexi_core::lifecycle::Outcome;
+use multiflexi_core::model::{ExecutorKind, Job};
+use multiflexi_core::store::{CancelResult, JobFilter};
+use multiflexi_core::{CompanyId, JobId, RunTemplateId, Trigger};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+
+/// Default and largest page of `GET /jobs`.
+pub const DEFAULT_PAGE: u64 = 50;
+/// Largest page of `GET /jobs`.
+pub const MAX_PAGE: u64 = 500;
+/// Longest `Idempotency-Key` accepted.
+pub const MAX_KEY_LEN: usize = 200;
+
+/// `POST /job/`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobCreate {
+    /// The run template to run.
+    pub runtemplate_id: i64,
+    /// When it becomes due (default now).
+    pub scheduled: Option<DateTime<Utc>>,
+    /// Run on another executor than the template's.
+    #[schema(pattern = "^(Native|Docker|Podman|Kubernetes|Azure)$")]
+    pub executor: Option<String>,
+    /// One-off environment overrides (highest precedence): `NAME: "value"` or
+    /// `NAME: {value, secret}`; the app's secret fields are stored as secrets.
+    pub env: Option<BTreeMap<String, EnvInput>>,
+}
+
+/// Loads a job the caller may see (404 otherwise).
+pub async fn visible_job(state: &HttpState, caller: &Caller, id: JobId) -> ApiResult<Job> {
+    let job = state.store.get_job(id).await?;
+    caller.check_company(job.company_id, "job", id)?;
+    Ok(job)
+}
+
+/// The full view of a job (its app and artifacts looked up).
+async fn full_view(state: &HttpState, job: &Job) -> ApiResult<JobView> {
+    let app = state.store.get_app(job.app_id).await.ok();
+    let artifacts = state.artifacts.list(job.id).await?;
+    Ok(JobView::of(job, app.as_ref(), &artifacts))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = |why: &str| {
+        ApiError::bad_field("Idempotency-Key", format!("invalid Idempotency-Key: {why}"))
+    };
+    let s = v
+        .to_str()
+        .map_err(|_| bad("use visible ASCII characters"))?
+        .trim();
+    if s.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if s.len() > MAX_KEY_LEN {
+        return Err(bad(&format!("longer than {MAX_KEY_LEN} characters")));
+    }
+    Ok(Some(s.to_string()))
+}
+
+/// Creates and schedules a job of a run template (trigger `api`). With an `Idempotency-Key`
+/// header, a repeated request returns the job the first one created (200).
+#[utoipa::path(post, path = "/job/", tag = "jobs",
+    request_body = JobCreate,
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, pattern = "^[!-~]([ -~]*[!-~])?$",
+        description = "Makes the request idempotent: a retry with the same key returns the first job")),
+    responses(
+        (status = 201, description = "Created", body = JobView,
+            headers(("Location" = String, description = "The job's URL"))),
+        (status = 200, description = "The job an earlier request with the same Idempotency-Key created", body = JobView,
+            headers(("Location" = String, description = "The job's URL"),
+                     ("Idempotent-Replayed" = String, description = "true"))),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such run template (or not this token's)", body = ErrorBody),
+        (status = 409, description = "The template is inactive, or the key was used for another request", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<HttpState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<JobCreate>,
+) -> ApiResult<(StatusCode, HeaderMap, Json<JobView>)> {
+    let key = idempotency_key(&headers)?;
+    let template_id = RunTemplateId(body.runtemplate_id);
+    let template = state.store.get_runtemplate(template_id).await?;
+    caller.check_company(template.company_id, "runtemplate", template_id)?;
+    let executor = body
+        .executor
+        .as_deref()
+        .map(str::parse::<ExecutorKind>)
+        .transpose()
+        .map_err(|e| ApiError::from(e).with_field("executor"))?;
+    let app = state.store.get_app(template.app_id).await?;
+    let env = match &body.env {
+        Some(env) => to_environment("env", env, |k| config_is_secret(&app, k))?,
+        None => Default::default(),
+    };
+    let mut request = JobRequest::ad_hoc(template_id, Trigger::Api)
+        .with_env(env)
+        .launched_by(caller.actor());
+    request.executor = executor;
+    request.after = body.scheduled;
+    if let Some(k) = key {
+        request = request.with_idempotency_key(k);
+    }
+    let created =
+        create_job_or_replay(&*state.store, &*state.clock, &*state.telemetry, request).await?;
+    let job = created.job;
+    if created.replayed
+        && (job.runtemplate_id != template_id || !caller.scope.sees_company(job.company_id))
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "this Idempotency-Key was already used for another request; use a new key",
+        )
+        .with_field("Idempotency-Key"));
+    }
+    let mut h = location(&format!("job/{}", job.id));
+    let status = if created.replayed {
+        h.insert("idempotent-replayed", HeaderValue::from_static("true"));
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, h, Json(full_view(&state, &job).await?)))
+}
+
+/// A page of jobs.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobPage {
+    /// Jobs, newest first.
+    pub jobs: Vec<JobSummaryView>,
+    /// Pass as `cursor` to get the next (older) page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// Query of `GET /jobs`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct JobQuery {
+    /// Only jobs with this status: pending, scheduled, queued, running, success, warning,
+    /// failed, not_executable, not_found, timeout, cancelled, oom, lost, platform_error.
+    #[param(
+        pattern = "^(pending|scheduled|queued|running|success|warning|failed|not_executable|not_found|timeout|cancelled|oom|lost|platform_error)$"
+    )]
+    status: Option<String>,
+    /// Only this company's.
+    company_id: Option<i64>,
+    /// Only this run template's.
+    runtemplate_id: Option<i64>,
+    /// Only jobs created at or after this instant (RFC 3339).
+    since: Option<DateTime<Utc>>,
+    /// Page size (1–500, default 50).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u64>,
+    /// The `next` of the previous page.
+    #[param(pattern = "^[0-9]+$")]
+    cursor: Option<String>,
+}
+
+/// The status words `GET /jobs?status=` accepts.
+pub fn statuses() -> Vec<&'static str> {
+    let mut s = vec!["pending", "scheduled", "queued", "running"];
+    s.extend(Outcome::ALL.iter().map(|o| o.as_str()));
+    s
+}
+
+/// Jobs matching the filters, newest first, a page at a time (a company token: its own).
+#[utoipa::path(get, path = "/jobs", tag = "jobs",
+    params(JobQuery),
+    responses(
+        (status = 200, description = "A page of jobs", body = JobPage),
+        (status = 400, description = "Bad query", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<HttpState>,
+    caller: Caller,
+    mut q: QueryParams,
+) -> ApiResult<Json<JobPage>> {
+    let mut filter = JobFilter::default();
+    if let Some(s) = q.take::<String>("status", "a job status")? {
+        let s = s.to_ascii_lowercase();
+        let allowed = statuses();
+        if !allowed.contains(&s.as_str()) {
+            return Err(ApiError::bad_field(
+                "status",
+                format!("invalid status: {s:?}; allowed: {}", allowed.join(", ")),
+            ));
+        }
+        filter.status = Some(s);
+    }
+    filter.company_id = q.take::<i64>("company_id", "an integer")?.map(CompanyId);
+    filter.runtemplate_id = q
+        .take::<i64>("runtemplate_id", "an integer")?
+        .map(RunTemplateId);
+    filter.since = q.take::<DateTime<Utc>>("since", "an RFC 3339 instant")?;
+    let limit = q
+        .take::<u64>("limit", "an integer from 1 to 500")?
+        .unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_field(
+            "limit",
+            format!("invalid limit: {limit} is not from 1 to {MAX_PAGE}"),
+        ));
+    }
+    if let Some(c) = q.take::<i64>("cursor", "a cursor from a previous page's next")? {
+        filter.before_id = Some(JobId(c));
+    }
+    q.finish(&[
+        "status",
+        "company_id",
+        "runtemplate_id",
+        "since",
+        "limit",
+        "cursor",
+    ])?;
+    if let Some(own) = caller.company() {
+        if filter.company_id.is_some_and(|c| c != own) {
+            return Ok(Json(JobPage {
+                jobs: Vec::new(),
+                next: None,
+            }));
+        }
+        filter.company_id = Some(own);
+    }
+    filter.limit = Some(limit + 1);
+    let mut jobs = state.store.list_jobs(&filter).await?;
+    let more = jobs.len() as u64 > limit;
+    jobs.truncate(limit as usize);
+    let next = if more {
+        jobs.last().map(|j| j.id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(JobPage {
+        jobs: jobs.iter().map(JobSummaryView::of).collect(),
+        next,
+    }))
+}
+
+/// One job: phases with timestamps, outcome, exit code and its meaning, environment with
+/// secrets redacted, artifacts.
+#[utoipa::path(get, path = "/job/{id}", tag = "jobs",
+    params(("id" = i64, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 400, description = "Bad id", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such job (or not this token's)", body = ErrorBody),
+    ))]
+pub async fn get(
+    State(state): State<HttpState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobView>> {
+    let id: JobId = path_id(&id)?;
+    let job = visible_job(&state, &caller, id).await?;
+    Ok(Json(full_view(&state, &job).await?))
+}
+
+/// What `POST /job/{id}/cancel` did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CancelView {
+    /// `cancelled` (it had not started), `requested` (its executor will stop it) or
+    /// `already_finished` (nothing changed).
+    pub result: String,
+    /// The job now.
+    pub job: JobSummaryView,
+}
+
+/// Cancels a job: at once when it has not started, else asks its executor to stop it.
+#[utoipa::path(post, path = "/job/{id}/cancel", tag = "jobs",
+    params(("id" = i64, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "What happened", body = CancelView),
+        (status = 400, description = "Bad id", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such job (or not this token's)", body = ErrorBody),
+    ))]
+pub async fn cancel(
+    State(state): State<HttpState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CancelView>> {
+    let id: JobId = path_id(&id)?;
+    visible_job(&state, &caller, id).await?;
+    let (result, job) = match state.store.request_cancel(id, &caller.actor()).await? {
+        CancelResult::Cancelled(j) => ("cancelled", j),
+        CancelResult::Requested(j) => ("requested", j),
+        CancelResult::AlreadyFinished(j) => ("already_finished", j),
+    };
+    Ok(Json(CancelView {
+        result: result.into(),
+        job: JobSummaryView::of(&job),
+    }))
+}
+
+/// Runs a finished job again: a copy with the same frozen command and environment (trigger
+/// `manual`, `retry_of` the old job).
+#[utoipa::path(post, path = "/job/{id}/retry", tag = "jobs",
+    params(("id" = i64, Path, description = "Job id")),
+    responses(
+        (status = 201, description = "The new job", body = JobView,
+            headers(("Location" = String, description = "The new job's URL"))),
+        (status = 400, description = "Bad id", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such job (or not this token's)", body = ErrorBody),
+        (status = 409, description = "Not finished yet, or its template is inactive", body = ErrorBody),
+    ))]
+pub async fn retry(
+    State(state): State<HttpState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, HeaderMap, Json<JobView>)> {
+    let id: JobId = path_id(&id)?;
+    visible_job(&state, &caller, id).await?;
+    let job = copy_finished_job(
+        &*state.store,
+        &*state.clock,
+        &*state.telemetry,
+        id,
+        &caller.actor(),
+    )
+    .await?;
+    caller
+        .audit(
+            &state,
+            Some(job.id),
+            "job:retry",
+            format!("job {} retries job {id}", job.id),
+        )
+        .await;
+    Ok((
+        StatusCode::CREATED,
+        location(&format!("job/{}", job.id)),
+        Json(full_view(&state, &job).await?),
+    ))
+}
