@@ -1422,7 +1422,7 @@ async fn schemathesis_finds_no_failures() {
         // POST /job/{id}/retry to GET /runtemplates and stops with an error.
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--max-examples", "40"])
-        .args(["--workers", "2"])
+        .args(["--workers", "1"])
         .arg("--seed=1")
         .arg("--no-color")
         // A loaded CI machine (2 cores, parallel test binaries) must not fail the run.
