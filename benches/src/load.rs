@@ -308,6 +308,13 @@ pub async fn run(
     let worked_s = started.elapsed().as_secs_f64();
     shutdown.drain();
     handle.await??;
+    let stats = d.stats();
+    eprintln!(
+        "loadbench: {} claims took {} jobs ({:.1} per claim)",
+        stats.claims,
+        stats.claimed,
+        stats.claimed as f64 / stats.claims.max(1) as f64
+    );
     verify(&*store, &*artifacts, &ids, verify_all).await?;
 
     // Pickup latency: one job at a time, 20 ms apart, into an idle dispatcher.

@@ -3,7 +3,7 @@
 
 use crate::convert::{from_json, job_from_model, seal_spec, template_from_model, to_json};
 use crate::entity::{Ts, ts, ts_opt, utc};
-use crate::entity::{apps, artifacts, audit_log, company, job, job_output, runtemplate, schedule};
+use crate::entity::{apps, artifacts, audit_log, job, job_output, runtemplate, schedule};
 use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -19,10 +19,10 @@ use multiflexi_core::{
     AppId, CompanyId, Error, Event, JobId, Outcome, Phase, Result, RunTemplateId, Trigger,
     to_micros,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement, Value,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -115,58 +115,89 @@ impl SqlStore {
         Ok(row)
     }
 
-    /// What `create_and_schedule` checks before it writes.
+    /// What `create_and_schedule` checks before it writes: every existence check in one query.
     async fn check_new_job<C: ConnectionTrait>(&self, c: &C, new: &NewJob) -> Result<()> {
         new.validate()?;
+        let pg = self.backend() == DbBackend::Postgres;
+        let mut values: Vec<Value> = Vec::new();
+        let mut param = |v: Value| {
+            values.push(v);
+            if pg {
+                format!("${}", values.len())
+            } else {
+                "?".to_string()
+            }
+        };
+        let mut parts = vec![
+            format!(
+                "(SELECT COUNT(*) FROM runtemplate WHERE id = {})",
+                param(new.runtemplate_id.0.into())
+            ),
+            format!(
+                "(SELECT COUNT(*) FROM company WHERE id = {})",
+                param(new.company_id.0.into())
+            ),
+            format!(
+                "(SELECT COUNT(*) FROM apps WHERE id = {})",
+                param(new.app_id.0.into())
+            ),
+        ];
+        parts.push(match new.retry_of {
+            Some(r) => format!(
+                "(SELECT COUNT(*) FROM job WHERE id = {})",
+                param(r.0.into())
+            ),
+            None => "1".into(),
+        });
+        parts.push(match new.slot {
+            Some(slot) => format!(
+                "(SELECT COUNT(*) FROM job WHERE runtemplate_id = {} AND slot = {} AND attempt = {})",
+                param(new.runtemplate_id.0.into()),
+                param(ts(to_micros(slot)).into()),
+                param(i64::from(new.attempt).into())
+            ),
+            None => "0".into(),
+        });
+        let sql = format!(
+            "SELECT {}",
+            parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| format!("CAST({p} AS BIGINT) AS n{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let sql = if self.backend() == DbBackend::MySql {
+            sql.replace("AS BIGINT)", "AS SIGNED)")
+        } else {
+            sql
+        };
+        let row = c
+            .query_one_raw(Statement::from_sql_and_values(self.backend(), sql, values))
+            .await
+            .map_err(|e| self.dberr(e))?
+            .ok_or_else(|| Error::backend(self.inner.name, false, "the check returned no row"))?;
+        let n =
+            |i: usize| -> Result<i64> { row.try_get_by_index::<i64>(i).map_err(|e| self.dberr(e)) };
         if let Some(r) = new.retry_of {
-            if job::Entity::find_by_id(r.0)
-                .count(c)
-                .await
-                .map_err(|e| self.dberr(e))?
-                == 0
-            {
+            if n(3)? == 0 {
                 return Err(Error::invalid(
                     "retry_of",
                     format!("job {r} does not exist"),
                 ));
             }
         }
-        let count = |n: u64| n == 0;
-        if count(
-            runtemplate::Entity::find_by_id(new.runtemplate_id.0)
-                .count(c)
-                .await
-                .map_err(|e| self.dberr(e))?,
-        ) {
+        if n(0)? == 0 {
             return Err(Error::not_found(RunTemplateId::ENTITY, new.runtemplate_id));
         }
-        if count(
-            company::Entity::find_by_id(new.company_id.0)
-                .count(c)
-                .await
-                .map_err(|e| self.dberr(e))?,
-        ) {
+        if n(1)? == 0 {
             return Err(Error::not_found(CompanyId::ENTITY, new.company_id));
         }
-        if count(
-            apps::Entity::find_by_id(new.app_id.0)
-                .count(c)
-                .await
-                .map_err(|e| self.dberr(e))?,
-        ) {
+        if n(2)? == 0 {
             return Err(Error::not_found(AppId::ENTITY, new.app_id));
         }
-        if let Some(slot) = new.slot {
-            let taken = job::Entity::find()
-                .filter(job::Column::RuntemplateId.eq(new.runtemplate_id.0))
-                .filter(job::Column::Slot.eq(ts(to_micros(slot))))
-                .filter(job::Column::Attempt.eq(i64::from(new.attempt)))
-                .count(c)
-                .await
-                .map_err(|e| self.dberr(e))?;
-            if taken > 0 {
-                return Err(slot_exists(new));
-            }
+        if n(4)? > 0 {
+            return Err(slot_exists(new));
         }
         Ok(())
     }
@@ -792,9 +823,12 @@ impl SqlStore {
                 false,
             ));
         }
-        for ((from, to, outcome, exitcode, stdout, stderr), ids) in &groups {
+        // Completed and then Preserved in the same transaction: the row is written once, in its
+        // final state (both phase changes keep their audit rows below).
+        let preserved_phase = Phase::Completed.apply(Event::Preserve)?.to;
+        for ((from, _to, outcome, exitcode, stdout, stderr), ids) in &groups {
             self.update_jobs(c, ids, *from, |q| {
-                q.col_expr(job::Column::Phase, Expr::value(to.as_str()))
+                q.col_expr(job::Column::Phase, Expr::value(preserved_phase.as_str()))
                     .col_expr(job::Column::Status, Expr::value(outcome.as_str()))
                     .col_expr(job::Column::Outcome, Expr::value(Some(outcome.as_str())))
                     .col_expr(
@@ -805,6 +839,7 @@ impl SqlStore {
                     .col_expr(job::Column::LeaseExpires, Expr::value(Option::<Ts>::None))
                     .col_expr(job::Column::Stdout, Expr::value(stdout.as_str()))
                     .col_expr(job::Column::Stderr, Expr::value(stderr.as_str()))
+                    .col_expr(job::Column::Preserved, Expr::value(Some(ts(now))))
             })
             .await?;
         }
@@ -908,36 +943,14 @@ impl SqlStore {
             u.exec(c).await.map_err(|e| self.dberr(e))?;
         }
 
-        // stdout.txt / stderr.txt: multi-row INSERTs; a same-named artifact is replaced.
+        // stdout.txt / stderr.txt: multi-row upserts (a same-named artifact is replaced).
         let names = ["stdout.txt", "stderr.txt"];
-        let mut existing: HashMap<(i64, String), i64> = HashMap::new();
-        for chunk in done_ids.chunks(CHUNK) {
-            for (id, job_id, name) in artifacts::Entity::find()
-                .filter(artifacts::Column::JobId.is_in(chunk.to_vec()))
-                .filter(artifacts::Column::Filename.is_in(names))
-                .select_only()
-                .column(artifacts::Column::Id)
-                .column(artifacts::Column::JobId)
-                .column(artifacts::Column::Filename)
-                .into_tuple::<(i64, i64, String)>()
-                .all(c)
-                .await
-                .map_err(|e| self.dberr(e))?
-            {
-                existing.insert((job_id, name), id);
-            }
-        }
         let mut batch: Vec<artifacts::ActiveModel> = Vec::new();
         let mut batch_bytes = 0usize;
         for d in &done {
             let f = &finishes[d.idx];
             for (name, bytes) in [(names[0], &f.stdout), (names[1], &f.stderr)] {
                 let (bytes, note) = capped(bytes, cap);
-                if existing.contains_key(&(d.id, name.to_string())) {
-                    self.put_in(c, JobId(d.id), name, "text/plain", bytes, note, now)
-                        .await?;
-                    continue;
-                }
                 batch_bytes += bytes.len();
                 batch.push(artifacts::ActiveModel {
                     id: NotSet,
@@ -957,13 +970,8 @@ impl SqlStore {
         }
         self.insert_artifacts(c, batch).await?;
 
-        // Completed → Preserved.
-        let to = Phase::Completed.apply(Event::Preserve)?.to;
-        self.update_jobs(c, &done_ids, Phase::Completed, |q| {
-            q.col_expr(job::Column::Phase, Expr::value(to.as_str()))
-                .col_expr(job::Column::Preserved, Expr::value(Some(ts(now))))
-        })
-        .await?;
+        // Completed → Preserved (written above with the completion).
+        let to = preserved_phase;
         for d in &done {
             let row = rows.get_mut(&d.id).expect("a fenced row");
             row.phase = to.as_str().to_string();
@@ -1004,6 +1012,16 @@ impl SqlStore {
             return Ok(());
         }
         artifacts::Entity::insert_many(batch)
+            .on_conflict(
+                OnConflict::columns([artifacts::Column::JobId, artifacts::Column::Filename])
+                    .update_columns([
+                        artifacts::Column::ContentType,
+                        artifacts::Column::Content,
+                        artifacts::Column::Size,
+                        artifacts::Column::Note,
+                    ])
+                    .to_owned(),
+            )
             .exec(c)
             .await
             .map_err(|e| match crate::error::classify(&e) {
@@ -1014,6 +1032,183 @@ impl SqlStore {
                 _ => self.dberr(e),
             })?;
         Ok(())
+    }
+}
+
+/// PostgreSQL: claim and begin as ONE statement each (data-modifying CTEs), so each is one
+/// round trip and one implicit transaction.
+impl SqlStore {
+    /// Runs one self-contained statement (its own transaction), retried on transient errors.
+    async fn one_statement_jobs(&self, sql: &str, values: Vec<Value>) -> Result<Vec<job::Model>> {
+        let mut attempt: u32 = 0;
+        loop {
+            let stmt = Statement::from_sql_and_values(self.backend(), sql, values.clone());
+            let r = job::Entity::find()
+                .from_raw_sql(stmt)
+                .all(self.db())
+                .await
+                .map_err(|e| self.dberr(e));
+            match r {
+                Err(e) if crate::store::retry_tx(&e, attempt) => {
+                    attempt += 1;
+                    crate::store::backoff(attempt).await;
+                }
+                other => break other,
+            }
+        }
+    }
+
+    /// `UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`, the schedule rows marked
+    /// and the audit rows written by the same statement.
+    async fn claim_pg(
+        &self,
+        options: &ClaimOptions,
+        kinds: &[String],
+        limit: u64,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<Vec<Job>> {
+        let to = Phase::Scheduled.apply(Event::Claim)?.to;
+        let mut values: Vec<Value> = vec![
+            ts(now).into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            to.as_str().into(),
+            options.owner.clone().into(),
+            ts(expires).into(),
+            Phase::Scheduled.as_str().into(),
+            format!("phase:{}", to.as_str()).into(),
+            format!(" expires={}", expires.to_rfc3339()).into(),
+        ];
+        let kinds_sql: Vec<String> = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, _)| format!("${}", values.len() + 1 + i))
+            .collect();
+        values.extend(kinds.iter().map(|k| Value::from(k.clone())));
+        let sql = format!(
+            r#"WITH picked AS (
+                SELECT s.id AS sid, s.job_id FROM schedule s
+                WHERE s.claimed = FALSE AND s.executor IN ({kinds}) AND s."after" <= $1
+                ORDER BY s."after", s.job_id LIMIT $2
+                FOR UPDATE SKIP LOCKED
+            ), marked AS (
+                UPDATE schedule SET claimed = TRUE FROM picked WHERE schedule.id = picked.sid
+            ), claimed AS (
+                UPDATE job SET phase = $3, status = $3, lease_token = job.lease_token + 1,
+                    lease_owner = $4, lease_expires = $5, queued = $1
+                FROM picked WHERE job.id = picked.job_id AND job.phase = $6
+                RETURNING job.*
+            ), audit AS (
+                INSERT INTO audit_log (at, job_id, actor, action, detail)
+                SELECT $1, c.id, $4, $7, 'lease_token=' || c.lease_token::text || $8
+                FROM claimed c
+            )
+            SELECT * FROM claimed"#,
+            kinds = kinds_sql.join(", ")
+        );
+        let mut rows = self.one_statement_jobs(&sql, values).await?;
+        rows.sort_by(|a, b| a.after.cmp(&b.after).then(a.id.cmp(&b.id)));
+        rows.iter()
+            .map(|r| job_from_model(&self.inner.keys, r))
+            .collect()
+    }
+
+    /// `UPDATE job … FROM (VALUES …)` fenced by id, lease token and phase, with the audit rows,
+    /// in one statement; the jobs it did not change are explained by a read of their rows.
+    async fn begin_many_pg(
+        &self,
+        starts: &[Begin],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<Job>>> {
+        let to = Phase::Queued.apply(Event::Start)?.to;
+        let mut values: Vec<Value> = vec![
+            ts(now).into(),
+            to.as_str().into(),
+            Phase::Queued.as_str().into(),
+            format!("phase:{}", to.as_str()).into(),
+        ];
+        let mut tuples = Vec::with_capacity(starts.len());
+        for b in starts {
+            let n = values.len();
+            tuples.push(format!(
+                "(${}::bigint, ${}::bigint, ${}::bigint, ${}::text)",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4
+            ));
+            values.push(b.lease.job_id.0.into());
+            values.push(b.lease.lease_token.into());
+            values.push(b.pid.into());
+            values.push(b.external_id.clone().into());
+        }
+        let sql = format!(
+            r#"WITH v(id, token, pid, ext) AS (VALUES {tuples}
+            ), started AS (
+                UPDATE job SET phase = $2, status = $2, "begin" = $1, pid = v.pid,
+                    external_id = v.ext
+                FROM v WHERE job.id = v.id AND job.lease_token = v.token AND job.phase = $3
+                RETURNING job.*
+            ), audit AS (
+                INSERT INTO audit_log (at, job_id, actor, action, detail)
+                SELECT $1, s.id, COALESCE(s.lease_owner, ''), $4,
+                    'pid=' || COALESCE(s.pid::text, '-') || ' external_id=' || COALESCE(s.external_id, '-')
+                FROM started s
+            )
+            SELECT * FROM started"#,
+            tuples = tuples.join(", ")
+        );
+        let started: HashMap<i64, job::Model> = self
+            .one_statement_jobs(&sql, values)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        // Jobs not started: the fencing check on their current rows says why.
+        let missing: Vec<i64> = starts
+            .iter()
+            .map(|b| b.lease.job_id.0)
+            .filter(|id| !started.contains_key(id))
+            .collect();
+        let current: HashMap<i64, job::Model> = if missing.is_empty() {
+            HashMap::new()
+        } else {
+            job::Entity::find()
+                .filter(job::Column::Id.is_in(missing))
+                .all(self.db())
+                .await
+                .map_err(|e| self.dberr(e))?
+                .into_iter()
+                .map(|r| (r.id, r))
+                .collect()
+        };
+        let mut seen = std::collections::HashSet::new();
+        Ok(starts
+            .iter()
+            .map(|b| {
+                let id = b.lease.job_id.0;
+                match started.get(&id) {
+                    // A second start of the same job in one batch finds it Running already.
+                    Some(row) if row.lease_token == b.lease.lease_token && seen.insert(id) => {
+                        job_from_model(&self.inner.keys, row)
+                    }
+                    Some(_) => {
+                        let rows = HashMap::from([(id, started[&id].clone())]);
+                        fence_row(&rows, b.lease, &[Phase::Queued], Event::Start).and(Err(
+                            fence_conflict(b.lease.job_id, &[Phase::Queued], b.lease.lease_token),
+                        ))
+                    }
+                    None => match fence_row(&current, b.lease, &[Phase::Queued], Event::Start) {
+                        Err(e) => Err(e),
+                        Ok(_) => Err(fence_conflict(
+                            b.lease.job_id,
+                            &[Phase::Queued],
+                            b.lease.lease_token,
+                        )),
+                    },
+                }
+            })
+            .collect())
     }
 }
 
@@ -1071,6 +1266,9 @@ impl JobQueue for SqlStore {
             .collect();
         let limit = u64::try_from(options.limit).unwrap_or(u64::MAX);
         let to = Phase::Scheduled.apply(Event::Claim)?.to;
+        if self.backend() == DbBackend::Postgres {
+            return self.claim_pg(options, &kinds, limit, now, expires).await;
+        }
         in_tx!(self, |txn| async {
             let mut q = schedule::Entity::find()
                 .filter(schedule::Column::Claimed.eq(false))
@@ -1166,6 +1364,9 @@ impl JobQueue for SqlStore {
             return Ok(Vec::new());
         }
         let now = self.now().await?;
+        if self.backend() == DbBackend::Postgres {
+            return self.begin_many_pg(starts, now).await;
+        }
         in_tx!(self, |txn| self.begin_batch_in(&txn, starts, now).await)
     }
 

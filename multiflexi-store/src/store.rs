@@ -140,6 +140,8 @@ pub(crate) struct Inner {
     /// SQLite has one writer: this process's write transactions take turns here instead of
     /// colliding on the file lock (whose busy handler sleeps in steps of up to 100 ms).
     write_gate: Option<tokio::sync::Mutex<()>>,
+    /// SQLite file: the one connection write transactions use.
+    writer: Option<DatabaseConnection>,
 }
 
 impl Drop for Inner {
@@ -228,62 +230,71 @@ impl SqlStore {
         let (backend, url) = detect_backend(url)?;
         let name = backend_name(backend);
         let memory = backend == DbBackend::Sqlite && url.contains(":memory:");
-        let mut co = ConnectOptions::new(url.clone());
-        co.max_connections(if memory {
-            1
-        } else {
-            options.max_connections.unwrap_or(10)
-        })
-        .min_connections(if memory { 1 } else { 0 })
-        .acquire_timeout(options.acquire_timeout)
-        .connect_timeout(options.acquire_timeout.min(Duration::from_secs(10)))
-        .sqlx_logging(false);
-        if memory {
-            // The in-memory database lives as long as its one connection.
-            co.idle_timeout(Duration::from_secs(u32::MAX as u64))
-                .max_lifetime(Duration::from_secs(u32::MAX as u64));
-        }
-        #[cfg(feature = "sqlite")]
-        if backend == DbBackend::Sqlite {
-            co.map_sqlx_sqlite_opts(move |o| {
-                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-                let o = o
-                    .busy_timeout(Duration::from_secs(60))
-                    .foreign_keys(true)
-                    .synchronous(SqliteSynchronous::Normal);
-                if memory {
-                    o
-                } else {
-                    // Pages read through a memory map: a connection whose cache another
-                    // connection's commit invalidated re-reads without copying.
-                    o.journal_mode(SqliteJournalMode::Wal)
-                        .pragma("mmap_size", "268435456")
-                }
-            });
-        }
-        #[cfg(feature = "mysql")]
-        if backend == DbBackend::MySql {
-            co.map_sqlx_mysql_opts(|o| o.timezone(Some("+00:00".to_string())).charset("utf8mb4"));
-            co.map_sqlx_mysql_pool_opts(|po| {
-                po.after_connect(|conn, _meta| {
-                    Box::pin(async move {
-                        use sea_orm::sqlx::Executor;
-                        // Claims lock only the rows they take (no gap locks).
-                        conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                            .await?;
-                        Ok(())
+        let connect = |max: u32, pinned: bool| {
+            let mut co = ConnectOptions::new(url.clone());
+            co.max_connections(max)
+                .min_connections(if pinned { max } else { 0 })
+                .acquire_timeout(options.acquire_timeout)
+                .connect_timeout(options.acquire_timeout.min(Duration::from_secs(10)))
+                .sqlx_logging(false);
+            if pinned {
+                // Kept open for the store's life: an in-memory database lives as long as its
+                // one connection; the SQLite writer keeps its page cache warm.
+                co.idle_timeout(Duration::from_secs(u32::MAX as u64))
+                    .max_lifetime(Duration::from_secs(u32::MAX as u64));
+            }
+            #[cfg(feature = "sqlite")]
+            if backend == DbBackend::Sqlite {
+                co.map_sqlx_sqlite_opts(move |o| {
+                    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                    let o = o
+                        .busy_timeout(Duration::from_secs(60))
+                        .foreign_keys(true)
+                        .synchronous(SqliteSynchronous::Normal);
+                    if memory {
+                        o
+                    } else {
+                        // Pages read through a memory map: a connection whose cache another
+                        // connection's commit invalidated re-reads without copying.
+                        o.journal_mode(SqliteJournalMode::Wal)
+                            .pragma("mmap_size", "268435456")
+                    }
+                });
+            }
+            #[cfg(feature = "mysql")]
+            if backend == DbBackend::MySql {
+                co.map_sqlx_mysql_opts(|o| {
+                    o.timezone(Some("+00:00".to_string())).charset("utf8mb4")
+                });
+                co.map_sqlx_mysql_pool_opts(|po| {
+                    po.after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            use sea_orm::sqlx::Executor;
+                            // Claims lock only the rows they take (no gap locks).
+                            conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                                .await?;
+                            Ok(())
+                        })
                     })
-                })
-            });
-        }
-        let db = Database::connect(co).await.map_err(|e| {
+                });
+            }
+            co
+        };
+        let connect_err = |e: DbErr| {
             let retryable = matches!(classify(&e), Kind::Unavailable | Kind::Transient);
             Error::backend(
                 name,
                 retryable,
                 format!("cannot connect to {}: {e}", redact_url(&url)),
             )
-        })?;
+        };
+        let db = Database::connect(if memory {
+            connect(1, true)
+        } else {
+            connect(options.max_connections.unwrap_or(10), false)
+        })
+        .await
+        .map_err(connect_err)?;
 
         check_schema(&db, name, options.migrate).await?;
         if options.migrate {
@@ -292,6 +303,19 @@ impl SqlStore {
             })?;
             write_schema_version(&db, name).await?;
         }
+
+        // SQLite has one writer at a time (the write gate): give it one dedicated connection, so
+        // its page cache stays valid between transactions instead of being dropped whenever the
+        // pool hands out a connection another one's commits made stale.
+        let writer = if backend == DbBackend::Sqlite && !memory {
+            Some(
+                Database::connect(connect(1, true))
+                    .await
+                    .map_err(connect_err)?,
+            )
+        } else {
+            None
+        };
 
         let time = match (&options.clock, backend) {
             (Some(c), _) => TimeSource::Injected(c.clone()),
@@ -325,6 +349,7 @@ impl SqlStore {
                 signal,
                 listener,
                 write_gate: (backend == DbBackend::Sqlite).then(|| tokio::sync::Mutex::new(())),
+                writer,
             }),
         };
         store.now().await?;
@@ -349,7 +374,13 @@ impl SqlStore {
                     h.abort();
                 }
                 let db = inner.db.clone();
+                let writer = inner.writer.take();
                 drop(inner);
+                if let Some(w) = writer {
+                    w.close()
+                        .await
+                        .map_err(|e| Error::backend("sql", false, e))?;
+                }
                 db.close()
                     .await
                     .map_err(|e| Error::backend("sql", false, e))
@@ -437,7 +468,10 @@ impl SqlStore {
         if self.backend() == DbBackend::Sqlite {
             opts.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
         }
-        self.db()
+        self.inner
+            .writer
+            .as_ref()
+            .unwrap_or(&self.inner.db)
             .begin_with_options(opts)
             .await
             .map_err(|e| self.dberr(e))
