@@ -341,6 +341,21 @@ async fn serve_demo_on_a_fresh_directory() {
         page.contains("Overview") && page.contains("admin"),
         "{page}"
     );
+    // The API answers the same token; without it, 401.
+    let api = format!("{base}/api/VitexSoftware/MultiFlexi/1.0.0");
+    let status: serde_json::Value = web
+        .get(format!("{api}/status"))
+        .bearer_auth(secret.trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["database"], "sqlite", "{status}");
+    assert_eq!(status["version"], env!("CARGO_PKG_VERSION"), "{status}");
+    let denied = reqwest::get(format!("{api}/jobs")).await.unwrap();
+    assert_eq!(denied.status(), 401);
 
     let store = open_store(&db, key).await;
     let admin = store.authenticate(secret.trim()).await.unwrap().unwrap();
