@@ -928,6 +928,58 @@ async fn job_create_idempotency_get_cancel_retry() {
         .assert_error(StatusCode::CONFLICT, Some("Idempotency-Key"));
     let r = api.get(&format!("/jobs?runtemplate_id={t}")).await;
     assert_eq!(r.json["jobs"].as_array().unwrap().len(), 2);
+    // Keys belong to their token: another token's same key makes its own job.
+    let other = api
+        .srv
+        .store
+        .create_token("second-admin", TokenScope::Admin)
+        .await
+        .unwrap()
+        .secret;
+    let theirs = api
+        .send(
+            Method::POST,
+            "/job/",
+            Some(&other),
+            Some(json!({"runtemplate_id": t2})),
+            &key,
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.json);
+    assert_ne!(theirs.json["id"], first.json["id"]);
+
+    // A caller's traceparent: the job continues the caller's trace.
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let traced = api
+        .send(
+            Method::POST,
+            "/job/",
+            Some(&api.srv.admin_token),
+            Some(json!({"runtemplate_id": t})),
+            &[("traceparent", &format!("00-{trace_id}-00f067aa0ba902b7-01"))],
+        )
+        .await;
+    assert_eq!(traced.status, StatusCode::CREATED, "{}", traced.json);
+    let job = api
+        .srv
+        .store
+        .get_job(JobId(traced.json["id"].as_i64().unwrap()))
+        .await
+        .unwrap();
+    let ctx = job.trace_context.unwrap();
+    assert!(ctx.starts_with(&format!("00-{trace_id}-")), "{ctx}");
+    assert!(!ctx.contains("00f067aa0ba902b7"), "a child span: {ctx}");
+    // An invalid one is ignored (a fresh trace).
+    let fresh = api
+        .send(
+            Method::POST,
+            "/job/",
+            Some(&api.srv.admin_token),
+            Some(json!({"runtemplate_id": t})),
+            &[("traceparent", "garbage")],
+        )
+        .await;
+    assert_eq!(fresh.status, StatusCode::CREATED, "{}", fresh.json);
     api.send(
         Method::POST,
         "/job/",

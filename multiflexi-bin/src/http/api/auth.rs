@@ -12,6 +12,8 @@ use multiflexi_core::store::{AuditEntry, TokenScope};
 /// Who is calling: the authenticated token's name and scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
+    /// The token's id (scopes its idempotency keys).
+    pub token_id: i64,
     /// The token's name (the actor of audit rows and `launched_by`).
     pub name: String,
     /// What it may see and do.
@@ -46,6 +48,7 @@ impl FromRequestParts<HttpState> for Caller {
             })?;
         match state.store.authenticate(secret).await? {
             Some(token) => Ok(Caller {
+                token_id: token.id,
                 name: token.name,
                 scope: token.scope,
             }),

@@ -18,6 +18,7 @@ use multiflexi_core::engine::{
 use multiflexi_core::lifecycle::Outcome;
 use multiflexi_core::model::{ExecutorKind, Job};
 use multiflexi_core::store::{CancelResult, JobFilter};
+use multiflexi_core::telemetry::{TraceContext, child_trace_context};
 use multiflexi_core::{CompanyId, JobId, RunTemplateId, Trigger};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -81,11 +82,14 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 }
 
 /// Creates and schedules a job of a run template (trigger `api`). With an `Idempotency-Key`
-/// header, a repeated request returns the job the first one created (200).
+/// header, a repeated request returns the job the first one created (200); keys are per token. A
+/// W3C `traceparent` header makes the job's spans continue the caller's trace.
 #[utoipa::path(post, path = "/job/", tag = "jobs",
     request_body = JobCreate,
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, pattern = "^[!-~]([ -~]*[!-~])?$",
-        description = "Makes the request idempotent: a retry with the same key returns the first job")),
+        description = "Makes the request idempotent: a retry with the same key (from the same token) returns the first job"),
+        ("traceparent" = Option<String>, Header,
+        description = "W3C trace context: the job's spans continue this trace (ignored when invalid)")),
     responses(
         (status = 201, description = "Created", body = JobView,
             headers(("Location" = String, description = "The job's URL"))),
@@ -126,14 +130,22 @@ pub async fn create(
     request.executor = executor;
     request.after = body.scheduled;
     if let Some(k) = key {
-        request = request.with_idempotency_key(k);
+        // Keys are the caller's own: two tokens sending the same key make two jobs.
+        request = request.with_idempotency_key(format!("api:{}:{k}", caller.token_id));
+    }
+    // A caller's W3C trace context: the job's spans continue the caller's trace (an invalid
+    // header is ignored, as the W3C recommendation says).
+    if let Some(parent) = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.trim().parse::<TraceContext>().is_ok())
+    {
+        request.trace_context = Some(child_trace_context(parent.trim()));
     }
     let created =
         create_job_or_replay(&*state.store, &*state.clock, &*state.telemetry, request).await?;
     let job = created.job;
-    if created.replayed
-        && (job.runtemplate_id != template_id || !caller.scope.sees_company(job.company_id))
-    {
+    if created.replayed && job.runtemplate_id != template_id {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "this Idempotency-Key was already used for another request; use a new key",
