@@ -19,4 +19,5 @@ if [ "${MULTIFLEXI_SKIP_SERVICES:-0}" != 1 ]; then
     echo "test.sh: some services could not be started; their tests will be skipped" >&2
   fi
 fi
-exec cargo test --workspace --features multiflexi-core/conformance "$@"
+# --no-fail-fast: one failing test binary does not hide the results of the others.
+exec cargo test --workspace --no-fail-fast --features multiflexi-core/conformance "$@"

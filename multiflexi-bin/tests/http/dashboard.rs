@@ -1097,12 +1097,17 @@ async fn browser_executes_a_template_and_downloads_stdout() {
         let started = Instant::now();
         let mut last_refresh = Instant::now();
         loop {
-            let phase = browser
-                .find(Locator::Css("article#job"))
-                .await?
-                .attr("data-phase")
-                .await?
-                .unwrap_or_default();
+            // The page's script may reload it between finding the element and reading it (a
+            // stale element): that read just counts as "not yet".
+            let phase = match browser.find(Locator::Css("article#job")).await {
+                Ok(article) => article
+                    .attr("data-phase")
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+                Err(_) => String::new(),
+            };
             if phase == "preserved" {
                 break;
             }
