@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration as Cd, Utc};
 use multiflexi_core::lifecycle::RetryPolicy;
 use multiflexi_core::model::{Company, Credential, Environment, JobSpec, NewJob, ScheduleCas};
 use multiflexi_core::schedule::IntervalCode;
+use multiflexi_core::store::AccessTokens as _;
 use multiflexi_core::store::{
     AuditFilter, AuditLog, Begin, CancelResult, Catalog, ClaimOptions, CleanupOptions, Completion,
     HeartbeatStatus, JobFilter, JobQueue, LeaseRef, OutputChunk, OutputLog, Stream,
@@ -117,10 +118,51 @@ pub async fn migrations_twice_and_newer_schema_refused(ctx: &Ctx) {
         .unwrap()
         .try_get_by_index::<i64>(0)
         .unwrap();
-    assert_eq!(n, 1);
+    {
+        use sea_orm_migration::MigratorTrait;
+        let all = multiflexi_store::migration::Migrator::migrations().len();
+        assert_eq!(
+            n,
+            i64::try_from(all).unwrap(),
+            "each migration recorded once"
+        );
+    }
     if ctx.backend == Backend::SqliteMemory {
         return;
     }
+    // A database of schema 1 (before access tokens) is upgraded on connect, its data kept.
+    for sql in [
+        "DROP TABLE access_token",
+        "DELETE FROM seaql_migrations WHERE version = 'm0002_access_tokens'",
+        "UPDATE schema_version SET version = 1",
+    ] {
+        b.connection().execute_unprepared(sql).await.unwrap();
+    }
+    let upgraded = ctx.store().await;
+    assert_eq!(upgraded.get_app(fx.app.id).await.unwrap(), fx.app);
+    let issued = upgraded
+        .create_token("after-upgrade", multiflexi_core::store::TokenScope::Admin)
+        .await
+        .unwrap();
+    assert!(
+        upgraded
+            .authenticate(&issued.secret)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let version = upgraded
+        .connection()
+        .query_one_raw(sea_orm::Statement::from_string(
+            upgraded.connection().get_database_backend(),
+            "SELECT version FROM schema_version",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i32>(0)
+        .unwrap();
+    assert_eq!(version, multiflexi_store::SCHEMA_VERSION);
     b.connection()
         .execute_unprepared("UPDATE schema_version SET version = 999")
         .await
