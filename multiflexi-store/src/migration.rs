@@ -214,6 +214,17 @@ async fn mysql_collation(manager: &SchemaManager<'_>) -> Result<&'static str, Db
     })
 }
 
+/// The column constructors for this database and the index names it has already.
+async fn columns(manager: &SchemaManager<'_>) -> Result<(Cols, Vec<String>), DbErr> {
+    let backend = manager.get_database_backend();
+    let collation = if backend == DbBackend::MySql {
+        mysql_collation(manager).await?
+    } else {
+        ""
+    };
+    Ok((Cols { backend, collation }, existing_indexes(manager).await?))
+}
+
 mod m0001_initial {
     use super::*;
 
@@ -224,14 +235,7 @@ mod m0001_initial {
     impl MigrationTrait for Migration {
         #[allow(elided_lifetimes_in_paths)]
         async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-            let backend = manager.get_database_backend();
-            let collation = if backend == DbBackend::MySql {
-                mysql_collation(manager).await?
-            } else {
-                ""
-            };
-            let c = Cols { backend, collation };
-            let ex = existing_indexes(manager).await?;
+            let (c, ex) = columns(manager).await?;
             manager
                 .create_table(
                     c.table("schema_version")
@@ -742,14 +746,7 @@ mod m0002_access_tokens {
     impl MigrationTrait for Migration {
         #[allow(elided_lifetimes_in_paths)]
         async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-            let backend = manager.get_database_backend();
-            let collation = if backend == DbBackend::MySql {
-                mysql_collation(manager).await?
-            } else {
-                ""
-            };
-            let c = Cols { backend, collation };
-            let ex = existing_indexes(manager).await?;
+            let (c, ex) = columns(manager).await?;
             manager
                 .create_table(
                     c.table("access_token")
