@@ -222,7 +222,10 @@ async fn columns(manager: &SchemaManager<'_>) -> Result<(Cols, Vec<String>), DbE
     } else {
         ""
     };
-    Ok((Cols { backend, collation }, existing_indexes(manager).await?))
+    Ok((
+        Cols { backend, collation },
+        existing_indexes(manager).await?,
+    ))
 }
 
 mod m0001_initial {

@@ -1,0 +1,15 @@
+//! The binaries end to end, in one test binary (linked once), a module each:
+//!
+//! - `cli`: `multiflexi-cli` commands on temporary SQLite databases;
+//! - `daemons`: `multiflexi serve`, the scheduler and executor daemons, driven by the CLI;
+//! - `telemetry`: OTLP, Prometheus and Zabbix export;
+//! - `api`: the JSON API over real HTTP (every endpoint, bad input, auth, schemathesis);
+//! - `dashboard`: the dashboard over HTTP and in headless Chromium;
+//! - `server`: the in-process HTTP server the last two use.
+
+mod api;
+mod cli;
+mod daemons;
+mod dashboard;
+mod server;
+mod telemetry;
