@@ -225,6 +225,7 @@ mod tests {
             include_str!("store/leases.rs"),
             include_str!("store/lifecycle.rs"),
             include_str!("store/scheduling.rs"),
+            include_str!("store/tokens.rs"),
         ];
         let mut found: Vec<&str> = sources
             .iter()
