@@ -49,6 +49,7 @@ pub mod crypto;
 mod data;
 pub mod entity;
 mod error;
+mod history;
 pub mod migration;
 mod notify;
 mod queue;
