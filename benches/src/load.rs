@@ -13,6 +13,7 @@ use multiflexi_core::{
     RunTemplate, RunTemplateId, Store, SystemClock, Trigger,
 };
 use multiflexi_executors::{NativeConfig, NativeExecutor};
+use multiflexi_store::SqlStore;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -155,9 +156,10 @@ async fn prefill_history(
     f: &Fixture,
     n: usize,
     clock: &dyn Clock,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<JobId>> {
     let batch = 500;
     let mut done = 0;
+    let mut last = None;
     let started = Instant::now();
     while done < n {
         let k = batch.min(n - done);
@@ -193,6 +195,7 @@ async fn prefill_history(
                 .put(l.job_id, "stderr.txt", "text/plain", &mut &b""[..])
                 .await?;
             store.mark_preserved(*l).await?;
+            last = Some(l.job_id);
         }
         done += k;
         if done % 50_000 < batch {
@@ -202,6 +205,27 @@ async fn prefill_history(
             );
         }
     }
+    Ok(last)
+}
+
+/// Puts `n` finished jobs in a SQL store quickly, before anything is measured: one job goes
+/// through the lifecycle (as [`prefill_history`] does it), then
+/// [`SqlStore::clone_finished_job`] copies it with its stdout.txt / stderr.txt and audit rows in
+/// multi-row INSERTs. The copies belong to a template of their own.
+pub async fn prefill_history_bulk(store: &SqlStore, n: usize) -> anyhow::Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let fixture = seed(store, 1, "/bin/true").await?;
+    let first = prefill_history(store, store, &fixture, 1, &SystemClock)
+        .await?
+        .context("no history job")?;
+    store.clone_finished_job(first, n - 1).await?;
+    eprintln!(
+        "loadbench: history of {n} finished jobs pre-filled in {:.1} s (bulk copies, not measured)",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

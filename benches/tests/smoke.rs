@@ -2,7 +2,7 @@
 //! Preserved with stdout.txt and stderr.txt, the report's keys exactly as documented), no timing.
 
 use multiflexi_benches::load::{ExecutorChoice, LoadConfig, run};
-use multiflexi_core::store::{JobFilter, JobQueue};
+use multiflexi_core::store::{AuditFilter, AuditLog, JobFilter, JobQueue};
 use multiflexi_core::{ArtifactSink, Outcome, Phase};
 use multiflexi_store::{SqlStore, SqlStoreOptions};
 use std::sync::Arc;
@@ -91,5 +91,58 @@ async fn loadbench_smoke_sqlite_file() {
     }
     let overview = store.queue_overview().await.unwrap();
     assert_eq!(overview.preserved, (n + samples) as u64);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The bulk `--history` pre-fill: N Preserved jobs, each with stdout.txt / stderr.txt and the
+/// lifecycle's audit rows, copied from one job that went through the lifecycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_bulk_prefill_sqlite_file() {
+    let dir = std::env::temp_dir().join(format!(
+        "multiflexi-loadbench-history-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("history.db");
+    let _ = std::fs::remove_file(&path);
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let store = SqlStore::connect(&url, SqlStoreOptions::default())
+        .await
+        .unwrap();
+    let n = 1234;
+    multiflexi_benches::load::prefill_history_bulk(&store, n)
+        .await
+        .unwrap();
+    let mut filter = JobFilter::default();
+    filter.limit = Some(10_000);
+    let jobs = store.list_jobs(&filter).await.unwrap();
+    assert_eq!(jobs.len(), n);
+    let audit_rows = |id| {
+        let store = &store;
+        async move {
+            let rows = store.list_audit(&AuditFilter::job(id)).await.unwrap();
+            rows.into_iter().map(|r| r.action).collect::<Vec<_>>()
+        }
+    };
+    let first_audit = audit_rows(jobs[0].id).await;
+    assert!(
+        first_audit.iter().any(|a| a == "phase:preserved"),
+        "{first_audit:?}"
+    );
+    for job in &jobs {
+        assert_eq!(job.phase, Phase::Preserved, "job {}", job.id);
+        assert_eq!(job.outcome, Some(Outcome::Success), "job {}", job.id);
+        let mut names: Vec<String> = ArtifactSink::list(&store, job.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.filename)
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["stderr.txt", "stdout.txt"], "job {}", job.id);
+    }
+    let last_audit = audit_rows(jobs[jobs.len() - 1].id).await;
+    assert_eq!(first_audit, last_audit, "copies keep the audit rows");
+    assert_eq!(store.queue_overview().await.unwrap().preserved, n as u64);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -18,7 +18,8 @@
 //!   `schema_version` is newer than [`SCHEMA_VERSION`] is refused.
 //! - **Transactions**: each lifecycle step is one transaction. Claims take a batch in one round
 //!   trip: `SELECT … FOR UPDATE SKIP LOCKED` then `UPDATE` on PostgreSQL and MySQL 8 / MariaDB ≥
-//!   10.6; on SQLite `BEGIN IMMEDIATE` (the single writer) with WAL and a 60 s busy timeout, so
+//!   10.6 (one statement with data-modifying CTEs on PostgreSQL); on SQLite `UPDATE … RETURNING`
+//!   under `BEGIN IMMEDIATE` (the single writer) with WAL and a 60 s busy timeout, so
 //!   processes sharing one file wait for each other instead of failing with "database is locked".
 //!   Transient conflicts (deadlocks, serialization failures) are retried inside the store.
 //! - **Fencing**: every write after a claim is `… WHERE id = ? AND lease_token = ? AND phase = ?`.
@@ -49,6 +50,7 @@ pub mod crypto;
 mod data;
 pub mod entity;
 mod error;
+mod history;
 pub mod migration;
 mod notify;
 mod queue;

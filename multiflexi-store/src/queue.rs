@@ -8,7 +8,7 @@ use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use multiflexi_core::artifact::ArtifactSink;
-use multiflexi_core::lifecycle::plan_completion;
+use multiflexi_core::lifecycle::{CompletionPlan, plan_completion};
 use multiflexi_core::model::{Environment, ExitCodeInfo, Job, NewJob};
 use multiflexi_core::store::{
     Begin, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed, Completion,
@@ -853,7 +853,16 @@ impl SqlStore {
         }
 
         // Templates: counters, next_schedule, retries — in input order, as one by one would.
-        let mut tids: Vec<i64> = done.iter().map(|d| d.job.runtemplate_id.0).collect();
+        // An ad-hoc job (no slot) that succeeded or was cancelled never retries and never moves
+        // `next_schedule`: its plan needs neither the template row nor the app's exit codes.
+        let needs_plan = |d: &Done| {
+            d.job.slot.is_some() || !matches!(d.outcome, Outcome::Success | Outcome::Cancelled)
+        };
+        let mut tids: Vec<i64> = done
+            .iter()
+            .filter(|d| needs_plan(d))
+            .map(|d| d.job.runtemplate_id.0)
+            .collect();
         tids.sort_unstable();
         tids.dedup();
         let mut trows: HashMap<i64, runtemplate::Model> = HashMap::with_capacity(tids.len());
@@ -868,7 +877,11 @@ impl SqlStore {
                 trows.insert(r.id, r);
             }
         }
-        let mut app_ids: Vec<i64> = done.iter().map(|d| d.job.app_id.0).collect();
+        let mut app_ids: Vec<i64> = done
+            .iter()
+            .filter(|d| needs_plan(d))
+            .map(|d| d.job.app_id.0)
+            .collect();
         app_ids.sort_unstable();
         app_ids.dedup();
         let mut codes: HashMap<i64, BTreeMap<i32, ExitCodeInfo>> = HashMap::new();
@@ -888,12 +901,30 @@ impl SqlStore {
         let mut woke = false;
         for d in &mut done {
             let tid = d.job.runtemplate_id.0;
-            let Some(trow) = trows.get_mut(&tid) else {
-                continue;
+            let plan = if needs_plan(d) {
+                let Some(trow) = trows.get_mut(&tid) else {
+                    continue;
+                };
+                let template = template_from_model(trow.clone(), Environment::new(), Vec::new())?;
+                let app_codes = codes.get(&d.job.app_id.0).unwrap_or(&no_codes);
+                let plan =
+                    plan_completion(&d.job, &template, app_codes, d.outcome, d.exitcode, now);
+                if plan.success {
+                    trow.successfull_jobs_count += 1;
+                } else {
+                    trow.failed_jobs_count += 1;
+                }
+                if let Some(next) = plan.next_schedule {
+                    trow.next_schedule = Some(ts(to_micros(next)));
+                }
+                plan
+            } else {
+                CompletionPlan {
+                    success: d.outcome.counts_as_success(),
+                    retry: None,
+                    next_schedule: None,
+                }
             };
-            let template = template_from_model(trow.clone(), Environment::new(), Vec::new())?;
-            let app_codes = codes.get(&d.job.app_id.0).unwrap_or(&no_codes);
-            let plan = plan_completion(&d.job, &template, app_codes, d.outcome, d.exitcode, now);
             let delta = match deltas.iter_mut().find(|(t, _)| *t == tid) {
                 Some((_, delta)) => delta,
                 None => {
@@ -902,16 +933,12 @@ impl SqlStore {
                 }
             };
             if plan.success {
-                trow.successfull_jobs_count += 1;
                 delta.0 += 1;
             } else {
-                trow.failed_jobs_count += 1;
                 delta.1 += 1;
             }
             if let Some(next) = plan.next_schedule {
-                let next = ts(to_micros(next));
-                trow.next_schedule = Some(next);
-                delta.2 = Some(next);
+                delta.2 = Some(ts(to_micros(next)));
             }
             if let Some(new) = plan.retry {
                 // A retry whose (slot, attempt) is somehow taken already is not created twice.
@@ -1212,6 +1239,98 @@ impl SqlStore {
     }
 }
 
+/// SQLite: the claim as `UPDATE … RETURNING` statements in one write transaction (schedule rows
+/// marked and picked in one statement, the jobs leased and read back in another, the audit rows
+/// in one INSERT).
+impl SqlStore {
+    async fn claim_sqlite(
+        &self,
+        options: &ClaimOptions,
+        kinds: &[String],
+        limit: u64,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<Vec<Job>> {
+        let to = Phase::Scheduled.apply(Event::Claim)?.to;
+        let backend = self.backend();
+        in_tx!(self, |txn| async {
+            let mut values: Vec<Value> = vec![true.into(), false.into()];
+            values.extend(kinds.iter().map(|k| Value::from(k.clone())));
+            values.push(ts(now).into());
+            values.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
+            let sql = format!(
+                r#"UPDATE schedule SET claimed = ? WHERE id IN (
+                    SELECT id FROM schedule
+                    WHERE claimed = ? AND executor IN ({kinds}) AND "after" <= ?
+                    ORDER BY "after", job_id LIMIT ?
+                ) RETURNING job_id, "after""#,
+                kinds = vec!["?"; kinds.len()].join(", ")
+            );
+            let mut picked: Vec<(Ts, i64)> = Vec::new();
+            for row in txn
+                .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+                .await
+                .map_err(|e| self.dberr(e))?
+            {
+                let id: i64 = row.try_get_by_index(0).map_err(|e| self.dberr(e))?;
+                let after: Ts = row.try_get_by_index(1).map_err(|e| self.dberr(e))?;
+                picked.push((after, id));
+            }
+            if picked.is_empty() {
+                return Ok(Vec::new());
+            }
+            // Claim order: due time, then id (RETURNING order is unspecified).
+            picked.sort_unstable();
+            let mut rows: HashMap<i64, job::Model> = HashMap::with_capacity(picked.len());
+            for chunk in picked.chunks(CHUNK) {
+                let mut values: Vec<Value> = vec![
+                    to.as_str().into(),
+                    to.as_str().into(),
+                    options.owner.clone().into(),
+                    ts(expires).into(),
+                    ts(now).into(),
+                ];
+                values.extend(chunk.iter().map(|(_, id)| Value::from(*id)));
+                values.push(Phase::Scheduled.as_str().into());
+                let sql = format!(
+                    r#"UPDATE job SET phase = ?, status = ?, lease_token = lease_token + 1,
+                        lease_owner = ?, lease_expires = ?, queued = ?
+                    WHERE id IN ({ids}) AND phase = ? RETURNING *"#,
+                    ids = vec!["?"; chunk.len()].join(", ")
+                );
+                for r in job::Entity::find()
+                    .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+                    .all(&txn)
+                    .await
+                    .map_err(|e| self.dberr(e))?
+                {
+                    rows.insert(r.id, r);
+                }
+            }
+            let mut out = Vec::with_capacity(rows.len());
+            let mut audit = Vec::with_capacity(rows.len());
+            for (_, id) in picked {
+                let Some(row) = rows.get(&id) else { continue };
+                audit.push(audit_row(
+                    now,
+                    id,
+                    to,
+                    options.owner.clone(),
+                    format!(
+                        "lease_token={} expires={}",
+                        row.lease_token,
+                        expires.to_rfc3339()
+                    ),
+                ));
+                out.push(job_from_model(&self.inner.keys, row)?);
+            }
+            self.insert_audit(&txn, audit).await?;
+            Ok(out)
+        }
+        .await)
+    }
+}
+
 fn slot_exists(new: &NewJob) -> Error {
     Error::AlreadyExists {
         entity: JobId::ENTITY,
@@ -1268,6 +1387,11 @@ impl JobQueue for SqlStore {
         let to = Phase::Scheduled.apply(Event::Claim)?.to;
         if self.backend() == DbBackend::Postgres {
             return self.claim_pg(options, &kinds, limit, now, expires).await;
+        }
+        if self.backend() == DbBackend::Sqlite {
+            return self
+                .claim_sqlite(options, &kinds, limit, now, expires)
+                .await;
         }
         in_tx!(self, |txn| async {
             let mut q = schedule::Entity::find()

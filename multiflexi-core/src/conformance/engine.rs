@@ -385,6 +385,87 @@ pub async fn cancel_request_stops_running_job(
     );
 }
 
+/// A job claimed ahead (Queued, waiting for the one slot) whose cancel is requested ends
+/// Completed(cancelled) and Preserved without ever launching, with empty stdout.txt and
+/// stderr.txt.
+pub async fn claimed_ahead_job_cancelled_before_start(
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactSink>,
+    clock: Arc<ManualClock>,
+) {
+    let templates = seed_templates(&*store, App::new("engine-ahead", "/bin/fake"), 2).await;
+    let fake = FakeExecutor::new(ExecutorKind::Native, |_| {
+        FakeRun::exit(0)
+            .print("started\n")
+            .lasting(Duration::from_secs(600))
+    });
+    let clock: Arc<dyn Clock> = clock;
+    let mut ids = Vec::new();
+    for t in &templates {
+        let job = create_job(
+            &*store,
+            &*clock,
+            &NoopTelemetry,
+            JobRequest::ad_hoc(t.id, Trigger::Manual),
+        )
+        .await
+        .expect("create");
+        ids.push(job.id);
+    }
+    let mut opts = options(1);
+    opts.claim_ahead = Some(1);
+    opts.lease_ttl = Duration::from_millis(600);
+    let d = dispatcher(
+        store.clone(),
+        artifacts.clone(),
+        Arc::new(fake.clone()),
+        Arc::new(NoopTelemetry),
+        clock,
+        opts,
+    );
+    let shutdown = Shutdown::new();
+    let h = tokio::spawn({
+        let (d, s) = (d.clone(), shutdown.clone());
+        async move { d.run(s).await }
+    });
+    // One runs, the other waits claimed for the slot.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (running, waiting) = loop {
+        let a = store.get_job(ids[0]).await.expect("get");
+        let b = store.get_job(ids[1]).await.expect("get");
+        match (a.phase, b.phase) {
+            (Phase::Running, Phase::Queued) => break (a.id, b.id),
+            (Phase::Queued, Phase::Running) => break (b.id, a.id),
+            _ => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never one Running and one Queued: {} / {}",
+            a.phase,
+            b.phase
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    store.request_cancel(waiting, "test").await.expect("cancel");
+    let done = wait_preserved(&*store, &[waiting], Duration::from_secs(30)).await;
+    assert_eq!(done[0].outcome, Some(Outcome::Cancelled));
+    assert_eq!(done[0].begin, None, "it never started");
+    assert_eq!(fake.launches(), 1, "only the running job was launched");
+    assert_eq!(
+        artifact_bytes(&*artifacts, waiting, "stdout.txt").await,
+        b""
+    );
+    assert_eq!(
+        artifact_bytes(&*artifacts, waiting, "stderr.txt").await,
+        b""
+    );
+    store.request_cancel(running, "test").await.expect("cancel");
+    wait_preserved(&*store, &[running], Duration::from_secs(30)).await;
+    shutdown.drain();
+    h.await.expect("join").expect("run");
+    assert_eq!(fake.launches(), 1);
+}
+
 /// A job created while the dispatcher idles (poll interval 60 s) starts on the store's wake-up
 /// signal or the in-process notify: the dispatcher never needed a poll wake-up to find it.
 pub async fn idle_dispatcher_wakes_without_polling(
@@ -586,6 +667,7 @@ macro_rules! engine_conformance_tests {
             output_past_cap_keeps_head_and_tail,
             platform_error_is_retried,
             cancel_request_stops_running_job,
+            claimed_ahead_job_cancelled_before_start,
             idle_dispatcher_wakes_without_polling,
             scheduled_slot_runs_and_advances,
         );

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -48,6 +48,14 @@ pub struct DispatcherOptions {
     pub flush_bytes: usize,
     /// Stop claiming while this process's RSS is above this (`MULTIFLEXI_MEMORY_LIMIT_MB`).
     pub memory_limit_mb: Option<u64>,
+    /// Claimed jobs kept ready beyond `max_parallel`: Queued and leased (heartbeats cover them),
+    /// started in claim order as slots free, so a freed slot never waits for a claim round trip
+    /// and claims overlap the begin / finish writes of running jobs. `None` = `max_parallel`;
+    /// `Some(0)` claims only for free slots. Such a job waits at most for the jobs ahead of it
+    /// here, and another executor daemon cannot take it meanwhile: with long jobs and several
+    /// daemons sharing a queue, a small value spreads work more evenly. On drain they run like
+    /// the running jobs; on abort (or a cancel request) they end `cancelled` without starting.
+    pub claim_ahead: Option<usize>,
 }
 
 impl Default for DispatcherOptions {
@@ -63,6 +71,7 @@ impl Default for DispatcherOptions {
             flush_interval: Duration::from_millis(250),
             flush_bytes: 64 * 1024,
             memory_limit_mb: None,
+            claim_ahead: None,
         }
     }
 }
@@ -75,6 +84,11 @@ impl DispatcherOptions {
             max_parallel: max_parallel.max(1),
             ..Self::default()
         }
+    }
+
+    /// The claim-ahead depth in effect (see [`DispatcherOptions::claim_ahead`]).
+    fn ahead(&self) -> usize {
+        self.claim_ahead.unwrap_or(self.max_parallel)
     }
 }
 
@@ -247,8 +261,12 @@ struct Inner {
     options: DispatcherOptions,
     running: Mutex<HashMap<JobId, RunningJob>>,
     /// Jobs whose executor has not returned yet (what `max_parallel` limits); the others in
-    /// `running` are only storing their end.
+    /// `running` are waiting for a slot or only storing their end.
     executing: AtomicUsize,
+    /// Claimed jobs waiting for a slot (at most the claim-ahead depth beyond free slots).
+    waiting: AtomicUsize,
+    /// `max_parallel` permits: a job holds one while its executor runs.
+    slots: Arc<Semaphore>,
     wake: Notify,
     slot_freed: Notify,
     counters: Counters,
@@ -272,6 +290,7 @@ impl Dispatcher {
         options: DispatcherOptions,
     ) -> Self {
         let executors = executors.into_iter().map(|e| (e.kind(), e)).collect();
+        let slots = Arc::new(Semaphore::new(options.max_parallel.max(1)));
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -282,6 +301,8 @@ impl Dispatcher {
                 options,
                 running: Mutex::new(HashMap::new()),
                 executing: AtomicUsize::new(0),
+                waiting: AtomicUsize::new(0),
+                slots,
                 wake: Notify::new(),
                 slot_freed: Notify::new(),
                 counters: Counters::default(),
@@ -307,7 +328,8 @@ impl Dispatcher {
         }
     }
 
-    /// Jobs running now.
+    /// Jobs this dispatcher holds now: claimed and waiting for a slot, running, or storing
+    /// their end.
     pub fn running(&self) -> usize {
         self.inner.running.lock().unwrap().len()
     }
@@ -341,17 +363,19 @@ impl Dispatcher {
             }
             while tasks.try_join_next().is_some() {}
             // A slot frees when the executor returns; the job's bookkeeping (Completed, output,
-            // Preserved) then goes on in a batch while the next job runs, with at most as many
-            // jobs finishing as running.
-            let executing = inner.executing.load(Ordering::Acquire);
-            let free = inner
-                .options
-                .max_parallel
-                .saturating_sub(executing)
-                .min((2 * inner.options.max_parallel).saturating_sub(self.running()));
+            // Preserved) then goes on in a batch while the next job runs. Up to `claim_ahead`
+            // claimed jobs wait beyond the slots, ready to start the moment one frees, and at
+            // most `max_parallel` more are storing their end.
+            let parallel = inner.options.max_parallel;
+            let window = parallel + inner.options.ahead();
+            let outstanding =
+                inner.executing.load(Ordering::Acquire) + inner.waiting.load(Ordering::Acquire);
+            let free = window
+                .saturating_sub(outstanding)
+                .min((window + parallel).saturating_sub(self.running()));
             // With a backlog, claim when half the slots are free rather than one slot at a time
             // (jobs of a batch free their slots one after another): fewer, fuller claims.
-            if backlog && executing > 0 && free < (inner.options.max_parallel / 2).max(1) {
+            if backlog && outstanding > 0 && free < (parallel / 2).max(1) {
                 tokio::select! {
                     _ = inner.slot_freed.notified() => continue,
                     _ = shutdown.draining() => break,
@@ -465,10 +489,24 @@ impl Dispatcher {
         inner
             .telemetry
             .event(&PhaseEvent::of(&job, inner.clock.now()));
-        inner.executing.fetch_add(1, Ordering::AcqRel);
-        let slot = Slot(inner.clone());
+        inner.waiting.fetch_add(1, Ordering::AcqRel);
         tasks.spawn(async move {
             let id = job.id;
+            // Wait for a slot (in claim order: the semaphore is fair), unless the job is
+            // cancelled or its lease lost first.
+            let permit = tokio::select! {
+                biased;
+                permit = inner.slots.clone().acquire_owned() => permit.ok(),
+                () = cancel.cancelled() => None,
+            };
+            let slot = permit.map(|permit| {
+                inner.executing.fetch_add(1, Ordering::AcqRel);
+                Slot {
+                    inner: inner.clone(),
+                    _permit: permit,
+                }
+            });
+            inner.waiting.fetch_sub(1, Ordering::AcqRel);
             if let Err(e) = run_job(&inner, &batchers, job, cancel, slot).await {
                 tracing::warn!(job_id = id.get(), "job bookkeeping failed: {e}");
             }
@@ -479,12 +517,15 @@ impl Dispatcher {
 }
 
 /// A job's parallel slot: freed (and the loop told) when dropped, once the executor returned.
-struct Slot(Arc<Inner>);
+struct Slot {
+    inner: Arc<Inner>,
+    _permit: OwnedSemaphorePermit,
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.executing.fetch_sub(1, Ordering::AcqRel);
-        self.0.slot_freed.notify_one();
+        self.inner.executing.fetch_sub(1, Ordering::AcqRel);
+        self.inner.slot_freed.notify_one();
     }
 }
 
@@ -583,7 +624,7 @@ async fn run_job(
     batchers: &Batchers,
     job: Job,
     cancel: CancellationToken,
-    slot: Slot,
+    slot: Option<Slot>,
 ) -> Result<()> {
     let lease = LeaseRef::of(&job);
     let work_dir = inner
@@ -604,6 +645,8 @@ async fn run_job(
         batchers.begin.clone(),
     );
     let result = match inner.executors.get(&job.executor) {
+        // Cancelled (or its lease lost) while waiting for a slot: never launched.
+        _ if slot.is_none() => Err(Error::conflict("stopped before it got a slot")),
         None => Err(Error::Unsupported {
             message: format!("this dispatcher has no {} executor", job.executor),
         }),
