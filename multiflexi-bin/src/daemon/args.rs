@@ -46,6 +46,11 @@ pub struct RunArgs {
         value_name = "SECS"
     )]
     pub stop_grace_secs: u64,
+    /// Jobs claimed ahead beyond the free slots (kept Queued and leased, started in order as
+    /// slots free). Default: MULTIFLEXI_MAX_PARALLEL. Use a small value when several executor
+    /// daemons share a queue of long jobs, so work spreads evenly; 0 claims only for free slots.
+    #[arg(long, env = "MULTIFLEXI_CLAIM_AHEAD", value_name = "N")]
+    pub claim_ahead: Option<usize>,
     /// Docker Engine API socket (probed at start unless MULTIFLEXI_EXECUTORS names the kinds).
     #[arg(long, env = "MULTIFLEXI_DOCKER_HOST", default_value = DEFAULT_DOCKER_HOST)]
     pub docker_host: String,

@@ -75,6 +75,7 @@ pub fn dispatcher_options(engine: &EngineConfig, run: &RunArgs) -> DispatcherOpt
     o.poll_interval = engine.cycle_pause();
     o.work_root = run.work_root();
     o.memory_limit_mb = engine.memory_limit();
+    o.claim_ahead = run.claim_ahead;
     o
 }
 

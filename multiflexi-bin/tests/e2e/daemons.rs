@@ -804,6 +804,7 @@ async fn bad_configuration_gives_one_clear_line() {
         "MULTIFLEXI_EXECUTORS",
         "MULTIFLEXI_DB_WAIT",
         "MULTIFLEXI_STOP_GRACE",
+        "MULTIFLEXI_CLAIM_AHEAD",
     ] {
         assert!(help.contains(var), "{var} missing from --help:\n{help}");
     }
