@@ -11,10 +11,12 @@
 use super::server::{self, TestServer};
 use multiflexi_bin::http::HttpOptions;
 use multiflexi_core::engine::{JobRequest, create_job};
-use multiflexi_core::store::{AccessTokens, Catalog, JobFilter, JobQueue, TokenScope};
+use multiflexi_core::store::{
+    AccessTokens, AuditFilter, AuditLog, Catalog, JobFilter, JobQueue, TokenScope,
+};
 use multiflexi_core::telemetry::NoopTelemetry;
 use multiflexi_core::{
-    App, ArtifactSink, Company, Job, JobId, Phase, RunTemplate, SystemClock, Trigger,
+    App, ArtifactSink, Company, Job, JobId, Outcome, Phase, RunTemplate, SystemClock, Trigger,
 };
 use multiflexi_store::SqlStore;
 use reqwest::StatusCode;
@@ -350,9 +352,16 @@ async fn every_post_form_needs_the_csrf_token_and_the_same_origin() {
         let store = srv.store.clone();
         async move { store.list_jobs(&JobFilter::default()).await.unwrap().len() }
     };
+    // A job for the job page's forms (Cancel while unfinished, Run again once finished).
+    let existing = job_of(&srv.store, &t).await;
+    let job_page = get_ok(&srv, &format!("/jobs/{}", existing.id), &srv.admin_token).await;
+    assert!(job_page.contains("data-cancel="), "{job_page}");
+    assert!(!job_page.contains("data-retry="), "{job_page}");
 
-    let posts: [(String, Vec<(&str, &str)>); 5] = [
+    let posts: [(String, Vec<(&str, &str)>); 7] = [
         (format!("/runtemplates/{}/execute", t.id), vec![]),
+        (format!("/jobs/{}/cancel", existing.id), vec![]),
+        (format!("/jobs/{}/retry", existing.id), vec![]),
         (
             format!("/runtemplates/{}/active", t.id),
             vec![("active", "false")],
@@ -401,7 +410,10 @@ async fn every_post_form_needs_the_csrf_token_and_the_same_origin() {
             "{path} without a session"
         );
     }
-    assert_eq!(jobs(&srv).await, 0, "nothing was created");
+    assert_eq!(jobs(&srv).await, 1, "nothing was created");
+    let still = srv.store.get_job(existing.id).await.unwrap();
+    assert_eq!(still.phase, Phase::Scheduled, "nothing was cancelled");
+    assert!(!still.cancel_requested);
     assert!(srv.store.get_runtemplate(t.id).await.unwrap().active);
     assert_eq!(srv.store.list_companies().await.unwrap().len(), 1);
     assert_eq!(srv.store.list_apps().await.unwrap().len(), 1);
@@ -417,7 +429,14 @@ async fn every_post_form_needs_the_csrf_token_and_the_same_origin() {
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = location(&r);
-    let job = srv.store.list_jobs(&JobFilter::default()).await.unwrap();
+    let job: Vec<Job> = srv
+        .store
+        .list_jobs(&JobFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.id != existing.id)
+        .collect();
     assert_eq!(job.len(), 1);
     assert_eq!(to, format!("/jobs/{}", job[0].id));
     assert_eq!(job[0].trigger, Trigger::Manual);
@@ -509,6 +528,200 @@ async fn app_import_is_lenient_and_shows_warnings() {
     let page = r.text().await.unwrap();
     assert!(page.contains("Rejected: not valid JSON"), "{page}");
     assert_eq!(srv.store.list_apps().await.unwrap().len(), 1);
+}
+
+async fn audit_actions(srv: &TestServer, id: JobId) -> Vec<(String, String)> {
+    srv.store
+        .list_audit(&AuditFilter::job(id))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.actor, a.action))
+        .collect()
+}
+
+#[tokio::test]
+async fn cancel_and_run_again_from_the_job_page() {
+    let srv = server::start().await;
+    let acme = company(&srv.store, "Acme").await;
+    let beta = company(&srv.store, "Beta").await;
+    let ta = template(
+        &srv.store,
+        &acme,
+        App::new("acme app", "/bin/echo"),
+        "acme run",
+    )
+    .await;
+    let tb = template(
+        &srv.store,
+        &beta,
+        App::new("beta app", "/bin/true"),
+        "beta run",
+    )
+    .await;
+    let ja = job_of(&srv.store, &ta).await;
+    let jb = job_of(&srv.store, &tb).await;
+    assert_eq!(ja.phase, Phase::Scheduled);
+    let session = session_cookie(&srv.admin_token);
+    let cancel_path = format!("/jobs/{}/cancel", ja.id);
+    let retry_path = format!("/jobs/{}/retry", ja.id);
+
+    // Not finished: "Cancel", no "Run again".
+    let page = get_ok(&srv, &format!("/jobs/{}", ja.id), &srv.admin_token).await;
+    assert!(
+        page.contains(&format!("action=\"{cancel_path}\"")),
+        "{page}"
+    );
+    assert!(
+        !page.contains(&format!("action=\"{retry_path}\"")),
+        "{page}"
+    );
+    let csrf = csrf_of(&page);
+
+    // Without the CSRF token: refused, nothing changes.
+    let r = post(&srv, &cancel_path, Some(&session), None, &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        srv.store.get_job(ja.id).await.unwrap().phase,
+        Phase::Scheduled
+    );
+
+    // Cancel a scheduled job: it completes as cancelled at once; back to its page.
+    let r = post(&srv, &cancel_path, Some(&session), None, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), format!("/jobs/{}", ja.id));
+    let cancelled = srv.store.get_job(ja.id).await.unwrap();
+    assert_eq!(cancelled.phase, Phase::Completed);
+    assert_eq!(cancelled.outcome, Some(Outcome::Cancelled));
+    assert!(cancelled.cancel_requested);
+    let audit = audit_actions(&srv, ja.id).await;
+    assert!(
+        audit.contains(&("dashboard:test-admin".into(), "job:cancel".into())),
+        "{audit:?}"
+    );
+
+    // Finished: "Run again", no "Cancel".
+    let page = get_ok(&srv, &format!("/jobs/{}", ja.id), &srv.admin_token).await;
+    assert!(page.contains(&format!("action=\"{retry_path}\"")), "{page}");
+    assert!(
+        !page.contains(&format!("action=\"{cancel_path}\"")),
+        "{page}"
+    );
+    assert!(page.contains("Run again"), "{page}");
+
+    // Run again without the CSRF token: refused, no new job.
+    let before = srv
+        .store
+        .list_jobs(&JobFilter::default())
+        .await
+        .unwrap()
+        .len();
+    let r = post(&srv, &retry_path, Some(&session), None, &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        srv.store
+            .list_jobs(&JobFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        before
+    );
+
+    // Run again: a new job, retry_of the old one, launched by this dashboard user; to its page.
+    let r = post(&srv, &retry_path, Some(&session), None, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = location(&r);
+    let new_id: JobId = to
+        .strip_prefix("/jobs/")
+        .unwrap_or_else(|| panic!("redirect to {to:?}"))
+        .parse()
+        .unwrap();
+    assert_ne!(new_id, ja.id);
+    let new = srv.store.get_job(new_id).await.unwrap();
+    assert_eq!(new.retry_of, Some(ja.id));
+    assert_eq!(new.launched_by.as_deref(), Some("dashboard:test-admin"));
+    assert_eq!(new.trigger, Trigger::Manual);
+    assert_eq!(new.runtemplate_id, ta.id);
+    assert_eq!(new.command, ja.command);
+    assert!(!new.phase.is_finished());
+    let audit = audit_actions(&srv, new.id).await;
+    assert!(
+        audit.contains(&("dashboard:test-admin".into(), "job:retry".into())),
+        "{audit:?}"
+    );
+    let page = get_ok(&srv, &to, &srv.admin_token).await;
+    assert!(page.contains(&format!("/jobs/{}", ja.id)), "{page}");
+    // The new job is not finished: running it again is a conflict.
+    let r = post(
+        &srv,
+        &format!("/jobs/{}/retry", new.id),
+        Some(&session),
+        None,
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+
+    // A company token: another company's job is 404 for both, and nothing changes.
+    let acme_token = srv
+        .store
+        .create_token("acme-ops", TokenScope::Company(acme.id))
+        .await
+        .unwrap()
+        .secret;
+    let cookie = session_cookie(&acme_token);
+    let csrf = csrf_of(&get_ok(&srv, &format!("/jobs/{}", ja.id), &acme_token).await);
+    let r = post(
+        &srv,
+        &format!("/jobs/{}/cancel", jb.id),
+        Some(&cookie),
+        None,
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let body = r.text().await.unwrap();
+    assert!(!body.contains("beta run"), "{body}");
+    assert_eq!(
+        srv.store.get_job(jb.id).await.unwrap().phase,
+        Phase::Scheduled
+    );
+    srv.store.request_cancel(jb.id, "test").await.unwrap();
+    let before = srv
+        .store
+        .list_jobs(&JobFilter::default())
+        .await
+        .unwrap()
+        .len();
+    let r = post(
+        &srv,
+        &format!("/jobs/{}/retry", jb.id),
+        Some(&cookie),
+        None,
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        srv.store
+            .list_jobs(&JobFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        before
+    );
+    // Its own company's job: allowed.
+    let r = post(
+        &srv,
+        &format!("/jobs/{}/cancel", new.id),
+        Some(&cookie),
+        None,
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let new = srv.store.get_job(new.id).await.unwrap();
+    assert_eq!(new.outcome, Some(Outcome::Cancelled));
 }
 
 #[tokio::test]

@@ -58,6 +58,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/jobs", get(pages::jobs::page))
         .route("/jobs/{id}", get(pages::job::page))
         .route("/jobs/{id}/output", get(pages::job::output))
+        .route("/jobs/{id}/cancel", post(pages::job::cancel))
+        .route("/jobs/{id}/retry", post(pages::job::retry))
         .route("/jobs/{id}/artifacts/{artifact}", get(pages::job::download))
         .route("/runtemplates", get(pages::templates::list))
         .route("/runtemplates/{id}", get(pages::templates::detail))

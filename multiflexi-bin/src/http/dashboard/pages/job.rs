@@ -1,12 +1,15 @@
 //! `GET /jobs/{id}`: one job — phase timeline, outcome with the app's own exit-code
 //! description, output (live while it runs, whole once it ended), artifacts, environment with
-//! secrets redacted, audit trail. Plus the live tail's JSON endpoint and artifact downloads.
+//! secrets redacted, audit trail; "Cancel" while it is not finished, "Run again" once it is.
+//! Plus the live tail's JSON endpoint and artifact downloads.
 
 use super::super::DashState;
+use super::super::csrf::Checked;
 use super::super::error::{OrPage, PageError, PageResult};
 use super::super::layout::{self, Nav};
 use super::super::scope;
-use super::super::session::Session;
+use super::super::session::{Session, see_other};
+use super::templates::EmptyForm;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderValue;
@@ -14,10 +17,11 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_T
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
+use multiflexi_core::engine::copy_finished_job;
 use multiflexi_core::exit_code::describe;
 use multiflexi_core::model::ArtifactMeta;
-use multiflexi_core::store::{AuditFilter, OutputChunk, Stream};
-use multiflexi_core::{ArtifactId, Job, JobId, Outcome, Phase};
+use multiflexi_core::store::{AuditEntry, AuditFilter, CancelResult, OutputChunk, Stream};
+use multiflexi_core::{ArtifactId, Job, JobId, Outcome, Phase, Store};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -81,6 +85,27 @@ fn timeline(job: &Job) -> Markup {
                     span.state { @if current { "current phase" } @else if reached(phase) { "done" } @else { "not yet" } }
                     @if reached(phase) { (layout::opt_ts(at)) } @else { span.muted { "—" } }
                     @if !note.is_empty() && reached(phase) { br; span.muted { (note) } }
+                }
+            }
+        }
+    }
+}
+
+/// "Cancel" while the job is not finished, "Run again" once it is (POST forms).
+fn action_form(session: &Session, job: &Job) -> Markup {
+    html! {
+        @if layout::finished(job) {
+            form method="post" action={ "/jobs/" (job.id) "/retry" } {
+                (layout::csrf_field(session))
+                button.btn.btn-primary type="submit" data-retry=(job.id)
+                    title="A new job with the same command and environment" { "Run again" }
+            }
+        } @else {
+            form method="post" action={ "/jobs/" (job.id) "/cancel" } {
+                (layout::csrf_field(session))
+                button.btn type="submit" data-cancel=(job.id) disabled[job.cancel_requested]
+                    title=(if job.cancel_requested { "Cancel already requested" } else { "Stop this job" }) {
+                    @if job.cancel_requested { "Cancel requested" } @else { "Cancel" }
                 }
             }
         }
@@ -168,6 +193,7 @@ pub(crate) async fn page(
             data-refresh=[awaiting_artifacts.then_some(3)] {
             h1 { "Job " (job.id) " " (layout::job_badge(&job)) }
             div.actions {
+                (action_form(&session, &job))
                 @if let Some(t) = &template {
                     a.btn href={ "/runtemplates/" (t.id) } { "Run template: " (t.name) }
                 }
@@ -277,6 +303,79 @@ pub(crate) async fn page(
     };
     let title = format!("Job {}", job.id);
     Ok(layout::page(&session, &title, Nav::Jobs, body).into_response())
+}
+
+async fn audit(store: &dyn Store, session: &Session, job: JobId, action: &str, detail: String) {
+    let entry = AuditEntry::new(Some(job), session.actor(), action, detail);
+    if let Err(e) = store.append_audit(&entry).await {
+        tracing::warn!("could not write the audit log: {e}");
+    }
+}
+
+/// `POST /jobs/{id}/cancel`: a job that has not started yet completes as cancelled at once; a
+/// queued or running one gets the cancel flag and its executor stops it. Back to the job.
+pub(crate) async fn cancel(
+    State(state): State<DashState>,
+    Path(id): Path<String>,
+    Checked { session, .. }: Checked<EmptyForm>,
+) -> PageResult {
+    let store = &*state.http.store;
+    let id = parse_job_id(&id).or_page(&session)?;
+    let job = scope::job(store, &session, id).await.or_page(&session)?;
+    let result = store
+        .request_cancel(job.id, &session.actor())
+        .await
+        .or_page(&session)?;
+    // The store audits a request to a queued / running job itself ("job:cancel"); a job
+    // cancelled before it started only gets its phase row, so name the action here.
+    if let CancelResult::Cancelled(j) = &result {
+        audit(
+            store,
+            &session,
+            j.id,
+            "job:cancel",
+            format!("job {} cancelled before it started", j.id),
+        )
+        .await;
+    }
+    let word = match result {
+        CancelResult::Cancelled(_) => "cancelled",
+        CancelResult::Requested(_) => "requested",
+        CancelResult::AlreadyFinished(_) => "already finished",
+    };
+    tracing::info!(job_id = job.id.get(), result = word, token = %session.token.name, "dashboard: cancel");
+    Ok(see_other(&format!("/jobs/{}", job.id)))
+}
+
+/// `POST /jobs/{id}/retry`: a finished job again (same frozen command and environment, trigger
+/// `manual`, `retry_of` this job); shows the new job.
+pub(crate) async fn retry(
+    State(state): State<DashState>,
+    Path(id): Path<String>,
+    Checked { session, .. }: Checked<EmptyForm>,
+) -> PageResult {
+    let store = &*state.http.store;
+    let id = parse_job_id(&id).or_page(&session)?;
+    let old = scope::job(store, &session, id).await.or_page(&session)?;
+    let job = copy_finished_job(
+        store,
+        &*state.http.clock,
+        &*state.http.telemetry,
+        old.id,
+        &session.actor(),
+    )
+    .await
+    .or_page(&session)?;
+    audit(
+        store,
+        &session,
+        job.id,
+        "job:retry",
+        format!("job {} retries job {}", job.id, old.id),
+    )
+    .await;
+    tracing::info!(job_id = job.id.get(), retry_of = old.id.get(), token = %session.token.name, "dashboard: run again");
+    Ok(see_other(&format!("/jobs/{}", job.id)))
 }
 
 /// `?after=SEQ` of the live tail.
