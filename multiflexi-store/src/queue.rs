@@ -1634,17 +1634,19 @@ impl JobQueue for SqlStore {
                 match phase {
                     Phase::Queued if row.cancel_requested => {
                         // It never started and an operator asked to cancel it: do not run it later.
-                        self.complete_in(
-                            &txn,
-                            row,
-                            Event::Complete(Outcome::Cancelled),
-                            None,
-                            None,
-                            None,
-                            now,
-                            "scheduler",
-                        )
-                        .await?;
+                        let done = self
+                            .complete_in(
+                                &txn,
+                                row,
+                                Event::Complete(Outcome::Cancelled),
+                                None,
+                                None,
+                                None,
+                                now,
+                                "scheduler",
+                            )
+                            .await?;
+                        rec.cancelled.push(done.0.job);
                     }
                     Phase::Queued => {
                         self.requeue_in(&txn, &row, now).await?;

@@ -465,7 +465,7 @@ impl Dispatcher {
     async fn recover(&self) -> Result<()> {
         let recovered = self.inner.store.recover_expired().await?;
         let now = self.inner.clock.now();
-        for job in &recovered.lost {
+        for job in recovered.lost.iter().chain(&recovered.cancelled) {
             self.inner.telemetry.event(&PhaseEvent::of(job, now));
         }
         for job in &recovered.retries {

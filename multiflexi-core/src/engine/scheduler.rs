@@ -84,7 +84,7 @@ impl Scheduler {
         let mut report = TickReport::default();
         let recovered = self.store.recover_expired().await?;
         let now = self.clock.now();
-        for job in &recovered.lost {
+        for job in recovered.lost.iter().chain(&recovered.cancelled) {
             self.telemetry.event(&PhaseEvent::of(job, now));
         }
         for job in &recovered.retries {

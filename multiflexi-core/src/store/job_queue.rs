@@ -231,6 +231,9 @@ pub struct Recovered {
     pub lost: Vec<Job>,
     /// Retries created for lost jobs.
     pub retries: Vec<Job>,
+    /// Queued jobs whose lease expired after an operator asked to cancel them:
+    /// Completed(cancelled), never started.
+    pub cancelled: Vec<Job>,
 }
 
 /// Which jobs `cleanup` deletes.

@@ -45,6 +45,7 @@ pub async fn expired_queued_lease_goes_back_to_scheduled(h: &StoreHarness) {
             requeued: vec![job.id],
             lost: vec![],
             retries: vec![],
+            cancelled: vec![],
         }
     );
     let mut want = q.clone();
@@ -364,6 +365,8 @@ pub async fn expired_queued_job_with_cancel_request_is_cancelled(h: &StoreHarnes
     let rec = s.recover_expired().await.unwrap();
     assert!(rec.requeued.is_empty() && rec.lost.is_empty() && rec.retries.is_empty());
     let j = s.get_job(job.id).await.unwrap();
+    // Reported, so that telemetry sees the job end.
+    assert_eq!(rec.cancelled, [j.clone()]);
     assert_eq!(
         (
             j.phase,

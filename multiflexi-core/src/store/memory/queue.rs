@@ -186,7 +186,7 @@ impl JobQueue for InMemoryStore {
             match phase {
                 Phase::Queued if cancel_requested => {
                     // It never started and an operator asked to cancel it: do not run it later.
-                    st.complete_job(
+                    let done = st.complete_job(
                         id,
                         Event::Complete(Outcome::Cancelled),
                         None,
@@ -195,6 +195,7 @@ impl JobQueue for InMemoryStore {
                         now,
                         "scheduler",
                     )?;
+                    rec.cancelled.push(done.job);
                 }
                 Phase::Queued => {
                     st.requeue(id, now)?;
