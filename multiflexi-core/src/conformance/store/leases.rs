@@ -366,7 +366,7 @@ pub async fn expired_queued_job_with_cancel_request_is_cancelled(h: &StoreHarnes
     assert!(rec.requeued.is_empty() && rec.lost.is_empty() && rec.retries.is_empty());
     let j = s.get_job(job.id).await.unwrap();
     // Reported, so that telemetry sees the job end.
-    assert_eq!(rec.cancelled, [j.clone()]);
+    assert_eq!(rec.cancelled, std::slice::from_ref(&j));
     assert_eq!(
         (
             j.phase,
