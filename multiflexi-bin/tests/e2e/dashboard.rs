@@ -133,6 +133,18 @@ async fn job_of(store: &SqlStore, t: &RunTemplate) -> Job {
     .unwrap()
 }
 
+/// Two companies, Acme and Beta, each with one run template and one scheduled job of it:
+/// (acme, beta, acme's template, beta's template, acme's job, beta's job).
+async fn two_companies(store: &SqlStore) -> (Company, Company, RunTemplate, RunTemplate, Job, Job) {
+    let acme = company(store, "Acme").await;
+    let beta = company(store, "Beta").await;
+    let ta = template(store, &acme, App::new("acme app", "/bin/echo"), "acme run").await;
+    let tb = template(store, &beta, App::new("beta app", "/bin/true"), "beta run").await;
+    let ja = job_of(store, &ta).await;
+    let jb = job_of(store, &tb).await;
+    (acme, beta, ta, tb, ja, jb)
+}
+
 async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
@@ -543,24 +555,7 @@ async fn audit_actions(srv: &TestServer, id: JobId) -> Vec<(String, String)> {
 #[tokio::test]
 async fn cancel_and_run_again_from_the_job_page() {
     let srv = server::start().await;
-    let acme = company(&srv.store, "Acme").await;
-    let beta = company(&srv.store, "Beta").await;
-    let ta = template(
-        &srv.store,
-        &acme,
-        App::new("acme app", "/bin/echo"),
-        "acme run",
-    )
-    .await;
-    let tb = template(
-        &srv.store,
-        &beta,
-        App::new("beta app", "/bin/true"),
-        "beta run",
-    )
-    .await;
-    let ja = job_of(&srv.store, &ta).await;
-    let jb = job_of(&srv.store, &tb).await;
+    let (acme, _beta, ta, _tb, ja, jb) = two_companies(&srv.store).await;
     assert_eq!(ja.phase, Phase::Scheduled);
     let session = session_cookie(&srv.admin_token);
     let cancel_path = format!("/jobs/{}/cancel", ja.id);
@@ -727,24 +722,7 @@ async fn cancel_and_run_again_from_the_job_page() {
 #[tokio::test]
 async fn a_company_token_sees_only_its_company() {
     let srv = server::start().await;
-    let acme = company(&srv.store, "Acme").await;
-    let beta = company(&srv.store, "Beta").await;
-    let ta = template(
-        &srv.store,
-        &acme,
-        App::new("acme app", "/bin/echo"),
-        "acme run",
-    )
-    .await;
-    let tb = template(
-        &srv.store,
-        &beta,
-        App::new("beta app", "/bin/true"),
-        "beta run",
-    )
-    .await;
-    let ja = job_of(&srv.store, &ta).await;
-    let jb = job_of(&srv.store, &tb).await;
+    let (acme, beta, ta, tb, ja, jb) = two_companies(&srv.store).await;
     srv.store
         .put(jb.id, "secret.csv", "text/csv", &mut &b"a,b\n"[..])
         .await
