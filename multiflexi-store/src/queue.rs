@@ -22,7 +22,7 @@ use multiflexi_core::{
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement, Value,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement, UpdateMany, Value,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -359,17 +359,8 @@ impl SqlStore {
         if let Some(s) = stderr {
             q = q.col_expr(job::Column::Stderr, Expr::value(s));
         }
-        let n = q
-            .filter(job::Column::Id.eq(row.id))
-            .filter(job::Column::LeaseToken.eq(row.lease_token))
-            .filter(job::Column::Phase.eq(from.as_str()))
-            .exec(c)
-            .await
-            .map_err(|e| self.dberr(e))?
-            .rows_affected;
-        if n != 1 {
-            return Err(fence_conflict(JobId(row.id), &[from], row.lease_token));
-        }
+        self.update_fenced(c, q, JobId(row.id), row.lease_token, from)
+            .await?;
         schedule::Entity::delete_many()
             .filter(schedule::Column::JobId.eq(row.id))
             .exec(c)
@@ -440,6 +431,31 @@ impl SqlStore {
         Ok((Completed { job, retry }, woke))
     }
 
+    /// Runs `update` on job `id` only while it still holds `lease_token` and is in phase `from`:
+    /// the fence of every single-job write after a claim. Conflict when it moved on.
+    async fn update_fenced<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        update: UpdateMany<job::Entity>,
+        id: JobId,
+        lease_token: i64,
+        from: Phase,
+    ) -> Result<()> {
+        let n = update
+            .filter(job::Column::Id.eq(id.get()))
+            .filter(job::Column::LeaseToken.eq(lease_token))
+            .filter(job::Column::Phase.eq(from.as_str()))
+            .exec(c)
+            .await
+            .map_err(|e| self.dberr(e))?
+            .rows_affected;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(fence_conflict(id, &[from], lease_token))
+        }
+    }
+
     /// Completed → Preserved (fenced), with its audit row.
     async fn preserve_in<C: ConnectionTrait>(
         &self,
@@ -451,23 +467,11 @@ impl SqlStore {
             .fence(txn, lease, &[Phase::Completed], Event::Preserve)
             .await?;
         let to = Phase::Completed.apply(Event::Preserve)?.to;
-        let n = job::Entity::update_many()
+        let q = job::Entity::update_many()
             .col_expr(job::Column::Phase, Expr::value(to.as_str()))
-            .col_expr(job::Column::Preserved, Expr::value(Some(ts(now))))
-            .filter(job::Column::Id.eq(row.id))
-            .filter(job::Column::LeaseToken.eq(lease.lease_token))
-            .filter(job::Column::Phase.eq(Phase::Completed.as_str()))
-            .exec(txn)
-            .await
-            .map_err(|e| self.dberr(e))?
-            .rows_affected;
-        if n != 1 {
-            return Err(fence_conflict(
-                lease.job_id,
-                &[Phase::Completed],
-                lease.lease_token,
-            ));
-        }
+            .col_expr(job::Column::Preserved, Expr::value(Some(ts(now))));
+        self.update_fenced(txn, q, JobId(row.id), lease.lease_token, Phase::Completed)
+            .await?;
         let actor = row
             .lease_owner
             .clone()
@@ -486,22 +490,14 @@ impl SqlStore {
     ) -> Result<()> {
         let from = phase_of(row)?;
         let to = from.apply(Event::LeaseExpired)?.to;
-        let n = job::Entity::update_many()
+        let q = job::Entity::update_many()
             .col_expr(job::Column::Phase, Expr::value(to.as_str()))
             .col_expr(job::Column::Status, Expr::value(to.as_str()))
             .col_expr(job::Column::LeaseOwner, Expr::value(Option::<String>::None))
             .col_expr(job::Column::LeaseExpires, Expr::value(Option::<Ts>::None))
-            .col_expr(job::Column::Queued, Expr::value(Option::<Ts>::None))
-            .filter(job::Column::Id.eq(row.id))
-            .filter(job::Column::LeaseToken.eq(row.lease_token))
-            .filter(job::Column::Phase.eq(from.as_str()))
-            .exec(c)
-            .await
-            .map_err(|e| self.dberr(e))?
-            .rows_affected;
-        if n != 1 {
-            return Err(fence_conflict(JobId(row.id), &[from], row.lease_token));
-        }
+            .col_expr(job::Column::Queued, Expr::value(Option::<Ts>::None));
+        self.update_fenced(c, q, JobId(row.id), row.lease_token, from)
+            .await?;
         schedule::Entity::update_many()
             .col_expr(schedule::Column::Claimed, Expr::value(false))
             .filter(schedule::Column::JobId.eq(row.id))
