@@ -19,6 +19,10 @@ impl Executor for NoopExecutor {
         Capabilities::default()
     }
 
+    fn uses_work_dir(&self) -> bool {
+        false
+    }
+
     async fn launch(
         &self,
         _spec: &LaunchSpec,

@@ -54,6 +54,8 @@ mod history;
 pub mod migration;
 mod notify;
 mod queue;
+#[cfg(feature = "sqlite")]
+mod sqlite_writer;
 mod store;
 mod tokens;
 

@@ -44,6 +44,9 @@ fn phase_of(row: &job::Model) -> Result<Phase> {
 
 const CHUNK: usize = 500;
 
+#[cfg(feature = "sqlite")]
+mod sqlite_writes;
+
 impl SqlStore {
     fn locks(&self) -> bool {
         self.backend() != DbBackend::Sqlite
@@ -566,9 +569,17 @@ fn fence_row(
     expected: &[Phase],
     event: Event,
 ) -> Result<Phase> {
-    let row = rows
-        .get(&lease.job_id.0)
-        .ok_or_else(|| Error::not_found(JobId::ENTITY, lease.job_id))?;
+    fence_model(rows.get(&lease.job_id.0), lease, expected, event)
+}
+
+/// [`fence_row`] of one row read (or not found).
+fn fence_model(
+    row: Option<&job::Model>,
+    lease: LeaseRef,
+    expected: &[Phase],
+    event: Event,
+) -> Result<Phase> {
+    let row = row.ok_or_else(|| Error::not_found(JobId::ENTITY, lease.job_id))?;
     if row.lease_token != lease.lease_token {
         return Err(fence_conflict(lease.job_id, expected, lease.lease_token));
     }
@@ -1384,6 +1395,12 @@ impl JobQueue for SqlStore {
         if self.backend() == DbBackend::Postgres {
             return self.claim_pg(options, &kinds, limit, now, expires).await;
         }
+        #[cfg(feature = "sqlite")]
+        if let Some(writer) = self.sqlite_writer() {
+            return self
+                .claim_on_writer(writer, options, &kinds, limit, now)
+                .await;
+        }
         if self.backend() == DbBackend::Sqlite {
             return self
                 .claim_sqlite(options, &kinds, limit, now, expires)
@@ -1486,6 +1503,10 @@ impl JobQueue for SqlStore {
         let now = self.now().await?;
         if self.backend() == DbBackend::Postgres {
             return self.begin_many_pg(starts, now).await;
+        }
+        #[cfg(feature = "sqlite")]
+        if let Some(writer) = self.sqlite_writer() {
+            return self.begin_on_writer(writer, starts, now).await;
         }
         in_tx!(self, |txn| self.begin_batch_in(&txn, starts, now).await)
     }
@@ -1602,6 +1623,12 @@ impl JobQueue for SqlStore {
         }
         let now = self.now().await?;
         let cap = usize::try_from(self.inner.artifact_cap).unwrap_or(usize::MAX);
+        #[cfg(feature = "sqlite")]
+        if let Some(writer) = self.sqlite_writer() {
+            if let Some(out) = self.finish_on_writer(writer, finishes, now, cap).await? {
+                return Ok(out);
+            }
+        }
         let (out, woke) = in_tx!(self, |txn| self
             .finish_batch_in(&txn, finishes, now, cap)
             .await)?;

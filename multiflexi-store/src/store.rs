@@ -142,6 +142,9 @@ pub(crate) struct Inner {
     write_gate: Option<tokio::sync::Mutex<()>>,
     /// SQLite file: the one connection write transactions use.
     writer: Option<DatabaseConnection>,
+    /// SQLite file: the job queue's batch steps run here, one hand-off per transaction.
+    #[cfg(feature = "sqlite")]
+    pub(crate) sqlite_writer: Option<crate::sqlite_writer::SqliteWriter>,
 }
 
 impl Drop for Inner {
@@ -317,6 +320,18 @@ impl SqlStore {
             None
         };
 
+        #[cfg(feature = "sqlite")]
+        let sqlite_writer = if backend == DbBackend::Sqlite && !memory {
+            use std::str::FromStr;
+            let path = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+                .map_err(|e| Error::invalid("database url", e.to_string()))?
+                .get_filename()
+                .to_path_buf();
+            Some(crate::sqlite_writer::SqliteWriter::open(&path)?)
+        } else {
+            None
+        };
+
         let time = match (&options.clock, backend) {
             (Some(c), _) => TimeSource::Injected(c.clone()),
             (None, DbBackend::Sqlite) => TimeSource::Local,
@@ -350,6 +365,8 @@ impl SqlStore {
                 listener,
                 write_gate: (backend == DbBackend::Sqlite).then(|| tokio::sync::Mutex::new(())),
                 writer,
+                #[cfg(feature = "sqlite")]
+                sqlite_writer,
             }),
         };
         store.now().await?;

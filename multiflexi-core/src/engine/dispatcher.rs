@@ -192,13 +192,19 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
 
     /// Queues `item` for the next flush and waits for its result.
     pub(crate) async fn submit(&self, item: T) -> Result<R> {
-        let (reply, rx) = oneshot::channel();
-        self.tx.send((item, reply)).map_err(|_| {
-            Error::backend("store", false, "the dispatcher's store batcher stopped")
-        })?;
-        rx.await
-            .map_err(|_| Error::backend("store", false, "the dispatcher's store batcher stopped"))?
+        self.enqueue(item)?.await
     }
+
+    /// Queues `item` for the next flush; the returned future resolves to its result.
+    pub(crate) fn enqueue(&self, item: T) -> Result<impl Future<Output = Result<R>> + use<T, R>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send((item, reply)).map_err(|_| batcher_stopped())?;
+        Ok(async move { rx.await.map_err(|_| batcher_stopped())? })
+    }
+}
+
+fn batcher_stopped() -> Error {
+    Error::backend("store", false, "the dispatcher's store batcher stopped")
 }
 
 /// The batched store writes of one dispatcher run: job starts, and finishes (Completed, output
@@ -612,9 +618,9 @@ fn create_work_dir(root: &Path, dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Removes the job's work directory: one syscall when it stayed empty.
+/// Removes the job's work directory: one syscall when it stayed empty (or was never made).
 async fn remove_work_dir(dir: &Path) {
-    if std::fs::remove_dir(dir).is_err() {
+    if std::fs::remove_dir(dir).is_err_and(|e| e.kind() != std::io::ErrorKind::NotFound) {
         let _ = tokio::fs::remove_dir_all(dir).await;
     }
 }
@@ -643,6 +649,7 @@ async fn run_job(
             flush_bytes: inner.options.flush_bytes,
         },
         batchers.begin.clone(),
+        cancel.clone(),
     );
     let result = match inner.executors.get(&job.executor) {
         // Cancelled (or its lease lost) while waiting for a slot: never launched.
@@ -650,7 +657,11 @@ async fn run_job(
         None => Err(Error::Unsupported {
             message: format!("this dispatcher has no {} executor", job.executor),
         }),
-        Some(executor) => match create_work_dir(&inner.options.work_root, &work_dir) {
+        Some(executor) => match executor
+            .uses_work_dir()
+            .then(|| create_work_dir(&inner.options.work_root, &work_dir))
+            .unwrap_or(Ok(()))
+        {
             Err(e) => Err(Error::backend("workdir", true, e)),
             Ok(()) => {
                 let spec = launch_spec(&job, &inner.options.executor_id, work_dir.clone());
@@ -680,12 +691,20 @@ async fn run_job(
         remove_work_dir(&work_dir).await;
         return Ok(());
     }
-    let started = io.started_job().is_some();
+    // The Running write the executor queued: the end is stored after it, and its failure is
+    // the job's (as when `started` itself fails).
+    let begun = io.started_job().await;
+    let started = matches!(begun, Ok(Some(_)));
+    let result = match begun {
+        Ok(_) => result,
+        Err(e) => Err(e),
+    };
     let (outcome, exitcode) = match &result {
         Ok(report) => {
             if !started {
                 // Spawn failures (127/126) end without a process: it still ran, briefly.
                 io.started(Default::default()).await?;
+                io.started_job().await?;
             }
             let mut outcome = report.outcome();
             if reason == Some(StopReason::Cancelled) && report.cancelled {

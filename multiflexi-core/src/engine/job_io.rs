@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use std::sync::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio_util::sync::CancellationToken;
 
 /// Limits of the output path.
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +58,11 @@ pub(crate) struct EngineJobIo {
     job: Job,
     limits: OutputLimits,
     begins: Arc<Batcher<Begin, Job>>,
+    /// Stopped when the Running write fails (the lease is gone or the store refused it).
+    cancel: CancellationToken,
     output: Mutex<OutputState>,
+    /// The Running write in flight: it resolves to the job as Running.
+    begin: Mutex<Option<tokio::task::JoinHandle<Result<Job>>>>,
     started: Mutex<Option<Job>>,
 }
 
@@ -70,6 +75,8 @@ pub(crate) struct FinishedOutput {
 }
 
 impl EngineJobIo {
+    // One constructor call site (the dispatcher), which passes its own handles through.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         store: Arc<dyn Store>,
         artifacts: Arc<dyn ArtifactSink>,
@@ -78,6 +85,7 @@ impl EngineJobIo {
         job: Job,
         limits: OutputLimits,
         begins: Arc<Batcher<Begin, Job>>,
+        cancel: CancellationToken,
     ) -> Self {
         let secrets = job.spec.env.secret_values();
         let output = OutputState {
@@ -95,14 +103,24 @@ impl EngineJobIo {
             job,
             limits,
             begins,
+            cancel,
             output: Mutex::new(output),
+            begin: Mutex::new(None),
             started: Mutex::new(None),
         }
     }
 
-    /// The job as Running, once `started` was reported.
-    pub(crate) fn started_job(&self) -> Option<Job> {
-        self.started.lock().unwrap().clone()
+    /// The job as Running, once `started` was reported and stored. Waits for the Running write
+    /// the executor's `started` queued; its error when that write failed.
+    pub(crate) async fn started_job(&self) -> Result<Option<Job>> {
+        let pending = self.begin.lock().unwrap().take();
+        if let Some(write) = pending {
+            let job = write
+                .await
+                .map_err(|e| Error::backend("store", false, format!("the Running write: {e}")))??;
+            *self.started.lock().unwrap() = Some(job);
+        }
+        Ok(self.started.lock().unwrap().clone())
     }
 
     fn lease(&self) -> LeaseRef {
@@ -207,11 +225,24 @@ fn take_pending(state: &mut OutputState) -> Vec<OutputChunk> {
 impl JobIo for EngineJobIo {
     async fn started(&self, handle: RunHandle) -> Result<()> {
         let begin = Begin::new(self.lease(), handle.pid, handle.external_id);
-        // Batched with other jobs' starts: one transaction carries whatever is ready.
-        let job = self.begins.submit(begin).await?;
-        self.telemetry
-            .event(&PhaseEvent::of(&job, self.clock.now()));
-        *self.started.lock().unwrap() = Some(job);
+        // Batched with other jobs' starts: one transaction carries whatever is ready. The job
+        // runs meanwhile (its slot is not held up by the write); its end is stored only after
+        // the write (`started_job`), and a failed write stops it.
+        let write = self.begins.enqueue(begin)?;
+        let (telemetry, clock, cancel) = (
+            self.telemetry.clone(),
+            self.clock.clone(),
+            self.cancel.clone(),
+        );
+        let task = tokio::spawn(async move {
+            let r = write.await;
+            match &r {
+                Ok(job) => telemetry.event(&PhaseEvent::of(job, clock.now())),
+                Err(_) => cancel.cancel(),
+            }
+            r
+        });
+        *self.begin.lock().unwrap() = Some(task);
         Ok(())
     }
 

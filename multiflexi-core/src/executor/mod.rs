@@ -23,7 +23,9 @@ use tokio_util::sync::CancellationToken;
 /// The engine's handle for one running job.
 #[async_trait]
 pub trait JobIo: Send + Sync {
-    /// The process / container / pod exists: persisted as Running at once.
+    /// The process / container / pod exists: recorded as Running. The engine batches the write
+    /// with other jobs' starts and lets the job run meanwhile; it stores the job's end only after
+    /// that write, and stops the job (cancels its token) if the write fails.
     async fn started(&self, handle: RunHandle) -> Result<()>;
     /// Raw stdout bytes as they arrive.
     async fn stdout(&self, bytes: &[u8]) -> Result<()>;
@@ -55,6 +57,13 @@ pub trait Executor: Send + Sync + Debug + 'static {
         io: &dyn JobIo,
         cancel: CancellationToken,
     ) -> Result<ExitReport>;
+
+    /// Whether its jobs use `LaunchSpec::work_dir` (a process's working directory, result
+    /// files, a bind mount). The dispatcher creates the directory before `launch` and removes it
+    /// after only when this is true; an in-process executor that runs no program says false.
+    fn uses_work_dir(&self) -> bool {
+        true
+    }
 
     /// Removes what a dead executor with this id left behind (containers, Kubernetes Jobs).
     /// Returns how many things were removed.
