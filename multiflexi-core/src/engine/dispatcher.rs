@@ -657,11 +657,11 @@ async fn run_job(
         None => Err(Error::Unsupported {
             message: format!("this dispatcher has no {} executor", job.executor),
         }),
-        Some(executor) => match executor
-            .uses_work_dir()
-            .then(|| create_work_dir(&inner.options.work_root, &work_dir))
-            .unwrap_or(Ok(()))
-        {
+        Some(executor) => match if executor.uses_work_dir() {
+            create_work_dir(&inner.options.work_root, &work_dir)
+        } else {
+            Ok(())
+        } {
             Err(e) => Err(Error::backend("workdir", true, e)),
             Ok(()) => {
                 let spec = launch_spec(&job, &inner.options.executor_id, work_dir.clone());
