@@ -618,6 +618,15 @@ fn create_work_dir(root: &Path, dir: &Path) -> std::io::Result<()> {
     }
 }
 
+/// The job's work directory, for an executor that uses one.
+fn prepare_work_dir(executor: &dyn Executor, root: &Path, dir: &Path) -> std::io::Result<()> {
+    if executor.uses_work_dir() {
+        create_work_dir(root, dir)
+    } else {
+        Ok(())
+    }
+}
+
 /// Removes the job's work directory: one syscall when it stayed empty (or was never made).
 async fn remove_work_dir(dir: &Path) {
     if std::fs::remove_dir(dir).is_err_and(|e| e.kind() != std::io::ErrorKind::NotFound) {
@@ -657,30 +666,28 @@ async fn run_job(
         None => Err(Error::Unsupported {
             message: format!("this dispatcher has no {} executor", job.executor),
         }),
-        Some(executor) => match if executor.uses_work_dir() {
-            create_work_dir(&inner.options.work_root, &work_dir)
-        } else {
-            Ok(())
-        } {
-            Err(e) => Err(Error::backend("workdir", true, e)),
-            Ok(()) => {
-                let spec = launch_spec(&job, &inner.options.executor_id, work_dir.clone());
-                let launch = executor.launch(&spec, &io, cancel.clone());
-                tokio::pin!(launch);
-                let mut flush = tokio::time::interval(inner.options.flush_interval);
-                flush.tick().await;
-                loop {
-                    tokio::select! {
-                        r = &mut launch => break r,
-                        _ = flush.tick() => {
-                            if let Err(e) = io.flush().await {
-                                tracing::warn!(job_id = job.id.get(), "output flush failed: {e}");
+        Some(executor) => {
+            match prepare_work_dir(&**executor, &inner.options.work_root, &work_dir) {
+                Err(e) => Err(Error::backend("workdir", true, e)),
+                Ok(()) => {
+                    let spec = launch_spec(&job, &inner.options.executor_id, work_dir.clone());
+                    let launch = executor.launch(&spec, &io, cancel.clone());
+                    tokio::pin!(launch);
+                    let mut flush = tokio::time::interval(inner.options.flush_interval);
+                    flush.tick().await;
+                    loop {
+                        tokio::select! {
+                            r = &mut launch => break r,
+                            _ = flush.tick() => {
+                                if let Err(e) = io.flush().await {
+                                    tracing::warn!(job_id = job.id.get(), "output flush failed: {e}");
+                                }
                             }
                         }
                     }
                 }
             }
-        },
+        }
     };
     drop(slot);
     let reason = stop_reason(inner, job.id);
