@@ -174,8 +174,8 @@ impl Executor for NativeExecutor {
         cancel: CancellationToken,
     ) -> Result<ExitReport> {
         let matcher = ResultMatcher::new(spec, &spec.work_dir)?;
-        tokio::fs::create_dir_all(&spec.work_dir)
-            .await
+        // The dispatcher made it already: one stat, no blocking-pool round trip.
+        std::fs::create_dir_all(&spec.work_dir)
             .map_err(|e| platform(format!("creating {}", spec.work_dir.display()), e))?;
         let work_dir = std::fs::canonicalize(&spec.work_dir)
             .map_err(|e| platform(format!("resolving {}", spec.work_dir.display()), e))?;
