@@ -17,6 +17,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod dispatch_steps;
+pub use dispatch_steps::{
+    failed_running_write_stops_the_job, work_dir_only_for_executors_that_use_one,
+};
+
 /// Creates an app, a company and `n` templates of that app (Native executor, schedule `n`).
 pub async fn seed_templates(store: &dyn Store, app: App, n: usize) -> Vec<RunTemplate> {
     let app = store.put_app(&app).await.expect("put app");
@@ -670,6 +675,8 @@ macro_rules! engine_conformance_tests {
             claimed_ahead_job_cancelled_before_start,
             idle_dispatcher_wakes_without_polling,
             scheduled_slot_runs_and_advances,
+            failed_running_write_stops_the_job,
+            work_dir_only_for_executors_that_use_one,
         );
     };
     (@cases ($make:expr) $($case:ident),+ $(,)?) => {
