@@ -55,6 +55,11 @@ pub struct DispatcherOptions {
     /// here, and another executor daemon cannot take it meanwhile: with long jobs and several
     /// daemons sharing a queue, a small value spreads work more evenly. On drain they run like
     /// the running jobs; on abort (or a cancel request) they end `cancelled` without starting.
+    ///
+    /// `None` (the default) adapts: `max_parallel` while jobs hold their slots for a while, and
+    /// [`SHORT_JOB_AHEAD`] × `max_parallel` while the recent jobs held them under
+    /// [`SHORT_JOB`] on average (they start within milliseconds, so claiming deeper keeps
+    /// nothing from other daemons and makes fewer, fuller claims).
     pub claim_ahead: Option<usize>,
 }
 
@@ -86,9 +91,51 @@ impl DispatcherOptions {
         }
     }
 
-    /// The claim-ahead depth in effect (see [`DispatcherOptions::claim_ahead`]).
-    fn ahead(&self) -> usize {
-        self.claim_ahead.unwrap_or(self.max_parallel)
+    /// The claim-ahead depth in effect (see [`DispatcherOptions::claim_ahead`]), given the
+    /// recent average slot time in µs (`None` = no job finished yet).
+    fn ahead(&self, slot_time_us: Option<u64>) -> usize {
+        match (self.claim_ahead, slot_time_us) {
+            (Some(n), _) => n,
+            (None, Some(us)) if us < SHORT_JOB.as_micros() as u64 => {
+                SHORT_JOB_AHEAD * self.max_parallel
+            }
+            (None, _) => self.max_parallel,
+        }
+    }
+}
+
+/// Jobs holding their slot for less than this on average are short (see
+/// [`DispatcherOptions::claim_ahead`]).
+pub const SHORT_JOB: Duration = Duration::from_millis(5);
+
+/// How many times `max_parallel` the default claim-ahead depth grows to for short jobs.
+pub const SHORT_JOB_AHEAD: usize = 4;
+
+/// A moving average of how long jobs hold their slot (µs; `u64::MAX` until the first one).
+#[derive(Debug)]
+struct SlotTime(AtomicU64);
+
+impl SlotTime {
+    fn new() -> Self {
+        Self(AtomicU64::new(u64::MAX))
+    }
+
+    fn get(&self) -> Option<u64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|&us| us != u64::MAX)
+    }
+
+    /// Folds one job's slot time in (weight 1/8).
+    fn record(&self, took: Duration) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX - 1);
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(if old == u64::MAX {
+                    us
+                } else {
+                    old - old / 8 + us / 8
+                })
+            });
     }
 }
 
@@ -273,6 +320,8 @@ struct Inner {
     waiting: AtomicUsize,
     /// `max_parallel` permits: a job holds one while its executor runs.
     slots: Arc<Semaphore>,
+    /// How long jobs held their slot lately (the adaptive claim-ahead depth).
+    slot_time: SlotTime,
     wake: Notify,
     slot_freed: Notify,
     counters: Counters,
@@ -309,6 +358,7 @@ impl Dispatcher {
                 executing: AtomicUsize::new(0),
                 waiting: AtomicUsize::new(0),
                 slots,
+                slot_time: SlotTime::new(),
                 wake: Notify::new(),
                 slot_freed: Notify::new(),
                 counters: Counters::default(),
@@ -373,7 +423,7 @@ impl Dispatcher {
             // claimed jobs wait beyond the slots, ready to start the moment one frees, and at
             // most `max_parallel` more are storing their end.
             let parallel = inner.options.max_parallel;
-            let window = parallel + inner.options.ahead();
+            let window = parallel + inner.options.ahead(inner.slot_time.get());
             let outstanding =
                 inner.executing.load(Ordering::Acquire) + inner.waiting.load(Ordering::Acquire);
             let free = window
@@ -509,6 +559,7 @@ impl Dispatcher {
                 inner.executing.fetch_add(1, Ordering::AcqRel);
                 Slot {
                     inner: inner.clone(),
+                    since: std::time::Instant::now(),
                     _permit: permit,
                 }
             });
@@ -525,11 +576,13 @@ impl Dispatcher {
 /// A job's parallel slot: freed (and the loop told) when dropped, once the executor returned.
 struct Slot {
     inner: Arc<Inner>,
+    since: std::time::Instant,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        self.inner.slot_time.record(self.since.elapsed());
         self.inner.executing.fetch_sub(1, Ordering::AcqRel);
         self.inner.slot_freed.notify_one();
     }

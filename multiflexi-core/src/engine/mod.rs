@@ -13,7 +13,7 @@ mod shutdown;
 mod template_check;
 mod throttle;
 
-pub use dispatcher::{Dispatcher, DispatcherOptions, DispatcherStats};
+pub use dispatcher::{Dispatcher, DispatcherOptions, DispatcherStats, SHORT_JOB, SHORT_JOB_AHEAD};
 pub use job_factory::{
     CreatedJob, JobRequest, copy_finished_job, create_job, create_job_or_replay,
 };

@@ -4,7 +4,7 @@
 //! finish batch falls back to when a job in it needs its template: a retry or a new
 //! `next_schedule`).
 
-use super::{expiry, fence_model};
+use super::{expiry, fence_model, phase_of};
 use crate::convert::job_from_model;
 use crate::entity::job;
 use crate::sqlite_writer::{
@@ -237,12 +237,14 @@ impl SqlStore {
             rows.into_iter()
                 .map(|r| {
                     let (completed, preserved) = r?;
+                    let job = job_from_model(keys, &completed)?;
+                    // The same row one phase on: no second decryption of the environment.
+                    let mut as_preserved = job.clone();
+                    as_preserved.phase = phase_of(&preserved)?;
+                    as_preserved.preserved = preserved.preserved.map(crate::entity::utc);
                     Ok(Finished {
-                        completed: Completed {
-                            job: job_from_model(keys, &completed)?,
-                            retry: None,
-                        },
-                        preserved: job_from_model(keys, &preserved),
+                        completed: Completed { job, retry: None },
+                        preserved: Ok(as_preserved),
                     })
                 })
                 .collect(),
