@@ -11,9 +11,9 @@ use multiflexi_core::artifact::ArtifactSink;
 use multiflexi_core::lifecycle::{CompletionPlan, plan_completion};
 use multiflexi_core::model::{Environment, ExitCodeInfo, Job, NewJob};
 use multiflexi_core::store::{
-    Begin, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed, Completion,
-    Finish, Finished, HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview, Recovered,
-    fence_conflict, finish_separately,
+    Begin, BegunAndFinished, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed,
+    Completion, Finish, Finished, HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview,
+    Recovered, fence_conflict, finish_separately,
 };
 use multiflexi_core::{
     AppId, CompanyId, Error, Event, JobId, Outcome, Phase, Result, RunTemplateId, Trigger,
@@ -1069,6 +1069,29 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// Whether `artifacts` is this very store (its output can share the job's transaction).
+    fn is_own_sink(&self, artifacts: &dyn ArtifactSink) -> bool {
+        std::ptr::addr_eq(artifacts as *const dyn ArtifactSink, self as *const Self)
+    }
+
+    /// `finish_many` on this store's own artifacts through SeaORM, in one transaction.
+    async fn finish_in_tx(
+        &self,
+        finishes: &[Finish],
+        now: DateTime<Utc>,
+        cap: usize,
+    ) -> Result<Vec<Result<Finished>>> {
+        let (out, woke) = in_tx!(self, |txn| self
+            .finish_batch_in(&txn, finishes, now, cap)
+            .await)?;
+        if woke {
+            self.wake();
+        }
+        Ok(out)
+    }
+}
+
 /// PostgreSQL: claim and begin as ONE statement each (data-modifying CTEs), so each is one
 /// round trip and one implicit transaction.
 impl SqlStore {
@@ -1615,7 +1638,7 @@ impl JobQueue for SqlStore {
         artifacts: &dyn ArtifactSink,
     ) -> Result<Vec<Result<Finished>>> {
         // Only when the output goes to this very store can it share the transaction.
-        if !std::ptr::addr_eq(artifacts as *const dyn ArtifactSink, self as *const Self) {
+        if !self.is_own_sink(artifacts) {
             return finish_separately(self, finishes, artifacts).await;
         }
         if finishes.is_empty() {
@@ -1629,13 +1652,52 @@ impl JobQueue for SqlStore {
                 return Ok(out);
             }
         }
-        let (out, woke) = in_tx!(self, |txn| self
-            .finish_batch_in(&txn, finishes, now, cap)
-            .await)?;
-        if woke {
-            self.wake();
+        self.finish_in_tx(finishes, now, cap).await
+    }
+
+    async fn begin_and_finish_many(
+        &self,
+        starts: &[Begin],
+        finishes: &[Finish],
+        artifacts: &dyn ArtifactSink,
+    ) -> BegunAndFinished {
+        #[cfg(feature = "sqlite")]
+        if let Some(writer) = self.sqlite_writer()
+            && self.is_own_sink(artifacts)
+            && !starts.is_empty()
+            && !finishes.is_empty()
+        {
+            let cap = usize::try_from(self.inner.artifact_cap).unwrap_or(usize::MAX);
+            let stored = match self.now().await {
+                Ok(now) => self
+                    .begin_and_finish_on_writer(writer, starts, finishes, now, cap)
+                    .await
+                    .map(|r| (r, now)),
+                Err(e) => Err(e),
+            };
+            return match stored {
+                Ok(((begun, Some(finished)), _)) => (Ok(begun), Ok(finished)),
+                // A finish needs its template: the general path, in its own transaction.
+                Ok(((begun, None), now)) => {
+                    (Ok(begun), self.finish_in_tx(finishes, now, cap).await)
+                }
+                Err(e) => {
+                    let again = Error::backend("sqlite", false, e.to_string());
+                    (Err(e), Err(again))
+                }
+            };
         }
-        Ok(out)
+        let begun = if starts.is_empty() {
+            Ok(Vec::new())
+        } else {
+            self.begin_many(starts).await
+        };
+        let finished = if finishes.is_empty() {
+            Ok(Vec::new())
+        } else {
+            self.finish_many(finishes, artifacts).await
+        };
+        (begun, finished)
     }
 
     async fn recover_expired(&self) -> Result<Recovered> {

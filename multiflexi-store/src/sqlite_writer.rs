@@ -40,7 +40,7 @@ impl SqliteWriter {
             .and_then(|()| {
                 conn.execute_batch(
                     "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-                     PRAGMA mmap_size = 268435456;",
+                     PRAGMA mmap_size = 268435456; PRAGMA wal_autocheckpoint = 10000;",
                 )
             })
             .map_err(|e| map_sqlite(&e))?;

@@ -136,6 +136,7 @@ macro_rules! __store_conformance_case_list {
             stale_fencing_token_rejected,
             fencing_conflict_in_batch_fails_only_that_job,
             finish_many_completes_stores_output_and_preserves,
+            begin_and_finish_many_together,
             concurrent_claimers_claim_each_job_once,
             claim_only_requested_executor_kinds_up_to_limit,
             claim_oldest_after_first,

@@ -254,40 +254,100 @@ fn batcher_stopped() -> Error {
     Error::backend("store", false, "the dispatcher's store batcher stopped")
 }
 
-/// The batched store writes of one dispatcher run: job starts, and finishes (Completed, output
-/// stored, Preserved in one step).
+/// A store write a running job hands to the dispatcher's batcher.
 #[derive(Debug)]
-struct Batchers {
-    begin: Arc<Batcher<Begin, crate::model::Job>>,
-    finish: Batcher<Finish, Finished>,
+pub(crate) enum JobWrite {
+    /// Queued → Running.
+    Begin(Begin),
+    /// Completed, output stored, Preserved.
+    Finish(Finish),
 }
+
+/// What a [`JobWrite`] did.
+#[derive(Debug)]
+pub(crate) enum JobWritten {
+    /// The job as Running.
+    Begun(Job),
+    /// The job as Completed and Preserved.
+    Finished(Finished),
+}
+
+/// The batched store writes of one dispatcher run: job starts and finishes (Completed, output
+/// stored, Preserved) that are ready at the same time go to the store together
+/// ([`crate::store::JobQueue::begin_and_finish_many`]: one transaction where the store can).
+pub(crate) type JobWrites = Batcher<JobWrite, JobWritten>;
 
 /// Largest batch one transaction carries.
 const MAX_BATCH: usize = 256;
 
-impl Batchers {
-    fn new(store: &Arc<dyn Store>, artifacts: &Arc<dyn ArtifactSink>) -> Self {
-        let begin = {
-            let store = store.clone();
-            Batcher::spawn(MAX_BATCH, move |starts: Vec<Begin>| {
-                let store = store.clone();
-                async move { store.begin_many(&starts).await }
-            })
-        };
-        let finish = {
-            let store = store.clone();
-            let artifacts = artifacts.clone();
-            Batcher::spawn(MAX_BATCH, move |finishes: Vec<Finish>| {
-                let store = store.clone();
-                let artifacts = artifacts.clone();
-                async move { store.finish_many(&finishes, &*artifacts).await }
-            })
-        };
-        Self {
-            begin: Arc::new(begin),
-            finish,
-        }
+fn job_writes(store: &Arc<dyn Store>, artifacts: &Arc<dyn ArtifactSink>) -> JobWrites {
+    let store = store.clone();
+    let artifacts = artifacts.clone();
+    Batcher::spawn(MAX_BATCH, move |writes: Vec<JobWrite>| {
+        let store = store.clone();
+        let artifacts = artifacts.clone();
+        async move { write_jobs(&*store, &*artifacts, writes).await }
+    })
+}
+
+/// Splits a batch into its starts and finishes, stores them, and puts the results back in
+/// input order.
+async fn write_jobs(
+    store: &dyn Store,
+    artifacts: &dyn ArtifactSink,
+    writes: Vec<JobWrite>,
+) -> Result<Vec<Result<JobWritten>>> {
+    let mut starts = Vec::new();
+    let mut finishes = Vec::new();
+    let kinds: Vec<bool> = writes
+        .into_iter()
+        .map(|w| match w {
+            JobWrite::Begin(b) => {
+                starts.push(b);
+                true
+            }
+            JobWrite::Finish(f) => {
+                finishes.push(f);
+                false
+            }
+        })
+        .collect();
+    let (begun, finished) = store
+        .begin_and_finish_many(&starts, &finishes, artifacts)
+        .await;
+    let part_failed =
+        |e: &Error| Error::backend("store", false, format!("batched write failed: {e}"));
+    let mut begun = match begun {
+        Ok(v) => v
+            .into_iter()
+            .map(|r| r.map(JobWritten::Begun))
+            .collect::<Vec<_>>(),
+        Err(e) => starts.iter().map(|_| Err(part_failed(&e))).collect(),
     }
+    .into_iter();
+    let mut finished = match finished {
+        Ok(v) => v
+            .into_iter()
+            .map(|r| r.map(JobWritten::Finished))
+            .collect::<Vec<_>>(),
+        Err(e) => finishes.iter().map(|_| Err(part_failed(&e))).collect(),
+    }
+    .into_iter();
+    let missing = || {
+        Err(Error::conflict(
+            "the store returned fewer results than requests",
+        ))
+    };
+    Ok(kinds
+        .into_iter()
+        .map(|is_start| {
+            if is_start {
+                begun.next().unwrap_or_else(missing)
+            } else {
+                finished.next().unwrap_or_else(missing)
+            }
+        })
+        .collect())
 }
 
 /// Why the engine cancelled a running job.
@@ -401,7 +461,7 @@ impl Dispatcher {
         }
         let mut kinds: Vec<ExecutorKind> = inner.executors.keys().copied().collect();
         kinds.sort();
-        let batchers = Arc::new(Batchers::new(&inner.store, &inner.artifacts));
+        let writes = Arc::new(job_writes(&inner.store, &inner.artifacts));
         if let Err(e) = std::fs::create_dir_all(&inner.options.work_root) {
             tracing::warn!("cannot create {}: {e}", inner.options.work_root.display());
         }
@@ -458,7 +518,7 @@ impl Dispatcher {
                             .claimed
                             .fetch_add(jobs.len() as u64, Ordering::Relaxed);
                         for job in jobs {
-                            self.spawn_job(&mut tasks, &batchers, job);
+                            self.spawn_job(&mut tasks, &writes, job);
                         }
                         if full {
                             // There may be more due work: claim again once a slot frees.
@@ -511,7 +571,7 @@ impl Dispatcher {
             })
         };
         while tasks.join_next().await.is_some() {}
-        drop(batchers);
+        drop(writes);
         abort_watch.abort();
         heartbeat.abort();
         Ok(())
@@ -530,9 +590,9 @@ impl Dispatcher {
         Ok(())
     }
 
-    fn spawn_job(&self, tasks: &mut JoinSet<()>, batchers: &Arc<Batchers>, job: Job) {
+    fn spawn_job(&self, tasks: &mut JoinSet<()>, writes: &Arc<JobWrites>, job: Job) {
         let inner = self.inner.clone();
-        let batchers = batchers.clone();
+        let writes = writes.clone();
         let cancel = CancellationToken::new();
         inner.running.lock().unwrap().insert(
             job.id,
@@ -564,7 +624,7 @@ impl Dispatcher {
                 }
             });
             inner.waiting.fetch_sub(1, Ordering::AcqRel);
-            if let Err(e) = run_job(&inner, &batchers, job, cancel, slot).await {
+            if let Err(e) = run_job(&inner, &writes, job, cancel, slot).await {
                 tracing::warn!(job_id = id.get(), "job bookkeeping failed: {e}");
             }
             inner.running.lock().unwrap().remove(&id);
@@ -689,7 +749,7 @@ async fn remove_work_dir(dir: &Path) {
 
 async fn run_job(
     inner: &Arc<Inner>,
-    batchers: &Batchers,
+    writes: &Arc<JobWrites>,
     job: Job,
     cancel: CancellationToken,
     slot: Option<Slot>,
@@ -710,7 +770,7 @@ async fn run_job(
             text_copy: inner.options.text_copy,
             flush_bytes: inner.options.flush_bytes,
         },
-        batchers.begin.clone(),
+        writes.clone(),
         cancel.clone(),
     );
     let result = match inner.executors.get(&job.executor) {
@@ -791,10 +851,17 @@ async fn run_job(
     completion.stderr = output.stderr_copy;
     // Completed, output stored as stdout.txt / stderr.txt, Preserved: one step, batched with
     // other jobs' finishes.
-    let finished = batchers
-        .finish
-        .submit(Finish::new(completion, output.stdout, output.stderr))
-        .await?;
+    let finished = match writes
+        .submit(JobWrite::Finish(Finish::new(
+            completion,
+            output.stdout,
+            output.stderr,
+        )))
+        .await?
+    {
+        JobWritten::Finished(f) => f,
+        JobWritten::Begun(_) => return Err(Error::conflict("a finish came back as a start")),
+    };
     let Finished {
         completed,
         preserved,

@@ -1,6 +1,6 @@
 //! The engine's [`JobIo`]: persists Running, and owns the output path of one job.
 
-use super::dispatcher::Batcher;
+use super::dispatcher::{JobWrite, JobWrites, JobWritten};
 use crate::artifact::{ArtifactSink, detect_content_type, sanitize_name};
 use crate::executor::{JobIo, RunHandle};
 use crate::model::Job;
@@ -57,7 +57,7 @@ pub(crate) struct EngineJobIo {
     clock: Arc<dyn Clock>,
     job: Job,
     limits: OutputLimits,
-    begins: Arc<Batcher<Begin, Job>>,
+    writes: Arc<JobWrites>,
     /// Stopped when the Running write fails (the lease is gone or the store refused it).
     cancel: CancellationToken,
     output: Mutex<OutputState>,
@@ -84,7 +84,7 @@ impl EngineJobIo {
         clock: Arc<dyn Clock>,
         job: Job,
         limits: OutputLimits,
-        begins: Arc<Batcher<Begin, Job>>,
+        writes: Arc<JobWrites>,
         cancel: CancellationToken,
     ) -> Self {
         let secrets = job.spec.env.secret_values();
@@ -102,7 +102,7 @@ impl EngineJobIo {
             clock,
             job,
             limits,
-            begins,
+            writes,
             cancel,
             output: Mutex::new(output),
             begin: Mutex::new(None),
@@ -228,14 +228,20 @@ impl JobIo for EngineJobIo {
         // Batched with other jobs' starts: one transaction carries whatever is ready. The job
         // runs meanwhile (its slot is not held up by the write); its end is stored only after
         // the write (`started_job`), and a failed write stops it.
-        let write = self.begins.enqueue(begin)?;
+        let write = self.writes.enqueue(JobWrite::Begin(begin))?;
         let (telemetry, clock, cancel) = (
             self.telemetry.clone(),
             self.clock.clone(),
             self.cancel.clone(),
         );
         let task = tokio::spawn(async move {
-            let r = write.await;
+            let r = match write.await {
+                Ok(JobWritten::Begun(job)) => Ok(job),
+                Ok(JobWritten::Finished(_)) => {
+                    Err(Error::conflict("a start came back as a finish"))
+                }
+                Err(e) => Err(e),
+            };
             match &r {
                 Ok(job) => telemetry.event(&PhaseEvent::of(job, clock.now())),
                 Err(_) => cancel.cancel(),

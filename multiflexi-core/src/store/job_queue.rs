@@ -211,6 +211,10 @@ pub async fn finish_separately<Q: JobQueue + ?Sized>(
     Ok(out)
 }
 
+/// What [`JobQueue::begin_and_finish_many`] did: the `begin_many` part and the `finish_many`
+/// part.
+pub type BegunAndFinished = (Result<Vec<Result<Job>>>, Result<Vec<Result<Finished>>>);
+
 /// What a cancel request did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CancelResult {
@@ -348,6 +352,30 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
         artifacts: &dyn ArtifactSink,
     ) -> Result<Vec<Result<Finished>>> {
         finish_separately(self, finishes, artifacts).await
+    }
+
+    /// Starts and finishes of different jobs, stored together: [`JobQueue::begin_many`] of
+    /// `starts` then [`JobQueue::finish_many`] of `finishes`, with exactly their results (each
+    /// part's own `Result`). Backends may write both in one transaction (the dispatcher sends
+    /// the starts and ends that are ready at the same time here); the default makes the two
+    /// calls.
+    async fn begin_and_finish_many(
+        &self,
+        starts: &[Begin],
+        finishes: &[Finish],
+        artifacts: &dyn ArtifactSink,
+    ) -> BegunAndFinished {
+        let begun = if starts.is_empty() {
+            Ok(Vec::new())
+        } else {
+            self.begin_many(starts).await
+        };
+        let finished = if finishes.is_empty() {
+            Ok(Vec::new())
+        } else {
+            self.finish_many(finishes, artifacts).await
+        };
+        (begun, finished)
     }
 
     /// Expired Queued leases → Scheduled; expired Running leases → Completed(lost, -1) + retry rule.

@@ -25,9 +25,9 @@ pub use access_token::{
 pub use audit::{AuditEntry, AuditFilter, AuditLog};
 pub use catalog::{Catalog, RunTemplateFilter, SchedulableTemplate};
 pub use job_queue::{
-    Begin, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed, Completion,
-    Finish, Finished, HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview, Recovered,
-    fence_conflict, finish_separately,
+    Begin, BegunAndFinished, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed,
+    Completion, Finish, Finished, HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview,
+    Recovered, fence_conflict, finish_separately,
 };
 pub use memory::InMemoryStore;
 pub use output_log::{OutputChunk, OutputLog, Stream};

@@ -13,6 +13,7 @@ use crate::sqlite_writer::{
 };
 use crate::store::{SqlStore, backoff, retry_tx};
 use chrono::{DateTime, Utc};
+use multiflexi_core::model::Job;
 use multiflexi_core::store::{Begin, ClaimOptions, Completed, Finish, Finished, fence_conflict};
 use multiflexi_core::{Error, Event, Outcome, Phase, Result};
 use rusqlite::{Transaction, params};
@@ -154,61 +155,7 @@ impl SqlStore {
     ) -> Result<Vec<Result<multiflexi_core::model::Job>>> {
         let starts = starts.to_vec();
         let rows = self
-            .on_writer(writer, move |txn| {
-                let to = Phase::Queued.apply(Event::Start)?.to;
-                let now_text = ts_text(now);
-                let mut out: Vec<Result<job::Model>> = Vec::with_capacity(starts.len());
-                for b in &starts {
-                    let row = job_by_id(txn, b.lease.job_id.0)?;
-                    if let Err(e) =
-                        fence_model(row.as_ref(), b.lease, &[Phase::Queued], Event::Start)
-                    {
-                        out.push(Err(e));
-                        continue;
-                    }
-                    let mut row = row.expect("fenced");
-                    let n = txn
-                        .prepare_cached(
-                            r#"UPDATE job SET phase = ?1, status = ?1, "begin" = ?2, pid = ?3,
-                                external_id = ?4
-                            WHERE id = ?5 AND lease_token = ?6 AND phase = ?7"#,
-                        )
-                        .and_then(|mut s| {
-                            s.execute(params![
-                                to.as_str(),
-                                now_text,
-                                b.pid,
-                                b.external_id,
-                                row.id,
-                                b.lease.lease_token,
-                                Phase::Queued.as_str()
-                            ])
-                        })
-                        .map_err(|e| map_sqlite(&e))?;
-                    if n != 1 {
-                        return Err(changed_under_lock(row.id));
-                    }
-                    row.phase = to.as_str().to_string();
-                    row.status = to.as_str().to_string();
-                    row.begin = Some(crate::entity::ts(now));
-                    row.pid = b.pid;
-                    row.external_id = b.external_id.clone();
-                    insert_audit(
-                        txn,
-                        &now_text,
-                        row.id,
-                        &format!("phase:{}", to.as_str()),
-                        row.lease_owner.as_deref().unwrap_or_default(),
-                        &format!(
-                            "pid={} external_id={}",
-                            b.pid.map_or_else(|| "-".into(), |p| p.to_string()),
-                            b.external_id.as_deref().unwrap_or("-")
-                        ),
-                    )?;
-                    out.push(Ok(row));
-                }
-                Ok(out)
-            })
+            .on_writer(writer, move |txn| begin_batch(txn, &starts, now))
             .await?;
         Ok(rows
             .into_iter()
@@ -231,25 +178,117 @@ impl SqlStore {
         let r = self
             .on_writer(writer, move |txn| finish_batch(txn, &finishes, now, cap))
             .await?;
-        let Ok(rows) = r else { return Ok(None) };
+        Ok(r.ok().map(|rows| self.finished_jobs(rows)))
+    }
+
+    /// [`SqlStore::begin_on_writer`] and [`SqlStore::finish_on_writer`] in ONE transaction.
+    /// When a finish needs its template plan, the starts are still stored here and the
+    /// finishes come back as `None` (nothing of them was written).
+    pub(super) async fn begin_and_finish_on_writer(
+        &self,
+        writer: &SqliteWriter,
+        starts: &[Begin],
+        finishes: &[Finish],
+        now: DateTime<Utc>,
+        cap: usize,
+    ) -> Result<(Vec<Result<Job>>, Option<Vec<Result<Finished>>>)> {
+        let (starts, finishes) = (starts.to_vec(), finishes.to_vec());
+        let (begun, finished) = self
+            .on_writer(writer, move |txn| {
+                // The starts are stored either way; `finish_batch` reads and plans every finish
+                // before writing any, so finishes it hands back have written nothing.
+                let begun = begin_batch(txn, &starts, now)?;
+                let finished = finish_batch(txn, &finishes, now, cap)?;
+                Ok((begun, finished))
+            })
+            .await?;
         let keys = &self.inner.keys;
-        Ok(Some(
-            rows.into_iter()
-                .map(|r| {
-                    let (completed, preserved) = r?;
-                    let job = job_from_model(keys, &completed)?;
-                    // The same row one phase on: no second decryption of the environment.
-                    let mut as_preserved = job.clone();
-                    as_preserved.phase = phase_of(&preserved)?;
-                    as_preserved.preserved = preserved.preserved.map(crate::entity::utc);
-                    Ok(Finished {
-                        completed: Completed { job, retry: None },
-                        preserved: Ok(as_preserved),
-                    })
-                })
+        Ok((
+            begun
+                .into_iter()
+                .map(|r| r.and_then(|m| job_from_model(keys, &m)))
                 .collect(),
+            finished.ok().map(|rows| self.finished_jobs(rows)),
         ))
     }
+
+    /// The jobs of a stored finish batch: each decoded once, as Completed and as Preserved.
+    fn finished_jobs(&self, rows: Vec<Result<FinishedRows>>) -> Vec<Result<Finished>> {
+        let keys = &self.inner.keys;
+        rows.into_iter()
+            .map(|r| {
+                let (completed, preserved) = r?;
+                let job = job_from_model(keys, &completed)?;
+                // The same row one phase on: no second decryption of the environment.
+                let mut as_preserved = job.clone();
+                as_preserved.phase = phase_of(&preserved)?;
+                as_preserved.preserved = preserved.preserved.map(crate::entity::utc);
+                Ok(Finished {
+                    completed: Completed { job, retry: None },
+                    preserved: Ok(as_preserved),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Queued → Running for a batch: each start fenced, one UPDATE and one audit row each.
+fn begin_batch(
+    txn: &Transaction<'_>,
+    starts: &[Begin],
+    now: DateTime<Utc>,
+) -> Result<Vec<Result<job::Model>>> {
+    let to = Phase::Queued.apply(Event::Start)?.to;
+    let now_text = ts_text(now);
+    let mut out: Vec<Result<job::Model>> = Vec::with_capacity(starts.len());
+    for b in starts {
+        let row = job_by_id(txn, b.lease.job_id.0)?;
+        if let Err(e) = fence_model(row.as_ref(), b.lease, &[Phase::Queued], Event::Start) {
+            out.push(Err(e));
+            continue;
+        }
+        let mut row = row.expect("fenced");
+        let n = txn
+            .prepare_cached(
+                r#"UPDATE job SET phase = ?1, status = ?1, "begin" = ?2, pid = ?3,
+                        external_id = ?4
+                    WHERE id = ?5 AND lease_token = ?6 AND phase = ?7"#,
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    to.as_str(),
+                    now_text,
+                    b.pid,
+                    b.external_id,
+                    row.id,
+                    b.lease.lease_token,
+                    Phase::Queued.as_str()
+                ])
+            })
+            .map_err(|e| map_sqlite(&e))?;
+        if n != 1 {
+            return Err(changed_under_lock(row.id));
+        }
+        row.phase = to.as_str().to_string();
+        row.status = to.as_str().to_string();
+        row.begin = Some(crate::entity::ts(now));
+        row.pid = b.pid;
+        row.external_id = b.external_id.clone();
+        insert_audit(
+            txn,
+            &now_text,
+            row.id,
+            &format!("phase:{}", to.as_str()),
+            row.lease_owner.as_deref().unwrap_or_default(),
+            &format!(
+                "pid={} external_id={}",
+                b.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+                b.external_id.as_deref().unwrap_or("-")
+            ),
+        )?;
+        out.push(Ok(row));
+    }
+    Ok(out)
 }
 
 fn changed_under_lock(id: i64) -> Error {

@@ -623,3 +623,105 @@ pub async fn finish_many_completes_stores_output_and_preserves(h: &StoreHarness)
         );
     }
 }
+
+/// `begin_and_finish_many` stores starts and finishes of different jobs exactly as
+/// `begin_many` and `finish_many` would: a stale start fails only itself; a success (which needs
+/// no template) and a failure (which does: retry rule, counters) both end Preserved with their
+/// output, while the starts sent with them are Running.
+pub async fn begin_and_finish_many_together(h: &StoreHarness) {
+    let t0 = start(h);
+    let s = h.store.as_ref();
+    let fx = seed(h, "together", |t| t).await;
+    for i in 0..3 {
+        s.create_and_schedule(&adhoc(&fx, Trigger::Cli, t0 + micros(i)))
+            .await
+            .unwrap();
+    }
+    advance(h, secs(1));
+    let jobs = s.claim(&native("executor-a", 3)).await.unwrap();
+    assert_eq!(jobs.len(), 3);
+    let (j1, j2, j3) = (&jobs[0], &jobs[1], &jobs[2]);
+    s.begin_many(&[Begin::new(LeaseRef::of(j1), Some(7), None)])
+        .await
+        .unwrap();
+
+    let ended = advance(h, secs(2));
+    let stale = LeaseRef {
+        job_id: j3.id,
+        lease_token: j3.lease_token + 1,
+    };
+    let (begun, finished) = s
+        .begin_and_finish_many(
+            &[
+                Begin::new(LeaseRef::of(j2), Some(8), None),
+                Begin::new(stale, None, None),
+            ],
+            &[Finish::new(
+                Completion::new(LeaseRef::of(j1), Outcome::Success, 0),
+                b"one\n".to_vec(),
+                Vec::new(),
+            )],
+            h.artifacts.as_ref(),
+        )
+        .await;
+    let mut begun = begun.unwrap().into_iter();
+    let b2 = begun.next().unwrap().expect("j2 starts");
+    assert_eq!(
+        (b2.phase, b2.pid, b2.begin),
+        (Phase::Running, Some(8), Some(ended))
+    );
+    expect_err(begun.next().unwrap(), "Conflict", "stale start");
+    let f1 = finished
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap()
+        .expect("j1 finishes");
+    assert_eq!(f1.completed.job.phase, Phase::Completed);
+    assert_eq!(f1.completed.job.outcome, Some(Outcome::Success));
+    let p1 = f1.preserved.expect("j1 preserved");
+    assert_eq!((p1.phase, p1.preserved), (Phase::Preserved, Some(ended)));
+    assert_eq!(s.get_job(j1.id).await.unwrap(), p1);
+    assert_eq!(s.get_job(j2.id).await.unwrap(), b2);
+    assert_eq!(s.get_job(j3.id).await.unwrap().phase, Phase::Queued);
+
+    let ended = advance(h, secs(1));
+    let (begun, finished) = s
+        .begin_and_finish_many(
+            &[Begin::new(LeaseRef::of(j3), None, Some("c-3".into()))],
+            &[Finish::new(
+                Completion::new(LeaseRef::of(j2), Outcome::Failed, 3),
+                Vec::new(),
+                b"two\n".to_vec(),
+            )],
+            h.artifacts.as_ref(),
+        )
+        .await;
+    let b3 = begun
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap()
+        .expect("j3 starts");
+    assert_eq!(b3.external_id.as_deref(), Some("c-3"));
+    let f2 = finished
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap()
+        .expect("j2 finishes");
+    assert_eq!(f2.completed.job.exitcode, Some(3));
+    let p2 = f2.preserved.expect("j2 preserved");
+    assert_eq!((p2.phase, p2.preserved), (Phase::Preserved, Some(ended)));
+    assert_eq!(s.get_job(j2.id).await.unwrap(), p2);
+    assert_eq!(s.get_job(j3.id).await.unwrap(), b3);
+    assert_eq!(counters(h, &fx).await, (1, 1));
+    for (job, name, want) in [
+        (j1, "stdout.txt", &b"one\n"[..]),
+        (j2, "stderr.txt", b"two\n"),
+    ] {
+        let metas = h.artifacts.list(job.id).await.unwrap();
+        let meta = metas.iter().find(|m| m.filename == name).expect(name);
+        assert_eq!(h.artifacts.get(meta.id).await.unwrap().content, want);
+    }
+}
