@@ -267,9 +267,9 @@ pub(crate) enum JobWrite {
 #[derive(Debug)]
 pub(crate) enum JobWritten {
     /// The job as Running.
-    Begun(Job),
+    Begun(Box<Job>),
     /// The job as Completed and Preserved.
-    Finished(Finished),
+    Finished(Box<Finished>),
 }
 
 /// The batched store writes of one dispatcher run: job starts and finishes (Completed, output
@@ -320,7 +320,7 @@ async fn write_jobs(
     let mut begun = match begun {
         Ok(v) => v
             .into_iter()
-            .map(|r| r.map(JobWritten::Begun))
+            .map(|r| r.map(|j| JobWritten::Begun(Box::new(j))))
             .collect::<Vec<_>>(),
         Err(e) => starts.iter().map(|_| Err(part_failed(&e))).collect(),
     }
@@ -328,7 +328,7 @@ async fn write_jobs(
     let mut finished = match finished {
         Ok(v) => v
             .into_iter()
-            .map(|r| r.map(JobWritten::Finished))
+            .map(|r| r.map(|f| JobWritten::Finished(Box::new(f))))
             .collect::<Vec<_>>(),
         Err(e) => finishes.iter().map(|_| Err(part_failed(&e))).collect(),
     }
@@ -859,7 +859,7 @@ async fn run_job(
         )))
         .await?
     {
-        JobWritten::Finished(f) => f,
+        JobWritten::Finished(f) => *f,
         JobWritten::Begun(_) => return Err(Error::conflict("a finish came back as a start")),
     };
     let Finished {

@@ -236,7 +236,7 @@ impl JobIo for EngineJobIo {
         );
         let task = tokio::spawn(async move {
             let r = match write.await {
-                Ok(JobWritten::Begun(job)) => Ok(job),
+                Ok(JobWritten::Begun(job)) => Ok(*job),
                 Ok(JobWritten::Finished(_)) => {
                     Err(Error::conflict("a start came back as a finish"))
                 }
