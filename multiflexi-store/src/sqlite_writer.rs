@@ -25,25 +25,40 @@ type Work = Box<dyn FnOnce(&mut Connection) + Send>;
 pub(crate) struct SqliteWriter {
     tx: mpsc::Sender<Work>,
     path: PathBuf,
+    /// Dropped with the writer: the checkpointer thread ends.
+    _checkpointer: mpsc::Sender<()>,
 }
+
+/// How often the checkpointer copies committed WAL pages back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 impl SqliteWriter {
     /// Opens `path` (which the migrations already created) with the store's pragmas and starts
-    /// the writer thread. The thread ends when the writer is dropped.
+    /// the writer thread and its checkpointer. Both end when the writer is dropped.
+    ///
+    /// The checkpointer is a second connection that copies committed WAL pages back into the
+    /// database file every [`CHECKPOINT_EVERY`] (a `PASSIVE` checkpoint, beside the writer,
+    /// not blocking it). The writer's own automatic checkpoint (every 1,000 pages) then finds
+    /// little left to copy, and it is still what lets the WAL restart from its beginning, so
+    /// the file stays a few MB instead of growing while writes never pause.
     pub(crate) fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| Error::backend("sqlite", false, format!("{}: {e}", path.display())))?;
-        conn.busy_timeout(Duration::from_secs(60))
-            .and_then(|()| {
-                conn.execute_batch(
-                    "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-                     PRAGMA mmap_size = 268435456; PRAGMA wal_autocheckpoint = 10000;",
-                )
+        let conn = Self::connect(path)?;
+        let checkpoints = Self::connect(path)?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("multiflexi-sqlite-checkpoint".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    if let Err(e) =
+                        checkpoints.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!("SQLite checkpoint failed: {e}");
+                    }
+                }
             })
-            .map_err(|e| map_sqlite(&e))?;
+            .map_err(|e| Error::backend("sqlite", false, format!("checkpoint thread: {e}")))?;
         conn.set_prepared_statement_cache_capacity(64);
         let (tx, rx) = mpsc::channel::<Work>();
         std::thread::Builder::new()
@@ -58,7 +73,26 @@ impl SqliteWriter {
         Ok(Self {
             tx,
             path: path.to_path_buf(),
+            _checkpointer: stop,
         })
+    }
+
+    /// A connection with the store's pragmas.
+    fn connect(path: &Path) -> Result<Connection> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::backend("sqlite", false, format!("{}: {e}", path.display())))?;
+        conn.busy_timeout(Duration::from_secs(60))
+            .and_then(|()| {
+                conn.execute_batch(
+                    "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+                     PRAGMA mmap_size = 268435456;",
+                )
+            })
+            .map_err(|e| map_sqlite(&e))?;
+        Ok(conn)
     }
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction on the writer thread: committed when it
