@@ -71,79 +71,78 @@ impl SqlStore {
         let kinds = kinds.to_vec();
         let owner = options.owner.clone();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = self
-            .on_writer(writer, move |txn| {
-                let now_text = ts_text(now);
-                let pick = format!(
-                    r#"UPDATE schedule SET claimed = 1 WHERE id IN (
+        let keys = self.inner.keys.clone();
+        self.on_writer(writer, move |txn| {
+            let now_text = ts_text(now);
+            let pick = format!(
+                r#"UPDATE schedule SET claimed = 1 WHERE id IN (
                         SELECT id FROM schedule
                         WHERE claimed = 0 AND executor IN ({kinds}) AND "after" <= ?
                         ORDER BY "after", job_id LIMIT ?
                     ) RETURNING job_id, "after""#,
-                    kinds = vec!["?"; kinds.len()].join(", ")
-                );
-                let mut values: Vec<rusqlite::types::Value> =
-                    kinds.iter().map(|k| k.clone().into()).collect();
-                values.push(now_text.clone().into());
-                values.push(limit.into());
-                let mut picked: Vec<(DateTime<chrono::FixedOffset>, i64)> = Vec::new();
-                {
-                    let mut stmt = txn.prepare_cached(&pick).map_err(|e| map_sqlite(&e))?;
-                    let mut q = stmt
-                        .query(rusqlite::params_from_iter(values))
-                        .map_err(|e| map_sqlite(&e))?;
-                    while let Some(row) = q.next().map_err(|e| map_sqlite(&e))? {
-                        let id: i64 = row.get(0).map_err(|e| map_sqlite(&e))?;
-                        let after: String = row.get(1).map_err(|e| map_sqlite(&e))?;
-                        picked.push((ts_from_text(&after)?, id));
-                    }
+                kinds = vec!["?"; kinds.len()].join(", ")
+            );
+            let mut values: Vec<rusqlite::types::Value> =
+                kinds.iter().map(|k| k.clone().into()).collect();
+            values.push(now_text.clone().into());
+            values.push(limit.into());
+            let mut picked: Vec<(DateTime<chrono::FixedOffset>, i64)> = Vec::new();
+            {
+                let mut stmt = txn.prepare_cached(&pick).map_err(|e| map_sqlite(&e))?;
+                let mut q = stmt
+                    .query(rusqlite::params_from_iter(values))
+                    .map_err(|e| map_sqlite(&e))?;
+                while let Some(row) = q.next().map_err(|e| map_sqlite(&e))? {
+                    let id: i64 = row.get(0).map_err(|e| map_sqlite(&e))?;
+                    let after: String = row.get(1).map_err(|e| map_sqlite(&e))?;
+                    picked.push((ts_from_text(&after)?, id));
                 }
-                // Claim order: due time, then id (RETURNING order is unspecified).
-                picked.sort_unstable();
-                let expires_text = ts_text(expires);
-                let mut rows = Vec::with_capacity(picked.len());
-                let mut lease = txn
-                    .prepare_cached(&format!(
-                        r#"UPDATE job SET phase = ?1, status = ?1, lease_token = lease_token + 1,
+            }
+            // Claim order: due time, then id (RETURNING order is unspecified).
+            picked.sort_unstable();
+            let expires_text = ts_text(expires);
+            let mut rows = Vec::with_capacity(picked.len());
+            let mut lease = txn
+                .prepare_cached(&format!(
+                    r#"UPDATE job SET phase = ?1, status = ?1, lease_token = lease_token + 1,
                             lease_owner = ?2, lease_expires = ?3, queued = ?4
                         WHERE id = ?5 AND phase = ?6 RETURNING {JOB_COLUMNS}"#
-                    ))
-                    .map_err(|e| map_sqlite(&e))?;
-                for (_, id) in picked {
-                    let mut q = lease
-                        .query(params![
-                            to.as_str(),
-                            owner,
-                            expires_text,
-                            now_text,
-                            id,
-                            Phase::Scheduled.as_str()
-                        ])
-                        .map_err(|e| map_sqlite(&e))?;
-                    let Some(row) = q.next().map_err(|e| map_sqlite(&e))? else {
-                        continue;
-                    };
-                    let row = job_model(row).map_err(|e| map_sqlite(&e))?;
-                    insert_audit(
-                        txn,
-                        &now_text,
+                ))
+                .map_err(|e| map_sqlite(&e))?;
+            for (_, id) in picked {
+                let mut q = lease
+                    .query(params![
+                        to.as_str(),
+                        owner,
+                        expires_text,
+                        now_text,
                         id,
-                        &format!("phase:{}", to.as_str()),
-                        &owner,
-                        &format!(
-                            "lease_token={} expires={}",
-                            row.lease_token,
-                            expires.to_rfc3339()
-                        ),
-                    )?;
-                    rows.push(row);
-                }
-                Ok(rows)
-            })
-            .await?;
-        rows.iter()
-            .map(|r| job_from_model(&self.inner.keys, r))
-            .collect()
+                        Phase::Scheduled.as_str()
+                    ])
+                    .map_err(|e| map_sqlite(&e))?;
+                let Some(row) = q.next().map_err(|e| map_sqlite(&e))? else {
+                    continue;
+                };
+                let row = job_model(row).map_err(|e| map_sqlite(&e))?;
+                insert_audit(
+                    txn,
+                    &now_text,
+                    id,
+                    &format!("phase:{}", to.as_str()),
+                    &owner,
+                    &format!(
+                        "lease_token={} expires={}",
+                        row.lease_token,
+                        expires.to_rfc3339()
+                    ),
+                )?;
+                // Decoded inside the transaction: a job that cannot be read (its key is
+                // not configured) fails the claim and stays Scheduled, as on the SeaORM path.
+                rows.push(job_from_model(&keys, &row)?);
+            }
+            Ok(rows)
+        })
+        .await
     }
 
     /// Queued → Running for a batch: each start fenced, one UPDATE and one audit row each.
