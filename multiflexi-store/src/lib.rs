@@ -21,6 +21,9 @@
 //!   10.6 (one statement with data-modifying CTEs on PostgreSQL); on SQLite `UPDATE … RETURNING`
 //!   under `BEGIN IMMEDIATE` (the single writer) with WAL and a 60 s busy timeout, so
 //!   processes sharing one file wait for each other instead of failing with "database is locked".
+//!   On a SQLite file, claim, begin and finish batches run on a dedicated rusqlite connection
+//!   and thread, one hand-off per transaction (sqlx makes one per statement); a second
+//!   connection checkpoints the WAL beside it.
 //!   Transient conflicts (deadlocks, serialization failures) are retried inside the store.
 //! - **Fencing**: every write after a claim is `… WHERE id = ? AND lease_token = ? AND phase = ?`.
 //! - **Time**: an injected [`Clock`](multiflexi_core::Clock), else the database's clock
