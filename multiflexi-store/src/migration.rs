@@ -30,7 +30,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_initial::Migration),
             Box::new(m0002_access_tokens::Migration),
-            Box::new(m0003_claim_order::Migration),
+            Box::new(m0003_hot_path_indexes::Migration),
         ]
     }
 }
@@ -785,20 +785,21 @@ mod m0002_access_tokens {
     }
 }
 
-mod m0003_claim_order {
+mod m0003_hot_path_indexes {
     use super::*;
 
     pub struct Migration;
 
     impl MigrationName for Migration {
         fn name(&self) -> &str {
-            "m0003_claim_order"
+            "m0003_hot_path_indexes"
         }
     }
 
     /// The claim reads due schedule rows `ORDER BY "after", job_id LIMIT n`: with `job_id` in
     /// the index the order comes from the index and a claim stops after n entries, instead of
-    /// sorting every due row (PostgreSQL planned a bitmap scan and a sort of all of them).
+    /// sorting every due row (PostgreSQL planned a bitmap scan and a sort of all of them). On
+    /// PostgreSQL, four job indexes become partial (non-NULL values only).
     #[async_trait::async_trait]
     impl MigrationTrait for Migration {
         #[allow(elided_lifetimes_in_paths)]
@@ -820,6 +821,31 @@ mod m0003_claim_order {
                             .name("ix_schedule_due")
                             .table(a("schedule"))
                             .to_owned(),
+                    )
+                    .await?;
+            }
+            if manager.get_database_backend() == DbBackend::Postgres {
+                // PostgreSQL writes an entry into EVERY index of a row at each update that is
+                // not HOT, and every phase change is one (phase, status and lease columns are
+                // indexed). Four job indexes only ever look up non-NULL values, so they leave
+                // NULL rows out: ad-hoc jobs (no slot), jobs without an idempotency key, jobs
+                // not ended yet and jobs holding no lease add no entries there. Same answers:
+                // unique indexes never compared NULLs, and each lookup's condition implies the
+                // predicate (`= key`, `"end" < t`, `lease_expires < t`).
+                manager
+                    .get_connection()
+                    .execute_unprepared(
+                        r#"DROP INDEX IF EXISTS ux_job_slot;
+                        CREATE UNIQUE INDEX ux_job_slot ON job (runtemplate_id, slot, attempt)
+                            WHERE slot IS NOT NULL;
+                        DROP INDEX IF EXISTS ux_job_idempotency;
+                        CREATE UNIQUE INDEX ux_job_idempotency ON job (idempotency_key)
+                            WHERE idempotency_key IS NOT NULL;
+                        DROP INDEX IF EXISTS ix_job_end;
+                        CREATE INDEX ix_job_end ON job ("end") WHERE "end" IS NOT NULL;
+                        DROP INDEX IF EXISTS ix_job_lease;
+                        CREATE INDEX ix_job_lease ON job (phase, lease_expires)
+                            WHERE lease_expires IS NOT NULL;"#,
                     )
                     .await?;
             }
