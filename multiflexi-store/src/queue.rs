@@ -13,7 +13,7 @@ use multiflexi_core::model::{Environment, ExitCodeInfo, Job, NewJob};
 use multiflexi_core::store::{
     Begin, BegunAndFinished, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed,
     Completion, Finish, Finished, HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview,
-    Recovered, fence_conflict, finish_separately,
+    Recovered, begin_then_finish, fence_conflict, finish_separately,
 };
 use multiflexi_core::{
     AppId, CompanyId, Error, Event, JobId, Outcome, Phase, Result, RunTemplateId, Trigger,
@@ -1687,17 +1687,7 @@ impl JobQueue for SqlStore {
                 }
             };
         }
-        let begun = if starts.is_empty() {
-            Ok(Vec::new())
-        } else {
-            self.begin_many(starts).await
-        };
-        let finished = if finishes.is_empty() {
-            Ok(Vec::new())
-        } else {
-            self.finish_many(finishes, artifacts).await
-        };
-        (begun, finished)
+        begin_then_finish(self, starts, finishes, artifacts).await
     }
 
     async fn recover_expired(&self) -> Result<Recovered> {

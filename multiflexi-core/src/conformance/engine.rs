@@ -267,7 +267,15 @@ pub async fn output_past_cap_keeps_head_and_tail(
     });
     let mut opts = options(2);
     opts.output_cap = 1024;
-    let job = run_one_with(&store, &artifacts, fake, templates[0].id, opts, clock).await;
+    let job = run_one_with(
+        &store,
+        &artifacts,
+        Arc::new(fake),
+        templates[0].id,
+        opts,
+        clock,
+    )
+    .await;
     let out = artifact_bytes(&*artifacts, job.id, "stdout.txt").await;
     let mut expected = body[..512].to_vec();
     expected
@@ -609,13 +617,23 @@ async fn run_one(
     template: RunTemplateId,
     clock: Arc<ManualClock>,
 ) -> Job {
-    run_one_with(store, artifacts, fake, template, options(2), clock).await
+    run_one_with(
+        store,
+        artifacts,
+        Arc::new(fake),
+        template,
+        options(2),
+        clock,
+    )
+    .await
 }
 
+/// Creates one ad-hoc job of `template`, runs a dispatcher with `executor` until it is
+/// Preserved, drains, and returns it.
 async fn run_one_with(
     store: &Arc<dyn Store>,
     artifacts: &Arc<dyn ArtifactSink>,
-    fake: FakeExecutor,
+    executor: Arc<dyn Executor>,
     template: RunTemplateId,
     opts: DispatcherOptions,
     clock: Arc<ManualClock>,
@@ -632,7 +650,7 @@ async fn run_one_with(
     let d = dispatcher(
         store.clone(),
         artifacts.clone(),
-        Arc::new(fake),
+        executor,
         Arc::new(NoopTelemetry),
         clock,
         opts,

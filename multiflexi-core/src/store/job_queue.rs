@@ -215,6 +215,27 @@ pub async fn finish_separately<Q: JobQueue + ?Sized>(
 /// part.
 pub type BegunAndFinished = (Result<Vec<Result<Job>>>, Result<Vec<Result<Finished>>>);
 
+/// The default [`JobQueue::begin_and_finish_many`]: `begin_many` of the starts, then
+/// `finish_many` of the finishes (an empty part makes no call).
+pub async fn begin_then_finish<Q: JobQueue + ?Sized>(
+    queue: &Q,
+    starts: &[Begin],
+    finishes: &[Finish],
+    artifacts: &dyn ArtifactSink,
+) -> BegunAndFinished {
+    let begun = if starts.is_empty() {
+        Ok(Vec::new())
+    } else {
+        queue.begin_many(starts).await
+    };
+    let finished = if finishes.is_empty() {
+        Ok(Vec::new())
+    } else {
+        queue.finish_many(finishes, artifacts).await
+    };
+    (begun, finished)
+}
+
 /// What a cancel request did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CancelResult {
@@ -365,17 +386,7 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
         finishes: &[Finish],
         artifacts: &dyn ArtifactSink,
     ) -> BegunAndFinished {
-        let begun = if starts.is_empty() {
-            Ok(Vec::new())
-        } else {
-            self.begin_many(starts).await
-        };
-        let finished = if finishes.is_empty() {
-            Ok(Vec::new())
-        } else {
-            self.finish_many(finishes, artifacts).await
-        };
-        (begun, finished)
+        begin_then_finish(self, starts, finishes, artifacts).await
     }
 
     /// Expired Queued leases → Scheduled; expired Running leases → Completed(lost, -1) + retry rule.

@@ -27,7 +27,7 @@ pub use catalog::{Catalog, RunTemplateFilter, SchedulableTemplate};
 pub use job_queue::{
     Begin, BegunAndFinished, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed,
     Completion, Finish, Finished, HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview,
-    Recovered, fence_conflict, finish_separately,
+    Recovered, begin_then_finish, fence_conflict, finish_separately,
 };
 pub use memory::InMemoryStore;
 pub use output_log::{OutputChunk, OutputLog, Stream};

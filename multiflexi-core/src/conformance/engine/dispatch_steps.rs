@@ -1,14 +1,12 @@
 //! Engine scenarios about what the dispatcher does around a launch: the Running write that goes
 //! on while the job runs, and the per-job work directory.
 
-use super::{dispatcher, options, seed_templates, wait_preserved};
-use crate::engine::{JobRequest, Shutdown, create_job};
+use super::{options, run_one_with, seed_templates};
 use crate::executor::{Capabilities, ExitReport, JobIo, LaunchSpec, RunHandle, Termination};
-use crate::lifecycle::{Outcome, Trigger};
+use crate::lifecycle::Outcome;
 use crate::model::{App, ExecutorKind};
 use crate::store::Store;
-use crate::telemetry::NoopTelemetry;
-use crate::{ArtifactSink, Clock, Executor, ManualClock, Result};
+use crate::{ArtifactSink, Executor, ManualClock, Result};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -106,31 +104,15 @@ pub async fn failed_running_write_stops_the_job(
         launches: AtomicUsize::new(0),
         seen: Mutex::new(Seen::default()),
     });
-    let clock: Arc<dyn Clock> = clock;
-    let job = create_job(
-        &*store,
-        &*clock,
-        &NoopTelemetry,
-        JobRequest::ad_hoc(templates[0].id, Trigger::Manual),
-    )
-    .await
-    .expect("create");
-    let d = dispatcher(
-        store.clone(),
-        artifacts,
+    let done = run_one_with(
+        &store,
+        &artifacts,
         stealer.clone(),
-        Arc::new(NoopTelemetry),
-        clock,
+        templates[0].id,
         opts,
-    );
-    let shutdown = Shutdown::new();
-    let h = tokio::spawn({
-        let (d, s) = (d.clone(), shutdown.clone());
-        async move { d.run(s).await }
-    });
-    let done = wait_preserved(&*store, &[job.id], Duration::from_secs(30)).await;
-    shutdown.drain();
-    h.await.expect("join").expect("run");
+        clock,
+    )
+    .await;
     assert_eq!(
         *stealer.seen.lock().unwrap(),
         Seen {
@@ -139,8 +121,8 @@ pub async fn failed_running_write_stops_the_job(
         },
         "the fenced-off run was stopped, the second claim ran to its end"
     );
-    assert_eq!(done[0].outcome, Some(Outcome::Success));
-    assert_eq!(done[0].lease_token, 2, "claimed twice");
+    assert_eq!(done.outcome, Some(Outcome::Success));
+    assert_eq!(done.lease_token, 2, "claimed twice");
 }
 
 /// Records whether `LaunchSpec::work_dir` existed while it ran.
@@ -188,7 +170,6 @@ pub async fn work_dir_only_for_executors_that_use_one(
     clock: Arc<ManualClock>,
 ) {
     let templates = seed_templates(&*store, App::new("engine-work-dir", "/bin/fake"), 1).await;
-    let clock: Arc<dyn Clock> = clock;
     for uses in [true, false] {
         let probe = Arc::new(WorkDirProbe {
             uses,
@@ -201,36 +182,21 @@ pub async fn work_dir_only_for_executors_that_use_one(
             .map_or(0, |d| d.as_nanos());
         opts.work_root = opts.work_root.join(format!("probe-{nanos}"));
         let root = opts.work_root.clone();
-        let job = create_job(
-            &*store,
-            &*clock,
-            &NoopTelemetry,
-            JobRequest::ad_hoc(templates[0].id, Trigger::Manual),
-        )
-        .await
-        .expect("create");
-        let d = dispatcher(
-            store.clone(),
-            artifacts.clone(),
+        let job = run_one_with(
+            &store,
+            &artifacts,
             probe.clone(),
-            Arc::new(NoopTelemetry),
-            clock.clone(),
+            templates[0].id,
             opts,
-        );
-        let shutdown = Shutdown::new();
-        let h = tokio::spawn({
-            let (d, s) = (d.clone(), shutdown.clone());
-            async move { d.run(s).await }
-        });
-        let done = wait_preserved(&*store, &[job.id], Duration::from_secs(30)).await;
-        shutdown.drain();
-        h.await.expect("join").expect("run");
+            clock.clone(),
+        )
+        .await;
         assert_eq!(
             *probe.existed.lock().unwrap(),
             vec![uses],
             "uses_work_dir = {uses}"
         );
-        let dir = root.join(format!("job-{}-{}", job.id, done[0].lease_token));
+        let dir = root.join(format!("job-{}-{}", job.id, job.lease_token));
         assert!(!dir.exists(), "{} was left behind", dir.display());
         let _ = std::fs::remove_dir(&root);
     }
