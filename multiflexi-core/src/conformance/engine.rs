@@ -19,7 +19,8 @@ use std::time::Duration;
 
 mod dispatch_steps;
 pub use dispatch_steps::{
-    failed_running_write_stops_the_job, work_dir_only_for_executors_that_use_one,
+    failed_running_write_stops_the_job, second_started_report_is_ignored,
+    work_dir_only_for_executors_that_use_one,
 };
 
 /// Creates an app, a company and `n` templates of that app (Native executor, schedule `n`).
@@ -695,6 +696,7 @@ macro_rules! engine_conformance_tests {
             scheduled_slot_runs_and_advances,
             failed_running_write_stops_the_job,
             work_dir_only_for_executors_that_use_one,
+            second_started_report_is_ignored,
         );
     };
     (@cases ($make:expr) $($case:ident),+ $(,)?) => {

@@ -224,6 +224,10 @@ fn take_pending(state: &mut OutputState) -> Vec<OutputChunk> {
 #[async_trait]
 impl JobIo for EngineJobIo {
     async fn started(&self, handle: RunHandle) -> Result<()> {
+        if self.begin.lock().unwrap().is_some() || self.started.lock().unwrap().is_some() {
+            // Reported already: the job started once.
+            return Ok(());
+        }
         let begin = Begin::new(self.lease(), handle.pid, handle.external_id);
         // Batched with other jobs' starts: one transaction carries whatever is ready. The job
         // runs meanwhile (its slot is not held up by the write); its end is stored only after

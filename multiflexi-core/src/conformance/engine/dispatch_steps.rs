@@ -201,3 +201,62 @@ pub async fn work_dir_only_for_executors_that_use_one(
         let _ = std::fs::remove_dir(&root);
     }
 }
+
+/// Reports `started` twice, then exits 0.
+#[derive(Debug)]
+struct StartsTwice;
+
+#[async_trait]
+impl Executor for StartsTwice {
+    fn kind(&self) -> ExecutorKind {
+        ExecutorKind::Native
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    async fn launch(
+        &self,
+        _spec: &LaunchSpec,
+        io: &dyn JobIo,
+        _cancel: CancellationToken,
+    ) -> Result<ExitReport> {
+        io.started(RunHandle {
+            pid: Some(41),
+            external_id: None,
+        })
+        .await?;
+        io.started(RunHandle {
+            pid: Some(42),
+            external_id: None,
+        })
+        .await?;
+        Ok(ExitReport::exited(0))
+    }
+
+    async fn reap(&self, _executor_id: &str) -> Result<u64> {
+        Ok(0)
+    }
+}
+
+/// A job starts once: a second `started` report from its executor changes nothing (the first
+/// pid stays) and the job ends as its process did.
+pub async fn second_started_report_is_ignored(
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactSink>,
+    clock: Arc<ManualClock>,
+) {
+    let templates = seed_templates(&*store, App::new("engine-starts-twice", "/bin/fake"), 1).await;
+    let done = run_one_with(
+        &store,
+        &artifacts,
+        Arc::new(StartsTwice),
+        templates[0].id,
+        options(1),
+        clock,
+    )
+    .await;
+    assert_eq!(done.outcome, Some(Outcome::Success));
+    assert_eq!(done.pid, Some(41));
+}
