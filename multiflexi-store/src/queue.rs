@@ -67,7 +67,7 @@ impl SqlStore {
             at: Set(ts(now)),
             job_id: Set(Some(job_id)),
             actor: Set(actor.to_string()),
-            action: Set(format!("phase:{}", phase.as_str())),
+            action: Set(phase_action(phase)),
             detail: Set(detail),
         })
         .exec(c)
@@ -556,7 +556,7 @@ fn audit_row(
         at: Set(ts(now)),
         job_id: Set(Some(job_id)),
         actor: Set(actor),
-        action: Set(format!("phase:{}", phase.as_str())),
+        action: Set(phase_action(phase)),
         detail: Set(detail),
     }
 }
@@ -716,11 +716,7 @@ impl SqlStore {
                 row.id,
                 to,
                 row.lease_owner.clone().unwrap_or_default(),
-                format!(
-                    "pid={} external_id={}",
-                    b.pid.map_or_else(|| "-".into(), |p| p.to_string()),
-                    b.external_id.as_deref().unwrap_or("-")
-                ),
+                start_detail(b.pid, b.external_id.as_deref()),
             ));
             group(&mut groups, (b.pid, b.external_id.clone()), row.id);
             out.push(Ok(row.id));
@@ -801,7 +797,7 @@ impl SqlStore {
                 row.id,
                 t.to,
                 row.lease_owner.clone().unwrap_or_default(),
-                format!("outcome={} exitcode={}", outcome, cpl.exitcode),
+                completion_detail(outcome, cpl.exitcode),
             ));
             group(
                 &mut groups,
@@ -985,6 +981,7 @@ impl SqlStore {
             let f = &finishes[d.idx];
             for (name, bytes) in [(names[0], &f.stdout), (names[1], &f.stderr)] {
                 let (bytes, note) = capped(bytes, cap);
+                let bytes = bytes.to_vec();
                 batch_bytes += bytes.len();
                 batch.push(artifacts::ActiveModel {
                     id: NotSet,
@@ -1346,11 +1343,7 @@ impl SqlStore {
                     id,
                     to,
                     options.owner.clone(),
-                    format!(
-                        "lease_token={} expires={}",
-                        row.lease_token,
-                        expires.to_rfc3339()
-                    ),
+                    claim_detail(row.lease_token, expires),
                 ));
                 out.push(job_from_model(&self.inner.keys, row)?);
             }
@@ -1499,12 +1492,8 @@ impl JobQueue for SqlStore {
                     at: Set(ts(now)),
                     job_id: Set(Some(id)),
                     actor: Set(options.owner.clone()),
-                    action: Set(format!("phase:{}", to.as_str())),
-                    detail: Set(format!(
-                        "lease_token={} expires={}",
-                        row.lease_token,
-                        expires.to_rfc3339()
-                    )),
+                    action: Set(phase_action(to)),
+                    detail: Set(claim_detail(row.lease_token, expires)),
                 });
                 out.push(job_from_model(&self.inner.keys, row)?);
             }
@@ -1943,15 +1932,39 @@ impl JobQueue for SqlStore {
 }
 
 /// The artifact size cap applied to in-memory output (as [`ArtifactSink::put`] applies it).
-fn capped(bytes: &[u8], cap: usize) -> (Vec<u8>, Option<String>) {
+fn capped(bytes: &[u8], cap: usize) -> (&[u8], Option<String>) {
     if bytes.len() <= cap {
-        return (bytes.to_vec(), None);
+        return (bytes, None);
     }
     let note = format!(
         "truncated: kept the first {cap} of {} bytes (artifact size cap)",
         bytes.len()
     );
-    (bytes[..cap].to_vec(), Some(note))
+    (&bytes[..cap], Some(note))
+}
+
+/// The audit action of a phase change.
+fn phase_action(phase: Phase) -> String {
+    format!("phase:{}", phase.as_str())
+}
+
+/// The audit detail of a claim.
+fn claim_detail(lease_token: i64, expires: DateTime<Utc>) -> String {
+    format!("lease_token={lease_token} expires={}", expires.to_rfc3339())
+}
+
+/// The audit detail of a start.
+fn start_detail(pid: Option<i64>, external_id: Option<&str>) -> String {
+    format!(
+        "pid={} external_id={}",
+        pid.map_or_else(|| "-".into(), |p| p.to_string()),
+        external_id.unwrap_or("-")
+    )
+}
+
+/// The audit detail of a completion.
+fn completion_detail(outcome: Outcome, exitcode: i32) -> String {
+    format!("outcome={outcome} exitcode={exitcode}")
 }
 
 /// Errors that abort the whole transaction (database failures), as opposed to per-job results

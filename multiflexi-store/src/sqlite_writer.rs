@@ -247,7 +247,7 @@ pub(crate) fn job_by_id(txn: &rusqlite::Transaction<'_>, id: i64) -> Result<Opti
     }
 }
 
-/// Appends one audit row (the same columns and texts as the SeaORM path writes).
+/// Appends one audit row (the same columns as the SeaORM path writes).
 pub(crate) fn insert_audit(
     txn: &rusqlite::Transaction<'_>,
     at: &str,

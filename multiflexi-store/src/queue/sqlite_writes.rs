@@ -4,7 +4,10 @@
 //! finish batch falls back to when a job in it needs its template: a retry or a new
 //! `next_schedule`).
 
-use super::{expiry, fence_model, phase_of};
+use super::{
+    capped, claim_detail, completion_detail, expiry, fence_model, phase_action, phase_of,
+    start_detail,
+};
 use crate::convert::job_from_model;
 use crate::entity::job;
 use crate::sqlite_writer::{
@@ -128,13 +131,9 @@ impl SqlStore {
                     txn,
                     &now_text,
                     id,
-                    &format!("phase:{}", to.as_str()),
+                    &phase_action(to),
                     &owner,
-                    &format!(
-                        "lease_token={} expires={}",
-                        row.lease_token,
-                        expires.to_rfc3339()
-                    ),
+                    &claim_detail(row.lease_token, expires),
                 )?;
                 // Decoded inside the transaction: a job that cannot be read (its key is
                 // not configured) fails the claim and stays Scheduled, as on the SeaORM path.
@@ -277,13 +276,9 @@ fn begin_batch(
             txn,
             &now_text,
             row.id,
-            &format!("phase:{}", to.as_str()),
+            &phase_action(to),
             row.lease_owner.as_deref().unwrap_or_default(),
-            &format!(
-                "pid={} external_id={}",
-                b.pid.map_or_else(|| "-".into(), |p| p.to_string()),
-                b.external_id.as_deref().unwrap_or("-")
-            ),
+            &start_detail(b.pid, b.external_id.as_deref()),
         )?;
         out.push(Ok(row));
     }
@@ -379,13 +374,7 @@ fn finish_batch(
             .and_then(|mut s| s.execute([row.id]))
             .map_err(|e| map_sqlite(&e))?;
         for (name, bytes) in [("stdout.txt", &f.stdout), ("stderr.txt", &f.stderr)] {
-            let kept = &bytes[..bytes.len().min(cap)];
-            let note = (bytes.len() > cap).then(|| {
-                format!(
-                    "truncated: kept the first {cap} of {} bytes (artifact size cap)",
-                    bytes.len()
-                )
-            });
+            let (kept, note) = capped(bytes, cap);
             txn.prepare_cached(
                 "INSERT INTO artifacts (job_id, filename, content_type, content, size, note, created)
                  VALUES (?1, ?2, 'text/plain', ?3, ?4, ?5, ?6)
@@ -409,15 +398,15 @@ fn finish_batch(
             txn,
             &now_text,
             row.id,
-            &format!("phase:{}", to.as_str()),
+            &phase_action(to),
             owner.as_deref().unwrap_or_default(),
-            &format!("outcome={} exitcode={}", outcome, cpl.exitcode),
+            &completion_detail(outcome, cpl.exitcode),
         )?;
         insert_audit(
             txn,
             &now_text,
             row.id,
-            &format!("phase:{}", preserved_phase.as_str()),
+            &phase_action(preserved_phase),
             owner.as_deref().unwrap_or("scheduler"),
             "",
         )?;
