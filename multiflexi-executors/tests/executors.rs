@@ -23,6 +23,9 @@ fn executor_id(backend: &str, case: &str) -> String {
     format!("conformance-{backend}-{case}-{}", std::process::id())
 }
 
+#[path = "native/supervisor.rs"]
+mod native_supervisor;
+
 mod native {
     use super::*;
     use multiflexi_executors::{NativeConfig, NativeExecutor};

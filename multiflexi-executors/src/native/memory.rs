@@ -133,8 +133,14 @@ pub(crate) struct JobCgroup {
 }
 
 impl JobCgroup {
-    /// Creates the job's cgroup with `limit` bytes of memory (no swap where that can be set).
-    pub(crate) fn create(backend: &MemoryBackend, name: &str, limit: u64) -> io::Result<Self> {
+    /// Creates the job's cgroup, with `limit` bytes of memory (no swap where that can be set)
+    /// or without a limit (the cgroup then only tracks the job's processes, so that one that
+    /// left the process group is still found and killed).
+    pub(crate) fn create(
+        backend: &MemoryBackend,
+        name: &str,
+        limit: Option<u64>,
+    ) -> io::Result<Self> {
         let (base, v2) = match backend {
             MemoryBackend::CgroupV2(p) => (p, true),
             MemoryBackend::CgroupV1(p) => (p, false),
@@ -147,12 +153,16 @@ impl JobCgroup {
             Err(e) => return Err(e),
         }
         let setup = || -> io::Result<OwnedFd> {
-            if v2 {
-                fs::write(dir.join("memory.max"), limit.to_string())?;
-                let _ = fs::write(dir.join("memory.swap.max"), "0");
-            } else {
-                fs::write(dir.join("memory.limit_in_bytes"), limit.to_string())?;
-                let _ = fs::write(dir.join("memory.memsw.limit_in_bytes"), limit.to_string());
+            match (limit, v2) {
+                (None, _) => {}
+                (Some(limit), true) => {
+                    fs::write(dir.join("memory.max"), limit.to_string())?;
+                    let _ = fs::write(dir.join("memory.swap.max"), "0");
+                }
+                (Some(limit), false) => {
+                    fs::write(dir.join("memory.limit_in_bytes"), limit.to_string())?;
+                    let _ = fs::write(dir.join("memory.memsw.limit_in_bytes"), limit.to_string());
+                }
             }
             let file = fs::OpenOptions::new()
                 .write(true)
@@ -172,6 +182,11 @@ impl JobCgroup {
     /// before it executes the job's program).
     pub(crate) fn procs_fd(&self) -> i32 {
         self.procs.as_raw_fd()
+    }
+
+    /// The path of `cgroup.procs` (the supervisor reads it to kill the job's processes).
+    pub(crate) fn procs_path(&self) -> PathBuf {
+        self.dir.join("cgroup.procs")
     }
 
     /// Pids still in the cgroup.

@@ -2,6 +2,8 @@
 
 mod memory;
 mod registry;
+mod spawner;
+mod supervisor;
 
 pub use memory::MemoryBackend;
 
@@ -15,7 +17,9 @@ use multiflexi_core::executor::{
 use multiflexi_core::{Error, Executor, ExecutorKind, Result};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use std::ffi::CString;
 use std::io;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -79,9 +83,14 @@ impl NativeConfig {
 ///   [`LaunchSpec::process_env`] (PATH, HOME = the work directory, LANG, TZ, the job's own
 ///   variables) is set; the working directory is `spec.work_dir` (created if missing); stdin is
 ///   `/dev/null`.
-/// - The job leads its own process group. A timeout or cancel sends SIGTERM to the group, then
-///   SIGKILL after [`NativeConfig::kill_grace`]; whatever is left of the group (and of the job's
-///   memory cgroup) when the main process ends is killed too, so nothing of a job outlives it.
+/// - The job runs in its own process group, and in its own cgroup where the machine allows one
+///   ([`MemoryBackend`]). A timeout or cancel sends SIGTERM to the group, then SIGKILL after
+///   [`NativeConfig::kill_grace`]; whatever is left of the group and of the cgroup when the main
+///   process ends is killed too, so nothing of a job outlives it.
+/// - A job dies with its executor process, even when that executor never comes back: a
+///   per-job supervisor process, told by the kernel when the executor dies, kills the job's
+///   cgroup and process group (`supervisor.rs`). Without a cgroup (no permission to make
+///   one) a child that called `setsid()` escapes that kill.
 /// - stdout and stderr are read concurrently in chunks of at most [`NativeConfig::read_chunk`]
 ///   bytes and pushed to [`JobIo`] as they arrive, untouched.
 /// - A program that cannot be started ends with 127 (not found) or 126 (not executable,
@@ -191,27 +200,33 @@ impl Executor for NativeExecutor {
             .stderr(Stdio::piped())
             .process_group(0);
 
-        let cgroup = match spec.memory_limit_mb {
-            Some(mb) if self.memory.is_cgroup() => {
-                let name = format!(
-                    "job-{}-{}-{}",
-                    spec.job_id,
-                    std::process::id(),
-                    NONCE.fetch_add(1, Ordering::Relaxed)
-                );
-                let cg = JobCgroup::create(&self.memory, &name, u64::from(mb) << 20)
-                    .map_err(|e| platform("creating the job's memory cgroup", e))?;
-                join_cgroup_on_exec(&mut cmd, cg.procs_fd());
-                Some(cg)
+        // Every job gets a cgroup where this machine allows one: it carries the memory limit,
+        // and it finds the job's processes that left its process group (setsid) when the job
+        // must die.
+        let limit = spec.memory_limit_mb.map(|mb| u64::from(mb) << 20);
+        let cgroup = if self.memory.is_cgroup() {
+            let name = format!(
+                "job-{}-{}-{}",
+                spec.job_id,
+                std::process::id(),
+                NONCE.fetch_add(1, Ordering::Relaxed)
+            );
+            let cg = JobCgroup::create(&self.memory, &name, limit)
+                .map_err(|e| platform("creating the job's cgroup", e))?;
+            join_cgroup_on_exec(&mut cmd, cg.procs_fd());
+            Some(cg)
+        } else {
+            if let Some(bytes) = limit {
+                limit_address_space_on_exec(&mut cmd, bytes);
             }
-            Some(mb) => {
-                limit_address_space_on_exec(&mut cmd, u64::from(mb) << 20);
-                None
-            }
-            None => None,
+            None
         };
+        let procs = cgroup
+            .as_ref()
+            .and_then(|cg| CString::new(cg.procs_path().into_os_string().into_vec()).ok());
+        supervisor::install(&mut cmd, std::process::id() as i32, procs);
 
-        let mut child = match cmd.spawn() {
+        let mut child = match spawner::spawn(cmd).await {
             Ok(child) => child,
             Err(e) => {
                 if let Some(cg) = cgroup {
