@@ -902,5 +902,6 @@ fn launch_spec(job: &Job, executor_id: &str, work_dir: PathBuf) -> LaunchSpec {
     spec.memory_limit_mb = job.spec.memory_limit_mb;
     spec.artifacts = job.spec.artifacts.clone();
     spec.timezone = job.spec.timezone.clone();
+    spec.retry_of = job.retry_of;
     spec
 }

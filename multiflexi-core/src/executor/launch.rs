@@ -40,6 +40,9 @@ pub struct LaunchSpec {
     pub artifacts: Vec<String>,
     /// IANA timezone for `TZ`.
     pub timezone: String,
+    /// The job this one retries: a container executor removes what is left of that job
+    /// before it starts this one, so two runs of one slot never overlap.
+    pub retry_of: Option<JobId>,
 }
 
 impl LaunchSpec {
@@ -65,6 +68,7 @@ impl LaunchSpec {
             memory_limit_mb: None,
             artifacts: Vec::new(),
             timezone: "UTC".into(),
+            retry_of: None,
         }
     }
 

@@ -14,6 +14,7 @@ pub use fake::{FakeExecutor, FakeRun};
 pub use launch::{DEFAULT_PATH, ExitReport, LaunchSpec, RunHandle, Termination};
 
 use crate::Result;
+use crate::ids::JobId;
 use crate::model::ExecutorKind;
 use async_trait::async_trait;
 use std::fmt::Debug;
@@ -37,6 +38,46 @@ pub trait JobIo: Send + Sync {
         name: &str,
         content: &mut (dyn AsyncRead + Send + Unpin),
     ) -> Result<()>;
+    /// Whether the job must die at once rather than gracefully. Read it when `cancel` fires:
+    /// true when the engine stops the job because its lease is about to run out (another
+    /// executor may soon run the job again), so SIGKILL / `docker kill` / a zero grace period
+    /// instead of TERM and a grace.
+    fn stop_now(&self) -> bool {
+        false
+    }
+}
+
+/// What an executor started for a job that can outlive the process that started it (a
+/// container, a Kubernetes Job, a native job's process group whose executor died), with the
+/// lease it was started under (from its labels or records).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Leftover {
+    /// The job it ran.
+    pub job_id: JobId,
+    /// The job's lease token when it was started.
+    pub lease_token: i64,
+    /// The executor daemon that started it.
+    pub executor_id: String,
+    /// What it is, for [`Executor::remove`] and for logs (container id, Job name, pid).
+    pub handle: String,
+}
+
+impl Leftover {
+    /// A leftover of job `job_id` started under `lease_token` by `executor_id`.
+    pub fn new(
+        job_id: JobId,
+        lease_token: i64,
+        executor_id: impl Into<String>,
+        handle: impl Into<String>,
+    ) -> Self {
+        Self {
+            job_id,
+            lease_token,
+            executor_id: executor_id.into(),
+            handle: handle.into(),
+        }
+    }
 }
 
 /// Runs jobs of one [`ExecutorKind`].
@@ -65,7 +106,30 @@ pub trait Executor: Send + Sync + Debug + 'static {
         true
     }
 
-    /// Removes what a dead executor with this id left behind (containers, Kubernetes Jobs).
+    /// Everything of this kind that runs, or was left, for jobs: the engine removes those
+    /// whose job is no longer leased under the same token (the job ended, or its lease was
+    /// recovered), whichever executor started them. The default: nothing outlives `launch`.
+    async fn leftovers(&self) -> Result<Vec<Leftover>> {
+        Ok(Vec::new())
+    }
+
+    /// Stops and removes one leftover (its processes, container or Kubernetes Job). Gone
+    /// already is success.
+    async fn remove(&self, leftover: &Leftover) -> Result<()> {
+        let _ = leftover;
+        Ok(())
+    }
+
+    /// Removes what a dead executor with this id left behind: its [`Executor::leftovers`].
     /// Returns how many things were removed.
-    async fn reap(&self, executor_id: &str) -> Result<u64>;
+    async fn reap(&self, executor_id: &str) -> Result<u64> {
+        let mut removed = 0;
+        for leftover in self.leftovers().await? {
+            if leftover.executor_id == executor_id {
+                self.remove(&leftover).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
 }

@@ -14,9 +14,9 @@ use bollard::query_parameters::{
 };
 use futures::StreamExt;
 use multiflexi_core::executor::{
-    Capabilities, Capability, ExitReport, JobIo, LaunchSpec, RunHandle, Termination,
+    Capabilities, Capability, ExitReport, JobIo, LaunchSpec, Leftover, RunHandle, Termination,
 };
-use multiflexi_core::{Error, Executor, ExecutorKind, Result};
+use multiflexi_core::{Error, Executor, ExecutorKind, JobId, Result};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -237,6 +237,31 @@ impl DockerExecutor {
         Ok(list.into_iter().filter_map(|c| c.id).collect())
     }
 
+    /// Removes every container of job `job_id` (what is left of the run a retry replaces) and
+    /// returns once they are gone: a retry never starts beside its predecessor.
+    async fn remove_job_containers(&self, docker: &Docker, job_id: JobId) -> Result<()> {
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            vec![format!("{}={job_id}", labels::JOB_ID)],
+        )]);
+        let list = docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| self.api_error("listing containers", e))?;
+        for id in list.into_iter().filter_map(|c| c.id) {
+            tracing::info!(container = %id, job_id = %job_id, "removing the container of the job this retry replaces");
+            remove(docker, &id)
+                .await
+                .map_err(|e| self.api_error(format!("removing container {id}"), e))?;
+        }
+        Ok(())
+    }
+
     /// Writes file `name` (relative to the container work directory) with `content` into a
     /// container, through an archive upload.
     pub async fn put_file(&self, container: &str, name: &str, content: &[u8]) -> Result<()> {
@@ -440,6 +465,9 @@ impl Executor for DockerExecutor {
             Err(e) => return Err(self.api_error(format!("inspecting image {image:?}"), e)),
         }
 
+        if let Some(previous) = spec.retry_of {
+            self.remove_job_containers(docker, previous).await?;
+        }
         let name = Self::container_name(spec);
         let created = docker
             .create_container(
@@ -471,16 +499,38 @@ impl Executor for DockerExecutor {
         result
     }
 
-    async fn reap(&self, executor_id: &str) -> Result<u64> {
+    async fn leftovers(&self) -> Result<Vec<Leftover>> {
         let docker = self.client().await?;
-        let mut removed = 0;
-        for id in self.containers_of(executor_id).await? {
-            remove(docker, &id)
-                .await
-                .map_err(|e| self.api_error(format!("removing container {id}"), e))?;
-            removed += 1;
-        }
-        Ok(removed)
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            vec![format!("{}=true", labels::MANAGED)],
+        )]);
+        let list = docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| self.api_error("listing containers", e))?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                let job_id = labels.get(labels::JOB_ID)?.parse().ok()?;
+                let token = labels.get(labels::LEASE_TOKEN)?.parse().ok()?;
+                let executor = labels.get(labels::EXECUTOR_ID).cloned().unwrap_or_default();
+                Some(Leftover::new(JobId(job_id), token, executor, c.id?))
+            })
+            .collect())
+    }
+
+    async fn remove(&self, leftover: &Leftover) -> Result<()> {
+        let docker = self.client().await?;
+        remove(docker, &leftover.handle)
+            .await
+            .map_err(|e| self.api_error(format!("removing container {}", leftover.handle), e))
     }
 }
 
@@ -600,8 +650,12 @@ impl DockerExecutor {
                 },
                 _ = cancel.cancelled(), if stop.is_none() => {
                     stop = Some(Stop::Cancel);
-                    kill("SIGTERM").await;
-                    kill_at = Some(tokio::time::Instant::now() + grace);
+                    if io.stop_now() {
+                        kill("SIGKILL").await;
+                    } else {
+                        kill("SIGTERM").await;
+                        kill_at = Some(tokio::time::Instant::now() + grace);
+                    }
                 }
                 _ = sleep_opt(sleep_until) => {
                     if stop.is_none() {

@@ -14,6 +14,9 @@ pub enum Propagation {
     /// The Job stays (with a deletion timestamp) until its pods are gone: waiting for the Job
     /// to disappear waits for the pod's process to end.
     Foreground,
+    /// As `Foreground`, with a zero grace period: the pod is killed at once (its lease is
+    /// about to run out, or it is a predecessor a retry replaces).
+    ForegroundNow,
     /// The Job goes at once; the garbage collector deletes its pods.
     Background,
 }
@@ -22,6 +25,7 @@ pub enum Propagation {
 pub async fn delete_job(jobs: &Api<Job>, name: &str, how: Propagation) -> Result<bool> {
     let dp = match how {
         Propagation::Foreground => DeleteParams::foreground(),
+        Propagation::ForegroundNow => DeleteParams::foreground().grace_period(0),
         Propagation::Background => DeleteParams::background(),
     };
     match jobs.delete(name, &dp).await {

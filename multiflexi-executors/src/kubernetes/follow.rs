@@ -483,9 +483,12 @@ impl Follow<'_> {
         s.next_gone_check = Instant::now() + GONE_POLL;
         s.stop_until =
             Some(Instant::now() + self.config.termination_grace + self.config.request_timeout);
-        if let Err(e) =
-            cleanup::delete_job(&self.jobs, &self.job_name, Propagation::Foreground).await
-        {
+        let how = if self.io.stop_now() {
+            Propagation::ForegroundNow
+        } else {
+            Propagation::Foreground
+        };
+        if let Err(e) = cleanup::delete_job(&self.jobs, &self.job_name, how).await {
             tracing::warn!(job = %self.job_name, error = %e, "deleting the Job failed; waiting for it anyway");
         }
     }

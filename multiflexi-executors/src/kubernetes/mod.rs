@@ -21,8 +21,10 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
-use multiflexi_core::executor::{Capabilities, Capability, ExitReport, JobIo, LaunchSpec};
-use multiflexi_core::{Error, Executor, ExecutorKind, Result};
+use multiflexi_core::executor::{
+    Capabilities, Capability, ExitReport, JobIo, LaunchSpec, Leftover,
+};
+use multiflexi_core::{Error, Executor, ExecutorKind, JobId, Result};
 use std::fmt;
 use std::future::Future;
 use tokio::sync::OnceCell;
@@ -147,6 +149,39 @@ impl KubernetesExecutor {
         }
     }
 
+    /// Deletes the Jobs (killing their pods at once) and Secrets of job `job_id` — what is left
+    /// of the run a retry replaces — and returns once the Jobs are gone (or the wait ran out:
+    /// then an error, and the retry goes back to the queue).
+    async fn remove_job_objects(
+        &self,
+        jobs: &Api<Job>,
+        secrets: &Api<Secret>,
+        job_id: JobId,
+    ) -> Result<()> {
+        let lp = ListParams::default().labels(&format!("{}={}", crate::labels::JOB_ID, job_id));
+        let listed = self.request("listing Jobs", jobs.list(&lp)).await?;
+        let until = tokio::time::Instant::now()
+            + self.config.termination_grace
+            + self.config.request_timeout;
+        for j in listed.items {
+            let name = j.metadata.name.unwrap_or_default();
+            tracing::info!(job = %name, job_id = %job_id, "deleting the Job of the job this retry replaces");
+            cleanup::delete_job(jobs, &name, Propagation::ForegroundNow).await?;
+            cleanup::delete_secret(secrets, &format!("{name}-env")).await?;
+            while cleanup::job_exists(jobs, &name).await? {
+                if tokio::time::Instant::now() >= until {
+                    return Err(Error::backend(
+                        "kubernetes",
+                        true,
+                        format!("Job {name} of the job this retry replaces is not gone yet"),
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+        Ok(())
+    }
+
     /// Names of the Jobs and Secrets labelled with `executor_id` (what `reap` would delete).
     pub async fn objects_of(&self, executor_id: &str) -> Result<Vec<String>> {
         let (jobs, secrets, _) = self.apis().await?;
@@ -206,6 +241,9 @@ impl Executor for KubernetesExecutor {
             );
         }
         let (jobs, secrets, pods) = self.apis().await?;
+        if let Some(previous) = spec.retry_of {
+            self.remove_job_objects(&jobs, &secrets, previous).await?;
+        }
         let ns = self.client().await?.1.to_owned();
         let job_name = names::job_name(spec);
         let secret_name = names::secret_name(spec);
@@ -260,34 +298,60 @@ impl Executor for KubernetesExecutor {
         result
     }
 
-    async fn reap(&self, executor_id: &str) -> Result<u64> {
+    /// Jobs (`job/<name>`) and Secrets (`secret/<name>`) of every executor: a Secret holds a
+    /// job's environment, so one left without its Job is a leftover too.
+    async fn leftovers(&self) -> Result<Vec<Leftover>> {
         let (jobs, secrets, _) = self.apis().await?;
-        let lp = ListParams::default().labels(&names::executor_selector(executor_id));
-        let mut removed = 0;
-        let listed = self
-            .request(
-                format!("listing Jobs of executor {executor_id}"),
-                jobs.list(&lp),
-            )
-            .await?;
-        for j in listed.items {
-            let name = j.metadata.name.unwrap_or_default();
-            if cleanup::delete_job(&jobs, &name, Propagation::Background).await? {
-                removed += 1;
+        let lp = ListParams::default().labels(&format!("{}=true", crate::labels::MANAGED));
+        let leftover = |kind: &str, meta: kube::api::ObjectMeta| {
+            let labels = meta.labels.unwrap_or_default();
+            let job_id = labels.get(crate::labels::JOB_ID)?.parse().ok()?;
+            let token = labels.get(crate::labels::LEASE_TOKEN)?.parse().ok()?;
+            let executor = meta
+                .annotations
+                .unwrap_or_default()
+                .get(names::EXECUTOR_ID_ANNOTATION)
+                .cloned()
+                .unwrap_or_default();
+            let handle = format!("{kind}/{}", meta.name?);
+            Some(Leftover::new(JobId(job_id), token, executor, handle))
+        };
+        let mut out: Vec<Leftover> = self
+            .request("listing Jobs", jobs.list(&lp))
+            .await?
+            .items
+            .into_iter()
+            .filter_map(|j| leftover("job", j.metadata))
+            .collect();
+        out.extend(
+            self.request("listing Secrets", secrets.list(&lp))
+                .await?
+                .items
+                .into_iter()
+                .filter_map(|s| leftover("secret", s.metadata)),
+        );
+        Ok(out)
+    }
+
+    async fn remove(&self, leftover: &Leftover) -> Result<()> {
+        let (jobs, secrets, _) = self.apis().await?;
+        match leftover.handle.split_once('/') {
+            Some(("job", name)) => {
+                cleanup::delete_job(&jobs, name, Propagation::Background).await?;
+            }
+            Some(("secret", name)) => {
+                cleanup::delete_secret(&secrets, name).await?;
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "leftover",
+                    format!(
+                        "{:?} is not a Job or Secret of this executor",
+                        leftover.handle
+                    ),
+                ));
             }
         }
-        let listed = self
-            .request(
-                format!("listing Secrets of executor {executor_id}"),
-                secrets.list(&lp),
-            )
-            .await?;
-        for s in listed.items {
-            let name = s.metadata.name.unwrap_or_default();
-            if cleanup::delete_secret(&secrets, &name).await? {
-                removed += 1;
-            }
-        }
-        Ok(removed)
+        Ok(())
     }
 }

@@ -12,9 +12,9 @@ use async_trait::async_trait;
 use memory::JobCgroup;
 use multiflexi_core::artifact::sanitize_name;
 use multiflexi_core::executor::{
-    Capabilities, Capability, ExitReport, JobIo, LaunchSpec, RunHandle, Termination,
+    Capabilities, Capability, ExitReport, JobIo, LaunchSpec, Leftover, RunHandle, Termination,
 };
-use multiflexi_core::{Error, Executor, ExecutorKind, Result};
+use multiflexi_core::{Error, Executor, ExecutorKind, JobId, Result};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::ffi::CString;
@@ -289,13 +289,40 @@ impl Executor for NativeExecutor {
         Ok(report)
     }
 
-    async fn reap(&self, executor_id: &str) -> Result<u64> {
+    async fn leftovers(&self) -> Result<Vec<Leftover>> {
         let state_dir = self.config.state_dir.clone();
-        let executor_id = executor_id.to_owned();
-        tokio::task::spawn_blocking(move || registry::reap(&state_dir, &executor_id))
+        let orphans = tokio::task::spawn_blocking(move || registry::orphans(&state_dir))
+            .await
+            .map_err(|e| platform("listing job records", io::Error::other(e)))?
+            .map_err(|e| platform("listing job records", e))?;
+        // The lease token is not recorded: a native job whose executor process is gone is
+        // never followed again, so it is a leftover whatever its lease (token -1 never matches).
+        Ok(orphans
+            .into_iter()
+            .map(|o| {
+                Leftover::new(
+                    JobId(o.job_id),
+                    -1,
+                    o.executor_id,
+                    o.path.to_string_lossy().into_owned(),
+                )
+            })
+            .collect())
+    }
+
+    async fn remove(&self, leftover: &Leftover) -> Result<()> {
+        let path = PathBuf::from(&leftover.handle);
+        if !path.starts_with(&self.config.state_dir) {
+            return Err(Error::invalid(
+                "leftover",
+                format!("{} is not a record of this executor", leftover.handle),
+            ));
+        }
+        tokio::task::spawn_blocking(move || registry::kill_recorded(&path))
             .await
             .map_err(|e| platform("reaping", io::Error::other(e)))?
             .map_err(|e| platform("reaping", e))
+            .map(drop)
     }
 }
 
@@ -350,8 +377,12 @@ impl NativeExecutor {
                 r = &mut pumps, if pumped.is_none() => pumped = Some(r),
                 _ = cancel.cancelled(), if stop.is_none() => {
                     stop = Some(Stop::Cancel);
-                    signal_job(Signal::SIGTERM);
-                    kill_at = Some(tokio::time::Instant::now() + grace);
+                    if io.stop_now() {
+                        signal_job(Signal::SIGKILL);
+                    } else {
+                        signal_job(Signal::SIGTERM);
+                        kill_at = Some(tokio::time::Instant::now() + grace);
+                    }
                 }
                 _ = sleep_opt(sleep_until) => {
                     if stop.is_none() {

@@ -79,8 +79,89 @@ fn alive(pid: i32, start: u64) -> bool {
     pid > 0 && start_time(pid) == Some(start)
 }
 
+/// One record whose owner (the executor process that ran the job) is gone, or is this process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Orphan {
+    /// The record's file.
+    pub path: PathBuf,
+    /// The executor id (the record's directory name).
+    pub executor_id: String,
+    /// The job.
+    pub job_id: i64,
+}
+
+/// Records, of every executor id under `state_dir`, whose owner process is gone (or is this
+/// process: the dispatcher decides about its own).
+pub(crate) fn orphans(state_dir: &Path) -> io::Result<Vec<Orphan>> {
+    let executors = match fs::read_dir(state_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for executor in executors.flatten() {
+        let executor_id = executor.file_name().to_string_lossy().into_owned();
+        let Ok(records) = fs::read_dir(executor.path()) else {
+            continue;
+        };
+        for record in records.flatten() {
+            let path = record.path();
+            let name = record.file_name().to_string_lossy().into_owned();
+            let Some(job_id) = name
+                .strip_prefix("job-")
+                .and_then(|r| r.split('-').next())
+                .and_then(|j| j.parse().ok())
+            else {
+                continue;
+            };
+            let Ok(content) = fs::read_to_string(&path) else {
+                continue;
+            };
+            let fields: Vec<&str> = content.split_whitespace().collect();
+            let owner: Option<i32> = fields.get(2).and_then(|f| f.parse().ok());
+            let owner_start: Option<u64> = fields.get(3).and_then(|f| f.parse().ok());
+            if let (Some(owner), Some(owner_start)) = (owner, owner_start) {
+                if owner != std::process::id() as i32 && alive(owner, owner_start) {
+                    continue;
+                }
+            }
+            out.push(Orphan {
+                path,
+                executor_id: executor_id.clone(),
+                job_id,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Kills the process group a record names (if its leader is still the same process) and
+/// removes the record; whether a group was killed.
+pub(crate) fn kill_recorded(path: &Path) -> io::Result<bool> {
+    let content = match fs::read_to_string(path) {
+        Ok(c) => c,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let mut fields = content.split_whitespace();
+    let pid: Option<i32> = fields.next().and_then(|f| f.parse().ok());
+    let start: Option<u64> = fields.next().and_then(|f| f.parse().ok());
+    let mut killed = false;
+    if let (Some(pid), Some(start)) = (pid, start) {
+        if pid > 1 && alive(pid, start) {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            killed = true;
+        }
+    }
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(killed),
+    }
+}
+
 /// Kills the process groups recorded for `executor_id` by processes that are gone, whose leaders
 /// still run; removes those records and returns how many groups were killed.
+#[cfg(test)]
 pub(crate) fn reap(state_dir: &Path, executor_id: &str) -> io::Result<u64> {
     let dir = dir(state_dir, executor_id);
     let entries = match fs::read_dir(&dir) {

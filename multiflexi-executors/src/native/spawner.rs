@@ -28,7 +28,9 @@ pub(crate) async fn spawn(cmd: Command) -> io::Result<Child> {
             .map(|_| tx)
     });
     let Some(sender) = sender else {
-        return Err(io::Error::other("the job spawner thread could not be started"));
+        return Err(io::Error::other(
+            "the job spawner thread could not be started",
+        ));
     };
     let (reply, answer) = oneshot::channel();
     sender

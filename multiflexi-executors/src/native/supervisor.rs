@@ -56,7 +56,14 @@ fn supervise(executor_pid: i32, cgroup_procs: Option<&CString>) -> io::Result<()
     // SAFETY (whole function): raw syscalls on stack memory and on `cgroup_procs`, which was
     // allocated before the fork; see `install`.
     unsafe {
-        if libc::prctl(libc::PR_SET_PDEATHSIG, DEATH_SIGNAL as libc::c_ulong, 0, 0, 0) != 0 {
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            DEATH_SIGNAL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) != 0
+        {
             return Err(io::Error::last_os_error());
         }
         if libc::getppid() != executor_pid {
@@ -86,7 +93,13 @@ fn supervise(executor_pid: i32, cgroup_procs: Option<&CString>) -> io::Result<()
         if job == 0 {
             // The job: dies with its supervisor (which only ever dies by SIGKILL, taking the
             // job's process group with it anyway), and starts with the mask std gave it.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
             if libc::getppid() != supervisor {
                 libc::_exit(137);
             }
@@ -181,7 +194,9 @@ fn kill_listed(path: &CString, own: libc::pid_t) -> usize {
             }
             for &b in &buf[..n as usize] {
                 if b.is_ascii_digit() {
-                    pid = pid.saturating_mul(10).saturating_add(libc::pid_t::from(b - b'0'));
+                    pid = pid
+                        .saturating_mul(10)
+                        .saturating_add(libc::pid_t::from(b - b'0'));
                     in_number = true;
                 } else if in_number {
                     if pid > 1 && pid != own {
