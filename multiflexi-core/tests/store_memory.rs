@@ -40,9 +40,11 @@ mod artifact_cap {
     use multiflexi_core::artifact::DEFAULT_ARTIFACT_CAP;
     use multiflexi_core::conformance::store::start_instant;
     use multiflexi_core::model::{App, Company, JobSpec, NewJob, RunTemplate};
-    use multiflexi_core::store::{Catalog, JobQueue};
+    use multiflexi_core::model::ExecutorKind;
+    use multiflexi_core::store::{Catalog, ClaimOptions, JobQueue, LeaseRef};
 
-    async fn job(store: &InMemoryStore) -> multiflexi_core::JobId {
+    /// A claimed job's lease (artifacts are written under it).
+    async fn job(store: &InMemoryStore) -> LeaseRef {
         let app = store.put_app(&App::new("a", "/bin/true")).await.unwrap();
         let company = store.create_company(&Company::new("c")).await.unwrap();
         let t = store
@@ -58,7 +60,9 @@ mod artifact_cap {
             Trigger::Manual,
             start_instant(),
         );
-        store.create_and_schedule(&new).await.unwrap().id
+        store.create_and_schedule(&new).await.unwrap();
+        let claim = ClaimOptions::new("executor-1", vec![ExecutorKind::Native], 1);
+        LeaseRef::of(&store.claim(&claim).await.unwrap()[0])
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@ pub use name::sanitize_name;
 
 use crate::Result;
 use crate::ids::{ArtifactId, JobId};
+use crate::store::LeaseRef;
 use crate::model::{Artifact, ArtifactMeta};
 use async_trait::async_trait;
 use std::fmt::Debug;
@@ -21,12 +22,17 @@ pub const DEFAULT_ARTIFACT_CAP: u64 = 64 * 1024 * 1024;
 /// Stores a job's artifacts: stdout.txt, stderr.txt and result files.
 #[async_trait]
 pub trait ArtifactSink: Send + Sync + Debug + 'static {
-    /// Stores `content` as artifact `name` of `job_id`. Idempotent per (job, name): a second put
-    /// replaces the first and returns the same id. `name` must already be sanitised
-    /// ([`sanitize_name`]); content over the sink's cap is truncated with a note.
+    /// Stores `content` as artifact `name` of the job `lease` names. Idempotent per (job,
+    /// name): a second put replaces the first and returns the same id. `name` must already be
+    /// sanitised ([`sanitize_name`]); content over the sink's cap is truncated with a note.
+    ///
+    /// Fenced in the same transaction as the write: the job's `lease_token` must still be
+    /// `lease.lease_token` and the job Queued, Running, or Completed by its holder (see
+    /// [`LeaseWrite::Artifact`](crate::store::LeaseWrite::Artifact)), else Conflict; NotFound
+    /// for an unknown job.
     async fn put(
         &self,
-        job_id: JobId,
+        lease: LeaseRef,
         name: &str,
         content_type: &str,
         content: &mut (dyn AsyncRead + Send + Unpin),

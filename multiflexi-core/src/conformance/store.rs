@@ -34,7 +34,13 @@
 //!   re-queued job has no owner, expiry or `queued` time and keeps its token;
 //! - a Scheduled job cancelled by an operator ends Completed(cancelled) with no exit code and
 //!   `cancel_requested = true`; an expired Queued job whose cancel was requested ends
-//!   Completed(cancelled) instead of going back to Scheduled;
+//!   Completed(cancelled) instead of going back to Scheduled, and an expired Running one
+//!   Completed(cancelled) instead of `lost`;
+//! - output and artifacts are fenced by the writer's lease like phase changes (a stale token,
+//!   or a phase that takes no such write, is Conflict);
+//! - a released job is Scheduled again with no owner, expiry or `queued` time, its token kept,
+//!   due at now + `retry_after`; the launch failure that reaches the bound completes it as
+//!   `platform_error` (-1);
 //! - `create_and_schedule` rejects (InvalidInput) a `schedule` job without a slot, an ad-hoc
 //!   (`manual`/`api`/`cli`) job with a slot and a compare-and-swap on a non-`schedule` job;
 //! - audit rows `phase:<phase>` with actor `launched_by` (else `scheduler`) for creation, the
@@ -49,16 +55,20 @@ mod data;
 mod fixtures;
 mod leases;
 mod lifecycle;
+mod releases;
 mod scheduling;
 mod tokens;
+mod writes;
 
 pub use catalog::*;
 pub use claims::*;
 pub use data::*;
 pub use leases::*;
 pub use lifecycle::*;
+pub use releases::*;
 pub use scheduling::*;
 pub use tokens::*;
+pub use writes::*;
 
 use crate::{ArtifactSink, ManualClock, Store};
 use chrono::{DateTime, TimeZone, Utc};
@@ -156,12 +166,18 @@ macro_rules! __store_conformance_case_list {
             cancel_scheduled_job_completes_it,
             cancel_queued_or_running_job_sets_flag,
             expired_queued_job_with_cancel_request_is_cancelled,
+            expired_running_job_with_cancel_request_is_cancelled,
+            lease_expiry_counts_from_the_write,
+            release_after_failed_launch_requeues_up_to_the_bound,
+            release_batch_fences_each_job_and_draining_never_counts,
             work_signal_changes_on_create_and_requeue,
             idempotency_key_returns_first_job,
             cleanup_by_age_and_dry_run,
             output_chunks_in_seq_order_with_paging,
             binary_output_and_artifacts_byte_exact,
             artifact_put_idempotent_per_job_and_name,
+            output_is_fenced_by_the_lease,
+            artifacts_are_fenced_by_the_lease,
             names_differing_only_in_case_are_distinct,
             timestamps_keep_microseconds,
             audit_one_row_per_transition_in_order,
@@ -225,8 +241,10 @@ mod tests {
             include_str!("store/data.rs"),
             include_str!("store/leases.rs"),
             include_str!("store/lifecycle.rs"),
+            include_str!("store/releases.rs"),
             include_str!("store/scheduling.rs"),
             include_str!("store/tokens.rs"),
+            include_str!("store/writes.rs"),
         ];
         let mut found: Vec<&str> = sources
             .iter()

@@ -168,7 +168,7 @@ impl EngineJobIo {
         if batch.is_empty() {
             return Ok(());
         }
-        self.store.append_output(&batch).await
+        self.store.append_output(self.lease(), &batch).await
     }
 
     /// Appends an engine note to stderr (e.g. an executor error), through the same path.
@@ -291,7 +291,7 @@ impl JobIo for EngineJobIo {
         let content_type = detect_content_type(&name, &head);
         let mut chained = head.as_slice().chain(content);
         self.artifacts
-            .put(self.job.id, &name, &content_type, &mut chained)
+            .put(self.lease(), &name, &content_type, &mut chained)
             .await?;
         Ok(())
     }

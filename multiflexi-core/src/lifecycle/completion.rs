@@ -18,7 +18,9 @@ pub struct CompletionPlan {
 /// Plans the side effects of `job` completing with `outcome` / `exitcode` at `end`.
 ///
 /// - counters: success iff the outcome is `success`;
-/// - retry per [`retry_at`], keeping the slot, `attempt + 1`, `retry_of = job`;
+/// - retry per [`retry_at`], keeping the slot, `attempt + 1`, `retry_of = job` — never for a
+///   job whose stored spec could not be read ([`Job::unreadable`]): its copy would run without
+///   its environment;
 /// - for a job with a slot whose chain ends here (no retry) and whose template has no
 ///   `next_schedule` yet: the next slot after this job's slot.
 pub fn plan_completion(
@@ -37,6 +39,7 @@ pub fn plan_completion(
         app_exit_codes,
         end,
     )
+    .filter(|_| job.unreadable.is_none())
     .map(|after| NewJob {
         runtemplate_id: job.runtemplate_id,
         company_id: job.company_id,

@@ -39,6 +39,9 @@ pub enum Event {
     Complete(Outcome),
     /// Its lease expired (the executor holding it is gone).
     LeaseExpired,
+    /// The executor holding a claimed job gave it back before it started (its launch failed
+    /// before the application ran, or the executor is draining).
+    Release,
     /// Artifacts stored.
     Preserve,
 }
@@ -48,7 +51,7 @@ impl Event {
     pub fn all() -> Vec<Event> {
         let mut v = vec![Event::Schedule, Event::Claim, Event::Start];
         v.extend(Outcome::ALL.into_iter().map(Event::Complete));
-        v.extend([Event::LeaseExpired, Event::Preserve]);
+        v.extend([Event::LeaseExpired, Event::Release, Event::Preserve]);
         v
     }
 }
@@ -61,6 +64,7 @@ impl fmt::Display for Event {
             Event::Start => f.write_str("start"),
             Event::Complete(o) => write!(f, "complete({o})"),
             Event::LeaseExpired => f.write_str("lease_expired"),
+            Event::Release => f.write_str("release"),
             Event::Preserve => f.write_str("preserve"),
         }
     }
@@ -88,17 +92,19 @@ impl Phase {
 
     /// The lifecycle's transition function.
     ///
-    /// | from \ event | schedule  | claim  | start   | complete(o)                              | lease_expired    | preserve  |
-    /// |--------------|-----------|--------|---------|------------------------------------------|------------------|-----------|
-    /// | Created      | Scheduled | –      | –       | –                                        | –                | –         |
-    /// | Scheduled    | –         | Queued | –       | Completed, only o = cancelled            | –                | –         |
-    /// | Queued       | –         | –      | Running | Completed, only o ∈ {platform_error, cancelled} | Scheduled (no attempt counted) | – |
-    /// | Running      | –         | –      | –       | Completed (any o)                        | Completed(lost)  | –         |
-    /// | Completed    | –         | –      | –       | –                                        | –                | Preserved |
-    /// | Preserved    | –         | –      | –       | –                                        | –                | –         |
+    /// | from \ event | schedule  | claim  | start   | complete(o)                              | lease_expired    | release   | preserve  |
+    /// |--------------|-----------|--------|---------|------------------------------------------|------------------|-----------|-----------|
+    /// | Created      | Scheduled | –      | –       | –                                        | –                | –         | –         |
+    /// | Scheduled    | –         | Queued | –       | Completed, only o = cancelled            | –                | –         | –         |
+    /// | Queued       | –         | –      | Running | Completed, only o ∈ {platform_error, cancelled} | Scheduled (no attempt counted) | Scheduled (no attempt counted) | – |
+    /// | Running      | –         | –      | –       | Completed (any o)                        | Completed(lost)  | –         | –         |
+    /// | Completed    | –         | –      | –       | –                                        | –                | –         | Preserved |
+    /// | Preserved    | –         | –      | –       | –                                        | –                | –         | –         |
     ///
     /// Everything marked `–` is rejected with [`Error::InvalidTransition`]. A `lost` job stops at
-    /// Completed (its output died with it), so nothing preserves it automatically.
+    /// Completed (its output died with it), so nothing preserves it automatically. `release` is
+    /// the holder giving a claimed job back before it started (a launch that failed before the
+    /// application ran, or a draining executor): only a Queued job can be released.
     pub fn apply(self, event: Event) -> Result<Transition, Error> {
         use Event as E;
         use Phase as P;
@@ -115,7 +121,7 @@ impl Phase {
             (P::Scheduled, E::Complete(Outcome::Cancelled)) => done(Outcome::Cancelled),
             (P::Queued, E::Start) => to(P::Running),
             (P::Queued, E::Complete(o @ (Outcome::PlatformError | Outcome::Cancelled))) => done(o),
-            (P::Queued, E::LeaseExpired) => to(P::Scheduled),
+            (P::Queued, E::LeaseExpired | E::Release) => to(P::Scheduled),
             (P::Running, E::Complete(o)) => done(o),
             (P::Running, E::LeaseExpired) => done(Outcome::Lost),
             (P::Completed, E::Preserve) => to(P::Preserved),
@@ -184,6 +190,7 @@ mod tests {
             Queued => match event {
                 Event::Start => Some((Running, None)),
                 Event::LeaseExpired => Some((Scheduled, None)),
+                Event::Release => Some((Scheduled, None)),
                 Event::Complete(o) if o == Outcome::PlatformError || o == Outcome::Cancelled => {
                     Some((Completed, Some(o)))
                 }
@@ -219,9 +226,9 @@ mod tests {
                 }
             }
         }
-        // 6 phases × 15 events: Created 1, Scheduled 2, Queued 4, Running 11, Completed 1 legal.
-        assert_eq!(legal + illegal, 6 * 15);
-        assert_eq!(legal, 1 + 2 + 4 + 11 + 1);
+        // 6 phases × 16 events: Created 1, Scheduled 2, Queued 5, Running 11, Completed 1 legal.
+        assert_eq!(legal + illegal, 6 * 16);
+        assert_eq!(legal, 1 + 2 + 5 + 11 + 1);
     }
 
     #[test]
@@ -245,6 +252,18 @@ mod tests {
         assert_eq!(t.outcome, Some(Outcome::Lost));
         assert!(t.to.apply(Event::Start).is_err());
         assert!(t.to.apply(Event::Claim).is_err());
+    }
+
+    #[test]
+    fn only_a_queued_job_can_be_released() {
+        for from in Phase::ALL {
+            let r = from.apply(Event::Release);
+            if from == Phase::Queued {
+                assert_eq!(r.unwrap(), Transition { to: Phase::Scheduled, outcome: None });
+            } else {
+                assert!(r.is_err(), "{from} + release");
+            }
+        }
     }
 
     #[test]

@@ -230,6 +230,17 @@ pub struct Job {
     pub end: Option<DateTime<Utc>>,
     /// Artifacts stored.
     pub preserved: Option<DateTime<Utc>>,
+    /// Launches that failed before the application started (the job was released back to the
+    /// queue each time; at the bound it completes as `platform_error`). Not attempts: a retry
+    /// starts again at 0.
+    #[serde(default)]
+    pub launch_failures: u32,
+    /// Why the stored row could not be read back (for example its environment was sealed with a
+    /// master key this process does not have), `None` for every readable job. An unreadable job
+    /// still lists with its id, phase, timestamps and the other plain columns, but its `spec`
+    /// is empty: it is never handed out to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 impl Job {

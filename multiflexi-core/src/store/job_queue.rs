@@ -3,6 +3,7 @@ use crate::artifact::ArtifactSink;
 use crate::ids::{CompanyId, JobId, RunTemplateId};
 use crate::lifecycle::{Outcome, Phase};
 use crate::model::{ExecutorKind, Job, NewJob};
+use crate::store::{Release, Released};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::fmt::Debug;
@@ -186,7 +187,7 @@ pub async fn finish_separately<Q: JobQueue + ?Sized>(
         let preserved = async {
             artifacts
                 .put(
-                    lease.job_id,
+                    lease,
                     "stdout.txt",
                     "text/plain",
                     &mut f.stdout.as_slice(),
@@ -194,7 +195,7 @@ pub async fn finish_separately<Q: JobQueue + ?Sized>(
                 .await?;
             artifacts
                 .put(
-                    lease.job_id,
+                    lease,
                     "stderr.txt",
                     "text/plain",
                     &mut f.stderr.as_slice(),
@@ -256,8 +257,8 @@ pub struct Recovered {
     pub lost: Vec<Job>,
     /// Retries created for lost jobs.
     pub retries: Vec<Job>,
-    /// Queued jobs whose lease expired after an operator asked to cancel them:
-    /// Completed(cancelled), never started.
+    /// Queued or Running jobs whose lease expired after an operator asked to cancel them:
+    /// Completed(cancelled, no exit code), never retried, never `lost`.
     pub cancelled: Vec<Job>,
 }
 
@@ -343,13 +344,19 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
 
     /// Scheduled → Queued for up to `limit` due jobs (`after <= now`) of the requested executor
     /// kinds, oldest `after` first, in one round trip. Each claim increments the job's
-    /// `lease_token` and sets owner and expiry.
+    /// `lease_token` and sets owner and expiry (now + `lease_ttl` on the store's clock when the
+    /// write executes). A due job the store cannot decode ([`Job::unreadable`]) is never handed
+    /// out: it is completed as `platform_error` (-1, no retry, the reason in its stderr copy)
+    /// and left out of the result, so it neither runs without its environment nor blocks the
+    /// queue.
     async fn claim(&self, options: &ClaimOptions) -> Result<Vec<Job>>;
 
     /// Queued → Running for each start report (fenced); one result per input.
     async fn begin_many(&self, starts: &[Begin]) -> Result<Vec<Result<Job>>>;
 
-    /// Sets each live lease's expiry to now + `ttl` (the store's clock); one status per input.
+    /// Sets each live lease's expiry to now + `ttl`, `now` being the store's clock when the write
+    /// executes (the database's clock inside the statement, after any wait for a connection or
+    /// a lock); one status per input.
     async fn heartbeat(&self, leases: &[LeaseRef], ttl: Duration) -> Result<Vec<HeartbeatStatus>>;
 
     /// Queued/Running → Completed (fenced): outcome, exit code, end, output copies; schedule row
@@ -389,7 +396,30 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
         begin_then_finish(self, starts, finishes, artifacts).await
     }
 
-    /// Expired Queued leases → Scheduled; expired Running leases → Completed(lost, -1) + retry rule.
+    /// Gives claimed jobs that never started back to the queue, in ONE transaction, one result
+    /// per input (a fencing conflict on one fails only that one).
+    ///
+    /// Each release is fenced on (job, `lease_token`, Queued) — a stale token is Conflict, a job
+    /// that already started is InvalidTransition — and then, per [`Release::plan`]:
+    /// - Queued → Scheduled ([`Released::Requeued`]): lease owner and expiry and the `queued`
+    ///   time cleared, the token kept, the schedule row unclaimed and due at the store's now +
+    ///   `retry_after` (the job's `after` too), `launch_failures` stored (+1 for
+    ///   [`ReleaseReason::LaunchFailed`](crate::store::ReleaseReason::LaunchFailed), unchanged
+    ///   for `Draining`), one `phase:scheduled` audit row by the lease owner with the detail
+    ///   [`release_audit_detail`](crate::store::release_audit_detail); no attempt counted, the
+    ///   template's counters untouched; the work signal changes;
+    /// - when this launch failure reaches `max_launch_failures`: Queued → Completed
+    ///   (`platform_error`, -1) exactly as [`JobQueue::complete_many`] (counters,
+    ///   `next_schedule`, the retry rule), the failure as the stderr copy
+    ///   ([`Released::Failed`]);
+    /// - a job an operator asked to cancel is not put back to run: it ends Completed
+    ///   (`cancelled`, no exit code), also [`Released::Failed`].
+    async fn release_many(&self, releases: &[Release]) -> Result<Vec<Result<Released>>>;
+
+    /// Expired Queued leases → Scheduled; expired Running leases → Completed(lost, -1) + retry
+    /// rule. A job whose cancel was requested is never run again: expired Queued or Running, it
+    /// ends Completed(cancelled, no exit code, no retry) and is reported in
+    /// [`Recovered::cancelled`].
     async fn recover_expired(&self) -> Result<Recovered>;
 
     /// Cancels a Scheduled job at once; flags a Queued/Running one for its executor.
@@ -398,16 +428,18 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
     /// Deletes finished jobs (and their schedule rows, output and artifacts) that ended before the cutoff.
     async fn cleanup(&self, options: &CleanupOptions) -> Result<CleanupReport>;
 
-    /// One job.
+    /// One job; a row the store cannot decode comes back with [`Job::unreadable`] set.
     async fn get_job(&self, id: JobId) -> Result<Job>;
 
-    /// Jobs matching the filter, newest first.
+    /// Jobs matching the filter, newest first. A row the store cannot decode is listed with
+    /// [`Job::unreadable`] set; it never fails the listing.
     async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>>;
 
     /// Counts by phase.
     async fn queue_overview(&self) -> Result<QueueOverview>;
 
-    /// A signal that changes whenever a job may have become claimable (created, re-queued).
+    /// A signal that changes whenever a job may have become claimable (created, re-queued,
+    /// released).
     /// Mark the current value seen before claiming and wait for a change after: nothing is lost.
     /// `None` when the backend cannot signal (the dispatcher then polls).
     fn work_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {

@@ -5,19 +5,29 @@
 //! - each lifecycle call is ONE transaction: the phase change, its schedule row, counters,
 //!   `next_schedule`, a retry job and the audit row commit together or not at all;
 //! - every write after a claim is fenced: it names the job's `lease_token` and the phase it
-//!   expects, and fails with [`Error::Conflict`](crate::Error::Conflict) when either moved on;
+//!   expects, and fails with [`Error::Conflict`](crate::Error::Conflict) when either moved on —
+//!   phase changes, heartbeats, releases, output chunks ([`OutputLog::append_output`]) and
+//!   artifacts ([`ArtifactSink::put`](crate::ArtifactSink::put)) alike (see [`LeaseWrite`]),
+//!   checked in the same transaction as the write;
 //! - `_many` forms return one result per input, in input order: a conflict on one job does not
 //!   fail the others;
 //! - claims take a batch in one round trip, only for the requested executor kinds, each job to
 //!   exactly one claimer;
-//! - lease expiry is decided by the store's clock (the database's, or the injected [`Clock`](crate::Clock)).
+//! - lease expiry is decided by the store's clock (the database's, or the injected [`Clock`](crate::Clock)),
+//!   read when the write executes (after any wait for a connection or a lock), so a heartbeat
+//!   never sets an expiry that is already in the past;
+//! - one row the store cannot decode (its environment sealed with another master key) never
+//!   fails a listing: it is returned with [`Job::unreadable`](crate::Job::unreadable) set, and a
+//!   claim never hands it out to run.
 
 mod access_token;
 mod audit;
 mod catalog;
 mod job_queue;
+mod lease_write;
 mod memory;
 mod output_log;
+mod release;
 
 pub use access_token::{
     AccessToken, AccessTokens, IssuedToken, TOKEN_PREFIX, TokenScope, new_token_secret, token_hash,
@@ -29,8 +39,10 @@ pub use job_queue::{
     Completion, Finish, Finished, HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview,
     Recovered, begin_then_finish, fence_conflict, finish_separately,
 };
+pub use lease_write::LeaseWrite;
 pub use memory::InMemoryStore;
-pub use output_log::{OutputChunk, OutputLog, Stream};
+pub use output_log::{OutputChunk, OutputLog, Stream, check_chunks_of};
+pub use release::{Release, ReleasePlan, ReleaseReason, Released, release_audit_detail};
 
 /// The whole durable record, used as `Arc<dyn Store>`.
 pub trait Store: Catalog + JobQueue + OutputLog + AuditLog + AccessTokens {}

@@ -1,3 +1,4 @@
+use super::LeaseRef;
 use crate::Result;
 use crate::ids::JobId;
 use async_trait::async_trait;
@@ -43,11 +44,31 @@ pub struct OutputChunk {
     pub bytes: Vec<u8>,
 }
 
+/// The InvalidInput of a batch holding a chunk of another job than its lease's.
+pub fn check_chunks_of(lease: LeaseRef, chunks: &[OutputChunk]) -> Result<()> {
+    match chunks.iter().find(|c| c.job_id != lease.job_id) {
+        Some(c) => Err(crate::Error::invalid(
+            "output chunk",
+            format!(
+                "chunk seq {} belongs to job {}, not to job {} whose lease writes the batch",
+                c.seq, c.job_id, lease.job_id
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Output chunks as they arrive, for the live tail.
 #[async_trait]
 pub trait OutputLog: Send + Sync + Debug + 'static {
-    /// Appends chunks (a batch, one transaction).
-    async fn append_output(&self, chunks: &[OutputChunk]) -> Result<()>;
+    /// Appends chunks of the job `lease` names (a batch, one transaction: all or nothing).
+    ///
+    /// Fenced like every write after a claim, in the same transaction as the insert: the job's
+    /// `lease_token` must still be `lease.lease_token` and the job Queued or Running, else
+    /// Conflict ([`fence_conflict`](super::fence_conflict)); NotFound for an unknown job;
+    /// InvalidInput when a chunk belongs to another job; AlreadyExists when a `seq` is taken.
+    /// An empty batch writes nothing and checks nothing.
+    async fn append_output(&self, lease: LeaseRef, chunks: &[OutputChunk]) -> Result<()>;
     /// Chunks of a job with `seq > after_seq`, in `seq` order, at most `limit`.
     async fn read_output(
         &self,

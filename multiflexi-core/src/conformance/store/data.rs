@@ -3,7 +3,7 @@
 use super::StoreHarness;
 use super::fixtures::*;
 use crate::lifecycle::{Outcome, Phase};
-use crate::model::{App, Company, Credential};
+use crate::model::{App, Company, Credential, Job};
 use crate::store::{
     AuditEntry, AuditFilter, CleanupOptions, CleanupReport, JobFilter, LeaseRef, OutputChunk,
     QueueOverview, Stream,
@@ -11,16 +11,26 @@ use crate::store::{
 use crate::{Error, JobId, Trigger};
 use chrono::{DateTime, Utc};
 
-/// Stores an artifact from bytes.
+/// Stores an artifact from bytes under the job's lease.
 async fn put(
     h: &StoreHarness,
-    job: JobId,
+    job: &Job,
     name: &str,
     content_type: &str,
     bytes: &[u8],
 ) -> crate::Result<crate::ArtifactId> {
     let mut reader = bytes;
-    h.artifacts.put(job, name, content_type, &mut reader).await
+    h.artifacts
+        .put(LeaseRef::of(job), name, content_type, &mut reader)
+        .await
+}
+
+/// A lease of a job that does not exist.
+fn ghost() -> LeaseRef {
+    LeaseRef {
+        job_id: JobId(987_654_321),
+        lease_token: 1,
+    }
 }
 
 /// (actor, at, job, action, detail) of an audit row.
@@ -83,19 +93,21 @@ pub async fn cleanup_by_age_and_dry_run(h: &StoreHarness) {
     let hour = secs(3600);
 
     h.clock.set(t0 + hour);
-    let j1 = finished(h, &adhoc(&a, Trigger::Manual, now(h)), Outcome::Success, 0)
-        .await
-        .job;
+    let r1 = running(h, &adhoc(&a, Trigger::Manual, now(h)), "executor-1").await;
+    s.append_output(
+        LeaseRef::of(&r1),
+        &[
+            chunk(r1.id, 1, Stream::Stdout, b"out"),
+            chunk(r1.id, 2, Stream::Stderr, b"err"),
+        ],
+    )
+    .await
+    .unwrap();
+    let j1 = complete(h, &r1, Outcome::Success, 0).await.job;
     let k1 = finished(h, &adhoc(&b, Trigger::Manual, now(h)), Outcome::Success, 0)
         .await
         .job;
-    s.append_output(&[
-        chunk(j1.id, 1, Stream::Stdout, b"out"),
-        chunk(j1.id, 2, Stream::Stderr, b"err"),
-    ])
-    .await
-    .unwrap();
-    let j1_art = put(h, j1.id, "stdout.txt", "text/plain", b"out")
+    let j1_art = put(h, &j1, "stdout.txt", "text/plain", b"out")
         .await
         .unwrap();
 
@@ -103,10 +115,10 @@ pub async fn cleanup_by_age_and_dry_run(h: &StoreHarness) {
     let j2 = finished(h, &adhoc(&a, Trigger::Manual, now(h)), Outcome::Failed, 2)
         .await
         .job;
-    put(h, j2.id, "stdout.txt", "text/plain", b"")
+    put(h, &j2, "stdout.txt", "text/plain", b"")
         .await
         .unwrap();
-    put(h, j2.id, "stderr.txt", "text/plain", b"boom")
+    put(h, &j2, "stderr.txt", "text/plain", b"boom")
         .await
         .unwrap();
     s.mark_preserved(LeaseRef::of(&j2)).await.unwrap();
@@ -205,26 +217,30 @@ pub async fn output_chunks_in_seq_order_with_paging(h: &StoreHarness) {
     let s = h.store.as_ref();
     let fx = seed(h, "output", |t| t).await;
     let j = running(h, &adhoc(&fx, Trigger::Manual, t0), "executor-1").await;
-    let k = s
-        .create_and_schedule(&adhoc(&fx, Trigger::Manual, t0))
-        .await
-        .unwrap();
-    s.append_output(&[
-        chunk(j.id, 3, Stream::Stderr, b"three\n"),
-        chunk(j.id, 1, Stream::Stdout, b"one\n"),
-    ])
+    let k = running(h, &adhoc(&fx, Trigger::Manual, t0), "executor-1").await;
+    let (lj, lk) = (LeaseRef::of(&j), LeaseRef::of(&k));
+    s.append_output(
+        lj,
+        &[
+            chunk(j.id, 3, Stream::Stderr, b"three\n"),
+            chunk(j.id, 1, Stream::Stdout, b"one\n"),
+        ],
+    )
     .await
     .unwrap();
-    s.append_output(&[chunk(k.id, 1, Stream::Stdout, b"other job")])
+    s.append_output(lk, &[chunk(k.id, 1, Stream::Stdout, b"other job")])
         .await
         .unwrap();
-    s.append_output(&[
-        chunk(j.id, 2, Stream::Stdout, b"two\n"),
-        chunk(j.id, 1_000_000, Stream::Stdout, b"last\n"),
-    ])
+    s.append_output(
+        lj,
+        &[
+            chunk(j.id, 2, Stream::Stdout, b"two\n"),
+            chunk(j.id, 1_000_000, Stream::Stdout, b"last\n"),
+        ],
+    )
     .await
     .unwrap();
-    s.append_output(&[]).await.unwrap();
+    s.append_output(lj, &[]).await.unwrap();
     let all = vec![
         chunk(j.id, 1, Stream::Stdout, b"one\n"),
         chunk(j.id, 2, Stream::Stdout, b"two\n"),
@@ -261,19 +277,25 @@ pub async fn output_chunks_in_seq_order_with_paging(h: &StoreHarness) {
     );
 
     expect_err(
-        s.append_output(&[
-            chunk(j.id, 4, Stream::Stdout, b"new"),
-            chunk(j.id, 2, Stream::Stdout, b"dup"),
-        ])
+        s.append_output(
+            lj,
+            &[
+                chunk(j.id, 4, Stream::Stdout, b"new"),
+                chunk(j.id, 2, Stream::Stdout, b"dup"),
+            ],
+        )
         .await,
         "AlreadyExists",
         "a seq that is taken",
     );
     expect_err(
-        s.append_output(&[
-            chunk(j.id, 5, Stream::Stdout, b"a"),
-            chunk(j.id, 5, Stream::Stderr, b"b"),
-        ])
+        s.append_output(
+            lj,
+            &[
+                chunk(j.id, 5, Stream::Stdout, b"a"),
+                chunk(j.id, 5, Stream::Stderr, b"b"),
+            ],
+        )
         .await,
         "AlreadyExists",
         "the same seq twice in one batch",
@@ -284,7 +306,7 @@ pub async fn output_chunks_in_seq_order_with_paging(h: &StoreHarness) {
         "a failed batch stores nothing"
     );
     expect_err(
-        s.append_output(&[chunk(JobId(987_654_321), 1, Stream::Stdout, b"x")])
+        s.append_output(ghost(), &[chunk(ghost().job_id, 1, Stream::Stdout, b"x")])
             .await,
         "NotFound",
         "output of an unknown job",
@@ -297,17 +319,19 @@ pub async fn binary_output_and_artifacts_byte_exact(h: &StoreHarness) {
     let t0 = start(h);
     let s = h.store.as_ref();
     let fx = seed(h, "binary", |t| t).await;
-    let j = finished(h, &adhoc(&fx, Trigger::Manual, t0), Outcome::Success, 0)
-        .await
-        .job;
+    let r = running(h, &adhoc(&fx, Trigger::Manual, t0), "executor-1").await;
     let raw: &[u8] = b"\x00bin\xffary\x80\xfe\r\n\x00\xc3\x28 end";
-    s.append_output(&[
-        chunk(j.id, 1, Stream::Stdout, raw),
-        chunk(j.id, 2, Stream::Stderr, b"\xe9\x00"),
-        chunk(j.id, 3, Stream::Stdout, b""),
-    ])
+    s.append_output(
+        LeaseRef::of(&r),
+        &[
+            chunk(r.id, 1, Stream::Stdout, raw),
+            chunk(r.id, 2, Stream::Stderr, b"\xe9\x00"),
+            chunk(r.id, 3, Stream::Stdout, b""),
+        ],
+    )
     .await
     .unwrap();
+    let j = complete(h, &r, Outcome::Success, 0).await.job;
     let back = s.read_output(j.id, None, 10).await.unwrap();
     assert_eq!(back[0].bytes, raw);
     assert_eq!(back[1].bytes, b"\xe9\x00");
@@ -315,7 +339,7 @@ pub async fn binary_output_and_artifacts_byte_exact(h: &StoreHarness) {
 
     let big: Vec<u8> = (0..70 * 1024 + 3).map(|i| (i * 7 % 256) as u8).collect();
     let at = advance(h, micros(42));
-    let id = put(h, j.id, "data.bin", "application/octet-stream", &big)
+    let id = put(h, &j, "data.bin", "application/octet-stream", &big)
         .await
         .unwrap();
     let a = h.artifacts.get(id).await.unwrap();
@@ -330,11 +354,11 @@ pub async fn binary_output_and_artifacts_byte_exact(h: &StoreHarness) {
     assert_eq!(a.meta.created, at);
 
     let text: &[u8] = b"caf\xe9 \x00 ok\n";
-    let out = put(h, j.id, "stdout.txt", "text/plain", text)
+    let out = put(h, &j, "stdout.txt", "text/plain", text)
         .await
         .unwrap();
     assert_eq!(h.artifacts.get(out).await.unwrap().content, text);
-    let empty = put(h, j.id, "stderr.txt", "text/plain", b"").await.unwrap();
+    let empty = put(h, &j, "stderr.txt", "text/plain", b"").await.unwrap();
     let e = h.artifacts.get(empty).await.unwrap();
     assert_eq!((e.content.len(), e.meta.size), (0, 0));
     let metas = h.artifacts.list(j.id).await.unwrap();
@@ -363,13 +387,13 @@ pub async fn artifact_put_idempotent_per_job_and_name(h: &StoreHarness) {
         .await
         .job;
     let first_at = advance(h, secs(1));
-    let a = put(h, j.id, "stdout.txt", "text/plain", b"first")
+    let a = put(h, &j, "stdout.txt", "text/plain", b"first")
         .await
         .unwrap();
     advance(h, secs(1));
     let again = put(
         h,
-        j.id,
+        &j,
         "stdout.txt",
         "text/plain; charset=utf-8",
         b"second, longer",
@@ -390,13 +414,13 @@ pub async fn artifact_put_idempotent_per_job_and_name(h: &StoreHarness) {
         vec![got.meta.clone()]
     );
 
-    let other_job = put(h, k.id, "stdout.txt", "text/plain", b"k")
+    let other_job = put(h, &k, "stdout.txt", "text/plain", b"k")
         .await
         .unwrap();
-    let other_name = put(h, j.id, "stderr.txt", "text/plain", b"e")
+    let other_name = put(h, &j, "stderr.txt", "text/plain", b"e")
         .await
         .unwrap();
-    let nested = put(h, j.id, "out/report.json", "application/json", b"{}")
+    let nested = put(h, &j, "out/report.json", "application/json", b"{}")
         .await
         .unwrap();
     assert!(other_job != a && other_name != a && nested != a && other_name != nested);
@@ -412,12 +436,14 @@ pub async fn artifact_put_idempotent_per_job_and_name(h: &StoreHarness) {
     );
     assert_eq!(h.artifacts.get(other_job).await.unwrap().content, b"k");
     expect_err(
-        put(h, JobId(987_654_321), "stdout.txt", "text/plain", b"x").await,
+        h.artifacts
+            .put(ghost(), "stdout.txt", "text/plain", &mut &b"x"[..])
+            .await,
         "NotFound",
         "artifact of an unknown job",
     );
     expect_err(
-        put(h, j.id, "../escape.txt", "text/plain", b"x").await,
+        put(h, &j, "../escape.txt", "text/plain", b"x").await,
         "InvalidInput",
         "an unsanitised name",
     );
@@ -496,10 +522,10 @@ pub async fn names_differing_only_in_case_are_distinct(h: &StoreHarness) {
     let j = finished(h, &adhoc(&fx, Trigger::Manual, t0), Outcome::Success, 0)
         .await
         .job;
-    let r1 = put(h, j.id, "Report.txt", "text/plain", b"upper")
+    let r1 = put(h, &j, "Report.txt", "text/plain", b"upper")
         .await
         .unwrap();
-    let r2 = put(h, j.id, "report.txt", "text/plain", b"lower")
+    let r2 = put(h, &j, "report.txt", "text/plain", b"lower")
         .await
         .unwrap();
     assert_ne!(r1, r2, "artifacts Report.txt and report.txt");

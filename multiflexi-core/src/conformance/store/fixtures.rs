@@ -160,6 +160,8 @@ pub(crate) fn expected_new(new: &NewJob, id: crate::JobId, created: DateTime<Utc
         begin: None,
         end: None,
         preserved: None,
+        launch_failures: 0,
+        unreadable: None,
     }
 }
 

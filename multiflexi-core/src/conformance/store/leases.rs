@@ -438,3 +438,100 @@ pub async fn work_signal_changes_on_create_and_requeue(h: &StoreHarness) {
     assert!(rx2.has_changed().unwrap());
     assert!(rx.has_changed().unwrap());
 }
+
+/// A Running job whose cancel was requested and whose lease then expires (its executor died
+/// before it could stop it) ends Completed(cancelled) — not `lost`, never retried — and is
+/// reported in `Recovered::cancelled`.
+pub async fn expired_running_job_with_cancel_request_is_cancelled(h: &StoreHarness) {
+    let t0 = start(h);
+    let s = h.store.as_ref();
+    let fx = seed(h, "cancelrun", with_retry(RetryPolicy::new(3, 0))).await;
+    let slot = t0;
+    assert!(
+        s.set_next_schedule(fx.template.id, None, Some(slot))
+            .await
+            .unwrap()
+    );
+    let r = running(
+        h,
+        &slotted(&fx, slot, Some(cas(Some(slot), None))),
+        "executor-a",
+    )
+    .await;
+    s.request_cancel(r.id, "bob").await.unwrap();
+    let at = advance(h, secs(30));
+    let rec = s.recover_expired().await.unwrap();
+    let mut want = r.clone();
+    want.phase = Phase::Completed;
+    want.outcome = Some(Outcome::Cancelled);
+    want.exitcode = None;
+    want.end = Some(at);
+    want.lease_expires = None;
+    want.cancel_requested = true;
+    assert_eq!(
+        rec,
+        Recovered {
+            requeued: vec![],
+            lost: vec![],
+            retries: vec![],
+            cancelled: vec![want.clone()],
+        }
+    );
+    assert_eq!(s.get_job(r.id).await.unwrap(), want);
+    assert_eq!(counters(h, &fx).await, (0, 1));
+    assert_eq!(
+        s.list_jobs(&Default::default()).await.unwrap().len(),
+        1,
+        "no retry"
+    );
+    assert_eq!(
+        template(h, &fx).await.next_schedule,
+        Some(slot + secs(60)),
+        "the chain ended: the next slot is set"
+    );
+    assert_eq!(
+        phase_rows(h, r.id).await.last().unwrap(),
+        &("phase:completed".to_string(), "scheduler".to_string(), at)
+    );
+    assert_eq!(
+        s.heartbeat(&[LeaseRef::of(&r)], TTL).await.unwrap(),
+        vec![HeartbeatStatus::Lost]
+    );
+    assert_eq!(s.recover_expired().await.unwrap(), Recovered::default());
+}
+
+/// The expiry a heartbeat or a claim sets counts from the store's now when the write executes:
+/// read right after the call, `lease_expires >= now + ttl` (a few ms of slack for a store whose
+/// clock moves on its own), never an instant computed before the store waited for anything.
+pub async fn lease_expiry_counts_from_the_write(h: &StoreHarness) {
+    let t0 = start(h);
+    let s = h.store.as_ref();
+    let fx = seed(h, "expiry", |t| t).await;
+    let slack = chrono::Duration::milliseconds(50);
+    s.create_and_schedule(&adhoc(&fx, Trigger::Manual, t0))
+        .await
+        .unwrap();
+    let q = s
+        .claim(&native("executor-a", 1).with_lease_ttl(TTL))
+        .await
+        .unwrap()
+        .remove(0);
+    let after_claim = now(h);
+    assert!(q.lease_expires.unwrap() >= after_claim + secs(30) - slack);
+    for (step, ttl) in [(secs(7), TTL), (micros(1), StdDuration::from_millis(1500))] {
+        advance(h, step);
+        let lease = LeaseRef::of(&q);
+        assert_eq!(
+            s.heartbeat(&[lease], ttl).await.unwrap(),
+            vec![HeartbeatStatus::Ok]
+        );
+        let read_after = now(h);
+        let expires = s.get_job(q.id).await.unwrap().lease_expires.unwrap();
+        let ttl = chrono::Duration::from_std(ttl).unwrap();
+        assert!(
+            expires >= read_after + ttl - slack,
+            "expiry {expires} set before the write (now {read_after}, ttl {ttl})"
+        );
+        assert!(expires <= read_after + ttl, "not longer than the ttl");
+    }
+}

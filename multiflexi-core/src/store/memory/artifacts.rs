@@ -5,6 +5,7 @@ use super::state::next_id;
 use crate::artifact::{ArtifactSink, CappedContent, read_capped, sanitize_name};
 use crate::ids::{ArtifactId, JobId};
 use crate::model::{Artifact, ArtifactMeta};
+use crate::store::{LeaseRef, LeaseWrite};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use tokio::io::AsyncRead;
@@ -13,19 +14,20 @@ use tokio::io::AsyncRead;
 impl ArtifactSink for InMemoryStore {
     async fn put(
         &self,
-        job_id: JobId,
+        lease: LeaseRef,
         name: &str,
         content_type: &str,
         content: &mut (dyn AsyncRead + Send + Unpin),
     ) -> Result<ArtifactId> {
+        let job_id = lease.job_id;
         if sanitize_name(name)? != name {
             return Err(Error::invalid(
                 "artifact name",
                 format!("{name:?} is not sanitised; pass it through artifact::sanitize_name first"),
             ));
         }
-        // Fail early for an unknown job, before reading the content.
-        self.lock().job(job_id)?;
+        // Fail early for an unknown job or a stale lease, before reading the content.
+        self.lock().lease_write(lease, LeaseWrite::Artifact)?;
 
         // Read outside the lock: at most `cap` bytes are kept, the rest is only counted.
         let CappedContent {
@@ -36,7 +38,7 @@ impl ArtifactSink for InMemoryStore {
 
         let mut st = self.lock();
         let now = self.now();
-        st.job(job_id)?;
+        st.lease_write(lease, LeaseWrite::Artifact)?;
         let key = (job_id, name.to_string());
         let meta = match st.artifact_names.get(&key).copied() {
             Some(id) => {

@@ -4,7 +4,10 @@ use super::InMemoryStore;
 use super::state::next_id;
 use crate::clock::to_micros;
 use crate::ids::JobId;
-use crate::store::{AuditEntry, AuditFilter, AuditLog, OutputChunk, OutputLog};
+use crate::store::{
+    AuditEntry, AuditFilter, AuditLog, LeaseRef, LeaseWrite, OutputChunk, OutputLog,
+    check_chunks_of,
+};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,12 +16,16 @@ use std::ops::Bound;
 
 #[async_trait]
 impl OutputLog for InMemoryStore {
-    async fn append_output(&self, chunks: &[OutputChunk]) -> Result<()> {
+    async fn append_output(&self, lease: LeaseRef, chunks: &[OutputChunk]) -> Result<()> {
+        check_chunks_of(lease, chunks)?;
+        if chunks.is_empty() {
+            return Ok(());
+        }
         let mut st = self.lock();
+        st.lease_write(lease, LeaseWrite::Output)?;
         // Check the whole batch first: it is stored entirely or not at all.
         let mut seen = HashSet::with_capacity(chunks.len());
         for c in chunks {
-            st.job(c.job_id)?;
             let taken = st
                 .output
                 .get(&c.job_id)

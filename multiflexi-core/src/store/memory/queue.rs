@@ -8,7 +8,8 @@ use crate::lifecycle::{Event, Outcome, Phase};
 use crate::model::{Job, NewJob};
 use crate::store::{
     Begin, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed, Completion,
-    HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview, Recovered,
+    HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview, Recovered, Release,
+    ReleasePlan, Released, release_audit_detail,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -171,6 +172,47 @@ impl JobQueue for InMemoryStore {
         Ok(job)
     }
 
+    async fn release_many(&self, releases: &[Release]) -> Result<Vec<Result<Released>>> {
+        let mut st = self.lock();
+        let now = self.now();
+        let mut out = Vec::with_capacity(releases.len());
+        for r in releases {
+            let id = r.lease.job_id;
+            let done = st.fence(r.lease, &[Phase::Queued], Event::Release).and_then(|()| {
+                let job = &st.jobs[&id];
+                let owner = job.lease_owner.clone().unwrap_or_default();
+                if job.cancel_requested {
+                    // An operator asked to cancel it: never put back to run.
+                    let event = Event::Complete(Outcome::Cancelled);
+                    let done = st.complete_job(id, event, None, None, None, now, &owner)?;
+                    return Ok(Released::Failed(done));
+                }
+                match r.plan(job.launch_failures) {
+                    ReleasePlan::Requeue {
+                        launch_failures,
+                        detail,
+                    } => {
+                        let after = expiry(now, r.retry_after);
+                        let detail = release_audit_detail(&owner, &detail);
+                        st.release(id, after, launch_failures, &owner, detail, now)
+                            .map(Released::Requeued)
+                    }
+                    ReleasePlan::Fail {
+                        launch_failures,
+                        stderr,
+                    } => {
+                        st.jobs.get_mut(&id).expect("fenced").launch_failures = launch_failures;
+                        let event = Event::Complete(Outcome::PlatformError);
+                        st.complete_job(id, event, Some(-1), None, Some(&stderr), now, &owner)
+                            .map(Released::Failed)
+                    }
+                }
+            });
+            out.push(done);
+        }
+        Ok(out)
+    }
+
     async fn recover_expired(&self) -> Result<Recovered> {
         let mut st = self.lock();
         let now = self.now();
@@ -184,8 +226,9 @@ impl JobQueue for InMemoryStore {
         let mut rec = Recovered::default();
         for (id, phase, cancel_requested) in expired {
             match phase {
-                Phase::Queued if cancel_requested => {
-                    // It never started and an operator asked to cancel it: do not run it later.
+                _ if cancel_requested => {
+                    // An operator asked to cancel it: it never runs (again), and a Running one
+                    // is not `lost` (nor retried) but cancelled.
                     let done = st.complete_job(
                         id,
                         Event::Complete(Outcome::Cancelled),

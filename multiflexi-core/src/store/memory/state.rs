@@ -4,7 +4,9 @@ use crate::clock::to_micros;
 use crate::ids::{AppId, ArtifactId, CompanyId, CredentialId, JobId, RunTemplateId};
 use crate::lifecycle::{Event, Outcome, Phase, Trigger, plan_completion};
 use crate::model::{App, Artifact, Company, Credential, Job, NewJob, RunTemplate};
-use crate::store::{AccessToken, AuditEntry, Completed, LeaseRef, OutputChunk, fence_conflict};
+use crate::store::{
+    AccessToken, AuditEntry, Completed, LeaseRef, LeaseWrite, OutputChunk, fence_conflict,
+};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -217,6 +219,8 @@ impl State {
             begin: None,
             end: None,
             preserved: None,
+            launch_failures: 0,
+            unreadable: None,
         };
         // Created → Scheduled in the same step; Created is never observed.
         job.phase = Phase::Created
@@ -266,6 +270,12 @@ impl State {
             return Err(fence_conflict(lease.job_id, expected, lease.lease_token));
         }
         Ok(())
+    }
+
+    /// The fence of an output or artifact write (NotFound for an unknown job).
+    pub fn lease_write(&self, lease: LeaseRef, write: LeaseWrite) -> Result<()> {
+        let job = self.job(lease.job_id)?;
+        write.check(lease, job.lease_token, job.phase, job.outcome, job.exitcode)
     }
 
     /// Moves a job to Completed with `outcome` and applies every side effect of completion in
@@ -369,6 +379,36 @@ impl State {
         );
         self.wake();
         Ok(())
+    }
+
+    /// Queued → Scheduled on its holder's release: due again at `after`, `launch_failures`
+    /// stored, lease and `queued` cleared, token kept, one audit row by `actor`.
+    pub fn release(
+        &mut self,
+        id: JobId,
+        after: DateTime<Utc>,
+        launch_failures: u32,
+        actor: &str,
+        detail: String,
+        now: DateTime<Utc>,
+    ) -> Result<Job> {
+        let job = self
+            .jobs
+            .get_mut(&id)
+            .ok_or_else(|| Error::not_found(JobId::ENTITY, id))?;
+        job.phase = job.phase.apply(Event::Release)?.to;
+        let before = job.after;
+        job.after = after;
+        job.launch_failures = launch_failures;
+        job.lease_owner = None;
+        job.lease_expires = None;
+        job.queued = None;
+        let job = job.clone();
+        self.due.remove(&(before, id));
+        self.due.insert((after, id));
+        self.audit_phase(now, id, actor, detail);
+        self.wake();
+        Ok(job)
     }
 
     /// Deletes a job with its output and artifacts; returns (artifacts, output chunks) removed.
