@@ -455,3 +455,12 @@ pub fn fence_conflict(job_id: JobId, expected: &[Phase], token: i64) -> crate::E
         phases.join("/")
     ))
 }
+
+/// The detail of a claim's `phase:queued` audit row, the same text on every backend:
+/// `lease_token=<n> expires=<RFC 3339, microseconds, +00:00>`.
+pub fn claim_audit_detail(lease_token: i64, expires: DateTime<Utc>) -> String {
+    format!(
+        "lease_token={lease_token} expires={}",
+        expires.to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+    )
+}

@@ -9,7 +9,7 @@ use crate::model::{Job, NewJob};
 use crate::store::{
     Begin, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed, Completion,
     HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview, Recovered, Release,
-    ReleasePlan, Released, release_audit_detail,
+    ReleasePlan, Released, claim_audit_detail, release_audit_detail,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -64,11 +64,7 @@ impl JobQueue for InMemoryStore {
             job.lease_owner = Some(options.owner.clone());
             job.lease_expires = Some(expires);
             job.queued = Some(now);
-            let detail = format!(
-                "lease_token={} expires={}",
-                job.lease_token,
-                expires.to_rfc3339()
-            );
+            let detail = claim_audit_detail(job.lease_token, expires);
             out.push(job.clone());
             st.audit_phase(now, id, &options.owner, detail);
         }
