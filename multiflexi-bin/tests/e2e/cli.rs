@@ -304,11 +304,11 @@ fn run_job_in_process(env: &Env, job: i64, exit: i32, stdout: &[u8]) {
             .as_ref()
             .unwrap();
         let mut out = stdout;
-        ArtifactSink::put(&store, JobId(job), "stdout.txt", "text/plain", &mut out)
+        ArtifactSink::put(&store, lease, "stdout.txt", "text/plain", &mut out)
             .await
             .unwrap();
         let mut err: &[u8] = b"";
-        ArtifactSink::put(&store, JobId(job), "stderr.txt", "text/plain", &mut err)
+        ArtifactSink::put(&store, lease, "stderr.txt", "text/plain", &mut err)
             .await
             .unwrap();
         store.mark_preserved(lease).await.unwrap();
