@@ -237,8 +237,7 @@ fn spec_from_model(keys: &Keyring, m: &job::Model) -> std::result::Result<JobSpe
         .map(|v| u32_of("memory_limit_mb", v))
         .transpose()
         .map_err(plain_err)?;
-    spec.artifacts =
-        from_json("job artifact patterns", &m.artifact_patterns).map_err(plain_err)?;
+    spec.artifacts = from_json("job artifact patterns", &m.artifact_patterns).map_err(plain_err)?;
     spec.timezone = m.timezone.clone();
     Ok(spec)
 }

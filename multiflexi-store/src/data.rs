@@ -39,7 +39,10 @@ impl SqlStore {
             .phase
             .parse::<Phase>()
             .map_err(|e| Error::backend("sql", false, format!("job {}: {e}", row.id)))?;
-        let outcome = row.outcome.as_deref().and_then(|o| o.parse::<Outcome>().ok());
+        let outcome = row
+            .outcome
+            .as_deref()
+            .and_then(|o| o.parse::<Outcome>().ok());
         let exitcode = row.exitcode.and_then(|c| i32::try_from(c).ok());
         write.check(lease, row.lease_token, phase, outcome, exitcode)
     }
@@ -421,11 +424,21 @@ mod tests {
         let sizes: Vec<usize> = output_batches(&many).iter().map(|b| b.len()).collect();
         assert_eq!(sizes, [500, 500, 200]);
         let mib = 1 << 20;
-        let big = [chunk(1, mib), chunk(2, mib), chunk(3, mib), chunk(4, 2 * mib), chunk(5, 1)];
+        let big = [
+            chunk(1, mib),
+            chunk(2, mib),
+            chunk(3, mib),
+            chunk(4, 2 * mib),
+            chunk(5, 1),
+        ];
         let sizes: Vec<usize> = output_batches(&big).iter().map(|b| b.len()).collect();
         assert_eq!(sizes, [3, 2]);
         let huge = [chunk(1, 5 * mib), chunk(2, 5 * mib)];
-        assert_eq!(output_batches(&huge).len(), 2, "a chunk over the budget goes alone");
+        assert_eq!(
+            output_batches(&huge).len(),
+            2,
+            "a chunk over the budget goes alone"
+        );
         assert!(output_batches(&[]).is_empty());
     }
 }

@@ -30,7 +30,10 @@ pub(crate) enum Deadline {
 /// `now + d`, saturating, in microseconds.
 pub(crate) fn plus(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     let d = chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
-    to_micros(now.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC))
+    to_micros(
+        now.checked_add_signed(d)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC),
+    )
 }
 
 impl SqlStore {
@@ -50,7 +53,11 @@ impl Deadline {
         match self {
             Deadline::At(t) => Expr::value(Some(ts(t))),
             Deadline::DbClockPlus(us) => {
-                let param = if backend == DbBackend::Postgres { "$1" } else { "?" };
+                let param = if backend == DbBackend::Postgres {
+                    "$1"
+                } else {
+                    "?"
+                };
                 Expr::cust_with_values(Self::sql(backend, param), [us])
             }
         }
@@ -75,7 +82,10 @@ mod tests {
     #[test]
     fn plus_saturates_and_truncates() {
         let now = DateTime::<Utc>::MAX_UTC - chrono::Duration::seconds(1);
-        assert_eq!(plus(now, Duration::from_secs(u64::MAX)), to_micros(DateTime::<Utc>::MAX_UTC));
+        assert_eq!(
+            plus(now, Duration::from_secs(u64::MAX)),
+            to_micros(DateTime::<Utc>::MAX_UTC)
+        );
         let t = DateTime::parse_from_rfc3339("2026-01-05T10:00:00.123456789Z")
             .unwrap()
             .to_utc();

@@ -2,9 +2,9 @@
 //! claim is fenced (`WHERE id = ? AND lease_token = ? AND phase = ?`).
 
 use crate::convert::{from_json, job_from_model, seal_spec, template_from_model, to_json};
+use crate::deadline::Deadline;
 use crate::entity::{Ts, ts, ts_opt};
 use crate::entity::{apps, artifacts, audit_log, job, job_output, runtemplate, schedule};
-use crate::deadline::Deadline;
 use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -1293,7 +1293,11 @@ impl SqlStore {
             let expires = match self.deadline(options.lease_ttl) {
                 Deadline::At(t) => t,
                 Deadline::DbClockPlus(_) => {
-                    return Err(Error::backend("sqlite", false, "SQLite has no database clock"));
+                    return Err(Error::backend(
+                        "sqlite",
+                        false,
+                        "SQLite has no database clock",
+                    ));
                 }
             };
             let mut values: Vec<Value> = vec![true.into(), false.into()];
@@ -1452,7 +1456,9 @@ impl JobQueue for SqlStore {
         }
         let backend = self.backend();
         in_tx!(self, |txn| async {
-            let rows = self.rows_for_update(&txn, leases.iter().map(|l| l.job_id.0)).await?;
+            let rows = self
+                .rows_for_update(&txn, leases.iter().map(|l| l.job_id.0))
+                .await?;
             let live = |l: &LeaseRef| {
                 rows.get(&l.job_id.0).filter(|r| {
                     r.lease_token == l.lease_token

@@ -186,20 +186,10 @@ pub async fn finish_separately<Q: JobQueue + ?Sized>(
         let lease = f.completion.lease;
         let preserved = async {
             artifacts
-                .put(
-                    lease,
-                    "stdout.txt",
-                    "text/plain",
-                    &mut f.stdout.as_slice(),
-                )
+                .put(lease, "stdout.txt", "text/plain", &mut f.stdout.as_slice())
                 .await?;
             artifacts
-                .put(
-                    lease,
-                    "stderr.txt",
-                    "text/plain",
-                    &mut f.stderr.as_slice(),
-                )
+                .put(lease, "stderr.txt", "text/plain", &mut f.stderr.as_slice())
                 .await?;
             queue.mark_preserved(lease).await
         }

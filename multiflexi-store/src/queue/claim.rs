@@ -163,7 +163,10 @@ impl SqlStore {
             let mut woke = false;
             for j in jobs {
                 let event = Event::Complete(Outcome::PlatformError);
-                let row = match self.fence(&txn, LeaseRef::of(j), &[Phase::Queued], event).await {
+                let row = match self
+                    .fence(&txn, LeaseRef::of(j), &[Phase::Queued], event)
+                    .await
+                {
                     Ok(row) => row,
                     // Moved on meanwhile (another write got there first): nothing to do.
                     Err(Error::Conflict { .. } | Error::InvalidTransition { .. }) => continue,

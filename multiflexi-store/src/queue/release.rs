@@ -14,7 +14,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter}
 
 impl SqlStore {
     /// [`JobQueue::release_many`](multiflexi_core::store::JobQueue::release_many).
-    pub(super) async fn release_batch(&self, releases: &[Release]) -> Result<Vec<Result<Released>>> {
+    pub(super) async fn release_batch(
+        &self,
+        releases: &[Release],
+    ) -> Result<Vec<Result<Released>>> {
         if releases.is_empty() {
             return Ok(Vec::new());
         }
@@ -75,8 +78,10 @@ impl SqlStore {
                 launch_failures,
                 stderr,
             } => {
-                let q = job::Entity::update_many()
-                    .col_expr(job::Column::LaunchFailures, Expr::value(failures_col(launch_failures)));
+                let q = job::Entity::update_many().col_expr(
+                    job::Column::LaunchFailures,
+                    Expr::value(failures_col(launch_failures)),
+                );
                 self.update_fenced(c, q, JobId(row.id), row.lease_token, Phase::Queued)
                     .await?;
                 let event = Event::Complete(Outcome::PlatformError);

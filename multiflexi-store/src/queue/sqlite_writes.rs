@@ -7,8 +7,8 @@
 use super::{
     capped, claim_detail, completion_detail, fence_model, phase_action, phase_of, start_detail,
 };
-use crate::deadline::plus;
 use crate::convert::job_from_model;
+use crate::deadline::plus;
 use crate::entity::job;
 use crate::sqlite_writer::{
     JOB_COLUMNS, SqliteWriter, insert_audit, job_by_id, job_model, map_sqlite, ts_from_text,

@@ -5,7 +5,9 @@
 use super::{claim, fixture, manual};
 use crate::support::{Backend, Ctx};
 use chrono::{DateTime, Duration as Cd, Utc};
-use multiflexi_core::store::{HeartbeatStatus, JobQueue, LeaseRef, Release, ReleaseReason, Released};
+use multiflexi_core::store::{
+    HeartbeatStatus, JobQueue, LeaseRef, Release, ReleaseReason, Released,
+};
 use multiflexi_store::SqlStore;
 use sea_orm::{
     ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
@@ -16,7 +18,9 @@ use std::time::Duration;
 /// The database's now (this host's for SQLite).
 async fn db_now(db: &DatabaseConnection) -> DateTime<Utc> {
     let sql = match db.get_database_backend() {
-        DbBackend::Postgres => "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)",
+        DbBackend::Postgres => {
+            "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)"
+        }
         DbBackend::MySql => "SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)",
         _ => return Utc::now(),
     };
@@ -32,13 +36,19 @@ async fn db_now(db: &DatabaseConnection) -> DateTime<Utc> {
 
 /// Holds what the store's next write to job `id` must wait for: the row's lock (PostgreSQL,
 /// MySQL), the file's write lock (SQLite file) or the pool's only connection (SQLite memory).
-async fn hold(ctx: &Ctx, s: &SqlStore, id: i64) -> (Option<DatabaseConnection>, DatabaseTransaction) {
+async fn hold(
+    ctx: &Ctx,
+    s: &SqlStore,
+    id: i64,
+) -> (Option<DatabaseConnection>, DatabaseTransaction) {
     match ctx.backend {
         Backend::SqliteMemory => (None, s.connection().begin().await.unwrap()),
         Backend::SqliteFile => {
             let other = Database::connect(ctx.url.clone()).await.unwrap();
-            let mut opts = TransactionOptions::default();
-            opts.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
+            let opts = TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            };
             let txn = other.begin_with_options(opts).await.unwrap();
             (Some(other), txn)
         }
@@ -73,7 +83,8 @@ pub async fn lease_expiry_from_the_database_clock(ctx: &Ctx) {
     let after = db_now(&clock_of(&s)).await;
     let expires = q.lease_expires.unwrap();
     assert!(
-        expires >= before + ttl - Cd::milliseconds(5) && expires <= after + ttl + Cd::milliseconds(5),
+        expires >= before + ttl - Cd::milliseconds(5)
+            && expires <= after + ttl + Cd::milliseconds(5),
         "claim: {before} .. {after} + 30 s, got {expires}"
     );
 
@@ -95,7 +106,10 @@ pub async fn lease_expiry_from_the_database_clock(ctx: &Ctx) {
         expires >= now + ttl - slack,
         "the expiry {expires} was computed before the wait (now {now}, ttl 30 s)"
     );
-    assert!(expires <= now + ttl + Cd::milliseconds(5), "{expires} vs {now} + 30 s");
+    assert!(
+        expires <= now + ttl + Cd::milliseconds(5),
+        "{expires} vs {now} + 30 s"
+    );
 
     // a release is due again retry_after from the database's now
     let before = db_now(&clock_of(&s)).await;

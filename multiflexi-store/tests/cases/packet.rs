@@ -4,7 +4,9 @@ use crate::support::Ctx;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 pub async fn artifact_cap_fits_max_allowed_packet(ctx: &Ctx) {
-    let huge = ctx.store_with(ctx.options().with_artifact_cap(u64::MAX)).await;
+    let huge = ctx
+        .store_with(ctx.options().with_artifact_cap(u64::MAX))
+        .await;
     let packet: i64 = huge
         .connection()
         .query_one_raw(Statement::from_string(

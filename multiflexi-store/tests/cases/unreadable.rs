@@ -43,7 +43,10 @@ pub async fn unreadable_job_is_listed_and_never_run(ctx: &Ctx) {
     // Re-encrypt one job's environment with another key.
     let other_key = MasterKey::generate();
     job::Entity::update_many()
-        .col_expr(job::Column::Env, Expr::value(sealed_with(&other_key, ctx).await))
+        .col_expr(
+            job::Column::Env,
+            Expr::value(sealed_with(&other_key, ctx).await),
+        )
         .filter(job::Column::Id.eq(bad.id.get()))
         .exec(s.connection())
         .await
@@ -62,7 +65,11 @@ pub async fn unreadable_job_is_listed_and_never_run(ctx: &Ctx) {
         "says which job and which key: {why}"
     );
     assert_eq!(
-        (listed[0].phase, listed[0].command.as_str(), listed[0].created),
+        (
+            listed[0].phase,
+            listed[0].command.as_str(),
+            listed[0].created
+        ),
         (Phase::Scheduled, bad.command.as_str(), bad.created),
         "the plain columns are still shown"
     );
@@ -73,7 +80,10 @@ pub async fn unreadable_job_is_listed_and_never_run(ctx: &Ctx) {
     // (never run without its environment, never retried, never blocking the queue).
     let claim = ClaimOptions::new("executor-1", vec![ExecutorKind::Native], 10);
     let claimed = s.claim(&claim).await.unwrap();
-    assert_eq!(claimed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![good.id]);
+    assert_eq!(
+        claimed.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![good.id]
+    );
     assert_eq!(claimed[0].spec, good.spec);
     let failed = s.get_job(bad.id).await.unwrap();
     assert_eq!(
