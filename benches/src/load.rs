@@ -189,10 +189,10 @@ async fn prefill_history(
         }
         for l in &leases {
             artifacts
-                .put(l.job_id, "stdout.txt", "text/plain", &mut &b"history\n"[..])
+                .put(*l, "stdout.txt", "text/plain", &mut &b"history\n"[..])
                 .await?;
             artifacts
-                .put(l.job_id, "stderr.txt", "text/plain", &mut &b""[..])
+                .put(*l, "stderr.txt", "text/plain", &mut &b""[..])
                 .await?;
             store.mark_preserved(*l).await?;
             last = Some(l.job_id);

@@ -39,8 +39,8 @@ mod artifact_cap {
     use multiflexi_core::Trigger;
     use multiflexi_core::artifact::DEFAULT_ARTIFACT_CAP;
     use multiflexi_core::conformance::store::start_instant;
-    use multiflexi_core::model::{App, Company, JobSpec, NewJob, RunTemplate};
     use multiflexi_core::model::ExecutorKind;
+    use multiflexi_core::model::{App, Company, JobSpec, NewJob, RunTemplate};
     use multiflexi_core::store::{Catalog, ClaimOptions, JobQueue, LeaseRef};
 
     /// A claimed job's lease (artifacts are written under it).

@@ -182,9 +182,28 @@ struct JobFields<'a> {
     begin: Option<chrono::DateTime<chrono::Utc>>,
     end: Option<chrono::DateTime<chrono::Utc>>,
     preserved: Option<chrono::DateTime<chrono::Utc>>,
+    launch_failures: u32,
+    unreadable: Option<String>,
 }
 
+/// The job of a row. A row whose spec cannot be read back (its environment sealed with a key
+/// this process does not have, or altered) is still a job: `unreadable` says why and its spec
+/// holds only the plain columns — it is listed, never run.
 pub(crate) fn job_from_model(keys: &Keyring, m: &job::Model) -> Result<Job> {
+    let (spec, unreadable) = match spec_from_model(keys, m) {
+        Ok(spec) => (spec, None),
+        Err(why) => {
+            let mut spec = JobSpec::new(m.program.clone(), Vec::new());
+            spec.image = m.image.clone();
+            spec.timezone = m.timezone.clone();
+            (spec, Some(why))
+        }
+    };
+    job_with_spec(m, &spec, unreadable)
+}
+
+/// The frozen spec of a row (environment and argv opened), or why it cannot be read.
+fn spec_from_model(keys: &Keyring, m: &job::Model) -> std::result::Result<JobSpec, String> {
     let what = format!("the environment of job {}", m.id);
     let plain = keys
         .open_job(JOB_ENV_CONTEXT, &m.env)
@@ -200,26 +219,38 @@ pub(crate) fn job_from_model(keys: &Keyring, m: &job::Model) -> Result<Job> {
                 crate::crypto::SecretError::Decrypt(what.clone())
             }
             other => other,
-        })?;
-    let sealed: SealedSpec = serde_json::from_slice(&plain)
-        .map_err(|e| Error::backend("sql", false, format!("{what} is not valid: {e}")))?;
+        })
+        .map_err(|e| e.to_string())?;
+    let sealed: SealedSpec =
+        serde_json::from_slice(&plain).map_err(|e| format!("{what} is not valid: {e}"))?;
     let mut spec = JobSpec::new(m.program.clone(), sealed.args);
     spec.env = sealed.env;
     spec.image = m.image.clone();
-    spec.timeout = m.timeout.map(|v| u32_of("timeout", v)).transpose()?;
+    let plain_err = |e: Error| format!("job {}: {e}", m.id);
+    spec.timeout = m
+        .timeout
+        .map(|v| u32_of("timeout", v))
+        .transpose()
+        .map_err(plain_err)?;
     spec.memory_limit_mb = m
         .memory_limit_mb
         .map(|v| u32_of("memory_limit_mb", v))
-        .transpose()?;
-    spec.artifacts = from_json("job artifact patterns", &m.artifact_patterns)?;
+        .transpose()
+        .map_err(plain_err)?;
+    spec.artifacts = from_json("job artifact patterns", &m.artifact_patterns).map_err(plain_err)?;
     spec.timezone = m.timezone.clone();
+    Ok(spec)
+}
+
+/// The job of a row with its spec already read.
+fn job_with_spec(m: &job::Model, spec: &JobSpec, unreadable: Option<String>) -> Result<Job> {
     let fields = JobFields {
         id: JobId(m.id),
         runtemplate_id: RunTemplateId(m.runtemplate_id),
         company_id: CompanyId(m.company_id),
         app_id: AppId(m.app_id),
         executor: parse("executor", &m.executor)?,
-        spec: &spec,
+        spec,
         command: &m.command,
         launched_by: &m.launched_by,
         phase: parse("phase", &m.phase)?,
@@ -256,6 +287,8 @@ pub(crate) fn job_from_model(keys: &Keyring, m: &job::Model) -> Result<Job> {
         begin: utc_opt(m.begin),
         end: utc_opt(m.end),
         preserved: utc_opt(m.preserved),
+        launch_failures: u32::try_from(m.launch_failures).unwrap_or(0),
+        unreadable,
     };
     let value = serde_json::to_value(&fields).expect("job fields serialise");
     serde_json::from_value(value)

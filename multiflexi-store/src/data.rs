@@ -7,8 +7,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use multiflexi_core::artifact::{ArtifactSink, CappedContent, read_capped, sanitize_name};
 use multiflexi_core::model::{Artifact, ArtifactMeta};
-use multiflexi_core::store::{AuditEntry, AuditFilter, AuditLog, OutputChunk, OutputLog, Stream};
-use multiflexi_core::{ArtifactId, Error, JobId, Result, to_micros};
+use multiflexi_core::store::{
+    AuditEntry, AuditFilter, AuditLog, LeaseRef, LeaseWrite, OutputChunk, OutputLog, Stream,
+    check_chunks_of,
+};
+use multiflexi_core::{ArtifactId, Error, JobId, Outcome, Phase, Result, to_micros};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
@@ -19,8 +22,31 @@ use tokio::io::AsyncRead;
 
 /// Rows per multi-row INSERT (well under every backend's bind-parameter limit).
 const BATCH: usize = 500;
+/// Bytes of output per multi-row INSERT, about.
+const BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 impl SqlStore {
+    /// The fence of an output or artifact write, on the job row (locked for the rest of the
+    /// transaction on PostgreSQL and MySQL; SQLite's write transaction holds the file's lock).
+    async fn lease_write<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        lease: LeaseRef,
+        write: LeaseWrite,
+    ) -> Result<()> {
+        let row = self.job_row(c, lease.job_id).await?;
+        let phase = row
+            .phase
+            .parse::<Phase>()
+            .map_err(|e| Error::backend("sql", false, format!("job {}: {e}", row.id)))?;
+        let outcome = row
+            .outcome
+            .as_deref()
+            .and_then(|o| o.parse::<Outcome>().ok());
+        let exitcode = row.exitcode.and_then(|c| i32::try_from(c).ok());
+        write.check(lease, row.lease_token, phase, outcome, exitcode)
+    }
+
     async fn require_job<C: ConnectionTrait>(&self, c: &C, id: JobId) -> Result<()> {
         if job::Entity::find_by_id(id.0)
             .count(c)
@@ -103,13 +129,33 @@ impl SqlStore {
     }
 }
 
+/// Consecutive runs of chunks for one multi-row INSERT each: at most [`BATCH`] rows and about
+/// [`BATCH_BYTES`] of content (one chunk may be larger alone), so that a statement stays far
+/// below MySQL's `max_allowed_packet`.
+fn output_batches(chunks: &[OutputChunk]) -> Vec<&[OutputChunk]> {
+    let mut out = Vec::new();
+    let (mut from, mut bytes) = (0, 0usize);
+    for (i, c) in chunks.iter().enumerate() {
+        if i > from && (i - from >= BATCH || bytes + c.bytes.len() > BATCH_BYTES) {
+            out.push(&chunks[from..i]);
+            (from, bytes) = (i, 0);
+        }
+        bytes += c.bytes.len();
+    }
+    if from < chunks.len() {
+        out.push(&chunks[from..]);
+    }
+    out
+}
+
 fn seq_i64(seq: u64) -> Result<i64> {
     i64::try_from(seq).map_err(|_| Error::invalid("seq", format!("{seq} is too large")))
 }
 
 #[async_trait]
 impl OutputLog for SqlStore {
-    async fn append_output(&self, chunks: &[OutputChunk]) -> Result<()> {
+    async fn append_output(&self, lease: LeaseRef, chunks: &[OutputChunk]) -> Result<()> {
+        check_chunks_of(lease, chunks)?;
         if chunks.is_empty() {
             return Ok(());
         }
@@ -123,11 +169,8 @@ impl OutputLog for SqlStore {
             }
         }
         in_tx!(self, |txn| async {
-            let jobs: HashSet<JobId> = chunks.iter().map(|c| c.job_id).collect();
-            for j in jobs {
-                self.require_job(&txn, j).await?;
-            }
-            for batch in chunks.chunks(BATCH) {
+            self.lease_write(&txn, lease, LeaseWrite::Output).await?;
+            for batch in output_batches(chunks) {
                 let rows = batch
                     .iter()
                     .map(|c| {
@@ -279,19 +322,21 @@ fn meta_from(r: MetaRow) -> Result<ArtifactMeta> {
 impl ArtifactSink for SqlStore {
     async fn put(
         &self,
-        job_id: JobId,
+        lease: LeaseRef,
         name: &str,
         content_type: &str,
         content: &mut (dyn AsyncRead + Send + Unpin),
     ) -> Result<ArtifactId> {
+        let job_id = lease.job_id;
         if sanitize_name(name)? != name {
             return Err(Error::invalid(
                 "artifact name",
                 format!("{name:?} is not sanitised; pass it through artifact::sanitize_name first"),
             ));
         }
-        // Fail early for an unknown job, before reading the content.
-        self.require_job(self.db(), job_id).await?;
+        // Fail early for an unknown job or a stale lease, before reading the content.
+        self.lease_write(self.db(), lease, LeaseWrite::Artifact)
+            .await?;
         let CappedContent {
             bytes,
             note,
@@ -299,7 +344,7 @@ impl ArtifactSink for SqlStore {
         } = read_capped(name, content_type, content, self.inner.artifact_cap).await?;
         let now = self.now().await?;
         in_tx!(self, |txn| async {
-            self.require_job(&txn, job_id).await?;
+            self.lease_write(&txn, lease, LeaseWrite::Artifact).await?;
             self.put_in(
                 &txn,
                 job_id,
@@ -357,5 +402,43 @@ impl ArtifactSink for SqlStore {
             meta,
             content: r.content,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(seq: u64, len: usize) -> OutputChunk {
+        OutputChunk {
+            job_id: JobId(1),
+            seq,
+            stream: Stream::Stdout,
+            bytes: vec![0; len],
+        }
+    }
+
+    #[test]
+    fn output_batches_bound_rows_and_bytes() {
+        let many: Vec<OutputChunk> = (0..1200).map(|i| chunk(i, 1)).collect();
+        let sizes: Vec<usize> = output_batches(&many).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [500, 500, 200]);
+        let mib = 1 << 20;
+        let big = [
+            chunk(1, mib),
+            chunk(2, mib),
+            chunk(3, mib),
+            chunk(4, 2 * mib),
+            chunk(5, 1),
+        ];
+        let sizes: Vec<usize> = output_batches(&big).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [3, 2]);
+        let huge = [chunk(1, 5 * mib), chunk(2, 5 * mib)];
+        assert_eq!(
+            output_batches(&huge).len(),
+            2,
+            "a chunk over the budget goes alone"
+        );
+        assert!(output_batches(&[]).is_empty());
     }
 }

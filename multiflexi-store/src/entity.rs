@@ -254,6 +254,8 @@ pub mod job {
         pub begin: Option<Ts>,
         pub end: Option<Ts>,
         pub preserved: Option<Ts>,
+        /// Launches that failed before the application started (migration 4).
+        pub launch_failures: i32,
     }
     no_relations!();
 }

@@ -27,8 +27,18 @@
 //!   Transient conflicts (deadlocks, serialization failures) are retried inside the store.
 //! - **Fencing**: every write after a claim is `… WHERE id = ? AND lease_token = ? AND phase = ?`.
 //! - **Time**: an injected [`Clock`](multiflexi_core::Clock), else the database's clock
-//!   (measured as an offset, re-measured every minute) decides lease expiry.
-//! - **Secrets**: see [`crypto`] for `MULTIFLEXI_MASTER_KEY` and the sealed format.
+//!   decides lease expiry (recovery compares with it as an offset, re-measured every minute).
+//! - **Fenced writes**: output chunks and artifacts carry the writer's lease
+//!   ([`LeaseRef`](multiflexi_core::store::LeaseRef)); the job row is read (locked on PostgreSQL
+//!   and MySQL, under the write lock on SQLite) and checked in the same transaction as the insert.
+//! - **Lease expiry**: a claim's and a heartbeat's expiry (and a released job's due time) come
+//!   from the database's clock inside the statement on PostgreSQL (`clock_timestamp()`) and
+//!   MySQL/MariaDB (`NOW(6)`), or from the injected clock / this host's clock read inside the
+//!   transaction on SQLite — never from an instant taken before waiting for a connection.
+//! - **Artifact size**: on MySQL/MariaDB the artifact cap is lowered at connect to fit under the
+//!   server's `max_allowed_packet` ([`SqlStore::artifact_cap`]).
+//! - **Secrets**: see [`crypto`] for `MULTIFLEXI_MASTER_KEY` and the sealed format. A job whose
+//!   environment cannot be opened (another key) is listed with `unreadable` set and never run.
 //! - **Wake-ups**: [`JobQueue::work_signal`](multiflexi_core::store::JobQueue::work_signal) is fed
 //!   in-process on every create and re-queue, and on PostgreSQL also by `LISTEN`/`NOTIFY`, so a
 //!   dispatcher in another process wakes at once.
@@ -51,11 +61,13 @@ mod catalog;
 mod convert;
 pub mod crypto;
 mod data;
+mod deadline;
 pub mod entity;
 mod error;
 mod history;
 pub mod migration;
 mod notify;
+mod packet;
 mod queue;
 #[cfg(feature = "sqlite")]
 mod sqlite_writer;

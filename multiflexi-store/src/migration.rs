@@ -1,7 +1,8 @@
 //! Schema migrations (sea-orm-migration) and the schema-version guard.
 //!
 //! The first migration creates every table of ARCHITECTURE §5; the second adds the API's
-//! `access_token` table. Column types are chosen per backend:
+//! `access_token` table; the third the claim's hot-path indexes; the fourth the job's
+//! `launch_failures` counter (`INTEGER NOT NULL DEFAULT 0`). Column types are chosen per backend:
 //!
 //! | kind        | SQLite  | PostgreSQL    | MySQL / MariaDB                     |
 //! |-------------|---------|---------------|-------------------------------------|
@@ -17,8 +18,10 @@
 use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
 
+mod m0004_launch_failures;
+
 /// The schema version this code writes and understands.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// The migrator: every migration of the store, in order.
 #[derive(Debug)]
@@ -31,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_access_tokens::Migration),
             Box::new(m0003_hot_path_indexes::Migration),
+            Box::new(m0004_launch_failures::Migration),
         ]
     }
 }

@@ -2,7 +2,8 @@
 //! claim is fenced (`WHERE id = ? AND lease_token = ? AND phase = ?`).
 
 use crate::convert::{from_json, job_from_model, seal_spec, template_from_model, to_json};
-use crate::entity::{Ts, ts, ts_opt, utc};
+use crate::deadline::Deadline;
+use crate::entity::{Ts, ts, ts_opt};
 use crate::entity::{apps, artifacts, audit_log, job, job_output, runtemplate, schedule};
 use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
@@ -13,7 +14,7 @@ use multiflexi_core::model::{Environment, ExitCodeInfo, Job, NewJob};
 use multiflexi_core::store::{
     Begin, BegunAndFinished, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed,
     Completion, Finish, Finished, HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview,
-    Recovered, begin_then_finish, fence_conflict, finish_separately,
+    Recovered, Release, Released, begin_then_finish, fence_conflict, finish_separately,
 };
 use multiflexi_core::{
     AppId, CompanyId, Error, Event, JobId, Outcome, Phase, Result, RunTemplateId, Trigger,
@@ -27,15 +28,6 @@ use sea_orm::{
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-/// `now + ttl`, saturating, in microseconds.
-fn expiry(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
-    let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
-    to_micros(
-        now.checked_add_signed(ttl)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC),
-    )
-}
-
 fn phase_of(row: &job::Model) -> Result<Phase> {
     row.phase
         .parse::<Phase>()
@@ -44,6 +36,8 @@ fn phase_of(row: &job::Model) -> Result<Phase> {
 
 const CHUNK: usize = 500;
 
+mod claim;
+mod release;
 #[cfg(feature = "sqlite")]
 mod sqlite_writes;
 
@@ -77,7 +71,7 @@ impl SqlStore {
     }
 
     /// The job row, locked for the rest of the transaction on PostgreSQL and MySQL.
-    async fn job_row<C: ConnectionTrait>(&self, c: &C, id: JobId) -> Result<job::Model> {
+    pub(crate) async fn job_row<C: ConnectionTrait>(&self, c: &C, id: JobId) -> Result<job::Model> {
         let mut q = job::Entity::find_by_id(id.0);
         if self.locks() {
             q = q.lock(LockType::Update);
@@ -287,6 +281,7 @@ impl SqlStore {
             begin: Set(None),
             end: Set(None),
             preserved: Set(None),
+            launch_failures: Set(0),
         };
         let id = job::Entity::insert(am)
             .exec(c)
@@ -974,7 +969,10 @@ impl SqlStore {
         }
 
         // stdout.txt / stderr.txt: multi-row upserts (a same-named artifact is replaced).
+        // A statement holds at most the cap's worth of content (one larger row alone), so it
+        // fits under MySQL's max_allowed_packet, which the cap was fitted to.
         let names = ["stdout.txt", "stderr.txt"];
+        let budget = ARTIFACT_BYTES.min(cap.max(1));
         let mut batch: Vec<artifacts::ActiveModel> = Vec::new();
         let mut batch_bytes = 0usize;
         for d in &done {
@@ -982,6 +980,12 @@ impl SqlStore {
             for (name, bytes) in [(names[0], &f.stdout), (names[1], &f.stderr)] {
                 let (bytes, note) = capped(bytes, cap);
                 let bytes = bytes.to_vec();
+                if !batch.is_empty()
+                    && (batch.len() >= ARTIFACT_ROWS || batch_bytes + bytes.len() > budget)
+                {
+                    self.insert_artifacts(c, std::mem::take(&mut batch)).await?;
+                    batch_bytes = 0;
+                }
                 batch_bytes += bytes.len();
                 batch.push(artifacts::ActiveModel {
                     id: NotSet,
@@ -993,10 +997,6 @@ impl SqlStore {
                     note: Set(note),
                     created: Set(ts(now)),
                 });
-                if batch.len() >= ARTIFACT_ROWS || batch_bytes >= ARTIFACT_BYTES {
-                    self.insert_artifacts(c, std::mem::take(&mut batch)).await?;
-                    batch_bytes = 0;
-                }
             }
         }
         self.insert_artifacts(c, batch).await?;
@@ -1113,32 +1113,40 @@ impl SqlStore {
     }
 
     /// `UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`, the schedule rows marked
-    /// and the audit rows written by the same statement.
+    /// and the audit rows written by the same statement. The expiry is the statement's own
+    /// `clock_timestamp()` + ttl on the database's clock (or the injected clock's instant).
     async fn claim_pg(
         &self,
         options: &ClaimOptions,
         kinds: &[String],
         limit: u64,
         now: DateTime<Utc>,
-        expires: DateTime<Utc>,
     ) -> Result<Vec<Job>> {
         let to = Phase::Scheduled.apply(Event::Claim)?.to;
+        let expires = self.deadline(options.lease_ttl);
         let mut values: Vec<Value> = vec![
             ts(now).into(),
             i64::try_from(limit).unwrap_or(i64::MAX).into(),
             to.as_str().into(),
             options.owner.clone().into(),
-            ts(expires).into(),
+            match expires {
+                Deadline::At(t) => ts(t).into(),
+                Deadline::DbClockPlus(us) => us.into(),
+            },
             Phase::Scheduled.as_str().into(),
             format!("phase:{}", to.as_str()).into(),
-            format!(" expires={}", expires.to_rfc3339()).into(),
         ];
+        let expires_sql = match expires {
+            Deadline::At(_) => "$5".to_string(),
+            Deadline::DbClockPlus(_) => Deadline::sql(DbBackend::Postgres, "$5"),
+        };
         let kinds_sql: Vec<String> = kinds
             .iter()
             .enumerate()
             .map(|(i, _)| format!("${}", values.len() + 1 + i))
             .collect();
         values.extend(kinds.iter().map(|k| Value::from(k.clone())));
+        // The audit detail is claim_detail()'s text, formatted by the database.
         let sql = format!(
             r#"WITH picked AS (
                 SELECT s.id AS sid, s.job_id FROM schedule s
@@ -1149,12 +1157,13 @@ impl SqlStore {
                 UPDATE schedule SET claimed = TRUE FROM picked WHERE schedule.id = picked.sid
             ), claimed AS (
                 UPDATE job SET phase = $3, status = $3, lease_token = job.lease_token + 1,
-                    lease_owner = $4, lease_expires = $5, queued = $1
+                    lease_owner = $4, lease_expires = {expires_sql}, queued = $1
                 FROM picked WHERE job.id = picked.job_id AND job.phase = $6
                 RETURNING job.*
             ), audit AS (
                 INSERT INTO audit_log (at, job_id, actor, action, detail)
-                SELECT $1, c.id, $4, $7, 'lease_token=' || c.lease_token::text || $8
+                SELECT $1, c.id, $4, $7, 'lease_token=' || c.lease_token::text || ' expires='
+                    || to_char(c.lease_expires AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
                 FROM claimed c
             )
             SELECT * FROM claimed"#,
@@ -1276,11 +1285,21 @@ impl SqlStore {
         kinds: &[String],
         limit: u64,
         now: DateTime<Utc>,
-        expires: DateTime<Utc>,
     ) -> Result<Vec<Job>> {
         let to = Phase::Scheduled.apply(Event::Claim)?.to;
         let backend = self.backend();
         in_tx!(self, |txn| async {
+            // Read once this transaction holds the write lock.
+            let expires = match self.deadline(options.lease_ttl) {
+                Deadline::At(t) => t,
+                Deadline::DbClockPlus(_) => {
+                    return Err(Error::backend(
+                        "sqlite",
+                        false,
+                        "SQLite has no database clock",
+                    ));
+                }
+            };
             let mut values: Vec<Value> = vec![true.into(), false.into()];
             values.extend(kinds.iter().map(|k| Value::from(k.clone())));
             values.push(ts(now).into());
@@ -1400,112 +1419,20 @@ impl JobQueue for SqlStore {
             return Ok(Vec::new());
         }
         let now = self.now().await?;
-        let expires = expiry(now, options.lease_ttl);
         let kinds: Vec<String> = options
             .executors
             .iter()
             .map(|k| k.as_str().to_string())
             .collect();
         let limit = u64::try_from(options.limit).unwrap_or(u64::MAX);
-        let to = Phase::Scheduled.apply(Event::Claim)?.to;
-        if self.backend() == DbBackend::Postgres {
-            return self.claim_pg(options, &kinds, limit, now, expires).await;
-        }
-        #[cfg(feature = "sqlite")]
-        if let Some(writer) = self.sqlite_writer() {
-            return self
-                .claim_on_writer(writer, options, &kinds, limit, now)
-                .await;
-        }
-        if self.backend() == DbBackend::Sqlite {
-            return self
-                .claim_sqlite(options, &kinds, limit, now, expires)
-                .await;
-        }
-        in_tx!(self, |txn| async {
-            let mut q = schedule::Entity::find()
-                .filter(schedule::Column::Claimed.eq(false))
-                .filter(schedule::Column::Executor.is_in(kinds.clone()))
-                .filter(schedule::Column::After.lte(ts(now)))
-                .order_by_asc(schedule::Column::After)
-                .order_by_asc(schedule::Column::JobId)
-                .limit(limit);
-            if self.inner.skip_locked && self.locks() {
-                q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-            } else if self.locks() {
-                q = q.lock(LockType::Update);
-            }
-            let picked: Vec<i64> = q
-                .all(&txn)
-                .await
-                .map_err(|e| self.dberr(e))?
-                .into_iter()
-                .map(|s| s.job_id)
-                .collect();
-            if picked.is_empty() {
-                return Ok(Vec::new());
-            }
-            schedule::Entity::update_many()
-                .col_expr(schedule::Column::Claimed, Expr::value(true))
-                .filter(schedule::Column::JobId.is_in(picked.clone()))
-                .exec(&txn)
-                .await
-                .map_err(|e| self.dberr(e))?;
-            job::Entity::update_many()
-                .col_expr(job::Column::Phase, Expr::value(to.as_str()))
-                .col_expr(job::Column::Status, Expr::value(to.as_str()))
-                .col_expr(
-                    job::Column::LeaseToken,
-                    Expr::col(job::Column::LeaseToken).add(1),
-                )
-                .col_expr(
-                    job::Column::LeaseOwner,
-                    Expr::value(Some(options.owner.clone())),
-                )
-                .col_expr(job::Column::LeaseExpires, Expr::value(Some(ts(expires))))
-                .col_expr(job::Column::Queued, Expr::value(Some(ts(now))))
-                .filter(job::Column::Id.is_in(picked.clone()))
-                .filter(job::Column::Phase.eq(Phase::Scheduled.as_str()))
-                .exec(&txn)
-                .await
-                .map_err(|e| self.dberr(e))?;
-            let rows: HashMap<i64, job::Model> = job::Entity::find()
-                .filter(job::Column::Id.is_in(picked.clone()))
-                .all(&txn)
-                .await
-                .map_err(|e| self.dberr(e))?
-                .into_iter()
-                .map(|r| (r.id, r))
-                .collect();
-            let mut out = Vec::with_capacity(picked.len());
-            let mut audit = Vec::with_capacity(picked.len());
-            for id in picked {
-                let Some(row) = rows.get(&id) else { continue };
-                if row.phase != to.as_str()
-                    || row.lease_owner.as_deref() != Some(options.owner.as_str())
-                    || row.queued.map(utc) != Some(now)
-                {
-                    continue;
-                }
-                audit.push(audit_log::ActiveModel {
-                    id: NotSet,
-                    at: Set(ts(now)),
-                    job_id: Set(Some(id)),
-                    actor: Set(options.owner.clone()),
-                    action: Set(phase_action(to)),
-                    detail: Set(claim_detail(row.lease_token, expires)),
-                });
-                out.push(job_from_model(&self.inner.keys, row)?);
-            }
-            if !audit.is_empty() {
-                audit_log::Entity::insert_many(audit)
-                    .exec(&txn)
-                    .await
-                    .map_err(|e| self.dberr(e))?;
-            }
-            Ok(out)
-        }
-        .await)
+        let claimed = if self.backend() == DbBackend::Postgres {
+            self.claim_pg(options, &kinds, limit, now).await?
+        } else if let Some(jobs) = self.claim_on_sqlite(options, &kinds, limit, now).await {
+            jobs?
+        } else {
+            self.claim_mysql(options, &kinds, limit, now).await?
+        };
+        Ok(self.hand_out(claimed).await)
     }
 
     async fn begin_many(&self, starts: &[Begin]) -> Result<Vec<Result<Job>>> {
@@ -1527,21 +1454,11 @@ impl JobQueue for SqlStore {
         if leases.is_empty() {
             return Ok(Vec::new());
         }
-        let now = self.now().await?;
-        let expires = expiry(now, ttl);
+        let backend = self.backend();
         in_tx!(self, |txn| async {
-            let ids: Vec<i64> = leases.iter().map(|l| l.job_id.0).collect();
-            let mut q = job::Entity::find().filter(job::Column::Id.is_in(ids));
-            if self.locks() {
-                q = q.lock(LockType::Update);
-            }
-            let rows: HashMap<i64, job::Model> = q
-                .all(&txn)
-                .await
-                .map_err(|e| self.dberr(e))?
-                .into_iter()
-                .map(|r| (r.id, r))
-                .collect();
+            let rows = self
+                .rows_for_update(&txn, leases.iter().map(|l| l.job_id.0))
+                .await?;
             let live = |l: &LeaseRef| {
                 rows.get(&l.job_id.0).filter(|r| {
                     r.lease_token == l.lease_token
@@ -1549,16 +1466,11 @@ impl JobQueue for SqlStore {
                 })
             };
             let mut out = Vec::with_capacity(leases.len());
+            let mut ids = Vec::with_capacity(leases.len());
             for l in leases {
                 match live(l) {
                     Some(row) => {
-                        job::Entity::update_many()
-                            .col_expr(job::Column::LeaseExpires, Expr::value(Some(ts(expires))))
-                            .filter(job::Column::Id.eq(row.id))
-                            .filter(job::Column::LeaseToken.eq(l.lease_token))
-                            .exec(&txn)
-                            .await
-                            .map_err(|e| self.dberr(e))?;
+                        ids.push(row.id);
                         out.push(if row.cancel_requested {
                             HeartbeatStatus::CancelRequested
                         } else {
@@ -1567,6 +1479,17 @@ impl JobQueue for SqlStore {
                     }
                     None => out.push(HeartbeatStatus::Lost),
                 }
+            }
+            // The rows are locked (the write lock on SQLite) and fenced above: the expiry is
+            // taken from the store's clock now, not before the wait for them.
+            let expires = self.deadline(ttl);
+            for chunk in ids.chunks(CHUNK) {
+                job::Entity::update_many()
+                    .col_expr(job::Column::LeaseExpires, expires.expr(backend))
+                    .filter(job::Column::Id.is_in(chunk.to_vec()))
+                    .exec(&txn)
+                    .await
+                    .map_err(|e| self.dberr(e))?;
             }
             Ok(out)
         }
@@ -1679,6 +1602,10 @@ impl JobQueue for SqlStore {
         begin_then_finish(self, starts, finishes, artifacts).await
     }
 
+    async fn release_many(&self, releases: &[Release]) -> Result<Vec<Result<Released>>> {
+        self.release_batch(releases).await
+    }
+
     async fn recover_expired(&self) -> Result<Recovered> {
         let now = self.now().await?;
         let rec = in_tx!(self, |txn| async {
@@ -1696,8 +1623,9 @@ impl JobQueue for SqlStore {
             for row in rows {
                 let phase = phase_of(&row)?;
                 match phase {
-                    Phase::Queued if row.cancel_requested => {
-                        // It never started and an operator asked to cancel it: do not run it later.
+                    _ if row.cancel_requested => {
+                        // An operator asked to cancel it: it never runs (again), and a Running
+                        // one is not `lost` (nor retried) but cancelled.
                         let done = self
                             .complete_in(
                                 &txn,
@@ -1948,9 +1876,9 @@ fn phase_action(phase: Phase) -> String {
     format!("phase:{}", phase.as_str())
 }
 
-/// The audit detail of a claim.
+/// The audit detail of a claim (PostgreSQL's claim formats the same text in SQL).
 fn claim_detail(lease_token: i64, expires: DateTime<Utc>) -> String {
-    format!("lease_token={lease_token} expires={}", expires.to_rfc3339())
+    multiflexi_core::store::claim_audit_detail(lease_token, expires)
 }
 
 /// The audit detail of a start.

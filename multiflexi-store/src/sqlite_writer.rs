@@ -188,7 +188,8 @@ pub(crate) const JOB_COLUMNS: &str = r#""id", "runtemplate_id", "company_id", "a
     "launched_by", "phase", "status", "outcome", "trigger", "slot", "attempt", "retry_of",
     "after", "exitcode", "pid", "external_id", "lease_owner", "lease_expires",
     "lease_token", "cancel_requested", "idempotency_key", "trace_context", "stdout",
-    "stderr", "created", "scheduled", "queued", "begin", "end", "preserved""#;
+    "stderr", "created", "scheduled", "queued", "begin", "end", "preserved",
+    "launch_failures""#;
 
 /// A whole `job` row selected as [`JOB_COLUMNS`], read by position.
 pub(crate) fn job_model(row: &rusqlite::Row<'_>) -> rusqlite::Result<job::Model> {
@@ -232,6 +233,7 @@ pub(crate) fn job_model(row: &rusqlite::Row<'_>) -> rusqlite::Result<job::Model>
         begin: ts_col(row, 36)?,
         end: ts_col(row, 37)?,
         preserved: ts_col(row, 38)?,
+        launch_failures: row.get(39)?,
     })
 }
 

@@ -30,7 +30,11 @@ pub struct SqlStoreOptions {
     pub old_keys: Vec<MasterKey>,
     /// Injected clock (tests use `ManualClock`). When absent the database's clock decides.
     pub clock: Option<Arc<dyn Clock>>,
-    /// Size cap of one artifact; content past it is dropped and the note says so.
+    /// Size cap of one artifact; content past it is dropped and the note says so. On
+    /// MySQL/MariaDB the store lowers it at connect to fit one artifact into one statement
+    /// under the server's `max_allowed_packet` (less an eighth, at least 64 KiB, of headroom);
+    /// [`SqlStore::artifact_cap`] says what applies. Raise `max_allowed_packet` on the server
+    /// to store larger artifacts there.
     pub artifact_cap: u64,
     /// Connection pool size (default: 10; 1 for `sqlite::memory:`).
     pub max_connections: Option<u32>,
@@ -358,6 +362,22 @@ impl SqlStore {
             DbBackend::MySql => mysql_has_skip_locked(&db, name).await?,
             _ => true,
         };
+        let artifact_cap = match backend {
+            DbBackend::MySql => {
+                let packet = crate::packet::mysql_max_packet(&db, name).await?;
+                let cap = crate::packet::fitting_cap(options.artifact_cap, packet);
+                if cap < options.artifact_cap {
+                    tracing::info!(
+                        max_allowed_packet = packet,
+                        artifact_cap = cap,
+                        configured = options.artifact_cap,
+                        "artifacts are capped to fit the server's max_allowed_packet"
+                    );
+                }
+                cap
+            }
+            _ => options.artifact_cap,
+        };
         let (signal, _) = watch::channel(0u64);
         #[allow(unused_mut)]
         let mut listener = None;
@@ -372,7 +392,7 @@ impl SqlStore {
                 backend,
                 name,
                 keys: Keyring::new(options.master_key, options.old_keys),
-                artifact_cap: options.artifact_cap,
+                artifact_cap,
                 skip_locked,
                 time,
                 signal,
@@ -390,6 +410,12 @@ impl SqlStore {
     /// Which backend: `sqlite`, `postgres` or `mysql`.
     pub fn backend_name(&self) -> &'static str {
         self.inner.name
+    }
+
+    /// The size cap of one artifact that applies: [`SqlStoreOptions::artifact_cap`], lowered on
+    /// MySQL/MariaDB to fit under the server's `max_allowed_packet`.
+    pub fn artifact_cap(&self) -> u64 {
+        self.inner.artifact_cap
     }
 
     /// The SeaORM connection (for tools and tests).
@@ -459,6 +485,22 @@ impl SqlStore {
                 let off = chrono::Duration::microseconds(offset_us.load(Ordering::Relaxed));
                 Ok(to_micros(Utc::now() + off))
             }
+        }
+    }
+
+    /// The store's now when it can be read without the database: the injected clock, or this
+    /// host's for SQLite. `None` when the database's clock decides (PostgreSQL, MySQL).
+    pub(crate) fn local_now(&self) -> Option<DateTime<Utc>> {
+        self.local_clock().map(|c| to_micros(c.now()))
+    }
+
+    /// The clock [`SqlStore::local_now`] reads, to read it on another thread (the SQLite
+    /// writer's) inside its transaction.
+    pub(crate) fn local_clock(&self) -> Option<Arc<dyn Clock>> {
+        match &self.inner.time {
+            TimeSource::Injected(c) => Some(c.clone()),
+            TimeSource::Local => Some(Arc::new(multiflexi_core::SystemClock)),
+            TimeSource::Database { .. } => None,
         }
     }
 

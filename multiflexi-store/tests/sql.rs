@@ -37,6 +37,8 @@ macro_rules! common_cases {
             names_are_case_sensitive => cases::names_are_case_sensitive,
             secrets_sealed_and_wrong_key_is_clear => cases::secrets_sealed_and_wrong_key_is_clear,
             round_trip_property => cases::property::round_trip_property,
+            unreadable_job_is_listed_and_never_run => cases::unreadable::unreadable_job_is_listed_and_never_run,
+            lease_expiry_from_the_database_clock => cases::db_clock::lease_expiry_from_the_database_clock,
             $($extra => $path,)*
         ]);
     };
@@ -90,7 +92,8 @@ mod mariadb {
     multiflexi_core::store_conformance_tests!(support::harness(Backend::Mariadb));
     common_cases!(
         Backend::Mariadb,
-        cross_process_race => cases::race::cross_process_race
+        cross_process_race => cases::race::cross_process_race,
+        artifact_cap_fits_max_allowed_packet => cases::packet::artifact_cap_fits_max_allowed_packet
     );
 }
 

@@ -93,6 +93,7 @@ fn job_summary(j: &Job) -> Value {
         "begin": j.begin,
         "end": j.end,
         "launched_by": j.launched_by,
+        "unreadable": j.unreadable,
     })
 }
 
@@ -227,6 +228,11 @@ fn job_text(
         ("executor", j.executor.to_string()),
         ("phase", j.phase.to_string()),
         ("status", j.status().to_string()),
+    ];
+    if let Some(why) = &j.unreadable {
+        pairs.push(("unreadable", why.clone()));
+    }
+    pairs.extend([
         ("exit code", exit),
         ("trigger", j.trigger.to_string()),
         ("attempt", j.attempt.to_string()),
@@ -239,7 +245,7 @@ fn job_text(
         ("begin", opt_ts(j.begin)),
         ("end", opt_ts(j.end)),
         ("preserved", opt_ts(j.preserved)),
-    ];
+    ]);
     if let Some(b) = j.begin {
         pairs.push(("waited", human_duration(b - j.after.max(j.created))));
     }
@@ -435,7 +441,10 @@ pub async fn list(ctx: &Ctx, a: &ListArgs) -> anyhow::Result<Report> {
                 j.company_id.to_string(),
                 j.app_id.to_string(),
                 j.executor.to_string(),
-                j.status().to_string(),
+                match &j.unreadable {
+                    Some(_) => format!("{} (unreadable)", j.status()),
+                    None => j.status().to_string(),
+                },
                 or_dash(j.exitcode),
                 j.trigger.to_string(),
                 j.attempt.to_string(),
@@ -444,14 +453,20 @@ pub async fn list(ctx: &Ctx, a: &ListArgs) -> anyhow::Result<Report> {
             ]
         })
         .collect();
+    let mut text = table(
+        &[
+            "ID", "TEMPLATE", "COMPANY", "APP", "EXECUTOR", "STATUS", "EXIT", "TRIGGER", "ATTEMPT",
+            "CREATED", "DURATION",
+        ],
+        &rows,
+    );
+    for j in &jobs {
+        if let Some(why) = &j.unreadable {
+            text.push_str(&format!("job {} unreadable: {why}\n", j.id));
+        }
+    }
     Ok(Report::new(
-        table(
-            &[
-                "ID", "TEMPLATE", "COMPANY", "APP", "EXECUTOR", "STATUS", "EXIT", "TRIGGER",
-                "ATTEMPT", "CREATED", "DURATION",
-            ],
-            &rows,
-        ),
+        text,
         Value::Array(jobs.iter().map(job_summary).collect()),
     ))
 }

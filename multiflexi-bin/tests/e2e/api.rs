@@ -1182,7 +1182,7 @@ async fn output_live_tail_over_sse_then_plain_text() {
     let lease = api.run_due().await[0];
     let store = api.srv.store.clone();
     store
-        .append_output(&[chunk(id, 1, Stream::Stdout, b"hello\n")])
+        .append_output(lease, &[chunk(id, 1, Stream::Stdout, b"hello\n")])
         .await
         .unwrap();
 
@@ -1219,15 +1219,18 @@ async fn output_live_tail_over_sse_then_plain_text() {
     // Live: written after we connected; "č" split across two chunks arrives whole.
     let c = "č".as_bytes();
     store
-        .append_output(&[
-            chunk(id, 2, Stream::Stderr, b"oops\n"),
-            chunk(id, 3, Stream::Stdout, &[b'a', c[0]]),
-        ])
+        .append_output(
+            lease,
+            &[
+                chunk(id, 2, Stream::Stderr, b"oops\n"),
+                chunk(id, 3, Stream::Stdout, &[b'a', c[0]]),
+            ],
+        )
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     store
-        .append_output(&[chunk(id, 4, Stream::Stdout, &[c[1], b'\n'])])
+        .append_output(lease, &[chunk(id, 4, Stream::Stdout, &[c[1], b'\n'])])
         .await
         .unwrap();
     let live = read_events(&mut stream, &mut buf, |_, v| v["seq"] == 4).await;
@@ -1293,19 +1296,20 @@ async fn artifacts_are_byte_exact_with_headers() {
     let (_, acme, t) = api.fixture("Acme").await;
     let id = api.job(t).await;
     let lease = api.run_due().await[0];
-    let stdout = b"bin\x00ary \xff\xfe output\n".to_vec();
-    api.finish(lease, Outcome::Success, 0, &stdout).await;
+    // A result file, stored while the job runs (under its lease), then the output at the end.
     let odd = vec![0u8, 159, 146, 150, 255, 10, 13];
     let store = api.srv.store.clone();
     ArtifactSink::put(
         &*store,
-        JobId(id),
+        lease,
         "out/r\u{e9}port \"q\".bin",
         "application/x-custom",
         &mut odd.as_slice(),
     )
     .await
     .unwrap();
+    let stdout = b"bin\x00ary \xff\xfe output\n".to_vec();
+    api.finish(lease, Outcome::Success, 0, &stdout).await;
 
     let r = api.get(&format!("/job/{id}/artifacts")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
@@ -1316,8 +1320,9 @@ async fn artifacts_are_byte_exact_with_headers() {
         .collect();
     assert_eq!(
         names,
-        ["stdout.txt", "stderr.txt", "out/r\u{e9}port \"q\".bin"]
+        ["out/r\u{e9}port \"q\".bin", "stdout.txt", "stderr.txt"]
     );
+    let (result_file, stdout_txt) = (&list[0], &list[1]);
     let url = |a: &Value| {
         a["url"]
             .as_str()
@@ -1326,7 +1331,7 @@ async fn artifacts_are_byte_exact_with_headers() {
             .to_string()
     };
 
-    let r = api.get(&url(&list[0])).await;
+    let r = api.get(&url(stdout_txt)).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.bytes, stdout);
     assert_eq!(r.header("content-type"), "text/plain");
@@ -1335,9 +1340,9 @@ async fn artifacts_are_byte_exact_with_headers() {
         "attachment; filename=\"stdout.txt\"; filename*=UTF-8''stdout.txt"
     );
     assert_eq!(r.header("x-content-type-options"), "nosniff");
-    assert_eq!(list[0]["size"], stdout.len());
+    assert_eq!(stdout_txt["size"], stdout.len());
 
-    let r = api.get(&url(&list[2])).await;
+    let r = api.get(&url(result_file)).await;
     assert_eq!(r.bytes, odd);
     assert_eq!(r.header("content-type"), "application/x-custom");
     assert_eq!(
@@ -1349,7 +1354,7 @@ async fn artifacts_are_byte_exact_with_headers() {
     let beta = api.company("Beta").await;
     assert_ne!(beta, acme);
     let tok = api.company_token(beta, "beta").await;
-    api.get_as(&tok, &url(&list[0]))
+    api.get_as(&tok, &url(stdout_txt))
         .await
         .assert_error(StatusCode::NOT_FOUND, None);
     api.get("/artifact/99999")

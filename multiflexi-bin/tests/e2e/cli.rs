@@ -8,8 +8,9 @@
 
 use multiflexi_core::lifecycle::Outcome;
 use multiflexi_core::model::ExecutorKind;
+use multiflexi_core::model::{JobSpec, NewJob};
 use multiflexi_core::store::{Begin, ClaimOptions, Completion, JobQueue, LeaseRef};
-use multiflexi_core::{ArtifactSink, JobId};
+use multiflexi_core::{AppId, ArtifactSink, CompanyId, Environment, JobId, RunTemplateId, Trigger};
 use multiflexi_store::{MasterKey, SqlStore, SqlStoreOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -304,11 +305,11 @@ fn run_job_in_process(env: &Env, job: i64, exit: i32, stdout: &[u8]) {
             .as_ref()
             .unwrap();
         let mut out = stdout;
-        ArtifactSink::put(&store, JobId(job), "stdout.txt", "text/plain", &mut out)
+        ArtifactSink::put(&store, lease, "stdout.txt", "text/plain", &mut out)
             .await
             .unwrap();
         let mut err: &[u8] = b"";
-        ArtifactSink::put(&store, JobId(job), "stderr.txt", "text/plain", &mut err)
+        ArtifactSink::put(&store, lease, "stderr.txt", "text/plain", &mut err)
             .await
             .unwrap();
         store.mark_preserved(lease).await.unwrap();
@@ -796,6 +797,73 @@ fn companies_credentials_and_templates() {
 
 // ---------------------------------------------------------------------------------------------
 // Jobs and artifacts
+
+/// A job sealed with another master key is listed as unreadable (with why), every other job
+/// still shows, and `job:get` says why too.
+#[test]
+fn unreadable_job_is_listed_with_why() {
+    let env = Env::new();
+    let (_app, _company, template) = setup_echo(&env);
+    let t = template.to_string();
+    let create = || {
+        env.json(&["job:create", "--template", &t, "--env", "GREETING=hi"])["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let first = create();
+    let template_of = env.json(&["job:get", &first.to_string()]);
+    // The second job is written by a process with another master key.
+    let other_key = MasterKey::generate();
+    let second = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let options = SqlStoreOptions::default().with_master_key(other_key.clone());
+            let store = SqlStore::connect(&env.url, options).await.unwrap();
+            let mut spec = JobSpec::new("/bin/echo", vec!["hi".into()]);
+            spec.env = Environment::new().with_secret("TOKEN", "sealed-with-the-other-key");
+            let new = NewJob::new(
+                RunTemplateId(template_of["runtemplate_id"].as_i64().unwrap()),
+                CompanyId(template_of["company_id"].as_i64().unwrap()),
+                AppId(template_of["app_id"].as_i64().unwrap()),
+                ExecutorKind::Native,
+                spec,
+                Trigger::Cli,
+                chrono::Utc::now(),
+            );
+            let id = store.create_and_schedule(&new).await.unwrap().id.get();
+            store.close().await.unwrap();
+            id
+        });
+
+    let list = env.ok(&["job:list"]);
+    contains_all(
+        &list,
+        &[
+            "scheduled (unreadable)",
+            &format!("job {second} unreadable:"),
+            other_key.id(),
+        ],
+    );
+    assert_eq!(list.matches("(unreadable)").count(), 1, "{list}");
+    assert!(list.contains(&first.to_string()), "{list}");
+    let json = env.json(&["job:list"]);
+    let rows = json.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .any(|j| j["id"] == first && j["unreadable"].is_null())
+    );
+    assert!(
+        rows.iter()
+            .any(|j| j["id"] == second && j["unreadable"].is_string())
+    );
+    contains_all(
+        &env.ok(&["job:get", &second.to_string()]),
+        &["unreadable", other_key.id()],
+    );
+}
 
 #[test]
 fn jobs_from_create_to_cleanup() {

@@ -12,7 +12,8 @@ use super::server::{self, TestServer};
 use multiflexi_bin::http::HttpOptions;
 use multiflexi_core::engine::{JobRequest, create_job};
 use multiflexi_core::store::{
-    AccessTokens, AuditFilter, AuditLog, Catalog, JobFilter, JobQueue, TokenScope,
+    AccessTokens, AuditFilter, AuditLog, Catalog, ClaimOptions, JobFilter, JobQueue, LeaseRef,
+    TokenScope,
 };
 use multiflexi_core::telemetry::NoopTelemetry;
 use multiflexi_core::{
@@ -131,6 +132,20 @@ async fn job_of(store: &SqlStore, t: &RunTemplate) -> Job {
     )
     .await
     .unwrap()
+}
+
+/// Claims the due jobs of `job`'s executor kind (an executor would) and returns `job`'s lease:
+/// output and artifacts are written under it.
+async fn lease_of(store: &SqlStore, job: &Job) -> LeaseRef {
+    let claimed = store
+        .claim(&ClaimOptions::new("exec-1", vec![job.executor], 100))
+        .await
+        .unwrap();
+    let mine = claimed
+        .iter()
+        .find(|j| j.id == job.id)
+        .expect("the job is due");
+    LeaseRef::of(mine)
 }
 
 /// Two companies, Acme and Beta, each with one run template and one scheduled job of it:
@@ -723,8 +738,9 @@ async fn cancel_and_run_again_from_the_job_page() {
 async fn a_company_token_sees_only_its_company() {
     let srv = server::start().await;
     let (acme, beta, ta, tb, ja, jb) = two_companies(&srv.store).await;
+    let lease = lease_of(&srv.store, &jb).await;
     srv.store
-        .put(jb.id, "secret.csv", "text/csv", &mut &b"a,b\n"[..])
+        .put(lease, "secret.csv", "text/csv", &mut &b"a,b\n"[..])
         .await
         .unwrap();
     let acme_token = srv
@@ -810,11 +826,12 @@ async fn artifacts_download_byte_exact_with_type_and_name() {
     let t = template(&srv.store, &acme, App::new("maker", "/bin/true"), "maker").await;
     let job = job_of(&srv.store, &t).await;
     let other = job_of(&srv.store, &t).await;
+    let lease = lease_of(&srv.store, &job).await;
     let binary: Vec<u8> = (0u8..=255).chain([0, 0, 0xff, b'\n']).collect();
     let bin_id = srv
         .store
         .put(
-            job.id,
+            lease,
             "data.bin",
             "application/octet-stream",
             &mut binary.as_slice(),
@@ -823,7 +840,7 @@ async fn artifacts_download_byte_exact_with_type_and_name() {
         .unwrap();
     srv.store
         .put(
-            job.id,
+            lease,
             "výpis \"1\".csv",
             "text/csv",
             &mut "a;b\nč;ř\n".as_bytes(),
@@ -999,12 +1016,16 @@ async fn live_output_of_an_unfinished_job() {
         bytes: bytes.to_vec(),
     };
     // "ž" split across two chunks, and markup that must be escaped.
+    let lease = lease_of(&srv.store, &job).await;
     srv.store
-        .append_output(&[
-            chunk(1, Stream::Stdout, b"<i>one</i> \xc5"),
-            chunk(2, Stream::Stdout, b"\xbe\n"),
-            chunk(3, Stream::Stderr, b"oops\n"),
-        ])
+        .append_output(
+            lease,
+            &[
+                chunk(1, Stream::Stdout, b"<i>one</i> \xc5"),
+                chunk(2, Stream::Stdout, b"\xbe\n"),
+                chunk(3, Stream::Stderr, b"oops\n"),
+            ],
+        )
         .await
         .unwrap();
     let page = get_ok(&srv, &format!("/jobs/{}", job.id), &srv.admin_token).await;

@@ -12,6 +12,7 @@ use crate::Result;
 use crate::ids::{ArtifactId, JobId};
 use crate::store::LeaseRef;
 use crate::model::{Artifact, ArtifactMeta};
+use crate::store::LeaseRef;
 use async_trait::async_trait;
 use std::fmt::Debug;
 use tokio::io::AsyncRead;

@@ -181,6 +181,10 @@ pub async fn copy_finished_job(
     launched_by: &str,
 ) -> Result<Job> {
     let old = store.get_job(id).await?;
+    if let Some(why) = &old.unreadable {
+        // Its frozen environment cannot be read here: a copy would run without it.
+        return Err(Error::conflict(format!("job {id} cannot be copied: {why}")));
+    }
     if !old.phase.is_finished() {
         return Err(Error::conflict(format!(
             "job {id} is {}, not finished; only finished jobs can be retried (cancel it first)",

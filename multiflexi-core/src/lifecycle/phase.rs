@@ -259,7 +259,13 @@ mod tests {
         for from in Phase::ALL {
             let r = from.apply(Event::Release);
             if from == Phase::Queued {
-                assert_eq!(r.unwrap(), Transition { to: Phase::Scheduled, outcome: None });
+                assert_eq!(
+                    r.unwrap(),
+                    Transition {
+                        to: Phase::Scheduled,
+                        outcome: None
+                    }
+                );
             } else {
                 assert!(r.is_err(), "{from} + release");
             }

@@ -186,20 +186,10 @@ pub async fn finish_separately<Q: JobQueue + ?Sized>(
         let lease = f.completion.lease;
         let preserved = async {
             artifacts
-                .put(
-                    lease,
-                    "stdout.txt",
-                    "text/plain",
-                    &mut f.stdout.as_slice(),
-                )
+                .put(lease, "stdout.txt", "text/plain", &mut f.stdout.as_slice())
                 .await?;
             artifacts
-                .put(
-                    lease,
-                    "stderr.txt",
-                    "text/plain",
-                    &mut f.stderr.as_slice(),
-                )
+                .put(lease, "stderr.txt", "text/plain", &mut f.stderr.as_slice())
                 .await?;
             queue.mark_preserved(lease).await
         }
@@ -454,4 +444,13 @@ pub fn fence_conflict(job_id: JobId, expected: &[Phase], token: i64) -> crate::E
         "job {job_id}: lease token {token} is stale or the job is no longer {}",
         phases.join("/")
     ))
+}
+
+/// The detail of a claim's `phase:queued` audit row, the same text on every backend:
+/// `lease_token=<n> expires=<RFC 3339, microseconds, +00:00>`.
+pub fn claim_audit_detail(lease_token: i64, expires: DateTime<Utc>) -> String {
+    format!(
+        "lease_token={lease_token} expires={}",
+        expires.to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+    )
 }

@@ -43,16 +43,18 @@ impl LeaseWrite {
         let accepted = match phase {
             Phase::Queued | Phase::Running => true,
             Phase::Completed => {
-                self == LeaseWrite::Artifact
-                    && outcome != Some(Outcome::Lost)
-                    && exitcode.is_some()
+                self == LeaseWrite::Artifact && outcome != Some(Outcome::Lost) && exitcode.is_some()
             }
             _ => false,
         };
         if token == lease.lease_token && accepted {
             Ok(())
         } else {
-            Err(fence_conflict(lease.job_id, self.phases(), lease.lease_token))
+            Err(fence_conflict(
+                lease.job_id,
+                self.phases(),
+                lease.lease_token,
+            ))
         }
     }
 }
@@ -73,19 +75,38 @@ mod tests {
             let ok = LeaseWrite::Output.check(L, 2, p, None, None).is_ok();
             assert_eq!(ok, matches!(p, Phase::Queued | Phase::Running), "{p}");
         }
-        assert!(LeaseWrite::Output.check(L, 3, Phase::Running, None, None).is_err());
+        assert!(
+            LeaseWrite::Output
+                .check(L, 3, Phase::Running, None, None)
+                .is_err()
+        );
     }
 
     #[test]
     fn artifacts_also_after_the_holder_completed() {
         let w = LeaseWrite::Artifact;
         assert!(w.check(L, 2, Phase::Running, None, None).is_ok());
-        assert!(w.check(L, 2, Phase::Completed, Some(Outcome::Failed), Some(2)).is_ok());
-        assert!(w.check(L, 1, Phase::Completed, Some(Outcome::Success), Some(0)).is_err());
-        assert!(w.check(L, 2, Phase::Completed, Some(Outcome::Lost), Some(-1)).is_err());
-        assert!(w.check(L, 2, Phase::Completed, Some(Outcome::Cancelled), None).is_err());
+        assert!(
+            w.check(L, 2, Phase::Completed, Some(Outcome::Failed), Some(2))
+                .is_ok()
+        );
+        assert!(
+            w.check(L, 1, Phase::Completed, Some(Outcome::Success), Some(0))
+                .is_err()
+        );
+        assert!(
+            w.check(L, 2, Phase::Completed, Some(Outcome::Lost), Some(-1))
+                .is_err()
+        );
+        assert!(
+            w.check(L, 2, Phase::Completed, Some(Outcome::Cancelled), None)
+                .is_err()
+        );
         for p in [Phase::Created, Phase::Scheduled, Phase::Preserved] {
-            assert!(w.check(L, 2, p, Some(Outcome::Success), Some(0)).is_err(), "{p}");
+            assert!(
+                w.check(L, 2, p, Some(Outcome::Success), Some(0)).is_err(),
+                "{p}"
+            );
         }
     }
 }

@@ -37,7 +37,7 @@ pub use catalog::{Catalog, RunTemplateFilter, SchedulableTemplate};
 pub use job_queue::{
     Begin, BegunAndFinished, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed,
     Completion, Finish, Finished, HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview,
-    Recovered, begin_then_finish, fence_conflict, finish_separately,
+    Recovered, begin_then_finish, claim_audit_detail, fence_conflict, finish_separately,
 };
 pub use lease_write::LeaseWrite;
 pub use memory::InMemoryStore;

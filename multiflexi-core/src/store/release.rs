@@ -119,6 +119,8 @@ pub fn release_audit_detail(owner: &str, why: &str) -> String {
 /// What [`JobQueue::release_many`] did for one job.
 ///
 /// [`JobQueue::release_many`]: super::JobQueue::release_many
+// Short-lived (one per release, returned and matched at once): not worth a Box in the API.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Released {
     /// Back to Scheduled, due again after `retry_after`.
@@ -169,7 +171,13 @@ mod tests {
             }
         );
         for max in [0, 1] {
-            assert!(matches!(failed(max).plan(0), ReleasePlan::Fail { launch_failures: 1, .. }));
+            assert!(matches!(
+                failed(max).plan(0),
+                ReleasePlan::Fail {
+                    launch_failures: 1,
+                    ..
+                }
+            ));
         }
         assert!(matches!(failed(3).plan(u32::MAX), ReleasePlan::Fail { .. }));
     }

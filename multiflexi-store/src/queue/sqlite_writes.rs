@@ -5,10 +5,10 @@
 //! `next_schedule`).
 
 use super::{
-    capped, claim_detail, completion_detail, expiry, fence_model, phase_action, phase_of,
-    start_detail,
+    capped, claim_detail, completion_detail, fence_model, phase_action, phase_of, start_detail,
 };
 use crate::convert::job_from_model;
+use crate::deadline::plus;
 use crate::entity::job;
 use crate::sqlite_writer::{
     JOB_COLUMNS, SqliteWriter, insert_audit, job_by_id, job_model, map_sqlite, ts_from_text,
@@ -18,7 +18,7 @@ use crate::store::{SqlStore, backoff, retry_tx};
 use chrono::{DateTime, Utc};
 use multiflexi_core::model::Job;
 use multiflexi_core::store::{Begin, ClaimOptions, Completed, Finish, Finished, fence_conflict};
-use multiflexi_core::{Error, Event, Outcome, Phase, Result};
+use multiflexi_core::{Error, Event, Outcome, Phase, Result, to_micros};
 use rusqlite::{Transaction, params};
 use std::sync::Arc;
 
@@ -60,22 +60,27 @@ impl SqlStore {
     }
 
     /// Scheduled → Queued for up to `limit` due jobs: the schedule rows marked and picked, the
-    /// jobs leased and read back, one audit row each.
+    /// jobs leased and read back, one audit row each. The claim's now (due rows, `queued`, the
+    /// expiry) is read inside the transaction, once it holds the write lock.
     pub(super) async fn claim_on_writer(
         &self,
         writer: &SqliteWriter,
         options: &ClaimOptions,
         kinds: &[String],
         limit: u64,
-        now: DateTime<Utc>,
     ) -> Result<Vec<multiflexi_core::model::Job>> {
         let to = Phase::Scheduled.apply(Event::Claim)?.to;
-        let expires = expiry(now, options.lease_ttl);
+        let clock = self
+            .local_clock()
+            .ok_or_else(|| Error::backend("sqlite", false, "SQLite has no database clock"))?;
+        let ttl = options.lease_ttl;
         let kinds = kinds.to_vec();
         let owner = options.owner.clone();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let keys = self.inner.keys.clone();
         self.on_writer(writer, move |txn| {
+            let now = to_micros(clock.now());
+            let expires = plus(now, ttl);
             let now_text = ts_text(now);
             let pick = format!(
                 r#"UPDATE schedule SET claimed = 1 WHERE id IN (
@@ -135,8 +140,8 @@ impl SqlStore {
                     &owner,
                     &claim_detail(row.lease_token, expires),
                 )?;
-                // Decoded inside the transaction: a job that cannot be read (its key is
-                // not configured) fails the claim and stays Scheduled, as on the SeaORM path.
+                // A job that cannot be read comes back with `unreadable` set: the claim
+                // completes it instead of handing it out (`SqlStore::hand_out`).
                 rows.push(job_from_model(&keys, &row)?);
             }
             Ok(rows)

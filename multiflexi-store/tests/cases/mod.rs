@@ -2,8 +2,11 @@
 
 #![allow(dead_code)]
 
+pub mod db_clock;
+pub mod packet;
 pub mod property;
 pub mod race;
+pub mod unreadable;
 
 use crate::support::{Backend, Ctx};
 use chrono::{DateTime, Duration as Cd, Utc};
@@ -391,6 +394,18 @@ pub async fn recovery_retry_and_cancel(ctx: &Ctx) {
     s.begin_many(&[Begin::new(la, Some(1), None)])
         .await
         .unwrap();
+    // output while it runs (cleanup removes it below)
+    s.append_output(
+        la,
+        &[OutputChunk {
+            job_id: a.id,
+            seq: 1,
+            stream: Stream::Stdout,
+            bytes: b"x".to_vec(),
+        }],
+    )
+    .await
+    .unwrap();
     // b stays Queued; both leases run out (expired when lease_expires <= now)
     ctx.clock.advance(Cd::seconds(30));
     let rec = s.recover_expired().await.unwrap();
@@ -456,14 +471,6 @@ pub async fn recovery_retry_and_cancel(ctx: &Ctx) {
     assert_eq!(t.next_schedule, Some(now + Cd::hours(1)));
 
     // cleanup removes finished jobs with their output and artifacts
-    s.append_output(&[OutputChunk {
-        job_id: a.id,
-        seq: 1,
-        stream: Stream::Stdout,
-        bytes: b"x".to_vec(),
-    }])
-    .await
-    .unwrap();
     let dry = s
         .cleanup(&{
             let mut o = CleanupOptions::before(ctx.clock.now() + Cd::seconds(1));
@@ -491,10 +498,12 @@ pub async fn artifacts_and_output_byte_exact(ctx: &Ctx) {
     let opts = ctx.options().with_artifact_cap(300 * 1024);
     let s = ctx.store_with(opts).await;
     let fx = fixture(&s).await;
-    let job = s
-        .create_and_schedule(&manual(&fx, ctx.clock.now()))
+    s.create_and_schedule(&manual(&fx, ctx.clock.now()))
         .await
         .unwrap();
+    // artifacts and output are written under the claim's lease
+    let job = s.claim(&claim("executor-1", 1)).await.unwrap().remove(0);
+    let lease = LeaseRef::of(&job);
     let mut big: Vec<u8> = (0..200 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
@@ -502,7 +511,7 @@ pub async fn artifacts_and_output_byte_exact(ctx: &Ctx) {
     let weird = b"\0\xff\xfe not utf-8 \xc3\x28 \0".to_vec();
     let id1 = s
         .put(
-            job.id,
+            lease,
             "result.bin",
             "application/octet-stream",
             &mut &big[..],
@@ -510,7 +519,7 @@ pub async fn artifacts_and_output_byte_exact(ctx: &Ctx) {
         .await
         .unwrap();
     let id2 = s
-        .put(job.id, "stdout.txt", "text/plain", &mut &weird[..])
+        .put(lease, "stdout.txt", "text/plain", &mut &weird[..])
         .await
         .unwrap();
     assert_eq!(s.get(id1).await.unwrap().content, big);
@@ -518,7 +527,7 @@ pub async fn artifacts_and_output_byte_exact(ctx: &Ctx) {
     // idempotent per (job, name): same id, new content
     let id1b = s
         .put(
-            job.id,
+            lease,
             "result.bin",
             "application/octet-stream",
             &mut &b"v2"[..],
@@ -529,13 +538,13 @@ pub async fn artifacts_and_output_byte_exact(ctx: &Ctx) {
     assert_eq!(s.get(id1).await.unwrap().content, b"v2");
     // names differing in case are two artifacts
     let id3 = s
-        .put(job.id, "STDOUT.txt", "text/plain", &mut &b"upper"[..])
+        .put(lease, "STDOUT.txt", "text/plain", &mut &b"upper"[..])
         .await
         .unwrap();
     assert_ne!(id3, id2);
     // size cap: truncated with a note
     let huge = vec![7u8; 300 * 1024 + 5];
-    let id4 = s.put(job.id, "huge.bin", "", &mut &huge[..]).await.unwrap();
+    let id4 = s.put(lease, "huge.bin", "", &mut &huge[..]).await.unwrap();
     let a4 = s.get(id4).await.unwrap();
     assert_eq!(a4.content.len(), 300 * 1024);
     assert!(a4.meta.note.as_deref().unwrap().contains("truncated"));
@@ -543,7 +552,7 @@ pub async fn artifacts_and_output_byte_exact(ctx: &Ctx) {
     assert_eq!(metas.len(), 4);
     assert_eq!(metas[0].size, 2);
     assert!(matches!(
-        s.put(job.id, "../etc/passwd", "", &mut &b""[..])
+        s.put(lease, "../etc/passwd", "", &mut &b""[..])
             .await
             .unwrap_err(),
         Error::InvalidInput { .. }
@@ -562,13 +571,13 @@ pub async fn artifacts_and_output_byte_exact(ctx: &Ctx) {
             bytes: vec![(seq % 256) as u8, 0, 0xff],
         })
         .collect();
-    s.append_output(&chunks[..700]).await.unwrap();
-    s.append_output(&chunks[700..]).await.unwrap();
+    s.append_output(lease, &chunks[..700]).await.unwrap();
+    s.append_output(lease, &chunks[700..]).await.unwrap();
     let back = s.read_output(job.id, None, 5000).await.unwrap();
     assert_eq!(back, chunks);
     let page = s.read_output(job.id, Some(1000), 10).await.unwrap();
     assert_eq!(page, chunks[1000..1010].to_vec());
-    let dup = s.append_output(&chunks[..1]).await.unwrap_err();
+    let dup = s.append_output(lease, &chunks[..1]).await.unwrap_err();
     assert!(matches!(dup, Error::AlreadyExists { .. }), "{dup:?}");
 }
 
@@ -686,8 +695,14 @@ pub async fn secrets_sealed_and_wrong_key_is_clear(ctx: &Ctx) {
             err.contains("not configured") && err.contains(ctx.key.id()),
             "{err}"
         );
-        let err = other.get_job(job.id).await.unwrap_err().to_string();
-        assert!(err.contains(&format!("job {}", job.id)), "{err}");
+        // the job is still there, marked unreadable (it is never run)
+        let unreadable = other.get_job(job.id).await.unwrap();
+        let why = unreadable.unreadable.expect("marked unreadable");
+        assert!(
+            why.contains(&format!("job {}", job.id)) && why.contains(ctx.key.id()),
+            "{why}"
+        );
+        assert!(unreadable.spec.env.is_empty() && unreadable.spec.args.is_empty());
         // key rotation: the new key with the old one kept for reading
         let rotated = ctx
             .store_with(

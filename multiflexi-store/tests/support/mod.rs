@@ -306,12 +306,12 @@ pub struct GuardedSink {
 impl multiflexi_core::ArtifactSink for GuardedSink {
     async fn put(
         &self,
-        job_id: multiflexi_core::JobId,
+        lease: multiflexi_core::store::LeaseRef,
         name: &str,
         content_type: &str,
         content: &mut (dyn tokio::io::AsyncRead + Send + Unpin),
     ) -> multiflexi_core::Result<multiflexi_core::ArtifactId> {
-        self.store.put(job_id, name, content_type, content).await
+        self.store.put(lease, name, content_type, content).await
     }
     async fn list(
         &self,

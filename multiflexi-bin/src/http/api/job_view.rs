@@ -48,6 +48,9 @@ pub struct JobSummaryView {
     pub end: Option<DateTime<Utc>>,
     /// Who asked for it.
     pub launched_by: Option<String>,
+    /// Why the stored job cannot be read (its environment sealed with another master key);
+    /// `null` for every readable job. Such a job is listed but never run.
+    pub unreadable: Option<String>,
 }
 
 impl JobSummaryView {
@@ -72,6 +75,7 @@ impl JobSummaryView {
             begin: j.begin,
             end: j.end,
             launched_by: j.launched_by.clone(),
+            unreadable: j.unreadable.clone(),
         }
     }
 }

@@ -115,9 +115,7 @@ pub async fn cleanup_by_age_and_dry_run(h: &StoreHarness) {
     let j2 = finished(h, &adhoc(&a, Trigger::Manual, now(h)), Outcome::Failed, 2)
         .await
         .job;
-    put(h, &j2, "stdout.txt", "text/plain", b"")
-        .await
-        .unwrap();
+    put(h, &j2, "stdout.txt", "text/plain", b"").await.unwrap();
     put(h, &j2, "stderr.txt", "text/plain", b"boom")
         .await
         .unwrap();
@@ -354,9 +352,7 @@ pub async fn binary_output_and_artifacts_byte_exact(h: &StoreHarness) {
     assert_eq!(a.meta.created, at);
 
     let text: &[u8] = b"caf\xe9 \x00 ok\n";
-    let out = put(h, &j, "stdout.txt", "text/plain", text)
-        .await
-        .unwrap();
+    let out = put(h, &j, "stdout.txt", "text/plain", text).await.unwrap();
     assert_eq!(h.artifacts.get(out).await.unwrap().content, text);
     let empty = put(h, &j, "stderr.txt", "text/plain", b"").await.unwrap();
     let e = h.artifacts.get(empty).await.unwrap();
@@ -414,12 +410,8 @@ pub async fn artifact_put_idempotent_per_job_and_name(h: &StoreHarness) {
         vec![got.meta.clone()]
     );
 
-    let other_job = put(h, &k, "stdout.txt", "text/plain", b"k")
-        .await
-        .unwrap();
-    let other_name = put(h, &j, "stderr.txt", "text/plain", b"e")
-        .await
-        .unwrap();
+    let other_job = put(h, &k, "stdout.txt", "text/plain", b"k").await.unwrap();
+    let other_name = put(h, &j, "stderr.txt", "text/plain", b"e").await.unwrap();
     let nested = put(h, &j, "out/report.json", "application/json", b"{}")
         .await
         .unwrap();

@@ -4,9 +4,7 @@ use super::StoreHarness;
 use super::fixtures::*;
 use crate::lifecycle::{Outcome, Phase, RetryPolicy};
 use crate::model::Job;
-use crate::store::{
-    AuditFilter, HeartbeatStatus, LeaseRef, Release, ReleaseReason, Released,
-};
+use crate::store::{AuditFilter, HeartbeatStatus, LeaseRef, Release, ReleaseReason, Released};
 use crate::{JobId, Trigger};
 use chrono::{DateTime, Utc};
 use std::time::Duration as StdDuration;
@@ -141,7 +139,11 @@ pub async fn release_after_failed_launch_requeues_up_to_the_bound(h: &StoreHarne
     let retry = done.retry.expect("platform_error follows the retry rule");
     assert_eq!(retry, expected_retry(j, retry.id, end + secs(10), end));
     assert_eq!(retry.launch_failures, 0, "a retry starts counting anew");
-    assert_eq!(template(h, &fx).await.next_schedule, None, "the chain goes on");
+    assert_eq!(
+        template(h, &fx).await.next_schedule,
+        None,
+        "the chain goes on"
+    );
     assert_eq!(
         last_audit(h, job.id).await,
         (
@@ -238,8 +240,16 @@ pub async fn release_batch_fences_each_job_and_draining_never_counts(h: &StoreHa
             "released by \"executor-1\": executor draining".to_string()
         )
     );
-    assert_eq!(s.get_job(b.id).await.unwrap(), b, "the stale release changed nothing");
-    assert_eq!(s.get_job(c.id).await.unwrap(), c, "a started job keeps running");
+    assert_eq!(
+        s.get_job(b.id).await.unwrap(),
+        b,
+        "the stale release changed nothing"
+    );
+    assert_eq!(
+        s.get_job(c.id).await.unwrap(),
+        c,
+        "a started job keeps running"
+    );
     assert_eq!(counters(h, &fx).await, (0, 1), "only the cancel is counted");
     let again = claim_one(h, "executor-2").await;
     assert_eq!((again.id, again.lease_token), (a.id, 3));

@@ -8,8 +8,8 @@ use crate::lifecycle::{Event, Outcome, Phase};
 use crate::model::{Job, NewJob};
 use crate::store::{
     Begin, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed, Completion,
-    HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview, Recovered, Release,
-    ReleasePlan, Released, release_audit_detail,
+    HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview, Recovered, Release, ReleasePlan,
+    Released, claim_audit_detail, release_audit_detail,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -64,11 +64,7 @@ impl JobQueue for InMemoryStore {
             job.lease_owner = Some(options.owner.clone());
             job.lease_expires = Some(expires);
             job.queued = Some(now);
-            let detail = format!(
-                "lease_token={} expires={}",
-                job.lease_token,
-                expires.to_rfc3339()
-            );
+            let detail = claim_audit_detail(job.lease_token, expires);
             out.push(job.clone());
             st.audit_phase(now, id, &options.owner, detail);
         }
@@ -178,36 +174,38 @@ impl JobQueue for InMemoryStore {
         let mut out = Vec::with_capacity(releases.len());
         for r in releases {
             let id = r.lease.job_id;
-            let done = st.fence(r.lease, &[Phase::Queued], Event::Release).and_then(|()| {
-                let job = &st.jobs[&id];
-                let owner = job.lease_owner.clone().unwrap_or_default();
-                if job.cancel_requested {
-                    // An operator asked to cancel it: never put back to run.
-                    let event = Event::Complete(Outcome::Cancelled);
-                    let done = st.complete_job(id, event, None, None, None, now, &owner)?;
-                    return Ok(Released::Failed(done));
-                }
-                match r.plan(job.launch_failures) {
-                    ReleasePlan::Requeue {
-                        launch_failures,
-                        detail,
-                    } => {
-                        let after = expiry(now, r.retry_after);
-                        let detail = release_audit_detail(&owner, &detail);
-                        st.release(id, after, launch_failures, &owner, detail, now)
-                            .map(Released::Requeued)
+            let done = st
+                .fence(r.lease, &[Phase::Queued], Event::Release)
+                .and_then(|()| {
+                    let job = &st.jobs[&id];
+                    let owner = job.lease_owner.clone().unwrap_or_default();
+                    if job.cancel_requested {
+                        // An operator asked to cancel it: never put back to run.
+                        let event = Event::Complete(Outcome::Cancelled);
+                        let done = st.complete_job(id, event, None, None, None, now, &owner)?;
+                        return Ok(Released::Failed(done));
                     }
-                    ReleasePlan::Fail {
-                        launch_failures,
-                        stderr,
-                    } => {
-                        st.jobs.get_mut(&id).expect("fenced").launch_failures = launch_failures;
-                        let event = Event::Complete(Outcome::PlatformError);
-                        st.complete_job(id, event, Some(-1), None, Some(&stderr), now, &owner)
-                            .map(Released::Failed)
+                    match r.plan(job.launch_failures) {
+                        ReleasePlan::Requeue {
+                            launch_failures,
+                            detail,
+                        } => {
+                            let after = expiry(now, r.retry_after);
+                            let detail = release_audit_detail(&owner, &detail);
+                            st.release(id, after, launch_failures, &owner, detail, now)
+                                .map(Released::Requeued)
+                        }
+                        ReleasePlan::Fail {
+                            launch_failures,
+                            stderr,
+                        } => {
+                            st.jobs.get_mut(&id).expect("fenced").launch_failures = launch_failures;
+                            let event = Event::Complete(Outcome::PlatformError);
+                            st.complete_job(id, event, Some(-1), None, Some(&stderr), now, &owner)
+                                .map(Released::Failed)
+                        }
                     }
-                }
-            });
+                });
             out.push(done);
         }
         Ok(out)

@@ -192,6 +192,11 @@ pub(crate) async fn page(
         article #job data-job-id=(job.id) data-phase=(job.phase.as_str())
             data-refresh=[awaiting_artifacts.then_some(3)] {
             h1 { "Job " (job.id) " " (layout::job_badge(&job)) }
+            @if let Some(why) = &job.unreadable {
+                p.alert.alert-danger #unreadable role="alert" {
+                    "This job's stored environment cannot be read: " (why)
+                }
+            }
             div.actions {
                 (action_form(&session, &job))
                 @if let Some(t) = &template {

@@ -91,7 +91,12 @@ pub(crate) fn jobs_table(jobs: &[Job], names: &Names, caption: &str) -> Markup {
                     @for j in jobs {
                         tr data-job-id=(j.id) {
                             td { a href={ "/jobs/" (j.id) } { "#" (j.id) } }
-                            td { (layout::job_badge(j)) }
+                            td {
+                                (layout::job_badge(j))
+                                @if let Some(why) = &j.unreadable {
+                                    " " span.badge.bg-secondary data-unreadable title=(why) { "unreadable" }
+                                }
+                            }
                             td { a href={ "/runtemplates/" (j.runtemplate_id) } { (names.template(j.runtemplate_id)) } }
                             td { (names.company(j.company_id)) }
                             td { (j.trigger.as_str()) }
