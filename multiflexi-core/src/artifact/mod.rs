@@ -10,7 +10,6 @@ pub use name::sanitize_name;
 
 use crate::Result;
 use crate::ids::{ArtifactId, JobId};
-use crate::store::LeaseRef;
 use crate::model::{Artifact, ArtifactMeta};
 use crate::store::LeaseRef;
 use async_trait::async_trait;

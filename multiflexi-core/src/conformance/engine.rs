@@ -285,7 +285,8 @@ pub async fn output_past_cap_keeps_head_and_tail(
     assert_eq!(out, expected);
 }
 
-/// A platform error before start is recorded as platform_error (-1) and retried per the policy;
+/// A launch that keeps failing before the program starts ends platform_error (-1) once it
+/// reached `max_launch_failures` (here 1: the first failure) and is retried per the policy;
 /// the retry keeps the template and counts attempts.
 pub async fn platform_error_is_retried(
     store: Arc<dyn Store>,
@@ -298,7 +299,17 @@ pub async fn platform_error_is_retried(
     let t = store.update_runtemplate(&t).await.expect("update");
     // Every attempt fails: the retries stop at max_retries.
     let fake = FakeExecutor::new(ExecutorKind::Native, |_| FakeRun::platform_error());
-    let first = run_one(&store, &artifacts, fake.clone(), t.id, clock.clone()).await;
+    let mut opts = options(2);
+    opts.max_launch_failures = 1;
+    let first = run_one_with(
+        &store,
+        &artifacts,
+        Arc::new(fake.clone()),
+        t.id,
+        opts.clone(),
+        clock.clone(),
+    )
+    .await;
     assert_eq!(first.outcome, Some(Outcome::PlatformError));
     assert_eq!(first.exitcode, Some(-1));
     // Run the retries.
@@ -308,7 +319,7 @@ pub async fn platform_error_is_retried(
         Arc::new(fake),
         Arc::new(NoopTelemetry),
         clock.clone(),
-        options(2),
+        opts,
     );
     let shutdown = Shutdown::new();
     let h = tokio::spawn({
@@ -345,6 +356,88 @@ pub async fn platform_error_is_retried(
     );
     let t2 = store.get_runtemplate(t.id).await.expect("template");
     assert_eq!((t2.successfull_jobs_count, t2.failed_jobs_count), (0, 3));
+}
+
+/// A launch that fails before the program started is the platform's fault, not the job's: the
+/// job goes back to the queue (counted in `launch_failures`, due again after a back-off on the
+/// store's clock), no attempt is counted and no retry job is made; once the engine works again
+/// the same job runs to success.
+pub async fn launch_failure_goes_back_to_the_queue(
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactSink>,
+    clock: Arc<ManualClock>,
+) {
+    let templates = seed_templates(&*store, App::new("engine-requeue", "/bin/fake"), 1).await;
+    let launches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let fake = FakeExecutor::new(ExecutorKind::Native, {
+        let launches = launches.clone();
+        move |_| {
+            if launches.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+                FakeRun::platform_error()
+            } else {
+                FakeRun::exit(0).print("ran\n")
+            }
+        }
+    });
+    let job = create_job(
+        &*store,
+        &*clock,
+        &NoopTelemetry,
+        JobRequest::ad_hoc(templates[0].id, Trigger::Manual),
+    )
+    .await
+    .expect("create job");
+    let d = dispatcher(
+        store.clone(),
+        artifacts.clone(),
+        Arc::new(fake),
+        Arc::new(NoopTelemetry),
+        clock.clone(),
+        options(1),
+    );
+    let shutdown = Shutdown::new();
+    let h = tokio::spawn({
+        let (d, s) = (d.clone(), shutdown.clone());
+        async move { d.run(s).await }
+    });
+    // The releases are due again seconds later on the store's clock: move it along.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let j = store.get_job(job.id).await.expect("job");
+        if j.phase == Phase::Preserved {
+            break j;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not run again: {j:?}"
+        );
+        clock.advance(chrono::Duration::seconds(5));
+        d.notify();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    shutdown.drain();
+    h.await.expect("join").expect("run");
+    assert_eq!(done.outcome, Some(Outcome::Success));
+    assert_eq!(done.launch_failures, 2);
+    assert_eq!(done.attempt, 0, "no attempt counted");
+    assert_eq!(launches.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(d.stats().released, 2);
+    let all = store
+        .list_jobs(&JobFilter {
+            runtemplate_id: Some(templates[0].id),
+            ..JobFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(all.len(), 1, "no retry job: {all:?}");
+    assert_eq!(
+        artifact_bytes(&*artifacts, done.id, "stdout.txt").await,
+        b"ran\n"
+    );
+    assert!(
+        d.breakers().iter().all(|b| !b.open),
+        "two failures do not open the breaker"
+    );
 }
 
 /// A running job whose cancellation is requested ends as cancelled (the heartbeat carries the request).
@@ -690,6 +783,7 @@ macro_rules! engine_conformance_tests {
             secret_printed_bytewise_is_masked,
             output_past_cap_keeps_head_and_tail,
             platform_error_is_retried,
+            launch_failure_goes_back_to_the_queue,
             cancel_request_stops_running_job,
             claimed_ahead_job_cancelled_before_start,
             idle_dispatcher_wakes_without_polling,

@@ -1,26 +1,26 @@
 //! Keeps up to `max_parallel` jobs running: claims, launches, heartbeats, completes, preserves.
 
+use super::breaker::{Allowance, BreakerState, Breakers};
 use super::job_factory::emit_created;
-use super::job_io::{EngineJobIo, OutputLimits};
+use super::job_runner::{report_finished, run_job, store_finish};
+use super::job_writes::{JobWrites, job_writes};
+use super::leases::{Leases, heartbeats, watchdog};
+use super::reaper::{reap_once, reap_periodically};
 use super::shutdown::Shutdown;
+use super::spool::Spool;
 use super::throttle::process_rss_mb;
 use crate::artifact::ArtifactSink;
-use crate::executor::{Executor, JobIo, LaunchSpec};
-use crate::ids::JobId;
-use crate::lifecycle::Outcome;
+use crate::executor::Executor;
 use crate::model::{ExecutorKind, Job};
-use crate::store::{
-    Begin, ClaimOptions, Completion, Finish, Finished, HeartbeatStatus, LeaseRef, Store,
-};
+use crate::store::{ClaimOptions, LeaseRef, Store};
 use crate::telemetry::{PhaseEvent, Telemetry};
-use crate::{Clock, Error, Result};
+use crate::{Clock, Result};
 use std::collections::HashMap;
-use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -61,7 +61,29 @@ pub struct DispatcherOptions {
     /// [`SHORT_JOB`] on average (they start within milliseconds, so claiming deeper keeps
     /// nothing from other daemons and makes fewer, fuller claims).
     pub claim_ahead: Option<usize>,
+    /// The lease margin: the dispatcher stops a job (and never launches one) once TTL −
+    /// margin has passed since the claim or the last heartbeat that succeeded was sent. `None`
+    /// = TTL/5; at most TTL/2. See the module docs of the lease rule.
+    pub lease_margin: Option<Duration>,
+    /// Where a job's end waits when the store cannot take it (survives a restart: replayed at
+    /// start-up). `None`: in memory only.
+    pub spool_dir: Option<PathBuf>,
+    /// Bytes the spool may hold; output past it is cut with a marker.
+    pub spool_max_bytes: u64,
+    /// Launches that fail before the program started before the job ends `platform_error`
+    /// (each failure puts the job back in the queue).
+    pub max_launch_failures: u32,
+    /// Result files stored per job (later ones are skipped with a note on stderr).
+    pub result_files_max: usize,
+    /// Result-file bytes stored per job (a file past it is cut, later ones skipped, with a note).
+    pub result_bytes_max: u64,
+    /// How often what no live lease covers (containers, Kubernetes Jobs, native processes of
+    /// dead executors) is looked for and removed. `None` = the poll interval.
+    pub reap_interval: Option<Duration>,
 }
+
+/// The default of [`DispatcherOptions::max_launch_failures`].
+pub const DEFAULT_MAX_LAUNCH_FAILURES: u32 = 5;
 
 impl Default for DispatcherOptions {
     fn default() -> Self {
@@ -77,6 +99,13 @@ impl Default for DispatcherOptions {
             flush_bytes: 64 * 1024,
             memory_limit_mb: None,
             claim_ahead: None,
+            lease_margin: None,
+            spool_dir: None,
+            spool_max_bytes: 1 << 30,
+            max_launch_failures: DEFAULT_MAX_LAUNCH_FAILURES,
+            result_files_max: 100,
+            result_bytes_max: 256 << 20,
+            reap_interval: None,
         }
     }
 }
@@ -89,6 +118,13 @@ impl DispatcherOptions {
             max_parallel: max_parallel.max(1),
             ..Self::default()
         }
+    }
+
+    /// The lease margin in effect (see [`DispatcherOptions::lease_margin`]).
+    pub fn margin(&self) -> Duration {
+        self.lease_margin
+            .unwrap_or(self.lease_ttl / 5)
+            .min(self.lease_ttl / 2)
     }
 
     /// The claim-ahead depth in effect (see [`DispatcherOptions::claim_ahead`]), given the
@@ -152,239 +188,52 @@ pub struct DispatcherStats {
     pub signal_wakeups: u64,
     /// Jobs that reached Completed through this dispatcher.
     pub completed: u64,
-    /// Jobs it abandoned because their lease was lost.
+    /// Jobs it abandoned because their lease was lost (or ran out locally).
     pub abandoned: u64,
+    /// Claimed jobs it gave back to the queue (launch failed before start, or draining).
+    pub released: u64,
 }
 
 #[derive(Debug, Default)]
-struct Counters {
+pub(crate) struct Counters {
     claims: AtomicU64,
     claimed: AtomicU64,
     poll_wakeups: AtomicU64,
     signal_wakeups: AtomicU64,
-    completed: AtomicU64,
-    abandoned: AtomicU64,
+    pub(crate) completed: AtomicU64,
+    pub(crate) abandoned: AtomicU64,
+    pub(crate) released: AtomicU64,
 }
 
-type Reply<R> = oneshot::Sender<Result<R>>;
-
-/// Collects one kind of store write from many jobs and hands whatever is ready to one store call
-/// (one transaction): a request alone is flushed at once (no waiting for company), requests that
-/// arrive while a flush is in flight go together in the next one.
+/// What one dispatcher run shares with its job tasks.
 #[derive(Debug)]
-pub(crate) struct Batcher<T, R> {
-    tx: mpsc::UnboundedSender<(T, Reply<R>)>,
-}
-
-impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
-    /// Spawns the flushing task; it ends when the last handle is dropped.
-    pub(crate) fn spawn<F, Fut>(max: usize, flush: F) -> Self
-    where
-        F: Fn(Vec<T>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Vec<Result<R>>>> + Send + 'static,
-    {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(T, Reply<R>)>();
-        let max = max.max(1);
-        tokio::spawn(async move {
-            let mut items = Vec::new();
-            let mut replies: Vec<Reply<R>> = Vec::new();
-            while let Some((item, reply)) = rx.recv().await {
-                items.push(item);
-                replies.push(reply);
-                // Jobs claimed together get here together: give the ones already woken a
-                // scheduler pass to join (no timer, so a job alone is not held back).
-                for _ in 0..3 {
-                    tokio::task::yield_now().await;
-                    while items.len() < max {
-                        match rx.try_recv() {
-                            Ok((item, reply)) => {
-                                items.push(item);
-                                replies.push(reply);
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                }
-                match flush(std::mem::take(&mut items)).await {
-                    Ok(results) => {
-                        let mut results = results.into_iter();
-                        for reply in replies.drain(..) {
-                            let r = results.next().unwrap_or_else(|| {
-                                Err(Error::conflict(
-                                    "the store returned fewer results than requests",
-                                ))
-                            });
-                            let _ = reply.send(r);
-                        }
-                    }
-                    Err(e) => {
-                        let message = e.to_string();
-                        let mut first = Some(e);
-                        for reply in replies.drain(..) {
-                            let err = first.take().unwrap_or_else(|| {
-                                Error::backend(
-                                    "store",
-                                    false,
-                                    format!("batched write failed: {message}"),
-                                )
-                            });
-                            let _ = reply.send(Err(err));
-                        }
-                    }
-                }
-            }
-        });
-        Self { tx }
-    }
-
-    /// Queues `item` for the next flush and waits for its result.
-    pub(crate) async fn submit(&self, item: T) -> Result<R> {
-        self.enqueue(item)?.await
-    }
-
-    /// Queues `item` for the next flush; the returned future resolves to its result.
-    pub(crate) fn enqueue(&self, item: T) -> Result<impl Future<Output = Result<R>> + use<T, R>> {
-        let (reply, rx) = oneshot::channel();
-        self.tx.send((item, reply)).map_err(|_| batcher_stopped())?;
-        Ok(async move { rx.await.map_err(|_| batcher_stopped())? })
-    }
-}
-
-fn batcher_stopped() -> Error {
-    Error::backend("store", false, "the dispatcher's store batcher stopped")
-}
-
-/// A store write a running job hands to the dispatcher's batcher.
-#[derive(Debug)]
-pub(crate) enum JobWrite {
-    /// Queued → Running.
-    Begin(Begin),
-    /// Completed, output stored, Preserved.
-    Finish(Finish),
-}
-
-/// What a [`JobWrite`] did.
-#[derive(Debug)]
-pub(crate) enum JobWritten {
-    /// The job as Running.
-    Begun(Box<Job>),
-    /// The job as Completed and Preserved.
-    Finished(Box<Finished>),
-}
-
-/// The batched store writes of one dispatcher run: job starts and finishes (Completed, output
-/// stored, Preserved) that are ready at the same time go to the store together
-/// ([`crate::store::JobQueue::begin_and_finish_many`]: one transaction where the store can).
-pub(crate) type JobWrites = Batcher<JobWrite, JobWritten>;
-
-/// Largest batch one transaction carries.
-const MAX_BATCH: usize = 256;
-
-fn job_writes(store: &Arc<dyn Store>, artifacts: &Arc<dyn ArtifactSink>) -> JobWrites {
-    let store = store.clone();
-    let artifacts = artifacts.clone();
-    Batcher::spawn(MAX_BATCH, move |writes: Vec<JobWrite>| {
-        let store = store.clone();
-        let artifacts = artifacts.clone();
-        async move { write_jobs(&*store, &*artifacts, writes).await }
-    })
-}
-
-/// Splits a batch into its starts and finishes, stores them, and puts the results back in
-/// input order.
-async fn write_jobs(
-    store: &dyn Store,
-    artifacts: &dyn ArtifactSink,
-    writes: Vec<JobWrite>,
-) -> Result<Vec<Result<JobWritten>>> {
-    let mut starts = Vec::new();
-    let mut finishes = Vec::new();
-    let kinds: Vec<bool> = writes
-        .into_iter()
-        .map(|w| match w {
-            JobWrite::Begin(b) => {
-                starts.push(b);
-                true
-            }
-            JobWrite::Finish(f) => {
-                finishes.push(f);
-                false
-            }
-        })
-        .collect();
-    let (begun, finished) = store
-        .begin_and_finish_many(&starts, &finishes, artifacts)
-        .await;
-    let part_failed =
-        |e: &Error| Error::backend("store", false, format!("batched write failed: {e}"));
-    let mut begun = match begun {
-        Ok(v) => v
-            .into_iter()
-            .map(|r| r.map(|j| JobWritten::Begun(Box::new(j))))
-            .collect::<Vec<_>>(),
-        Err(e) => starts.iter().map(|_| Err(part_failed(&e))).collect(),
-    }
-    .into_iter();
-    let mut finished = match finished {
-        Ok(v) => v
-            .into_iter()
-            .map(|r| r.map(|f| JobWritten::Finished(Box::new(f))))
-            .collect::<Vec<_>>(),
-        Err(e) => finishes.iter().map(|_| Err(part_failed(&e))).collect(),
-    }
-    .into_iter();
-    let missing = || {
-        Err(Error::conflict(
-            "the store returned fewer results than requests",
-        ))
-    };
-    Ok(kinds
-        .into_iter()
-        .map(|is_start| {
-            if is_start {
-                begun.next().unwrap_or_else(missing)
-            } else {
-                finished.next().unwrap_or_else(missing)
-            }
-        })
-        .collect())
-}
-
-/// Why the engine cancelled a running job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StopReason {
-    Cancelled,
-    LeaseLost,
-}
-
-#[derive(Debug)]
-struct RunningJob {
-    lease: LeaseRef,
-    cancel: CancellationToken,
-    reason: Option<StopReason>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    store: Arc<dyn Store>,
-    artifacts: Arc<dyn ArtifactSink>,
-    executors: HashMap<ExecutorKind, Arc<dyn Executor>>,
-    telemetry: Arc<dyn Telemetry>,
-    clock: Arc<dyn Clock>,
-    options: DispatcherOptions,
-    running: Mutex<HashMap<JobId, RunningJob>>,
-    /// Jobs whose executor has not returned yet (what `max_parallel` limits); the others in
-    /// `running` are waiting for a slot or only storing their end.
-    executing: AtomicUsize,
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) artifacts: Arc<dyn ArtifactSink>,
+    pub(crate) executors: HashMap<ExecutorKind, Arc<dyn Executor>>,
+    pub(crate) telemetry: Arc<dyn Telemetry>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) options: DispatcherOptions,
+    /// The leases it holds: claimed jobs, from the claim until their end is stored.
+    pub(crate) leases: Arc<Leases>,
+    /// Executor kinds whose launches keep failing before their program starts.
+    pub(crate) breakers: Breakers,
+    /// Where job ends wait while the store cannot take them.
+    pub(crate) spool: Spool,
+    /// Cancelled when the daemon aborts: pending finishes stop retrying (they stay spooled).
+    pub(crate) stopping: CancellationToken,
+    /// Jobs whose executor has not returned yet (what `max_parallel` limits); the others held
+    /// are waiting for a slot or only storing their end.
+    pub(crate) executing: AtomicUsize,
     /// Claimed jobs waiting for a slot (at most the claim-ahead depth beyond free slots).
-    waiting: AtomicUsize,
+    pub(crate) waiting: AtomicUsize,
     /// `max_parallel` permits: a job holds one while its executor runs.
     slots: Arc<Semaphore>,
     /// How long jobs held their slot lately (the adaptive claim-ahead depth).
     slot_time: SlotTime,
     wake: Notify,
-    slot_freed: Notify,
-    counters: Counters,
+    pub(crate) slot_freed: Notify,
+    pub(crate) counters: Counters,
 }
 
 /// Runs jobs: claims due jobs in batches for the executor kinds it has, keeps up to
@@ -406,6 +255,14 @@ impl Dispatcher {
     ) -> Self {
         let executors = executors.into_iter().map(|e| (e.kind(), e)).collect();
         let slots = Arc::new(Semaphore::new(options.max_parallel.max(1)));
+        let leases = Arc::new(Leases::new(options.lease_ttl, options.margin()));
+        let spool = Spool::new(
+            options
+                .spool_dir
+                .as_ref()
+                .map(|d| d.join(safe_dir_name(&options.executor_id))),
+            options.spool_max_bytes,
+        );
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -414,7 +271,10 @@ impl Dispatcher {
                 telemetry,
                 clock,
                 options,
-                running: Mutex::new(HashMap::new()),
+                leases,
+                breakers: Breakers::default(),
+                spool,
+                stopping: CancellationToken::new(),
                 executing: AtomicUsize::new(0),
                 waiting: AtomicUsize::new(0),
                 slots,
@@ -441,33 +301,79 @@ impl Dispatcher {
             signal_wakeups: c.signal_wakeups.load(Ordering::Relaxed),
             completed: c.completed.load(Ordering::Relaxed),
             abandoned: c.abandoned.load(Ordering::Relaxed),
+            released: c.released.load(Ordering::Relaxed),
         }
     }
 
     /// Jobs this dispatcher holds now: claimed and waiting for a slot, running, or storing
     /// their end.
     pub fn running(&self) -> usize {
-        self.inner.running.lock().unwrap().len()
+        self.inner.leases.len()
     }
 
-    /// Reaps what a previous incarnation of this executor left behind, then runs until
-    /// `shutdown` drains (running jobs finish) or aborts (running jobs are cancelled).
+    /// The circuit breaker of each executor kind it runs (open: no job of that kind is claimed
+    /// now, because launches kept failing before their program started).
+    pub fn breakers(&self) -> Vec<BreakerState> {
+        let mut kinds: Vec<ExecutorKind> = self.inner.executors.keys().copied().collect();
+        kinds.sort();
+        self.inner.breakers.states(&kinds)
+    }
+
+    /// Replays job ends left in the spool, reaps what no live lease covers (a previous
+    /// incarnation's containers among them), then runs until `shutdown` drains (claimed jobs
+    /// that never started go back to the queue, running jobs finish) or aborts (running jobs
+    /// are cancelled).
     pub async fn run(&self, shutdown: Shutdown) -> Result<()> {
         let inner = &self.inner;
-        for executor in inner.executors.values() {
-            if let Err(e) = executor.reap(&inner.options.executor_id).await {
-                tracing::warn!(executor = %executor.kind(), "reap failed: {e}");
-            }
-        }
         let mut kinds: Vec<ExecutorKind> = inner.executors.keys().copied().collect();
         kinds.sort();
+        let executors: Vec<Arc<dyn Executor>> = inner.executors.values().cloned().collect();
+        for executor in &executors {
+            let pass = reap_once(
+                &**executor,
+                &*inner.store,
+                &inner.leases,
+                &inner.options.executor_id,
+            );
+            match tokio::time::timeout(Duration::from_secs(30), pass).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(executor = %executor.kind(), "reap failed: {e}"),
+                Err(_) => {
+                    tracing::warn!(executor = %executor.kind(), "reap did not finish in 30 s")
+                }
+            }
+        }
+        for &kind in &kinds {
+            inner.telemetry.executor_breaker(kind, false);
+        }
         let writes = Arc::new(job_writes(&inner.store, &inner.artifacts));
         if let Err(e) = std::fs::create_dir_all(&inner.options.work_root) {
             tracing::warn!("cannot create {}: {e}", inner.options.work_root.display());
         }
         let mut signal = inner.store.work_signal();
         let mut tasks = JoinSet::new();
-        let heartbeat = tokio::spawn(heartbeat_loop(self.inner.clone(), shutdown.clone()));
+        self.replay_spool(&mut tasks, &writes, kinds.first().copied());
+        let background = [
+            tokio::spawn(heartbeats(inner.leases.clone(), inner.store.clone())),
+            tokio::spawn(watchdog(inner.leases.clone())),
+            tokio::spawn({
+                let every = inner
+                    .options
+                    .reap_interval
+                    .unwrap_or(inner.options.poll_interval);
+                let reap = reap_periodically(
+                    executors,
+                    inner.store.clone(),
+                    inner.leases.clone(),
+                    inner.options.executor_id.clone(),
+                    every,
+                );
+                async move {
+                    tokio::time::sleep(every).await;
+                    reap.await
+                }
+            }),
+        ];
         let mut poll = tokio::time::interval(inner.options.poll_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         poll.tick().await;
@@ -505,21 +411,9 @@ impl Dispatcher {
                 if let Some(rx) = signal.as_mut() {
                     rx.borrow_and_update();
                 }
-                let options =
-                    ClaimOptions::new(inner.options.executor_id.clone(), kinds.clone(), free)
-                        .with_lease_ttl(inner.options.lease_ttl);
-                inner.counters.claims.fetch_add(1, Ordering::Relaxed);
-                match inner.store.claim(&options).await {
-                    Ok(jobs) => {
-                        let full = jobs.len() == free;
+                match self.claim(&mut tasks, &writes, &kinds, free).await {
+                    Ok(full) => {
                         backlog = full;
-                        inner
-                            .counters
-                            .claimed
-                            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
-                        for job in jobs {
-                            self.spawn_job(&mut tasks, &writes, job);
-                        }
                         if full {
                             // There may be more due work: claim again once a slot frees.
                             tokio::select! {
@@ -558,23 +452,104 @@ impl Dispatcher {
                 }
             }
         }
-        // Drain: let running jobs finish, or cancel them when aborting.
+        // Drain: claimed jobs that never started go back to the queue at once; running jobs
+        // finish, or are cancelled when aborting.
+        inner.leases.drain();
         let abort_watch = {
             let inner = self.inner.clone();
             let shutdown = shutdown.clone();
             tokio::spawn(async move {
                 shutdown.aborting().await;
-                for job in inner.running.lock().unwrap().values_mut() {
-                    job.reason.get_or_insert(StopReason::Cancelled);
-                    job.cancel.cancel();
-                }
+                inner.leases.abort();
+                inner.stopping.cancel();
             })
         };
         while tasks.join_next().await.is_some() {}
         drop(writes);
         abort_watch.abort();
-        heartbeat.abort();
+        for task in background {
+            task.abort();
+        }
         Ok(())
+    }
+
+    /// Claims up to `free` due jobs of the kinds whose breaker lets them through (one job of a
+    /// kind whose breaker is half-open), holds them and starts their tasks; whether the claim
+    /// of the closed kinds came back full.
+    async fn claim(
+        &self,
+        tasks: &mut JoinSet<()>,
+        writes: &Arc<JobWrites>,
+        kinds: &[ExecutorKind],
+        free: usize,
+    ) -> Result<bool> {
+        let inner = &self.inner;
+        let mut any = Vec::new();
+        let mut probes = Vec::new();
+        for &kind in kinds {
+            match inner.breakers.allowance(kind) {
+                Allowance::Any => any.push(kind),
+                Allowance::One if inner.leases.active_of(kind) == 0 => probes.push(kind),
+                Allowance::One | Allowance::None => {}
+            }
+        }
+        let mut full = false;
+        let mut rounds: Vec<(Vec<ExecutorKind>, usize)> = Vec::new();
+        if !any.is_empty() {
+            rounds.push((any, free));
+        }
+        rounds.extend(probes.into_iter().map(|k| (vec![k], 1)));
+        let mut left = free;
+        for (i, (kinds, limit)) in rounds.into_iter().enumerate() {
+            let limit = limit.min(left);
+            if limit == 0 {
+                break;
+            }
+            let options = ClaimOptions::new(inner.options.executor_id.clone(), kinds, limit)
+                .with_lease_ttl(inner.options.lease_ttl);
+            inner.counters.claims.fetch_add(1, Ordering::Relaxed);
+            let sent = tokio::time::Instant::now();
+            let jobs = inner.store.claim(&options).await?;
+            if i == 0 {
+                full = jobs.len() == limit;
+            }
+            left -= jobs.len();
+            inner
+                .counters
+                .claimed
+                .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+            for job in jobs {
+                self.spawn_job(tasks, writes, job, sent);
+            }
+        }
+        Ok(full)
+    }
+
+    /// Stores the job ends a previous run left in the spool (their leases are held meanwhile,
+    /// so heartbeats keep them from being recovered).
+    fn replay_spool(
+        &self,
+        tasks: &mut JoinSet<()>,
+        writes: &Arc<JobWrites>,
+        kind: Option<ExecutorKind>,
+    ) {
+        let Some(kind) = kind else { return };
+        for (finish, spooled) in self.inner.spool.pending() {
+            let lease = finish.completion.lease;
+            tracing::info!(
+                job_id = lease.job_id.get(),
+                "storing a job's end left in the spool"
+            );
+            self.inner.leases.hold_ended(lease, kind);
+            let inner = self.inner.clone();
+            let writes = writes.clone();
+            tasks.spawn(async move {
+                if let Some(finished) = store_finish(&inner, &writes, finish, Some(spooled)).await {
+                    report_finished(&inner, &finished);
+                }
+                inner.leases.forget(lease);
+            });
+        }
     }
 
     /// Runs lease recovery once and reports retries it created.
@@ -590,26 +565,24 @@ impl Dispatcher {
         Ok(())
     }
 
-    fn spawn_job(&self, tasks: &mut JoinSet<()>, writes: &Arc<JobWrites>, job: Job) {
+    fn spawn_job(
+        &self,
+        tasks: &mut JoinSet<()>,
+        writes: &Arc<JobWrites>,
+        job: Job,
+        sent: tokio::time::Instant,
+    ) {
         let inner = self.inner.clone();
         let writes = writes.clone();
-        let cancel = CancellationToken::new();
-        inner.running.lock().unwrap().insert(
-            job.id,
-            RunningJob {
-                lease: LeaseRef::of(&job),
-                cancel: cancel.clone(),
-                reason: None,
-            },
-        );
+        let cancel = inner.leases.hold(&job, sent);
         inner
             .telemetry
             .event(&PhaseEvent::of(&job, inner.clock.now()));
         inner.waiting.fetch_add(1, Ordering::AcqRel);
         tasks.spawn(async move {
-            let id = job.id;
+            let lease = LeaseRef::of(&job);
             // Wait for a slot (in claim order: the semaphore is fair), unless the job is
-            // cancelled or its lease lost first.
+            // stopped first (cancelled, lease lost or running out, draining).
             let permit = tokio::select! {
                 biased;
                 permit = inner.slots.clone().acquire_owned() => permit.ok(),
@@ -624,17 +597,34 @@ impl Dispatcher {
                 }
             });
             inner.waiting.fetch_sub(1, Ordering::AcqRel);
-            if let Err(e) = run_job(&inner, &writes, job, cancel, slot).await {
-                tracing::warn!(job_id = id.get(), "job bookkeeping failed: {e}");
-            }
-            inner.running.lock().unwrap().remove(&id);
+            run_job(&inner, &writes, job, cancel, slot).await;
+            inner.leases.forget(lease);
             inner.slot_freed.notify_one();
         });
     }
 }
 
+/// A directory name for an executor id (anything but `[A-Za-z0-9._-]` becomes `_`).
+fn safe_dir_name(id: &str) -> String {
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if safe.is_empty() || safe.starts_with('.') {
+        format!("_{safe}")
+    } else {
+        safe
+    }
+}
+
 /// A job's parallel slot: freed (and the loop told) when dropped, once the executor returned.
-struct Slot {
+pub(crate) struct Slot {
     inner: Arc<Inner>,
     since: std::time::Instant,
     _permit: OwnedSemaphorePermit,
@@ -661,247 +651,4 @@ async fn wait_signal(signal: &mut Option<tokio::sync::watch::Receiver<u64>>) -> 
         Some(rx) => rx.changed().await.is_ok(),
         None => std::future::pending().await,
     }
-}
-
-async fn heartbeat_loop(inner: Arc<Inner>, shutdown: Shutdown) {
-    let period = (inner.options.lease_ttl / 3).max(Duration::from_millis(10));
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let leases: Vec<LeaseRef> = inner
-            .running
-            .lock()
-            .unwrap()
-            .values()
-            .map(|r| r.lease)
-            .collect();
-        if leases.is_empty() {
-            continue;
-        }
-        match inner
-            .store
-            .heartbeat(&leases, inner.options.lease_ttl)
-            .await
-        {
-            Ok(statuses) => {
-                let mut running = inner.running.lock().unwrap();
-                for (lease, status) in leases.iter().zip(statuses) {
-                    let Some(job) = running.get_mut(&lease.job_id) else {
-                        continue;
-                    };
-                    let reason = match status {
-                        HeartbeatStatus::Ok => continue,
-                        HeartbeatStatus::Lost => StopReason::LeaseLost,
-                        HeartbeatStatus::CancelRequested => StopReason::Cancelled,
-                    };
-                    job.reason.get_or_insert(reason);
-                    job.cancel.cancel();
-                }
-            }
-            Err(e) => tracing::warn!("heartbeat failed: {e}"),
-        }
-        if shutdown.is_aborting() {
-            break;
-        }
-    }
-}
-
-fn stop_reason(inner: &Inner, id: JobId) -> Option<StopReason> {
-    inner
-        .running
-        .lock()
-        .unwrap()
-        .get(&id)
-        .and_then(|r| r.reason)
-}
-
-/// Runs one claimed job to Preserved.
-/// Creates the job's work directory (the parent exists: `run` created it). A plain syscall, not
-/// a blocking-pool round trip.
-fn create_work_dir(root: &Path, dir: &Path) -> std::io::Result<()> {
-    match std::fs::create_dir(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(_) => {
-            std::fs::create_dir_all(root)?;
-            std::fs::create_dir_all(dir)
-        }
-    }
-}
-
-/// The job's work directory, for an executor that uses one.
-fn prepare_work_dir(executor: &dyn Executor, root: &Path, dir: &Path) -> std::io::Result<()> {
-    if executor.uses_work_dir() {
-        create_work_dir(root, dir)
-    } else {
-        Ok(())
-    }
-}
-
-/// Removes the job's work directory: one syscall when it stayed empty (or was never made).
-async fn remove_work_dir(dir: &Path) {
-    if std::fs::remove_dir(dir).is_err_and(|e| e.kind() != std::io::ErrorKind::NotFound) {
-        let _ = tokio::fs::remove_dir_all(dir).await;
-    }
-}
-
-async fn run_job(
-    inner: &Arc<Inner>,
-    writes: &Arc<JobWrites>,
-    job: Job,
-    cancel: CancellationToken,
-    slot: Option<Slot>,
-) -> Result<()> {
-    let lease = LeaseRef::of(&job);
-    let work_dir = inner
-        .options
-        .work_root
-        .join(format!("job-{}-{}", job.id, job.lease_token));
-    let io = EngineJobIo::new(
-        inner.store.clone(),
-        inner.artifacts.clone(),
-        inner.telemetry.clone(),
-        inner.clock.clone(),
-        job.clone(),
-        OutputLimits {
-            cap: inner.options.output_cap,
-            text_copy: inner.options.text_copy,
-            flush_bytes: inner.options.flush_bytes,
-        },
-        writes.clone(),
-        cancel.clone(),
-    );
-    let result = match inner.executors.get(&job.executor) {
-        // Cancelled (or its lease lost) while waiting for a slot: never launched.
-        _ if slot.is_none() => Err(Error::conflict("stopped before it got a slot")),
-        None => Err(Error::Unsupported {
-            message: format!("this dispatcher has no {} executor", job.executor),
-        }),
-        Some(executor) => {
-            match prepare_work_dir(&**executor, &inner.options.work_root, &work_dir) {
-                Err(e) => Err(Error::backend("workdir", true, e)),
-                Ok(()) => {
-                    let spec = launch_spec(&job, &inner.options.executor_id, work_dir.clone());
-                    let launch = executor.launch(&spec, &io, cancel.clone());
-                    tokio::pin!(launch);
-                    let mut flush = tokio::time::interval(inner.options.flush_interval);
-                    flush.tick().await;
-                    loop {
-                        tokio::select! {
-                            r = &mut launch => break r,
-                            _ = flush.tick() => {
-                                if let Err(e) = io.flush().await {
-                                    tracing::warn!(job_id = job.id.get(), "output flush failed: {e}");
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    };
-    drop(slot);
-    let reason = stop_reason(inner, job.id);
-    if reason == Some(StopReason::LeaseLost) {
-        // Recovery records it as lost (or re-queues it); our writes would be fenced off anyway.
-        inner.counters.abandoned.fetch_add(1, Ordering::Relaxed);
-        inner.telemetry.lease_lost(job.id);
-        remove_work_dir(&work_dir).await;
-        return Ok(());
-    }
-    // The Running write the executor queued: the end is stored after it, and its failure is
-    // the job's (as when `started` itself fails).
-    let begun = io.started_job().await;
-    let started = matches!(begun, Ok(Some(_)));
-    let result = match begun {
-        Ok(_) => result,
-        Err(e) => Err(e),
-    };
-    let (outcome, exitcode) = match &result {
-        Ok(report) => {
-            if !started {
-                // Spawn failures (127/126) end without a process: it still ran, briefly.
-                io.started(Default::default()).await?;
-                io.started_job().await?;
-            }
-            let mut outcome = report.outcome();
-            if reason == Some(StopReason::Cancelled) && report.cancelled {
-                outcome = Outcome::Cancelled;
-            }
-            (outcome, report.exitcode())
-        }
-        Err(e) if reason == Some(StopReason::Cancelled) && !started => {
-            tracing::debug!(job_id = job.id.get(), "cancelled before start: {e}");
-            (Outcome::Cancelled, -1)
-        }
-        Err(e) => {
-            io.note(&format!(
-                "\n[multiflexi: {} executor error: {e}]\n",
-                job.executor
-            ))
-            .await?;
-            (Outcome::PlatformError, -1)
-        }
-    };
-    let output = io.finish().await?;
-    let mut completion = Completion::new(lease, outcome, exitcode);
-    completion.stdout = output.stdout_copy;
-    completion.stderr = output.stderr_copy;
-    // Completed, output stored as stdout.txt / stderr.txt, Preserved: one step, batched with
-    // other jobs' finishes.
-    let finished = match writes
-        .submit(JobWrite::Finish(Finish::new(
-            completion,
-            output.stdout,
-            output.stderr,
-        )))
-        .await?
-    {
-        JobWritten::Finished(f) => *f,
-        JobWritten::Begun(_) => return Err(Error::conflict("a finish came back as a start")),
-    };
-    let Finished {
-        completed,
-        preserved,
-    } = finished;
-    inner.counters.completed.fetch_add(1, Ordering::Relaxed);
-    inner
-        .telemetry
-        .event(&PhaseEvent::of(&completed.job, inner.clock.now()));
-    if let Some(retry) = &completed.retry {
-        emit_created(&*inner.telemetry, retry);
-    }
-    remove_work_dir(&work_dir).await;
-    let preserved = preserved?;
-    inner
-        .telemetry
-        .event(&PhaseEvent::of(&preserved, inner.clock.now()));
-    Ok(())
-}
-
-fn launch_spec(job: &Job, executor_id: &str, work_dir: PathBuf) -> LaunchSpec {
-    let mut spec = LaunchSpec::new(job.spec.program.clone(), job.spec.args.clone(), work_dir);
-    spec.job_id = job.id;
-    spec.lease_token = job.lease_token;
-    spec.runtemplate_id = job.runtemplate_id;
-    spec.company_id = job.company_id;
-    spec.app_id = job.app_id;
-    spec.executor_id = executor_id.to_string();
-    spec.env = job
-        .spec
-        .env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    spec.env
-        .push(("MULTIFLEXI_JOB_ID".into(), job.id.to_string()));
-    spec.image = job.spec.image.clone();
-    spec.timeout = job.spec.timeout.map(|s| Duration::from_secs(u64::from(s)));
-    spec.memory_limit_mb = job.spec.memory_limit_mb;
-    spec.artifacts = job.spec.artifacts.clone();
-    spec.timezone = job.spec.timezone.clone();
-    spec.retry_of = job.retry_of;
-    spec
 }

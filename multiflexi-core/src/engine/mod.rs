@@ -5,15 +5,27 @@
 //! Both are generic over the traits (`Arc<dyn Store>`, `Arc<dyn Executor>`, …) and usable from
 //! any Rust program; the `multiflexi` binaries are thin wrappers around them.
 
+mod backoff;
+mod batcher;
+mod breaker;
 mod dispatcher;
 mod job_factory;
 mod job_io;
+mod job_runner;
+mod job_writes;
+mod leases;
+mod reaper;
 mod scheduler;
 mod shutdown;
+mod spool;
 mod template_check;
 mod throttle;
 
-pub use dispatcher::{Dispatcher, DispatcherOptions, DispatcherStats, SHORT_JOB, SHORT_JOB_AHEAD};
+pub use breaker::{BreakerState, OPEN_AFTER};
+pub use dispatcher::{
+    DEFAULT_MAX_LAUNCH_FAILURES, Dispatcher, DispatcherOptions, DispatcherStats, SHORT_JOB,
+    SHORT_JOB_AHEAD,
+};
 pub use job_factory::{
     CreatedJob, JobRequest, copy_finished_job, create_job, create_job_or_replay,
 };

@@ -42,4 +42,10 @@ impl Telemetry for FanoutTelemetry {
             sink.lease_lost(job_id);
         }
     }
+
+    fn executor_breaker(&self, executor: crate::model::ExecutorKind, open: bool) {
+        for sink in &self.0 {
+            sink.executor_breaker(executor, open);
+        }
+    }
 }

@@ -97,6 +97,7 @@ struct State {
     queue_wait: BTreeMap<Key, Histogram>,
     running: HashMap<JobId, &'static str>,
     executors: BTreeSet<&'static str>,
+    breakers: BTreeMap<&'static str, bool>,
 }
 
 /// The job metrics of this process, from its phase events (a [`Telemetry`] sink: in-memory, no
@@ -110,6 +111,7 @@ struct State {
 /// | `multiflexi.job.duration` | `multiflexi_job_duration_seconds` | histogram, begin → end | app, company, executor, outcome |
 /// | `multiflexi.job.queue_wait` | `multiflexi_job_queue_wait_seconds` | histogram, due → claimed | app, company, executor |
 /// | `multiflexi.jobs.running` | `multiflexi_jobs_running` | gauge: jobs this process saw start and not end | executor |
+/// | – | `multiflexi_executor_breaker_open` | gauge: 1 while the executor kind's circuit breaker is open (no job of it claimed) | executor |
 /// | `multiflexi.telemetry.dropped` | `multiflexi_telemetry_dropped_total` | counter | sink |
 ///
 /// `app` and `company` are catalog ids; `executor` and `outcome` are the stable enum names.
@@ -212,6 +214,19 @@ impl JobMetrics {
             let n = st.running.values().filter(|e| *e == ex).count();
             let _ = writeln!(out, "multiflexi_jobs_running{{executor=\"{ex}\"}} {n}");
         }
+        if !st.breakers.is_empty() {
+            let _ = writeln!(
+                out,
+                "# HELP multiflexi_executor_breaker_open 1 while launches of this executor kind keep failing before their program starts and no job of it is claimed.\n# TYPE multiflexi_executor_breaker_open gauge"
+            );
+            for (ex, open) in &st.breakers {
+                let _ = writeln!(
+                    out,
+                    "multiflexi_executor_breaker_open{{executor=\"{ex}\"}} {}",
+                    u8::from(*open)
+                );
+            }
+        }
         drop(st);
         let sinks = self.sinks.lock().unwrap();
         for (name, help, get) in [
@@ -282,6 +297,14 @@ impl Telemetry for JobMetrics {
 
     fn lease_lost(&self, job_id: JobId) {
         self.state.lock().unwrap().running.remove(&job_id);
+    }
+
+    fn executor_breaker(&self, executor: crate::model::ExecutorKind, open: bool) {
+        self.state
+            .lock()
+            .unwrap()
+            .breakers
+            .insert(executor.as_str(), open);
     }
 }
 

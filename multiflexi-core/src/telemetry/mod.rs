@@ -155,6 +155,12 @@ pub trait Telemetry: Send + Sync + Debug + 'static {
     fn lease_lost(&self, job_id: JobId) {
         let _ = job_id;
     }
+
+    /// An executor kind's circuit breaker opened (launches kept failing before their program
+    /// started: no job of that kind is claimed for a while) or closed again. Default: nothing.
+    fn executor_breaker(&self, executor: crate::model::ExecutorKind, open: bool) {
+        let _ = (executor, open);
+    }
 }
 
 /// Discards everything.
