@@ -58,6 +58,52 @@ pub struct RunArgs {
     /// Podman's Docker-compatible API socket (probed likewise).
     #[arg(long, env = "MULTIFLEXI_PODMAN_HOST", default_value = DEFAULT_PODMAN_HOST)]
     pub podman_host: String,
+    /// The daemon's own state: the records of running native jobs (so that what a dead
+    /// executor left is found) and the spool where a finished job's output waits while the
+    /// database cannot take it. Must survive a restart (not a private /tmp). Default:
+    /// $STATE_DIRECTORY (set by systemd's StateDirectory=), else ./multiflexi-state.
+    #[arg(long, env = "MULTIFLEXI_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Lease margin in seconds: a job whose lease could not be renewed for
+    /// MULTIFLEXI_LEASE_TTL minus this is killed (and a claimed job is never started past it),
+    /// so that no other executor can run it again while it still runs. Default: a fifth of the
+    /// TTL; at most half of it.
+    #[arg(long, env = "MULTIFLEXI_LEASE_MARGIN", value_name = "SECS")]
+    pub lease_margin_secs: Option<u64>,
+    /// Launches that fail before the program started (engine down, image missing, work disk
+    /// full) before a job ends platform_error; each earlier one puts the job back in the queue.
+    #[arg(
+        long,
+        env = "MULTIFLEXI_MAX_LAUNCH_FAILURES",
+        default_value_t = 5,
+        value_name = "N"
+    )]
+    pub max_launch_failures: u32,
+    /// Result files stored per job; later ones are skipped with a note on the job's stderr.
+    #[arg(
+        long,
+        env = "MULTIFLEXI_RESULT_FILES_MAX",
+        default_value_t = 100,
+        value_name = "N"
+    )]
+    pub result_files_max: usize,
+    /// MiB of result files stored per job; a file past it is cut, later ones skipped, with a
+    /// note on the job's stderr.
+    #[arg(
+        long,
+        env = "MULTIFLEXI_RESULT_BYTES_MAX",
+        default_value_t = 256,
+        value_name = "MIB"
+    )]
+    pub result_bytes_max_mb: u64,
+    /// MiB the output spool may hold; output past it is cut with a marker.
+    #[arg(
+        long,
+        env = "MULTIFLEXI_SPOOL_MAX_MB",
+        default_value_t = 1024,
+        value_name = "MIB"
+    )]
+    pub spool_max_mb: u64,
 }
 
 impl RunArgs {
@@ -66,6 +112,15 @@ impl RunArgs {
     pub fn work_root(&self) -> PathBuf {
         self.work_dir.clone().unwrap_or_else(|| {
             std::env::temp_dir().join(format!("multiflexi-jobs-{}", std::process::id()))
+        })
+    }
+
+    /// The state directory (see [`RunArgs::state_dir`]).
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir.clone().unwrap_or_else(|| {
+            std::env::var_os("STATE_DIRECTORY")
+                .and_then(|d| std::env::split_paths(&d).next())
+                .unwrap_or_else(|| PathBuf::from("multiflexi-state"))
         })
     }
 

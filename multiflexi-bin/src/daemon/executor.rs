@@ -36,7 +36,8 @@ pub async fn run(args: ExecutorArgs) -> anyhow::Result<()> {
     let plan = executors::plan(&args.engine)?;
     let opened = wiring::open(&args.database, args.wait.db_wait(), false).await?;
     let set = executors::select(plan, &args.run).await?;
-    let options = wiring::dispatcher_options(&args.engine, &args.run);
+    let options = wiring::dispatcher_options(&args.engine, &args.run)?;
+    wiring::prepare_state_dir(&args.run)?;
     tracing::info!(
         "multiflexi-executor {} as {:?}: database {}, executors {}, up to {} jobs at once, work dirs in {}",
         env!("CARGO_PKG_VERSION"),

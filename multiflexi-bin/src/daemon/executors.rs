@@ -6,7 +6,8 @@ use crate::config::EngineConfig;
 use anyhow::bail;
 use multiflexi_core::{Executor, ExecutorKind};
 use multiflexi_executors::{
-    DockerConfig, DockerExecutor, KubernetesConfig, KubernetesExecutor, NativeExecutor,
+    DockerConfig, DockerExecutor, KubernetesConfig, KubernetesExecutor, NativeConfig,
+    NativeExecutor,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,7 +78,8 @@ pub async fn select(plan: Option<Vec<ExecutorKind>>, run: &RunArgs) -> anyhow::R
     for kind in kinds {
         match kind {
             ExecutorKind::Native => {
-                set.executors.push(Arc::new(NativeExecutor::default()));
+                let config = NativeConfig::default().with_state_dir(run.state_dir().join("native"));
+                set.executors.push(Arc::new(NativeExecutor::new(config)));
                 set.notes.push("Native: local processes".into());
             }
             ExecutorKind::Docker | ExecutorKind::Podman => {

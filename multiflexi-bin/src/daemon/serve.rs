@@ -41,7 +41,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let plan = executors::plan(&args.engine)?;
     let opened = wiring::open(&args.database, args.wait.db_wait(), true).await?;
     let set = executors::select(plan, &args.run).await?;
-    let options = wiring::dispatcher_options(&args.engine, &args.run);
+    let options = wiring::dispatcher_options(&args.engine, &args.run)?;
+    wiring::prepare_state_dir(&args.run)?;
 
     say!(
         "multiflexi {}: scheduler and executor in one process",
@@ -142,6 +143,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .with_clock(clock.clone())
                 .with_telemetry(telemetry.clone())
                 .with_database(opened.store.backend_name())
+                .with_dispatcher(dispatcher.clone())
                 .with_options(args.http.options());
             let (bound, task) = http_server::start(addr, state, shutdown.clone()).await?;
             say!(

@@ -68,15 +68,33 @@ pub fn scheduler_options(engine: &EngineConfig) -> SchedulerOptions {
     SchedulerOptions::with_cycle_pause(engine.cycle_pause())
 }
 
-/// Dispatcher options from the configuration.
-pub fn dispatcher_options(engine: &EngineConfig, run: &RunArgs) -> DispatcherOptions {
+/// Dispatcher options from the configuration; an error names a setting that cannot work.
+pub fn dispatcher_options(
+    engine: &EngineConfig,
+    run: &RunArgs,
+) -> anyhow::Result<DispatcherOptions> {
     let mut o = DispatcherOptions::new(engine.executor_id(), engine.max_parallel);
     o.lease_ttl = engine.lease_ttl();
+    if let Some(margin) = run.lease_margin_secs {
+        if margin.saturating_mul(2) > engine.lease_ttl {
+            anyhow::bail!(
+                "MULTIFLEXI_LEASE_MARGIN={margin} is more than half of MULTIFLEXI_LEASE_TTL={}: jobs would be killed between two heartbeats; use at most {}",
+                engine.lease_ttl,
+                engine.lease_ttl / 2
+            );
+        }
+        o.lease_margin = Some(Duration::from_secs(margin));
+    }
     o.poll_interval = engine.cycle_pause();
     o.work_root = run.work_root();
     o.memory_limit_mb = engine.memory_limit();
     o.claim_ahead = run.claim_ahead;
-    o
+    o.spool_dir = Some(run.state_dir().join("spool"));
+    o.spool_max_bytes = run.spool_max_mb.saturating_mul(1 << 20);
+    o.max_launch_failures = run.max_launch_failures.max(1);
+    o.result_files_max = run.result_files_max;
+    o.result_bytes_max = run.result_bytes_max_mb.saturating_mul(1 << 20);
+    Ok(o)
 }
 
 /// Wakes an in-process dispatcher as soon as a job is scheduled (by the scheduler, the demo, a
@@ -129,4 +147,22 @@ pub fn start_telemetry(
     }
     stack.serve_metrics();
     Ok(stack)
+}
+
+/// Creates the state directory (mode 0700: it holds job records and spooled output).
+pub fn prepare_state_dir(run: &RunArgs) -> anyhow::Result<std::path::PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let dir = run.state_dir();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create the state directory {}: {e}", dir.display()))?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot make the state directory {} private: {e}",
+            dir.display()
+        )
+    })?;
+    Ok(dir)
 }

@@ -39,6 +39,9 @@ pub struct HttpState {
     pub telemetry: Arc<dyn Telemetry>,
     /// The database backend's name for `GET /status` (`sqlite`, `postgres`, `mysql`, `memory`).
     pub database: String,
+    /// The dispatcher running in this process (`multiflexi serve`), whose executor breakers
+    /// `GET /status` shows.
+    pub dispatcher: Option<multiflexi_core::engine::Dispatcher>,
 }
 
 impl HttpState {
@@ -51,7 +54,14 @@ impl HttpState {
             options: HttpOptions::default(),
             telemetry: Arc::new(multiflexi_core::telemetry::NoopTelemetry),
             database: "unknown".into(),
+            dispatcher: None,
         }
+    }
+
+    /// Builder: the dispatcher of this process (its breakers show in `GET /status`).
+    pub fn with_dispatcher(mut self, dispatcher: multiflexi_core::engine::Dispatcher) -> Self {
+        self.dispatcher = Some(dispatcher);
+        self
     }
 
     /// Builder: the telemetry sink of jobs the API creates.

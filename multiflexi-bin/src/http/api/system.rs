@@ -62,6 +62,18 @@ pub struct ExecutorSeen {
     pub active_jobs: u64,
 }
 
+/// The circuit breaker of one executor kind of the dispatcher in this process.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BreakerView {
+    /// The executor kind (`Native`, `Docker`, `Podman`, `Kubernetes`).
+    pub executor: String,
+    /// Whether no job of this kind is claimed now: launches kept failing before their
+    /// program started (engine down, image missing, work disk full).
+    pub open: bool,
+    /// Launches in a row that failed before their program started.
+    pub failures: u32,
+}
+
 /// `GET /status`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StatusView {
@@ -78,6 +90,10 @@ pub struct StatusView {
     pub executors: Vec<ExecutorSeen>,
     /// The window of `executors`, in minutes.
     pub executor_window_minutes: i64,
+    /// The executor kinds of the dispatcher running in this process (`multiflexi serve`;
+    /// empty for `multiflexi-api`, whose executors run elsewhere: see their
+    /// `multiflexi_executor_breaker_open` metric) and whether each one's breaker is open.
+    pub executor_breakers: Vec<BreakerView>,
     /// The server's time.
     pub time: DateTime<Utc>,
 }
@@ -141,6 +157,16 @@ pub async fn status(
         },
         executors: seen.into_values().collect(),
         executor_window_minutes: EXECUTOR_WINDOW_MINUTES,
+        executor_breakers: state
+            .dispatcher
+            .iter()
+            .flat_map(|d| d.breakers())
+            .map(|b| BreakerView {
+                executor: b.executor.as_str().to_string(),
+                open: b.open,
+                failures: b.failures,
+            })
+            .collect(),
         time: now,
     }))
 }
