@@ -640,11 +640,7 @@ async fn engine_sqlstore_native_preserves_a_json_result_file() {
         Arc::new(SystemClock),
         options,
     );
-    let shutdown = Shutdown::new();
-    let running = {
-        let (d, s) = (dispatcher.clone(), shutdown.clone());
-        tokio::spawn(async move { d.run(s).await })
-    };
+    // Created before the dispatcher runs: its Created event is recorded before any claim.
     let created = create_job(
         &*store,
         &SystemClock,
@@ -653,7 +649,11 @@ async fn engine_sqlstore_native_preserves_a_json_result_file() {
     )
     .await
     .unwrap();
-    dispatcher.notify();
+    let shutdown = Shutdown::new();
+    let running = {
+        let (d, s) = (dispatcher.clone(), shutdown.clone());
+        tokio::spawn(async move { d.run(s).await })
+    };
     let done = wait_for("Preserved", String::new, || async {
         let j = job(&store, created.id).await;
         (j.phase == Phase::Preserved).then_some(j)

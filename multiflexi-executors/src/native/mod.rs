@@ -245,6 +245,7 @@ impl Executor for NativeExecutor {
             &self.config.state_dir,
             &spec.executor_id,
             spec.job_id.get(),
+            spec.lease_token,
             pid.as_raw(),
         );
         if let Err(e) = &record {
@@ -295,14 +296,12 @@ impl Executor for NativeExecutor {
             .await
             .map_err(|e| platform("listing job records", io::Error::other(e)))?
             .map_err(|e| platform("listing job records", e))?;
-        // The lease token is not recorded: a native job whose executor process is gone is
-        // never followed again, so it is a leftover whatever its lease (token -1 never matches).
         Ok(orphans
             .into_iter()
             .map(|o| {
                 Leftover::new(
                     JobId(o.job_id),
-                    -1,
+                    o.lease_token,
                     o.executor_id,
                     o.path.to_string_lossy().into_owned(),
                 )

@@ -50,11 +50,12 @@ pub(crate) struct Record {
 }
 
 impl Record {
-    /// Records job `job_id` whose process group is led by `pid`.
+    /// Records job `job_id` (leased under `lease_token`) whose process group is led by `pid`.
     pub(crate) fn write(
         state_dir: &Path,
         executor_id: &str,
         job_id: i64,
+        lease_token: i64,
         pid: i32,
     ) -> io::Result<Self> {
         let dir = dir(state_dir, executor_id);
@@ -63,7 +64,10 @@ impl Record {
         let owner = std::process::id() as i32;
         let owner_start = start_time(owner).unwrap_or(0);
         let path = dir.join(format!("job-{job_id}-{pid}"));
-        fs::write(&path, format!("{pid} {start} {owner} {owner_start}\n"))?;
+        fs::write(
+            &path,
+            format!("{pid} {start} {owner} {owner_start} {lease_token}\n"),
+        )?;
         Ok(Self { path })
     }
 }
@@ -79,7 +83,8 @@ fn alive(pid: i32, start: u64) -> bool {
     pid > 0 && start_time(pid) == Some(start)
 }
 
-/// One record whose owner (the executor process that ran the job) is gone, or is this process.
+/// One record whose owner (the executor process that ran the job) is gone, or is this process
+/// (the dispatcher skips the jobs it holds: the record carries the lease token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Orphan {
     /// The record's file.
@@ -88,10 +93,12 @@ pub(crate) struct Orphan {
     pub executor_id: String,
     /// The job.
     pub job_id: i64,
+    /// The job's lease token when it started (-1 in records of older versions).
+    pub lease_token: i64,
 }
 
-/// Records, of every executor id under `state_dir`, whose owner process is gone (or is this
-/// process: the dispatcher decides about its own).
+/// Records, of every executor id under `state_dir`, whose owner process is gone or is this
+/// process.
 pub(crate) fn orphans(state_dir: &Path) -> io::Result<Vec<Orphan>> {
     let executors = match fs::read_dir(state_dir) {
         Ok(e) => e,
@@ -125,10 +132,12 @@ pub(crate) fn orphans(state_dir: &Path) -> io::Result<Vec<Orphan>> {
                     continue;
                 }
             }
+            let lease_token = fields.get(4).and_then(|f| f.parse().ok()).unwrap_or(-1);
             out.push(Orphan {
                 path,
                 executor_id: executor_id.clone(),
                 job_id,
+                lease_token,
             });
         }
     }
@@ -215,7 +224,7 @@ mod tests {
         assert!(start_time(std::process::id() as i32).is_some());
         let state = tempfile::tempdir().unwrap();
         // A record of a process that is gone is removed without killing anything.
-        let rec = Record::write(state.path(), "x", 1, std::process::id() as i32).unwrap();
+        let rec = Record::write(state.path(), "x", 1, 1, std::process::id() as i32).unwrap();
         std::mem::forget(rec);
         let path = dir(state.path(), "x");
         let file = fs::read_dir(&path).unwrap().next().unwrap().unwrap().path();
@@ -239,12 +248,12 @@ mod tests {
         let mut job = sleep();
         let mut owner = sleep();
         let pid = job.id() as i32;
-        let rec = Record::write(state.path(), "shared-id", 7, pid).unwrap();
+        let rec = Record::write(state.path(), "shared-id", 7, 1, pid).unwrap();
         std::mem::forget(rec);
         let path = dir(state.path(), "shared-id").join(format!("job-7-{pid}"));
         let content = fs::read_to_string(&path).unwrap();
         let fields: Vec<&str> = content.split_whitespace().collect();
-        assert_eq!(fields.len(), 4, "{content}");
+        assert_eq!(fields.len(), 5, "{content}");
         assert_eq!(fields[2], std::process::id().to_string());
         // Owned by another process that is alive: reap leaves job and record alone.
         let other = owner.id() as i32;
