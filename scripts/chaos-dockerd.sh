@@ -27,11 +27,15 @@ start() {
             log "pid $(cat "$PIDFILE") exists but does not answer yet"
         else
             rm -f "$PIDFILE" "$SOCK"
-            # run from a directory of its own: containerd/runc may drop files into the cwd
-            (cd "$RUN" && setsid nohup /usr/sbin/dockerd --data-root "$DATA" --exec-root "$EXEC" \
+            # from a directory of its own (containerd/runc may drop files into the cwd), and
+            # holding none of our descriptors (a caller waiting for our output must not wait
+            # for dockerd)
+            cd "$RUN"
+            setsid nohup /usr/sbin/dockerd --data-root "$DATA" --exec-root "$EXEC" \
                 -H "unix://$SOCK" --pidfile "$PIDFILE" --bridge=none --iptables=false \
                 --ip6tables=false --ip-forward=false --ip-masq=false \
-                >>"$LOG" 2>&1 </dev/null &)
+                >>"$LOG" 2>&1 </dev/null &
+            cd - >/dev/null
         fi
         for _ in $(seq 1 240); do
             ping_socket && break

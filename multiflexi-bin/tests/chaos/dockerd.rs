@@ -31,11 +31,14 @@ fn script() -> PathBuf {
 }
 
 async fn run_script(action: &str) -> Result<(), String> {
-    let out = tokio::process::Command::new("bash")
+    let run = tokio::process::Command::new("bash")
         .arg(script())
         .arg(action)
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(90), run)
         .await
+        .map_err(|_| format!("chaos-dockerd.sh {action} did not return within 90 s"))?
         .map_err(|e| format!("chaos-dockerd.sh {action}: {e}"))?;
     if out.status.success() {
         Ok(())

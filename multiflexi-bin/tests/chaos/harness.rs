@@ -742,6 +742,24 @@ impl Scenario {
             .and_then(|v| v.parse().ok())
     }
 
+    /// Records a violation unless job `id`'s stdout.txt holds every line its program printed
+    /// (`job <id> line <n>` for n < `lines`): output written while the database misbehaved
+    /// must not go missing.
+    pub async fn check_stdout_complete(&self, id: i64, lines: usize) {
+        let stdout = match self.db.artifact_content(id, "stdout.txt").await {
+            Ok(b) => b,
+            Err(e) => return self.violation(format!("OUTPUT LOST: job {id}: {e}")),
+        };
+        let text = String::from_utf8_lossy(&stdout);
+        let missing: Vec<usize> = (0..lines)
+            .filter(|n| !text.contains(&format!("job {id} line {n}\n")))
+            .collect();
+        self.check(
+            missing.is_empty(),
+            format!("OUTPUT LOST: stdout.txt of job {id} lacks lines {missing:?}"),
+        );
+    }
+
     /// Fails the scenario now, with context.
     pub fn fail(&self, why: &str) -> ! {
         panic!("{}: {why}\n{}", self.name, self.context())
@@ -895,7 +913,7 @@ fn app_fields() -> Value {
         "CHAOS_SLOT": field("sched", "slot key of an ad-hoc job"),
         "CHAOS_SECS": field("2", "seconds of work"),
         "CHAOS_EXIT": field("0", "exit code"),
-        "CHAOS_MODE": field("work", "work | flood | setsid | results"),
+        "CHAOS_MODE": field("work", "work | quiet | flood | setsid | results"),
     })
 }
 

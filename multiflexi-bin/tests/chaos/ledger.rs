@@ -31,7 +31,8 @@ const JOB_SCRIPT: &str = r#"#!/bin/sh
 #   CHAOS_SLOT  slot key of an ad-hoc job ("sched" for scheduled jobs: one lock per template)
 #   CHAOS_SECS  seconds of work (4 lines per second on stdout and on stderr)
 #   CHAOS_EXIT  exit code
-#   CHAOS_MODE  work | flood | setsid | results
+#   CHAOS_MODE  work | quiet (no output: nothing a dead reader could break) | flood | setsid |
+#               results
 LOG='@LOG@'
 LOCKS='@LOCKS@'
 NAP='@NAP@'
@@ -62,9 +63,13 @@ case "${CHAOS_MODE:-work}" in
 esac
 n=0
 ticks=$(( ${CHAOS_SECS:-2} * 4 ))
+quiet=
+[ "${CHAOS_MODE:-work}" = quiet ] && quiet=1
 while [ "$n" -lt "$ticks" ]; do
-  echo "job $job line $n"
-  echo "job $job err $n" >&2
+  if [ -z "$quiet" ]; then
+    echo "job $job line $n"
+    echo "job $job err $n" >&2
+  fi
   "$NAP" 0.25
   n=$((n + 1))
 done

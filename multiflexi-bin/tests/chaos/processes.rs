@@ -7,8 +7,8 @@ use crate::ledger::Expect;
 use crate::postgres::{self, Backend};
 use crate::proxy::Proxy;
 
-/// Defects 4 and 1. Executor A runs two 20-second jobs, one of which started a `setsid`
-/// child that holds the slot's lock; A is killed with -9 and never comes back (its id is not
+/// Defects 4 and 1. Executor A runs two 20-second jobs — one prints nothing, the other
+/// started a `setsid` child that holds the slot's lock —; A is killed with -9 and never comes back (its id is not
 /// reused). Required: every process of its jobs dies with it (within a few seconds, well
 /// before the lease expires), so executor B's retries never overlap them and nothing is
 /// left behind.
@@ -35,7 +35,14 @@ async fn kill9_executor(s: Scenario) {
     const TTL: u64 = 6;
     let rt = s.template(TemplateCfg::new("long jobs").retries(2)).await;
     let jobs = [
-        s.job(rt, "k1", &[("CHAOS_SECS", "20".into())]).await,
+        // Quiet: a job that prints would die of SIGPIPE once its reader is gone; one that
+        // does not shows whether the executor really takes its jobs down with it.
+        s.job(
+            rt,
+            "k1",
+            &[("CHAOS_SECS", "20".into()), ("CHAOS_MODE", "quiet".into())],
+        )
+        .await,
         s.job(
             rt,
             "k2",
@@ -143,7 +150,7 @@ async fn cancel_then_kill9() {
     .await;
 }
 
-/// Defect 9. Executor A runs two 30-second jobs and holds two more claimed ahead. At the
+/// Defect 9. Executor A runs two 12-second jobs and holds two more claimed ahead. At the
 /// first SIGTERM the claimed jobs that never started go back to the queue at once (Scheduled,
 /// no lease, not `cancelled`) while the running ones go on; at the second SIGTERM the running
 /// jobs are recorded `cancelled` with exit 128+15 and A exits. Executor B then runs the two
@@ -171,30 +178,37 @@ async fn drain(s: Scenario) {
     let rt = s
         .template(TemplateCfg::new("drained jobs").retries(1))
         .await;
-    let mut long = Vec::new();
-    for slot in ["d1", "d2"] {
-        long.push(s.job(rt, slot, &[("CHAOS_SECS", "30".into())]).await);
-    }
-    let mut ahead = Vec::new();
-    for slot in ["d3", "d4"] {
-        ahead.push(s.job(rt, slot, &[("CHAOS_SECS", "2".into())]).await);
+    for slot in ["d1", "d2", "d3", "d4"] {
+        s.job(rt, slot, &[("CHAOS_SECS", "12".into())]).await;
     }
     let a = s.executor(ExecutorCfg::new("exec-a", TTL).parallel(2).ahead(2));
+    // Which two run and which two wait is the dispatcher's choice: read it back.
+    let mut running = Vec::new();
+    let mut ahead = Vec::new();
     s.must(
         "two jobs running and two claimed ahead on exec-a",
         secs(30),
         || async {
             let rows = s.jobs().await;
-            let on_a = |phase: &str| {
+            let on_a = |phase: &str| -> Vec<i64> {
                 rows.iter()
                     .filter(|j| j.phase == phase && j.lease_owner.as_deref() == Some("exec-a"))
-                    .count()
+                    .map(|j| j.id)
+                    .collect()
             };
-            on_a("running") == 2 && on_a("queued") == 2
+            on_a("running").len() == 2 && on_a("queued").len() == 2
         },
     )
     .await;
-    s.must_run(&long, secs(10)).await;
+    for j in s.jobs().await {
+        match j.phase.as_str() {
+            "running" => running.push(j.id),
+            "queued" => ahead.push(j.id),
+            _ => {}
+        }
+    }
+    s.must_run(&running, secs(10)).await;
+    s.note(&format!("running {running:?}, claimed ahead {ahead:?}"));
     s.sigterm(a, false);
     let requeued = s
         .wait(
@@ -217,7 +231,7 @@ async fn drain(s: Scenario) {
             ));
         }
     }
-    for id in &long {
+    for id in &running {
         let row = s.job_row(*id).await;
         s.check(
             row.phase == "running",
@@ -232,11 +246,12 @@ async fn drain(s: Scenario) {
     s.check(exited, "exec-a did not exit after the second SIGTERM");
     s.wait("the running jobs to be recorded", secs(10), || async {
         let rows = s.jobs().await;
-        long.iter()
+        running
+            .iter()
             .all(|id| rows.iter().any(|j| j.id == *id && j.ended()))
     })
     .await;
-    for id in &long {
+    for id in &running {
         let row = s.job_row(*id).await;
         s.check(
             row.outcome.as_deref() == Some("cancelled") && row.exitcode == Some(143),
@@ -247,14 +262,22 @@ async fn drain(s: Scenario) {
         );
     }
     let _b = s.executor(ExecutorCfg::new("exec-b", TTL).parallel(2));
+    s.wait("the claimed-ahead jobs to end", secs(30), || async {
+        let rows = s.jobs().await;
+        ahead
+            .iter()
+            .all(|id| rows.iter().any(|j| j.id == *id && j.ended()))
+    })
+    .await;
     for id in &ahead {
-        let id = *id;
-        s.wait(
-            &format!("exec-b to run re-queued job {id}"),
-            secs(30),
-            || async move { s.job_row(id).await.outcome.as_deref() == Some("success") },
-        )
-        .await;
+        let row = s.job_row(*id).await;
+        s.check(
+            row.outcome.as_deref() == Some("success"),
+            format!(
+                "DRAIN: a claimed-ahead job did not run to success after the drain: {}",
+                row.line()
+            ),
+        );
     }
     s.finish(
         Expect {
