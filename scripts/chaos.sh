@@ -40,23 +40,30 @@ die() { log "ERROR: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (creates a PostgreSQL cluster, starts dockerd, mounts tmpfs)"
 
 APT_UPDATED=0
-ensure_packages() {
-    local missing=() pkg
-    for pkg in "$@"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-    done
-    [ "${#missing[@]}" -eq 0 ] && return 0
+# ensure_command COMMAND PACKAGE: installs PACKAGE (Debian) only when COMMAND is missing.
+ensure_command() {
+    command -v "$1" >/dev/null 2>&1 && return 0
+    [ -x "/usr/sbin/$1" ] && return 0
     if [ "$APT_UPDATED" = 0 ]; then
         DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 -q update >&2 || die "apt-get update failed"
         APT_UPDATED=1
     fi
-    log "installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 -q install -y --no-install-recommends \
-        "${missing[@]}" >&2 || die "could not install ${missing[*]}"
+    log "installing $2 (for $1)"
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 -q install -y --no-install-recommends "$2" >&2 \
+        || die "could not install $2"
 }
 
 # --- tools the scenarios use ------------------------------------------------------------------
-ensure_packages "postgresql-$PG_VERSION" postgresql-client util-linux procps docker.io busybox-static curl
+ensure_command pg_ctlcluster "postgresql-$PG_VERSION"
+ensure_command psql "postgresql-client-$PG_VERSION"
+ensure_command flock util-linux
+ensure_command setsid util-linux
+ensure_command pgrep procps
+ensure_command dockerd docker.io
+ensure_command docker docker.io
+ensure_command busybox busybox-static
+ensure_command curl curl
+[ -x "/usr/lib/postgresql/$PG_VERSION/bin/postgres" ] || die "PostgreSQL $PG_VERSION server binaries are missing"
 
 # --- PostgreSQL cluster 15/chaos ----------------------------------------------------------------
 if [ ! -d "/etc/postgresql/$PG_VERSION/$PG_CLUSTER" ]; then
@@ -100,7 +107,7 @@ trap 'bash scripts/chaos-dockerd.sh stop || true' EXIT
 
 # leftovers of interrupted runs (scenario directories, tmpfs mounts)
 if [ -d /tmp/multiflexi-chaos ]; then
-    grep -o ' /tmp/multiflexi-chaos/[^ ]*' /proc/mounts | while read -r m; do umount -l "$m" || true; done
+    { grep -o ' /tmp/multiflexi-chaos/[^ ]*' /proc/mounts || true; } | while read -r m; do umount -l "$m" || true; done
     rm -rf /tmp/multiflexi-chaos
 fi
 

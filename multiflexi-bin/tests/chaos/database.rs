@@ -4,9 +4,12 @@
 use crate::harness::{ExecutorCfg, Scenario, TemplateCfg, secs};
 use crate::ledger::Expect;
 use crate::postgres::{self, Backend, faults};
+use crate::proxy::Proxy;
+use std::time::Duration;
 
-/// Defects 2 and 3. Twenty-four jobs of 1–4 s (exit codes 0, 1 and 5), printing 4 lines a
-/// second, on two executors and a scheduler; PostgreSQL is stopped and started again while
+/// Defects 2 and 3. Thirty-two jobs of 0–4 s (exit codes 0, 1 and 5), printing 4 lines a
+/// second, on two executors (40 ms from PostgreSQL, so that transactions are in flight) and
+/// a scheduler; PostgreSQL is stopped and started again while
 /// jobs start, print and end (an outage of about 3 s, against a 15 s TTL and a 3 s margin).
 /// Required: zero `lost`, zero `platform_error`, every exit code kept, every line of output
 /// preserved: starts, finishes and output appends that failed during the outage are retried
@@ -20,8 +23,9 @@ async fn postgres_restart_under_load() {
     let s = Scenario::new("postgres_restart_under_load", Backend::Postgres).await;
     let rt = s.template(TemplateCfg::new("busy jobs").retries(2)).await;
     let mut jobs = Vec::new();
-    for i in 0..24u64 {
-        let secs = 1 + i % 4;
+    // Half of them take no time: starts and finishes go on all through the restart.
+    for i in 0..32u64 {
+        let secs = [0, 1, 0, 2, 0, 3, 0, 4][(i % 8) as usize];
         let code = match i % 6 {
             2 => 1,
             4 => 5,
@@ -33,9 +37,23 @@ async fn postgres_restart_under_load() {
         ];
         jobs.push((s.job(rt, &format!("r{i}"), &env).await, secs));
     }
+    // 40 ms each way between the executors and PostgreSQL: every transaction spans a few
+    // round trips, so the restart cuts some in the middle.
+    let proxy = Proxy::start(postgres::server_addr()).await;
+    proxy.set_latency(Duration::from_millis(40));
     let _sched = s.scheduler("scheduler", TTL);
-    let _a = s.executor(ExecutorCfg::new("exec-a", TTL).margin(3).parallel(4));
-    let _b = s.executor(ExecutorCfg::new("exec-b", TTL).margin(3).parallel(4));
+    let _a = s.executor(
+        ExecutorCfg::new("exec-a", TTL)
+            .margin(3)
+            .parallel(4)
+            .via(s.db.url_via(proxy.port())),
+    );
+    let _b = s.executor(
+        ExecutorCfg::new("exec-b", TTL)
+            .margin(3)
+            .parallel(4)
+            .via(s.db.url_via(proxy.port())),
+    );
     s.must("six jobs to start", secs(30), || async {
         s.effects().of("start").count() >= 6
     })

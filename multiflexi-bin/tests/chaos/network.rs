@@ -48,6 +48,9 @@ async fn partition_longer_than_lease() {
     )
     .await;
     s.must_run(&jobs[..2], secs(10)).await;
+    // Let the start writes' transactions finish: a transaction frozen by the partition would
+    // hold its rows locked, and recovery (SKIP LOCKED) would skip them until it heals.
+    tokio::time::sleep(secs(1)).await;
     proxy.partition(true);
     s.note("exec-a is cut off from PostgreSQL");
     let _b = s.executor(ExecutorCfg::new("exec-b", TTL).margin(2).parallel(3));

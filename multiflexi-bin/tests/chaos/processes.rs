@@ -85,7 +85,8 @@ async fn kill9_executor(s: Scenario) {
     .await;
 }
 
-/// Defects 6 and 4. A job runs on executor A; A is cut off from PostgreSQL (so it cannot
+/// Defects 6 and 4. A quiet job (no output a broken pipe could stop) runs on executor A; A is
+/// cut off from PostgreSQL (so it cannot
 /// learn of the cancel), `job:cancel` is recorded, and A is killed with -9. Required: when
 /// its lease expires the job is recorded `cancelled`, not `lost`, and no retry is created;
 /// its process died with A.
@@ -100,7 +101,13 @@ async fn cancel_then_kill9() {
     let rt = s
         .template(TemplateCfg::new("cancelled job").retries(2))
         .await;
-    let job = s.job(rt, "c1", &[("CHAOS_SECS", "15".into())]).await;
+    let job = s
+        .job(
+            rt,
+            "c1",
+            &[("CHAOS_SECS", "15".into()), ("CHAOS_MODE", "quiet".into())],
+        )
+        .await;
     let a = s.executor(
         ExecutorCfg::new("exec-a", TTL)
             .margin(2)
@@ -112,6 +119,7 @@ async fn cancel_then_kill9() {
         s.job_row(job).await.phase == "running"
     })
     .await;
+    tokio::time::sleep(secs(1)).await;
     proxy.partition(true);
     let answer = s.cli_ok(&["job:cancel", &job.to_string()]).await;
     s.note(&format!("job:cancel answered {}", answer["cancel"]));

@@ -390,7 +390,7 @@ async fn complete_due(
     Ok(())
 }
 
-async fn run_all(backend: Backend) {
+async fn run_all(name: &str, backend: Backend) {
     let dir = std::path::Path::new(ROOT).join(format!(
         "mfchaos-time-{}-{}",
         if backend == Backend::Postgres {
@@ -428,9 +428,9 @@ async fn run_all(backend: Backend) {
     if violations.is_empty() {
         db.drop_now();
         let _ = std::fs::remove_dir_all(&dir);
-        eprintln!("chaos: time ({backend:?}) passed in {secs:.1} s");
+        eprintln!("chaos: {name} passed in {secs:.1} s");
     } else {
-        eprintln!("chaos: time ({backend:?}) FAILED in {secs:.1} s");
+        eprintln!("chaos: {name} FAILED in {secs:.1} s");
         panic!(
             "{} violation(s):\n  - {}",
             violations.len(),
@@ -446,7 +446,7 @@ async fn run_all(backend: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn dst_and_clock_steps_sqlite() {
-    run_all(Backend::Sqlite).await;
+    run_all("dst_and_clock_steps_sqlite", Backend::Sqlite).await;
 }
 
 /// The same on the chaos PostgreSQL.
@@ -455,5 +455,5 @@ async fn dst_and_clock_steps_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn dst_and_clock_steps_postgres() {
-    run_all(Backend::Postgres).await;
+    run_all("dst_and_clock_steps_postgres", Backend::Postgres).await;
 }
