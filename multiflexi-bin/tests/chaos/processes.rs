@@ -86,10 +86,9 @@ async fn kill9_executor(s: Scenario) {
 }
 
 /// Defects 6 and 4. A quiet job (no output a broken pipe could stop) runs on executor A; A is
-/// cut off from PostgreSQL (so it cannot
-/// learn of the cancel), `job:cancel` is recorded, and A is killed with -9. Required: when
-/// its lease expires the job is recorded `cancelled`, not `lost`, and no retry is created;
-/// its process died with A.
+/// cut off from PostgreSQL (so it cannot learn of the cancel), `job:cancel` is recorded, and
+/// A is killed with -9. Required: when its lease expires the job is recorded `cancelled`, not
+/// `lost`, and no retry is created; its process died with A.
 ///
 /// Fixed in: (pending)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
