@@ -5,7 +5,9 @@ use crate::entity::{artifacts, audit_log, job, job_output};
 use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use multiflexi_core::artifact::{ArtifactSink, CappedContent, read_capped, sanitize_name};
+use multiflexi_core::artifact::{
+    ArtifactLimit, ArtifactSink, CappedContent, read_limited, sanitize_name,
+};
 use multiflexi_core::model::{Artifact, ArtifactMeta};
 use multiflexi_core::store::{
     AuditEntry, AuditFilter, AuditLog, LeaseRef, LeaseWrite, OutputChunk, OutputLog, Stream,
@@ -320,12 +322,13 @@ fn meta_from(r: MetaRow) -> Result<ArtifactMeta> {
 
 #[async_trait]
 impl ArtifactSink for SqlStore {
-    async fn put(
+    async fn put_limited(
         &self,
         lease: LeaseRef,
         name: &str,
         content_type: &str,
         content: &mut (dyn AsyncRead + Send + Unpin),
+        limit: Option<&ArtifactLimit>,
     ) -> Result<ArtifactId> {
         let job_id = lease.job_id;
         if sanitize_name(name)? != name {
@@ -341,7 +344,7 @@ impl ArtifactSink for SqlStore {
             bytes,
             note,
             content_type,
-        } = read_capped(name, content_type, content, self.inner.artifact_cap).await?;
+        } = read_limited(name, content_type, content, self.inner.artifact_cap, limit).await?;
         let now = self.now().await?;
         in_tx!(self, |txn| async {
             self.lease_write(&txn, lease, LeaseWrite::Artifact).await?;

@@ -22,6 +22,22 @@ pub async fn read_capped(
     content: &mut (dyn AsyncRead + Send + Unpin),
     cap: u64,
 ) -> Result<CappedContent> {
+    read_limited(name, content_type, content, cap, None).await
+}
+
+/// [`read_capped`] with an optional tighter limit (`limit`): the smaller bound applies, and the
+/// note names the reason of the one that cut the content.
+pub async fn read_limited(
+    name: &str,
+    content_type: &str,
+    content: &mut (dyn AsyncRead + Send + Unpin),
+    cap: u64,
+    limit: Option<&super::ArtifactLimit>,
+) -> Result<CappedContent> {
+    let (cap, why) = match limit {
+        Some(l) if l.bytes < cap => (l.bytes, l.why.as_str()),
+        _ => (cap, "artifact size cap"),
+    };
     let io_error = |e: std::io::Error| Error::backend("artifact", false, e);
     let mut bytes = Vec::new();
     (&mut *content)
@@ -34,7 +50,7 @@ pub async fn read_capped(
         .map_err(io_error)?;
     let note = (dropped > 0).then(|| {
         format!(
-            "truncated: kept the first {cap} of {} bytes (artifact size cap)",
+            "truncated: kept the first {cap} of {} bytes ({why})",
             cap + dropped
         )
     });

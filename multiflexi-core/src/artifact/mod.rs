@@ -4,7 +4,7 @@ mod capped;
 mod content_type;
 mod name;
 
-pub use capped::{CappedContent, read_capped};
+pub use capped::{CappedContent, read_capped, read_limited};
 pub use content_type::detect_content_type;
 pub use name::sanitize_name;
 
@@ -18,6 +18,15 @@ use tokio::io::AsyncRead;
 
 /// Default size cap of one artifact: 64 MiB. Content past it is dropped and the artifact's note says so.
 pub const DEFAULT_ARTIFACT_CAP: u64 = 64 * 1024 * 1024;
+
+/// A limit on one artifact below the sink's own cap (see [`ArtifactSink::put_limited`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactLimit {
+    /// Bytes kept at most.
+    pub bytes: u64,
+    /// Why, for the note (e.g. "the job's result files reached their limit of 3 MiB").
+    pub why: String,
+}
 
 /// Stores a job's artifacts: stdout.txt, stderr.txt and result files.
 #[async_trait]
@@ -36,6 +45,21 @@ pub trait ArtifactSink: Send + Sync + Debug + 'static {
         name: &str,
         content_type: &str,
         content: &mut (dyn AsyncRead + Send + Unpin),
+    ) -> Result<ArtifactId> {
+        self.put_limited(lease, name, content_type, content, None)
+            .await
+    }
+
+    /// [`ArtifactSink::put`] with a tighter limit than the sink's cap (the engine's per-job
+    /// result-file limits): at most `limit.bytes` are kept, and when more was given the
+    /// artifact's note says so, with `limit.why`.
+    async fn put_limited(
+        &self,
+        lease: LeaseRef,
+        name: &str,
+        content_type: &str,
+        content: &mut (dyn AsyncRead + Send + Unpin),
+        limit: Option<&ArtifactLimit>,
     ) -> Result<ArtifactId>;
 
     /// A job's artifacts, by id.

@@ -177,6 +177,7 @@ macro_rules! __store_conformance_case_list {
             binary_output_and_artifacts_byte_exact,
             artifact_put_idempotent_per_job_and_name,
             output_is_fenced_by_the_lease,
+            limited_put_cuts_with_a_note,
             artifacts_are_fenced_by_the_lease,
             names_differing_only_in_case_are_distinct,
             timestamps_keep_microseconds,

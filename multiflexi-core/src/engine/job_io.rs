@@ -9,7 +9,7 @@
 use super::backoff::Backoff;
 use super::job_writes::{JobWrite, JobWrites, JobWritten};
 use super::leases::{Leases, StopReason};
-use crate::artifact::{ArtifactSink, detect_content_type, sanitize_name};
+use crate::artifact::{ArtifactLimit, ArtifactSink, detect_content_type, sanitize_name};
 use crate::executor::{JobIo, RunHandle};
 use crate::model::Job;
 use crate::output::{CappedOutput, SecretMasker, text_copy};
@@ -471,11 +471,7 @@ impl JobIo for EngineJobIo {
             }
         };
         let mut head = Vec::with_capacity(8192);
-        if let Err(e) = (&mut *content)
-            .take(8192.min(room))
-            .read_to_end(&mut head)
-            .await
-        {
+        if let Err(e) = (&mut *content).take(8192).read_to_end(&mut head).await {
             self.note(&format!(
                 "\n[multiflexi: result file {name:?} skipped: reading it failed: {e}]\n"
             ))
@@ -483,27 +479,28 @@ impl JobIo for EngineJobIo {
             return Ok(());
         }
         let content_type = detect_content_type(&name, &head);
-        let rest = room - head.len() as u64;
-        let mut limited = head.as_slice().chain((&mut *content).take(rest));
-        let mut counted = CountingReader::new(&mut limited);
+        let limit = ArtifactLimit {
+            bytes: room,
+            why: format!(
+                "the job's result files reached their limit of {} bytes",
+                self.limits.result_bytes
+            ),
+        };
+        let mut chained = head.as_slice().chain(&mut *content);
+        let mut counted = CountingReader::new(&mut chained);
         let stored = self
             .artifacts
-            .put(self.lease(), &name, &content_type, &mut counted)
+            .put_limited(
+                self.lease(),
+                &name,
+                &content_type,
+                &mut counted,
+                Some(&limit),
+            )
             .await;
-        let used = counted.count;
+        let used = counted.count.min(room);
         self.output.lock().unwrap().result_bytes += used;
         match stored {
-            Ok(_) if used >= room => {
-                // Is there more than the room let through?
-                let mut probe = [0u8; 1];
-                if matches!(content.read(&mut probe).await, Ok(n) if n > 0) {
-                    self.note(&format!(
-                        "\n[multiflexi: result file {name:?} cut at {used} bytes: the job's result files reached their limit of {} bytes]\n",
-                        self.limits.result_bytes
-                    ))
-                    .await;
-                }
-            }
             Ok(_) => {}
             Err(e) if lease_gone(&e) => {
                 self.leases.stop(self.lease(), StopReason::LeaseLost);

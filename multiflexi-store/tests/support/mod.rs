@@ -304,14 +304,17 @@ pub struct GuardedSink {
 
 #[async_trait::async_trait]
 impl multiflexi_core::ArtifactSink for GuardedSink {
-    async fn put(
+    async fn put_limited(
         &self,
         lease: multiflexi_core::store::LeaseRef,
         name: &str,
         content_type: &str,
         content: &mut (dyn tokio::io::AsyncRead + Send + Unpin),
+        limit: Option<&multiflexi_core::artifact::ArtifactLimit>,
     ) -> multiflexi_core::Result<multiflexi_core::ArtifactId> {
-        self.store.put(lease, name, content_type, content).await
+        self.store
+            .put_limited(lease, name, content_type, content, limit)
+            .await
     }
     async fn list(
         &self,

@@ -164,3 +164,39 @@ pub async fn artifacts_are_fenced_by_the_lease(h: &StoreHarness) {
     );
     assert!(h.artifacts.list(gone.id).await.unwrap().is_empty());
 }
+
+/// A limit tighter than the sink's cap (the engine's per-job result-file limit) keeps at most
+/// that many bytes, and the artifact's note says it was cut and why; content within the limit
+/// is stored whole, without a note.
+pub async fn limited_put_cuts_with_a_note(h: &StoreHarness) {
+    let t0 = start(h);
+    let fx = seed(h, "limited-put", |t| t).await;
+    let job = running(h, &adhoc(&fx, Trigger::Manual, t0), "executor-a").await;
+    let lease = LeaseRef::of(&job);
+    let limit = crate::artifact::ArtifactLimit {
+        bytes: 4,
+        why: "the job's result files reached their limit".into(),
+    };
+    let mut long: &[u8] = b"0123456789";
+    let cut = h
+        .artifacts
+        .put_limited(lease, "cut.txt", "text/plain", &mut long, Some(&limit))
+        .await
+        .unwrap();
+    let mut short: &[u8] = b"012";
+    let whole = h
+        .artifacts
+        .put_limited(lease, "whole.txt", "text/plain", &mut short, Some(&limit))
+        .await
+        .unwrap();
+    let cut = h.artifacts.get(cut).await.unwrap();
+    assert_eq!(cut.content, b"0123");
+    let note = cut.meta.note.expect("a note on the cut artifact");
+    assert!(
+        note.contains("10 bytes") && note.contains("result files reached their limit"),
+        "{note}"
+    );
+    let whole = h.artifacts.get(whole).await.unwrap();
+    assert_eq!(whole.content, b"012");
+    assert_eq!(whole.meta.note, None);
+}

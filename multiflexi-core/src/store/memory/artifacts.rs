@@ -2,7 +2,7 @@
 
 use super::InMemoryStore;
 use super::state::next_id;
-use crate::artifact::{ArtifactSink, CappedContent, read_capped, sanitize_name};
+use crate::artifact::{ArtifactLimit, ArtifactSink, CappedContent, read_limited, sanitize_name};
 use crate::ids::{ArtifactId, JobId};
 use crate::model::{Artifact, ArtifactMeta};
 use crate::store::{LeaseRef, LeaseWrite};
@@ -12,12 +12,13 @@ use tokio::io::AsyncRead;
 
 #[async_trait]
 impl ArtifactSink for InMemoryStore {
-    async fn put(
+    async fn put_limited(
         &self,
         lease: LeaseRef,
         name: &str,
         content_type: &str,
         content: &mut (dyn AsyncRead + Send + Unpin),
+        limit: Option<&ArtifactLimit>,
     ) -> Result<ArtifactId> {
         let job_id = lease.job_id;
         if sanitize_name(name)? != name {
@@ -34,7 +35,7 @@ impl ArtifactSink for InMemoryStore {
             bytes,
             note,
             content_type,
-        } = read_capped(name, content_type, content, self.artifact_cap).await?;
+        } = read_limited(name, content_type, content, self.artifact_cap, limit).await?;
 
         let mut st = self.lock();
         let now = self.now();
