@@ -114,8 +114,11 @@ fi
 # --- build ------------------------------------------------------------------------------------------
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 log "building the binaries and the chaos test"
-cargo build --bins -p multiflexi-bin
-cargo test -p multiflexi-bin --test chaos --no-run
+# The same package selection and features as scripts/test.sh, so that CI reuses its build
+# instead of compiling the dependency stack a second time with other features.
+CARGO_SELECT=(--workspace --features multiflexi-core/conformance)
+cargo build --bins "${CARGO_SELECT[@]}"
+cargo test "${CARGO_SELECT[@]}" --test chaos --no-run
 
 # --- run --------------------------------------------------------------------------------------------
 OUT=$(mktemp -d)
@@ -123,7 +126,7 @@ for rep in $(seq 1 "$REPEAT"); do
     log "repetition $rep of $REPEAT"
     start=$(date +%s)
     set +e
-    cargo test -p multiflexi-bin --test chaos -- --ignored --test-threads=1 --nocapture "${FILTER[@]}" \
+    cargo test "${CARGO_SELECT[@]}" --test chaos -- --ignored --test-threads=1 --nocapture "${FILTER[@]}" \
         2>&1 | tee "$OUT/rep-$rep.log"
     status=${PIPESTATUS[0]}
     set -e

@@ -1112,6 +1112,72 @@ impl SqlStore {
         }
     }
 
+    /// The heartbeat as one statement (one round trip, no explicit transaction): the live
+    /// leases' rows locked, then their expiry set from the database's clock, fenced by id,
+    /// token and phase; a lease the statement did not return is lost.
+    async fn heartbeat_pg(
+        &self,
+        leases: &[LeaseRef],
+        ttl: Duration,
+    ) -> Result<Vec<HeartbeatStatus>> {
+        let mut alive: HashMap<(i64, i64), bool> = HashMap::with_capacity(leases.len());
+        for chunk in leases.chunks(CHUNK) {
+            let expires = self.deadline(ttl);
+            let mut values: Vec<Value> = vec![
+                match expires {
+                    Deadline::At(t) => ts(t).into(),
+                    Deadline::DbClockPlus(us) => us.into(),
+                },
+                Phase::Queued.as_str().into(),
+                Phase::Running.as_str().into(),
+            ];
+            let expires_sql = match expires {
+                Deadline::At(_) => "$1".to_string(),
+                Deadline::DbClockPlus(_) => Deadline::sql(DbBackend::Postgres, "$1"),
+            };
+            let mut rows = Vec::with_capacity(chunk.len());
+            for l in chunk {
+                let n = values.len();
+                rows.push(format!("(${}::bigint, ${}::bigint)", n + 1, n + 2));
+                values.push(l.job_id.0.into());
+                values.push(l.lease_token.into());
+            }
+            // The rows are locked first (the CTE), so the expiry is computed after any wait
+            // for them, not before.
+            let sql = format!(
+                "WITH l(id, token) AS (VALUES {rows}), locked AS ( \
+                     SELECT job.id FROM job JOIN l ON job.id = l.id AND job.lease_token = l.token \
+                     WHERE job.phase IN ($2, $3) FOR UPDATE OF job) \
+                 UPDATE job SET lease_expires = {expires_sql} FROM locked \
+                 WHERE job.id = locked.id \
+                 RETURNING job.id, job.lease_token, job.cancel_requested",
+                rows = rows.join(", ")
+            );
+            let stmt = Statement::from_sql_and_values(DbBackend::Postgres, &sql, values);
+            let returned = self
+                .db()
+                .query_all_raw(stmt)
+                .await
+                .map_err(|e| self.dberr(e))?;
+            for r in returned {
+                let id: i64 = r.try_get("", "id").map_err(|e| self.dberr(e))?;
+                let token: i64 = r.try_get("", "lease_token").map_err(|e| self.dberr(e))?;
+                let cancel: bool = r
+                    .try_get("", "cancel_requested")
+                    .map_err(|e| self.dberr(e))?;
+                alive.insert((id, token), cancel);
+            }
+        }
+        Ok(leases
+            .iter()
+            .map(|l| match alive.get(&(l.job_id.0, l.lease_token)) {
+                Some(true) => HeartbeatStatus::CancelRequested,
+                Some(false) => HeartbeatStatus::Ok,
+                None => HeartbeatStatus::Lost,
+            })
+            .collect())
+    }
+
     /// `UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`, the schedule rows marked
     /// and the audit rows written by the same statement. The expiry is the statement's own
     /// `clock_timestamp()` + ttl on the database's clock (or the injected clock's instant).
@@ -1455,6 +1521,9 @@ impl JobQueue for SqlStore {
             return Ok(Vec::new());
         }
         let backend = self.backend();
+        if backend == DbBackend::Postgres {
+            return self.heartbeat_pg(leases, ttl).await;
+        }
         in_tx!(self, |txn| async {
             let rows = self
                 .rows_for_update(&txn, leases.iter().map(|l| l.job_id.0))

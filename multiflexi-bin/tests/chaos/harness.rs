@@ -567,11 +567,6 @@ impl Scenario {
         DaemonId(daemons.len() - 1)
     }
 
-    /// A daemon's pid.
-    pub fn pid(&self, d: DaemonId) -> i32 {
-        self.daemons.lock().unwrap()[d.0].pid()
-    }
-
     /// Which daemon has `pid`.
     pub fn daemon_name(&self, pid: i64) -> Option<String> {
         self.daemons

@@ -6,8 +6,9 @@
 //! when its work is done, and holds `flock -n` on `<lockdir>/<slot-key>.lock` for its whole
 //! life (the lock's descriptor is inherited by every child, a `setsid` one too); when the lock
 //! is taken it appends `OVERLAP <job> <slot-key> …`. `<ppid>` is the process that started the
-//! job: the executor daemon itself (Native executors spawn the program directly), so the
-//! suite knows which executor ran which attempt.
+//! job: for Native jobs the executor's per-job supervisor (a fork of the executor that dies
+//! with it and takes the job along); which executor ran an attempt is the job row's lease
+//! owner.
 //!
 //! The slot key is `<runtemplate id>-<CHAOS_SLOT>`. Ad-hoc jobs get their slot in
 //! `CHAOS_SLOT` (a retry copies its job's environment, so a retry holds the same lock).

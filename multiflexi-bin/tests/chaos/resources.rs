@@ -41,7 +41,7 @@ async fn full_work_disk() {
     );
     match s
         .db
-        .query("SELECT COALESCE(MAX(launch_failures), 0) FROM job")
+        .query("SELECT COALESCE(MAX(launch_failures), 0)::bigint FROM job")
         .await
     {
         Ok(rows) => {

@@ -77,6 +77,8 @@ pub(crate) struct Leases {
     held: Mutex<HashMap<LeaseRef, Held>>,
     ttl: Duration,
     margin: Duration,
+    /// Wakes the heartbeats at once: a lease arrived with little time left.
+    urgent: tokio::sync::Notify,
 }
 
 impl Leases {
@@ -85,6 +87,7 @@ impl Leases {
             held: Mutex::new(HashMap::new()),
             ttl,
             margin,
+            urgent: tokio::sync::Notify::new(),
         }
     }
 
@@ -101,6 +104,11 @@ impl Leases {
     /// Starts holding a job claimed by a claim sent at `sent`; its cancel token.
     pub(crate) fn hold(&self, job: &Job, sent: Instant) -> CancellationToken {
         let cancel = CancellationToken::new();
+        let stop_at = self.deadline(sent);
+        if stop_at.saturating_duration_since(Instant::now()) < self.heartbeat_period() * 2 {
+            // The claim took most of the lease: renew it now rather than at the next tick.
+            self.urgent.notify_one();
+        }
         self.held.lock().unwrap().insert(
             LeaseRef::of(job),
             Held {
@@ -108,7 +116,7 @@ impl Leases {
                 kind: job.executor,
                 cancel: cancel.clone(),
                 reason: None,
-                stop_at: self.deadline(sent),
+                stop_at,
                 stage: Stage::Waiting,
             },
         );
@@ -282,34 +290,54 @@ impl Leases {
     }
 }
 
-/// Sends heartbeats for every held lease: every TTL/5, and every half second after one failed.
-/// A heartbeat that hangs is given up after two periods (the next one may get through).
+/// Heartbeats in flight at most: a slow one is never abandoned (dropping a statement half-way
+/// helps nobody), but the next ones do not wait for it.
+const MAX_HEARTBEATS_IN_FLIGHT: usize = 3;
+
+/// Sends heartbeats for every held lease: every TTL/5, at once when a new lease arrives with
+/// little time left (its claim was slow), and half a second after one failed. Each heartbeat
+/// runs to its end in its own task; one that succeeds renews the deadlines from the instant it
+/// was sent.
 pub(crate) async fn heartbeats(leases: std::sync::Arc<Leases>, store: std::sync::Arc<dyn Store>) {
     let period = leases.heartbeat_period();
     let retry = period.min(Duration::from_millis(500));
-    let mut wait = period;
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
+    let mut in_flight = 0usize;
+    let mut next = Instant::now() + period;
     loop {
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            () = tokio::time::sleep_until(next) => {}
+            () = leases.urgent.notified() => {}
+            Some(ok) = done_rx.recv() => {
+                in_flight -= 1;
+                if !ok {
+                    next = next.min(Instant::now() + retry);
+                }
+                continue;
+            }
+        }
         let held = leases.leases();
-        if held.is_empty() {
-            wait = period;
+        if held.is_empty() || in_flight >= MAX_HEARTBEATS_IN_FLIGHT {
+            next = Instant::now() + if held.is_empty() { period } else { retry };
             continue;
         }
-        let sent = Instant::now();
-        match tokio::time::timeout(period * 2, store.heartbeat(&held, leases.ttl)).await {
-            Ok(Ok(statuses)) => {
-                leases.renew(sent, &held, &statuses);
-                wait = period.saturating_sub(sent.elapsed());
-            }
-            Ok(Err(e)) => {
-                tracing::warn!("heartbeat failed (retrying): {e}");
-                wait = retry;
-            }
-            Err(_) => {
-                tracing::warn!("heartbeat got no answer in {:?} (retrying)", period * 2);
-                wait = retry;
-            }
-        }
+        in_flight += 1;
+        next = Instant::now() + period;
+        let (leases, store, done) = (leases.clone(), store.clone(), done_tx.clone());
+        tokio::spawn(async move {
+            let sent = Instant::now();
+            let ok = match store.heartbeat(&held, leases.ttl).await {
+                Ok(statuses) => {
+                    leases.renew(sent, &held, &statuses);
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!("heartbeat failed (retrying): {e}");
+                    false
+                }
+            };
+            let _ = done.send(ok);
+        });
     }
 }
 
