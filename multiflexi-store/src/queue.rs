@@ -1142,14 +1142,18 @@ impl SqlStore {
                 values.push(l.job_id.0.into());
                 values.push(l.lease_token.into());
             }
-            // The rows are locked first (the CTE), so the expiry is computed after any wait
-            // for them, not before.
+            // Every row is locked before any is written: a CTE is evaluated lazily, row by
+            // row as the UPDATE pulls it, so a plain `FOR UPDATE` CTE could write one lease,
+            // then wait for another's lock while the first expiry ages. The aggregate consumes
+            // (and so locks) all of them first; each expiry is then computed after the wait.
             let sql = format!(
                 "WITH l(id, token) AS (VALUES {rows}), locked AS ( \
-                     SELECT job.id FROM job JOIN l ON job.id = l.id AND job.lease_token = l.token \
-                     WHERE job.phase IN ($2, $3) FOR UPDATE OF job) \
+                     SELECT array_agg(s.id) AS ids FROM ( \
+                       SELECT job.id FROM job \
+                       JOIN l ON job.id = l.id AND job.lease_token = l.token \
+                       WHERE job.phase IN ($2, $3) ORDER BY job.id FOR UPDATE OF job) s) \
                  UPDATE job SET lease_expires = {expires_sql} FROM locked \
-                 WHERE job.id = locked.id \
+                 WHERE job.id = ANY(locked.ids) \
                  RETURNING job.id, job.lease_token, job.cancel_requested",
                 rows = rows.join(", ")
             );
