@@ -15,7 +15,8 @@ use std::time::Duration;
 /// preserved: starts, finishes and output appends that failed during the outage are retried
 /// until they land.
 ///
-/// Fixed in: (pending)
+/// Fixed in: f125416 (Running write and finish retried, finish spooled; live output best effort).
+/// Fails at its parent 9943be6.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn postgres_restart_under_load() {
@@ -92,7 +93,8 @@ async fn postgres_restart_under_load() {
 /// retried until it lands (the job keeps its lease meanwhile), the job is recorded `success`
 /// with exit 0 and its output, and the other jobs of its batch are not dragged down with it.
 ///
-/// Fixed in: (pending)
+/// Fixed in: f125416 (finish retried with back-off, a refused row never fails its batch). Fails at
+/// its parent 9943be6.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn finish_refused_once() {
@@ -142,7 +144,8 @@ async fn finish_refused_once() {
 /// finish — the job runs on and is recorded `success` with exit 0, and its stdout.txt has
 /// every byte it printed.
 ///
-/// Fixed in: (pending)
+/// Fixed in: 58b990b (fenced appends, merged in 9943be6) and f125416 (live output best effort,
+/// retried, spooled, written at finish). Fails at f125416's parent 9943be6.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn output_append_refused_once() {

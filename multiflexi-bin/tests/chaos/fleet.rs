@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 /// template), has exactly one success, never overlaps, and runs a second time only where its
 /// first run died with the killed executor; nothing else is `lost`, nothing `platform_error`.
 ///
-/// Fixed in: (pending)
+/// Fixed in: b795489 (Native jobs die with their executor), 58b990b (database-clock leases, merged
+/// in 9943be6) and f125416 (local lease deadline, retried writes). Fails at b795489's parent
+/// 3387d14.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn two_schedulers_three_executors() {

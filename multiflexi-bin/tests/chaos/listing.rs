@@ -8,7 +8,8 @@ use crate::postgres::Backend;
 /// key (as after a botched key rotation). Required: `job:list` still succeeds and lists every
 /// job; the one it cannot decrypt is marked unreadable (its id and why).
 ///
-/// Fixed in: (pending)
+/// Fixed in: 58b990b and a725340 (unreadable jobs listed, merged in 9943be6). Fails at the merge's
+/// first parent c89ff11.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn listing_survives_unreadable_job() {

@@ -14,7 +14,8 @@ use std::time::Duration;
 /// successful heartbeat + TTL - margin) and never launches the claimed-ahead job past it, so
 /// no slot runs twice at once and each slot ends with exactly one success.
 ///
-/// Fixed in: (pending)
+/// Fixed in: f125416 (local lease deadline: never launch past it, kill before it) and 58b990b
+/// (fenced writes, merged in 9943be6). Fails at f125416's parent 9943be6.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn partition_longer_than_lease() {
@@ -79,7 +80,9 @@ async fn partition_longer_than_lease() {
 /// 0, 1, 2 and 3: zero `lost`, zero `platform_error`, every exit code recorded as returned.
 /// So "kill everything at the first failed heartbeat" does not pass.
 ///
-/// Fixed in: (pending)
+/// Fixed in: guard, passed before the fixes; it keeps "kill everything at the first failed
+/// heartbeat" (a wrong fix of defect 1) from passing: f125416 heartbeats every TTL/5 and retries
+/// every 0.5 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn short_partition_under_latency() {
@@ -129,7 +132,10 @@ async fn short_partition_under_latency() {
 /// ms): an expiry computed before the round trip (or before waiting for a connection) arrives
 /// already shortened.
 ///
-/// Fixed in: (pending)
+/// Fixed in: 58b990b (expiry from the database clock, merged in 9943be6), 6118da4 (heartbeats
+/// never abandoned, one statement) and 259c1dd (every row locked before any lease is written).
+/// Fails at 259c1dd's parent 92e2ca7 (a lease written, then aged while the statement waited on
+/// another row's lock).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn heartbeat_grants_full_lease() {

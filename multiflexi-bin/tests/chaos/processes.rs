@@ -13,7 +13,8 @@ use crate::proxy::Proxy;
 /// before the lease expires), so executor B's retries never overlap them and nothing is
 /// left behind.
 ///
-/// Fixed in: (pending)
+/// Fixed in: b795489 (per-job supervisor, PR_SET_PDEATHSIG, cgroup) and c89ff11 (leftovers reaped
+/// by any executor). Fails at b795489's parent 3387d14.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn kill9_executor_not_restarted() {
@@ -22,7 +23,7 @@ async fn kill9_executor_not_restarted() {
 
 /// [`kill9_executor_not_restarted`] on SQLite. Defects 4 and 1.
 ///
-/// Fixed in: (pending)
+/// Fixed in: b795489 and c89ff11, as above. Fails at 3387d14.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn kill9_executor_not_restarted_sqlite() {
@@ -90,7 +91,9 @@ async fn kill9_executor(s: Scenario) {
 /// A is killed with -9. Required: when its lease expires the job is recorded `cancelled`, not
 /// `lost`, and no retry is created; its process died with A.
 ///
-/// Fixed in: (pending)
+/// Fixed in: 0df5b43/58b990b (recovery ends a Running job with a cancel request `cancelled`,
+/// merged in 9943be6) and b795489 (its process dies with the executor). Fails at b795489's parent
+/// 3387d14.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn cancel_then_kill9() {
@@ -163,7 +166,8 @@ async fn cancel_then_kill9() {
 /// jobs are recorded `cancelled` with exit 128+15 and A exits. Executor B then runs the two
 /// re-queued jobs.
 ///
-/// Fixed in: (pending)
+/// Fixed in: f125416 (drain releases unstarted jobs with Event::Release from 0df5b43). Fails at
+/// its parent 9943be6.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn sigterm_drain_then_second_sigterm() {
@@ -172,7 +176,7 @@ async fn sigterm_drain_then_second_sigterm() {
 
 /// [`sigterm_drain_then_second_sigterm`] on SQLite. Defect 9.
 ///
-/// Fixed in: (pending)
+/// Fixed in: f125416, as above. Fails at 9943be6.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn sigterm_drain_then_second_sigterm_sqlite() {
@@ -300,7 +304,8 @@ async fn drain(s: Scenario) {
 /// open for 40 s, and exits 0 after a second. Required: the job ends when its program does
 /// (recorded `success`, exit 0), and the child dies with the job (no orphan).
 ///
-/// Fixed in: (pending)
+/// Fixed in: b795489 (every job in its own cgroup, killed as a whole when the job ends). Fails at
+/// its parent 3387d14.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn child_keeps_stdout_open() {
@@ -309,7 +314,7 @@ async fn child_keeps_stdout_open() {
 
 /// [`child_keeps_stdout_open`] on SQLite. Defect 4.
 ///
-/// Fixed in: (pending)
+/// Fixed in: b795489, as above. Fails at 3387d14.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn child_keeps_stdout_open_sqlite() {
@@ -352,7 +357,8 @@ async fn stdout_held(s: Scenario) {
 /// can, beside an ordinary job. Required: all succeed, stdout.txt is capped (head and tail
 /// with a marker), the executor lives on.
 ///
-/// Fixed in: (pending)
+/// Fixed in: guard, passed before the fixes; since f125416 live output is written in the
+/// background and spooled, so the flood also exercises the spool's cap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn output_flood() {

@@ -12,7 +12,8 @@ use crate::postgres::Backend;
 /// `launch_failures` counted) instead of ending `platform_error`, A backs off, and B runs
 /// every job to success.
 ///
-/// Fixed in: (pending)
+/// Fixed in: f125416 (a launch that fails before the program started goes back to the queue,
+/// launch_failures bounded; circuit breaker). Fails at its parent 9943be6.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn full_work_disk() {
@@ -72,7 +73,8 @@ async fn full_work_disk() {
 /// opens (`multiflexi_executor_breaker_open{executor="Docker"} 1`) and it stops claiming;
 /// once the engine is back every job succeeds, the breaker closes, and no container is left.
 ///
-/// Fixed in: (pending)
+/// Fixed in: f125416 (release + per-kind circuit breaker, metric) and c89ff11 (containers reaped
+/// by label). Fails at f125416's parent 9943be6.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn docker_engine_stopped() {
@@ -147,7 +149,8 @@ async fn docker_engine_stopped() {
 /// recorded `success` (never `platform_error`), at most 3 result artifacts totalling at most
 /// 3 MiB are kept, and what was truncated or skipped says so in an artifact's note.
 ///
-/// Fixed in: (pending)
+/// Fixed in: f125416 (per-job result-file count and byte limits) and cc2eb12 (the cut is noted on
+/// the artifact itself). Fails at f125416's parent 9943be6.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn big_result_files() {
