@@ -74,23 +74,37 @@ pub async fn doctor(ctx: &Ctx) -> anyhow::Result<Report> {
             });
         }
     }
+    // How a native executor started here with this environment would run jobs.
+    let uids = std::env::var("MULTIFLEXI_JOB_UIDS").unwrap_or_else(|_| "61000-61999".into());
+    let native = if uids.trim().eq_ignore_ascii_case("off") {
+        "native jobs run as the daemon's own user: MULTIFLEXI_JOB_UIDS=off".to_string()
+    } else {
+        match multiflexi_executors::parse_uid_range(&uids) {
+            Ok(range) => multiflexi_executors::JobUsers::detect(range).describe(),
+            Err(e) => format!("MULTIFLEXI_JOB_UIDS: {e}"),
+        }
+    };
     let rows: Vec<Vec<String>> = findings
         .iter()
         .map(|f| vec![f.place.clone(), f.name.clone(), f.why.clone()])
         .collect();
     let json = json!({
+        "native_job_users": native,
         "findings": findings.iter().map(|f| json!({
             "place": f.place, "name": f.name, "why": f.why,
         })).collect::<Vec<Value>>(),
     });
     if findings.is_empty() {
         return Ok(Report::new(
-            "doctor: nothing to act on: no stored loader variable, no container app on the host",
+            format!(
+                "{native}\ndoctor: nothing to act on: no stored loader variable, no container app \
+                 on the host"
+            ),
             json,
         ));
     }
     let text = format!(
-        "doctor: {} finding(s); they keep working, and only the operator can write them again\n{}",
+        "{native}\ndoctor: {} finding(s); they keep working, and only the operator can write them again\n{}",
         findings.len(),
         table(&["WHERE", "NAME", "WHY"], &rows)
     );

@@ -66,8 +66,8 @@ pub struct RunArgs {
     pub state_dir: Option<PathBuf>,
     /// Users native jobs run as: FIRST-LAST gives each running job its own uid (and gid) from
     /// that range, released when it ends; `off` runs them as this daemon's own user. One uid
-    /// per job needs root or CAP_SETUID, CAP_SETGID, CAP_KILL and CAP_CHOWN; without them jobs
-    /// run as the daemon's user and the daemon says so at start. Root is never in the range.
+    /// per job needs the daemon to run as root (this version); otherwise jobs run as the daemon's
+    /// user and the daemon says so at start. Root is never in the range.
     #[arg(
         long,
         env = "MULTIFLEXI_JOB_UIDS",

@@ -8,9 +8,10 @@
 //! twice, and a uid that still owns a process (a leftover) is skipped. When a job ends, every
 //! process still running as its uid is killed before the uid is released.
 //!
-//! Switching users needs `CAP_SETUID`, `CAP_SETGID`, `CAP_KILL` and `CAP_CHOWN` (root, or the
-//! systemd unit's `AmbientCapabilities=`). Without them, [`JobUsers::detect`] answers
-//! [`JobUsers::Daemon`]: jobs run as the daemon's own user, and the daemon says so at start.
+//! Switching users needs root in this version (the capabilities alone — `CAP_SETUID`,
+//! `CAP_SETGID`, `CAP_KILL`, `CAP_CHOWN` — would be inherited by the job across a non-root
+//! `setuid`). Otherwise [`JobUsers::detect`] answers [`JobUsers::Daemon`]: jobs run as the
+//! daemon's own user, and the daemon says so at start.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -66,6 +67,16 @@ impl JobUsers {
             };
         }
         let missing = missing_capabilities();
+        if missing.is_empty() && !effective_root() {
+            // A non-root process that holds the capabilities keeps them across setuid() to
+            // another non-root uid: the job would inherit them. Until the child drops them
+            // explicitly, only root separates users.
+            return JobUsers::Daemon {
+                why: "one user per job needs the daemon to run as root in this version (with \
+                      capabilities only, the job would inherit them)"
+                    .into(),
+            };
+        }
         if !missing.is_empty() {
             return JobUsers::Daemon {
                 why: format!(
@@ -257,6 +268,18 @@ fn processes_of(uid: u32) -> Vec<i32> {
         .filter(|(_, u)| *u == uid)
         .map(|(pid, _)| pid)
         .collect()
+}
+
+/// Whether this process's effective uid is root.
+fn effective_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().nth(1).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
 }
 
 /// The needed capabilities this process lacks in its effective set.
