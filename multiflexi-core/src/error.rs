@@ -49,6 +49,15 @@ pub enum Error {
         /// What was wrong and what is allowed.
         message: String,
     },
+    /// The caller may not do this (a company token choosing the executor, an environment name
+    /// it may not set): names the field, what was refused and who may do it.
+    #[error("forbidden {field}: {message}")]
+    Forbidden {
+        /// The field (or path) that was refused.
+        field: String,
+        /// What was refused and why.
+        message: String,
+    },
     /// The backend cannot do this.
     #[error("unsupported: {message}")]
     Unsupported {
@@ -95,6 +104,14 @@ impl Error {
     /// Shorthand for [`Error::InvalidInput`].
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::InvalidInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Forbidden`].
+    pub fn forbidden(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Forbidden {
             field: field.into(),
             message: message.into(),
         }

@@ -44,6 +44,7 @@ pub mod output;
 pub mod schedule;
 pub mod store;
 pub mod telemetry;
+pub mod tenancy;
 
 pub use artifact::ArtifactSink;
 pub use clock::{Clock, ManualClock, SystemClock, to_micros};

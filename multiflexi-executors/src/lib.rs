@@ -25,5 +25,7 @@ pub use docker::{DockerConfig, DockerExecutor, labels};
 pub use kubernetes::{
     ImagePullPolicy, JobResources, KubernetesConfig, KubernetesExecutor, names as kubernetes_names,
 };
-pub use native::{MemoryBackend, NativeConfig, NativeExecutor};
+pub use native::{
+    DEFAULT_JOB_UIDS, JobUsers, MemoryBackend, NativeConfig, NativeExecutor, parse_uid_range,
+};
 pub use results::RESULT_FILE_VAR;

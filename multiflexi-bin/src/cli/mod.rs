@@ -10,6 +10,7 @@ pub mod args;
 pub mod artifact;
 pub mod company;
 pub mod credential;
+pub mod doctor;
 pub mod job;
 pub mod output;
 pub mod runtemplate;
@@ -175,6 +176,10 @@ pub enum Command {
     /// Create or upgrade the database schema.
     #[command(name = "migrate")]
     Migrate,
+    /// Report what the isolation rules would refuse in stored data (loader variables in
+    /// environments, credentials and template configs; container apps run on the host); exits 1 when it finds any.
+    #[command(name = "doctor")]
+    Doctor,
 
     /// List audit-log rows (phase transitions and operator actions), oldest first.
     #[command(name = "audit:list")]
@@ -300,6 +305,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::QueueOverview => system::queue_overview(ctx).await,
         C::Status => system::status(ctx).await,
         C::Migrate => system::migrate(ctx).await,
+        C::Doctor => doctor::doctor(ctx).await,
         C::AuditList(a) => telemetry::list(ctx, a).await,
         C::TelemetryTest => telemetry::test(ctx).await,
         C::TokenCreate(a) => token::create(ctx, a).await,

@@ -14,6 +14,8 @@ use multiflexi_core::model::{App, CatchupPolicy, ConcurrencyPolicy, ExecutorKind
 use multiflexi_core::schedule::{IntervalCode, parse_timezone};
 use multiflexi_core::store::Catalog as _;
 use multiflexi_core::store::RunTemplateFilter;
+use multiflexi_core::store::TokenScope;
+use multiflexi_core::tenancy::check_template_write;
 use multiflexi_core::{AppId, CompanyId, CredentialId, Error, RunTemplateId};
 use serde_json::{Value, json};
 
@@ -367,6 +369,7 @@ pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
             .name()
             .to_string();
     }
+    check_template_write(TokenScope::Admin, None, &t, &app)?;
     check_runtemplate(&*store, &t, &app).await?;
     for w in &warnings {
         print_warning(ctx.format, w);
@@ -397,6 +400,7 @@ pub async fn update(ctx: &Ctx, a: &UpdateArgs) -> anyhow::Result<Report> {
     let id: RunTemplateId = a.id.get()?;
     let store = ctx.store().await?;
     let mut t = store.get_runtemplate(id).await?;
+    let before = t.clone();
     if let Some(n) = &a.name {
         let n = n.trim();
         if n.is_empty() {
@@ -439,6 +443,7 @@ pub async fn update(ctx: &Ctx, a: &UpdateArgs) -> anyhow::Result<Report> {
     }
     let mut warnings = Vec::new();
     apply(&mut t, &a.settings, &app, &mut warnings)?;
+    check_template_write(TokenScope::Admin, Some(&before), &t, &app)?;
     check_runtemplate(&*store, &t, &app).await?;
     for w in &warnings {
         print_warning(ctx.format, w);

@@ -64,6 +64,17 @@ pub struct RunArgs {
     /// $STATE_DIRECTORY (set by systemd's StateDirectory=), else ./multiflexi-state.
     #[arg(long, env = "MULTIFLEXI_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Users native jobs run as: FIRST-LAST gives each running job its own uid (and gid) from
+    /// that range, released when it ends; `off` runs them as this daemon's own user. One uid
+    /// per job needs the daemon to run as root (this version); otherwise jobs run as the daemon's
+    /// user and the daemon says so at start. Root is never in the range.
+    #[arg(
+        long,
+        env = "MULTIFLEXI_JOB_UIDS",
+        default_value = "61000-61999",
+        value_name = "FIRST-LAST|off"
+    )]
+    pub job_uids: String,
     /// Lease margin in seconds: a job whose lease could not be renewed for
     /// MULTIFLEXI_LEASE_TTL minus this is killed (and a claimed job is never started past it),
     /// so that no other executor can run it again while it still runs. Default: a fifth of the

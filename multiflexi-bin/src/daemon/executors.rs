@@ -6,8 +6,8 @@ use crate::config::EngineConfig;
 use anyhow::bail;
 use multiflexi_core::{Executor, ExecutorKind};
 use multiflexi_executors::{
-    DockerConfig, DockerExecutor, KubernetesConfig, KubernetesExecutor, NativeConfig,
-    NativeExecutor,
+    DockerConfig, DockerExecutor, JobUsers, KubernetesConfig, KubernetesExecutor, NativeConfig,
+    NativeExecutor, parse_uid_range,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,9 +78,28 @@ pub async fn select(plan: Option<Vec<ExecutorKind>>, run: &RunArgs) -> anyhow::R
     for kind in kinds {
         match kind {
             ExecutorKind::Native => {
-                let config = NativeConfig::default().with_state_dir(run.state_dir().join("native"));
+                let users = if run.job_uids.trim().eq_ignore_ascii_case("off") {
+                    JobUsers::Daemon {
+                        why: "MULTIFLEXI_JOB_UIDS=off".into(),
+                    }
+                } else {
+                    JobUsers::detect(
+                        parse_uid_range(&run.job_uids)
+                            .map_err(|e| anyhow::anyhow!("MULTIFLEXI_JOB_UIDS: {e}"))?,
+                    )
+                };
+                if !users.separates() {
+                    tracing::warn!("{}", users.describe());
+                }
+                users
+                    .prepare_work_root(&run.work_root())
+                    .map_err(|e| anyhow::anyhow!("MULTIFLEXI_WORK_DIR: {e}"))?;
+                set.notes
+                    .push(format!("Native: local processes; {}", users.describe()));
+                let config = NativeConfig::default()
+                    .with_state_dir(run.state_dir().join("native"))
+                    .with_job_users(users);
                 set.executors.push(Arc::new(NativeExecutor::new(config)));
-                set.notes.push("Native: local processes".into());
             }
             ExecutorKind::Docker | ExecutorKind::Podman => {
                 let host = if kind == ExecutorKind::Docker {

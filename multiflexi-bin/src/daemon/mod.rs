@@ -24,6 +24,7 @@ pub mod db;
 pub mod demo;
 pub mod executor;
 pub mod executors;
+mod hardening;
 pub mod http;
 pub mod printer;
 pub mod scheduler;
@@ -59,6 +60,7 @@ pub fn main_with<F>(name: &str, body: F) -> ExitCode
 where
     F: Future<Output = anyhow::Result<()>>,
 {
+    hardening::harden(name);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -527,6 +527,9 @@ impl Scenario {
             cfg.db_url.clone().unwrap_or_else(|| self.db.url()),
         )
         .env("MULTIFLEXI_EXECUTOR_ID", &cfg.id)
+        // The chaos jobs write the scenario's side-effect log and lock files: they run as the
+        // daemon's user (isolation has its own suite).
+        .env("MULTIFLEXI_JOB_UIDS", "off")
         .env("MULTIFLEXI_LEASE_TTL", cfg.ttl.to_string())
         .env("MULTIFLEXI_LEASE_MARGIN", cfg.margin.to_string())
         .env("MULTIFLEXI_MAX_PARALLEL", cfg.max_parallel.to_string())

@@ -1503,3 +1503,140 @@ async fn schemathesis_finds_no_failures() {
     // Its summary (phases, timings, warnings) for the test log.
     eprintln!("{stdout}");
 }
+
+/// Issue 15: a company token cannot choose the executor (per job or per template) nor set
+/// environment names beyond the app's and its credentials' fields; loader variables are
+/// refused for everyone unless the app declares them. Each refusal is 403 with the field and
+/// writes nothing.
+#[tokio::test]
+async fn company_token_cannot_choose_executor_or_loader_env() {
+    let api = Api::start().await;
+    let (_, c, t) = api.fixture("Tenant").await;
+    let token = api.company_token(c, "tenant").await;
+    let jobs_before = api.get("/jobs?limit=500").await.json["jobs"]
+        .as_array()
+        .unwrap()
+        .len();
+
+    // Per job: another executor than the template's (Native) is the operator's call.
+    let r = api
+        .post_as(
+            &token,
+            "/job/",
+            json!({ "runtemplate_id": t, "executor": "Docker" }),
+        )
+        .await;
+    r.assert_error(StatusCode::FORBIDDEN, Some("executor"));
+    assert!(
+        r.json["detail"].as_str().unwrap().contains("company token"),
+        "{}",
+        r.json
+    );
+    // Naming the template's own executor is not an override.
+    let r = api
+        .post_as(
+            &token,
+            "/job/",
+            json!({ "runtemplate_id": t, "executor": "Native", "env": {"GREETING": "hi"} }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+
+    // One-off env: only the app's fields; loader variables for nobody.
+    for (name, who) in [
+        ("EXTRA", "tenant"),
+        ("LD_PRELOAD", "tenant"),
+        ("PATH", "tenant"),
+    ] {
+        let r = api
+            .post_as(
+                &token,
+                "/job/",
+                json!({ "runtemplate_id": t, "env": {name: "x"} }),
+            )
+            .await;
+        r.assert_error(StatusCode::FORBIDDEN, Some(&format!("env.{name}")));
+        assert!(
+            r.json["detail"].as_str().unwrap().contains(name),
+            "{who}: {}",
+            r.json
+        );
+    }
+    for name in ["LD_PRELOAD", "NODE_OPTIONS", "BASH_ENV", "GIT_SSH_COMMAND"] {
+        let r = api
+            .post("/job/", json!({ "runtemplate_id": t, "env": {name: "x"} }))
+            .await;
+        r.assert_error(StatusCode::FORBIDDEN, Some(&format!("env.{name}")));
+    }
+    // The operator may add other names.
+    let r = api
+        .post(
+            "/job/",
+            json!({ "runtemplate_id": t, "env": {"EXTRA": "x"} }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let jobs_after = api.get("/jobs?limit=500").await.json["jobs"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(jobs_after, jobs_before + 2, "a refused request wrote a job");
+
+    // Per template: a company token may not move it to another executor.
+    let r = api
+        .send(
+            Method::PATCH,
+            &format!("/runtemplate/{t}"),
+            Some(&token),
+            Some(json!({ "executor": "Docker" })),
+            &[],
+        )
+        .await;
+    r.assert_error(StatusCode::FORBIDDEN, Some("executor"));
+    assert_eq!(
+        api.get(&format!("/runtemplate/{t}")).await.json["executor"],
+        "Native"
+    );
+    let r = api
+        .send(
+            Method::PATCH,
+            &format!("/runtemplate/{t}"),
+            Some(&token),
+            Some(json!({ "config": {"PYTHONSTARTUP": "/tmp/x.py"} })),
+            &[],
+        )
+        .await;
+    r.assert_error(StatusCode::FORBIDDEN, Some("config.PYTHONSTARTUP"));
+    assert!(
+        api.get(&format!("/runtemplate/{t}")).await.json["config"]
+            .get("PYTHONSTARTUP")
+            .is_none()
+    );
+    // A company token may create a template on the default executor, not another one.
+    let app = api.app("echo two").await;
+    let r = api
+        .post_as(
+            &token,
+            "/runtemplates",
+            json!({ "name": "mine", "app_id": app, "company_id": c, "executor": "Docker" }),
+        )
+        .await;
+    r.assert_error(StatusCode::FORBIDDEN, Some("executor"));
+    // Credentials and company environments refuse loader variables too.
+    let r = api
+        .post_as(
+            &token,
+            "/credentials",
+            json!({ "company_id": c, "name": "bank", "type": "Bank",
+                    "fields": [{"name": "LD_LIBRARY_PATH", "value": "/tmp"}] }),
+        )
+        .await;
+    r.assert_error(StatusCode::FORBIDDEN, Some("fields.LD_LIBRARY_PATH"));
+    let r = api
+        .post(
+            "/companies",
+            json!({ "name": "Other", "environment": {"PERL5OPT": "-Mx"} }),
+        )
+        .await;
+    r.assert_error(StatusCode::FORBIDDEN, Some("environment.PERL5OPT"));
+}

@@ -9,7 +9,7 @@
 use multiflexi_core::lifecycle::Outcome;
 use multiflexi_core::model::ExecutorKind;
 use multiflexi_core::model::{JobSpec, NewJob};
-use multiflexi_core::store::{Begin, ClaimOptions, Completion, JobQueue, LeaseRef};
+use multiflexi_core::store::{Begin, Catalog as _, ClaimOptions, Completion, JobQueue, LeaseRef};
 use multiflexi_core::{AppId, ArtifactSink, CompanyId, Environment, JobId, RunTemplateId, Trigger};
 use multiflexi_store::{MasterKey, SqlStore, SqlStoreOptions};
 use serde_json::Value;
@@ -356,6 +356,7 @@ const COMMANDS: &[&str] = &[
     "queue:overview",
     "status",
     "migrate",
+    "doctor",
     "audit:list",
     "telemetry:test",
     "token:create",
@@ -1560,4 +1561,75 @@ fn tokens_are_shown_once_scoped_and_revocable() {
     );
     assert!(actions.contains(&"token:revoke"), "{actions:?}");
     assert!(!format!("{audit}").contains(&secret[4..]));
+}
+
+/// Issue 15's rules on the command line: a loader variable is refused in a template's config, a
+/// company's environment and a credential (the message names it, nothing is written); values
+/// stored before the rule keep working and `doctor` reports them (exit 1), as it reports a
+/// container app run on the host.
+#[test]
+fn loader_variables_refused_and_stored_ones_reported_by_doctor() {
+    let env = Env::new();
+    let (_app, company, template) = setup_echo(&env);
+    let (t, c) = (template.to_string(), company.to_string());
+    let clean = env.json(&["doctor"]);
+    assert_eq!(clean["findings"], serde_json::json!([]), "{clean}");
+
+    let line = env.fails(&[
+        "run-template:update",
+        &t,
+        "--config",
+        "LD_PRELOAD=/tmp/x.so",
+    ]);
+    contains_all(&line, &["config.LD_PRELOAD", "dynamic linker"]);
+    let line = env.fails(&["company:env-set", "--id", &c, "BASH_ENV=/tmp/rc"]);
+    contains_all(&line, &["environment.BASH_ENV", "shell"]);
+    let line = env.fails(&[
+        "credential:create",
+        "--company",
+        &c,
+        "--name",
+        "bank",
+        "--type",
+        "Bank",
+        "NODE_OPTIONS=--require=/tmp/x.js",
+    ]);
+    contains_all(&line, &["fields.NODE_OPTIONS", "Node.js"]);
+    assert!(
+        env.json(&["run-template:get", &t])["config"]
+            .get("LD_PRELOAD")
+            .is_none()
+    );
+    assert_eq!(env.count(&["credential:list"]), 0);
+
+    // Written before the rule existed: straight into the store.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let options =
+                SqlStoreOptions::default().with_master_key(MasterKey::parse(MASTER_KEY).unwrap());
+            let store = SqlStore::connect(&env.url, options).await.unwrap();
+            let mut rt = store
+                .get_runtemplate(RunTemplateId(template))
+                .await
+                .unwrap();
+            rt.config.set("PYTHONSTARTUP", "/tmp/evil.py");
+            store.update_runtemplate(&rt).await.unwrap();
+            store.close().await.unwrap();
+        });
+    let r = env.run(&["doctor"]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    contains_all(
+        &r.stdout,
+        &[
+            &format!("run template {t} config"),
+            "PYTHONSTARTUP",
+            "Python",
+        ],
+    );
+    // It keeps working: another change of the template is not refused for it.
+    env.ok(&["run-template:update", &t, "--config", "GREETING=hi"]);
+    env.json(&["job:create", "--template", &t]);
 }

@@ -37,7 +37,7 @@ fn apps_dir() -> PathBuf {
 
 /// A child process that is killed if the test fails before stopping it; its stdout and stderr
 /// go to files (no pipe can fill up).
-struct Daemon {
+pub(crate) struct Daemon {
     name: &'static str,
     child: Child,
     out: PathBuf,
@@ -45,7 +45,7 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn spawn(name: &'static str, mut cmd: Command, dir: &Path) -> Daemon {
+    pub(crate) fn spawn(name: &'static str, mut cmd: Command, dir: &Path) -> Daemon {
         let out = dir.join(format!("{name}.stdout"));
         let err = dir.join(format!("{name}.stderr"));
         cmd.stdin(Stdio::null())
@@ -70,11 +70,11 @@ impl Daemon {
         self.child.try_wait().unwrap().is_none()
     }
 
-    fn stdout(&self) -> String {
+    pub(crate) fn stdout(&self) -> String {
         std::fs::read_to_string(&self.out).unwrap_or_default()
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(&self.err).unwrap_or_default()
     }
 
@@ -95,7 +95,7 @@ impl Daemon {
         }
     }
 
-    fn context(&self) -> String {
+    pub(crate) fn context(&self) -> String {
         self.logs().context()
     }
 
@@ -132,7 +132,10 @@ impl Drop for Daemon {
 
 /// A command with a clean environment: nothing of the test runner's DATABASE_URL, DB_* or
 /// MULTIFLEXI_* settings leaks in.
-fn command(program: &str, dir: &Path) -> Command {
+pub(crate) fn command(program: &str, dir: &Path) -> Command {
+    // Jobs run as their own users (the tests run as root): they must be able to enter the
+    // test's directory to reach their work directories below it.
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711));
     let mut cmd = Command::new(program);
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -143,7 +146,7 @@ fn command(program: &str, dir: &Path) -> Command {
 }
 
 /// Polls `probe` until it yields a value (bounded by [`LIMIT`]).
-async fn wait_for<T, F, Fut>(what: &str, context: impl Fn() -> String, mut probe: F) -> T
+pub(crate) async fn wait_for<T, F, Fut>(what: &str, context: impl Fn() -> String, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -166,7 +169,7 @@ fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
 }
 
-async fn open_store(db: &Path, key: MasterKey) -> SqlStore {
+pub(crate) async fn open_store(db: &Path, key: MasterKey) -> SqlStore {
     SqlStore::connect(
         &sqlite_url(db),
         SqlStoreOptions::default().with_master_key(key),

@@ -11,5 +11,6 @@ mod api;
 mod cli;
 mod daemons;
 mod dashboard;
+mod isolation;
 mod server;
 mod telemetry;

@@ -2,8 +2,9 @@ use crate::environment::{EnvSources, prepare_spec};
 use crate::ids::{JobId, RunTemplateId};
 use crate::lifecycle::{Phase, Trigger};
 use crate::model::{Environment, ExecutorKind, Job, NewJob, ScheduleCas};
-use crate::store::Store;
+use crate::store::{Store, TokenScope};
 use crate::telemetry::{PhaseEvent, Telemetry};
+use crate::tenancy::{EnvLayer, check_env_names, check_executor_choice};
 use crate::{Clock, Error, Result};
 use chrono::{DateTime, Utc};
 
@@ -31,6 +32,10 @@ pub struct JobRequest {
     pub launched_by: Option<String>,
     /// W3C `traceparent` of the caller's span (an API request); a new trace when absent.
     pub trace_context: Option<String>,
+    /// Who asks, for [`crate::tenancy`]'s rules: the operator (the default: the CLI, the
+    /// scheduler, an admin token) or a company token, which may not choose the executor and
+    /// may set only the app's and its credentials' fields in `env`.
+    pub scope: TokenScope,
 }
 
 impl JobRequest {
@@ -47,6 +52,7 @@ impl JobRequest {
             idempotency_key: None,
             launched_by: None,
             trace_context: None,
+            scope: TokenScope::Admin,
         }
     }
 
@@ -59,6 +65,12 @@ impl JobRequest {
     /// Builder: who asks.
     pub fn launched_by(mut self, who: impl Into<String>) -> Self {
         self.launched_by = Some(who.into());
+        self
+    }
+
+    /// Builder: who asks (see [`JobRequest::scope`]).
+    pub fn for_scope(mut self, scope: TokenScope) -> Self {
+        self.scope = scope;
         self
     }
 
@@ -110,6 +122,12 @@ pub async fn create_job_or_replay(
             template.id, template.name
         )));
     }
+    check_executor_choice(
+        request.scope,
+        "executor",
+        template.executor,
+        request.executor,
+    )?;
     if let Some(executor) = request.executor {
         template.executor = executor;
     }
@@ -119,6 +137,18 @@ pub async fn create_job_or_replay(
     for id in &template.credentials {
         credentials.push(store.get_credential(*id).await?);
     }
+    let credential_fields: Vec<String> = credentials
+        .iter()
+        .flat_map(|c| c.fields.iter().map(|f| f.name.clone()))
+        .collect();
+    check_env_names(
+        request.scope,
+        &app,
+        &credential_fields,
+        EnvLayer::OneOff,
+        "env",
+        request.env.iter().map(|(k, _)| k),
+    )?;
     let prepared = prepare_spec(&EnvSources::new(
         &app,
         &company,

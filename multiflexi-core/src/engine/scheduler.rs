@@ -4,7 +4,7 @@ use super::job_factory::{JobRequest, create_job, emit_created};
 use super::shutdown::Shutdown;
 use crate::lifecycle::Trigger;
 use crate::model::{CatchupPolicy, ConcurrencyPolicy, Environment, Job, ScheduleCas};
-use crate::store::{AuditEntry, SchedulableTemplate, Store};
+use crate::store::{AuditEntry, SchedulableTemplate, Store, TokenScope};
 use crate::telemetry::{PhaseEvent, Telemetry};
 use crate::{Clock, Error, Result};
 use chrono::{DateTime, Utc};
@@ -179,6 +179,8 @@ impl Scheduler {
             idempotency_key: None,
             launched_by: Some(self.options.actor.clone()),
             trace_context: None,
+            // The scheduler runs the template as stored: no override to judge.
+            scope: TokenScope::Admin,
         };
         match create_job(&*self.store, &*self.clock, &*self.telemetry, request).await {
             Ok(job) => {

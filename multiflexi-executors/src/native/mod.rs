@@ -1,10 +1,12 @@
 //! [`NativeExecutor`]: runs a job as a local process.
 
+mod job_users;
 mod memory;
 mod registry;
 mod spawner;
 mod supervisor;
 
+pub use job_users::{DEFAULT_JOB_UIDS, JobUsers, parse_uid_range};
 pub use memory::MemoryBackend;
 
 use crate::results::ResultMatcher;
@@ -44,6 +46,9 @@ pub struct NativeConfig {
     /// Where running jobs are recorded (per executor id) so that `reap` can kill what a dead
     /// executor left behind. Default `<temp dir>/multiflexi-native`.
     pub state_dir: PathBuf,
+    /// Which user jobs run as. Default: the embedding process's own user (the daemons set
+    /// [`JobUsers::detect`]: one uid per job where they may switch users).
+    pub job_users: JobUsers,
 }
 
 impl Default for NativeConfig {
@@ -53,6 +58,9 @@ impl Default for NativeConfig {
             read_chunk: 64 * 1024,
             memory_backend: None,
             state_dir: std::env::temp_dir().join("multiflexi-native"),
+            job_users: JobUsers::Daemon {
+                why: "not configured (NativeConfig::job_users)".into(),
+            },
         }
     }
 }
@@ -67,6 +75,12 @@ impl NativeConfig {
     /// Builder: where running jobs are recorded for `reap`.
     pub fn with_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.state_dir = dir.into();
+        self
+    }
+
+    /// Builder: which user jobs run as.
+    pub fn with_job_users(mut self, users: JobUsers) -> Self {
+        self.job_users = users;
         self
     }
 
@@ -189,6 +203,25 @@ impl Executor for NativeExecutor {
         let work_dir = std::fs::canonicalize(&spec.work_dir)
             .map_err(|e| platform(format!("resolving {}", spec.work_dir.display()), e))?;
         let home = work_dir.to_string_lossy().into_owned();
+        // Its own user where the daemon may switch users: the work directory becomes the
+        // job's (0700), its temporary files go in a private directory inside it.
+        let user = self
+            .config
+            .job_users
+            .acquire()
+            .map_err(|e| platform("taking a user for the job", e))?;
+        let tmp = work_dir.join(".tmp");
+        if let Some(u) = &user {
+            std::fs::create_dir_all(&tmp)
+                .and_then(|()| u.own_dir(&tmp))
+                .and_then(|()| u.own_dir(&work_dir))
+                .map_err(|e| {
+                    platform(
+                        format!("handing {} to the job's user", work_dir.display()),
+                        e,
+                    )
+                })?;
+        }
 
         let mut cmd = std::process::Command::new(&spec.program);
         cmd.args(&spec.args)
@@ -199,6 +232,11 @@ impl Executor for NativeExecutor {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
+        if let Some(u) = &user {
+            // std drops the supplementary groups and sets gid, then uid, before the pre_exec
+            // hooks below run (so the supervisor runs as the job's user too).
+            cmd.uid(u.uid).gid(u.uid).env("TMPDIR", &tmp);
+        }
 
         // Every job gets a cgroup where this machine allows one: it carries the memory limit,
         // and it finds the job's processes that left its process group (setsid) when the job
@@ -281,12 +319,17 @@ impl Executor for NativeExecutor {
         if let Some(cg) = cgroup {
             cg.destroy().await;
         }
+        if let Some(u) = &user {
+            u.kill_all();
+        }
         let mut report = result?;
         report.oom = oom && report.termination != Termination::Exited(0);
 
         if !matcher.is_empty() {
-            collect_result_files(&work_dir, &matcher, io).await?;
+            let owner = user.as_ref().map(|u| u.uid);
+            collect_result_files(&work_dir, &matcher, owner, io).await?;
         }
+        drop(user);
         Ok(report)
     }
 
@@ -517,9 +560,13 @@ async fn spawn_failure(spec: &LaunchSpec, io: &dyn JobIo, e: io::Error) -> Resul
 }
 
 /// Hands every result file under `work_dir` to `io`.
+/// With `owner` (the job ran as its own uid), a file not owned by that uid (a hard link to
+/// someone else's file) is skipped: the executor reads result files with more rights than the
+/// job had. Links are never followed (every process of the job is gone by now).
 async fn collect_result_files(
     work_dir: &Path,
     matcher: &ResultMatcher,
+    owner: Option<u32>,
     io: &dyn JobIo,
 ) -> Result<()> {
     let root = work_dir.to_path_buf();
@@ -540,13 +587,26 @@ async fn collect_result_files(
                 continue;
             }
         };
-        let mut file = match tokio::fs::File::open(&path).await {
+        let opened = tokio::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .await;
+        let mut file = match opened {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(file = %path.display(), error = %e, "cannot open a result file");
                 continue;
             }
         };
+        if let Some(uid) = owner {
+            use std::os::unix::fs::MetadataExt;
+            let theirs = file.metadata().await.is_ok_and(|m| m.uid() == uid);
+            if !theirs {
+                tracing::warn!(file = %path.display(), "skipping a result file the job's user does not own");
+                continue;
+            }
+        }
         io.result_file(&name, &mut file).await?;
     }
     Ok(())

@@ -10,6 +10,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use multiflexi_core::model::Credential;
+use multiflexi_core::tenancy::{EnvLayer, check_env_names};
 use multiflexi_core::{CompanyId, CredentialId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -158,6 +159,7 @@ pub async fn get(
         (status = 201, description = "Created", body = CredentialView,
             headers(("Location" = String, description = "The credential's URL"))),
         (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 403, description = "Not allowed for this token: a company token choosing the executor, or an environment name it may not set", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 404, description = "No such company", body = ErrorBody),
         (status = 409, description = "Name taken in that company", body = ErrorBody),
@@ -197,6 +199,14 @@ pub async fn create(
         }
         credential = credential.with_field(&f.name, &f.value, f.secret);
     }
+    check_env_names(
+        caller.scope,
+        None,
+        &[],
+        EnvLayer::Credential,
+        "fields",
+        credential.fields.iter().map(|f| f.name.as_str()),
+    )?;
     state.store.get_company(company).await?;
     let c = state.store.create_credential(&credential).await?;
     caller

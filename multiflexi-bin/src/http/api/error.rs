@@ -98,6 +98,9 @@ impl From<Error> for ApiError {
             Error::InvalidInput { field, message } => {
                 Self::bad_field(field.clone(), format!("invalid {field}: {message}"))
             }
+            Error::Forbidden { field, .. } => {
+                Self::new(StatusCode::FORBIDDEN, e.to_string()).with_field(field.clone())
+            }
             Error::Unsupported { .. } => Self::new(StatusCode::BAD_REQUEST, e.to_string()),
             Error::Timeout { .. } => Self::new(StatusCode::GATEWAY_TIMEOUT, e.to_string()),
             // Secrets that cannot be sealed or opened: the message names the key, never a value.

@@ -97,6 +97,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
             headers(("Location" = String, description = "The job's URL"),
                      ("Idempotent-Replayed" = String, description = "true"))),
         (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 403, description = "Not allowed for this token: a company token choosing the executor, or an environment name it may not set", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 404, description = "No such run template (or not this token's)", body = ErrorBody),
         (status = 409, description = "The template is inactive, or the key was used for another request", body = ErrorBody),
@@ -126,7 +127,8 @@ pub async fn create(
     };
     let mut request = JobRequest::ad_hoc(template_id, Trigger::Api)
         .with_env(env)
-        .launched_by(caller.actor());
+        .launched_by(caller.actor())
+        .for_scope(caller.scope);
     request.executor = executor;
     request.after = body.scheduled;
     if let Some(k) = key {

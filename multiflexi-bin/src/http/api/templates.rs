@@ -16,6 +16,7 @@ use multiflexi_core::lifecycle::RetryBackoff;
 use multiflexi_core::model::{App, CatchupPolicy, ConcurrencyPolicy, ExecutorKind, RunTemplate};
 use multiflexi_core::schedule::{IntervalCode, parse_timezone};
 use multiflexi_core::store::RunTemplateFilter;
+use multiflexi_core::tenancy::check_template_write;
 use multiflexi_core::{AppId, CompanyId, CredentialId, Error, RunTemplateId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -493,6 +494,7 @@ pub async fn get(
         (status = 201, description = "Created", body = RunTemplateView,
             headers(("Location" = String, description = "The template's URL"))),
         (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 403, description = "Not allowed for this token: a company token choosing the executor, or an environment name it may not set", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 404, description = "No such app or company", body = ErrorBody),
         (status = 409, description = "Conflict", body = ErrorBody),
@@ -511,6 +513,7 @@ pub async fn create(
     let mut t = RunTemplate::new(app.id, company, body.name.trim());
     t.timezone = default_timezone();
     apply(&mut t, &body.into(), &app)?;
+    check_template_write(caller.scope, None, &t, &app)?;
     check(&state, &caller, &t, &app).await?;
     let t = state.store.create_runtemplate(&t).await?;
     caller
@@ -535,6 +538,7 @@ pub async fn create(
     responses(
         (status = 200, description = "Updated", body = RunTemplateView),
         (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 403, description = "Not allowed for this token: a company token choosing the executor, or an environment name it may not set", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 404, description = "No such run template, app or company", body = ErrorBody),
         (status = 409, description = "Conflict", body = ErrorBody),
@@ -549,6 +553,7 @@ pub async fn update(
 ) -> ApiResult<Json<RunTemplateView>> {
     let id: RunTemplateId = path_id(&id)?;
     let mut t = visible(&state, &caller, id).await?;
+    let before = t.clone();
     if let Some(c) = body.company_id {
         let c = CompanyId(c);
         caller.check_company(c, "company", c)?;
@@ -560,6 +565,7 @@ pub async fn update(
     }
     let app = state.store.get_app(t.app_id).await?;
     apply(&mut t, &body, &app)?;
+    check_template_write(caller.scope, Some(&before), &t, &app)?;
     check(&state, &caller, &t, &app).await?;
     let t = state.store.update_runtemplate(&t).await?;
     caller

@@ -67,6 +67,7 @@ impl From<Error> for PageError {
     fn from(e: Error) -> Self {
         let status = match &e {
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::Forbidden { .. } => StatusCode::FORBIDDEN,
             Error::InvalidInput { .. } | Error::Unsupported { .. } => StatusCode::BAD_REQUEST,
             Error::AlreadyExists { .. }
             | Error::Conflict { .. }

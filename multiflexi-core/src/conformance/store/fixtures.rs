@@ -256,6 +256,7 @@ pub(crate) fn kind(e: &Error) -> &'static str {
         Error::Conflict { .. } => "Conflict",
         Error::InvalidTransition { .. } => "InvalidTransition",
         Error::InvalidInput { .. } => "InvalidInput",
+        Error::Forbidden { .. } => "Forbidden",
         Error::Unsupported { .. } => "Unsupported",
         Error::Timeout { .. } => "Timeout",
         Error::Backend { .. } => "Backend",

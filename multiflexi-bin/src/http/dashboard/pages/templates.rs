@@ -235,7 +235,9 @@ pub(crate) async fn execute(
     let t = scope::template(store, &session, id)
         .await
         .or_page(&session)?;
-    let request = JobRequest::ad_hoc(t.id, Trigger::Manual).launched_by(session.actor());
+    let request = JobRequest::ad_hoc(t.id, Trigger::Manual)
+        .launched_by(session.actor())
+        .for_scope(session.scope());
     let job = create_job(store, &*state.http.clock, &*state.http.telemetry, request)
         .await
         .or_page(&session)?;

@@ -1,0 +1,276 @@
+//! The isolation suite (issue 15) for native jobs: a hostile tenant's job runs on the real
+//! `multiflexi serve` beside another company's job and tries to read the daemon's environment
+//! and memory, the key file, the admin token and the database, another company's work
+//! directory, to list the work root, to write outside its work directory and to signal the
+//! daemon; another allocates past its memory limit. Each attempt prints `DENIED <errno>` or
+//! `LEAKED` (`isolation/probe.py`), and the test asserts the errno, so an attempt that failed
+//! for the wrong reason (a bad path: ENOENT) does not pass. A control run of the same probes
+//! with isolation turned off (`MULTIFLEXI_JOB_UIDS=off`, jobs as the daemon's user, root here)
+//! must print `LEAKED`, proving the probes can see a leak.
+//!
+//! Another company's artifacts live in the database: the `database` attempt covers them (the
+//! API and dashboard scope them by token, tested in `api` and `dashboard`).
+
+use super::daemons::{Daemon, command, open_store, wait_for};
+use multiflexi_core::engine::{JobRequest, create_job};
+use multiflexi_core::store::{Catalog, JobQueue};
+use multiflexi_core::telemetry::NoopTelemetry;
+use multiflexi_core::{
+    App, ArtifactSink, Company, Job, JobId, Outcome, Phase, RunTemplate, SystemClock, Trigger,
+};
+use multiflexi_store::{MasterKey, SqlStore};
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+const MULTIFLEXI: &str = env!("CARGO_BIN_EXE_multiflexi");
+const PYTHON: &str = "/usr/bin/python3";
+const EACCES: &str = "DENIED 13";
+const EPERM: &str = "DENIED 1";
+
+/// Every attempt of `probe.py escape` with what isolation must answer.
+const EXPECTED: [(&str, &str); 10] = [
+    ("supervisor_environ", EACCES),
+    ("daemon_environ", EACCES),
+    ("daemon_memory", EACCES),
+    ("key_file", EACCES),
+    ("admin_token", EACCES),
+    ("database", EACCES),
+    ("other_work_dir", EACCES),
+    ("list_work_root", EACCES),
+    ("write_outside", EACCES),
+    ("signal_daemon", EPERM),
+];
+
+fn privileged() -> bool {
+    // The effective uid: the second field of /proc/self/status's Uid line.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let root = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().nth(1))
+        == Some("0");
+    if !root {
+        assert!(
+            std::env::var_os("MULTIFLEXI_REQUIRE_INTEGRATION").is_none(),
+            "the isolation suite needs root (it switches users)"
+        );
+        eprintln!("skipped: the isolation suite needs root");
+    }
+    root
+}
+
+/// One `multiflexi serve` in a fresh directory, with two companies: the victim (a job that
+/// holds a file in its work directory) and the tenant (the probes).
+struct Site {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    serve: Daemon,
+    store: SqlStore,
+    probe: PathBuf,
+    victim: RunTemplate,
+    tenant: Company,
+}
+
+impl Site {
+    async fn start(job_uids: &str) -> Site {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        // Probes live where every job user can read them.
+        let probes = dir.join("probes");
+        std::fs::create_dir(&probes).unwrap();
+        std::fs::set_permissions(&probes, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let probe = probes.join("probe.py");
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/isolation/probe.py"),
+            &probe,
+        )
+        .unwrap();
+        std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut cmd = command(MULTIFLEXI, &dir);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--work-dir"])
+            .arg(dir.join("jobs"))
+            .env("MULTIFLEXI_EXECUTORS", "Native")
+            .env("MULTIFLEXI_JOB_UIDS", job_uids)
+            .env("MULTIFLEXI_CYCLE_PAUSE", "1")
+            .env("ISOLATION_CANARY", "the daemon's own secret")
+            .env(
+                "MULTIFLEXI_EXECUTOR_ID",
+                format!("isolation-{}-{job_uids}", std::process::id()),
+            );
+        let serve = Daemon::spawn("multiflexi", cmd, &dir);
+        wait_for(
+            "the start-up banner",
+            || serve.context(),
+            || async { serve.stdout().contains("Running:").then_some(()) },
+        )
+        .await;
+        let key = MasterKey::parse(&std::fs::read_to_string(dir.join("multiflexi.key")).unwrap())
+            .unwrap();
+        let store = open_store(&dir.join("multiflexi.sqlite"), key).await;
+        let victim_co = store.create_company(&Company::new("Victim")).await.unwrap();
+        let tenant = store.create_company(&Company::new("Tenant")).await.unwrap();
+        let holder = store
+            .put_app(
+                &App::new("holder", PYTHON).with_cmdparams(format!("{} hold 60", probe.display())),
+            )
+            .await
+            .unwrap();
+        let victim = store
+            .create_runtemplate(&RunTemplate::new(holder.id, victim_co.id, "victim"))
+            .await
+            .unwrap();
+        Site {
+            _tmp: tmp,
+            dir,
+            serve,
+            store,
+            probe,
+            victim,
+            tenant,
+        }
+    }
+
+    async fn template(&self, name: &str, args: &str, memory_mb: Option<u32>) -> RunTemplate {
+        let app = self
+            .store
+            .put_app(
+                &App::new(name, PYTHON).with_cmdparams(format!("{} {args}", self.probe.display())),
+            )
+            .await
+            .unwrap();
+        let mut t = RunTemplate::new(app.id, self.tenant.id, name);
+        t.memory_limit_mb = memory_mb;
+        self.store.create_runtemplate(&t).await.unwrap()
+    }
+
+    async fn run(&self, t: &RunTemplate, env: &[(&str, String)]) -> Job {
+        let mut one_off = multiflexi_core::Environment::new();
+        for (k, v) in env {
+            one_off.set(*k, v.clone());
+        }
+        create_job(
+            &self.store,
+            &SystemClock,
+            &NoopTelemetry,
+            JobRequest::ad_hoc(t.id, Trigger::Cli).with_env(one_off),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn wait_phase(&self, id: JobId, phase: Phase) -> Job {
+        wait_for(
+            &format!("job {id} to reach {phase}"),
+            || self.serve.context(),
+            || async {
+                let j = self.store.get_job(id).await.unwrap();
+                (j.phase == phase).then_some(j)
+            },
+        )
+        .await
+    }
+
+    async fn stdout(&self, id: JobId) -> String {
+        let meta = self
+            .store
+            .list(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|a| a.filename == "stdout.txt")
+            .expect("stdout.txt");
+        String::from_utf8(self.store.get(meta.id).await.unwrap().content).unwrap()
+    }
+
+    /// Runs the victim, then the escape probes beside it; returns each attempt's answer.
+    async fn escape(&self) -> BTreeMap<String, String> {
+        let victim = self.run(&self.victim, &[]).await;
+        self.wait_phase(victim.id, Phase::Running).await;
+        let jobs = self.dir.join("jobs");
+        let victim_file = wait_for(
+            "the victim's file",
+            || self.serve.context(),
+            || async {
+                std::fs::read_dir(&jobs)
+                    .ok()?
+                    .flatten()
+                    .map(|e| e.path().join("secret.txt"))
+                    .find(|p| p.exists())
+            },
+        )
+        .await;
+        let probe = self.template("escape", "escape", None).await;
+        let env = [
+            ("PROBE_KEY_FILE", self.dir.join("multiflexi.key")),
+            ("PROBE_TOKEN_FILE", self.dir.join("multiflexi.admin-token")),
+            ("PROBE_DATABASE", self.dir.join("multiflexi.sqlite")),
+            ("PROBE_VICTIM_FILE", victim_file),
+            ("PROBE_WORK_ROOT", jobs),
+            ("PROBE_OUTSIDE", self.dir.join("escaped.txt")),
+        ]
+        .map(|(k, p)| (k, p.display().to_string()));
+        let job = self.run(&probe, &env).await;
+        let done = self.wait_phase(job.id, Phase::Preserved).await;
+        let out = self.stdout(job.id).await;
+        assert_eq!(done.outcome, Some(Outcome::Success), "{done:?}\n{out}");
+        self.store
+            .request_cancel(victim.id, "isolation-test")
+            .await
+            .unwrap();
+        out.lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_jobs_cannot_reach_the_host_the_key_or_another_company() {
+    if !privileged() {
+        return;
+    }
+    let site = Site::start("61000-61999").await;
+    assert!(
+        !site.serve.stderr().contains("run as the daemon's own user"),
+        "{}",
+        site.serve.context()
+    );
+    let seen = site.escape().await;
+    for (attempt, want) in EXPECTED {
+        assert_eq!(
+            seen.get(attempt).map(String::as_str),
+            Some(want),
+            "{attempt}: {seen:?}\n{}",
+            site.serve.context()
+        );
+    }
+    assert!(!site.dir.join("escaped.txt").exists());
+    // Past the template's memory limit the job is killed by its cgroup and recorded oom.
+    let hog = site.template("hog", "alloc 256", Some(48)).await;
+    let job = site.run(&hog, &[]).await;
+    let done = site.wait_phase(job.id, Phase::Preserved).await;
+    assert_eq!(done.outcome, Some(Outcome::Oom), "{done:?}");
+}
+
+/// The control run: the same probes with isolation off leak, so the suite can see a leak.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_isolation_off_the_same_probes_leak() {
+    if !privileged() {
+        return;
+    }
+    let site = Site::start("off").await;
+    assert!(
+        site.serve.stderr().contains("run as the daemon's own user"),
+        "{}",
+        site.serve.context()
+    );
+    let seen = site.escape().await;
+    for (attempt, _) in EXPECTED {
+        assert_eq!(
+            seen.get(attempt).map(String::as_str),
+            Some("LEAKED"),
+            "{attempt}: {seen:?}"
+        );
+    }
+}
