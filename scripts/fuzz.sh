@@ -88,8 +88,10 @@ for t in $targets; do
   echo "$line"
   summary+=("$line")
   if [[ $status -ne 0 || $crashes -ne 0 || -z "$execs" ]]; then
-    echo "--- last lines of the libFuzzer log of $t (exit status $status):" >&2
-    tail -n 60 "$log" >&2
+    echo "--- what failed in $t (exit status $status):" >&2
+    grep -E -A 4 "panicked at|ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)|^SUMMARY:" "$log" >&2 || true
+    echo "--- last lines of the libFuzzer log of $t:" >&2
+    tail -n 40 "$log" >&2
     find "fuzz/artifacts/$t" -type f -newer "$marker" -exec echo "fuzz: input kept: {}" \; >&2
     echo "fuzz: FAILED: target $t" >&2
     exit 1
