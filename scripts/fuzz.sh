@@ -27,7 +27,8 @@ if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 
-if ! rustup toolchain list | grep -q '^nightly'; then
+toolchains=$(rustup toolchain list 2>/dev/null || true)
+if ! grep -q '^nightly' <<<"$toolchains"; then
   echo "fuzz: installing the nightly toolchain (cargo-fuzz needs it for the sanitizer flags)"
   if ! rustup toolchain install nightly --profile minimal; then
     echo "fuzz: FAILED: could not install the nightly toolchain with rustup" >&2
@@ -41,6 +42,9 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     exit 1
   fi
 fi
+
+echo "fuzz: rustfmt of the fuzz crate"
+cargo fmt --manifest-path fuzz/Cargo.toml --check
 
 all_targets=$(cargo +nightly fuzz list)
 targets="${FUZZ_TARGETS:-$all_targets}"
