@@ -19,9 +19,9 @@ fuzz_target!(|data: &[u8]| {
     };
     assert_eq!(code.to_string().parse::<IntervalCode>().ok(), Some(code));
     let _ = code.describe();
-    if code != IntervalCode::Custom {
-        if let Err(e) = Schedule::new(code, None, "UTC", 0) {
-            panic!("interval {code} makes no schedule: {e}");
-        }
+    if code != IntervalCode::Custom
+        && let Err(e) = Schedule::new(code, None, "UTC", 0)
+    {
+        panic!("interval {code} makes no schedule: {e}");
     }
 });
