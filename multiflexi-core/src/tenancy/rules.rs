@@ -149,7 +149,7 @@ pub fn stored_env_findings<'a>(
 ) -> Vec<(String, &'static str)> {
     names
         .into_iter()
-        .filter(|n| !app.is_some_and(|a| a.field(n).is_some()))
+        .filter(|n| app.is_none_or(|a| a.field(n).is_none()))
         .filter_map(|n| loader_family(n).map(|f| (n.to_string(), f.what)))
         .collect()
 }
