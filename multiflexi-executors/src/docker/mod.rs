@@ -225,13 +225,7 @@ impl DockerExecutor {
             "label".to_owned(),
             vec![format!("{}={executor_id}", labels::EXECUTOR_ID)],
         )]);
-        let list = docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
+        let list = list_labelled(&docker, &filters)
             .await
             .map_err(|e| self.api_error("listing containers", e))?;
         Ok(list.into_iter().filter_map(|c| c.id).collect())
@@ -244,13 +238,7 @@ impl DockerExecutor {
             "label".to_owned(),
             vec![format!("{}={job_id}", labels::JOB_ID)],
         )]);
-        let list = docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
+        let list = list_labelled(docker, &filters)
             .await
             .map_err(|e| self.api_error("listing containers", e))?;
         for id in list.into_iter().filter_map(|c| c.id) {
@@ -505,13 +493,7 @@ impl Executor for DockerExecutor {
             "label".to_owned(),
             vec![format!("{}=true", labels::MANAGED)],
         )]);
-        let list = docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
+        let list = list_labelled(&docker, &filters)
             .await
             .map_err(|e| self.api_error("listing containers", e))?;
         Ok(list
@@ -811,5 +793,32 @@ mod tests {
         assert!(err.to_string().contains("docker.sock"), "{err}");
         let err = exec.reap("x").await.unwrap_err();
         assert!(err.is_retryable(), "{err}");
+    }
+}
+
+/// Every container (running or not) matching `filters`. Podman reports passing states bollard's
+/// model does not know (`stopped`, between running and exited): such a listing fails to parse,
+/// and is asked again a moment later (up to 2 s) instead of failing the caller.
+async fn list_labelled(
+    docker: &Docker,
+    filters: &HashMap<String, Vec<String>>,
+) -> std::result::Result<Vec<bollard::models::ContainerSummary>, bollard::errors::Error> {
+    let mut tries = 0;
+    loop {
+        let r = docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(filters)
+                    .build(),
+            ))
+            .await;
+        match r {
+            Err(bollard::errors::Error::JsonDataError { .. }) if tries < 20 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
     }
 }
