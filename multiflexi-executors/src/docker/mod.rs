@@ -2,6 +2,8 @@
 //! code drives Podman through its Docker-compatible socket.
 
 mod archive;
+mod listing;
+use listing::list_labelled;
 
 use crate::results::ResultMatcher;
 use async_trait::async_trait;
@@ -10,7 +12,7 @@ use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures::StreamExt;
 use multiflexi_core::executor::{
@@ -225,7 +227,7 @@ impl DockerExecutor {
             "label".to_owned(),
             vec![format!("{}={executor_id}", labels::EXECUTOR_ID)],
         )]);
-        let list = list_labelled(&docker, &filters)
+        let list = list_labelled(docker, &filters)
             .await
             .map_err(|e| self.api_error("listing containers", e))?;
         Ok(list.into_iter().filter_map(|c| c.id).collect())
@@ -493,7 +495,7 @@ impl Executor for DockerExecutor {
             "label".to_owned(),
             vec![format!("{}=true", labels::MANAGED)],
         )]);
-        let list = list_labelled(&docker, &filters)
+        let list = list_labelled(docker, &filters)
             .await
             .map_err(|e| self.api_error("listing containers", e))?;
         Ok(list
@@ -793,32 +795,5 @@ mod tests {
         assert!(err.to_string().contains("docker.sock"), "{err}");
         let err = exec.reap("x").await.unwrap_err();
         assert!(err.is_retryable(), "{err}");
-    }
-}
-
-/// Every container (running or not) matching `filters`. Podman reports passing states bollard's
-/// model does not know (`stopped`, between running and exited): such a listing fails to parse,
-/// and is asked again a moment later (up to 2 s) instead of failing the caller.
-async fn list_labelled(
-    docker: &Docker,
-    filters: &HashMap<String, Vec<String>>,
-) -> std::result::Result<Vec<bollard::models::ContainerSummary>, bollard::errors::Error> {
-    let mut tries = 0;
-    loop {
-        let r = docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(filters)
-                    .build(),
-            ))
-            .await;
-        match r {
-            Err(bollard::errors::Error::JsonDataError { .. }) if tries < 20 => {
-                tries += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            other => return other,
-        }
     }
 }
