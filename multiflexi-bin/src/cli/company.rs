@@ -7,7 +7,7 @@ use clap::Args;
 use multiflexi_core::model::{Company, Environment};
 use multiflexi_core::store::Catalog as _;
 use multiflexi_core::store::TokenScope;
-use multiflexi_core::tenancy::{EnvLayer, check_env_names};
+use multiflexi_core::tenancy::check_company_env;
 use multiflexi_core::{CompanyId, Error};
 use serde_json::{Value, json};
 
@@ -279,14 +279,7 @@ pub async fn delete(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
 pub async fn env_set(ctx: &Ctx, a: &EnvSetArgs) -> anyhow::Result<Report> {
     let id: CompanyId = args::id(&a.id)?;
     let pairs = args::pairs(&a.values, "environment")?;
-    check_env_names(
-        TokenScope::Admin,
-        None,
-        &[],
-        EnvLayer::Company,
-        "environment",
-        pairs.iter().map(|(k, _)| k.as_str()),
-    )?;
+    check_company_env(TokenScope::Admin, pairs.iter().map(|(k, _)| k.as_str()))?;
     let store = ctx.store().await?;
     let mut c = store.get_company(id).await?;
     for (k, v) in &pairs {

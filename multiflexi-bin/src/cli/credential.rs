@@ -8,7 +8,7 @@ use clap::Args;
 use multiflexi_core::model::Credential;
 use multiflexi_core::store::Catalog as _;
 use multiflexi_core::store::TokenScope;
-use multiflexi_core::tenancy::{EnvLayer, check_env_names};
+use multiflexi_core::tenancy::check_credential;
 use multiflexi_core::{CompanyId, CredentialId, Error};
 use serde_json::{Value, json};
 
@@ -123,14 +123,7 @@ pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
     for (k, v) in &pairs {
         credential = credential.with_field(k, v, secret.contains(k));
     }
-    check_env_names(
-        TokenScope::Admin,
-        None,
-        &[],
-        EnvLayer::Credential,
-        "fields",
-        credential.fields.iter().map(|f| f.name.as_str()),
-    )?;
+    check_credential(TokenScope::Admin, &credential)?;
     let store = ctx.store().await?;
     store.get_company(company).await?;
     let c = store.create_credential(&credential).await?;

@@ -76,13 +76,9 @@ pub async fn doctor(ctx: &Ctx) -> anyhow::Result<Report> {
     }
     // How a native executor started here with this environment would run jobs.
     let uids = std::env::var("MULTIFLEXI_JOB_UIDS").unwrap_or_else(|_| "61000-61999".into());
-    let native = if uids.trim().eq_ignore_ascii_case("off") {
-        "native jobs run as the daemon's own user: MULTIFLEXI_JOB_UIDS=off".to_string()
-    } else {
-        match multiflexi_executors::parse_uid_range(&uids) {
-            Ok(range) => multiflexi_executors::JobUsers::detect(range).describe(),
-            Err(e) => format!("MULTIFLEXI_JOB_UIDS: {e}"),
-        }
+    let native = match multiflexi_executors::JobUsers::from_setting(&uids) {
+        Ok(users) => users.describe(),
+        Err(e) => format!("MULTIFLEXI_JOB_UIDS: {e}"),
     };
     let rows: Vec<Vec<String>> = findings
         .iter()

@@ -7,7 +7,7 @@ use anyhow::bail;
 use multiflexi_core::{Executor, ExecutorKind};
 use multiflexi_executors::{
     DockerConfig, DockerExecutor, JobUsers, KubernetesConfig, KubernetesExecutor, NativeConfig,
-    NativeExecutor, parse_uid_range,
+    NativeExecutor,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,16 +78,8 @@ pub async fn select(plan: Option<Vec<ExecutorKind>>, run: &RunArgs) -> anyhow::R
     for kind in kinds {
         match kind {
             ExecutorKind::Native => {
-                let users = if run.job_uids.trim().eq_ignore_ascii_case("off") {
-                    JobUsers::Daemon {
-                        why: "MULTIFLEXI_JOB_UIDS=off".into(),
-                    }
-                } else {
-                    JobUsers::detect(
-                        parse_uid_range(&run.job_uids)
-                            .map_err(|e| anyhow::anyhow!("MULTIFLEXI_JOB_UIDS: {e}"))?,
-                    )
-                };
+                let users = JobUsers::from_setting(&run.job_uids)
+                    .map_err(|e| anyhow::anyhow!("MULTIFLEXI_JOB_UIDS: {e}"))?;
                 if !users.separates() {
                     tracing::warn!("{}", users.describe());
                 }

@@ -36,5 +36,6 @@ mod rules;
 
 pub use loader_variables::{LOADER_FAMILIES, LoaderFamily, loader_family};
 pub use rules::{
-    EnvLayer, check_env_names, check_executor_choice, check_template_write, stored_env_findings,
+    EnvLayer, check_company_env, check_credential, check_env_names, check_executor_choice,
+    check_template_write, stored_env_findings,
 };

@@ -1,7 +1,7 @@
 //! The two rules: who may choose the executor, and which environment names a caller may set.
 
 use super::loader_variables::loader_family;
-use crate::model::{App, ExecutorKind, RunTemplate};
+use crate::model::{App, Credential, ExecutorKind, RunTemplate};
 use crate::store::TokenScope;
 use crate::{Error, Result};
 
@@ -139,6 +139,27 @@ pub fn check_template_write(
         "config",
         written.map(|(k, _)| k.as_str()),
     )
+}
+
+/// [`check_env_names`] for a credential's fields (a credential serves any app: only the
+/// loader rule applies).
+pub fn check_credential(scope: TokenScope, credential: &Credential) -> Result<()> {
+    check_env_names(
+        scope,
+        None,
+        &[],
+        EnvLayer::Credential,
+        "fields",
+        credential.fields.iter().map(|f| f.name.as_str()),
+    )
+}
+
+/// [`check_env_names`] for names written into a company's environment.
+pub fn check_company_env<'a>(
+    scope: TokenScope,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<()> {
+    check_env_names(scope, None, &[], EnvLayer::Company, "environment", names)
 }
 
 /// The names of a stored environment that [`check_env_names`] would refuse today (for the

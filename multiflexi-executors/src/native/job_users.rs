@@ -92,6 +92,17 @@ impl JobUsers {
         }
     }
 
+    /// The setting `MULTIFLEXI_JOB_UIDS` names: `off` (jobs as the daemon's user), else a
+    /// range for [`JobUsers::detect`].
+    pub fn from_setting(text: &str) -> Result<JobUsers, String> {
+        if text.trim().eq_ignore_ascii_case("off") {
+            return Ok(JobUsers::Daemon {
+                why: "MULTIFLEXI_JOB_UIDS=off".into(),
+            });
+        }
+        parse_uid_range(text).map(JobUsers::detect)
+    }
+
     /// Builder: the lock directory (tests; several hosts' worth of executors on one machine).
     pub fn with_lock_dir(self, dir: impl Into<PathBuf>) -> JobUsers {
         match self {
@@ -203,25 +214,30 @@ pub(crate) struct JobUser {
 }
 
 impl JobUser {
-    /// Hands `dir` (the job's fresh work directory) to the job's user, mode 0700, and makes
-    /// its parent traversable (not listable) by it.
-    pub(crate) fn own_dir(&self, dir: &Path) -> io::Result<()> {
+    /// Hands `work_dir` (the job's fresh work directory) to the job's user, mode 0700, with a
+    /// private temporary directory inside (returned, for `TMPDIR`); makes the work root above
+    /// it enterable (not listable) by others when it is not yet.
+    pub(crate) fn take_work_dir(&self, work_dir: &Path) -> io::Result<PathBuf> {
         use std::os::unix::fs::PermissionsExt;
-        std::os::unix::fs::chown(dir, Some(self.uid), Some(self.uid))?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
-        if let Some(parent) = dir.parent() {
-            let mode = fs::metadata(parent)?.permissions().mode();
+        let tmp = work_dir.join(".tmp");
+        fs::create_dir_all(&tmp)?;
+        for dir in [&tmp, work_dir] {
+            std::os::unix::fs::chown(dir, Some(self.uid), Some(self.uid))?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        }
+        if let Some(root) = work_dir.parent() {
+            let mode = fs::metadata(root)?.permissions().mode();
             if mode & 0o001 == 0 {
-                fs::set_permissions(parent, fs::Permissions::from_mode((mode & 0o7777) | 0o001))?;
+                fs::set_permissions(root, fs::Permissions::from_mode((mode & 0o7777) | 0o001))?;
             }
         }
-        Ok(())
+        Ok(tmp)
     }
 
     /// Kills every process still running as this job's uid (whatever escaped its process
     /// group and cgroup): nothing of a job outlives it, and the next job of this uid finds
     /// none of it.
-    pub(crate) fn kill_all(&self) {
+    pub(crate) async fn kill_all(&self) {
         for _ in 0..20 {
             let pids = processes_of(self.uid);
             if pids.is_empty() {
@@ -233,7 +249,7 @@ impl JobUser {
                     nix::sys::signal::Signal::SIGKILL,
                 );
             }
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     }
 }

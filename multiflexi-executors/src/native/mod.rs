@@ -210,18 +210,16 @@ impl Executor for NativeExecutor {
             .job_users
             .acquire()
             .map_err(|e| platform("taking a user for the job", e))?;
-        let tmp = work_dir.join(".tmp");
-        if let Some(u) = &user {
-            std::fs::create_dir_all(&tmp)
-                .and_then(|()| u.own_dir(&tmp))
-                .and_then(|()| u.own_dir(&work_dir))
-                .map_err(|e| {
-                    platform(
-                        format!("handing {} to the job's user", work_dir.display()),
-                        e,
-                    )
-                })?;
-        }
+        let tmp = user
+            .as_ref()
+            .map(|u| u.take_work_dir(&work_dir))
+            .transpose()
+            .map_err(|e| {
+                platform(
+                    format!("handing {} to the job's user", work_dir.display()),
+                    e,
+                )
+            })?;
 
         let mut cmd = std::process::Command::new(&spec.program);
         cmd.args(&spec.args)
@@ -232,10 +230,10 @@ impl Executor for NativeExecutor {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        if let Some(u) = &user {
+        if let (Some(u), Some(tmp)) = (&user, &tmp) {
             // std drops the supplementary groups and sets gid, then uid, before the pre_exec
             // hooks below run (so the supervisor runs as the job's user too).
-            cmd.uid(u.uid).gid(u.uid).env("TMPDIR", &tmp);
+            cmd.uid(u.uid).gid(u.uid).env("TMPDIR", tmp);
         }
 
         // Every job gets a cgroup where this machine allows one: it carries the memory limit,
@@ -320,7 +318,7 @@ impl Executor for NativeExecutor {
             cg.destroy().await;
         }
         if let Some(u) = &user {
-            u.kill_all();
+            u.kill_all().await;
         }
         let mut report = result?;
         report.oom = oom && report.termination != Termination::Exited(0);

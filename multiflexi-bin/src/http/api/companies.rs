@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use chrono::{DateTime, Utc};
 use multiflexi_core::CompanyId;
 use multiflexi_core::model::Company;
-use multiflexi_core::tenancy::{EnvLayer, check_env_names};
+use multiflexi_core::tenancy::check_company_env;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -179,14 +179,7 @@ pub async fn create(
     c.enabled = body.enabled.unwrap_or(true);
     if let Some(env) = &body.environment {
         c.environment = to_environment("environment", env, |_| false)?;
-        check_env_names(
-            caller.scope,
-            None,
-            &[],
-            EnvLayer::Company,
-            "environment",
-            c.environment.iter().map(|(k, _)| k),
-        )?;
+        check_company_env(caller.scope, c.environment.iter().map(|(k, _)| k))?;
     }
     let c = state.store.create_company(&c).await?;
     caller

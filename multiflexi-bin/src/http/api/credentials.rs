@@ -10,7 +10,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use multiflexi_core::model::Credential;
-use multiflexi_core::tenancy::{EnvLayer, check_env_names};
+use multiflexi_core::tenancy::check_credential;
 use multiflexi_core::{CompanyId, CredentialId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -199,14 +199,7 @@ pub async fn create(
         }
         credential = credential.with_field(&f.name, &f.value, f.secret);
     }
-    check_env_names(
-        caller.scope,
-        None,
-        &[],
-        EnvLayer::Credential,
-        "fields",
-        credential.fields.iter().map(|f| f.name.as_str()),
-    )?;
+    check_credential(caller.scope, &credential)?;
     state.store.get_company(company).await?;
     let c = state.store.create_credential(&credential).await?;
     caller
