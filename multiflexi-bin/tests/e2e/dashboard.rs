@@ -1261,7 +1261,10 @@ async fn browser_executes_a_template_and_downloads_stdout() {
             .await?
             .click()
             .await?;
-        let h1 = browser.wait().for_element(Locator::Css("h1")).await?;
+        // Wait for an element only the overview has: the sign-in page's own h1 would be found
+        // before the navigation and then go stale.
+        browser.wait().for_element(Locator::Css("#recent")).await?;
+        let h1 = browser.find(Locator::Css("h1")).await?;
         assert_eq!(h1.text().await?, "Overview");
         assert_eq!(browser.current_url().await?.path(), "/");
         for (id, status, colour) in &expected {
@@ -1290,16 +1293,20 @@ async fn browser_executes_a_template_and_downloads_stdout() {
             .await?;
         save_screenshot("templates.png", &browser.screenshot().await?);
         execute.click().await?;
-        let article = browser
-            .wait()
-            .for_element(Locator::Css("article#job"))
-            .await?;
-        let job_id: i64 = article
-            .attr("data-job-id")
-            .await?
-            .unwrap_or_default()
-            .parse()
-            .unwrap();
+        // The job page reloads itself when the job ends, which can happen between finding the
+        // article and reading it: read until one read succeeds.
+        let job_id: i64 = wait_for("the new job's page", || async {
+            browser
+                .find(Locator::Css("article#job"))
+                .await
+                .ok()?
+                .attr("data-job-id")
+                .await
+                .ok()??
+                .parse()
+                .ok()
+        })
+        .await;
         assert_eq!(
             browser.current_url().await?.path(),
             format!("/jobs/{job_id}")
