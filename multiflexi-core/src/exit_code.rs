@@ -11,6 +11,7 @@
 //! | platform_error | -1 | `platform_error` | cyan `bg-info` | transient platform error, retry recommended | yes |
 //! | timeout | 128+signal | `timeout` | red `bg-danger` | killed after running past its time limit | app's `exitCodes` |
 //! | oom | 128+signal | `oom` | red `bg-danger` | killed for exceeding its memory limit | app's `exitCodes` |
+//! | cpu_limit | 128+signal | `cpu_limit` | red `bg-danger` | killed for using up its CPU-time limit | app's `exitCodes` |
 //! | cancelled | 128+signal | `cancelled` | grey `bg-secondary` | cancelled by an operator or replaced by a newer run | no |
 //!
 //! The class follows the job's [`Outcome`] — the stored verdict — so a badge never disagrees with
@@ -53,6 +54,7 @@ pub fn classify(outcome: Outcome, exitcode: Option<i32>) -> ExitClass {
         Outcome::Lost | Outcome::PlatformError => ("bg-info", PLATFORM),
         Outcome::Timeout => ("bg-danger", "killed after running past its time limit"),
         Outcome::Oom => ("bg-danger", "killed for exceeding its memory limit"),
+        Outcome::CpuLimit => ("bg-danger", "killed for using up its CPU-time limit"),
         Outcome::Cancelled => (
             "bg-secondary",
             "cancelled by an operator or replaced by a newer run",
@@ -131,7 +133,7 @@ mod tests {
 
     /// The module table, row by row: (outcome, a representative code, status, colour, meaning,
     /// retry hint without app information).
-    const TABLE: [(Outcome, i32, &str, &str, &str, bool); 10] = [
+    const TABLE: [(Outcome, i32, &str, &str, &str, bool); 11] = [
         (
             Outcome::Success,
             0,
@@ -203,6 +205,14 @@ mod tests {
             "oom",
             "bg-danger",
             "killed for exceeding its memory limit",
+            false,
+        ),
+        (
+            Outcome::CpuLimit,
+            137,
+            "cpu_limit",
+            "bg-danger",
+            "killed for using up its CPU-time limit",
             false,
         ),
     ];

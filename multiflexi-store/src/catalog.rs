@@ -291,6 +291,8 @@ impl SqlStore {
             retry_on_exit_codes: Set(to_json(&t.retry.retry_on_exit_codes)),
             timeout: Set(t.timeout.map(i64::from)),
             memory_limit_mb: Set(t.memory_limit_mb.map(i64::from)),
+            pids_max: Set(t.pids_max.map(i64::from)),
+            cpu_seconds: Set(t.cpu_seconds.map(i64::from)),
             concurrency_policy: Set(t.concurrency_policy.as_str().to_string()),
             catchup: Set(t.catchup.as_str().to_string()),
             created: Set(ts_opt(t.created)),

@@ -77,6 +77,7 @@ pub(crate) fn app_to_model(app: &App) -> apps::Model {
         artifacts: to_json(&app.artifacts),
         exit_codes: to_json(&app.exit_codes),
         enabled: app.enabled,
+        container: to_json(&app.container),
         created: ts_opt(app.created),
         updated: ts_opt(app.updated),
     }
@@ -100,6 +101,7 @@ pub(crate) fn app_from_model(m: apps::Model) -> Result<App> {
     app.artifacts = from_json("app artifacts", &m.artifacts)?;
     app.exit_codes = from_json("app exit codes", &m.exit_codes)?;
     app.enabled = m.enabled;
+    app.container = from_json("app container security", &m.container)?;
     app.created = utc_opt(m.created);
     app.updated = utc_opt(m.updated);
     Ok(app)
@@ -137,6 +139,11 @@ pub(crate) fn template_from_model(
     t.memory_limit_mb = m
         .memory_limit_mb
         .map(|v| u32_of("memory_limit_mb", v))
+        .transpose()?;
+    t.pids_max = m.pids_max.map(|v| u32_of("pids_max", v)).transpose()?;
+    t.cpu_seconds = m
+        .cpu_seconds
+        .map(|v| u32_of("cpu_seconds", v))
         .transpose()?;
     t.concurrency_policy = parse::<ConcurrencyPolicy>("concurrency_policy", &m.concurrency_policy)?;
     t.catchup = parse::<CatchupPolicy>("catchup", &m.catchup)?;
@@ -237,6 +244,17 @@ fn spec_from_model(keys: &Keyring, m: &job::Model) -> std::result::Result<JobSpe
         .map(|v| u32_of("memory_limit_mb", v))
         .transpose()
         .map_err(plain_err)?;
+    spec.pids_max = m
+        .pids_max
+        .map(|v| u32_of("pids_max", v))
+        .transpose()
+        .map_err(plain_err)?;
+    spec.cpu_seconds = m
+        .cpu_seconds
+        .map(|v| u32_of("cpu_seconds", v))
+        .transpose()
+        .map_err(plain_err)?;
+    spec.container = from_json("job container security", &m.container).map_err(plain_err)?;
     spec.artifacts = from_json("job artifact patterns", &m.artifact_patterns).map_err(plain_err)?;
     spec.timezone = m.timezone.clone();
     Ok(spec)

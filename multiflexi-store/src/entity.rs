@@ -71,6 +71,8 @@ pub mod apps {
         /// Exit code descriptions (JSON).
         pub exit_codes: String,
         pub enabled: bool,
+        /// `ContainerSecurity` as JSON (migration 5).
+        pub container: String,
         pub created: Option<Ts>,
         pub updated: Option<Ts>,
     }
@@ -174,6 +176,9 @@ pub mod runtemplate {
         pub catchup: String,
         pub created: Option<Ts>,
         pub updated: Option<Ts>,
+        /// Migration 5.
+        pub pids_max: Option<i64>,
+        pub cpu_seconds: Option<i64>,
     }
     no_relations!();
 }
@@ -256,6 +261,10 @@ pub mod job {
         pub preserved: Option<Ts>,
         /// Launches that failed before the application started (migration 4).
         pub launch_failures: i32,
+        /// Migration 5: the job's process and CPU-time limits, the app's container needs (JSON).
+        pub pids_max: Option<i64>,
+        pub cpu_seconds: Option<i64>,
+        pub container: String,
     }
     no_relations!();
 }

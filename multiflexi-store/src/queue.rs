@@ -282,6 +282,9 @@ impl SqlStore {
             end: Set(None),
             preserved: Set(None),
             launch_failures: Set(0),
+            pids_max: Set(new.spec.pids_max.map(i64::from)),
+            cpu_seconds: Set(new.spec.cpu_seconds.map(i64::from)),
+            container: Set(to_json(&new.spec.container)),
         };
         let id = job::Entity::insert(am)
             .exec(c)

@@ -189,7 +189,7 @@ pub(crate) const JOB_COLUMNS: &str = r#""id", "runtemplate_id", "company_id", "a
     "after", "exitcode", "pid", "external_id", "lease_owner", "lease_expires",
     "lease_token", "cancel_requested", "idempotency_key", "trace_context", "stdout",
     "stderr", "created", "scheduled", "queued", "begin", "end", "preserved",
-    "launch_failures""#;
+    "launch_failures", "pids_max", "cpu_seconds", "container""#;
 
 /// A whole `job` row selected as [`JOB_COLUMNS`], read by position.
 pub(crate) fn job_model(row: &rusqlite::Row<'_>) -> rusqlite::Result<job::Model> {
@@ -234,6 +234,9 @@ pub(crate) fn job_model(row: &rusqlite::Row<'_>) -> rusqlite::Result<job::Model>
         end: ts_col(row, 37)?,
         preserved: ts_col(row, 38)?,
         launch_failures: row.get(39)?,
+        pids_max: row.get(40)?,
+        cpu_seconds: row.get(41)?,
+        container: row.get(42)?,
     })
 }
 

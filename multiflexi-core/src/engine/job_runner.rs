@@ -428,6 +428,12 @@ fn launch_spec(job: &Job, executor_id: &str, work_dir: PathBuf) -> LaunchSpec {
     spec.image = job.spec.image.clone();
     spec.timeout = job.spec.timeout.map(|s| Duration::from_secs(u64::from(s)));
     spec.memory_limit_mb = job.spec.memory_limit_mb;
+    spec.pids_max = job.spec.pids_max;
+    spec.cpu_limit = job
+        .spec
+        .cpu_seconds
+        .map(|s| Duration::from_secs(u64::from(s)));
+    spec.container = job.spec.container.clone();
     spec.artifacts = job.spec.artifacts.clone();
     spec.timezone = job.spec.timezone.clone();
     spec.retry_of = job.retry_of;

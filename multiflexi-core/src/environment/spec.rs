@@ -24,7 +24,8 @@ pub struct PreparedSpec {
 /// | `args` | `cmdparams`, split, macros substituted |
 /// | `env` | the five layers (without `MULTIFLEXI_JOB_ID`, which the engine adds at launch) |
 /// | `image` | the app's `ociimage` (blank → `None`) |
-/// | `timeout`, `memory_limit_mb`, `timezone` | the run template |
+/// | `timeout`, `memory_limit_mb`, `pids_max`, `cpu_seconds`, `timezone` | the run template |
+/// | `container` (capabilities, read-only root) | the app |
 /// | `artifacts` | the `path` of each of the app's artifact patterns |
 ///
 /// Errors ([`Error::InvalidInput`]) besides those of [`assemble`] and [`build_command`]:
@@ -74,6 +75,9 @@ pub fn prepare_spec(sources: &EnvSources<'_>) -> Result<PreparedSpec> {
         image,
         timeout: template.timeout,
         memory_limit_mb: template.memory_limit_mb,
+        pids_max: template.pids_max,
+        cpu_seconds: template.cpu_seconds,
+        container: app.container.clone(),
         artifacts: app.artifacts.iter().map(|a| a.path.clone()).collect(),
         timezone: template.timezone.clone(),
     };
@@ -103,6 +107,8 @@ mod tests {
         template.config.set("NUMBER", "100");
         template.timeout = Some(600);
         template.memory_limit_mb = Some(256);
+        template.pids_max = Some(64);
+        template.cpu_seconds = Some(30);
         template.timezone = "Europe/Prague".into();
         template.executor = ExecutorKind::Podman;
         let one_off = Environment::new().with("UNIT", "EUR");
@@ -120,6 +126,7 @@ mod tests {
         );
         assert_eq!(spec.timeout, Some(600));
         assert_eq!(spec.memory_limit_mb, Some(256));
+        assert_eq!((spec.pids_max, spec.cpu_seconds), (Some(64), Some(30)));
         assert_eq!(spec.timezone, "Europe/Prague");
         assert_eq!(spec.artifacts, ["reports/*.pdf", "summary.json"]);
         assert_eq!(spec.env.get("SMTP_PASSWORD"), Some("pw"));

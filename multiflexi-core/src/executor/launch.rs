@@ -1,5 +1,6 @@
 use crate::ids::{AppId, CompanyId, JobId, RunTemplateId};
 use crate::lifecycle::Outcome;
+use crate::model::ContainerSecurity;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -36,6 +37,12 @@ pub struct LaunchSpec {
     pub timeout: Option<Duration>,
     /// Memory limit in MiB.
     pub memory_limit_mb: Option<u32>,
+    /// Limit on the job's processes and threads alive at once.
+    pub pids_max: Option<u32>,
+    /// CPU time (user + system) the job may use before it is killed.
+    pub cpu_limit: Option<Duration>,
+    /// What the app needs from a container sandbox.
+    pub container: ContainerSecurity,
     /// Result-file glob patterns, relative to the work directory.
     pub artifacts: Vec<String>,
     /// IANA timezone for `TZ`.
@@ -66,6 +73,9 @@ impl LaunchSpec {
             image: None,
             timeout: None,
             memory_limit_mb: None,
+            pids_max: None,
+            cpu_limit: None,
+            container: ContainerSecurity::default(),
             artifacts: Vec::new(),
             timezone: "UTC".into(),
             retry_of: None,
@@ -122,6 +132,8 @@ pub struct ExitReport {
     pub cancelled: bool,
     /// Killed for exceeding its memory limit.
     pub oom: bool,
+    /// Killed for using up its CPU-time limit.
+    pub cpu_limited: bool,
     /// Peak resident memory, bytes.
     pub peak_rss_bytes: Option<u64>,
     /// User + system CPU time.
@@ -136,6 +148,7 @@ impl ExitReport {
             timed_out: false,
             cancelled: false,
             oom: false,
+            cpu_limited: false,
             peak_rss_bytes: None,
             cpu_time: None,
         }
@@ -157,7 +170,7 @@ impl ExitReport {
         }
     }
 
-    /// The outcome: cancelled, timeout, oom win over the exit code.
+    /// The outcome: cancelled, timeout, oom, cpu limit win over the exit code.
     pub fn outcome(&self) -> Outcome {
         if self.cancelled {
             Outcome::Cancelled
@@ -165,6 +178,8 @@ impl ExitReport {
             Outcome::Timeout
         } else if self.oom {
             Outcome::Oom
+        } else if self.cpu_limited {
+            Outcome::CpuLimit
         } else {
             Outcome::from_exit_code(self.exitcode())
         }

@@ -22,6 +22,8 @@ pub enum Outcome {
     Cancelled,
     /// Killed for exceeding its memory limit.
     Oom,
+    /// Killed for using up its CPU-time limit (`cpu_seconds`).
+    CpuLimit,
     /// Its lease expired: the executor running it died or lost contact.
     Lost,
     /// The platform failed (engine or API unreachable, image missing…).
@@ -30,7 +32,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in declaration order.
-    pub const ALL: [Outcome; 10] = [
+    pub const ALL: [Outcome; 11] = [
         Outcome::Success,
         Outcome::Warning,
         Outcome::Failed,
@@ -39,6 +41,7 @@ impl Outcome {
         Outcome::Timeout,
         Outcome::Cancelled,
         Outcome::Oom,
+        Outcome::CpuLimit,
         Outcome::Lost,
         Outcome::PlatformError,
     ];
@@ -66,6 +69,7 @@ impl Outcome {
             Outcome::Timeout => "timeout",
             Outcome::Cancelled => "cancelled",
             Outcome::Oom => "oom",
+            Outcome::CpuLimit => "cpu_limit",
             Outcome::Lost => "lost",
             Outcome::PlatformError => "platform_error",
         }

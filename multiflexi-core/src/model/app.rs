@@ -1,4 +1,4 @@
-use super::LocalizedText;
+use super::{ContainerSecurity, LocalizedText};
 use crate::ids::AppId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,9 @@ pub struct App {
     pub artifacts: Vec<ArtifactPattern>,
     /// The app's own exit-code descriptions, layered over the standard table.
     pub exit_codes: BTreeMap<i32, ExitCodeInfo>,
+    /// What it needs from a container sandbox (capabilities, read-only root file system).
+    #[serde(default)]
+    pub container: ContainerSecurity,
     /// Whether run templates may use it.
     pub enabled: bool,
     /// When it was first stored.
@@ -67,6 +70,7 @@ impl App {
             environment: Vec::new(),
             artifacts: Vec::new(),
             exit_codes: BTreeMap::new(),
+            container: ContainerSecurity::default(),
             enabled: true,
             created: None,
             updated: None,

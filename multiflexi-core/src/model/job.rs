@@ -1,4 +1,4 @@
-use super::{Environment, ExecutorKind};
+use super::{ContainerSecurity, Environment, ExecutorKind};
 use crate::ids::{AppId, CompanyId, JobId, RunTemplateId};
 use crate::lifecycle::{Outcome, Phase, Trigger};
 use chrono::{DateTime, Utc};
@@ -22,6 +22,15 @@ pub struct JobSpec {
     pub timeout: Option<u32>,
     /// Memory limit in MiB.
     pub memory_limit_mb: Option<u32>,
+    /// Limit on processes and threads alive at once.
+    #[serde(default)]
+    pub pids_max: Option<u32>,
+    /// CPU time (user + system) before the job is killed, seconds.
+    #[serde(default)]
+    pub cpu_seconds: Option<u32>,
+    /// What the app needs from a container sandbox.
+    #[serde(default)]
+    pub container: ContainerSecurity,
     /// Result-file patterns (relative to the job's work directory).
     pub artifacts: Vec<String>,
     /// IANA timezone given to the job as `TZ`.

@@ -3,6 +3,7 @@
 mod app;
 mod artifact;
 mod company;
+mod container;
 mod credential;
 mod environment;
 mod executor_kind;
@@ -13,6 +14,7 @@ mod runtemplate;
 pub use app::{App, ArtifactPattern, EnvFieldDef, EnvFieldType, ExitCodeInfo};
 pub use artifact::{Artifact, ArtifactMeta};
 pub use company::Company;
+pub use container::{ContainerSecurity, LINUX_CAPABILITIES};
 pub use credential::{Credential, CredentialField};
 pub use environment::{EnvValue, Environment};
 pub use executor_kind::ExecutorKind;

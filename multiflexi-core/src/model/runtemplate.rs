@@ -103,6 +103,12 @@ pub struct RunTemplate {
     pub timeout: Option<u32>,
     /// Per-job memory limit in MiB.
     pub memory_limit_mb: Option<u32>,
+    /// Per-job limit on processes and threads alive at once (a fork past it fails with EAGAIN).
+    #[serde(default)]
+    pub pids_max: Option<u32>,
+    /// Per-job CPU time (user + system, all of the job's processes) before it is killed.
+    #[serde(default)]
+    pub cpu_seconds: Option<u32>,
     /// Outstanding-job policy.
     pub concurrency_policy: ConcurrencyPolicy,
     /// Missed-slot policy.
@@ -136,6 +142,8 @@ impl RunTemplate {
             retry: RetryPolicy::default(),
             timeout: None,
             memory_limit_mb: None,
+            pids_max: None,
+            cpu_seconds: None,
             concurrency_policy: ConcurrencyPolicy::Forbid,
             catchup: CatchupPolicy::Skip,
             created: None,

@@ -33,6 +33,10 @@ fn full_app() -> App {
         .with_field(EnvFieldDef::new("ABRAFLEXI_PASSWORD", EnvFieldType::Password).required())
         .with_field(EnvFieldDef::new("DAYS", EnvFieldType::Integer).with_default("7"))
         .with_artifact(ArtifactPattern::new("report-*.json", "json"));
+    app.container = crate::model::ContainerSecurity::new()
+        .with_capabilities(["CHOWN", "NET_RAW"])
+        .expect("known capabilities")
+        .with_read_only_root_fs(true);
     app.uuid = Some("b5f8d9a0-5c3e-4a3b-9f0e-0123456789ab".into());
     app.name = localized(&[("en", "Invoice matcher"), ("cs", "Párovač faktur")]);
     app.description = localized(&[("", "Matches bank payments ✓"), ("cs", "Páruje platby")]);
@@ -250,6 +254,8 @@ pub async fn runtemplate_round_trip_every_field(h: &StoreHarness) {
     t.credentials = vec![cred2.id, cred.id];
     t.timeout = Some(3600);
     t.memory_limit_mb = Some(512);
+    t.pids_max = Some(64);
+    t.cpu_seconds = Some(90);
     t.concurrency_policy = ConcurrencyPolicy::Replace;
     t.catchup = CatchupPolicy::Once;
     let stored = s.create_runtemplate(&t).await.unwrap();

@@ -89,6 +89,12 @@ pub(crate) fn spec() -> JobSpec {
     spec.image = Some("busybox:static".into());
     spec.timeout = Some(60);
     spec.memory_limit_mb = Some(128);
+    spec.pids_max = Some(32);
+    spec.cpu_seconds = Some(20);
+    spec.container = crate::model::ContainerSecurity::new()
+        .with_capabilities(["NET_BIND_SERVICE"])
+        .expect("a known capability")
+        .with_read_only_root_fs(true);
     spec.artifacts = vec!["*.json".into(), "out/report.csv".into()];
     spec.timezone = "UTC".into();
     spec

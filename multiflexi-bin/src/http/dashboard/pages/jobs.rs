@@ -19,7 +19,7 @@ use serde::Deserialize;
 const PAGE: u64 = 50;
 
 /// The status words a job can have ([`Job::status`](multiflexi_core::Job::status)).
-pub(crate) const STATUSES: [&str; 14] = [
+pub(crate) const STATUSES: [&str; 15] = [
     "pending",
     "scheduled",
     "queued",
@@ -31,6 +31,7 @@ pub(crate) const STATUSES: [&str; 14] = [
     "not_found",
     "timeout",
     "oom",
+    "cpu_limit",
     "cancelled",
     "lost",
     "platform_error",
