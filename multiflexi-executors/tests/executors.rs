@@ -26,6 +26,9 @@ fn executor_id(backend: &str, case: &str) -> String {
 #[path = "native/supervisor.rs"]
 mod native_supervisor;
 
+#[path = "native/rlimits.rs"]
+mod native_rlimits;
+
 mod native {
     use super::*;
     use multiflexi_executors::{NativeConfig, NativeExecutor};
@@ -98,30 +101,45 @@ mod native {
 
     multiflexi_core::executor_conformance_tests!(harness);
 
+    /// Which mechanism enforces each limit here. Where the integration services are required
+    /// (CI, as root), every limit must be carried by a cgroup: a machine that silently fell back
+    /// to rlimits fails here rather than passing the limit cases by skipping them.
     #[test]
-    fn capabilities_are_exactly() {
+    fn limits_are_enforced_by_cgroups_and_claimed_exactly() {
         let exec = executor();
-        let memory = if exec.memory_backend().is_cgroup() {
+        let cgroups = exec.cgroup_backend();
+        println!("native job limits: {}", cgroups.describe());
+        if std::env::var_os("MULTIFLEXI_REQUIRE_INTEGRATION").is_some() {
+            assert!(
+                cgroups.limits_memory() && cgroups.limits_pids() && cgroups.counts_cpu(),
+                "{cgroups:?}: {}",
+                cgroups.describe()
+            );
+        }
+        let memory = if cgroups.limits_memory() {
             Capability::MemoryLimit
         } else {
             Capability::MemoryLimitBestEffort
         };
-        println!("memory backend: {:?}", exec.memory_backend());
-        assert_eq!(
-            exec.capabilities(),
-            Capabilities::new([
-                Capability::SeparateStreams,
-                Capability::Streaming,
-                Capability::Timeout,
-                Capability::Cancel,
-                Capability::ResultFiles,
-                memory,
-                Capability::EnvIsolation,
-                Capability::ResourceUsage,
-                Capability::Reap,
-                Capability::HostPrograms,
-            ])
-        );
+        let mut want = Capabilities::new([
+            Capability::SeparateStreams,
+            Capability::Streaming,
+            Capability::Timeout,
+            Capability::Cancel,
+            Capability::ResultFiles,
+            memory,
+            Capability::EnvIsolation,
+            Capability::ResourceUsage,
+            Capability::Reap,
+            Capability::HostPrograms,
+        ]);
+        if cgroups.limits_pids() {
+            want.insert(Capability::PidsLimit);
+        }
+        if cgroups.counts_cpu() {
+            want.insert(Capability::CpuTimeLimit);
+        }
+        assert_eq!(exec.capabilities(), want);
     }
 }
 

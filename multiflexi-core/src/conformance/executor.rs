@@ -681,6 +681,61 @@ pub async fn memory_limit_oom(exec: &dyn Executor, programs: &TestPrograms) {
     assert!(!show(&rec.stdout()).contains("survived"));
 }
 
+/// A job that starts more processes than `pids_max` allows is refused the extra forks (EAGAIN:
+/// the shell reports it cannot fork) while the processes it already has keep running.
+pub async fn pids_limit_refuses_fork(exec: &dyn Executor, programs: &TestPrograms) {
+    if lacks(exec, "pids_limit_refuses_fork", &[Capability::PidsLimit]) {
+        return;
+    }
+    let io = RecordingIo::new();
+    // Each background sleep is one more process; the eighth cannot be forked with 6 allowed.
+    let mut spec = programs.script(
+        "i=0; while [ $i -lt 8 ]; do {t}sleep 30 & i=$((i+1)); echo started $i; done; echo all started",
+    );
+    spec.pids_max = Some(6);
+    spec.timeout = Some(programs.patience);
+    let report = run(exec, &spec, &io).await;
+    let rec = io.snapshot();
+    assert_started_once(&rec, "pids_limit_refuses_fork");
+    let (out, err) = (show(&rec.stdout()), show(&rec.stderr()));
+    assert!(
+        !out.contains("all started"),
+        "{report:?}\nstdout: {out}\nstderr: {err}"
+    );
+    assert!(
+        out.contains("started 1"),
+        "the first forks succeed: {out}\nstderr: {err}"
+    );
+    assert!(
+        err.to_ascii_lowercase().contains("fork")
+            || err.contains("Resource temporarily unavailable"),
+        "the shell says why: {err}"
+    );
+    assert!(!report.timed_out, "{report:?}");
+}
+
+/// A job that uses up its CPU-time budget is killed and reported as `cpu_limit`.
+pub async fn cpu_limit_kills(exec: &dyn Executor, programs: &TestPrograms) {
+    if lacks(exec, "cpu_limit_kills", &[Capability::CpuTimeLimit]) {
+        return;
+    }
+    let io = RecordingIo::new();
+    let mut spec = programs.script("echo spinning; while :; do :; done");
+    spec.cpu_limit = Some(Duration::from_secs(1));
+    spec.timeout = Some(programs.patience);
+    let report = run(exec, &spec, &io).await;
+    let rec = io.snapshot();
+    assert_started_once(&rec, "cpu_limit_kills");
+    assert!(show(&rec.stdout()).contains("spinning"));
+    assert!(report.cpu_limited && !report.timed_out, "{report:?}");
+    assert_eq!(report.outcome(), Outcome::CpuLimit);
+    let used = report.cpu_time.unwrap_or_default();
+    assert!(
+        used >= Duration::from_millis(900),
+        "killed before its budget: {used:?}"
+    );
+}
+
 /// Expands every executor conformance case into a named `#[tokio::test]`.
 ///
 /// `$harness` is a path to `async fn(case: &'static str) -> Option<(Arc<dyn Executor>, TestPrograms)>`;
@@ -705,6 +760,8 @@ macro_rules! executor_conformance_tests {
             binary_output_passthrough,
             reap_after_executor_death,
             memory_limit_oom,
+            pids_limit_refuses_fork,
+            cpu_limit_kills,
         );
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {

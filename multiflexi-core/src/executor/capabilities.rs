@@ -19,6 +19,10 @@ pub enum Capability {
     MemoryLimit,
     /// Memory limits are best effort (RLIMIT_AS).
     MemoryLimitBestEffort,
+    /// `pids_max` is enforced for the whole job (a fork past it fails with EAGAIN).
+    PidsLimit,
+    /// A CPU-time budget (`cpu_limit`) kills the job when used up (outcome `cpu_limit`).
+    CpuTimeLimit,
     /// The job sees only its own environment, never the daemon's.
     EnvIsolation,
     /// Peak memory and CPU time are reported.
@@ -39,6 +43,11 @@ impl Capabilities {
     /// A set of capabilities.
     pub fn new(caps: impl IntoIterator<Item = Capability>) -> Self {
         Self(caps.into_iter().collect())
+    }
+
+    /// Adds `cap`.
+    pub fn insert(&mut self, cap: Capability) {
+        self.0.insert(cap);
     }
 
     /// Whether it has `cap`.

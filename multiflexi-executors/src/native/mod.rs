@@ -1,22 +1,23 @@
 //! [`NativeExecutor`]: runs a job as a local process.
 
+mod cgroup;
 mod job_users;
-mod memory;
 mod registry;
 mod spawner;
 mod supervisor;
 
+pub use cgroup::{CgroupBackend, Controller};
 pub use job_users::{DEFAULT_JOB_UIDS, JobUsers, parse_uid_range};
-pub use memory::MemoryBackend;
 
 use crate::results::ResultMatcher;
 use async_trait::async_trait;
-use memory::JobCgroup;
+use cgroup::{CgroupLimits, JobCgroup};
 use multiflexi_core::artifact::sanitize_name;
 use multiflexi_core::executor::{
     Capabilities, Capability, ExitReport, JobIo, LaunchSpec, Leftover, RunHandle, Termination,
 };
 use multiflexi_core::{Error, Executor, ExecutorKind, JobId, Result};
+use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::ffi::CString;
@@ -41,8 +42,8 @@ pub struct NativeConfig {
     /// Size of one read from the job's stdout / stderr; bounds the executor's memory per job.
     /// Default 64 KiB.
     pub read_chunk: usize,
-    /// How memory limits are enforced; `None` probes the machine ([`MemoryBackend::detect`]).
-    pub memory_backend: Option<MemoryBackend>,
+    /// How per-job cgroups are made; `None` probes the machine ([`CgroupBackend::detect`]).
+    pub cgroups: Option<CgroupBackend>,
     /// Where running jobs are recorded (per executor id) so that `reap` can kill what a dead
     /// executor left behind. Default `<temp dir>/multiflexi-native`.
     pub state_dir: PathBuf,
@@ -56,7 +57,7 @@ impl Default for NativeConfig {
         Self {
             kill_grace: Duration::from_secs(5),
             read_chunk: 64 * 1024,
-            memory_backend: None,
+            cgroups: None,
             state_dir: std::env::temp_dir().join("multiflexi-native"),
             job_users: JobUsers::Daemon {
                 why: "not configured (NativeConfig::job_users)".into(),
@@ -84,9 +85,9 @@ impl NativeConfig {
         self
     }
 
-    /// Builder: the memory-limit backend (instead of probing).
-    pub fn with_memory_backend(mut self, backend: MemoryBackend) -> Self {
-        self.memory_backend = Some(backend);
+    /// Builder: how per-job cgroups are made (instead of probing).
+    pub fn with_cgroups(mut self, backend: CgroupBackend) -> Self {
+        self.cgroups = Some(backend);
         self
     }
 }
@@ -98,7 +99,8 @@ impl NativeConfig {
 ///   variables) is set; the working directory is `spec.work_dir` (created if missing); stdin is
 ///   `/dev/null`.
 /// - The job runs in its own process group, and in its own cgroup where the machine allows one
-///   ([`MemoryBackend`]). A timeout or cancel sends SIGTERM to the group, then SIGKILL after
+///   ([`CgroupBackend`]), which carries its memory, pids and CPU-time limits (rlimits where no
+///   cgroup controller can: see the table in `cgroup.rs`). A timeout or cancel sends SIGTERM to the group, then SIGKILL after
 ///   [`NativeConfig::kill_grace`]; whatever is left of the group and of the cgroup when the main
 ///   process ends is killed too, so nothing of a job outlives it.
 /// - A job dies with its executor process, even when that executor never comes back: a
@@ -111,13 +113,16 @@ impl NativeConfig {
 ///   permission denied) and the OS error on stderr, after `started` with no pid.
 /// - Result files: regular files (not symlinks) under the work directory matching
 ///   `spec.artifacts`, plus the `RESULT_FILE` the job's env names (if inside the work directory).
-/// - Peak RSS and CPU time come from `wait4`. Memory limits: see [`MemoryBackend`].
+/// - Peak RSS and CPU time come from `wait4`. Limits: see [`CgroupBackend`]. `pids_max` counts
+///   the job's processes and threads; the per-job supervisor is not counted against it.
+/// - `cpu_limit`: the cgroup's CPU counter is read every 100 ms, and the job is killed (SIGKILL,
+///   no grace) once it reaches the limit: outcome `cpu_limit`.
 /// - Each running job is recorded under [`NativeConfig::state_dir`] by executor id; `reap` kills
 ///   the process groups a dead executor's records name (when their leaders still run).
 #[derive(Debug)]
 pub struct NativeExecutor {
     config: NativeConfig,
-    memory: MemoryBackend,
+    cgroups: CgroupBackend,
 }
 
 impl Default for NativeExecutor {
@@ -127,18 +132,15 @@ impl Default for NativeExecutor {
 }
 
 impl NativeExecutor {
-    /// A native executor; probes for a memory cgroup unless the config names a backend.
+    /// A native executor; probes for cgroups unless the config names a backend.
     pub fn new(config: NativeConfig) -> Self {
-        let memory = config
-            .memory_backend
-            .clone()
-            .unwrap_or_else(MemoryBackend::detect);
-        Self { config, memory }
+        let cgroups = config.cgroups.clone().unwrap_or_else(CgroupBackend::detect);
+        Self { config, cgroups }
     }
 
-    /// How memory limits are enforced on this machine.
-    pub fn memory_backend(&self) -> &MemoryBackend {
-        &self.memory
+    /// How per-job cgroups are made, so how each limit is enforced on this machine.
+    pub fn cgroup_backend(&self) -> &CgroupBackend {
+        &self.cgroups
     }
 }
 
@@ -148,6 +150,7 @@ static NONCE: AtomicU64 = AtomicU64::new(0);
 enum Stop {
     Timeout,
     Cancel,
+    CpuLimit,
 }
 
 /// Kills the job's process group if `launch` is dropped before the job ended.
@@ -171,12 +174,12 @@ impl Executor for NativeExecutor {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let memory = if self.memory.is_cgroup() {
+        let memory = if self.cgroups.limits_memory() {
             Capability::MemoryLimit
         } else {
             Capability::MemoryLimitBestEffort
         };
-        Capabilities::new([
+        let mut caps = Capabilities::new([
             Capability::SeparateStreams,
             Capability::Streaming,
             Capability::Timeout,
@@ -187,7 +190,14 @@ impl Executor for NativeExecutor {
             Capability::ResourceUsage,
             Capability::Reap,
             Capability::HostPrograms,
-        ])
+        ]);
+        if self.cgroups.limits_pids() {
+            caps.insert(Capability::PidsLimit);
+        }
+        if self.cgroups.counts_cpu() {
+            caps.insert(Capability::CpuTimeLimit);
+        }
+        caps
     }
 
     async fn launch(
@@ -236,27 +246,44 @@ impl Executor for NativeExecutor {
             cmd.uid(u.uid).gid(u.uid).env("TMPDIR", tmp);
         }
 
-        // Every job gets a cgroup where this machine allows one: it carries the memory limit,
-        // and it finds the job's processes that left its process group (setsid) when the job
-        // must die.
-        let limit = spec.memory_limit_mb.map(|mb| u64::from(mb) << 20);
-        let cgroup = if self.memory.is_cgroup() {
+        // Every job gets a cgroup where this machine allows one: it carries the limits, and it
+        // finds the job's processes that left its process group (setsid) when the job must die.
+        // A limit no cgroup controller here can carry falls back to an rlimit.
+        let limits = CgroupLimits {
+            memory: spec.memory_limit_mb.map(|mb| u64::from(mb) << 20),
+            // The supervisor (one process) lives in the cgroup too.
+            pids: spec.pids_max.map(|n| n.saturating_add(1)),
+        };
+        let cgroup = if self.cgroups.is_cgroup() {
             let name = format!(
                 "job-{}-{}-{}",
                 spec.job_id,
                 std::process::id(),
                 NONCE.fetch_add(1, Ordering::Relaxed)
             );
-            let cg = JobCgroup::create(&self.memory, &name, limit)
+            let cg = JobCgroup::create(&self.cgroups, &name, limits)
                 .map_err(|e| platform("creating the job's cgroup", e))?;
-            join_cgroup_on_exec(&mut cmd, cg.procs_fd());
+            join_cgroups_on_exec(&mut cmd, cg.procs_fds());
             Some(cg)
         } else {
-            if let Some(bytes) = limit {
-                limit_address_space_on_exec(&mut cmd, bytes);
-            }
             None
         };
+        let mut rlimits = Vec::new();
+        if let (false, Some(bytes)) = (self.cgroups.limits_memory(), limits.memory) {
+            rlimits.push((Resource::RLIMIT_AS, bytes, bytes));
+        }
+        // RLIMIT_NPROC counts every process of the uid: a limit per job only when the job has
+        // a uid of its own.
+        if let (false, Some(n), Some(_)) = (self.cgroups.limits_pids(), limits.pids, &user) {
+            rlimits.push((Resource::RLIMIT_NPROC, u64::from(n), u64::from(n)));
+        }
+        if let (false, Some(cpu)) = (self.cgroups.counts_cpu(), spec.cpu_limit) {
+            let soft = cpu.as_secs().max(1);
+            rlimits.push((Resource::RLIMIT_CPU, soft, soft + 1));
+        }
+        if !rlimits.is_empty() {
+            set_rlimits_on_exec(&mut cmd, rlimits);
+        }
         let procs = cgroup
             .as_ref()
             .and_then(|cg| CString::new(cg.procs_path().into_os_string().into_vec()).ok());
@@ -396,6 +423,12 @@ impl NativeExecutor {
 
         let grace = self.config.kill_grace;
         let deadline = spec.timeout.map(|t| tokio::time::Instant::now() + t);
+        // The CPU-time budget, where the cgroup counts the job's CPU time.
+        let cpu_watch = spec
+            .cpu_limit
+            .zip(cgroup.filter(|cg| cg.cpu_used().is_some()));
+        let mut cpu_tick = tokio::time::interval(Duration::from_millis(100));
+        cpu_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let signal_job = |sig: Signal| {
             let _ = killpg(pid, sig);
             if let Some(cg) = cgroup {
@@ -422,6 +455,14 @@ impl NativeExecutor {
                     } else {
                         signal_job(Signal::SIGTERM);
                         kill_at = Some(tokio::time::Instant::now() + grace);
+                    }
+                }
+                _ = cpu_tick.tick(), if cpu_watch.is_some() && stop.is_none() => {
+                    if let Some((limit, cg)) = cpu_watch
+                        && cg.cpu_used().is_some_and(|used| used >= limit)
+                    {
+                        stop = Some(Stop::CpuLimit);
+                        signal_job(Signal::SIGKILL);
                     }
                 }
                 _ = sleep_opt(sleep_until) => {
@@ -471,7 +512,20 @@ impl NativeExecutor {
         report.timed_out = stop == Some(Stop::Timeout);
         report.cancelled = stop == Some(Stop::Cancel);
         report.peak_rss_bytes = Some(u64::try_from(rusage.ru_maxrss).unwrap_or(0) * 1024);
-        report.cpu_time = Some(timeval(rusage.ru_utime) + timeval(rusage.ru_stime));
+        // The cgroup counts every process of the job, also those the supervisor could not wait
+        // for (a job killed by its limits takes the supervisor with it).
+        let cpu_time = (timeval(rusage.ru_utime) + timeval(rusage.ru_stime))
+            .max(cgroup.and_then(JobCgroup::cpu_used).unwrap_or_default());
+        report.cpu_time = Some(cpu_time);
+        // Killed by the watch above, or by RLIMIT_CPU (SIGXCPU at the soft limit, SIGKILL at
+        // the hard one) where no cgroup counts CPU time.
+        report.cpu_limited = stop == Some(Stop::CpuLimit)
+            || (stop.is_none()
+                && spec.cpu_limit.is_some_and(|limit| {
+                    termination == Termination::Signaled(libc::SIGXCPU)
+                        || (termination == Termination::Signaled(libc::SIGKILL)
+                            && cpu_time >= limit)
+                }));
         Ok(report)
     }
 }
@@ -661,34 +715,39 @@ fn wait4(pid: i32) -> io::Result<(i32, libc::rusage)> {
     }
 }
 
-/// Makes the child join the job's memory cgroup (by writing `0`, "myself", to `cgroup.procs`)
-/// before it executes the job's program, so no allocation escapes the limit.
+/// Makes the child join every directory of the job's cgroup (by writing `0`, "myself", to each
+/// `cgroup.procs`) before it executes the job's program, so nothing escapes the limits.
 #[allow(unsafe_code)]
-fn join_cgroup_on_exec(cmd: &mut std::process::Command, procs_fd: i32) {
+fn join_cgroups_on_exec(cmd: &mut std::process::Command, procs_fds: Vec<i32>) {
     // SAFETY: the closure runs in the forked child before exec and only calls `write(2)`, which
-    // is async-signal-safe; it allocates nothing and touches no locks. `procs_fd` stays open in
-    // the parent (owned by the JobCgroup) until after spawn returns.
+    // is async-signal-safe, on a Vec allocated before the fork (only read here); it allocates
+    // nothing and touches no locks. The fds stay open in the parent (owned by the JobCgroup)
+    // until after spawn returns.
     unsafe {
         cmd.pre_exec(move || {
-            let r = libc::write(procs_fd, b"0".as_ptr().cast(), 1);
-            if r == 1 {
-                Ok(())
-            } else {
-                Err(io::Error::last_os_error())
+            for fd in &procs_fds {
+                let r = libc::write(*fd, b"0".as_ptr().cast(), 1);
+                if r != 1 {
+                    return Err(io::Error::last_os_error());
+                }
             }
+            Ok(())
         });
     }
 }
 
-/// Limits the child's address space (best effort; see [`MemoryBackend::Rlimit`]).
+/// Sets rlimits in the child, for the limits no cgroup controller carries (see `cgroup.rs`).
 #[allow(unsafe_code)]
-fn limit_address_space_on_exec(cmd: &mut std::process::Command, bytes: u64) {
+fn set_rlimits_on_exec(cmd: &mut std::process::Command, limits: Vec<(Resource, u64, u64)>) {
     // SAFETY: the closure runs in the forked child before exec and only calls `setrlimit(2)`,
-    // which is async-signal-safe; it allocates nothing.
+    // which is async-signal-safe, on a Vec allocated before the fork (only read); it allocates
+    // nothing.
     unsafe {
         cmd.pre_exec(move || {
-            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_AS, bytes, bytes)
-                .map_err(io::Error::from)
+            for (resource, soft, hard) in &limits {
+                setrlimit(*resource, *soft, *hard).map_err(io::Error::from)?;
+            }
+            Ok(())
         });
     }
 }

@@ -89,7 +89,7 @@ async fn native_job_dies_with_its_executor_even_when_it_never_comes_back() {
     executor.wait().unwrap();
     // Without a cgroup (no permission to make one) a setsid() child escapes: only the job's
     // process group is killed then.
-    let cgroup = NativeExecutor::default().memory_backend().is_cgroup();
+    let cgroup = NativeExecutor::default().cgroup_backend().is_cgroup();
     let watched = if cgroup {
         marker.clone()
     } else {
