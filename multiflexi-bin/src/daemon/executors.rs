@@ -124,18 +124,29 @@ pub async fn select(plan: Option<Vec<ExecutorKind>>, run: &RunArgs) -> anyhow::R
             ExecutorKind::Kubernetes => {
                 // Only when named: the cluster is inferred as kube does it (KUBECONFIG, or the
                 // in-cluster service account); MULTIFLEXI_KUBERNETES_NAMESPACE overrides the
-                // namespace. Connected lazily: an unreachable API server fails jobs with
-                // platform_error (retried per their templates), never the daemon.
+                // namespace, MULTIFLEXI_KUBERNETES_RUN_AS_USER the jobs' uid (a wrong value
+                // stops the daemon here rather than failing every job). Connected lazily: an
+                // unreachable API server fails jobs with platform_error (retried per their
+                // templates), never the daemon.
                 let mut config = KubernetesConfig::infer();
                 if let Ok(ns) = std::env::var("MULTIFLEXI_KUBERNETES_NAMESPACE") {
                     if !ns.trim().is_empty() {
                         config = config.with_namespace(ns.trim());
                     }
                 }
+                let uid = std::env::var("MULTIFLEXI_KUBERNETES_RUN_AS_USER").unwrap_or_default();
+                let uid = KubernetesConfig::run_as_user_setting(&uid)
+                    .map_err(|e| anyhow::anyhow!("MULTIFLEXI_KUBERNETES_RUN_AS_USER: {e}"))?;
+                config = config.with_run_as_user(uid);
+                let user = uid.map_or_else(
+                    || "the image's user (non-root)".to_owned(),
+                    |u| format!("uid {u}"),
+                );
                 set.executors
                     .push(Arc::new(KubernetesExecutor::new(config)));
-                set.notes
-                    .push("Kubernetes: batch/v1 Jobs through the cluster's API".into());
+                set.notes.push(format!(
+                    "Kubernetes: batch/v1 Jobs through the cluster's API, pods as {user}"
+                ));
             }
             other => bail!(
                 "executor {other} is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman, Kubernetes"

@@ -85,6 +85,9 @@ impl JobResources {
     }
 }
 
+/// The highest uid the API server accepts in `runAsUser` (`math.MaxInt32`).
+const MAX_UID: i64 = 2_147_483_647;
+
 /// Settings of a [`KubernetesExecutor`](super::KubernetesExecutor).
 #[derive(Clone)]
 #[non_exhaustive]
@@ -97,8 +100,16 @@ pub struct KubernetesConfig {
     /// pod's own namespace in-cluster, else `default`.
     pub namespace: Option<String>,
     /// The service account job pods run as (`None`: the namespace's `default`). Its token is not
-    /// mounted into job pods either way (`automountServiceAccountToken: false`).
+    /// mounted into job pods either way (`automountServiceAccountToken: false`): a job never
+    /// gets credentials for the cluster's API.
     pub service_account: Option<String>,
+    /// The uid job containers run as (`runAsUser`; also `runAsGroup` and `fsGroup`, so the work
+    /// directory and `/tmp` volumes are the job's group's). Default 65534 (`nobody`). `None`:
+    /// the image's `USER` decides; the pod still says `runAsNonRoot: true`, so the kubelet
+    /// refuses to start an image whose user is root or a name rather than a number
+    /// (`CreateContainerConfigError`). Must be 1..=2147483647 (see
+    /// [`KubernetesConfig::run_as_user_setting`]).
+    pub run_as_user: Option<i64>,
     /// `imagePullPolicy` of job containers (`None`: the cluster's default, `IfNotPresent` for
     /// tagged images).
     pub image_pull_policy: Option<ImagePullPolicy>,
@@ -132,6 +143,7 @@ impl fmt::Debug for KubernetesConfig {
             )
             .field("namespace", &self.namespace)
             .field("service_account", &self.service_account)
+            .field("run_as_user", &self.run_as_user)
             .field("image_pull_policy", &self.image_pull_policy)
             .field("default_resources", &self.default_resources)
             .field("ttl_after_finished", &self.ttl_after_finished)
@@ -150,6 +162,7 @@ impl Default for KubernetesConfig {
             client: None,
             namespace: None,
             service_account: None,
+            run_as_user: Some(Self::DEFAULT_RUN_AS_USER),
             image_pull_policy: None,
             default_resources: JobResources::default(),
             ttl_after_finished: Duration::from_secs(600),
@@ -163,6 +176,10 @@ impl Default for KubernetesConfig {
 }
 
 impl KubernetesConfig {
+    /// The uid job containers run as unless configured otherwise: 65534, `nobody` on Debian,
+    /// Ubuntu, Alpine and busybox images.
+    pub const DEFAULT_RUN_AS_USER: i64 = 65534;
+
     /// Settings that infer the cluster from the environment (see [`KubernetesConfig::client`]).
     pub fn infer() -> Self {
         Self::default()
@@ -186,6 +203,56 @@ impl KubernetesConfig {
     pub fn with_service_account(mut self, account: impl Into<String>) -> Self {
         self.service_account = Some(account.into());
         self
+    }
+
+    /// Builder: the uid job containers run as (`None`: the image's `USER`, still non-root).
+    pub fn with_run_as_user(mut self, uid: Option<i64>) -> Self {
+        self.run_as_user = uid;
+        self
+    }
+
+    /// A `run_as_user` value from its text form (the daemon's
+    /// `MULTIFLEXI_KUBERNETES_RUN_AS_USER`): empty → the default
+    /// ([`KubernetesConfig::DEFAULT_RUN_AS_USER`]), `image` → `None` (the image's `USER`), a uid
+    /// from 1 to 2147483647 → that uid. 0 is refused: job pods say `runAsNonRoot: true`, so the
+    /// kubelet would refuse every one of them.
+    pub fn run_as_user_setting(value: &str) -> Result<Option<i64>> {
+        let v = value.trim();
+        if v.is_empty() {
+            return Ok(Some(Self::DEFAULT_RUN_AS_USER));
+        }
+        if v.eq_ignore_ascii_case("image") {
+            return Ok(None);
+        }
+        let uid = v.parse::<i64>().map_err(|_| {
+            Error::invalid(
+                "run_as_user",
+                format!(
+                    "{v:?} is not a uid; allowed: a number from 1 to {MAX_UID}, or \"image\" to \
+                     run as the image's (non-root, numeric) USER"
+                ),
+            )
+        })?;
+        Self::check_run_as_user(Some(uid))?;
+        Ok(Some(uid))
+    }
+
+    /// Whether `uid` can be a job pod's `runAsUser`: 1..=2147483647 (0 is root, which
+    /// `runAsNonRoot` forbids; the API server refuses the rest).
+    pub fn check_run_as_user(uid: Option<i64>) -> Result<()> {
+        match uid {
+            None => Ok(()),
+            Some(0) => Err(Error::invalid(
+                "run_as_user",
+                "0 is root: job pods run with runAsNonRoot: true, so the kubelet would refuse \
+                 every job; choose a uid from 1 (default 65534)",
+            )),
+            Some(u) if !(1..=MAX_UID).contains(&u) => Err(Error::invalid(
+                "run_as_user",
+                format!("{u} is out of range; allowed: 1 to {MAX_UID}"),
+            )),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Builder: the image pull policy.
@@ -240,6 +307,30 @@ mod tests {
         }
         let err = "sometimes".parse::<ImagePullPolicy>().unwrap_err();
         assert!(err.to_string().contains("IfNotPresent"), "{err}");
+    }
+
+    #[test]
+    fn run_as_user_setting_parses_and_refuses_root() {
+        assert_eq!(KubernetesConfig::default().run_as_user, Some(65534));
+        let p = KubernetesConfig::run_as_user_setting;
+        assert_eq!(p("").unwrap(), Some(65534));
+        assert_eq!(p(" 1000 ").unwrap(), Some(1000));
+        assert_eq!(p("2147483647").unwrap(), Some(2_147_483_647));
+        assert_eq!(p("Image").unwrap(), None);
+        for bad in ["0", "-1", "2147483648", "nobody", "1000:1000"] {
+            match p(bad).unwrap_err() {
+                Error::InvalidInput { field, message } => {
+                    assert_eq!(field, "run_as_user", "{bad}");
+                    assert!(
+                        message.contains("root") || message.contains("allowed"),
+                        "{bad}: {message}"
+                    );
+                }
+                e => panic!("{bad}: {e:?}"),
+            }
+        }
+        assert!(KubernetesConfig::check_run_as_user(None).is_ok());
+        assert!(KubernetesConfig::check_run_as_user(Some(0)).is_err());
     }
 
     #[test]

@@ -41,6 +41,14 @@ use tokio_util::sync::CancellationToken;
 /// streamed with `follow` to stdout (Kubernetes merges stdout and stderr), the exit code from
 /// the container's terminated state (`OOMKilled` → oom) → delete the Job and the Secret.
 ///
+/// The pod is locked down: `runAsNonRoot` as [`KubernetesConfig::run_as_user`] (default 65534,
+/// also its group and `fsGroup`), seccomp `RuntimeDefault`, no privilege escalation, not
+/// privileged, every capability dropped but the app's
+/// ([`ContainerSecurity`](multiflexi_core::model::ContainerSecurity)), a read-only root file
+/// system (with an `emptyDir` at `/tmp`) when the app allows it, no service account token. A
+/// job's `pids_max` and CPU-seconds budget are not enforced (no pod field exists for either;
+/// the timeout still bounds the job).
+///
 /// Failure modes end the launch instead of waiting forever: image pull errors, a pod
 /// unschedulable for longer than [`KubernetesConfig::unschedulable_limit`], container creation
 /// errors, the Job or its pod deleted from outside, the API server unreachable — each a
@@ -225,7 +233,7 @@ impl Executor for KubernetesExecutor {
         io: &dyn JobIo,
         cancel: CancellationToken,
     ) -> Result<ExitReport> {
-        let image = manifest::validate(spec)?.to_owned();
+        let image = manifest::validate(spec, &self.config)?.to_owned();
         let began = tokio::time::Instant::now();
         if cancel.is_cancelled() {
             // Nothing was created; the job never started.
@@ -238,6 +246,16 @@ impl Executor for KubernetesExecutor {
                 job_id = %spec.job_id,
                 patterns = ?spec.artifacts,
                 "the Kubernetes executor does not collect result files"
+            );
+        }
+        if spec.pids_max.is_some() || spec.cpu_limit.is_some() {
+            // No pod field exists for either: the pids limit is the kubelet's (podPidsLimit, per
+            // node), `limits.cpu` is a rate; only the timeout bounds the CPU time.
+            tracing::warn!(
+                job_id = %spec.job_id,
+                pids_max = ?spec.pids_max,
+                cpu_limit = ?spec.cpu_limit,
+                "the Kubernetes executor does not enforce a job's pids_max or cpu_seconds"
             );
         }
         let (jobs, secrets, pods) = self.apis().await?;

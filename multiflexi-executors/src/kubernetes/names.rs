@@ -16,6 +16,8 @@ pub const EXECUTOR_ID_ANNOTATION: &str = "io.multiflexi.executor_id";
 pub const CONTAINER: &str = "job";
 /// The name of the work-directory volume.
 pub const WORK_VOLUME: &str = "work";
+/// The name of the `/tmp` volume of a job whose root file system is read-only.
+pub const TMP_VOLUME: &str = "tmp";
 
 /// The Job's name: `multiflexi-job-<job id>-<lease token>` (unique per claim, at most 63
 /// characters, a DNS-1123 label).

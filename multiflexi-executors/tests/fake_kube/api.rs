@@ -261,8 +261,45 @@ fn job_errors(job: &Job, name: &str) -> Vec<String> {
         .flatten()
         .map(|v| v.name.as_str())
         .collect();
+    for (i, v) in volumes.iter().enumerate() {
+        if volumes[..i].contains(v) {
+            errs.push(format!(
+                "spec.template.spec.volumes[{i}].name: Duplicate value: {v:?}"
+            ));
+        }
+    }
+    if let Some(psc) = &pod.security_context {
+        let path = "spec.template.spec.securityContext";
+        for (field, id) in [
+            ("runAsUser", psc.run_as_user),
+            ("runAsGroup", psc.run_as_group),
+            ("fsGroup", psc.fs_group),
+        ] {
+            errs.extend(id_error(path, field, id));
+        }
+        errs.extend(seccomp_errors(path, psc.seccomp_profile.as_ref()));
+    }
     for (i, c) in pod.containers.iter().enumerate() {
         let path = format!("spec.template.spec.containers[{i}]");
+        if let Some(sc) = &c.security_context {
+            errs.extend(container_security_errors(
+                &format!("{path}.securityContext"),
+                sc,
+            ));
+        }
+        let mounts: Vec<&str> = c
+            .volume_mounts
+            .iter()
+            .flatten()
+            .map(|m| m.mount_path.as_str())
+            .collect();
+        for (j, m) in mounts.iter().enumerate() {
+            if mounts[..j].contains(m) {
+                errs.push(format!(
+                    "{path}.volumeMounts[{j}].mountPath: Invalid value: {m:?}: must be unique"
+                ));
+            }
+        }
         if !is_dns_label(&c.name) {
             errs.push(format!("{path}.name: Invalid value: {:?}", c.name));
         }
@@ -299,6 +336,73 @@ fn job_errors(job: &Job, name: &str) -> Vec<String> {
         for (res, q) in quantities {
             if res == "memory" && kubelet::quantity_bytes(&q.0).is_none() {
                 errs.push(format!("{path}.resources: Invalid value: {:?}: quantities must match the regular expression", q.0));
+            }
+        }
+    }
+    errs
+}
+
+/// A uid or gid field: the API server's range check.
+fn id_error(path: &str, field: &str, id: Option<i64>) -> Option<String> {
+    let id = id?;
+    (!(0..=i64::from(i32::MAX)).contains(&id)).then(|| {
+        format!("{path}.{field}: Invalid value: {id}: must be between 0 and 2147483647, inclusive")
+    })
+}
+
+fn seccomp_errors(
+    path: &str,
+    profile: Option<&k8s_openapi::api::core::v1::SeccompProfile>,
+) -> Vec<String> {
+    let Some(p) = profile else {
+        return Vec::new();
+    };
+    let mut errs = Vec::new();
+    match (p.type_.as_str(), &p.localhost_profile) {
+        ("RuntimeDefault" | "Unconfined", None) | ("Localhost", Some(_)) => {}
+        ("RuntimeDefault" | "Unconfined", Some(_)) => errs.push(format!(
+            "{path}.seccompProfile.localhostProfile: Invalid value: can only be set if type is \
+             Localhost"
+        )),
+        ("Localhost", None) => errs.push(format!(
+            "{path}.seccompProfile.localhostProfile: Required value: must be set when seccomp \
+             type is Localhost"
+        )),
+        (other, _) => errs.push(format!(
+            "{path}.seccompProfile.type: Unsupported value: {other:?}: supported values: \
+             \"Localhost\", \"RuntimeDefault\", \"Unconfined\""
+        )),
+    }
+    errs
+}
+
+/// The API server's checks of a container's securityContext (`ValidateSecurityContext`).
+fn container_security_errors(
+    path: &str,
+    sc: &k8s_openapi::api::core::v1::SecurityContext,
+) -> Vec<String> {
+    let mut errs: Vec<String> = [
+        ("runAsUser", sc.run_as_user),
+        ("runAsGroup", sc.run_as_group),
+    ]
+    .into_iter()
+    .filter_map(|(field, id)| id_error(path, field, id))
+    .collect();
+    errs.extend(seccomp_errors(path, sc.seccomp_profile.as_ref()));
+    if sc.allow_privilege_escalation == Some(false) {
+        if sc.privileged == Some(true) {
+            errs.push(format!(
+                "{path}: Invalid value: cannot set `allowPrivilegeEscalation` to false and \
+                 `privileged` to true"
+            ));
+        }
+        let adds = sc.capabilities.iter().flat_map(|c| c.add.iter().flatten());
+        for cap in adds {
+            if cap == "CAP_SYS_ADMIN" {
+                errs.push(format!(
+                    "{path}: Invalid value: cannot set `allowPrivilegeEscalation` to false and \
+                     `capabilities.Add` CAP_SYS_ADMIN"
+                ));
             }
         }
     }

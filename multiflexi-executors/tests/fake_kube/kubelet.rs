@@ -7,6 +7,11 @@
 //! limit is enforced by polling the group's RSS (`OOMKilled`, 137); deleting the pod sends SIGTERM
 //! to the group, SIGKILL after `terminationGracePeriodSeconds`; the Job's
 //! `activeDeadlineSeconds` deletes its pods and fails the Job with `DeadlineExceeded`.
+//!
+//! The pod's security settings are checked, not applied: `runAsNonRoot` against the uid (the
+//! stand-in images run as root: without `runAsUser` the container is refused with
+//! `CreateContainerConfigError`), while the process itself runs as the test's user with its
+//! capabilities, its seccomp profile and a writable file system.
 
 use super::Inner;
 use super::state::{Key, PodRecord, now};
@@ -469,6 +474,28 @@ async fn run_pod(inner: Arc<Inner>, key: Key, job_key: Key) {
         return;
     }
 
+    // The kubelet's runAsNonRoot check, before the container is created. The stand-in images
+    // have no USER, so they run as root unless the pod names a uid. (Only checked: the local
+    // process runs as the test's own user, with its capabilities and a writable file system.)
+    if let Some(why) = non_root_refusal(&spec, &container) {
+        let message = format!(
+            "{why} (pod: \"{}_{}({})\", container: {})",
+            key.1,
+            key.0,
+            pod.metadata.uid.clone().unwrap_or_default(),
+            container.name
+        );
+        update_pod(&inner, &key, |pod| {
+            container_state(
+                pod,
+                &image,
+                waiting("CreateContainerConfigError", &message),
+                false,
+            );
+        });
+        return;
+    }
+
     // The environment: the API server's service, HOSTNAME, envFrom, env.
     let mut env = service_env();
     env.push(("HOSTNAME".into(), key.1.clone().into()));
@@ -669,6 +696,29 @@ async fn run_pod(inner: Arc<Inner>, key: Key, job_key: Key) {
         runtime.finished.store(true, Ordering::SeqCst);
         inner2.notify();
     });
+}
+
+/// Why the kubelet refuses to create the container under `runAsNonRoot` (its
+/// `verifyRunAsNonRoot`, with the container's settings over the pod's), if it does.
+fn non_root_refusal(
+    spec: &k8s_openapi::api::core::v1::PodSpec,
+    container: &k8s_openapi::api::core::v1::Container,
+) -> Option<&'static str> {
+    let pod_sc = spec.security_context.clone().unwrap_or_default();
+    let sc = container.security_context.clone().unwrap_or_default();
+    if !sc
+        .run_as_non_root
+        .or(pod_sc.run_as_non_root)
+        .unwrap_or(false)
+    {
+        return None;
+    }
+    match sc.run_as_user.or(pod_sc.run_as_user) {
+        Some(0) => Some("container's runAsUser breaks non-root policy"),
+        Some(_) => None,
+        // The image's user: root for every stand-in image.
+        None => Some("container has runAsNonRoot and image will run as root"),
+    }
 }
 
 type Spawned = (Runtime, std::process::Child, std::os::fd::OwnedFd);

@@ -8,7 +8,8 @@
 //! command runs as a local process (Debian's busybox-static `/bin/busybox` stands in for the
 //! test image), with the env taken from the Secret, its merged output served as the pod log and
 //! its exit status as the container's terminated state. It is a simulation: no scheduler, no
-//! image registry, no namespaces' quotas, `ttlSecondsAfterFinished` stored but not acted on.
+//! image registry, no namespaces' quotas, `ttlSecondsAfterFinished` stored but not acted on, the
+//! pod's security context validated and `runAsNonRoot` checked but not applied to the process.
 
 pub mod api;
 pub mod kubelet;
