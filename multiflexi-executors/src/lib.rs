@@ -20,7 +20,9 @@ mod kubernetes;
 mod native;
 mod results;
 
-pub use docker::{DockerConfig, DockerExecutor, labels};
+pub use docker::{
+    DEFAULT_CONTAINER_USER, DockerConfig, DockerExecutor, IMAGE_USER, labels, parse_container_user,
+};
 #[cfg(feature = "kubernetes-client")]
 pub use kubernetes::{
     ImagePullPolicy, JobResources, KubernetesConfig, KubernetesExecutor, names as kubernetes_names,

@@ -1,6 +1,7 @@
 //! The executor conformance suite on every backend of this crate: `native::*`, `docker::*` and
 //! `podman::*` run the same cases (from `multiflexi_core::conformance::executor`), and each module
-//! asserts its executor's exact capability set.
+//! asserts its executor's exact capability set. `container_isolation::*` is the isolation suite
+//! of container jobs (issue 15; `containers/isolation.rs`).
 //!
 //! Docker and Podman need running engines with the busybox test image:
 //! `eval "$(scripts/services/containers.sh | sed 's/^/export /')"` sets
@@ -280,6 +281,10 @@ mod containers {
         );
     }
 }
+
+/// The isolation suite on Docker and Podman: `container_isolation::docker::*`, `::podman::*`.
+#[path = "containers/isolation.rs"]
+mod container_isolation;
 
 mod docker {
     use super::*;

@@ -75,6 +75,16 @@ pub struct RunArgs {
         value_name = "FIRST-LAST|off"
     )]
     pub job_uids: String,
+    /// The user container jobs (Docker, Podman) run as: numeric UID:GID (or UID), or `image` for
+    /// the image's own USER. The job's work directory is given to that user. Docker makes an
+    /// app's declared capabilities effective only for root (0:0).
+    #[arg(
+        long,
+        env = "MULTIFLEXI_CONTAINER_USER",
+        default_value = multiflexi_executors::DEFAULT_CONTAINER_USER,
+        value_name = "UID:GID|image"
+    )]
+    pub container_user: String,
     /// Lease margin in seconds: a job whose lease could not be renewed for
     /// MULTIFLEXI_LEASE_TTL minus this is killed (and a claimed job is never started past it),
     /// so that no other executor can run it again while it still runs. Default: a fifth of the

@@ -33,7 +33,7 @@ pub struct ExecutorArgs {
 /// Runs until SIGTERM / Ctrl-C.
 pub async fn run(args: ExecutorArgs) -> anyhow::Result<()> {
     wiring::check_timezone(&args.engine)?;
-    let plan = executors::plan(&args.engine)?;
+    let plan = executors::plan(&args.engine, &args.run)?;
     let opened = wiring::open(&args.database, args.wait.db_wait(), false).await?;
     let set = executors::select(plan, &args.run).await?;
     let options = wiring::dispatcher_options(&args.engine, &args.run)?;

@@ -7,7 +7,7 @@ use anyhow::bail;
 use multiflexi_core::{Executor, ExecutorKind};
 use multiflexi_executors::{
     DockerConfig, DockerExecutor, JobUsers, KubernetesConfig, KubernetesExecutor, NativeConfig,
-    NativeExecutor,
+    NativeExecutor, parse_container_user,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,8 +36,10 @@ impl ExecutorSet {
 }
 
 /// The kinds to run: those `engine.executors` names (checked: this build must have them), or
-/// `None` to discover them. Cheap; call it before opening anything.
-pub fn plan(engine: &EngineConfig) -> anyhow::Result<Option<Vec<ExecutorKind>>> {
+/// `None` to discover them; also checks the executors' settings in `run` that can be checked
+/// without side effects (the container user). Cheap; call it before opening anything.
+pub fn plan(engine: &EngineConfig, run: &RunArgs) -> anyhow::Result<Option<Vec<ExecutorKind>>> {
+    container_user(run)?;
     let mut kinds = engine.executor_kinds()?;
     if kinds.is_empty() {
         return Ok(None);
@@ -99,11 +101,18 @@ pub async fn select(plan: Option<Vec<ExecutorKind>>, run: &RunArgs) -> anyhow::R
                 } else {
                     &run.podman_host
                 };
-                let executor = DockerExecutor::new(DockerConfig::new(kind, host.clone()));
+                let user = container_user(run)?;
+                let described = user.as_deref().map_or_else(
+                    || "the image's own user".to_owned(),
+                    |u| format!("user {u}"),
+                );
+                let executor =
+                    DockerExecutor::new(DockerConfig::new(kind, host.clone()).with_user(user));
                 match probe(&executor, host).await {
                     Ok(()) => {
                         set.executors.push(Arc::new(executor));
-                        set.notes.push(format!("{kind}: {host}"));
+                        set.notes
+                            .push(format!("{kind}: {host}; jobs run as {described}"));
                     }
                     Err(why) if discover => {
                         tracing::debug!("{kind} not used: {why}");
@@ -116,8 +125,9 @@ pub async fn select(plan: Option<Vec<ExecutorKind>>, run: &RunArgs) -> anyhow::R
                             "{kind} engine at {host} does not answer ({why}); its jobs fail with platform_error until it does"
                         );
                         set.executors.push(Arc::new(executor));
-                        set.notes
-                            .push(format!("{kind}: {host} (not answering yet: {why})"));
+                        set.notes.push(format!(
+                            "{kind}: {host} (not answering yet: {why}); jobs run as {described}"
+                        ));
                     }
                 }
             }
@@ -154,6 +164,12 @@ pub async fn select(plan: Option<Vec<ExecutorKind>>, run: &RunArgs) -> anyhow::R
         }
     }
     Ok(set)
+}
+
+/// `MULTIFLEXI_CONTAINER_USER`: `Some("UID:GID")`, or `None` for the image's own user.
+fn container_user(run: &RunArgs) -> anyhow::Result<Option<String>> {
+    parse_container_user(&run.container_user)
+        .map_err(|e| anyhow::anyhow!("MULTIFLEXI_CONTAINER_USER: {e}"))
 }
 
 async fn probe(executor: &DockerExecutor, host: &str) -> Result<(), String> {

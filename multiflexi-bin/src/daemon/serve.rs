@@ -38,7 +38,7 @@ pub struct ServeArgs {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     wiring::check_timezone(&args.engine)?;
     let listen = args.http.address()?;
-    let plan = executors::plan(&args.engine)?;
+    let plan = executors::plan(&args.engine, &args.run)?;
     let opened = wiring::open(&args.database, args.wait.db_wait(), true).await?;
     let set = executors::select(plan, &args.run).await?;
     let options = wiring::dispatcher_options(&args.engine, &args.run)?;

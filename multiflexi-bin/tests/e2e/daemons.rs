@@ -711,7 +711,7 @@ async fn bad_configuration_gives_one_clear_line() {
     let unreachable = "postgres://multiflexi:hunter2@127.0.0.1:1/multiflexi";
     /// Program, arguments, environment, the start of the expected line.
     type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case<'_>; 6] = [
+    let cases: [Case<'_>; 7] = [
         (
             SCHEDULER,
             &["--db-wait-secs", "1"],
@@ -741,6 +741,12 @@ async fn bad_configuration_gives_one_clear_line() {
             &["--executors", "Native,Azure"],
             &[],
             "multiflexi-executor: executor Azure is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman, Kubernetes",
+        ),
+        (
+            MULTIFLEXI,
+            &["serve", "--executors", "Docker"],
+            &[("MULTIFLEXI_CONTAINER_USER", "nobody"), ("RUST_LOG", "off")],
+            "multiflexi: MULTIFLEXI_CONTAINER_USER: \"nobody\" is not a container user; allowed: UID or UID:GID",
         ),
         (
             MULTIFLEXI,

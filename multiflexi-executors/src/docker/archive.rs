@@ -33,6 +33,33 @@ pub(crate) fn single_file_tar(name: &str, content: &[u8]) -> io::Result<Vec<u8>>
     builder.into_inner()
 }
 
+/// A tar archive that, extracted into the job's work directory, gives that directory to
+/// `uid:gid` with mode 0700.
+///
+/// Its one entry is the directory itself, named `/`: both engines apply an entry's owner and
+/// mode to the extraction target when the entry names the target itself, but Docker skips an
+/// entry named `.` (it treats it as "nothing to create"), and the target's parent cannot be
+/// written when the root file system is read-only (the work directory is a volume there).
+pub(crate) fn work_dir_tar(uid: u32, gid: u32) -> io::Result<Vec<u8>> {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Directory);
+    header.set_size(0);
+    header.set_mode(0o700);
+    header.set_uid(u64::from(uid));
+    header.set_gid(u64::from(gid));
+    header.set_mtime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    );
+    // `set_path` refuses absolute names: write the name field directly.
+    header.as_old_mut().name[0] = b'/';
+    header.set_cksum();
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.append(&header, io::empty())?;
+    builder.into_inner()
+}
+
 /// Downloads `work_dir` of container `id` as a tar archive and hands every regular file that
 /// `matcher` selects to `io`, named by its path relative to `work_dir`.
 pub(crate) async fn collect_result_files(
@@ -103,13 +130,13 @@ fn index(
     let mut found = Vec::new();
     {
         let mut archive = tar::Archive::new(&mut file as &mut dyn Read);
+        // The archive's first entry is the work directory itself, and the others start with
+        // its name: `work/`, `work/a.json` (Docker; Podman for a plain directory), or `/`,
+        // `/a.json` (Podman when the directory is a volume's mount point).
+        let mut skip: Option<usize> = None;
         for entry in archive.entries()? {
             let entry = entry?;
-            if !entry.header().entry_type().is_file() {
-                continue;
-            }
             let path = entry.path()?;
-            // The archive's entries start with the work directory's own name.
             let parts: Vec<&str> = path
                 .components()
                 .filter_map(|c| match c {
@@ -117,10 +144,12 @@ fn index(
                     _ => None,
                 })
                 .collect();
-            if parts.len() < 2 {
+            let is_dir = entry.header().entry_type().is_dir();
+            let skip = *skip.get_or_insert(if is_dir { parts.len().min(1) } else { 1 });
+            if !entry.header().entry_type().is_file() || parts.len() <= skip {
                 continue;
             }
-            let rel = parts[1..].join("/");
+            let rel = parts[skip..].join("/");
             if matcher.matches(&rel) {
                 found.push((rel, entry.raw_file_position(), entry.size()));
             }
@@ -163,6 +192,48 @@ mod tests {
         let mut buf = vec![0; size as usize];
         f.read_exact(&mut buf).unwrap();
         assert_eq!(buf, b"{}");
+    }
+
+    #[test]
+    fn index_takes_entries_relative_to_a_root_entry() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_size(0);
+        h.as_old_mut().name[0] = b'/';
+        h.set_cksum();
+        b.append(&h, io::empty()).unwrap();
+        for (name, content) in [("a.json", &b"{}"[..]), ("sub/b.json", b"x")] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(content.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, content).unwrap();
+        }
+        let bytes = b.into_inner().unwrap();
+        let mut f = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut f, &bytes).unwrap();
+        let mut spec = LaunchSpec::new("x", vec![], "/work");
+        spec.artifacts = vec!["*.json".into(), "sub/*".into()];
+        let m = ResultMatcher::new(&spec, Path::new("/work")).unwrap();
+        let (_, found) = index(f, &m).unwrap();
+        let names: Vec<&str> = found.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(names, ["a.json", "sub/b.json"]);
+    }
+
+    #[test]
+    fn work_dir_archive_is_the_target_itself() {
+        let t = work_dir_tar(65534, 65533).unwrap();
+        let mut a = tar::Archive::new(&t[..]);
+        let mut entries = a.entries().unwrap();
+        let e = entries.next().unwrap().unwrap();
+        assert_eq!(e.path_bytes().as_ref(), b"/");
+        let h = e.header();
+        assert_eq!(h.entry_type(), tar::EntryType::Directory);
+        assert_eq!(
+            (h.uid().unwrap(), h.gid().unwrap(), h.mode().unwrap()),
+            (65534, 65533, 0o700)
+        );
+        assert!(entries.next().is_none());
     }
 
     #[test]

@@ -2,14 +2,17 @@
 //! code drives Podman through its Docker-compatible socket.
 
 mod archive;
+mod hardening;
 mod listing;
+use hardening::WorkDirOwner;
+pub use hardening::{DEFAULT_CONTAINER_USER, IMAGE_USER, parse_container_user};
 use listing::list_labelled;
 
 use crate::results::ResultMatcher;
 use async_trait::async_trait;
 use bollard::Docker;
 use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
+use bollard::models::ResourcesUlimits;
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
     RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
@@ -53,11 +56,19 @@ pub struct DockerConfig {
     /// The engine's API socket: `unix:///var/run/docker.sock` (Docker) or
     /// `unix:///run/podman/podman.sock` (Podman).
     pub host: String,
-    /// The job's work directory inside the container (and its HOME). Created by the engine when
-    /// the image lacks it (owned by root: images with a non-root USER need a directory that user
-    /// can write, e.g. their own WORKDIR). Result files are collected from here. Default
-    /// `/multiflexi/work`.
+    /// The job's work directory inside the container (and its HOME): an anonymous volume of the
+    /// container's own (what the image has at that path is copied in), given to the job's user
+    /// with mode 0700 before the job starts, removed with the container. Result files are
+    /// collected from here. Default `/multiflexi/work`.
     pub container_work_dir: String,
+    /// The user jobs run as: numeric `UID:GID` (see [`parse_container_user`]), or `None` for
+    /// the image's own `USER`. Default [`DEFAULT_CONTAINER_USER`] (`65534:65534`, `nobody`).
+    ///
+    /// Docker gives a non-root user none of the capabilities an app declares (they stay in the
+    /// bounding set only: Docker sets no ambient capabilities), so an app that needs one runs
+    /// on Docker only as root (`0:0`, or an image whose `USER` is root); Podman makes them
+    /// effective for any user.
+    pub user: Option<String>,
     /// After SIGTERM (timeout, cancel), how long the container gets before SIGKILL. Default 5 s.
     pub kill_grace: Duration,
     /// Timeout of one short API request (create, start, inspect…). Default 120 s.
@@ -74,6 +85,7 @@ impl DockerConfig {
             kind,
             host: host.into(),
             container_work_dir: "/multiflexi/work".into(),
+            user: Some(DEFAULT_CONTAINER_USER.into()),
             kill_grace: Duration::from_secs(5),
             request_timeout: Duration::from_secs(120),
             log_driver: Some("none".into()),
@@ -96,6 +108,12 @@ impl DockerConfig {
         self
     }
 
+    /// Builder: the user jobs run as (`UID:GID`), or `None` for the image's own `USER`.
+    pub fn with_user(mut self, user: Option<String>) -> Self {
+        self.user = user;
+        self
+    }
+
     /// Builder: the work directory inside the container.
     pub fn with_container_work_dir(mut self, dir: impl Into<String>) -> Self {
         self.container_work_dir = dir.into();
@@ -108,18 +126,36 @@ impl DockerConfig {
 ///
 /// One launch: check the image is present locally (nothing is pulled) → create the container
 /// (entrypoint = program, cmd = args, env = [`LaunchSpec::process_env`] with HOME = the container
-/// work dir, memory limit, [`labels`], name `multiflexi-job-<job id>-<lease token>`) → attach to
-/// its stdout and stderr (before start, so no byte is missed) → start → `started` with the
-/// container id → stream output as it arrives → wait (timeout and cancel: SIGTERM, SIGKILL after
-/// the grace) → exit code and OOMKilled → copy the result files out of the work directory (tar
-/// archive download) → remove the container. The container is removed on every path, including
-/// errors, timeouts, cancellation and a dropped launch future.
+/// work dir, the sandbox and limits below, [`labels`], name
+/// `multiflexi-job-<job id>-<lease token>`) → give the work directory to the job's user (tar
+/// archive upload) → attach to its stdout and stderr (before start, so no byte is missed) →
+/// start → `started` with the container id → stream output as it arrives → wait (timeout and
+/// cancel: SIGTERM, SIGKILL after the grace) → exit code, OOMKilled, CPU limit → copy the result
+/// files out of the work directory (tar archive download) → remove the container and its
+/// volume. The container is removed on every path, including errors, timeouts, cancellation and
+/// a dropped launch future.
+///
+/// The sandbox: the configured user ([`DockerConfig::user`], default `65534:65534`), every
+/// capability dropped but those the app declares, `no-new-privileges`, the job's memory limit
+/// (swap included), pids limit and CPU-time limit (`RLIMIT_CPU`, per process), a read-only
+/// root file system with a tmpfs `/tmp` when the app allows it. The job's environment (its
+/// secrets included) is the container's environment: never in the image or a log (the log
+/// driver is `none`), nor on the command line unless the app's parameters reference a secret,
+/// but shown to anyone who may inspect containers on the engine.
+///
+/// Podman's Docker-compatible API, given any ulimit, drops the default ulimits of its
+/// `containers.conf` and sets `nofile` and `nproc` to 1048576, which fails to start where the
+/// engine may not raise its own limits that far. So before the first job with a CPU limit,
+/// a Podman executor creates (and removes, never starts) one container without ulimits to read
+/// the engine's defaults, and restates them beside `cpu`.
 ///
 /// The engine is connected lazily (at the first launch or reap), so building the executor never
 /// fails; an unreachable engine is a retryable `Error::Backend`.
 pub struct DockerExecutor {
     config: DockerConfig,
     client: OnceCell<Docker>,
+    /// Podman's default ulimits (see above), read once.
+    default_ulimits: OnceCell<Vec<ResourcesUlimits>>,
 }
 
 impl fmt::Debug for DockerExecutor {
@@ -165,6 +201,7 @@ impl DockerExecutor {
         Self {
             config,
             client: OnceCell::new(),
+            default_ulimits: OnceCell::new(),
         }
     }
 
@@ -292,41 +329,53 @@ impl DockerExecutor {
         ])
     }
 
-    fn create_body(&self, spec: &LaunchSpec, image: &str) -> ContainerCreateBody {
-        let work = &self.config.container_work_dir;
-        let env = spec
-            .process_env(work)
-            .into_iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let memory = spec.memory_limit_mb.map(|mb| i64::from(mb) << 20);
-        ContainerCreateBody {
-            image: Some(image.to_owned()),
-            entrypoint: Some(vec![spec.program.clone()]),
-            cmd: Some(spec.args.clone()),
-            env: Some(env),
-            working_dir: Some(work.clone()),
-            labels: Some(Self::labels(spec)),
-            attach_stdin: Some(false),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            tty: Some(false),
-            open_stdin: Some(false),
-            host_config: Some(HostConfig {
-                memory,
-                memory_swap: memory,
-                log_config: self
-                    .config
-                    .log_driver
-                    .as_ref()
-                    .map(|d| HostConfigLogConfig {
-                        typ: Some(d.clone()),
-                        config: None,
-                    }),
-                ..Default::default()
-            }),
-            ..Default::default()
+    /// The ulimits to restate beside `cpu` (Podman; see the type's doc): read once from a
+    /// container created without ulimits. Docker merges its defaults itself: none.
+    async fn default_ulimits(&self, docker: &Docker, image: &str) -> Result<&[ResourcesUlimits]> {
+        if self.config.kind != ExecutorKind::Podman {
+            return Ok(&[]);
         }
+        let list = self
+            .default_ulimits
+            .get_or_try_init(|| async {
+                let body = bollard::models::ContainerCreateBody {
+                    image: Some(image.to_owned()),
+                    entrypoint: Some(vec!["/multiflexi-never-started".into()]),
+                    labels: Some(HashMap::from([(
+                        labels::MANAGED.to_owned(),
+                        "ulimit-probe".to_owned(),
+                    )])),
+                    ..Default::default()
+                };
+                let id = docker
+                    .create_container(None::<bollard::query_parameters::CreateContainerOptions>, body)
+                    .await
+                    .map_err(|e| self.api_error("creating the ulimit probe container", e))?
+                    .id;
+                let inspected = docker.inspect_container(&id, None).await;
+                if let Err(e) = remove(docker, &id).await {
+                    tracing::warn!(container = %id, error = %e, "could not remove the ulimit probe container");
+                }
+                let inspected = inspected
+                    .map_err(|e| self.api_error("inspecting the ulimit probe container", e))?;
+                let list: Vec<ResourcesUlimits> = inspected
+                    .host_config
+                    .and_then(|h| h.ulimits)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|u| {
+                        let name = hardening::request_ulimit_name(u.name.as_deref()?);
+                        (name != "cpu").then_some(ResourcesUlimits {
+                            name: Some(name),
+                            ..u
+                        })
+                    })
+                    .collect();
+                tracing::debug!(?list, "the engine's default ulimits");
+                Ok::<_, Error>(list)
+            })
+            .await?;
+        Ok(list)
     }
 }
 
@@ -437,8 +486,8 @@ impl Executor for DockerExecutor {
         let matcher = ResultMatcher::new(spec, Path::new(&self.config.container_work_dir))?;
         let docker = self.client().await?;
 
-        match docker.inspect_image(image).await {
-            Ok(_) => {}
+        let image_user = match docker.inspect_image(image).await {
+            Ok(info) => info.config.and_then(|c| c.user),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
             }) => {
@@ -453,7 +502,25 @@ impl Executor for DockerExecutor {
                 ));
             }
             Err(e) => return Err(self.api_error(format!("inspecting image {image:?}"), e)),
+        };
+        let user = self.config.user.as_deref();
+        let owner = WorkDirOwner::of(user, image_user.as_deref());
+        if self.config.kind == ExecutorKind::Docker
+            && !spec.container.capabilities.is_empty()
+            && !owner.is_root(user, image_user.as_deref())
+        {
+            tracing::warn!(
+                job_id = %spec.job_id,
+                capabilities = ?spec.container.capabilities,
+                "Docker gives a non-root container user none of the capabilities the app declares \
+                 (bounding set only); the job runs without them"
+            );
         }
+        let base_ulimits = if spec.cpu_limit.is_some() {
+            self.default_ulimits(docker, image).await?
+        } else {
+            &[]
+        };
 
         if let Some(previous) = spec.retry_of {
             self.remove_job_containers(docker, previous).await?;
@@ -462,7 +529,7 @@ impl Executor for DockerExecutor {
         let created = docker
             .create_container(
                 Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                self.create_body(spec, image),
+                hardening::create_body(&self.config, spec, image, base_ulimits),
             )
             .await
             .map_err(|e| match e {
@@ -479,7 +546,9 @@ impl Executor for DockerExecutor {
             armed: true,
         };
 
-        let result = self.run(docker, &id, spec, io, cancel, &matcher).await;
+        let result = self
+            .run(docker, &id, owner, spec, io, cancel, &matcher)
+            .await;
 
         let removed = remove(docker, &id).await;
         guard.armed = false;
@@ -548,15 +617,38 @@ impl DockerExecutor {
         Ok(ExitReport::exited(code))
     }
 
+    /// Gives the work directory (a fresh volume, root's) to the job's user, mode 0700.
+    async fn prepare_work_dir(&self, docker: &Docker, id: &str, owner: WorkDirOwner) -> Result<()> {
+        let (uid, gid, by_engine) = match owner {
+            WorkDirOwner::Ids(uid, gid) => (uid, gid, false),
+            WorkDirOwner::ContainerUser => (0, 0, true),
+        };
+        let tar = archive::work_dir_tar(uid, gid).map_err(|e| {
+            Error::backend(self.backend(), false, EngineError::Other(e.to_string()))
+        })?;
+        let mut options =
+            UploadToContainerOptionsBuilder::default().path(&self.config.container_work_dir);
+        if by_engine {
+            options = options.copy_uidgid("1");
+        }
+        docker
+            .upload_to_container(id, Some(options.build()), bollard::body_full(tar.into()))
+            .await
+            .map_err(|e| self.api_error(format!("preparing the work directory of {id}"), e))
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn run(
         &self,
         docker: &Docker,
         id: &str,
+        owner: WorkDirOwner,
         spec: &LaunchSpec,
         io: &dyn JobIo,
         cancel: CancellationToken,
         matcher: &ResultMatcher,
     ) -> Result<ExitReport> {
+        self.prepare_work_dir(docker, id, owner).await?;
         let attach = docker
             .attach_container(
                 id,
@@ -689,7 +781,14 @@ impl DockerExecutor {
         // memory limit counts as an OOM kill too.
         let oom = state.oom_killed.unwrap_or(false)
             || (spec.memory_limit_mb.is_some() && code == 137 && stop.is_none());
-        let killed = stop.is_some() || oom;
+        // RLIMIT_CPU kills with SIGKILL (soft = hard; the job's program is PID 1, which ignores
+        // SIGXCPU) or, for a PID 1 that handles SIGXCPU and dies of it, SIGXCPU. The engine
+        // does not say why a container died, so with a CPU limit set, a SIGKILL or SIGXCPU the
+        // executor did not send and no OOM kill counts as the CPU limit. On Podman with cgroup
+        // v1 a SIGKILL of a job that has both limits counts as OOM (above) first.
+        let cpu_limited =
+            spec.cpu_limit.is_some() && stop.is_none() && !oom && (code == 137 || code == 152);
+        let killed = stop.is_some() || oom || cpu_limited;
         let mut report = if killed && code > 128 && code < 128 + 65 {
             ExitReport::signaled(code - 128)
         } else {
@@ -698,6 +797,7 @@ impl DockerExecutor {
         report.timed_out = stop == Some(Stop::Timeout);
         report.cancelled = stop == Some(Stop::Cancel);
         report.oom = oom && report.termination != Termination::Exited(0);
+        report.cpu_limited = cpu_limited;
 
         if let Some(e) = io_error {
             return Err(e);
