@@ -3,9 +3,10 @@
 #   scripts/chaos-dockerd.sh start   start it (idempotent) and import the busybox test image
 #   scripts/chaos-dockerd.sh stop    stop it (SIGTERM to the pid in its pidfile, then wait)
 #   scripts/chaos-dockerd.sh status  exit 0 when it answers
-# Its own --data-root, --exec-root, socket and pidfile; no bridge and no iptables rules, so it
-# never touches the machine's network or the other suites' engine. Needs root and dockerd
-# (scripts/services/containers.sh installs docker.io).
+# Its own --data-root, --exec-root, socket and pidfile, its own bridge (mfxchaos0, no NAT) and no
+# iptables rules, so it never touches the machine's network or the other suites' engine. (Not
+# --bridge=none: with it, dockerd deletes the machine's docker0, which the main engine needs.)
+# Needs root and dockerd (scripts/services/containers.sh installs docker.io).
 set -euo pipefail
 RUN=/run/multiflexi-chaos
 SOCK=$RUN/docker.sock
@@ -14,6 +15,8 @@ DATA=/var/lib/multiflexi-chaos/docker
 EXEC=$RUN/docker-exec
 LOG=/var/log/multiflexi-chaos-dockerd.log
 IMAGE=multiflexi-test/busybox:local
+BRIDGE=mfxchaos0
+BRIDGE_ADDR=172.31.251.1/24
 
 log() { printf '[chaos-dockerd] %s\n' "$*" >&2; }
 ping_socket() { curl -sf --max-time 2 --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; }
@@ -27,12 +30,17 @@ start() {
             log "pid $(cat "$PIDFILE") exists but does not answer yet"
         else
             rm -f "$PIDFILE" "$SOCK"
+            if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+                ip link add "$BRIDGE" type bridge
+                ip addr add "$BRIDGE_ADDR" dev "$BRIDGE"
+            fi
+            ip link set "$BRIDGE" up
             # from a directory of its own (containerd/runc may drop files into the cwd), and
             # holding none of our descriptors (a caller waiting for our output must not wait
             # for dockerd)
             cd "$RUN"
             setsid nohup /usr/sbin/dockerd --data-root "$DATA" --exec-root "$EXEC" \
-                -H "unix://$SOCK" --pidfile "$PIDFILE" --bridge=none --iptables=false \
+                -H "unix://$SOCK" --pidfile "$PIDFILE" --bridge="$BRIDGE" --iptables=false \
                 --ip6tables=false --ip-forward=false --ip-masq=false \
                 >>"$LOG" 2>&1 </dev/null &
             cd - >/dev/null

@@ -7,7 +7,7 @@
 #   - PostgreSQL cluster 15/chaos on 127.0.0.1:5440 (pg_createcluster), role multiflexi_chaos
 #     with a password (CREATEDB); scenarios create a database each and restart this cluster;
 #   - the suite's own Docker engine (scripts/chaos-dockerd.sh: own data root, exec root, socket
-#     unix:///run/multiflexi-chaos/docker.sock, pidfile, no bridge, no iptables) with the busybox
+#     unix:///run/multiflexi-chaos/docker.sock, pidfile, bridge mfxchaos0, no iptables) with the busybox
 #     test image imported into it; scenarios stop and start it;
 # then builds the binaries and runs
 #   cargo test -p multiflexi-bin --test chaos -- --ignored --test-threads=1

@@ -419,6 +419,11 @@ impl Catalog for SqlStore {
                 Some(old) => {
                     stored.id = AppId(old.id);
                     stored.created = utc_opt(old.created);
+                    if app.id.0 == 0 {
+                        // An import: the container settings are the operator's, not the file's.
+                        stored.container =
+                            crate::convert::from_json("app container security", &old.container)?;
+                    }
                     let mut am = app_to_model(&stored).into_active_model();
                     am = am.reset_all();
                     am.update(&txn)

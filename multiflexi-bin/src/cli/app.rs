@@ -288,8 +288,57 @@ pub fn app_json(app: &App) -> Value {
         map.insert("enabled".into(), json!(app.enabled));
         map.insert("created".into(), json!(app.created));
         map.insert("updated".into(), json!(app.updated));
+        map.insert("container".into(), json!(app.container));
     }
     v
+}
+
+/// `application:update`: what the app needs from a container sandbox.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub id: IdArg,
+    /// A Linux capability its containers keep (NET_BIND_SERVICE, with or without CAP_);
+    /// repeatable; replaces the list. All others are dropped.
+    #[arg(long = "capability", value_name = "CAP")]
+    pub capabilities: Vec<String>,
+    /// Drop every capability (clears the list).
+    #[arg(long, conflicts_with = "capabilities")]
+    pub no_capabilities: bool,
+    /// Whether its containers' root file system may be read-only: true or false.
+    #[arg(long, value_name = "BOOL")]
+    pub read_only_root: Option<String>,
+}
+
+/// `application:update`.
+pub async fn update(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<Report> {
+    let id: AppId = args.id.get()?;
+    let read_only = args
+        .read_only_root
+        .as_deref()
+        .map(|r| crate::cli::args::boolean(r, "read-only-root"))
+        .transpose()?;
+    let caps = if args.no_capabilities {
+        Some(Vec::new())
+    } else {
+        Some(args.capabilities.clone()).filter(|c| !c.is_empty())
+    };
+    if caps.is_none() && read_only.is_none() {
+        anyhow::bail!(
+            "nothing to change: give --capability, --no-capabilities or --read-only-root"
+        );
+    }
+    let store = ctx.store().await?;
+    let mut app = store.get_app(id).await?;
+    app.container.change(caps.as_deref(), read_only)?;
+    let app = store.put_app(&app).await?;
+    let detail = format!(
+        "app {id} \"{}\": {}",
+        app.display_name(),
+        app.container.describe()
+    );
+    audit(&*store, "app:update", detail.clone()).await;
+    Ok(Report::new(format!("updated {detail}"), app_json(&app)))
 }
 
 /// `application:get`.
@@ -312,6 +361,7 @@ pub async fn get(ctx: &Ctx, args: &IdArg) -> anyhow::Result<Report> {
         ("tags", list_or_dash(&app.tags)),
         ("requirements", list_or_dash(&app.requirements)),
         ("enabled", app.enabled.to_string()),
+        ("container", app.container.describe()),
         ("created", opt_ts(app.created)),
         ("updated", opt_ts(app.updated)),
     ]);

@@ -80,12 +80,15 @@ pub async fn doctor(ctx: &Ctx) -> anyhow::Result<Report> {
         Ok(users) => users.describe(),
         Err(e) => format!("MULTIFLEXI_JOB_UIDS: {e}"),
     };
+    let limits = multiflexi_executors::CgroupBackend::detect().describe();
+    let native = format!("{native}\nnative job limits: {limits}");
     let rows: Vec<Vec<String>> = findings
         .iter()
         .map(|f| vec![f.place.clone(), f.name.clone(), f.why.clone()])
         .collect();
     let json = json!({
-        "native_job_users": native,
+        "native_job_users": native.lines().next().unwrap_or_default(),
+        "native_job_limits": limits,
         "findings": findings.iter().map(|f| json!({
             "place": f.place, "name": f.name, "why": f.why,
         })).collect::<Vec<Value>>(),

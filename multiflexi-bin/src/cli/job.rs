@@ -149,6 +149,9 @@ fn job_json(
         m.insert("image".into(), json!(j.spec.image));
         m.insert("timeout".into(), json!(j.spec.timeout));
         m.insert("memory_limit_mb".into(), json!(j.spec.memory_limit_mb));
+        m.insert("pids_max".into(), json!(j.spec.pids_max));
+        m.insert("cpu_seconds".into(), json!(j.spec.cpu_seconds));
+        m.insert("container".into(), json!(j.spec.container));
         m.insert("timezone".into(), json!(j.spec.timezone));
         m.insert("env".into(), env_json(&j.spec.env));
         m.insert("pid".into(), json!(j.pid));

@@ -79,6 +79,9 @@ pub enum Command {
     /// Show one app.
     #[command(name = "application:get")]
     AppGet(args::IdArg),
+    /// Change what an app needs from a container sandbox (capabilities, read-only root).
+    #[command(name = "application:update")]
+    AppUpdate(app::UpdateArgs),
     /// Delete an app (refused while run templates use it).
     #[command(name = "application:delete")]
     AppDelete(args::IdArg),
@@ -275,6 +278,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::AppExport(a) => app::export(ctx, a).await,
         C::AppList => app::list(ctx).await,
         C::AppGet(a) => app::get(ctx, a).await,
+        C::AppUpdate(a) => app::update(ctx, a).await,
         C::AppDelete(a) => app::delete(ctx, a).await,
         C::CompanyCreate(a) => company::create(ctx, a).await,
         C::CompanyUpdate(a) => company::update(ctx, a).await,

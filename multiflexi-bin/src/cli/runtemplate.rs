@@ -63,6 +63,12 @@ pub struct Settings {
     /// Per-job memory limit in MiB (0: none).
     #[arg(long, value_name = "MIB")]
     pub memory_limit: Option<u32>,
+    /// Per-job limit on processes and threads alive at once (0: none).
+    #[arg(long, value_name = "N")]
+    pub pids_max: Option<u32>,
+    /// Per-job CPU time (user + system) in seconds before the job is killed (0: none).
+    #[arg(long, value_name = "SECONDS")]
+    pub cpu_seconds: Option<u32>,
     /// forbid (default), allow or replace.
     #[arg(long, value_name = "POLICY")]
     pub concurrency_policy: Option<String>,
@@ -224,6 +230,12 @@ fn apply(
     if let Some(x) = s.memory_limit {
         t.memory_limit_mb = Some(x).filter(|x| *x > 0);
     }
+    if let Some(x) = s.pids_max {
+        t.pids_max = Some(x).filter(|x| *x > 0);
+    }
+    if let Some(x) = s.cpu_seconds {
+        t.cpu_seconds = Some(x).filter(|x| *x > 0);
+    }
     if let Some(p) = &s.concurrency_policy {
         t.concurrency_policy = p.trim().parse::<ConcurrencyPolicy>()?;
     }
@@ -268,6 +280,8 @@ pub fn template_json(t: &RunTemplate) -> Value {
         "retry_on_exit_codes": t.retry.retry_on_exit_codes,
         "timeout": t.timeout,
         "memory_limit_mb": t.memory_limit_mb,
+        "pids_max": t.pids_max,
+        "cpu_seconds": t.cpu_seconds,
         "concurrency_policy": t.concurrency_policy.as_str(),
         "catchup": t.catchup.as_str(),
         "created": t.created,
@@ -325,6 +339,11 @@ fn template_text(t: &RunTemplate) -> String {
         (
             "memory limit",
             or_dash(t.memory_limit_mb.map(|x| format!("{x} MiB"))),
+        ),
+        ("pids max", or_dash(t.pids_max.map(|x| x.to_string()))),
+        (
+            "cpu time limit",
+            or_dash(t.cpu_seconds.map(|x| format!("{x} s"))),
         ),
         ("concurrency policy", t.concurrency_policy.to_string()),
         ("catchup", t.catchup.to_string()),

@@ -88,12 +88,16 @@ pub async fn select(plan: Option<Vec<ExecutorKind>>, run: &RunArgs) -> anyhow::R
                 users
                     .prepare_work_root(&run.work_root())
                     .map_err(|e| anyhow::anyhow!("MULTIFLEXI_WORK_DIR: {e}"))?;
-                set.notes
-                    .push(format!("Native: local processes; {}", users.describe()));
                 let config = NativeConfig::default()
                     .with_state_dir(run.state_dir().join("native"))
-                    .with_job_users(users);
-                set.executors.push(Arc::new(NativeExecutor::new(config)));
+                    .with_job_users(users.clone());
+                let native = NativeExecutor::new(config);
+                set.notes.push(format!(
+                    "Native: local processes; {}; limits: {}",
+                    users.describe(),
+                    native.cgroup_backend().describe()
+                ));
+                set.executors.push(Arc::new(native));
             }
             ExecutorKind::Docker | ExecutorKind::Podman => {
                 let host = if kind == ExecutorKind::Docker {

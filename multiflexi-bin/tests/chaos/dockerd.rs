@@ -1,9 +1,9 @@
 //! The suite's own Docker engine (`scripts/chaos-dockerd.sh`: its own data root, exec root,
-//! socket and pidfile, no bridge, no iptables), which scenarios stop and start; and the ledger
-//! of Docker jobs.
+//! socket and pidfile, its own bridge without NAT, no iptables), which scenarios stop and start;
+//! and the ledger of Docker jobs.
 //!
-//! Docker jobs cannot reach the host's files (the executor mounts nothing) nor the host's
-//! network (the engine has no bridge: a container has only its loopback). So their ledger is
+//! Docker jobs cannot reach the host's files (the executor mounts nothing), and the jobs of the
+//! scenarios do not use the network. So their ledger is
 //! the engine's own event stream: `docker events` reports every container `start` and `die`
 //! with its labels (the executor labels each container with its job id) and the exit code, in
 //! the engine's order. A run of a job is the interval from its container's `start` to its

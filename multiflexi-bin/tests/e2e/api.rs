@@ -1640,3 +1640,98 @@ async fn company_token_cannot_choose_executor_or_loader_env() {
         .await;
     r.assert_error(StatusCode::FORBIDDEN, Some("environment.PERL5OPT"));
 }
+
+/// The per-job limits are template fields (0 clears one) and reach the job; an app's container
+/// settings are the operator's: admin only, checked, audited, and kept by a re-import.
+#[tokio::test]
+async fn job_limits_and_app_container_settings() {
+    let api = Api::start().await;
+    let (app, c, t) = api.fixture("Limits").await;
+    let r = api
+        .send(
+            Method::PATCH,
+            &format!("/runtemplate/{t}"),
+            Some(&api.srv.admin_token),
+            Some(json!({ "pids_max": 40, "cpu_seconds": 120, "memory_limit_mb": 64 })),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(
+        (&r.json["pids_max"], &r.json["cpu_seconds"]),
+        (&json!(40), &json!(120))
+    );
+
+    let token = api.company_token(c, "limits-tenant").await;
+    let body = json!({ "capabilities": ["cap_net_bind_service"], "read_only_root_fs": true });
+    let r = api
+        .send(
+            Method::PATCH,
+            &format!("/app/{app}"),
+            Some(&token),
+            Some(body.clone()),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.json);
+    let r = api
+        .send(
+            Method::PATCH,
+            &format!("/app/{app}"),
+            Some(&api.srv.admin_token),
+            Some(json!({ "capabilities": ["ALL"] })),
+            &[],
+        )
+        .await;
+    r.assert_error(StatusCode::BAD_REQUEST, Some("capabilities"));
+    let r = api
+        .send(
+            Method::PATCH,
+            &format!("/app/{app}"),
+            Some(&api.srv.admin_token),
+            Some(body),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["capabilities"], json!(["NET_BIND_SERVICE"]));
+    assert_eq!(r.json["read_only_root_fs"], json!(true));
+    // A re-import of the same definition keeps them.
+    let r = api
+        .post(
+            "/apps",
+            json!({ "name": "echo for Limits", "executable": "/bin/echo" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["app"]["id"], json!(app));
+    assert_eq!(
+        r.json["app"]["capabilities"],
+        json!(["NET_BIND_SERVICE"]),
+        "{}",
+        r.json
+    );
+
+    let job = api.job(t).await;
+    let r = api.get(&format!("/job/{job}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(
+        (
+            &r.json["pids_max"],
+            &r.json["cpu_seconds"],
+            &r.json["memory_limit_mb"]
+        ),
+        (&json!(40), &json!(120), &json!(64))
+    );
+    assert_eq!(r.json["capabilities"], json!(["NET_BIND_SERVICE"]));
+    assert_eq!(r.json["read_only_root_fs"], json!(true));
+    let audit = api.get("/audit?limit=1000").await;
+    assert!(
+        audit
+            .json
+            .to_string()
+            .contains("capabilities NET_BIND_SERVICE; read-only root"),
+        "{}",
+        audit.json
+    );
+}

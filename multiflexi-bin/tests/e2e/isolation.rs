@@ -1,12 +1,13 @@
 //! The isolation suite (issue 15) for native jobs: a hostile tenant's job runs on the real
 //! `multiflexi serve` beside another company's job and tries to read the daemon's environment
 //! and memory, the key file, the admin token and the database, another company's work
-//! directory, to list the work root, to write outside its work directory and to signal the
-//! daemon; another allocates past its memory limit. Each attempt prints `DENIED <errno>` or
-//! `LEAKED` (`isolation/probe.py`), and the test asserts the errno, so an attempt that failed
+//! directory, to list the work root, to write outside its work directory, to signal the daemon
+//! and to fork past its template's `pids_max`; another allocates past its memory limit. Each
+//! attempt prints `DENIED <errno>` or `LEAKED` (`isolation/probe.py`), and the test asserts the
+//! errno, so an attempt that failed
 //! for the wrong reason (a bad path: ENOENT) does not pass. A control run of the same probes
-//! with isolation turned off (`MULTIFLEXI_JOB_UIDS=off`, jobs as the daemon's user, root here)
-//! must print `LEAKED`, proving the probes can see a leak.
+//! with isolation turned off (`MULTIFLEXI_JOB_UIDS=off`, jobs as the daemon's user, root here,
+//! and no `pids_max`) must print `LEAKED`, proving the probes can see a leak.
 //!
 //! Another company's artifacts live in the database: the `database` attempt covers them (the
 //! API and dashboard scope them by token, tested in `api` and `dashboard`).
@@ -27,9 +28,10 @@ const MULTIFLEXI: &str = env!("CARGO_BIN_EXE_multiflexi");
 const PYTHON: &str = "/usr/bin/python3";
 const EACCES: &str = "DENIED 13";
 const EPERM: &str = "DENIED 1";
+const EAGAIN: &str = "DENIED 11";
 
 /// Every attempt of `probe.py escape` with what isolation must answer.
-const EXPECTED: [(&str, &str); 10] = [
+const EXPECTED: [(&str, &str); 11] = [
     ("supervisor_environ", EACCES),
     ("daemon_environ", EACCES),
     ("daemon_memory", EACCES),
@@ -40,6 +42,8 @@ const EXPECTED: [(&str, &str); 10] = [
     ("list_work_root", EACCES),
     ("write_outside", EACCES),
     ("signal_daemon", EPERM),
+    // The escape template's pids_max (16) through the job's cgroup: fork 64 children.
+    ("fork_past_pids", EAGAIN),
 ];
 
 fn privileged() -> bool {
@@ -70,6 +74,8 @@ struct Site {
     probe: PathBuf,
     victim: RunTemplate,
     tenant: Company,
+    /// The escape template's `pids_max`: 16, or none for the control run.
+    pids_max: Option<u32>,
 }
 
 impl Site {
@@ -128,10 +134,17 @@ impl Site {
             probe,
             victim,
             tenant,
+            pids_max: (job_uids != "off").then_some(16),
         }
     }
 
-    async fn template(&self, name: &str, args: &str, memory_mb: Option<u32>) -> RunTemplate {
+    async fn template(
+        &self,
+        name: &str,
+        args: &str,
+        memory_mb: Option<u32>,
+        pids_max: Option<u32>,
+    ) -> RunTemplate {
         let app = self
             .store
             .put_app(
@@ -141,6 +154,7 @@ impl Site {
             .unwrap();
         let mut t = RunTemplate::new(app.id, self.tenant.id, name);
         t.memory_limit_mb = memory_mb;
+        t.pids_max = pids_max;
         self.store.create_runtemplate(&t).await.unwrap()
     }
 
@@ -200,7 +214,7 @@ impl Site {
             },
         )
         .await;
-        let probe = self.template("escape", "escape", None).await;
+        let probe = self.template("escape", "escape", None, self.pids_max).await;
         let env = [
             ("PROBE_KEY_FILE", self.dir.join("multiflexi.key")),
             ("PROBE_TOKEN_FILE", self.dir.join("multiflexi.admin-token")),
@@ -247,7 +261,7 @@ async fn native_jobs_cannot_reach_the_host_the_key_or_another_company() {
     }
     assert!(!site.dir.join("escaped.txt").exists());
     // Past the template's memory limit the job is killed by its cgroup and recorded oom.
-    let hog = site.template("hog", "alloc 256", Some(48)).await;
+    let hog = site.template("hog", "alloc 256", Some(48), None).await;
     let job = site.run(&hog, &[]).await;
     let done = site.wait_phase(job.id, Phase::Preserved).await;
     assert_eq!(done.outcome, Some(Outcome::Oom), "{done:?}");

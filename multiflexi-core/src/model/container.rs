@@ -96,6 +96,41 @@ impl ContainerSecurity {
         self
     }
 
+    /// Applies an operator's change: the capabilities replace the list when given (checked by
+    /// [`ContainerSecurity::capability`]), the read-only flag when given. Nothing changes on
+    /// an error.
+    pub fn change(
+        &mut self,
+        capabilities: Option<&[String]>,
+        read_only_root_fs: Option<bool>,
+    ) -> Result<()> {
+        let mut next = self.clone();
+        if let Some(names) = capabilities {
+            next = next.with_capabilities(names)?;
+        }
+        if let Some(ro) = read_only_root_fs {
+            next.read_only_root_fs = ro;
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// In words, for listings and the audit log: `capabilities NET_RAW, CHOWN; read-only root`
+    /// or `no capabilities; writable root`.
+    pub fn describe(&self) -> String {
+        let caps = if self.capabilities.is_empty() {
+            "no capabilities".to_owned()
+        } else {
+            format!("capabilities {}", self.capabilities.join(", "))
+        };
+        let root = if self.read_only_root_fs {
+            "read-only root"
+        } else {
+            "writable root"
+        };
+        format!("{caps}; {root}")
+    }
+
     /// A capability name in its canonical form (upper case, without `CAP_`), or an error naming
     /// the field `capabilities` and what is allowed.
     pub fn capability(name: &str) -> Result<String> {
@@ -134,5 +169,12 @@ mod tests {
             .with_capabilities(["NET_RAW", "cap_net_raw"])
             .unwrap();
         assert_eq!(s.capabilities, ["NET_RAW"]);
+        let mut c = s.clone();
+        assert!(c.change(Some(&["bogus".to_owned()]), Some(true)).is_err());
+        assert_eq!(c, s, "unchanged after an error");
+        c.change(Some(&["chown".to_owned()]), Some(true)).unwrap();
+        assert_eq!(c.describe(), "capabilities CHOWN; read-only root");
+        c.change(Some(&[]), None).unwrap();
+        assert_eq!(c.describe(), "no capabilities; read-only root");
     }
 }

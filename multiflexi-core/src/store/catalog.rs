@@ -32,7 +32,9 @@ pub struct SchedulableTemplate {
 #[async_trait]
 pub trait Catalog: Send + Sync + Debug + 'static {
     /// Stores an app. With `id == 0` it is matched by `uuid` (when it has one), else by its name:
-    /// a match is updated in place (keeping its id), otherwise the app is inserted.
+    /// a match is updated in place (keeping its id and its `container` settings, which are the
+    /// operator's and which an application file cannot carry), otherwise the app is inserted.
+    /// With an id, the app is stored as given.
     async fn put_app(&self, app: &App) -> Result<App>;
     /// One app.
     async fn get_app(&self, id: AppId) -> Result<App>;

@@ -4,7 +4,7 @@
 use super::auth::Caller;
 use super::env::REDACTED;
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{JsonBytes, path_id};
+use super::extract::{ApiJson, JsonBytes, path_id};
 use crate::http::HttpState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use multiflexi_core::AppId;
 use multiflexi_core::app_json::{export_app, parse_app};
 use multiflexi_core::model::App;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -80,6 +80,10 @@ pub struct AppView {
     pub exit_codes: BTreeMap<String, AppExitCodeView>,
     /// Whether run templates may use it.
     pub enabled: bool,
+    /// Linux capabilities its containers keep (all others are dropped).
+    pub capabilities: Vec<String>,
+    /// Whether its containers' root file system is read-only.
+    pub read_only_root_fs: bool,
     /// When it was first stored.
     pub created: Option<DateTime<Utc>>,
     /// When it was last changed.
@@ -148,6 +152,8 @@ impl AppView {
                 })
                 .collect(),
             enabled: app.enabled,
+            capabilities: app.container.capabilities.clone(),
+            read_only_root_fs: app.container.read_only_root_fs,
             created: app.created,
             updated: app.updated,
             definition,
@@ -293,6 +299,57 @@ pub async fn import(
         StatusCode::OK
     };
     Ok((status, Json(view)))
+}
+
+/// `PATCH /app/{id}`: what the app needs from a container sandbox (upstream's application JSON
+/// has no place for it, so an import keeps what was set here).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppUpdate {
+    /// Linux capabilities its containers keep, without `CAP_` (replaces the list; `[]`: none).
+    pub capabilities: Option<Vec<String>>,
+    /// Whether its containers' root file system may be read-only.
+    pub read_only_root_fs: Option<bool>,
+}
+
+/// Changes an app's container settings. Admin only.
+#[utoipa::path(patch, path = "/app/{id}", tag = "apps",
+    params(("id" = i64, Path, description = "App id")),
+    request_body = AppUpdate,
+    responses(
+        (status = 200, description = "Updated", body = AppView),
+        (status = 400, description = "Bad input (an unknown capability)", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "Not an admin token", body = ErrorBody),
+        (status = 404, description = "No such app", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+    ))]
+pub async fn update(
+    State(state): State<HttpState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AppUpdate>,
+) -> ApiResult<Json<AppView>> {
+    let id: AppId = path_id(&id)?;
+    caller.require_admin("changing apps")?;
+    let mut app = state.store.get_app(id).await?;
+    app.container
+        .change(body.capabilities.as_deref(), body.read_only_root_fs)?;
+    let app = state.store.put_app(&app).await?;
+    caller
+        .audit(
+            &state,
+            None,
+            "app:update",
+            format!(
+                "app {id} \"{}\": {}",
+                app.display_name(),
+                app.container.describe()
+            ),
+        )
+        .await;
+    Ok(Json(AppView::of(&app)))
 }
 
 /// Deletes an app (409 while run templates use it). Admin only.

@@ -164,6 +164,14 @@ pub struct JobView {
     pub timeout: Option<u32>,
     /// Memory limit in MiB.
     pub memory_limit_mb: Option<u32>,
+    /// Limit on processes and threads alive at once.
+    pub pids_max: Option<u32>,
+    /// CPU time in seconds before it is killed.
+    pub cpu_seconds: Option<u32>,
+    /// Linux capabilities its container keeps (all others dropped).
+    pub capabilities: Vec<String>,
+    /// Whether its container's root file system is read-only.
+    pub read_only_root_fs: bool,
     /// Its `TZ`.
     pub timezone: String,
     /// The environment it runs with (frozen at creation), secret values `***`.
@@ -232,6 +240,10 @@ impl JobView {
             image: j.spec.image.clone(),
             timeout: j.spec.timeout,
             memory_limit_mb: j.spec.memory_limit_mb,
+            pids_max: j.spec.pids_max,
+            cpu_seconds: j.spec.cpu_seconds,
+            capabilities: j.spec.container.capabilities.clone(),
+            read_only_root_fs: j.spec.container.read_only_root_fs,
             timezone: j.spec.timezone.clone(),
             env: env_view(&j.spec.env),
             pid: j.pid,

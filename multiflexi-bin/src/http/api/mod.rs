@@ -36,7 +36,10 @@ pub fn router(state: HttpState) -> Router {
         .route(&p("/status"), get(system::status))
         .route(&p("/openapi.json"), get(openapi::openapi_json))
         .route(&p("/apps"), get(apps::list).post(apps::import))
-        .route(&p("/app/{id}"), get(apps::get).delete(apps::delete))
+        .route(
+            &p("/app/{id}"),
+            get(apps::get).patch(apps::update).delete(apps::delete),
+        )
         .route(
             &p("/companies"),
             get(companies::list).post(companies::create),

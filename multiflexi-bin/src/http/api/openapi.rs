@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         system::ping, system::status,
-        apps::list, apps::get, apps::import, apps::delete,
+        apps::list, apps::get, apps::import, apps::update, apps::delete,
         companies::list, companies::get, companies::create, companies::delete,
         credentials::list, credentials::get, credentials::create, credentials::delete,
         templates::list, templates::get, templates::create, templates::update, templates::delete,

@@ -77,6 +77,10 @@ pub struct RunTemplateView {
     pub timeout: Option<u32>,
     /// Per-job memory limit in MiB.
     pub memory_limit_mb: Option<u32>,
+    /// Per-job limit on processes and threads alive at once.
+    pub pids_max: Option<u32>,
+    /// Per-job CPU time (user + system) before the job is killed, seconds.
+    pub cpu_seconds: Option<u32>,
     /// `forbid`, `allow` or `replace`.
     pub concurrency_policy: String,
     /// `skip` or `once`.
@@ -127,6 +131,8 @@ impl RunTemplateView {
             retry_on_exit_codes: t.retry.retry_on_exit_codes.clone(),
             timeout: t.timeout,
             memory_limit_mb: t.memory_limit_mb,
+            pids_max: t.pids_max,
+            cpu_seconds: t.cpu_seconds,
             concurrency_policy: t.concurrency_policy.as_str().to_string(),
             catchup: t.catchup.as_str().to_string(),
             created: t.created,
@@ -179,6 +185,10 @@ pub struct RunTemplateCreate {
     pub timeout: Option<u32>,
     /// Per-job memory limit in MiB (0: none).
     pub memory_limit_mb: Option<u32>,
+    /// Per-job limit on processes and threads alive at once (0: none).
+    pub pids_max: Option<u32>,
+    /// Per-job CPU time in seconds before the job is killed (0: none).
+    pub cpu_seconds: Option<u32>,
     /// `forbid` (default), `allow` or `replace`.
     #[schema(pattern = "^(forbid|allow|replace)$")]
     pub concurrency_policy: Option<String>,
@@ -231,6 +241,10 @@ pub struct RunTemplateUpdate {
     pub timeout: Option<u32>,
     /// Per-job memory limit in MiB (0: none).
     pub memory_limit_mb: Option<u32>,
+    /// Per-job limit on processes and threads alive at once (0: none).
+    pub pids_max: Option<u32>,
+    /// Per-job CPU time in seconds before the job is killed (0: none).
+    pub cpu_seconds: Option<u32>,
     /// `forbid`, `allow` or `replace`.
     #[schema(pattern = "^(forbid|allow|replace)$")]
     pub concurrency_policy: Option<String>,
@@ -261,6 +275,8 @@ impl From<RunTemplateCreate> for RunTemplateUpdate {
             retry_on_exit_codes: c.retry_on_exit_codes,
             timeout: c.timeout,
             memory_limit_mb: c.memory_limit_mb,
+            pids_max: c.pids_max,
+            cpu_seconds: c.cpu_seconds,
             concurrency_policy: c.concurrency_policy,
             catchup: c.catchup,
         }
@@ -374,6 +390,12 @@ fn apply(t: &mut RunTemplate, s: &RunTemplateUpdate, app: &App) -> ApiResult<()>
     }
     if let Some(x) = s.memory_limit_mb {
         t.memory_limit_mb = Some(x).filter(|x| *x > 0);
+    }
+    if let Some(x) = s.pids_max {
+        t.pids_max = Some(x).filter(|x| *x > 0);
+    }
+    if let Some(x) = s.cpu_seconds {
+        t.cpu_seconds = Some(x).filter(|x| *x > 0);
     }
     if let Some(p) = parsed::<ConcurrencyPolicy>("concurrency_policy", &s.concurrency_policy)? {
         t.concurrency_policy = p;

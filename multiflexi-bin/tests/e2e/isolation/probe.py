@@ -68,5 +68,20 @@ def main():
     report("write_outside", write_outside)
     report("signal_daemon", lambda: os.kill(daemon, 0))
 
+    def fork_past_pids():
+        kids = []
+        try:
+            for _ in range(64):
+                pid = os.fork()
+                if pid == 0:
+                    time.sleep(30)
+                    os._exit(0)
+                kids.append(pid)
+        finally:
+            for k in kids:
+                os.kill(k, 9)
+                os.waitpid(k, 0)
+    report("fork_past_pids", fork_past_pids)
+
 
 main()

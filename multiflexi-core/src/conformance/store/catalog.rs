@@ -88,14 +88,17 @@ pub async fn app_round_trip_every_field(h: &StoreHarness) {
     assert_eq!(s.get_app(stored.id).await.unwrap(), want, "as read");
     assert_eq!(s.list_apps().await.unwrap(), vec![want.clone()]);
 
-    // re-import: matched by uuid (id 0), updated in place
+    // re-import: matched by uuid (id 0), updated in place; the file carries no container
+    // settings, and the operator's stay
     let later = advance(h, secs(5) + micros(3));
     let mut v2 = app.clone();
+    v2.container = crate::model::ContainerSecurity::default();
     v2.version = Some("1.3.0".into());
     v2.name = localized(&[("en", "Invoice matcher 2")]);
     v2.exit_codes.remove(&-1);
     let stored2 = s.put_app(&v2).await.unwrap();
     let mut want2 = v2.clone();
+    want2.container = app.container.clone();
     want2.id = stored.id;
     want2.created = Some(t0);
     want2.updated = Some(later);
@@ -107,8 +110,10 @@ pub async fn app_round_trip_every_field(h: &StoreHarness) {
     v3.uuid = None;
     v3.tags.clear();
     v3.environment.clear();
+    v3.container = crate::model::ContainerSecurity::default();
     let stored3 = s.put_app(&v3).await.unwrap();
     assert_eq!(stored3.id, stored.id);
+    assert_eq!(stored3.container, v3.container, "by id: as given");
     assert_eq!(s.get_app(stored.id).await.unwrap(), stored3);
     assert_eq!((stored3.uuid, stored3.environment.len()), (None, 0));
 

@@ -97,6 +97,10 @@ impl Catalog for InMemoryStore {
             Some(old) => {
                 stored.id = old.id;
                 stored.created = old.created;
+                if app.id.0 == 0 {
+                    // An import: the container settings are the operator's, not the file's.
+                    stored.container = old.container;
+                }
             }
             None => {
                 stored.id = AppId(next_id(&mut st.last_id.app));

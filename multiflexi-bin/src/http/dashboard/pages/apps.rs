@@ -98,6 +98,7 @@ fn app_markup(app: &App) -> Markup {
             dt { "Executable" } dd { code { (app.executable) } }
             dt { "Arguments" } dd { @if app.cmdparams.is_empty() { span.muted { "none" } } @else { code { (app.cmdparams) } } }
             dt { "Container image" } dd { (app.ociimage.as_deref().unwrap_or("—")) }
+            dt { "Container sandbox" } dd { (app.container.describe()) }
             dt { "Version" } dd { (app.version.as_deref().unwrap_or("—")) }
             dt { "UUID" } dd { (app.uuid.as_deref().unwrap_or("—")) }
             @if let Some(h) = &app.homepage { dt { "Homepage" } dd { (h) } }

@@ -168,6 +168,11 @@ pub(crate) async fn detail(
             dt { "Succeeded / failed" } dd { (t.successfull_jobs_count) " / " (t.failed_jobs_count) }
             dt { "Retries" } dd { (t.retry.max_retries) }
             dt { "Timeout" } dd { @match t.timeout { Some(s) => { (s) " s" } None => { "none" } } }
+            dt { "Limits per job" } dd {
+                "memory " @match t.memory_limit_mb { Some(m) => { (m) " MiB" } None => { "unlimited" } }
+                ", processes " @match t.pids_max { Some(n) => { (n) } None => { "unlimited" } }
+                ", CPU time " @match t.cpu_seconds { Some(s) => { (s) " s" } None => { "unlimited" } }
+            }
             dt { "Concurrency" } dd { (t.concurrency_policy) }
         }
         h2 { "Next runs" }
