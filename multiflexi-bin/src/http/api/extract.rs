@@ -67,10 +67,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 }
 
 /// Deserializes `bytes` as `T`, naming the offending field on error. Numbers with a zero
-/// fraction (`3.0`) count as integers, as JSON Schema says.
+/// fraction (`3.0`) count as integers, as JSON Schema says. Every body is a JSON object (serde
+/// would read a struct from an array of its fields' values too, which no schema here allows).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     let mut value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| json_error(".", &e))?;
+    if !value.is_object() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "the body must be a JSON object",
+        ));
+    }
     integral_floats(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
