@@ -81,13 +81,13 @@ pub async fn doctor(ctx: &Ctx) -> anyhow::Result<Report> {
         Err(e) => format!("MULTIFLEXI_JOB_UIDS: {e}"),
     };
     let limits = multiflexi_executors::CgroupBackend::detect().describe();
-    let native = format!("{native}\nnative job limits: {limits}");
+    let how = format!("{native}\nnative job limits: {limits}");
     let rows: Vec<Vec<String>> = findings
         .iter()
         .map(|f| vec![f.place.clone(), f.name.clone(), f.why.clone()])
         .collect();
     let json = json!({
-        "native_job_users": native.lines().next().unwrap_or_default(),
+        "native_job_users": native,
         "native_job_limits": limits,
         "findings": findings.iter().map(|f| json!({
             "place": f.place, "name": f.name, "why": f.why,
@@ -96,14 +96,14 @@ pub async fn doctor(ctx: &Ctx) -> anyhow::Result<Report> {
     if findings.is_empty() {
         return Ok(Report::new(
             format!(
-                "{native}\ndoctor: nothing to act on: no stored loader variable, no container app \
+                "{how}\ndoctor: nothing to act on: no stored loader variable, no container app \
                  on the host"
             ),
             json,
         ));
     }
     let text = format!(
-        "{native}\ndoctor: {} finding(s); they keep working, and only the operator can write them again\n{}",
+        "{how}\ndoctor: {} finding(s); they keep working, and only the operator can write them again\n{}",
         findings.len(),
         table(&["WHERE", "NAME", "WHY"], &rows)
     );

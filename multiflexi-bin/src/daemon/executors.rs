@@ -77,6 +77,7 @@ pub async fn select(plan: Option<Vec<ExecutorKind>>, run: &RunArgs) -> anyhow::R
         executors: Vec::new(),
         notes: Vec::new(),
     };
+    let container_user = container_user(run)?;
     for kind in kinds {
         match kind {
             ExecutorKind::Native => {
@@ -105,7 +106,7 @@ pub async fn select(plan: Option<Vec<ExecutorKind>>, run: &RunArgs) -> anyhow::R
                 } else {
                     &run.podman_host
                 };
-                let user = container_user(run)?;
+                let user = container_user.clone();
                 let described = user.as_deref().map_or_else(
                     || "the image's own user".to_owned(),
                     |u| format!("user {u}"),

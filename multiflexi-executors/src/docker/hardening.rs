@@ -61,13 +61,13 @@ pub(crate) fn numeric_ids(user: &str) -> Option<(u32, u32)> {
 }
 
 /// Who gets the job's work directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum WorkDirOwner {
     /// These numeric ids (written into the archive that creates it).
     Ids(u32, u32),
-    /// The container's user by name, resolved by the engine from the image's `/etc/passwd`
-    /// (`copyUIDGID`).
-    ContainerUser,
+    /// The container's user by this name, resolved by the engine from the image's
+    /// `/etc/passwd` (`copyUIDGID`).
+    ContainerUser(String),
 }
 
 impl WorkDirOwner {
@@ -80,18 +80,15 @@ impl WorkDirOwner {
         }
         match numeric_ids(user) {
             Some((uid, gid)) => WorkDirOwner::Ids(uid, gid),
-            None => WorkDirOwner::ContainerUser,
+            None => WorkDirOwner::ContainerUser(user.to_owned()),
         }
     }
 
     /// Whether the job runs as root (uid 0).
-    pub(crate) fn is_root(self, config_user: Option<&str>, image_user: Option<&str>) -> bool {
+    pub(crate) fn is_root(&self) -> bool {
         match self {
-            WorkDirOwner::Ids(uid, _) => uid == 0,
-            WorkDirOwner::ContainerUser => {
-                let user = config_user.or(image_user).unwrap_or("").trim();
-                user == "root" || user.starts_with("root:")
-            }
+            WorkDirOwner::Ids(uid, _) => *uid == 0,
+            WorkDirOwner::ContainerUser(user) => user == "root" || user.starts_with("root:"),
         }
     }
 }
@@ -335,12 +332,12 @@ mod tests {
         );
         assert_eq!(
             WorkDirOwner::of(None, Some("app")),
-            WorkDirOwner::ContainerUser
+            WorkDirOwner::ContainerUser("app".into())
         );
-        assert!(WorkDirOwner::of(None, None).is_root(None, None));
-        assert!(!WorkDirOwner::Ids(65534, 65534).is_root(Some("65534:65534"), None));
-        assert!(WorkDirOwner::ContainerUser.is_root(None, Some("root")));
-        assert!(!WorkDirOwner::ContainerUser.is_root(None, Some("app")));
+        assert!(WorkDirOwner::of(None, None).is_root());
+        assert!(!WorkDirOwner::of(Some("65534:65534"), None).is_root());
+        assert!(WorkDirOwner::of(None, Some("root")).is_root());
+        assert!(!WorkDirOwner::of(None, Some("app")).is_root());
     }
 
     #[test]

@@ -503,11 +503,10 @@ impl Executor for DockerExecutor {
             }
             Err(e) => return Err(self.api_error(format!("inspecting image {image:?}"), e)),
         };
-        let user = self.config.user.as_deref();
-        let owner = WorkDirOwner::of(user, image_user.as_deref());
+        let owner = WorkDirOwner::of(self.config.user.as_deref(), image_user.as_deref());
         if self.config.kind == ExecutorKind::Docker
             && !spec.container.capabilities.is_empty()
-            && !owner.is_root(user, image_user.as_deref())
+            && !owner.is_root()
         {
             tracing::warn!(
                 job_id = %spec.job_id,
@@ -621,7 +620,7 @@ impl DockerExecutor {
     async fn prepare_work_dir(&self, docker: &Docker, id: &str, owner: WorkDirOwner) -> Result<()> {
         let (uid, gid, by_engine) = match owner {
             WorkDirOwner::Ids(uid, gid) => (uid, gid, false),
-            WorkDirOwner::ContainerUser => (0, 0, true),
+            WorkDirOwner::ContainerUser(_) => (0, 0, true),
         };
         let tar = archive::work_dir_tar(uid, gid).map_err(|e| {
             Error::backend(self.backend(), false, EngineError::Other(e.to_string()))

@@ -123,12 +123,7 @@ fn pod_security(config: &KubernetesConfig) -> PodSecurityContext {
 /// capability. With `SYS_ADMIN` among them `no_new_privs` is no real boundary (the API server
 /// refuses the combination only in its `CAP_SYS_ADMIN` spelling).
 fn container_security(spec: &LaunchSpec) -> SecurityContext {
-    let add: Vec<String> = spec
-        .container
-        .capabilities
-        .iter()
-        .filter_map(|c| ContainerSecurity::capability(c).ok())
-        .collect();
+    let add = spec.container.capabilities.clone();
     SecurityContext {
         allow_privilege_escalation: Some(false),
         privileged: Some(false),
