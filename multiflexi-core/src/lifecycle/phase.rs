@@ -226,9 +226,10 @@ mod tests {
                 }
             }
         }
-        // 6 phases × 16 events: Created 1, Scheduled 2, Queued 5, Running 11, Completed 1 legal.
-        assert_eq!(legal + illegal, 6 * 16);
-        assert_eq!(legal, 1 + 2 + 5 + 11 + 1);
+        // 6 phases × 17 events (11 of them Complete, one per outcome): Created 1, Scheduled 2,
+        // Queued 5, Running 12, Completed 1 legal.
+        assert_eq!(legal + illegal, 6 * 17);
+        assert_eq!(legal, 1 + 2 + 5 + 12 + 1);
     }
 
     #[test]
