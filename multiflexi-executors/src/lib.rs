@@ -28,7 +28,7 @@ pub use kubernetes::{
     ImagePullPolicy, JobResources, KubernetesConfig, KubernetesExecutor, names as kubernetes_names,
 };
 pub use native::{
-    CgroupBackend, Controller, DEFAULT_JOB_UIDS, JobUsers, NativeConfig, NativeExecutor,
-    parse_uid_range,
+    CgroupBackend, Controller, DEFAULT_JOB_UID_LOCKS, DEFAULT_JOB_UIDS, JobUsers, NativeConfig,
+    NativeExecutor, parse_uid_range,
 };
 pub use results::RESULT_FILE_VAR;

@@ -66,8 +66,9 @@ pub struct RunArgs {
     pub state_dir: Option<PathBuf>,
     /// Users native jobs run as: FIRST-LAST gives each running job its own uid (and gid) from
     /// that range, released when it ends; `off` runs them as this daemon's own user. One uid
-    /// per job needs the daemon to run as root (this version); otherwise jobs run as the daemon's
-    /// user and the daemon says so at start. Root is never in the range.
+    /// per job needs root or the capabilities CAP_SETUID, CAP_SETGID, CAP_KILL and CAP_CHOWN
+    /// (systemd's AmbientCapabilities=; jobs keep none of them); otherwise jobs run as the
+    /// daemon's user and the daemon says so at start. Root is never in the range.
     #[arg(
         long,
         env = "MULTIFLEXI_JOB_UIDS",
@@ -75,6 +76,15 @@ pub struct RunArgs {
         value_name = "FIRST-LAST|off"
     )]
     pub job_uids: String,
+    /// Where the host-wide locks of the job uids in use live (one file per uid; every executor
+    /// on the host must use the same directory). A tmpfs, so that a reboot frees them.
+    #[arg(
+        long,
+        env = "MULTIFLEXI_JOB_UID_LOCKS",
+        default_value = multiflexi_executors::DEFAULT_JOB_UID_LOCKS,
+        value_name = "DIR"
+    )]
+    pub job_uid_locks: PathBuf,
     /// The user container jobs (Docker, Podman) run as: numeric UID:GID (or UID), or `image` for
     /// the image's own USER. The job's work directory is given to that user. Docker makes an
     /// app's declared capabilities effective only for root (0:0).

@@ -82,7 +82,8 @@ pub async fn select(plan: Option<Vec<ExecutorKind>>, run: &RunArgs) -> anyhow::R
         match kind {
             ExecutorKind::Native => {
                 let users = JobUsers::from_setting(&run.job_uids)
-                    .map_err(|e| anyhow::anyhow!("MULTIFLEXI_JOB_UIDS: {e}"))?;
+                    .map_err(|e| anyhow::anyhow!("MULTIFLEXI_JOB_UIDS: {e}"))?
+                    .with_lock_dir(&run.job_uid_locks);
                 if !users.separates() {
                     tracing::warn!("{}", users.describe());
                 }

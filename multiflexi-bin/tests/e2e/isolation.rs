@@ -14,6 +14,7 @@
 
 use super::daemons::{Daemon, command, open_store, wait_for};
 use multiflexi_core::engine::{JobRequest, create_job};
+use multiflexi_core::model::ArtifactPattern;
 use multiflexi_core::store::{Catalog, JobQueue};
 use multiflexi_core::telemetry::NoopTelemetry;
 use multiflexi_core::{
@@ -30,8 +31,14 @@ const EACCES: &str = "DENIED 13";
 const EPERM: &str = "DENIED 1";
 const EAGAIN: &str = "DENIED 11";
 
+/// The daemon's uid in the capability-only run (no passwd entry needed).
+const DAEMON_UID: u32 = 60990;
+/// The job uids of the capability-only run (apart from the root runs' range, whose locks live
+/// elsewhere).
+const CAPS_JOB_UIDS: std::ops::RangeInclusive<u32> = 62000..=62099;
+
 /// Every attempt of `probe.py escape` with what isolation must answer.
-const EXPECTED: [(&str, &str); 11] = [
+const EXPECTED: [(&str, &str); 13] = [
     ("supervisor_environ", EACCES),
     ("daemon_environ", EACCES),
     ("daemon_memory", EACCES),
@@ -44,6 +51,10 @@ const EXPECTED: [(&str, &str); 11] = [
     ("signal_daemon", EPERM),
     // The escape template's pids_max (16) through the job's cgroup: fork 64 children.
     ("fork_past_pids", EAGAIN),
+    // The job holds no capability (CapInh/CapPrm/CapEff/CapAmb all zero)...
+    ("keep_capabilities", EPERM),
+    // ...so setuid(0) fails.
+    ("become_root", EPERM),
 ];
 
 fn privileged() -> bool {
@@ -79,7 +90,14 @@ struct Site {
 }
 
 impl Site {
+    /// `serve` as root.
     async fn start(job_uids: &str) -> Site {
+        Site::start_as(job_uids, None).await
+    }
+
+    /// `serve` as root, or (`as_uid`) as that uid holding only CAP_SETUID, CAP_SETGID, CAP_KILL
+    /// and CAP_CHOWN, ambient, as the systemd unit's `AmbientCapabilities=` gives them.
+    async fn start_as(job_uids: &str, as_uid: Option<u32>) -> Site {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         // Probes live where every job user can read them.
@@ -93,7 +111,23 @@ impl Site {
         )
         .unwrap();
         std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let mut cmd = command(MULTIFLEXI, &dir);
+        let mut cmd = match as_uid {
+            None => command(MULTIFLEXI, &dir),
+            Some(uid) => {
+                std::os::unix::fs::chown(&dir, Some(uid), Some(uid)).unwrap();
+                let caps = "+chown,+kill,+setgid,+setuid";
+                let mut cmd = command("/usr/bin/setpriv", &dir);
+                cmd.arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={uid}"))
+                    .arg("--clear-groups")
+                    .arg(format!("--inh-caps={caps}"))
+                    .arg(format!("--ambient-caps={caps}"))
+                    .arg("--")
+                    .arg(MULTIFLEXI)
+                    .env("MULTIFLEXI_JOB_UID_LOCKS", dir.join("uid-locks"));
+                cmd
+            }
+        };
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--work-dir"])
             .arg(dir.join("jobs"))
             .env("MULTIFLEXI_EXECUTORS", "Native")
@@ -287,4 +321,79 @@ async fn with_isolation_off_the_same_probes_leak() {
             "{attempt}: {seen:?}"
         );
     }
+}
+
+/// A daemon that is not root but holds the four capabilities switching users needs (the
+/// shipped executor unit's `AmbientCapabilities=`) separates jobs as root does; its jobs hold
+/// none of them (without the child clearing them, `keep_capabilities` and `become_root` leak:
+/// a non-root `setuid` keeps capabilities and ambient ones survive `exec`). It still reads a
+/// job's own result files (0600 in a 0700 directory of the job's uid) and removes every work
+/// directory afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_with_capabilities_only_separates_jobs_that_keep_none() {
+    if !privileged() {
+        return;
+    }
+    let range = format!("{}-{}", CAPS_JOB_UIDS.start(), CAPS_JOB_UIDS.end());
+    let site = Site::start_as(&range, Some(DAEMON_UID)).await;
+    assert!(
+        site.serve
+            .stdout()
+            .contains("the daemon holds CAP_SETUID, CAP_SETGID, CAP_KILL and CAP_CHOWN"),
+        "{}",
+        site.serve.context()
+    );
+    let seen = site.escape().await;
+    for (attempt, want) in EXPECTED {
+        assert_eq!(
+            seen.get(attempt).map(String::as_str),
+            Some(want),
+            "{attempt}: {seen:?}\n{}",
+            site.serve.context()
+        );
+    }
+    let uid: u32 = seen["uid"].parse().unwrap();
+    assert!(CAPS_JOB_UIDS.contains(&uid), "job uid {uid}");
+    assert!(!site.dir.join("escaped.txt").exists());
+
+    // A result file only the job's user could read is preserved.
+    let app = site
+        .store
+        .put_app(
+            &App::new("result", PYTHON)
+                .with_cmdparams(format!("{} result", site.probe.display()))
+                .with_artifact(ArtifactPattern::new("out/*.txt", "text")),
+        )
+        .await
+        .unwrap();
+    let t = site
+        .store
+        .create_runtemplate(&RunTemplate::new(app.id, site.tenant.id, "result"))
+        .await
+        .unwrap();
+    let job = site.run(&t, &[]).await;
+    let done = site.wait_phase(job.id, Phase::Preserved).await;
+    assert_eq!(done.outcome, Some(Outcome::Success), "{done:?}");
+    let report = site
+        .store
+        .list(job.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.filename.ends_with("report.txt"))
+        .unwrap_or_else(|| panic!("report.txt preserved\n{}", site.serve.context()));
+    let content = String::from_utf8(site.store.get(report.id).await.unwrap().content).unwrap();
+    assert!(content.starts_with("result of uid 620"), "{content}");
+
+    // Every work directory (the victim's, cancelled; the probes') is removed.
+    let jobs = site.dir.join("jobs");
+    wait_for(
+        "the work directories to be removed",
+        || site.serve.context(),
+        || async {
+            let left: Vec<_> = std::fs::read_dir(&jobs).ok()?.flatten().collect();
+            left.is_empty().then_some(())
+        },
+    )
+    .await;
 }

@@ -8,10 +8,11 @@
 //! twice, and a uid that still owns a process (a leftover) is skipped. When a job ends, every
 //! process still running as its uid is killed before the uid is released.
 //!
-//! Switching users needs root in this version (the capabilities alone — `CAP_SETUID`,
-//! `CAP_SETGID`, `CAP_KILL`, `CAP_CHOWN` — would be inherited by the job across a non-root
-//! `setuid`). Otherwise [`JobUsers::detect`] answers [`JobUsers::Daemon`]: jobs run as the
-//! daemon's own user, and the daemon says so at start.
+//! Switching users needs root or the four capabilities `CAP_SETUID`, `CAP_SETGID`, `CAP_KILL`,
+//! `CAP_CHOWN` (the systemd unit's `AmbientCapabilities=`); the job keeps none of them
+//! (`super::privileges`), and the daemon takes the job's work directory back when it ends
+//! (`super::reclaim`). Without them [`JobUsers::detect`] answers [`JobUsers::Daemon`]: jobs run
+//! as the daemon's own user, and the daemon says so at start.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -67,16 +68,6 @@ impl JobUsers {
             };
         }
         let missing = missing_capabilities();
-        if missing.is_empty() && !effective_root() {
-            // A non-root process that holds the capabilities keeps them across setuid() to
-            // another non-root uid: the job would inherit them. Until the child drops them
-            // explicitly, only root separates users.
-            return JobUsers::Daemon {
-                why: "one user per job needs the daemon to run as root in this version (with \
-                      capabilities only, the job would inherit them)"
-                    .into(),
-            };
-        }
         if !missing.is_empty() {
             return JobUsers::Daemon {
                 why: format!(
@@ -123,9 +114,14 @@ impl JobUsers {
     pub fn describe(&self) -> String {
         match self {
             JobUsers::Range { uids, .. } => format!(
-                "each native job runs as its own user (uids {}-{})",
+                "each native job runs as its own user (uids {}-{}; {})",
                 uids.start(),
-                uids.end()
+                uids.end(),
+                if super::privileges::effective_root() {
+                    "the daemon is root"
+                } else {
+                    "the daemon holds CAP_SETUID, CAP_SETGID, CAP_KILL and CAP_CHOWN; jobs keep none"
+                }
             ),
             JobUsers::Daemon { why } => {
                 format!("native jobs run as the daemon's own user: {why}")
@@ -135,12 +131,25 @@ impl JobUsers {
 
     /// Makes `root` (where job work directories go) usable by the job users: created, mode
     /// 0711 (enter, not list), and every directory above it enterable by others. Refuses with
-    /// the directory to fix when one above is not (jobs could not reach their work directory).
+    /// the directory to fix when one above is not (jobs could not reach their work directory),
+    /// and when the uid lock directory cannot be made.
     pub fn prepare_work_root(&self, root: &Path) -> Result<(), String> {
         use std::os::unix::fs::PermissionsExt;
-        if !self.separates() {
+        let JobUsers::Range { lock_dir, .. } = self else {
             return Ok(());
-        }
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(lock_dir)
+            .map_err(|e| {
+                format!(
+                    "cannot make the job uid lock directory {}: {e} (give the daemon a writable \
+                     /run/multiflexi, e.g. the systemd unit's RuntimeDirectory=multiflexi, or set \
+                     MULTIFLEXI_JOB_UID_LOCKS)",
+                    lock_dir.display()
+                )
+            })?;
         let fail = |what: &str, e: io::Error| format!("{what} {}: {e}", root.display());
         fs::create_dir_all(root).map_err(|e| fail("creating", e))?;
         fs::set_permissions(root, fs::Permissions::from_mode(0o711))
@@ -222,8 +231,9 @@ impl JobUser {
         let tmp = work_dir.join(".tmp");
         fs::create_dir_all(&tmp)?;
         for dir in [&tmp, work_dir] {
-            std::os::unix::fs::chown(dir, Some(self.uid), Some(self.uid))?;
+            // Mode first: once the job's user owns it, only root could change it.
             fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+            std::os::unix::fs::chown(dir, Some(self.uid), Some(self.uid))?;
         }
         if let Some(root) = work_dir.parent() {
             let mode = fs::metadata(root)?.permissions().mode();
@@ -232,6 +242,15 @@ impl JobUser {
             }
         }
         Ok(tmp)
+    }
+
+    /// Takes the job's work directory back for the daemon (after [`JobUser::kill_all`]): see
+    /// `super::reclaim`.
+    pub(crate) async fn reclaim(&self, work_dir: &Path) -> super::reclaim::Reclaimed {
+        let (dir, uid) = (work_dir.to_path_buf(), self.uid);
+        tokio::task::spawn_blocking(move || super::reclaim::reclaim(&dir, uid))
+            .await
+            .unwrap_or_default()
     }
 
     /// Kills every process still running as this job's uid (whatever escaped its process
@@ -284,18 +303,6 @@ fn processes_of(uid: u32) -> Vec<i32> {
         .filter(|(_, u)| *u == uid)
         .map(|(pid, _)| pid)
         .collect()
-}
-
-/// Whether this process's effective uid is root.
-fn effective_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|v| v.split_whitespace().nth(1).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
 }
 
 /// The needed capabilities this process lacks in its effective set.

@@ -2,11 +2,15 @@
 
 mod cgroup;
 mod job_users;
+mod privileges;
+mod reclaim;
 mod registry;
 mod spawner;
 mod supervisor;
 
 pub use cgroup::{CgroupBackend, Controller};
+/// The default directory of the job uid locks.
+pub use job_users::DEFAULT_LOCK_DIR as DEFAULT_JOB_UID_LOCKS;
 pub use job_users::{DEFAULT_JOB_UIDS, JobUsers, parse_uid_range};
 
 use crate::results::ResultMatcher;
@@ -220,30 +224,33 @@ impl Executor for NativeExecutor {
             .job_users
             .acquire()
             .map_err(|e| platform("taking a user for the job", e))?;
-        let tmp = user
+        let tmp = match user
             .as_ref()
             .map(|u| u.take_work_dir(&work_dir))
             .transpose()
-            .map_err(|e| {
-                platform(
+        {
+            Ok(tmp) => tmp,
+            Err(e) => {
+                if let Some(u) = &user {
+                    u.reclaim(&work_dir).await;
+                }
+                return Err(platform(
                     format!("handing {} to the job's user", work_dir.display()),
                     e,
-                )
-            })?;
+                ));
+            }
+        };
 
         let mut cmd = std::process::Command::new(&spec.program);
         cmd.args(&spec.args)
             .env_clear()
             .envs(spec.process_env(&home))
-            .current_dir(&work_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        if let (Some(u), Some(tmp)) = (&user, &tmp) {
-            // std drops the supplementary groups and sets gid, then uid, before the pre_exec
-            // hooks below run (so the supervisor runs as the job's user too).
-            cmd.uid(u.uid).gid(u.uid).env("TMPDIR", tmp);
+        if let Some(tmp) = &tmp {
+            cmd.env("TMPDIR", tmp);
         }
 
         // Every job gets a cgroup where this machine allows one: it carries the limits, and it
@@ -284,6 +291,21 @@ impl Executor for NativeExecutor {
         if !rlimits.is_empty() {
             set_rlimits_on_exec(&mut cmd, rlimits);
         }
+        // The hooks above ran with the daemon's rights; from here on the child is the job's
+        // user (the supervisor too) and holds no capability: a daemon that is not root keeps
+        // its capabilities across setuid, and ambient ones across exec. A root daemon told to
+        // run jobs as itself (MULTIFLEXI_JOB_UIDS=off) keeps root for them.
+        if let Some(u) = &user {
+            // A path from the file system holds no NUL byte.
+            let dir = CString::new(work_dir.clone().into_os_string().into_vec())
+                .map_err(|e| platform("entering the work directory", io::Error::other(e)))?;
+            privileges::become_user_on_exec(&mut cmd, u.uid, dir);
+        } else {
+            cmd.current_dir(&work_dir);
+        }
+        if user.is_some() || !privileges::effective_root() {
+            privileges::drop_capabilities_on_exec(&mut cmd);
+        }
         let procs = cgroup
             .as_ref()
             .and_then(|cg| CString::new(cg.procs_path().into_os_string().into_vec()).ok());
@@ -294,6 +316,9 @@ impl Executor for NativeExecutor {
             Err(e) => {
                 if let Some(cg) = cgroup {
                     cg.destroy().await;
+                }
+                if let Some(u) = &user {
+                    u.reclaim(&work_dir).await;
                 }
                 return spawn_failure(spec, io, e).await;
             }
@@ -344,17 +369,22 @@ impl Executor for NativeExecutor {
         if let Some(cg) = cgroup {
             cg.destroy().await;
         }
-        if let Some(u) = &user {
-            u.kill_all().await;
-        }
+        // Nothing of the job's user is left running: its work directory comes back to the
+        // daemon, which then reads only what the job itself owned.
+        let reclaimed = match &user {
+            Some(u) => {
+                u.kill_all().await;
+                Some(u.reclaim(&work_dir).await)
+            }
+            None => None,
+        };
+        drop(user);
         let mut report = result?;
         report.oom = oom && report.termination != Termination::Exited(0);
 
         if !matcher.is_empty() {
-            let owner = user.as_ref().map(|u| u.uid);
-            collect_result_files(&work_dir, &matcher, owner, io).await?;
+            collect_result_files(&work_dir, &matcher, reclaimed.as_ref(), io).await?;
         }
-        drop(user);
         Ok(report)
     }
 
@@ -612,13 +642,14 @@ async fn spawn_failure(spec: &LaunchSpec, io: &dyn JobIo, e: io::Error) -> Resul
 }
 
 /// Hands every result file under `work_dir` to `io`.
-/// With `owner` (the job ran as its own uid), a file not owned by that uid (a hard link to
-/// someone else's file) is skipped: the executor reads result files with more rights than the
-/// job had. Links are never followed (every process of the job is gone by now).
+/// With `reclaimed` (the job ran as its own uid), a file that was not the job's own when its
+/// directory was taken back (a hard link to someone else's file) is skipped: the executor reads
+/// result files with more rights than the job had. Links are never followed (every process of
+/// the job is gone by now).
 async fn collect_result_files(
     work_dir: &Path,
     matcher: &ResultMatcher,
-    owner: Option<u32>,
+    reclaimed: Option<&reclaim::Reclaimed>,
     io: &dyn JobIo,
 ) -> Result<()> {
     let root = work_dir.to_path_buf();
@@ -651,9 +682,8 @@ async fn collect_result_files(
                 continue;
             }
         };
-        if let Some(uid) = owner {
-            use std::os::unix::fs::MetadataExt;
-            let theirs = file.metadata().await.is_ok_and(|m| m.uid() == uid);
+        if let Some(reclaimed) = reclaimed {
+            let theirs = file.metadata().await.is_ok_and(|m| reclaimed.owned(&m));
             if !theirs {
                 tracing::warn!(file = %path.display(), "skipping a result file the job's user does not own");
                 continue;

@@ -2,6 +2,7 @@
 """A hostile tenant's job: tries each escape and prints one line per attempt,
 `<attempt> DENIED <errno>` or `<attempt> LEAKED`. Used by the isolation suite
 (multiflexi-bin/tests/e2e/isolation.rs); `hold` is the victim's job."""
+import errno
 import os
 import sys
 import time
@@ -50,7 +51,15 @@ def main():
             block[i] = 1
         print("allocated", flush=True)
         return
+    if mode == "result":
+        os.mkdir("out", 0o700)
+        fd = os.open("out/report.txt", os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, f"result of uid {os.getuid()}\n".encode())
+        os.close(fd)
+        print("written", flush=True)
+        return
     # mode == "escape": the targets come in the environment.
+    print(f"uid {os.getuid()}", flush=True)
     supervisor = os.getppid()
     daemon = parent_of(supervisor)
     report("supervisor_environ", read(f"/proc/{supervisor}/environ"))
@@ -82,6 +91,17 @@ def main():
                 os.kill(k, 9)
                 os.waitpid(k, 0)
     report("fork_past_pids", fork_past_pids)
+
+    def keep_capabilities():
+        with open("/proc/self/status") as f:
+            for line in f:
+                name, _, bits = line.partition(":")
+                if name in ("CapInh", "CapPrm", "CapEff", "CapAmb") and int(bits, 16):
+                    return
+        raise OSError(errno.EPERM, "no capability held")
+    report("keep_capabilities", keep_capabilities)
+    # Last: where it leaks, this process is root from here on.
+    report("become_root", lambda: os.setuid(0))
 
 
 main()
