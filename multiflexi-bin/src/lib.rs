@@ -7,3 +7,4 @@ pub mod daemon;
 pub mod database;
 pub mod http;
 pub mod telemetry;
+pub mod usecase;

@@ -1,14 +1,13 @@
 //! `company:*`: companies and their environment.
 
+use super::Ctx;
 use super::args::{self, IdArg};
 use super::output::{Report, fields, opt_ts, or_dash, table};
-use super::{Ctx, audit};
+use crate::usecase::companies::{CompanyChange, EnvChange, NewCompany};
 use clap::Args;
+use multiflexi_core::CompanyId;
 use multiflexi_core::model::{Company, Environment};
 use multiflexi_core::store::Catalog as _;
-use multiflexi_core::store::TokenScope;
-use multiflexi_core::tenancy::check_company_env;
-use multiflexi_core::{CompanyId, Error};
 use serde_json::{Value, json};
 
 /// `company:create`.
@@ -78,34 +77,6 @@ pub struct EnvUnsetArgs {
     pub keys: Vec<String>,
 }
 
-fn check_slug(slug: &str) -> anyhow::Result<String> {
-    let s = slug.trim();
-    if s.is_empty()
-        || !s
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-    {
-        return Err(Error::invalid(
-            "slug",
-            format!("{slug:?} is not a slug; use lower-case letters, digits, - and _"),
-        )
-        .into());
-    }
-    Ok(s.to_string())
-}
-
-fn check_name(name: &str) -> anyhow::Result<String> {
-    let n = name.trim();
-    if n.is_empty() {
-        return Err(Error::invalid("name", "the company name is empty; give a name").into());
-    }
-    Ok(n.to_string())
-}
-
-fn empty_to_none(s: &str) -> Option<String> {
-    Some(s.trim().to_string()).filter(|s| !s.is_empty())
-}
-
 /// The environment as JSON, secret values redacted.
 pub fn env_json(env: &Environment) -> Value {
     serde_json::to_value(env.redacted()).unwrap_or(Value::Null)
@@ -162,33 +133,20 @@ fn company_text(c: &Company) -> String {
 
 /// `company:create`.
 pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
-    let mut company = Company::new(check_name(&a.name)?);
-    if let Some(slug) = &a.slug {
-        company.slug = check_slug(slug)?;
-    }
-    if company.slug.is_empty() {
-        return Err(Error::invalid(
-            "slug",
-            format!(
-                "no slug can be derived from {:?}; give one with --slug",
-                company.name
-            ),
-        )
-        .into());
-    }
-    company.email = a.email.as_deref().and_then(empty_to_none);
-    company.zabbix_host = a.zabbix_host.as_deref().and_then(empty_to_none);
-    if let Some(e) = &a.enabled {
-        company.enabled = args::boolean(e, "enabled")?;
-    }
-    let store = ctx.store().await?;
-    let c = store.create_company(&company).await?;
-    audit(
-        &*store,
-        "company:create",
-        format!("company {} \"{}\"", c.id, c.name),
-    )
-    .await;
+    let mut new = NewCompany::named(&a.name);
+    new.slug.clone_from(&a.slug);
+    new.email.clone_from(&a.email);
+    new.zabbix_host.clone_from(&a.zabbix_host);
+    new.enabled = a
+        .enabled
+        .as_deref()
+        .map(|e| args::boolean(e, "enabled"))
+        .transpose()?;
+    let c = ctx
+        .usecases()
+        .await?
+        .create_company(&ctx.caller(), new)
+        .await?;
     Ok(Report::new(
         format!("created company {} \"{}\" (slug {})", c.id, c.name, c.slug),
         company_json(&c),
@@ -198,30 +156,21 @@ pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
 /// `company:update`.
 pub async fn update(ctx: &Ctx, a: &UpdateArgs) -> anyhow::Result<Report> {
     let id: CompanyId = a.id.get()?;
-    let store = ctx.store().await?;
-    let mut c = store.get_company(id).await?;
-    if let Some(n) = &a.name {
-        c.name = check_name(n)?;
-    }
-    if let Some(s) = &a.slug {
-        c.slug = check_slug(s)?;
-    }
-    if let Some(e) = &a.email {
-        c.email = empty_to_none(e);
-    }
-    if let Some(z) = &a.zabbix_host {
-        c.zabbix_host = empty_to_none(z);
-    }
-    if let Some(e) = &a.enabled {
-        c.enabled = args::boolean(e, "enabled")?;
-    }
-    let c = store.update_company(&c).await?;
-    audit(
-        &*store,
-        "company:update",
-        format!("company {} \"{}\"", c.id, c.name),
-    )
-    .await;
+    let mut change = CompanyChange::default();
+    change.name.clone_from(&a.name);
+    change.slug.clone_from(&a.slug);
+    change.email.clone_from(&a.email);
+    change.zabbix_host.clone_from(&a.zabbix_host);
+    change.enabled = a
+        .enabled
+        .as_deref()
+        .map(|e| args::boolean(e, "enabled"))
+        .transpose()?;
+    let c = ctx
+        .usecases()
+        .await?
+        .update_company(&ctx.caller(), id, change)
+        .await?;
     Ok(Report::new(
         format!("updated company {} \"{}\"", c.id, c.name),
         company_json(&c),
@@ -260,15 +209,11 @@ pub async fn get(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
 /// `company:delete`.
 pub async fn delete(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
     let id: CompanyId = a.get()?;
-    let store = ctx.store().await?;
-    let c = store.get_company(id).await?;
-    store.delete_company(id).await?;
-    audit(
-        &*store,
-        "company:delete",
-        format!("company {id} \"{}\"", c.name),
-    )
-    .await;
+    let c = ctx
+        .usecases()
+        .await?
+        .delete_company(&ctx.caller(), id)
+        .await?;
     Ok(Report::new(
         format!("deleted company {id} \"{}\"", c.name),
         json!({ "deleted": { "company_id": id } }),
@@ -278,25 +223,17 @@ pub async fn delete(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
 /// `company:env-set`.
 pub async fn env_set(ctx: &Ctx, a: &EnvSetArgs) -> anyhow::Result<Report> {
     let id: CompanyId = args::id(&a.id)?;
-    let pairs = args::pairs(&a.values, "environment")?;
-    check_company_env(TokenScope::Admin, pairs.iter().map(|(k, _)| k.as_str()))?;
-    let store = ctx.store().await?;
-    let mut c = store.get_company(id).await?;
-    for (k, v) in &pairs {
-        if a.secret {
-            c.environment.set_secret(k, v);
-        } else {
-            c.environment.set(k, v);
-        }
-    }
-    let c = store.update_company(&c).await?;
-    let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-    audit(
-        &*store,
-        "company:env-set",
-        format!("company {id}: {}", keys.join(", ")),
-    )
-    .await;
+    let values = args::pairs(&a.values, "environment")?;
+    let keys: Vec<String> = values.iter().map(|(k, _)| k.clone()).collect();
+    let change = EnvChange::Set {
+        values,
+        secret: a.secret,
+    };
+    let c = ctx
+        .usecases()
+        .await?
+        .change_company_env(&ctx.caller(), id, change)
+        .await?;
     Ok(Report::new(
         format!(
             "company {id}: set {}{}",
@@ -310,40 +247,11 @@ pub async fn env_set(ctx: &Ctx, a: &EnvSetArgs) -> anyhow::Result<Report> {
 /// `company:env-unset`.
 pub async fn env_unset(ctx: &Ctx, a: &EnvUnsetArgs) -> anyhow::Result<Report> {
     let id: CompanyId = args::id(&a.id)?;
-    let store = ctx.store().await?;
-    let mut c = store.get_company(id).await?;
-    let missing: Vec<&str> = a
-        .keys
-        .iter()
-        .map(String::as_str)
-        .filter(|k| c.environment.get(k).is_none())
-        .collect();
-    if !missing.is_empty() {
-        let have: Vec<&str> = c.environment.0.keys().map(String::as_str).collect();
-        return Err(Error::invalid(
-            "environment",
-            format!(
-                "company {id} has no variable {}; it has: {}",
-                missing.join(", "),
-                if have.is_empty() {
-                    "none".to_string()
-                } else {
-                    have.join(", ")
-                }
-            ),
-        )
-        .into());
-    }
-    for k in &a.keys {
-        c.environment.remove(k);
-    }
-    let c = store.update_company(&c).await?;
-    audit(
-        &*store,
-        "company:env-unset",
-        format!("company {id}: {}", a.keys.join(", ")),
-    )
-    .await;
+    let c = ctx
+        .usecases()
+        .await?
+        .change_company_env(&ctx.caller(), id, EnvChange::Unset(a.keys.clone()))
+        .await?;
     Ok(Report::new(
         format!("company {id}: removed {}", a.keys.join(", ")),
         company_json(&c),

@@ -231,6 +231,24 @@ impl Ctx {
     }
 }
 
+/// The application layer as the CLI calls it: the operator, over this command's store.
+impl Ctx {
+    /// The use cases over this command's store.
+    pub async fn usecases(&self) -> anyhow::Result<crate::usecase::UseCases> {
+        let store: Arc<dyn Store> = self.store().await?;
+        Ok(crate::usecase::UseCases::new(
+            store,
+            Arc::new(multiflexi_core::SystemClock),
+            Arc::new(multiflexi_core::telemetry::NoopTelemetry),
+        ))
+    }
+
+    /// The operator, named after the logged-in user.
+    pub fn caller(&self) -> crate::usecase::Caller {
+        crate::usecase::Caller::operator(args::actor())
+    }
+}
+
 /// Appends an audit row for an operator action; a failure is logged, never fatal (the action
 /// itself is already committed).
 pub(crate) async fn audit(store: &dyn Store, action: &str, detail: String) {

@@ -8,7 +8,6 @@ use super::company::{env_json, env_text};
 use super::output::{Report, fields, opt_ts, or_dash, print_warning, table};
 use super::{Ctx, audit};
 use clap::Args;
-use multiflexi_core::engine::{check_runtemplate, config_is_secret};
 use multiflexi_core::lifecycle::RetryBackoff;
 use multiflexi_core::model::{App, CatchupPolicy, ConcurrencyPolicy, ExecutorKind, RunTemplate};
 use multiflexi_core::schedule::{IntervalCode, parse_timezone};
@@ -199,7 +198,7 @@ fn apply(
                 app.display_name()
             ));
         }
-        if config_is_secret(app, &k) {
+        if app.config_is_secret(&k) {
             t.config.set_secret(k, v);
         } else {
             t.config.set(k, v);
@@ -389,7 +388,7 @@ pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
             .to_string();
     }
     check_template_write(TokenScope::Admin, None, &t, &app)?;
-    check_runtemplate(&*store, &t, &app).await?;
+    ctx.usecases().await?.check_template(&t, &app).await?;
     for w in &warnings {
         print_warning(ctx.format, w);
     }
@@ -463,7 +462,7 @@ pub async fn update(ctx: &Ctx, a: &UpdateArgs) -> anyhow::Result<Report> {
     let mut warnings = Vec::new();
     apply(&mut t, &a.settings, &app, &mut warnings)?;
     check_template_write(TokenScope::Admin, Some(&before), &t, &app)?;
-    check_runtemplate(&*store, &t, &app).await?;
+    ctx.usecases().await?.check_template(&t, &app).await?;
     for w in &warnings {
         print_warning(ctx.format, w);
     }

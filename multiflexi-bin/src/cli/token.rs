@@ -1,9 +1,9 @@
 //! `token:*`: bearer tokens of the HTTP API and the dashboard. A token's secret is printed once,
 //! when it is made; the database keeps only its SHA-256.
 
+use super::Ctx;
 use super::args::{self, IdArg};
 use super::output::{Report, table, ts};
-use super::{Ctx, audit};
 use clap::Args;
 use multiflexi_core::store::{AccessToken, AccessTokens as _, TokenScope};
 use multiflexi_core::{CompanyId, Error};
@@ -38,29 +38,15 @@ pub fn token_json(t: &AccessToken) -> Value {
 
 /// `token:create --name N (--admin | --company ID)`.
 pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
-    let name = a.name.trim();
-    if name.is_empty() || name != a.name || name.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "--name",
-            "a token name must be non-empty, without leading or trailing spaces or control characters",
-        )
-        .into());
-    }
     let scope = match &a.company {
         Some(id) => TokenScope::Company(args::id::<CompanyId>(id)?),
         None => TokenScope::Admin,
     };
-    let store = ctx.store().await?;
-    let issued = store.create_token(name, scope).await?;
-    audit(
-        &*store,
-        "token:create",
-        format!(
-            "token {} {:?} ({scope})",
-            issued.token.id, issued.token.name
-        ),
-    )
-    .await;
+    let issued = ctx
+        .usecases()
+        .await?
+        .create_token(&ctx.caller(), &a.name, scope)
+        .await?;
     let mut j = token_json(&issued.token);
     j["secret"] = Value::String(issued.secret.clone());
     Ok(Report::new(
@@ -103,14 +89,11 @@ pub async fn revoke(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
             format!("{raw:?} is not a token id (a positive integer; token:list shows them)"),
         )
     })?;
-    let store = ctx.store().await?;
-    let t = store.revoke_token(id).await?;
-    audit(
-        &*store,
-        "token:revoke",
-        format!("token {} {:?}", t.id, t.name),
-    )
-    .await;
+    let t = ctx
+        .usecases()
+        .await?
+        .revoke_token(&ctx.caller(), id)
+        .await?;
     Ok(Report::new(
         format!(
             "Revoked token {} {:?}; it authenticates nothing from now on.",

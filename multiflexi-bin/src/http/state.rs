@@ -58,6 +58,16 @@ impl HttpState {
         }
     }
 
+    /// The application layer over this server's store, clock and telemetry: every handler that
+    /// creates, changes or audits calls it.
+    pub fn usecases(&self) -> crate::usecase::UseCases {
+        crate::usecase::UseCases::new(
+            self.store.clone(),
+            self.clock.clone(),
+            self.telemetry.clone(),
+        )
+    }
+
     /// Builder: the dispatcher of this process (its breakers show in `GET /status`).
     pub fn with_dispatcher(mut self, dispatcher: multiflexi_core::engine::Dispatcher) -> Self {
         self.dispatcher = Some(dispatcher);

@@ -18,7 +18,6 @@ mod reaper;
 mod scheduler;
 mod shutdown;
 mod spool;
-mod template_check;
 mod throttle;
 
 pub use breaker::{BreakerState, OPEN_AFTER};
@@ -31,5 +30,4 @@ pub use job_factory::{
 };
 pub use scheduler::{Scheduler, SchedulerOptions, TickReport};
 pub use shutdown::Shutdown;
-pub use template_check::{check_runtemplate, config_is_secret};
 pub use throttle::process_rss_mb;

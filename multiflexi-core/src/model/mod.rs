@@ -10,6 +10,7 @@ mod executor_kind;
 mod job;
 mod localized;
 mod runtemplate;
+mod runtemplate_rules;
 
 pub use app::{App, ArtifactPattern, EnvFieldDef, EnvFieldType, ExitCodeInfo};
 pub use artifact::{Artifact, ArtifactMeta};

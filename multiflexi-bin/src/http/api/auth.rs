@@ -103,6 +103,11 @@ impl Caller {
         }
     }
 
+    /// This token as the application layer's caller.
+    pub fn as_caller(&self) -> crate::usecase::Caller {
+        crate::usecase::Caller::token(self.name.clone(), self.scope)
+    }
+
     /// The actor written to the audit log and `launched_by`: the token's name.
     pub fn actor(&self) -> String {
         self.name.clone()

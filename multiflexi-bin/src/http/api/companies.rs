@@ -3,16 +3,16 @@
 
 use super::auth::Caller;
 use super::env::{EnvInput, EnvVarView, env_view, to_environment};
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, path_id};
 use crate::http::HttpState;
+use crate::usecase::companies::NewCompany;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use chrono::{DateTime, Utc};
 use multiflexi_core::CompanyId;
 use multiflexi_core::model::Company;
-use multiflexi_core::tenancy::check_company_env;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -77,24 +77,6 @@ pub struct CompanyCreate {
     pub environment: Option<BTreeMap<String, EnvInput>>,
 }
 
-fn non_empty(field: &str, v: &str) -> ApiResult<String> {
-    let t = v.trim();
-    if t.is_empty() || t.contains('\0') {
-        return Err(ApiError::bad_field(
-            field,
-            format!("invalid {field}: it is empty or holds a NUL character"),
-        ));
-    }
-    Ok(t.to_string())
-}
-
-fn optional(field: &str, v: Option<&String>) -> ApiResult<Option<String>> {
-    match v.map(|s| s.trim()) {
-        None | Some("") => Ok(None),
-        Some(s) => non_empty(field, s).map(Some),
-    }
-}
-
 /// Companies (a company token: its own).
 #[utoipa::path(get, path = "/companies", tag = "companies",
     responses(
@@ -152,44 +134,18 @@ pub async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<CompanyCreate>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<CompanyView>)> {
-    caller.require_admin("creating companies")?;
-    let mut c = Company::new(non_empty("name", &body.name)?);
-    if let Some(slug) = &body.slug {
-        let s = slug.trim();
-        if s.is_empty()
-            || !s
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        {
-            return Err(ApiError::bad_field(
-                "slug",
-                format!("invalid slug: {slug:?}; use lower-case letters, digits, - and _"),
-            ));
-        }
-        c.slug = s.to_string();
-    }
-    if c.slug.is_empty() {
-        return Err(ApiError::bad_field(
-            "slug",
-            "the name has no letters or digits to derive a slug from; give a slug",
-        ));
-    }
-    c.email = optional("email", body.email.as_ref())?;
-    c.zabbix_host = optional("zabbix_host", body.zabbix_host.as_ref())?;
-    c.enabled = body.enabled.unwrap_or(true);
+    let mut new = NewCompany::named(body.name);
+    new.slug = body.slug;
+    new.email = body.email;
+    new.zabbix_host = body.zabbix_host;
+    new.enabled = body.enabled;
     if let Some(env) = &body.environment {
-        c.environment = to_environment("environment", env, |_| false)?;
-        check_company_env(caller.scope, c.environment.iter().map(|(k, _)| k))?;
+        new.environment = Some(to_environment("environment", env, |_| false)?);
     }
-    let c = state.store.create_company(&c).await?;
-    caller
-        .audit(
-            &state,
-            None,
-            "company:create",
-            format!("company {} \"{}\"", c.id, c.name),
-        )
-        .await;
+    let c = state
+        .usecases()
+        .create_company(&caller.as_caller(), new)
+        .await?;
     Ok((
         StatusCode::CREATED,
         location(&format!("company/{}", c.id)),
@@ -223,17 +179,9 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id: CompanyId = path_id(&id)?;
-    caller.check_company(id, "company", id)?;
-    caller.require_admin("deleting companies")?;
-    let c = state.store.get_company(id).await?;
-    state.store.delete_company(id).await?;
-    caller
-        .audit(
-            &state,
-            None,
-            "company:delete",
-            format!("company {id} \"{}\"", c.name),
-        )
-        .await;
+    state
+        .usecases()
+        .delete_company(&caller.as_caller(), id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

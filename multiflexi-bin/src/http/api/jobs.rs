@@ -12,9 +12,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use chrono::{DateTime, Utc};
-use multiflexi_core::engine::{
-    JobRequest, config_is_secret, copy_finished_job, create_job_or_replay,
-};
+use multiflexi_core::engine::{JobRequest, copy_finished_job, create_job_or_replay};
 use multiflexi_core::lifecycle::Outcome;
 use multiflexi_core::model::{ExecutorKind, Job};
 use multiflexi_core::store::{CancelResult, JobFilter};
@@ -122,7 +120,7 @@ pub async fn create(
         .map_err(|e| ApiError::from(e).with_field("executor"))?;
     let app = state.store.get_app(template.app_id).await?;
     let env = match &body.env {
-        Some(env) => to_environment("env", env, |k| config_is_secret(&app, k))?,
+        Some(env) => to_environment("env", env, |k| app.config_is_secret(k))?,
         None => Default::default(),
     };
     let mut request = JobRequest::ad_hoc(template_id, Trigger::Api)

@@ -11,7 +11,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use multiflexi_core::engine::{check_runtemplate, config_is_secret};
 use multiflexi_core::lifecycle::RetryBackoff;
 use multiflexi_core::model::{App, CatchupPolicy, ConcurrencyPolicy, ExecutorKind, RunTemplate};
 use multiflexi_core::schedule::{IntervalCode, parse_timezone};
@@ -361,7 +360,7 @@ fn apply(t: &mut RunTemplate, s: &RunTemplateUpdate, app: &App) -> ApiResult<()>
                         continue;
                     }
                     check_var("config", k, value)?;
-                    if secret || config_is_secret(app, k) {
+                    if secret || app.config_is_secret(k) {
                         t.config.set_secret(k.clone(), value);
                     } else {
                         t.config.set(k.clone(), value);
@@ -422,7 +421,9 @@ async fn check(state: &HttpState, caller: &Caller, t: &RunTemplate, app: &App) -
             ));
         }
     }
-    check_runtemplate(&*state.store, t, app)
+    state
+        .usecases()
+        .check_template(t, app)
         .await
         .map_err(|e| match e {
             Error::InvalidInput { ref field, .. } if field == "credential" => {

@@ -62,6 +62,11 @@ impl Session {
     pub(crate) fn actor(&self) -> String {
         format!("dashboard:{}", self.token.name)
     }
+
+    /// This session as the application layer's caller.
+    pub(crate) fn caller(&self) -> crate::usecase::Caller {
+        crate::usecase::Caller::token(self.actor(), self.token.scope)
+    }
 }
 
 /// The value of cookie `name`, if the request carries it.

@@ -5,11 +5,12 @@ use super::super::csrf::{Checked, CsrfForm};
 use super::super::error::{OrPage, PageError, PageResult};
 use super::super::layout::{self, Nav};
 use super::super::session::{Session, see_other};
+use crate::usecase::companies::NewCompany;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use maud::{Markup, html};
-use multiflexi_core::store::{AuditEntry, RunTemplateFilter};
+use multiflexi_core::store::RunTemplateFilter;
 use multiflexi_core::{Company, CompanyId};
 use serde::Deserialize;
 
@@ -156,40 +157,23 @@ pub(crate) async fn create(
             PageError::forbidden("Only an admin token can create companies.").for_session(&session),
         );
     }
-    let name = form.name.trim();
-    let email = form.email.trim();
     let refuse = |message: String| {
         let notice = html! { p.alert.alert-danger role="alert" #company-error { (message) } };
         Some(notice)
     };
-    if name.is_empty() {
-        let notice = refuse("A company needs a name.".into());
-        return list_page(&state, &session, notice, &form, StatusCode::BAD_REQUEST).await;
-    }
-    let mut company = Company::new(name);
-    if !email.is_empty() {
-        company.email = Some(email.to_string());
-    }
-    if company.slug.is_empty() {
-        company.slug = format!("company-{}", super::super::csrf::nonce());
-    }
-    let store = &*state.http.store;
-    match store.create_company(&company).await {
-        Ok(c) => {
-            let entry = AuditEntry::new(
-                None,
-                session.actor(),
-                "company:create",
-                format!("company {} \"{}\" created", c.id, c.name),
-            );
-            if let Err(e) = store.append_audit(&entry).await {
-                tracing::warn!("could not write the audit log: {e}");
-            }
-            Ok(see_other(&format!("/companies?created={}", c.id)))
-        }
+    let mut new = NewCompany::named(form.name.clone());
+    new.email = Some(form.email.clone());
+    match state
+        .http
+        .usecases()
+        .create_company(&session.caller(), new)
+        .await
+    {
+        Ok(c) => Ok(see_other(&format!("/companies?created={}", c.id))),
         Err(e) => {
             let status = match e {
                 multiflexi_core::Error::AlreadyExists { .. } => StatusCode::CONFLICT,
+                multiflexi_core::Error::Forbidden { .. } => StatusCode::FORBIDDEN,
                 _ => StatusCode::BAD_REQUEST,
             };
             let notice = refuse(format!("Not created: {e}."));

@@ -1,0 +1,57 @@
+//! The audit log of operator actions: one row per use case, written after the change committed.
+//! A failure to write it is logged, never returned (the action itself has happened).
+
+use super::{Caller, UseCases};
+use multiflexi_core::JobId;
+use multiflexi_core::store::AuditEntry;
+
+/// Every action the application layer audits, with the name written to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Action {
+    /// `company:create`
+    CompanyCreate,
+    /// `company:update`
+    CompanyUpdate,
+    /// `company:delete`
+    CompanyDelete,
+    /// `company:env-set`
+    CompanyEnvSet,
+    /// `company:env-unset`
+    CompanyEnvUnset,
+    /// `token:create`
+    TokenCreate,
+    /// `token:revoke`
+    TokenRevoke,
+}
+
+impl Action {
+    /// The action's name in the audit log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::CompanyCreate => "company:create",
+            Action::CompanyUpdate => "company:update",
+            Action::CompanyDelete => "company:delete",
+            Action::CompanyEnvSet => "company:env-set",
+            Action::CompanyEnvUnset => "company:env-unset",
+            Action::TokenCreate => "token:create",
+            Action::TokenRevoke => "token:revoke",
+        }
+    }
+}
+
+impl UseCases {
+    /// Appends the audit row of `action` by `caller` (about `job`, if any).
+    pub(crate) async fn audit(
+        &self,
+        caller: &Caller,
+        job: Option<JobId>,
+        action: Action,
+        detail: String,
+    ) {
+        let entry = AuditEntry::new(job, caller.actor.clone(), action.name(), detail);
+        if let Err(e) = self.store.append_audit(&entry).await {
+            tracing::warn!(action = action.name(), "could not write the audit log: {e}");
+        }
+    }
+}

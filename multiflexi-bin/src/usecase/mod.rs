@@ -1,0 +1,76 @@
+//! The application layer: every use case the CLI, the HTTP API and the dashboard offer for what
+//! they create, change and audit. A front end parses its input, makes one call here with the
+//! [`Caller`] it authenticated, and presents the result; it holds no validation rule, audit text
+//! or telemetry call of its own.
+//!
+//! Each use case, in one place:
+//! - checks its input (errors are [`multiflexi_core::Error`]: `InvalidInput` names the field,
+//!   what was wrong and what is allowed; the CLI prints it, the API maps it to 400/403/404/409,
+//!   the dashboard shows it beside the field);
+//! - applies the tenant rules ([`multiflexi_core::tenancy`]: who may see a company's objects,
+//!   choose an executor, set which environment names);
+//! - writes one audit row with one text per action ([`audit`]);
+//! - emits the same telemetry whoever called it (jobs are created through the engine's job
+//!   factory with this layer's [`Telemetry`]).
+//!
+//! | use case | module | rules it applies, and where they live |
+//! |---|---|---|
+//! | company create / update / delete, environment set / unset | [`companies`] | name and slug: `Company::check_name` / `check_slug` (core model); environment names: `tenancy::check_company_env` |
+//! | token create / revoke | [`tokens`] | token name: [`tokens::check_name`] |
+//!
+//! Reads (lists, a single object) stay in the front ends, which scope them with
+//! [`Caller::sees`].
+
+pub mod audit;
+mod caller;
+pub mod companies;
+pub mod templates;
+pub mod text;
+pub mod tokens;
+
+pub use caller::Caller;
+
+use multiflexi_core::{Clock, Store, Telemetry};
+use std::sync::Arc;
+
+/// The application layer over one store: what every front end calls to create, change and
+/// audit.
+#[derive(Debug, Clone)]
+pub struct UseCases {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    telemetry: Arc<dyn Telemetry>,
+}
+
+impl UseCases {
+    /// The use cases over `store`, on `clock`, reporting jobs' phase events to `telemetry`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        telemetry: Arc<dyn Telemetry>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            telemetry,
+        }
+    }
+
+    /// The store (for the front ends' reads).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Where jobs' phase events go.
+    pub fn telemetry(&self) -> &Arc<dyn Telemetry> {
+        &self.telemetry
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,66 @@
+//! Bearer tokens of the API and the dashboard: made (the secret is returned once) and revoked.
+
+use super::audit::Action;
+use super::{Caller, UseCases};
+use multiflexi_core::store::{AccessToken, IssuedToken, TokenScope};
+use multiflexi_core::{Error, Result};
+
+/// The token name rule: not empty, no leading or trailing space, no control character.
+pub fn check_name(name: &str) -> Result<&str> {
+    if name.trim().is_empty() || name.trim() != name || name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "name",
+            "a token name must be non-empty, without leading or trailing spaces or control \
+             characters",
+        ));
+    }
+    Ok(name)
+}
+
+impl UseCases {
+    /// Makes a token (admin only); the answer holds its secret, which is never stored.
+    pub async fn create_token(
+        &self,
+        caller: &Caller,
+        name: &str,
+        scope: TokenScope,
+    ) -> Result<IssuedToken> {
+        caller.require_admin("making tokens")?;
+        let name = check_name(name)?;
+        if let TokenScope::Company(id) = scope {
+            self.store.get_company(id).await?;
+        }
+        let issued = self.store.create_token(name, scope).await?;
+        self.audit(
+            caller,
+            None,
+            Action::TokenCreate,
+            format!(
+                "token {} {:?} ({scope})",
+                issued.token.id, issued.token.name
+            ),
+        )
+        .await;
+        Ok(issued)
+    }
+
+    /// Revokes a token (admin only): it authenticates nothing from then on.
+    pub async fn revoke_token(&self, caller: &Caller, id: i64) -> Result<AccessToken> {
+        caller.require_admin("revoking tokens")?;
+        if id <= 0 {
+            return Err(Error::invalid(
+                "id",
+                format!("{id} is not a token id (a positive integer; token:list shows them)"),
+            ));
+        }
+        let t = self.store.revoke_token(id).await?;
+        self.audit(
+            caller,
+            None,
+            Action::TokenRevoke,
+            format!("token {} {:?} ({})", t.id, t.name, t.scope),
+        )
+        .await;
+        Ok(t)
+    }
+}
