@@ -1,17 +1,17 @@
 //! `application:*`: import, validate and export MultiFlexi application definitions; list, show and
 //! delete apps.
 
+use super::Ctx;
 use super::args::IdArg;
 use super::output::{Report, fields, opt_ts, or_dash, table};
-use super::{Ctx, audit};
+use crate::usecase::apps::AppChange;
 use anyhow::Context;
 use clap::Args;
 use multiflexi_core::AppId;
-use multiflexi_core::app_json::{export_app, export_app_pretty, parse_app, validate};
+use multiflexi_core::app_json::{export_app, export_app_pretty, validate};
 use multiflexi_core::model::App;
 use multiflexi_core::store::Catalog as _;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// `application:import-json`.
@@ -72,71 +72,52 @@ fn read_file(path: &Path) -> Result<Vec<u8>, String> {
 /// `application:import-json --file F`.
 pub async fn import(ctx: &Ctx, args: &ImportArgs) -> anyhow::Result<Report> {
     let files = json_files(&args.file)?;
-    let store = ctx.store().await?;
-    let mut known: BTreeSet<AppId> = store.list_apps().await?.iter().map(|a| a.id).collect();
+    let usecases = ctx.usecases().await?;
+    let caller = ctx.caller();
     let mut text = String::new();
     let mut reports = Vec::new();
     let mut rejected: Vec<(String, String)> = Vec::new();
     for path in &files {
         let name = path.display().to_string();
-        let parsed = read_file(path).and_then(|bytes| parse_app(&bytes).map_err(|e| e.to_string()));
-        let imported = match parsed {
-            Ok(imported) => imported,
-            Err(reason) => {
-                text.push_str(&format!(
-                    "{name}: rejected: {reason}; nothing was imported\n"
-                ));
-                reports.push(json!({ "file": name, "status": "rejected", "error": reason }));
-                rejected.push((name, reason));
-                continue;
-            }
+        let outcome = match read_file(path) {
+            Ok(bytes) => usecases
+                .import_app(&caller, &bytes, &name)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(reason) => Err(reason),
         };
-        let warnings: Vec<Value> = imported
-            .warnings
-            .iter()
-            .map(|w| json!({ "path": w.path, "kind": w.kind.as_str(), "message": w.message }))
-            .collect();
-        for w in &imported.warnings {
-            text.push_str(&format!("{name}: warning: {w}\n"));
-        }
-        match store.put_app(&imported.app).await {
-            Ok(app) => {
-                let action = if known.insert(app.id) {
-                    "created"
-                } else {
-                    "updated"
-                };
+        match outcome {
+            Ok(imported) => {
+                let warnings: Vec<Value> = imported
+                    .warnings
+                    .iter()
+                    .map(|w| json!({ "path": w.path, "kind": w.kind.as_str(), "message": w.message }))
+                    .collect();
+                for w in &imported.warnings {
+                    text.push_str(&format!("{name}: warning: {w}\n"));
+                }
+                let app = &imported.app;
                 text.push_str(&format!(
-                    "{name}: imported as app {} \"{}\" ({action})\n",
+                    "{name}: imported as app {} \"{}\" ({})\n",
                     app.id,
-                    app.display_name()
+                    app.display_name(),
+                    imported.action()
                 ));
-                audit(
-                    &*store,
-                    "app:import",
-                    format!(
-                        "app {} \"{}\" {action} from {name}",
-                        app.id,
-                        app.display_name()
-                    ),
-                )
-                .await;
                 reports.push(json!({
                     "file": name,
                     "status": "imported",
-                    "action": action,
+                    "action": imported.action(),
                     "app_id": app.id,
                     "name": app.display_name(),
                     "uuid": app.uuid,
                     "warnings": warnings,
                 }));
             }
-            Err(e) => {
-                let reason = e.to_string();
+            Err(reason) => {
                 text.push_str(&format!(
                     "{name}: rejected: {reason}; nothing was imported\n"
                 ));
-                reports.push(json!({ "file": name, "status": "rejected", "error": reason, "warnings": warnings }));
+                reports.push(json!({ "file": name, "status": "rejected", "error": reason }));
                 rejected.push((name, reason));
             }
         }
@@ -323,21 +304,20 @@ pub async fn update(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<Report> {
     } else {
         Some(args.capabilities.clone()).filter(|c| !c.is_empty())
     };
-    if caps.is_none() && read_only.is_none() {
-        anyhow::bail!(
-            "nothing to change: give --capability, --no-capabilities or --read-only-root"
-        );
-    }
-    let store = ctx.store().await?;
-    let mut app = store.get_app(id).await?;
-    app.container.change(caps.as_deref(), read_only)?;
-    let app = store.put_app(&app).await?;
+    let change = AppChange {
+        capabilities: caps,
+        read_only_root_fs: read_only,
+    };
+    let app = ctx
+        .usecases()
+        .await?
+        .update_app(&ctx.caller(), id, change)
+        .await?;
     let detail = format!(
         "app {id} \"{}\": {}",
         app.display_name(),
         app.container.describe()
     );
-    audit(&*store, "app:update", detail.clone()).await;
     Ok(Report::new(format!("updated {detail}"), app_json(&app)))
 }
 
@@ -423,15 +403,7 @@ fn list_or_dash(items: &[String]) -> String {
 /// `application:delete`.
 pub async fn delete(ctx: &Ctx, args: &IdArg) -> anyhow::Result<Report> {
     let id: AppId = args.get()?;
-    let store = ctx.store().await?;
-    let app = store.get_app(id).await?;
-    store.delete_app(id).await?;
-    audit(
-        &*store,
-        "app:delete",
-        format!("app {id} \"{}\"", app.display_name()),
-    )
-    .await;
+    let app = ctx.usecases().await?.delete_app(&ctx.caller(), id).await?;
     Ok(Report::new(
         format!("deleted app {id} \"{}\"", app.display_name()),
         json!({ "deleted": { "app_id": id } }),

@@ -31,31 +31,6 @@ pub fn id<T: FromStr<Err = Error>>(raw: &str) -> anyhow::Result<T> {
     Ok(raw.parse::<T>()?)
 }
 
-/// Whether `name` can be an environment variable name: a letter or `_`, then letters, digits
-/// and `_`.
-pub fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Checks a variable name.
-pub fn env_name(name: &str, what: &str) -> anyhow::Result<String> {
-    if is_env_name(name) {
-        Ok(name.to_string())
-    } else {
-        Err(Error::invalid(
-            what,
-            format!(
-                "{name:?} is not a variable name; use letters, digits and _ (not starting with a digit)"
-            ),
-        )
-        .into())
-    }
-}
-
 /// Parses `KEY=VALUE` items (the value may be empty and may hold `=`).
 pub fn pairs(items: &[String], what: &str) -> anyhow::Result<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = Vec::with_capacity(items.len());
@@ -67,12 +42,8 @@ pub fn pairs(items: &[String], what: &str) -> anyhow::Result<Vec<(String, String
             )
             .into());
         };
-        let k = env_name(k.trim(), what)?;
-        if v.contains('\0') {
-            return Err(
-                Error::invalid(what, format!("the value of {k} contains a NUL byte")).into(),
-            );
-        }
+        let k = k.trim().to_string();
+        multiflexi_core::model::Environment::check_variable(what, &k, v)?;
         out.retain(|(existing, _)| existing != &k);
         out.push((k, v.to_string()));
     }

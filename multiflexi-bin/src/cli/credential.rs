@@ -1,14 +1,13 @@
 //! `credential:*`: named sets of values (API logins, tokens) belonging to a company. Secret values
 //! are never printed: they show as `***`.
 
+use super::Ctx;
 use super::args::{self, IdArg};
 use super::output::{Report, fields, table};
-use super::{Ctx, audit};
+use crate::usecase::credentials::NewCredential;
 use clap::Args;
 use multiflexi_core::model::Credential;
 use multiflexi_core::store::Catalog as _;
-use multiflexi_core::store::TokenScope;
-use multiflexi_core::tenancy::check_credential;
 use multiflexi_core::{CompanyId, CredentialId, Error};
 use serde_json::{Value, json};
 
@@ -80,17 +79,6 @@ fn credential_text(c: &Credential) -> String {
 /// `credential:create`.
 pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
     let company: CompanyId = args::id(&a.company)?;
-    let name = a.name.trim();
-    if name.is_empty() {
-        return Err(Error::invalid("name", "the credential name is empty; give a name").into());
-    }
-    if a.kind.trim().is_empty() {
-        return Err(Error::invalid(
-            "type",
-            "the credential type is empty; give one like AbraFlexi",
-        )
-        .into());
-    }
     let pairs = args::pairs(&a.values, "credential value")?;
     let secret: Vec<String> = a
         .secret
@@ -119,23 +107,19 @@ pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
         )
         .into());
     }
-    let mut credential = Credential::new(company, name, a.kind.trim());
-    for (k, v) in &pairs {
-        credential = credential.with_field(k, v, secret.contains(k));
-    }
-    check_credential(TokenScope::Admin, &credential)?;
-    let store = ctx.store().await?;
-    store.get_company(company).await?;
-    let c = store.create_credential(&credential).await?;
-    audit(
-        &*store,
-        "credential:create",
-        format!(
-            "credential {} \"{}\" of company {}",
-            c.id, c.name, c.company_id
-        ),
-    )
-    .await;
+    let mut new = NewCredential::new(company, &a.name, &a.kind);
+    new.fields = pairs
+        .into_iter()
+        .map(|(k, v)| {
+            let secret = secret.contains(&k);
+            (k, v, secret)
+        })
+        .collect();
+    let c = ctx
+        .usecases()
+        .await?
+        .create_credential(&ctx.caller(), new)
+        .await?;
     Ok(Report::new(
         format!(
             "created credential {} \"{}\" ({}) for company {}",
@@ -185,15 +169,11 @@ pub async fn get(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
 /// `credential:delete`.
 pub async fn delete(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
     let id: CredentialId = a.get()?;
-    let store = ctx.store().await?;
-    let c = store.get_credential(id).await?;
-    store.delete_credential(id).await?;
-    audit(
-        &*store,
-        "credential:delete",
-        format!("credential {id} \"{}\"", c.name),
-    )
-    .await;
+    let c = ctx
+        .usecases()
+        .await?
+        .delete_credential(&ctx.caller(), id)
+        .await?;
     Ok(Report::new(
         format!("deleted credential {id} \"{}\"", c.name),
         json!({ "deleted": { "credential_id": id } }),

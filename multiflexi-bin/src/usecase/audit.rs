@@ -23,6 +23,16 @@ pub enum Action {
     TokenCreate,
     /// `token:revoke`
     TokenRevoke,
+    /// `app:import`
+    AppImport,
+    /// `app:update`
+    AppUpdate,
+    /// `app:delete`
+    AppDelete,
+    /// `credential:create`
+    CredentialCreate,
+    /// `credential:delete`
+    CredentialDelete,
 }
 
 impl Action {
@@ -36,6 +46,11 @@ impl Action {
             Action::CompanyEnvUnset => "company:env-unset",
             Action::TokenCreate => "token:create",
             Action::TokenRevoke => "token:revoke",
+            Action::AppImport => "app:import",
+            Action::AppUpdate => "app:update",
+            Action::AppDelete => "app:delete",
+            Action::CredentialCreate => "credential:create",
+            Action::CredentialDelete => "credential:delete",
         }
     }
 }

@@ -17,13 +17,19 @@
 //! |---|---|---|
 //! | company create / update / delete, environment set / unset | [`companies`] | name and slug: `Company::check_name` / `check_slug` (core model); environment names: `tenancy::check_company_env` |
 //! | token create / revoke | [`tokens`] | token name: [`tokens::check_name`] |
+//! | app import / container settings / delete | [`apps`] | the app JSON: `app_json::parse_app` (core); capabilities and read-only root: `ContainerSecurity::change` (core model); admin only |
+//! | credential create / delete | [`credentials`] | variable names and values: `Environment::check_variable` (core model); names a company token may set: `tenancy::check_credential` |
+//! | run template checks | [`templates`] | schedule and executor against the app: `RunTemplate::check_runs`; credentials of the template's company: `RunTemplate::check_credentials` (core model) |
+//! | free text (e-mail, Zabbix host) | [`text`] | trimmed, empty is none, no NUL |
 //!
 //! Reads (lists, a single object) stay in the front ends, which scope them with
 //! [`Caller::sees`].
 
+pub mod apps;
 pub mod audit;
 mod caller;
 pub mod companies;
+pub mod credentials;
 pub mod templates;
 pub mod text;
 pub mod tokens;

@@ -17,6 +17,37 @@ pub struct EnvValue {
 pub struct Environment(pub BTreeMap<String, EnvValue>);
 
 impl Environment {
+    /// Whether `name` can be an environment variable name: a letter or `_`, then letters,
+    /// digits and `_`.
+    pub fn is_variable_name(name: &str) -> bool {
+        let mut chars = name.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    }
+
+    /// The rule for one variable anyone sets: a variable name, a value without a NUL
+    /// character. `field` names the input in the error (`env.NAME` style is the caller's).
+    pub fn check_variable(field: &str, name: &str, value: &str) -> crate::Result<()> {
+        if !Environment::is_variable_name(name) {
+            return Err(crate::Error::invalid(
+                field,
+                format!(
+                    "{name:?} is not a variable name; use letters, digits and _, not starting \
+                     with a digit"
+                ),
+            ));
+        }
+        if value.contains('\0') {
+            return Err(crate::Error::invalid(
+                field,
+                format!("the value of {name} contains a NUL character"),
+            ));
+        }
+        Ok(())
+    }
+
     /// An empty environment.
     pub fn new() -> Self {
         Self::default()

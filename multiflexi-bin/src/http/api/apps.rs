@@ -3,15 +3,16 @@
 
 use super::auth::Caller;
 use super::env::REDACTED;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, JsonBytes, path_id};
 use crate::http::HttpState;
+use crate::usecase::apps::AppChange;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use multiflexi_core::AppId;
-use multiflexi_core::app_json::{export_app, parse_app};
+use multiflexi_core::app_json::export_app;
 use multiflexi_core::model::App;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -245,41 +246,13 @@ pub async fn import(
     caller: Caller,
     JsonBytes(body): JsonBytes,
 ) -> ApiResult<(StatusCode, Json<AppImportView>)> {
-    caller.require_admin("importing apps")?;
-    let imported = parse_app(&body).map_err(|e| {
-        let path = e.path();
-        let err = ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("not an app definition: {e}"),
-        );
-        if path.is_empty() {
-            err
-        } else {
-            err.with_field(path)
-        }
-    })?;
-    let before: std::collections::BTreeSet<AppId> = state
-        .store
-        .list_apps()
-        .await?
-        .iter()
-        .map(|a| a.id)
-        .collect();
-    let app = state.store.put_app(&imported.app).await?;
-    let created = !before.contains(&app.id);
-    let action = if created { "created" } else { "updated" };
-    caller
-        .audit(
-            &state,
-            None,
-            "app:import",
-            format!(
-                "app {} \"{}\" {action} over the API",
-                app.id,
-                app.display_name()
-            ),
-        )
-        .await;
+    let imported = state
+        .usecases()
+        .import_app(&caller.as_caller(), &body, "the API")
+        .await?;
+    let created = imported.created;
+    let action = imported.action();
+    let app = imported.app;
     let view = AppImportView {
         action: action.into(),
         app: AppView::of(&app),
@@ -332,23 +305,14 @@ pub async fn update(
     ApiJson(body): ApiJson<AppUpdate>,
 ) -> ApiResult<Json<AppView>> {
     let id: AppId = path_id(&id)?;
-    caller.require_admin("changing apps")?;
-    let mut app = state.store.get_app(id).await?;
-    app.container
-        .change(body.capabilities.as_deref(), body.read_only_root_fs)?;
-    let app = state.store.put_app(&app).await?;
-    caller
-        .audit(
-            &state,
-            None,
-            "app:update",
-            format!(
-                "app {id} \"{}\": {}",
-                app.display_name(),
-                app.container.describe()
-            ),
-        )
-        .await;
+    let change = AppChange {
+        capabilities: body.capabilities,
+        read_only_root_fs: body.read_only_root_fs,
+    };
+    let app = state
+        .usecases()
+        .update_app(&caller.as_caller(), id, change)
+        .await?;
     Ok(Json(AppView::of(&app)))
 }
 
@@ -369,16 +333,6 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id: AppId = path_id(&id)?;
-    caller.require_admin("deleting apps")?;
-    let app = state.store.get_app(id).await?;
-    state.store.delete_app(id).await?;
-    caller
-        .audit(
-            &state,
-            None,
-            "app:delete",
-            format!("app {id} \"{}\"", app.display_name()),
-        )
-        .await;
+    state.usecases().delete_app(&caller.as_caller(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,15 +2,15 @@
 
 use super::auth::Caller;
 use super::companies::location;
-use super::env::{REDACTED, check_var};
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::env::REDACTED;
+use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, QueryParams, path_id};
 use crate::http::HttpState;
+use crate::usecase::credentials::NewCredential;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use multiflexi_core::model::Credential;
-use multiflexi_core::tenancy::check_credential;
 use multiflexi_core::{CompanyId, CredentialId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -171,48 +171,16 @@ pub async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<CredentialCreate>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<CredentialView>)> {
-    let company = CompanyId(body.company_id);
-    caller.check_company(company, "company", company)?;
-    let name = body.name.trim();
-    if name.is_empty() || name.contains('\0') {
-        return Err(ApiError::bad_field(
-            "name",
-            "invalid name: it is empty or holds a NUL character",
-        ));
-    }
-    let kind = body.kind.trim();
-    if kind.is_empty() || kind.contains('\0') {
-        return Err(ApiError::bad_field(
-            "type",
-            "invalid type: it is empty or holds a NUL character; give one like AbraFlexi",
-        ));
-    }
-    let mut credential = Credential::new(company, name, kind);
-    for (i, f) in body.fields.iter().enumerate() {
-        check_var(&format!("fields[{i}]"), &f.name, &f.value)
-            .map_err(|e| e.with_field(format!("fields[{i}].name")))?;
-        if credential.fields.iter().any(|x| x.name == f.name) {
-            return Err(ApiError::bad_field(
-                format!("fields[{i}].name"),
-                format!("invalid fields[{i}].name: {:?} is given twice", f.name),
-            ));
-        }
-        credential = credential.with_field(&f.name, &f.value, f.secret);
-    }
-    check_credential(caller.scope, &credential)?;
-    state.store.get_company(company).await?;
-    let c = state.store.create_credential(&credential).await?;
-    caller
-        .audit(
-            &state,
-            None,
-            "credential:create",
-            format!(
-                "credential {} \"{}\" of company {}",
-                c.id, c.name, c.company_id
-            ),
-        )
-        .await;
+    let mut new = NewCredential::new(CompanyId(body.company_id), body.name, body.kind);
+    new.fields = body
+        .fields
+        .into_iter()
+        .map(|f| (f.name, f.value, f.secret))
+        .collect();
+    let c = state
+        .usecases()
+        .create_credential(&caller.as_caller(), new)
+        .await?;
     Ok((
         StatusCode::CREATED,
         location(&format!("credential/{}", c.id)),
@@ -236,16 +204,9 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id: CredentialId = path_id(&id)?;
-    let c = state.store.get_credential(id).await?;
-    caller.check_company(c.company_id, "credential", id)?;
-    state.store.delete_credential(id).await?;
-    caller
-        .audit(
-            &state,
-            None,
-            "credential:delete",
-            format!("credential {id} \"{}\" of company {}", c.name, c.company_id),
-        )
-        .await;
+    state
+        .usecases()
+        .delete_credential(&caller.as_caller(), id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,9 @@
 //! The use cases against the in-memory store: every rule and every error, as each front end
 //! would meet it.
 
+mod apps;
 mod companies;
+mod credentials;
 mod tokens;
 
 use super::{Caller, UseCases};

@@ -12,8 +12,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use maud::{Markup, html};
-use multiflexi_core::app_json::parse_app;
-use multiflexi_core::store::AuditEntry;
 use multiflexi_core::{App, AppId};
 use serde::Deserialize;
 
@@ -196,13 +194,21 @@ pub(crate) async fn import(
             PageError::forbidden("Only an admin token can import apps.").for_session(&session)
         );
     }
-    let store = &*state.http.store;
-    let imported = match parse_app(form.json.as_bytes()) {
-        Ok(i) => i,
+    let imported = match state
+        .http
+        .usecases()
+        .import_app(&session.caller(), form.json.as_bytes(), "the dashboard")
+        .await
+    {
+        Ok(imported) => imported,
         Err(e) => {
             let notice = html! {
                 p.alert.alert-danger role="alert" #import-result {
-                    "Rejected: " (e) @if !e.path().is_empty() { " (at " code { (e.path()) } ")" }
+                    @if let multiflexi_core::Error::InvalidInput { field, message } = &e {
+                        "Rejected: " (message) " (at " code { (field) } ")"
+                    } @else {
+                        "Rejected: " (e)
+                    }
                     ". Nothing was imported."
                 }
             };
@@ -216,40 +222,7 @@ pub(crate) async fn import(
             .await;
         }
     };
-    let known = store.list_apps().await.or_page(&session)?.iter().any(|a| {
-        (imported.app.uuid.is_some() && a.uuid == imported.app.uuid)
-            || (imported.app.uuid.is_none() && a.name == imported.app.name)
-    });
-    let app = match store.put_app(&imported.app).await {
-        Ok(app) => app,
-        Err(e) => {
-            let notice = html! {
-                p.alert.alert-danger role="alert" #import-result { "Rejected: " (e) ". Nothing was imported." }
-            };
-            return list_page(
-                &state,
-                &session,
-                Some(notice),
-                &form.json,
-                StatusCode::BAD_REQUEST,
-            )
-            .await;
-        }
-    };
-    let action = if known { "updated" } else { "created" };
-    let entry = AuditEntry::new(
-        None,
-        session.actor(),
-        "app:import",
-        format!(
-            "app {} \"{}\" {action} from the dashboard",
-            app.id,
-            app.display_name()
-        ),
-    );
-    if let Err(e) = store.append_audit(&entry).await {
-        tracing::warn!("could not write the audit log: {e}");
-    }
+    let (app, action) = (&imported.app, imported.action());
     let notice = html! {
         div.alert.alert-success role="status" #import-result {
             "Imported as " a href={ "/apps/" (app.id) } { "app " (app.id) " “" (app.display_name()) "”" }
