@@ -1516,7 +1516,7 @@ fn tokens_are_shown_once_scoped_and_revocable() {
     let e = env.fails(&["token:create", "--name", "ops", "--admin"]);
     assert!(e.contains("already exists"), "{e}");
     let e = env.fails(&["token:create", "--name", " ", "--admin"]);
-    assert!(e.contains("--name"), "{e}");
+    assert!(e.contains("invalid name: a token name"), "{e}");
     let e = env.fails(&["token:create", "--name", "x", "--company", "999"]);
     assert!(e.contains("company 999 not found"), "{e}");
     let e = env.fails(&["token:create", "--name", "x", "--company", "acme"]);
