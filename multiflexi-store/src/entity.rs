@@ -356,6 +356,26 @@ pub mod access_token {
     no_relations!();
 }
 
+/// Retention policies, one per scope (`RetentionScope::key`).
+pub mod retention_policy {
+    use super::Ts;
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "retention_policy")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub scope: String,
+        pub company_id: Option<i64>,
+        pub app_id: Option<i64>,
+        pub days: i32,
+        pub artifacts_only: bool,
+        pub grace_days: i32,
+        pub updated: Ts,
+    }
+    no_relations!();
+}
+
 pub mod schema_version {
     use super::Ts;
     use sea_orm::entity::prelude::*;

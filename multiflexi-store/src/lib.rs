@@ -69,6 +69,7 @@ pub mod migration;
 mod notify;
 mod packet;
 mod queue;
+mod retention;
 #[cfg(feature = "sqlite")]
 mod sqlite_writer;
 mod store;

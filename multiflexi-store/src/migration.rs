@@ -3,7 +3,7 @@
 //! The first migration creates every table of ARCHITECTURE §5; the second adds the API's
 //! `access_token` table; the third the claim's hot-path indexes; the fourth the job's
 //! `launch_failures` counter (`INTEGER NOT NULL DEFAULT 0`); the fifth the per-job `pids_max` and
-//! `cpu_seconds` limits and the apps' container needs. Column types are chosen per backend:
+//! `cpu_seconds` limits and the apps' container needs; the sixth the `retention_policy` table. Column types are chosen per backend:
 //!
 //! | kind        | SQLite  | PostgreSQL    | MySQL / MariaDB                     |
 //! |-------------|---------|---------------|-------------------------------------|
@@ -21,9 +21,10 @@ use sea_orm_migration::prelude::*;
 
 mod m0004_launch_failures;
 mod m0005_limits;
+mod m0006_retention;
 
 /// The schema version this code writes and understands.
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 /// The migrator: every migration of the store, in order.
 #[derive(Debug)]
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_hot_path_indexes::Migration),
             Box::new(m0004_launch_failures::Migration),
             Box::new(m0005_limits::Migration),
+            Box::new(m0006_retention::Migration),
         ]
     }
 }

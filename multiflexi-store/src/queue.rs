@@ -20,10 +20,10 @@ use multiflexi_core::{
     AppId, CompanyId, Error, Event, JobId, Outcome, Phase, Result, RunTemplateId, Trigger,
     to_micros,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement, UpdateMany, Value,
+    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, UpdateMany, Value,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -1814,6 +1814,45 @@ impl JobQueue for SqlStore {
             if let Some(c) = options.company_id {
                 q = q.filter(job::Column::CompanyId.eq(c.0));
             }
+            if let Some(a) = options.app_id {
+                q = q.filter(job::Column::AppId.eq(a.0));
+            }
+            for (c, a) in &options.except {
+                let mut matched = Condition::all();
+                if let Some(c) = c {
+                    matched = matched.add(job::Column::CompanyId.eq(c.0));
+                }
+                if let Some(a) = a {
+                    matched = matched.add(job::Column::AppId.eq(a.0));
+                }
+                q = q.filter(matched.not());
+            }
+            if options.artifacts_only {
+                // Only jobs that still hold output or artifacts: the rows that stay are not
+                // picked again.
+                q = q.filter(
+                    Condition::any()
+                        .add(
+                            job::Column::Id.in_subquery(
+                                Query::select()
+                                    .column(artifacts::Column::JobId)
+                                    .from(artifacts::Entity)
+                                    .to_owned(),
+                            ),
+                        )
+                        .add(
+                            job::Column::Id.in_subquery(
+                                Query::select()
+                                    .column(job_output::Column::JobId)
+                                    .from(job_output::Entity)
+                                    .to_owned(),
+                            ),
+                        ),
+                );
+            }
+            if let Some(limit) = options.limit {
+                q = q.limit(limit);
+            }
             let ids: Vec<i64> = q
                 .select_only()
                 .column(job::Column::Id)
@@ -1848,6 +1887,9 @@ impl JobQueue for SqlStore {
                         .exec(&txn)
                         .await
                         .map_err(|e| self.dberr(e))?;
+                    if options.artifacts_only {
+                        continue;
+                    }
                     schedule::Entity::delete_many()
                         .filter(schedule::Column::JobId.is_in(chunk.clone()))
                         .exec(&txn)

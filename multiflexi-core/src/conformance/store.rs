@@ -56,6 +56,7 @@ mod fixtures;
 mod leases;
 mod lifecycle;
 mod releases;
+mod retention;
 mod scheduling;
 mod tokens;
 mod writes;
@@ -66,6 +67,7 @@ pub use data::*;
 pub use leases::*;
 pub use lifecycle::*;
 pub use releases::*;
+pub use retention::*;
 pub use scheduling::*;
 pub use tokens::*;
 pub use writes::*;
@@ -191,6 +193,8 @@ macro_rules! __store_conformance_case_list {
             update_runtemplate_keeps_counters_and_resets_next,
             delete_conflicts_while_in_use,
             tokens_issue_authenticate_revoke,
+            cleanup_by_scope_exceptions_artifacts_only_and_batches,
+            retention_policies_one_per_scope_and_audit_pruning,
         }
     };
 }
@@ -243,6 +247,7 @@ mod tests {
             include_str!("store/leases.rs"),
             include_str!("store/lifecycle.rs"),
             include_str!("store/releases.rs"),
+            include_str!("store/retention.rs"),
             include_str!("store/scheduling.rs"),
             include_str!("store/tokens.rs"),
             include_str!("store/writes.rs"),

@@ -9,6 +9,7 @@ mod environment;
 mod executor_kind;
 mod job;
 mod localized;
+mod retention;
 mod runtemplate;
 mod runtemplate_rules;
 
@@ -21,4 +22,5 @@ pub use environment::{EnvValue, Environment};
 pub use executor_kind::ExecutorKind;
 pub use job::{Job, JobSpec, NewJob, ScheduleCas};
 pub use localized::LocalizedText;
+pub use retention::{MAX_RETENTION_DAYS, RetentionPolicy, RetentionScope};
 pub use runtemplate::{CatchupPolicy, ConcurrencyPolicy, RunTemplate};

@@ -1,6 +1,6 @@
 use crate::Result;
 use crate::artifact::ArtifactSink;
-use crate::ids::{CompanyId, JobId, RunTemplateId};
+use crate::ids::{AppId, CompanyId, JobId, RunTemplateId};
 use crate::lifecycle::{Outcome, Phase};
 use crate::model::{ExecutorKind, Job, NewJob};
 use crate::store::{Release, Released};
@@ -260,6 +260,17 @@ pub struct CleanupOptions {
     pub ended_before: DateTime<Utc>,
     /// Only this company's.
     pub company_id: Option<CompanyId>,
+    /// Only this app's.
+    pub app_id: Option<AppId>,
+    /// Leave out the jobs these (company, app) patterns match, `None` matching any: where a more
+    /// specific retention policy decides. `(Some(c), None)` is a company's jobs,
+    /// `(None, Some(a))` an app's, `(Some(c), Some(a))` a company's jobs of an app.
+    pub except: Vec<(Option<CompanyId>, Option<AppId>)>,
+    /// Delete only the jobs' output and artifacts, keep the job rows (only jobs that still have
+    /// some are counted).
+    pub artifacts_only: bool,
+    /// At most this many jobs, the oldest first (a small batch: a short transaction).
+    pub limit: Option<u64>,
     /// Count, delete nothing.
     pub dry_run: bool,
 }
@@ -270,8 +281,23 @@ impl CleanupOptions {
         Self {
             ended_before,
             company_id: None,
+            app_id: None,
+            except: Vec::new(),
+            artifacts_only: false,
+            limit: None,
             dry_run: false,
         }
+    }
+
+    /// Whether a finished job of `company` and `app` is in these options' scope (the age and
+    /// `artifacts_only` aside).
+    pub fn covers(&self, company: CompanyId, app: AppId) -> bool {
+        self.company_id.is_none_or(|c| c == company)
+            && self.app_id.is_none_or(|a| a == app)
+            && !self
+                .except
+                .iter()
+                .any(|(c, a)| c.is_none_or(|c| c == company) && a.is_none_or(|a| a == app))
     }
 }
 

@@ -12,6 +12,7 @@ mod artifacts;
 mod catalog;
 mod output;
 mod queue;
+mod retention;
 mod state;
 mod tokens;
 

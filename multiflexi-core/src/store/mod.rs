@@ -1,5 +1,5 @@
 //! The durable record: [`Store`] = [`Catalog`] + [`JobQueue`] + [`OutputLog`] + [`AuditLog`] +
-//! [`AccessTokens`].
+//! [`AccessTokens`] + [`RetentionPolicies`].
 //!
 //! Contracts every backend meets (checked by the conformance suite):
 //! - each lifecycle call is ONE transaction: the phase change, its schedule row, counters,
@@ -28,6 +28,7 @@ mod lease_write;
 mod memory;
 mod output_log;
 mod release;
+mod retention;
 
 pub use access_token::{
     AccessToken, AccessTokens, IssuedToken, TOKEN_PREFIX, TokenScope, new_token_secret, token_hash,
@@ -43,8 +44,15 @@ pub use lease_write::LeaseWrite;
 pub use memory::InMemoryStore;
 pub use output_log::{OutputChunk, OutputLog, Stream, check_chunks_of};
 pub use release::{Release, ReleasePlan, ReleaseReason, Released, release_audit_detail};
+pub use retention::{RetentionPass, RetentionPolicies, retention_passes};
 
 /// The whole durable record, used as `Arc<dyn Store>`.
-pub trait Store: Catalog + JobQueue + OutputLog + AuditLog + AccessTokens {}
+pub trait Store:
+    Catalog + JobQueue + OutputLog + AuditLog + AccessTokens + RetentionPolicies
+{
+}
 
-impl<T: Catalog + JobQueue + OutputLog + AuditLog + AccessTokens + ?Sized> Store for T {}
+impl<T: Catalog + JobQueue + OutputLog + AuditLog + AccessTokens + RetentionPolicies + ?Sized> Store
+    for T
+{
+}

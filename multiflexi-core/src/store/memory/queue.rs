@@ -300,12 +300,21 @@ impl JobQueue for InMemoryStore {
     async fn cleanup(&self, options: &CleanupOptions) -> Result<CleanupReport> {
         let mut st = self.lock();
         let cutoff = to_micros(options.ended_before);
+        let limit = options
+            .limit
+            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
         let doomed: Vec<JobId> = st
             .jobs
             .values()
             .filter(|j| j.phase.is_finished() && j.end.is_some_and(|e| e < cutoff))
-            .filter(|j| options.company_id.is_none_or(|c| c == j.company_id))
+            .filter(|j| options.covers(j.company_id, j.app_id))
+            .filter(|j| {
+                !options.artifacts_only
+                    || st.output.get(&j.id).is_some_and(|m| !m.is_empty())
+                    || st.artifacts.values().any(|a| a.meta.job_id == j.id)
+            })
             .map(|j| j.id)
+            .take(limit)
             .collect();
         let mut report = CleanupReport {
             jobs: doomed.len() as u64,
@@ -319,6 +328,10 @@ impl JobQueue for InMemoryStore {
                     .filter(|a| a.meta.job_id == id)
                     .count() as u64;
                 report.output_chunks += st.output.get(&id).map_or(0, |m| m.len() as u64);
+            } else if options.artifacts_only {
+                let (artifacts, chunks) = st.delete_job_data(id);
+                report.artifacts += artifacts;
+                report.output_chunks += chunks;
             } else {
                 let (artifacts, chunks) = st.delete_job(id);
                 report.artifacts += artifacts;

@@ -37,6 +37,8 @@ pub(super) struct State {
     pub artifact_names: HashMap<(JobId, String), ArtifactId>,
     /// API tokens by id, each with the SHA-256 of its secret.
     pub tokens: BTreeMap<i64, (AccessToken, String)>,
+    /// Retention policies by scope.
+    pub retention: BTreeMap<crate::model::RetentionScope, crate::model::RetentionPolicy>,
     /// Last id handed out per table.
     pub last_id: LastIds,
     /// Bumped on every create and re-queue.
@@ -75,6 +77,7 @@ impl State {
             idempotency: HashMap::new(),
             output: HashMap::new(),
             audit: Vec::new(),
+            retention: BTreeMap::new(),
             artifacts: BTreeMap::new(),
             artifact_names: HashMap::new(),
             tokens: BTreeMap::new(),
@@ -428,6 +431,11 @@ impl State {
                 self.idempotency.remove(k);
             }
         }
+        self.delete_job_data(id)
+    }
+
+    /// Deletes a job's output and artifacts, keeping the job; returns (artifacts, output chunks).
+    pub fn delete_job_data(&mut self, id: JobId) -> (u64, u64) {
         let chunks = self.output.remove(&id).map_or(0, |m| m.len() as u64);
         let ids: Vec<ArtifactId> = self
             .artifacts
