@@ -33,6 +33,10 @@ pub enum Action {
     CredentialCreate,
     /// `credential:delete`
     CredentialDelete,
+    /// `retention:set`
+    RetentionSet,
+    /// `retention:unset`
+    RetentionUnset,
 }
 
 impl Action {
@@ -51,6 +55,8 @@ impl Action {
             Action::AppDelete => "app:delete",
             Action::CredentialCreate => "credential:create",
             Action::CredentialDelete => "credential:delete",
+            Action::RetentionSet => "retention:set",
+            Action::RetentionUnset => "retention:unset",
         }
     }
 }

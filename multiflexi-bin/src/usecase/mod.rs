@@ -21,6 +21,7 @@
 //! | credential create / delete | [`credentials`] | variable names and values: `Environment::check_variable` (core model); names a company token may set: `tenancy::check_credential` |
 //! | run template checks | [`templates`] | schedule and executor against the app: `RunTemplate::check_runs`; credentials of the template's company: `RunTemplate::check_credentials` (core model) |
 //! | free text (e-mail, Zabbix host) | [`text`] | trimmed, empty is none, no NUL |
+//! | retention set / unset / list / run | [`retention`] | days, grace, artifacts-only: `RetentionPolicy::check` (core model); which policy judges a job: `store::retention_passes` (core); the run itself and its audit row: `engine::apply_retention` (core); admin only |
 //!
 //! Reads (lists, a single object) stay in the front ends, which scope them with
 //! [`Caller::sees`].
@@ -30,6 +31,7 @@ pub mod audit;
 mod caller;
 pub mod companies;
 pub mod credentials;
+pub mod retention;
 pub mod templates;
 pub mod text;
 pub mod tokens;

@@ -15,6 +15,7 @@ mod job_runner;
 mod job_writes;
 mod leases;
 mod reaper;
+mod retention;
 mod scheduler;
 mod shutdown;
 mod spool;
@@ -28,6 +29,7 @@ pub use dispatcher::{
 pub use job_factory::{
     CreatedJob, JobRequest, copy_finished_job, create_job, create_job_or_replay,
 };
+pub use retention::{PolicyReport, RetentionOptions, RetentionReport, apply_retention};
 pub use scheduler::{Scheduler, SchedulerOptions, TickReport};
 pub use shutdown::Shutdown;
 pub use throttle::process_rss_mb;

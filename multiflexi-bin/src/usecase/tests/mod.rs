@@ -4,6 +4,7 @@
 mod apps;
 mod companies;
 mod credentials;
+mod retention;
 mod tokens;
 
 use super::{Caller, UseCases};
