@@ -13,6 +13,7 @@ pub mod credential;
 pub mod doctor;
 pub mod job;
 pub mod output;
+pub mod retention;
 pub mod runtemplate;
 pub mod schedule;
 pub mod system;
@@ -158,6 +159,21 @@ pub enum Command {
     /// Delete finished jobs older than N days, with their output and artifacts.
     #[command(name = "job:cleanup")]
     JobCleanup(job::CleanupArgs),
+
+    /// List the retention policies (without any, nothing is deleted automatically).
+    #[command(name = "retention:list")]
+    RetentionList,
+    /// Set how long finished jobs of a company, an app, both, or all (the default) are kept,
+    /// or the audit log (--audit); replaces the scope's policy.
+    #[command(name = "retention:set")]
+    RetentionSet(retention::SetArgs),
+    /// Remove a retention policy (jobs of its scope fall to the next less specific one).
+    #[command(name = "retention:unset")]
+    RetentionUnset(retention::ScopeArgs),
+    /// Apply the retention policies now in small batches (the daemons do it every hour), or
+    /// --dry-run to list what they would delete.
+    #[command(name = "retention:run")]
+    RetentionRun(retention::RunArgs),
 
     /// List a job's artifacts.
     #[command(name = "artifact:list")]
@@ -321,6 +337,10 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::JobGet(a) => job::get(ctx, a).await,
         C::JobRetry(a) => job::retry(ctx, a).await,
         C::JobCleanup(a) => job::cleanup(ctx, a).await,
+        C::RetentionList => retention::list(ctx).await,
+        C::RetentionSet(a) => retention::set(ctx, a).await,
+        C::RetentionUnset(a) => retention::unset(ctx, a).await,
+        C::RetentionRun(a) => retention::run(ctx, a).await,
         C::ArtifactList(a) => artifact::list(ctx, a).await,
         C::ArtifactGet(a) => artifact::get(ctx, a).await,
         C::SchedulePreview(a) => schedule::preview(a),
