@@ -1735,3 +1735,89 @@ async fn job_limits_and_app_container_settings() {
         audit.json
     );
 }
+
+#[tokio::test]
+async fn retention_policies_set_list_run_unset() {
+    let api = Api::start().await;
+    let (app, c, _t) = api.fixture("Kept").await;
+    let admin = Some(api.srv.admin_token.clone());
+    let r = api.get("/retention").await;
+    assert_eq!((r.status, &r.json), (StatusCode::OK, &json!([])));
+    let r = api
+        .send(
+            Method::PUT,
+            "/retention",
+            admin.as_deref(),
+            Some(json!({ "company_id": c, "app_id": app, "days": 7, "artifacts_only": true, "grace_days": 1 })),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["scope"], json!(format!("company:{c}/app:{app}")));
+    assert_eq!(r.json["grace_days"], json!(1));
+    for (body, field) in [
+        (json!({ "days": 0 }), "days"),
+        (
+            json!({ "audit": true, "company_id": c, "days": 5 }),
+            "audit",
+        ),
+        (json!({ "days": 5, "keep": true }), "keep"),
+    ] {
+        let r = api
+            .send(Method::PUT, "/retention", admin.as_deref(), Some(body), &[])
+            .await;
+        r.assert_error(StatusCode::BAD_REQUEST, Some(field));
+    }
+    let r = api
+        .send(
+            Method::PUT,
+            "/retention",
+            admin.as_deref(),
+            Some(json!({ "company_id": 9999, "days": 5 })),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.json);
+
+    let token = api.company_token(c, "kept-tenant").await;
+    for (method, path) in [
+        (Method::GET, "/retention"),
+        (Method::POST, "/retention/run?dry_run=true"),
+    ] {
+        let r = api.send(method, path, Some(&token), None, &[]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.json);
+    }
+
+    let r = api
+        .send(
+            Method::POST,
+            "/retention/run?dry_run=true",
+            admin.as_deref(),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["dry_run"], json!(true));
+    assert_eq!(r.json["policies"][0]["applied"], json!(false));
+
+    let path = format!("/retention?company_id={c}&app_id={app}");
+    let r = api
+        .send(Method::DELETE, &path, admin.as_deref(), None, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = api
+        .send(Method::DELETE, &path, admin.as_deref(), None, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.json);
+    let r = api.get("/audit").await;
+    let actions: Vec<&str> = r
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .filter(|a| a.starts_with("retention:"))
+        .collect();
+    assert_eq!(actions, ["retention:set", "retention:unset"]);
+}

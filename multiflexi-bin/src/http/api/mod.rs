@@ -16,6 +16,7 @@ pub mod job_view;
 pub mod jobs;
 pub mod openapi;
 pub mod output;
+pub mod retention;
 pub mod system;
 pub mod templates;
 
@@ -76,6 +77,13 @@ pub fn router(state: HttpState) -> Router {
         .route(&p("/job/{id}/artifacts"), get(artifacts::list))
         .route(&p("/artifact/{id}"), get(artifacts::get))
         .route(&p("/audit"), get(audit::list))
+        .route(
+            &p("/retention"),
+            get(retention::list)
+                .put(retention::set)
+                .delete(retention::unset),
+        )
+        .route(&p("/retention/run"), post(retention::run))
         .route(BASE_PATH, any(fallback::unknown_path))
         .route(&p("/"), any(fallback::unknown_path))
         .route(&p("/{*rest}"), any(fallback::unknown_path))

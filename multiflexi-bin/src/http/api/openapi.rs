@@ -1,8 +1,8 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 document, generated from the handlers and types.
 
 use super::{
-    apps, artifacts, audit, companies, credentials, env, error, job_view, jobs, output, system,
-    templates,
+    apps, artifacts, audit, companies, credentials, env, error, job_view, jobs, output, retention,
+    system, templates,
 };
 use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -29,6 +29,7 @@ use utoipa::{Modify, OpenApi};
         output::output,
         artifacts::list, artifacts::get,
         audit::list,
+        retention::list, retention::set, retention::unset, retention::run,
         openapi_json,
     ),
     components(schemas(
@@ -48,6 +49,7 @@ use utoipa::{Modify, OpenApi};
         (name = "jobs", description = "Jobs"),
         (name = "artifacts", description = "Job artifacts"),
         (name = "audit", description = "The audit log"),
+        (name = "retention", description = "Retention policies (admin)"),
     ),
 )]
 pub struct ApiDoc;
