@@ -231,21 +231,66 @@ impl Ctx {
     }
 }
 
-/// The application layer as the CLI calls it: the operator, over this command's store.
+/// The telemetry of this CLI process: started on the first use case from the environment
+/// (`OTEL_*`, `ZABBIX_*`), `None` when neither OTLP nor Zabbix is configured. One per process:
+/// [`Ctx::finish_telemetry`] sends what it holds before the process exits.
+static CLI_TELEMETRY: OnceCell<Option<crate::telemetry::TelemetryStack>> = OnceCell::const_new();
+
+/// The sinks `config` asks for, for a one-shot command: nothing is started unless OTLP or
+/// Zabbix is configured (the CLI serves no `/metrics` and prints no phase lines).
+pub fn start_cli_telemetry(
+    mut config: crate::telemetry::TelemetryConfig,
+) -> anyhow::Result<Option<crate::telemetry::TelemetryStack>> {
+    if config.otlp.is_none() && config.zabbix.is_none() {
+        return Ok(None);
+    }
+    config.log_phases = false;
+    config.metrics_addr = None;
+    Ok(Some(crate::telemetry::TelemetryStack::start(config)?))
+}
+
+/// The application layer as the CLI calls it: the operator, over this command's store, with
+/// the telemetry the environment configures (so a job the CLI creates emits its events).
 impl Ctx {
     /// The use cases over this command's store.
     pub async fn usecases(&self) -> anyhow::Result<crate::usecase::UseCases> {
-        let store: Arc<dyn Store> = self.store().await?;
+        let store = self.store().await?;
+        let stack = CLI_TELEMETRY
+            .get_or_try_init(|| async {
+                let config = crate::telemetry::TelemetryConfig::from_env("multiflexi-cli", None)?;
+                let stack = start_cli_telemetry(config)?;
+                if let Some(s) = &stack
+                    && s.zabbix().is_some()
+                    && let Err(e) = s.names().refresh(&*store).await
+                {
+                    tracing::warn!("telemetry: reading catalog names failed: {e}");
+                }
+                anyhow::Ok(stack)
+            })
+            .await?;
+        let telemetry: Arc<dyn multiflexi_core::Telemetry> = match stack {
+            Some(s) => s.telemetry(),
+            None => Arc::new(multiflexi_core::telemetry::NoopTelemetry),
+        };
+        let store: Arc<dyn Store> = store;
         Ok(crate::usecase::UseCases::new(
             store,
             Arc::new(multiflexi_core::SystemClock),
-            Arc::new(multiflexi_core::telemetry::NoopTelemetry),
+            telemetry,
         ))
     }
 
     /// The operator, named after the logged-in user.
     pub fn caller(&self) -> crate::usecase::Caller {
         crate::usecase::Caller::operator(args::actor())
+    }
+
+    /// Sends what the telemetry sinks still hold (each waits at most 5 s) and stops them; call
+    /// it once, before the process exits. Nothing to do when no use case started them.
+    pub async fn finish_telemetry(&self) {
+        if let Some(Some(stack)) = CLI_TELEMETRY.get() {
+            stack.shutdown(std::time::Duration::from_secs(5)).await;
+        }
     }
 }
 
@@ -371,7 +416,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         command,
     } = cli;
     let ctx = Ctx::new(db, format);
-    match dispatch(&ctx, &command).await {
+    let result = dispatch(&ctx, &command).await;
+    ctx.finish_telemetry().await;
+    match result {
         Ok(report) => {
             // A closed stdout (`| head`) is not a failure of the command.
             let _ = report.print(format);

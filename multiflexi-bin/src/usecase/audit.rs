@@ -23,6 +23,22 @@ pub enum Action {
     TokenCreate,
     /// `token:revoke`
     TokenRevoke,
+    /// `runtemplate:create`
+    TemplateCreate,
+    /// `runtemplate:update`
+    TemplateUpdate,
+    /// `runtemplate:delete`
+    TemplateDelete,
+    /// `runtemplate:schedule`
+    TemplateSchedule,
+    /// `job:create`
+    JobCreate,
+    /// `job:cancel`
+    JobCancel,
+    /// `job:retry`
+    JobRetry,
+    /// `job:cleanup`
+    JobCleanup,
 }
 
 impl Action {
@@ -36,6 +52,14 @@ impl Action {
             Action::CompanyEnvUnset => "company:env-unset",
             Action::TokenCreate => "token:create",
             Action::TokenRevoke => "token:revoke",
+            Action::TemplateCreate => "runtemplate:create",
+            Action::TemplateUpdate => "runtemplate:update",
+            Action::TemplateDelete => "runtemplate:delete",
+            Action::TemplateSchedule => "runtemplate:schedule",
+            Action::JobCreate => "job:create",
+            Action::JobCancel => "job:cancel",
+            Action::JobRetry => "job:retry",
+            Action::JobCleanup => "job:cleanup",
         }
     }
 }

@@ -17,16 +17,24 @@
 //! |---|---|---|
 //! | company create / update / delete, environment set / unset | [`companies`] | name and slug: `Company::check_name` / `check_slug` (core model); environment names: `tenancy::check_company_env` |
 //! | token create / revoke | [`tokens`] | token name: [`tokens::check_name`] |
+//! | run template create / update / delete | [`templates`] | name: [`templates::check_name`]; schedule, timezone, executor, policies parsed in [`templates`] (default timezone `MULTIFLEXI_TIMEZONE`); configuration names and values: [`variables::check_variable`]; schedule and executor against the app: `RunTemplate::check_runs`, credentials of the template's company: `RunTemplate::check_credentials` (core model); executor choice and configuration names: `tenancy::check_template_write` |
+//! | run template schedule (move `next_schedule`) | [`templates`] | never for interval `n` or an inactive template; compare-and-swap on `next_schedule` (store) |
+//! | job create (idempotent replay) | [`jobs`] | idempotency key: [`jobs::check_idempotency_key`], a key reused for another template is Conflict; one-off names and values: [`variables::check_variable`], the app's secret fields stored as secrets; executor override and one-off names: `tenancy::check_executor_choice` / `check_env_names`, applied by `engine::create_job_or_replay` with the caller's scope; inactive template: the engine |
+//! | job cancel / retry | [`jobs`] | another company's job is NotFound ([`Caller::check_sees`]); retry of an unfinished job or under an inactive template: `engine::copy_finished_job` |
+//! | job cleanup | [`cleanup`] | a company token cleans its own company's jobs only; the cutoff must be a date |
 //!
 //! Reads (lists, a single object) stay in the front ends, which scope them with
 //! [`Caller::sees`].
 
 pub mod audit;
 mod caller;
+pub mod cleanup;
 pub mod companies;
+pub mod jobs;
 pub mod templates;
 pub mod text;
 pub mod tokens;
+pub mod variables;
 
 pub use caller::Caller;
 

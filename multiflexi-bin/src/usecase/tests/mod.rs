@@ -2,6 +2,8 @@
 //! would meet it.
 
 mod companies;
+mod jobs;
+mod templates;
 mod tokens;
 
 use super::{Caller, UseCases};
