@@ -142,18 +142,12 @@ pub struct ScheduleArgs {
 /// The settings as the use cases take them: each value split and parsed as the command line
 /// gives it; the rules are the use case's.
 fn settings(s: &Settings, unset_config: &[String]) -> anyhow::Result<TemplateSettings> {
-    let mut out = TemplateSettings::default();
-    out.interv = s.interv.clone();
-    out.cron = s.cron.clone();
-    out.timezone = s.timezone.clone();
-    out.delay = s.delay;
-    out.executor = s.executor.clone();
-    out.config = unset_config
+    let mut config: Vec<(String, ConfigChange)> = unset_config
         .iter()
         .map(|k| (k.clone(), ConfigChange::Remove))
         .collect();
     for (k, value) in args::pairs(&s.config, "config")? {
-        out.config.push((
+        config.push((
             k,
             ConfigChange::Set {
                 value,
@@ -161,34 +155,44 @@ fn settings(s: &Settings, unset_config: &[String]) -> anyhow::Result<TemplateSet
             },
         ));
     }
-    if !s.credentials.is_empty() {
-        out.credentials = Some(
+    let credentials = if s.credentials.is_empty() {
+        None
+    } else {
+        Some(
             s.credentials
                 .iter()
                 .map(|c| args::id::<CredentialId>(c))
                 .collect::<anyhow::Result<_>>()?,
-        );
-    }
-    out.max_retries = s.max_retries;
-    out.retry_delay = s.retry_delay;
-    out.retry_backoff = s.retry_backoff.clone();
-    out.retry_on_exit_codes = s
-        .retry_on_exit_codes
-        .as_deref()
-        .map(args::exit_codes)
-        .transpose()?;
-    out.timeout = s.timeout;
-    out.memory_limit_mb = s.memory_limit;
-    out.pids_max = s.pids_max;
-    out.cpu_seconds = s.cpu_seconds;
-    out.concurrency_policy = s.concurrency_policy.clone();
-    out.catchup = s.catchup.clone();
-    out.active = s
-        .active
-        .as_deref()
-        .map(|a| args::boolean(a, "active"))
-        .transpose()?;
-    Ok(out)
+        )
+    };
+    Ok(TemplateSettings {
+        interv: s.interv.clone(),
+        cron: s.cron.clone(),
+        timezone: s.timezone.clone(),
+        delay: s.delay,
+        executor: s.executor.clone(),
+        active: s
+            .active
+            .as_deref()
+            .map(|a| args::boolean(a, "active"))
+            .transpose()?,
+        config,
+        credentials,
+        max_retries: s.max_retries,
+        retry_delay: s.retry_delay,
+        retry_backoff: s.retry_backoff.clone(),
+        retry_on_exit_codes: s
+            .retry_on_exit_codes
+            .as_deref()
+            .map(args::exit_codes)
+            .transpose()?,
+        timeout: s.timeout,
+        memory_limit_mb: s.memory_limit,
+        pids_max: s.pids_max,
+        cpu_seconds: s.cpu_seconds,
+        concurrency_policy: s.concurrency_policy.clone(),
+        catchup: s.catchup.clone(),
+    })
 }
 
 fn schedule_words(t: &RunTemplate) -> String {
@@ -332,11 +336,12 @@ pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
 /// `run-template:update`.
 pub async fn update(ctx: &Ctx, a: &UpdateArgs) -> anyhow::Result<Report> {
     let id: RunTemplateId = a.id.get()?;
-    let mut change = TemplateChange::default();
-    change.name = a.name.clone();
-    change.app_id = a.app.as_deref().map(args::id).transpose()?;
-    change.company_id = a.company.as_deref().map(args::id).transpose()?;
-    change.settings = settings(&a.settings, &a.unset_config)?;
+    let change = TemplateChange {
+        name: a.name.clone(),
+        app_id: a.app.as_deref().map(args::id).transpose()?,
+        company_id: a.company.as_deref().map(args::id).transpose()?,
+        settings: settings(&a.settings, &a.unset_config)?,
+    };
     let saved = ctx
         .usecases()
         .await?

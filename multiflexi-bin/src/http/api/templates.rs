@@ -283,14 +283,7 @@ impl From<RunTemplateCreate> for RunTemplateUpdate {
 /// The settings of a request as the run template use cases take them: in `config`, `None`
 /// removes a value.
 fn settings(s: &RunTemplateUpdate) -> TemplateSettings {
-    let mut out = TemplateSettings::default();
-    out.interv = s.interv.clone();
-    out.cron = s.cron.clone();
-    out.timezone = s.timezone.clone();
-    out.delay = s.delay;
-    out.executor = s.executor.clone();
-    out.active = s.active;
-    out.config = s
+    let config = s
         .config
         .iter()
         .flatten()
@@ -308,21 +301,29 @@ fn settings(s: &RunTemplateUpdate) -> TemplateSettings {
             (k.clone(), change)
         })
         .collect();
-    out.credentials = s
-        .credentials
-        .as_ref()
-        .map(|c| c.iter().map(|id| CredentialId(*id)).collect());
-    out.max_retries = s.max_retries;
-    out.retry_delay = s.retry_delay;
-    out.retry_backoff = s.retry_backoff.clone();
-    out.retry_on_exit_codes = s.retry_on_exit_codes.clone();
-    out.timeout = s.timeout;
-    out.memory_limit_mb = s.memory_limit_mb;
-    out.pids_max = s.pids_max;
-    out.cpu_seconds = s.cpu_seconds;
-    out.concurrency_policy = s.concurrency_policy.clone();
-    out.catchup = s.catchup.clone();
-    out
+    TemplateSettings {
+        interv: s.interv.clone(),
+        cron: s.cron.clone(),
+        timezone: s.timezone.clone(),
+        delay: s.delay,
+        executor: s.executor.clone(),
+        active: s.active,
+        config,
+        credentials: s
+            .credentials
+            .as_ref()
+            .map(|c| c.iter().map(|id| CredentialId(*id)).collect()),
+        max_retries: s.max_retries,
+        retry_delay: s.retry_delay,
+        retry_backoff: s.retry_backoff.clone(),
+        retry_on_exit_codes: s.retry_on_exit_codes.clone(),
+        timeout: s.timeout,
+        memory_limit_mb: s.memory_limit_mb,
+        pids_max: s.pids_max,
+        cpu_seconds: s.cpu_seconds,
+        concurrency_policy: s.concurrency_policy.clone(),
+        catchup: s.catchup.clone(),
+    }
 }
 
 /// Loads a template the caller may see (404 otherwise).
@@ -453,11 +454,12 @@ pub async fn update(
     ApiJson(body): ApiJson<RunTemplateUpdate>,
 ) -> ApiResult<Json<RunTemplateView>> {
     let id: RunTemplateId = path_id(&id)?;
-    let mut change = TemplateChange::default();
-    change.name = body.name.clone();
-    change.app_id = body.app_id.map(AppId);
-    change.company_id = body.company_id.map(CompanyId);
-    change.settings = settings(&body);
+    let change = TemplateChange {
+        name: body.name.clone(),
+        app_id: body.app_id.map(AppId),
+        company_id: body.company_id.map(CompanyId),
+        settings: settings(&body),
+    };
     let t = state
         .usecases()
         .update_template(&caller.as_caller(), id, change)

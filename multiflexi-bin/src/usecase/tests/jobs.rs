@@ -1,3 +1,6 @@
+// Settings are built a field at a time, as each case changes one.
+#![allow(clippy::field_reassign_with_default)]
+
 use super::templates::{own_rows, world};
 use super::*;
 use crate::usecase::cleanup::JobCleanup;

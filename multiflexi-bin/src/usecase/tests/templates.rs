@@ -1,3 +1,6 @@
+// Settings are built a field at a time, as each case changes one.
+#![allow(clippy::field_reassign_with_default)]
+
 use super::*;
 use crate::usecase::companies::NewCompany;
 use crate::usecase::templates::{ConfigChange, NewTemplate, TemplateChange, TemplateSettings};
@@ -81,6 +84,9 @@ pub(super) async fn own_rows(u: &UseCases) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// One change to the settings of a case.
+type Tweak = Box<dyn Fn(&mut TemplateSettings)>;
+
 fn set(k: &str, v: &str) -> (String, ConfigChange) {
     (
         k.to_string(),
@@ -136,7 +142,7 @@ async fn every_bad_setting_is_refused_naming_its_field_and_writes_nothing() {
         .create_credential(&Credential::new(w.other.id, "theirs", "x").with_field("T", "v", true))
         .await
         .unwrap();
-    let cases: Vec<(Box<dyn Fn(&mut TemplateSettings)>, &str)> = vec![
+    let cases: Vec<(Tweak, &str)> = vec![
         (Box::new(|s| s.interv = Some("q".into())), "interv"),
         (Box::new(|s| s.cron = Some("61 * * * *".into())), "cron"),
         (Box::new(|s| s.cron = Some("  ".into())), "cron"),
