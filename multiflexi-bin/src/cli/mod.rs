@@ -256,18 +256,24 @@ impl Ctx {
     pub async fn usecases(&self) -> anyhow::Result<crate::usecase::UseCases> {
         let store = self.store().await?;
         let stack = CLI_TELEMETRY
-            .get_or_try_init(|| async {
-                let config = crate::telemetry::TelemetryConfig::from_env("multiflexi-cli", None)?;
-                let stack = start_cli_telemetry(config)?;
+            .get_or_init(|| async {
+                // A monitoring misconfiguration is reported, never a reason to refuse the
+                // command (`telemetry:test` shows what each sink answers).
+                let stack = crate::telemetry::TelemetryConfig::from_env("multiflexi-cli", None)
+                    .and_then(start_cli_telemetry)
+                    .unwrap_or_else(|e| {
+                        tracing::warn!("telemetry is off for this command: {e:#}");
+                        None
+                    });
                 if let Some(s) = &stack
                     && s.zabbix().is_some()
                     && let Err(e) = s.names().refresh(&*store).await
                 {
                     tracing::warn!("telemetry: reading catalog names failed: {e}");
                 }
-                anyhow::Ok(stack)
+                stack
             })
-            .await?;
+            .await;
         let telemetry: Arc<dyn multiflexi_core::Telemetry> = match stack {
             Some(s) => s.telemetry(),
             None => Arc::new(multiflexi_core::telemetry::NoopTelemetry),

@@ -195,7 +195,8 @@ pub struct RunTemplateCreate {
 }
 
 /// `PATCH /runtemplate/{id}`: the fields to change; absent fields keep their value. In `config`,
-/// a `null` value removes the variable, and `"***"` for a secret keeps the stored secret.
+/// a `null` value removes the variable (400 naming `config.NAME` when there is none), and
+/// `"***"` for a secret keeps the stored secret.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunTemplateUpdate {
