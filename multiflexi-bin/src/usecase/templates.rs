@@ -294,6 +294,20 @@ fn apply(
     Ok(())
 }
 
+/// Whether an update touches what [`UseCases::check_template`] checks (the app, the company,
+/// the schedule, the executor, the credentials) or activates the template. Other changes
+/// (deactivating, renaming, limits, configuration) are not refused for a problem the stored
+/// template already had.
+fn what_it_runs_changed(before: &RunTemplate, after: &RunTemplate) -> bool {
+    (after.active && !before.active)
+        || before.app_id != after.app_id
+        || before.company_id != after.company_id
+        || (&before.interv, &before.cron, &before.timezone, before.delay)
+            != (&after.interv, &after.cron, &after.timezone, after.delay)
+        || before.executor != after.executor
+        || before.credentials != after.credentials
+}
+
 /// What changed between two versions of a template, in words (for the audit log; never a
 /// configuration value).
 fn changes(before: &RunTemplate, after: &RunTemplate) -> Vec<String> {
@@ -436,8 +450,8 @@ impl UseCases {
         })
     }
 
-    /// Changes a run template (checked like a new one). A change that changes nothing writes
-    /// nothing.
+    /// Changes a run template (checked like a new one when it changes what the template runs
+    /// or activates it). A change that changes nothing writes nothing.
     pub async fn update_template(
         &self,
         caller: &Caller,
@@ -461,7 +475,9 @@ impl UseCases {
         let mut warnings = Vec::new();
         apply(&mut t, &change.settings, &app, &mut warnings)?;
         check_template_write(caller.scope, Some(&before), &t, &app)?;
-        self.check_template(caller, &t, &app).await?;
+        if what_it_runs_changed(&before, &t) {
+            self.check_template(caller, &t, &app).await?;
+        }
         let changed = changes(&before, &t);
         if changed.is_empty() {
             return Ok(SavedTemplate {

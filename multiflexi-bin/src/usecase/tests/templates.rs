@@ -386,3 +386,27 @@ async fn delete_audits_once_and_another_company_cannot() {
     let actions: Vec<String> = own_rows(&w.u).await.into_iter().map(|r| r.1).collect();
     assert_eq!(actions, ["runtemplate:create", "runtemplate:delete"]);
 }
+
+#[tokio::test]
+async fn a_stored_problem_does_not_block_deactivating_but_blocks_activating() {
+    let w = world().await;
+    let mut t = w.template().await;
+    // Written before today's rules: a container executor for an app without an image.
+    t.executor = multiflexi_core::ExecutorKind::Docker;
+    w.u.store().update_runtemplate(&t).await.unwrap();
+    let mut off = TemplateChange::default();
+    off.settings.active = Some(false);
+    off.name = Some("renamed".into());
+    let u =
+        w.u.update_template(&operator(), t.id, off)
+            .await
+            .unwrap()
+            .template;
+    assert!(!u.active);
+    let mut on = TemplateChange::default();
+    on.settings.active = Some(true);
+    assert_eq!(
+        field_of(w.u.update_template(&operator(), t.id, on).await),
+        "ociimage"
+    );
+}
