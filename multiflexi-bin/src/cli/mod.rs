@@ -249,6 +249,32 @@ pub fn start_cli_telemetry(
     Ok(Some(crate::telemetry::TelemetryStack::start(config)?))
 }
 
+#[cfg(test)]
+mod cli_telemetry_tests {
+    use super::start_cli_telemetry;
+    use crate::telemetry::TelemetryConfig;
+    use multiflexi_core::telemetry::ZabbixConfig;
+
+    #[test]
+    fn nothing_configured_starts_nothing() {
+        let mut c = TelemetryConfig::new("multiflexi-cli");
+        c.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
+        assert!(start_cli_telemetry(c).unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn zabbix_starts_a_stack_without_metrics_server_or_phase_lines() {
+        let mut c = TelemetryConfig::new("multiflexi-cli");
+        c.zabbix = Some(ZabbixConfig::new("127.0.0.1:1", "cli-host").unwrap());
+        c.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
+        let stack = start_cli_telemetry(c).unwrap().expect("a stack");
+        assert!(stack.zabbix().is_some());
+        assert_eq!(stack.config().metrics_addr, None);
+        assert!(!stack.config().log_phases);
+        stack.shutdown(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// The application layer as the CLI calls it: the operator, over this command's store, with
 /// the telemetry the environment configures (so a job the CLI creates emits its events).
 impl Ctx {
