@@ -13,6 +13,7 @@ pub mod credential;
 pub mod doctor;
 pub mod job;
 pub mod output;
+mod process_telemetry;
 pub mod runtemplate;
 pub mod schedule;
 pub mod system;
@@ -231,79 +232,13 @@ impl Ctx {
     }
 }
 
-/// The telemetry of this CLI process: started on the first use case from the environment
-/// (`OTEL_*`, `ZABBIX_*`), `None` when neither OTLP nor Zabbix is configured. One per process:
-/// [`Ctx::finish_telemetry`] sends what it holds before the process exits.
-static CLI_TELEMETRY: OnceCell<Option<crate::telemetry::TelemetryStack>> = OnceCell::const_new();
-
-/// The sinks `config` asks for, for a one-shot command: nothing is started unless OTLP or
-/// Zabbix is configured (the CLI serves no `/metrics` and prints no phase lines).
-pub fn start_cli_telemetry(
-    mut config: crate::telemetry::TelemetryConfig,
-) -> anyhow::Result<Option<crate::telemetry::TelemetryStack>> {
-    if config.otlp.is_none() && config.zabbix.is_none() {
-        return Ok(None);
-    }
-    config.log_phases = false;
-    config.metrics_addr = None;
-    Ok(Some(crate::telemetry::TelemetryStack::start(config)?))
-}
-
-#[cfg(test)]
-mod cli_telemetry_tests {
-    use super::start_cli_telemetry;
-    use crate::telemetry::TelemetryConfig;
-    use multiflexi_core::telemetry::ZabbixConfig;
-
-    #[test]
-    fn nothing_configured_starts_nothing() {
-        let mut c = TelemetryConfig::new("multiflexi-cli");
-        c.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
-        assert!(start_cli_telemetry(c).unwrap().is_none());
-    }
-
-    #[tokio::test]
-    async fn zabbix_starts_a_stack_without_metrics_server_or_phase_lines() {
-        let mut c = TelemetryConfig::new("multiflexi-cli");
-        c.zabbix = Some(ZabbixConfig::new("127.0.0.1:1", "cli-host").unwrap());
-        c.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
-        let stack = start_cli_telemetry(c).unwrap().expect("a stack");
-        assert!(stack.zabbix().is_some());
-        assert_eq!(stack.config().metrics_addr, None);
-        assert!(!stack.config().log_phases);
-        stack.shutdown(std::time::Duration::from_millis(100)).await;
-    }
-}
-
 /// The application layer as the CLI calls it: the operator, over this command's store, with
 /// the telemetry the environment configures (so a job the CLI creates emits its events).
 impl Ctx {
     /// The use cases over this command's store.
     pub async fn usecases(&self) -> anyhow::Result<crate::usecase::UseCases> {
         let store = self.store().await?;
-        let stack = CLI_TELEMETRY
-            .get_or_init(|| async {
-                // A monitoring misconfiguration is reported, never a reason to refuse the
-                // command (`telemetry:test` shows what each sink answers).
-                let stack = crate::telemetry::TelemetryConfig::from_env("multiflexi-cli", None)
-                    .and_then(start_cli_telemetry)
-                    .unwrap_or_else(|e| {
-                        tracing::warn!("telemetry is off for this command: {e:#}");
-                        None
-                    });
-                if let Some(s) = &stack
-                    && s.zabbix().is_some()
-                    && let Err(e) = s.names().refresh(&*store).await
-                {
-                    tracing::warn!("telemetry: reading catalog names failed: {e}");
-                }
-                stack
-            })
-            .await;
-        let telemetry: Arc<dyn multiflexi_core::Telemetry> = match stack {
-            Some(s) => s.telemetry(),
-            None => Arc::new(multiflexi_core::telemetry::NoopTelemetry),
-        };
+        let telemetry = process_telemetry::telemetry(&*store).await;
         let store: Arc<dyn Store> = store;
         Ok(crate::usecase::UseCases::new(
             store,
@@ -317,12 +252,10 @@ impl Ctx {
         crate::usecase::Caller::operator(args::actor())
     }
 
-    /// Sends what the telemetry sinks still hold (each waits at most 5 s) and stops them; call
-    /// it once, before the process exits. Nothing to do when no use case started them.
+    /// Sends what the telemetry sinks still hold and stops them; call it once, before the
+    /// process exits. Nothing to do when no use case started them.
     pub async fn finish_telemetry(&self) {
-        if let Some(Some(stack)) = CLI_TELEMETRY.get() {
-            stack.shutdown(std::time::Duration::from_secs(5)).await;
-        }
+        process_telemetry::finish().await;
     }
 }
 
