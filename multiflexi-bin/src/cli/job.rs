@@ -1,19 +1,19 @@
 //! `job:*`: create, cancel, list, show, retry and clean up jobs.
 
+use super::Ctx;
 use super::args::{self, IdArg};
 use super::company::{env_json, env_text};
 use super::output::{Report, fields, human_duration, opt_ts, or_dash, table, ts};
-use super::{Ctx, audit};
-use chrono::Utc;
+use crate::usecase::cleanup::JobCleanup;
+use crate::usecase::jobs::JobOrder;
+use crate::usecase::variables::Variable;
 use clap::Args;
-use multiflexi_core::engine::{JobRequest, copy_finished_job, create_job_or_replay};
 use multiflexi_core::exit_code;
 use multiflexi_core::lifecycle::Outcome;
-use multiflexi_core::model::{App, ArtifactMeta, Environment, ExecutorKind, Job};
-use multiflexi_core::store::{AuditEntry, AuditFilter, CancelResult, CleanupOptions, JobFilter};
+use multiflexi_core::model::{App, ArtifactMeta, Job};
+use multiflexi_core::store::{AuditEntry, AuditFilter, CancelResult, JobFilter};
 use multiflexi_core::store::{AuditLog as _, Catalog as _, JobQueue as _};
-use multiflexi_core::telemetry::NoopTelemetry;
-use multiflexi_core::{ArtifactSink, CompanyId, Error, JobId, RunTemplateId, SystemClock, Trigger};
+use multiflexi_core::{ArtifactSink, CompanyId, Error, JobId, RunTemplateId, Trigger};
 use serde_json::{Value, json};
 
 /// `job:create`.
@@ -338,32 +338,18 @@ fn created_text(j: &Job, replay: bool) -> String {
 
 /// `job:create`.
 pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
-    let template: RunTemplateId = args::id(&a.template)?;
-    let mut env = Environment::new();
-    for (k, v) in args::pairs(&a.env, "env")? {
-        env.set(k, v);
-    }
-    let executor = a
-        .executor
-        .as_deref()
-        .map(str::parse::<ExecutorKind>)
-        .transpose()?;
-    let store = ctx.store().await?;
-    let mut request = JobRequest::ad_hoc(template, Trigger::Cli)
-        .with_env(env)
-        .launched_by(args::actor());
-    request.executor = executor;
-    if let Some(k) = a.idempotency_key.as_deref().map(str::trim) {
-        if k.is_empty() {
-            return Err(Error::invalid(
-                "idempotency-key",
-                "the key is empty; give any non-empty text",
-            )
-            .into());
-        }
-        request = request.with_idempotency_key(k);
-    }
-    let created = create_job_or_replay(&*store, &SystemClock, &NoopTelemetry, request).await?;
+    let mut order = JobOrder::new(args::id(&a.template)?, Trigger::Cli);
+    order.env = args::pairs(&a.env, "env")?
+        .into_iter()
+        .map(|(k, v)| Variable::plain(k, v))
+        .collect();
+    order.executor = a.executor.clone();
+    order.idempotency_key = a.idempotency_key.clone();
+    let created = ctx
+        .usecases()
+        .await?
+        .create_job(&ctx.caller(), order)
+        .await?;
     let (job, replay) = (created.job, created.replayed);
     let mut json = job_summary(&job);
     if let Value::Object(m) = &mut json {
@@ -376,8 +362,7 @@ pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
 /// `job:cancel`.
 pub async fn cancel(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
     let id: JobId = a.get()?;
-    let store = ctx.store().await?;
-    let result = store.request_cancel(id, &args::actor()).await?;
+    let result = ctx.usecases().await?.cancel_job(&ctx.caller(), id).await?;
     let (what, job, text) = match &result {
         CancelResult::Cancelled(j) => (
             "cancelled",
@@ -492,14 +477,7 @@ pub async fn get(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
 /// manual, not counted against the template's retries).
 pub async fn retry(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
     let id: JobId = a.get()?;
-    let store = ctx.store().await?;
-    let job = copy_finished_job(&*store, &SystemClock, &NoopTelemetry, id, &args::actor()).await?;
-    audit(
-        &*store,
-        "job:retry",
-        format!("job {} retries job {id}", job.id),
-    )
-    .await;
+    let job = ctx.usecases().await?.retry_job(&ctx.caller(), id).await?;
     let mut json = job_summary(&job);
     if let Value::Object(m) = &mut json {
         m.insert("command".into(), json!(job.command));
@@ -518,33 +496,19 @@ pub async fn retry(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
 
 /// `job:cleanup`.
 pub async fn cleanup(ctx: &Ctx, a: &CleanupArgs) -> anyhow::Result<Report> {
-    let cutoff = Utc::now() - chrono::Duration::days(i64::from(a.days));
-    let mut options = CleanupOptions::before(cutoff);
-    options.dry_run = a.dry_run;
-    options.company_id = a
+    let mut request = JobCleanup::older_than(a.days);
+    request.dry_run = a.dry_run;
+    request.company = a
         .company
         .as_deref()
         .map(args::id::<CompanyId>)
         .transpose()?;
-    let store = ctx.store().await?;
-    if let Some(c) = options.company_id {
-        store.get_company(c).await?;
-    }
-    let r = store.cleanup(&options).await?;
-    if !a.dry_run {
-        audit(
-            &*store,
-            "job:cleanup",
-            format!(
-                "{} jobs ended before {} deleted ({} artifacts, {} output chunks)",
-                r.jobs,
-                ts(cutoff),
-                r.artifacts,
-                r.output_chunks
-            ),
-        )
-        .await;
-    }
+    let done = ctx
+        .usecases()
+        .await?
+        .clean_up_jobs(&ctx.caller(), request)
+        .await?;
+    let (r, cutoff) = (done.report, done.ended_before);
     let verb = if a.dry_run { "would delete" } else { "deleted" };
     Ok(Report::new(
         format!(

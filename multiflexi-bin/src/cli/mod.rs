@@ -13,6 +13,7 @@ pub mod credential;
 pub mod doctor;
 pub mod job;
 pub mod output;
+mod process_telemetry;
 pub mod retention;
 pub mod runtemplate;
 pub mod schedule;
@@ -24,7 +25,6 @@ use crate::config::DatabaseConfig;
 use crate::database;
 use clap::{Parser, Subcommand};
 use multiflexi_core::Store;
-use multiflexi_core::store::AuditEntry;
 use multiflexi_store::SqlStore;
 use output::{Format, Report, print_error};
 use std::ffi::OsString;
@@ -247,15 +247,18 @@ impl Ctx {
     }
 }
 
-/// The application layer as the CLI calls it: the operator, over this command's store.
+/// The application layer as the CLI calls it: the operator, over this command's store, with
+/// the telemetry the environment configures (so a job the CLI creates emits its events).
 impl Ctx {
     /// The use cases over this command's store.
     pub async fn usecases(&self) -> anyhow::Result<crate::usecase::UseCases> {
-        let store: Arc<dyn Store> = self.store().await?;
+        let store = self.store().await?;
+        let telemetry = process_telemetry::telemetry(&*store).await;
+        let store: Arc<dyn Store> = store;
         Ok(crate::usecase::UseCases::new(
             store,
             Arc::new(multiflexi_core::SystemClock),
-            Arc::new(multiflexi_core::telemetry::NoopTelemetry),
+            telemetry,
         ))
     }
 
@@ -263,14 +266,11 @@ impl Ctx {
     pub fn caller(&self) -> crate::usecase::Caller {
         crate::usecase::Caller::operator(args::actor())
     }
-}
 
-/// Appends an audit row for an operator action; a failure is logged, never fatal (the action
-/// itself is already committed).
-pub(crate) async fn audit(store: &dyn Store, action: &str, detail: String) {
-    let entry = AuditEntry::new(None, args::actor(), action, detail);
-    if let Err(e) = store.append_audit(&entry).await {
-        tracing::warn!("could not write the audit log: {e}");
+    /// Sends what the telemetry sinks still hold and stops them; call it once, before the
+    /// process exits. Nothing to do when no use case started them.
+    pub async fn finish_telemetry(&self) {
+        process_telemetry::finish().await;
     }
 }
 
@@ -391,7 +391,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         command,
     } = cli;
     let ctx = Ctx::new(db, format);
-    match dispatch(&ctx, &command).await {
+    let result = dispatch(&ctx, &command).await;
+    ctx.finish_telemetry().await;
+    match result {
         Ok(report) => {
             // A closed stdout (`| head`) is not a failure of the command.
             let _ = report.print(format);

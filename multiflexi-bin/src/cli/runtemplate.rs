@@ -1,21 +1,20 @@
 //! `run-template:*`: which app runs for which company, how often, with what configuration.
 //!
-//! Schedules, timezones and executors are checked when the template is written, with the core's
-//! messages; a container executor needs an app with an `ociimage`.
+//! Parsing and presentation only: what a template may be is the run template use cases'
+//! ([`crate::usecase::templates`]); their notes (a configuration name the app does not declare)
+//! are printed as warnings.
 
+use super::Ctx;
 use super::args::{self, IdArg};
 use super::company::{env_json, env_text};
 use super::output::{Report, fields, opt_ts, or_dash, print_warning, table};
-use super::{Ctx, audit};
+use crate::usecase::templates::{ConfigChange, NewTemplate, TemplateChange, TemplateSettings};
 use clap::Args;
-use multiflexi_core::lifecycle::RetryBackoff;
-use multiflexi_core::model::{App, CatchupPolicy, ConcurrencyPolicy, ExecutorKind, RunTemplate};
-use multiflexi_core::schedule::{IntervalCode, parse_timezone};
+use multiflexi_core::model::RunTemplate;
+use multiflexi_core::schedule::IntervalCode;
 use multiflexi_core::store::Catalog as _;
 use multiflexi_core::store::RunTemplateFilter;
-use multiflexi_core::store::TokenScope;
-use multiflexi_core::tenancy::check_template_write;
-use multiflexi_core::{AppId, CompanyId, CredentialId, Error, RunTemplateId};
+use multiflexi_core::{CredentialId, Error, RunTemplateId};
 use serde_json::{Value, json};
 
 /// Settings shared by `run-template:create` and `run-template:update`.
@@ -140,111 +139,72 @@ pub struct ScheduleArgs {
     pub when: Option<String>,
 }
 
-/// Applies the settings onto `t` (for the app `app`), parsing every value; warnings go to `warn`.
-fn apply(
-    t: &mut RunTemplate,
-    s: &Settings,
-    app: &App,
-    warn: &mut Vec<String>,
-) -> anyhow::Result<()> {
-    let interv = s
-        .interv
-        .as_deref()
-        .map(str::parse::<IntervalCode>)
-        .transpose()?;
-    match (s.cron.as_deref().map(str::trim), interv) {
-        (Some(cron), i) if !cron.is_empty() => {
-            if let Some(i) = i.filter(|i| *i != IntervalCode::Custom) {
-                return Err(Error::invalid(
-                    "interv",
-                    format!(
-                        "--cron needs interval c (custom), not {i}; drop --interv or give --interv c"
-                    ),
-                )
-                .into());
-            }
-            t.interv = IntervalCode::Custom;
-            t.cron = Some(cron.to_string());
-        }
-        (_, Some(i)) => {
-            t.interv = i;
-            if i != IntervalCode::Custom {
-                t.cron = None;
-            }
-        }
-        (Some(_), None) => {
-            return Err(Error::invalid(
-                "cron",
-                "the cron expression is empty; give 5 fields like \"30 2 * * *\"",
-            )
-            .into());
-        }
-        (None, None) => {}
+/// The settings as the use cases take them: each value split and parsed as the command line
+/// gives it; the rules are the use case's.
+fn settings(s: &Settings, unset_config: &[String]) -> anyhow::Result<TemplateSettings> {
+    // Conflicting flags are named as flags (the use case refuses the combination too).
+    if let (Some(cron), Some(i)) = (&s.cron, &s.interv)
+        && !cron.trim().is_empty()
+        && let Ok(i) = i.parse::<IntervalCode>()
+        && i != IntervalCode::Custom
+    {
+        return Err(Error::invalid(
+            "interv",
+            format!("--cron needs interval c (custom), not {i}; drop --interv or give --interv c"),
+        )
+        .into());
     }
-    if let Some(tz) = &s.timezone {
-        t.timezone = parse_timezone(tz)?.name().to_string();
+    let mut config: Vec<(String, ConfigChange)> = unset_config
+        .iter()
+        .map(|k| (k.clone(), ConfigChange::Remove))
+        .collect();
+    for (k, value) in args::pairs(&s.config, "config")? {
+        config.push((
+            k,
+            ConfigChange::Set {
+                value,
+                secret: false,
+            },
+        ));
     }
-    if let Some(d) = s.delay {
-        t.delay = d;
-    }
-    if let Some(e) = &s.executor {
-        t.executor = e.parse::<ExecutorKind>()?;
-    }
-    for (k, v) in args::pairs(&s.config, "config")? {
-        if app.field(&k).is_none() {
-            warn.push(format!(
-                "app {} \"{}\" has no field {k}; it is passed to the job as it is",
-                app.id,
-                app.display_name()
-            ));
-        }
-        if app.config_is_secret(&k) {
-            t.config.set_secret(k, v);
-        } else {
-            t.config.set(k, v);
-        }
-    }
-    if !s.credentials.is_empty() {
-        t.credentials = s
-            .credentials
-            .iter()
-            .map(|c| args::id::<CredentialId>(c))
-            .collect::<anyhow::Result<_>>()?;
-    }
-    if let Some(n) = s.max_retries {
-        t.retry.max_retries = n;
-    }
-    if let Some(d) = s.retry_delay {
-        t.retry.retry_delay = d;
-    }
-    if let Some(b) = &s.retry_backoff {
-        t.retry.retry_backoff = b.trim().parse::<RetryBackoff>()?;
-    }
-    if let Some(codes) = &s.retry_on_exit_codes {
-        t.retry.retry_on_exit_codes = args::exit_codes(codes)?;
-    }
-    if let Some(x) = s.timeout {
-        t.timeout = Some(x).filter(|x| *x > 0);
-    }
-    if let Some(x) = s.memory_limit {
-        t.memory_limit_mb = Some(x).filter(|x| *x > 0);
-    }
-    if let Some(x) = s.pids_max {
-        t.pids_max = Some(x).filter(|x| *x > 0);
-    }
-    if let Some(x) = s.cpu_seconds {
-        t.cpu_seconds = Some(x).filter(|x| *x > 0);
-    }
-    if let Some(p) = &s.concurrency_policy {
-        t.concurrency_policy = p.trim().parse::<ConcurrencyPolicy>()?;
-    }
-    if let Some(p) = &s.catchup {
-        t.catchup = p.trim().parse::<CatchupPolicy>()?;
-    }
-    if let Some(a) = &s.active {
-        t.active = args::boolean(a, "active")?;
-    }
-    Ok(())
+    let credentials = if s.credentials.is_empty() {
+        None
+    } else {
+        Some(
+            s.credentials
+                .iter()
+                .map(|c| args::id::<CredentialId>(c))
+                .collect::<anyhow::Result<_>>()?,
+        )
+    };
+    Ok(TemplateSettings {
+        interv: s.interv.clone(),
+        cron: s.cron.clone(),
+        timezone: s.timezone.clone(),
+        delay: s.delay,
+        executor: s.executor.clone(),
+        active: s
+            .active
+            .as_deref()
+            .map(|a| args::boolean(a, "active"))
+            .transpose()?,
+        config,
+        credentials,
+        max_retries: s.max_retries,
+        retry_delay: s.retry_delay,
+        retry_backoff: s.retry_backoff.clone(),
+        retry_on_exit_codes: s
+            .retry_on_exit_codes
+            .as_deref()
+            .map(args::exit_codes)
+            .transpose()?,
+        timeout: s.timeout,
+        memory_limit_mb: s.memory_limit,
+        pids_max: s.pids_max,
+        cpu_seconds: s.cpu_seconds,
+        concurrency_policy: s.concurrency_policy.clone(),
+        catchup: s.catchup.clone(),
+    })
 }
 
 fn schedule_words(t: &RunTemplate) -> String {
@@ -358,47 +318,19 @@ fn template_text(t: &RunTemplate) -> String {
     text
 }
 
-fn default_timezone() -> String {
-    std::env::var("MULTIFLEXI_TIMEZONE")
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .unwrap_or_else(|| "UTC".to_string())
-}
-
 /// `run-template:create`.
 pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
-    let app_id: AppId = args::id(&a.app)?;
-    let company_id: CompanyId = args::id(&a.company)?;
-    let name = a.name.trim();
-    if name.is_empty() {
-        return Err(Error::invalid("name", "the template name is empty; give a name").into());
-    }
-    let store = ctx.store().await?;
-    let app = store.get_app(app_id).await?;
-    store.get_company(company_id).await?;
-    let mut t = RunTemplate::new(app_id, company_id, name);
-    t.timezone = default_timezone();
-    let mut warnings = Vec::new();
-    apply(&mut t, &a.settings, &app, &mut warnings)?;
-    if a.settings.timezone.is_none() {
-        // MULTIFLEXI_TIMEZONE is checked like --timezone.
-        t.timezone = parse_timezone(&t.timezone)
-            .map_err(|e| anyhow::anyhow!("MULTIFLEXI_TIMEZONE: {e}"))?
-            .name()
-            .to_string();
-    }
-    check_template_write(TokenScope::Admin, None, &t, &app)?;
-    ctx.usecases().await?.check_template(&t, &app).await?;
-    for w in &warnings {
+    let mut new = NewTemplate::new(&a.name, args::id(&a.app)?, args::id(&a.company)?);
+    new.settings = settings(&a.settings, &[])?;
+    let saved = ctx
+        .usecases()
+        .await?
+        .create_template(&ctx.caller(), new)
+        .await?;
+    for w in &saved.warnings {
         print_warning(ctx.format, w);
     }
-    let t = store.create_runtemplate(&t).await?;
-    audit(
-        &*store,
-        "runtemplate:create",
-        format!("run template {} \"{}\"", t.id, t.name),
-    )
-    .await;
+    let t = saved.template;
     Ok(Report::new(
         format!(
             "created run template {} \"{}\": app {}, company {}, {}, executor {}",
@@ -416,63 +348,21 @@ pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
 /// `run-template:update`.
 pub async fn update(ctx: &Ctx, a: &UpdateArgs) -> anyhow::Result<Report> {
     let id: RunTemplateId = a.id.get()?;
-    let store = ctx.store().await?;
-    let mut t = store.get_runtemplate(id).await?;
-    let before = t.clone();
-    if let Some(n) = &a.name {
-        let n = n.trim();
-        if n.is_empty() {
-            return Err(Error::invalid("name", "the template name is empty; give a name").into());
-        }
-        t.name = n.to_string();
-    }
-    if let Some(app) = &a.app {
-        t.app_id = args::id(app)?;
-    }
-    if let Some(c) = &a.company {
-        t.company_id = args::id(c)?;
-        store.get_company(t.company_id).await?;
-    }
-    let app = store.get_app(t.app_id).await?;
-    let missing: Vec<&str> = a
-        .unset_config
-        .iter()
-        .map(String::as_str)
-        .filter(|k| t.config.get(k).is_none())
-        .collect();
-    if !missing.is_empty() {
-        let have: Vec<&str> = t.config.0.keys().map(String::as_str).collect();
-        return Err(Error::invalid(
-            "unset-config",
-            format!(
-                "run template {id} has no config value {}; it has: {}",
-                missing.join(", "),
-                if have.is_empty() {
-                    "none".to_string()
-                } else {
-                    have.join(", ")
-                }
-            ),
-        )
-        .into());
-    }
-    for k in &a.unset_config {
-        t.config.remove(k);
-    }
-    let mut warnings = Vec::new();
-    apply(&mut t, &a.settings, &app, &mut warnings)?;
-    check_template_write(TokenScope::Admin, Some(&before), &t, &app)?;
-    ctx.usecases().await?.check_template(&t, &app).await?;
-    for w in &warnings {
+    let change = TemplateChange {
+        name: a.name.clone(),
+        app_id: a.app.as_deref().map(args::id).transpose()?,
+        company_id: a.company.as_deref().map(args::id).transpose()?,
+        settings: settings(&a.settings, &a.unset_config)?,
+    };
+    let saved = ctx
+        .usecases()
+        .await?
+        .update_template(&ctx.caller(), id, change)
+        .await?;
+    for w in &saved.warnings {
         print_warning(ctx.format, w);
     }
-    let t = store.update_runtemplate(&t).await?;
-    audit(
-        &*store,
-        "runtemplate:update",
-        format!("run template {} \"{}\"", t.id, t.name),
-    )
-    .await;
+    let t = saved.template;
     Ok(Report::new(
         format!(
             "updated run template {} \"{}\": {}, executor {}",
@@ -536,15 +426,11 @@ pub async fn get(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
 /// `run-template:delete`.
 pub async fn delete(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
     let id: RunTemplateId = a.get()?;
-    let store = ctx.store().await?;
-    let t = store.get_runtemplate(id).await?;
-    store.delete_runtemplate(id).await?;
-    audit(
-        &*store,
-        "runtemplate:delete",
-        format!("run template {id} \"{}\"", t.name),
-    )
-    .await;
+    let t = ctx
+        .usecases()
+        .await?
+        .delete_template(&ctx.caller(), id)
+        .await?;
     Ok(Report::new(
         format!("deleted run template {id} \"{}\"", t.name),
         json!({ "deleted": { "runtemplate_id": id } }),
@@ -554,54 +440,21 @@ pub async fn delete(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
 /// `run-template:schedule`: sets `next_schedule`, so the scheduler fires the template then.
 pub async fn schedule(ctx: &Ctx, a: &ScheduleArgs) -> anyhow::Result<Report> {
     let id: RunTemplateId = a.id.get()?;
-    let when = match &a.when {
-        Some(w) => args::instant(w, "when")?,
-        None => chrono::Utc::now(),
-    };
-    let store = ctx.store().await?;
-    let t = store.get_runtemplate(id).await?;
-    if t.interv == IntervalCode::Disabled {
-        return Err(Error::invalid(
-            "interv",
-            format!(
-                "run template {id} has interval n (disabled), which the scheduler never fires; run it now with job:create --template {id}, or give it --interv or --cron with run-template:update"
-            ),
-        )
-        .into());
-    }
-    if !t.active {
-        return Err(Error::invalid(
-            "active",
-            format!(
-                "run template {id} is inactive, which the scheduler skips; activate it with run-template:update {id} --active true"
-            ),
-        )
-        .into());
-    }
-    if !store
-        .set_next_schedule(id, t.next_schedule, Some(when))
+    let when = a
+        .when
+        .as_deref()
+        .map(|w| args::instant(w, "when"))
+        .transpose()?;
+    let t = ctx
+        .usecases()
         .await?
-    {
-        return Err(Error::conflict(format!(
-            "run template {id} was changed by someone else meanwhile; run the command again"
-        ))
-        .into());
-    }
-    audit(
-        &*store,
-        "runtemplate:schedule",
-        format!(
-            "run template {id}: next schedule {}",
-            super::output::ts(when)
-        ),
-    )
-    .await;
-    let t = store.get_runtemplate(id).await?;
+        .schedule_template(&ctx.caller(), id, when)
+        .await?;
     Ok(Report::new(
         format!(
             "run template {id} \"{}\" scheduled at {}",
             t.name,
-            super::output::ts(when)
+            opt_ts(t.next_schedule)
         ),
         template_json(&t),
     ))

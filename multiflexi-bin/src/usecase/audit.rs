@@ -37,6 +37,22 @@ pub enum Action {
     RetentionSet,
     /// `retention:unset`
     RetentionUnset,
+    /// `runtemplate:create`
+    TemplateCreate,
+    /// `runtemplate:update`
+    TemplateUpdate,
+    /// `runtemplate:delete`
+    TemplateDelete,
+    /// `runtemplate:schedule`
+    TemplateSchedule,
+    /// `job:create`
+    JobCreate,
+    /// `job:cancel`
+    JobCancel,
+    /// `job:retry`
+    JobRetry,
+    /// `job:cleanup`
+    JobCleanup,
 }
 
 impl Action {
@@ -57,6 +73,14 @@ impl Action {
             Action::CredentialDelete => "credential:delete",
             Action::RetentionSet => "retention:set",
             Action::RetentionUnset => "retention:unset",
+            Action::TemplateCreate => "runtemplate:create",
+            Action::TemplateUpdate => "runtemplate:update",
+            Action::TemplateDelete => "runtemplate:delete",
+            Action::TemplateSchedule => "runtemplate:schedule",
+            Action::JobCreate => "job:create",
+            Action::JobCancel => "job:cancel",
+            Action::JobRetry => "job:retry",
+            Action::JobCleanup => "job:cleanup",
         }
     }
 }

@@ -19,9 +19,13 @@
 //! | token create / revoke | [`tokens`] | token name: [`tokens::check_name`] |
 //! | app import / container settings / delete | [`apps`] | the app JSON: `app_json::parse_app` (core); capabilities and read-only root: `ContainerSecurity::change` (core model); admin only |
 //! | credential create / delete | [`credentials`] | variable names and values: `Environment::check_variable` (core model); names a company token may set: `tenancy::check_credential` |
-//! | run template checks | [`templates`] | schedule and executor against the app: `RunTemplate::check_runs`; credentials of the template's company: `RunTemplate::check_credentials` (core model) |
 //! | free text (e-mail, Zabbix host) | [`text`] | trimmed, empty is none, no NUL |
 //! | retention set / unset / list / run | [`retention`] | days, grace, artifacts-only: `RetentionPolicy::check` (core model); which policy judges a job: `store::retention_passes` (core); the run itself and its audit row: `engine::apply_retention` (core); admin only |
+//! | run template create / update / delete | [`templates`] | name: [`templates::check_name`]; schedule, timezone, executor, policies parsed in [`templates`] (default timezone `MULTIFLEXI_TIMEZONE`); configuration names and values: `Environment::check_variable` (core model, through [`variables::check_variable`]); schedule and executor against the app: `RunTemplate::check_runs`, credentials of the template's company: `RunTemplate::check_credentials` (core model); executor choice and configuration names: `tenancy::check_template_write` |
+//! | run template schedule (move `next_schedule`) | [`templates`] | never for interval `n` or an inactive template; compare-and-swap on `next_schedule` (store) |
+//! | job create (idempotent replay) | [`jobs`] | idempotency key: [`jobs::check_idempotency_key`], a key reused for another template is Conflict; one-off names and values: `Environment::check_variable` (through [`variables::check_variable`]), the app's secret fields stored as secrets; executor override and one-off names: `tenancy::check_executor_choice` / `check_env_names`, applied by `engine::create_job_or_replay` with the caller's scope; inactive template: the engine |
+//! | job cancel / retry | [`jobs`] | another company's job is NotFound ([`Caller::check_sees`]); retry of an unfinished job or under an inactive template: `engine::copy_finished_job` |
+//! | job cleanup | [`cleanup`] | a company token cleans its own company's jobs only; the cutoff must be a date |
 //!
 //! Reads (lists, a single object) stay in the front ends, which scope them with
 //! [`Caller::sees`].
@@ -29,12 +33,15 @@
 pub mod apps;
 pub mod audit;
 mod caller;
+pub mod cleanup;
 pub mod companies;
 pub mod credentials;
+pub mod jobs;
 pub mod retention;
 pub mod templates;
 pub mod text;
 pub mod tokens;
+pub mod variables;
 
 pub use caller::Caller;
 

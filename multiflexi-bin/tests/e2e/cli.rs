@@ -1633,3 +1633,74 @@ fn loader_variables_refused_and_stored_ones_reported_by_doctor() {
     env.ok(&["run-template:update", &t, "--config", "GREETING=hi"]);
     env.json(&["job:create", "--template", &t]);
 }
+
+/// A Zabbix trapper on a thread: every item it is sent, answered `processed: N; failed: 0`.
+fn zabbix_trapper() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<multiflexi_core::telemetry::zabbix::protocol::ZabbixItem>>>,
+) {
+    use multiflexi_core::telemetry::zabbix::protocol::{SenderReply, SenderRequest};
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let items = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = items.clone();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            // `ZBXD`, flags, 4-byte little-endian length, 4 reserved bytes, then the payload.
+            let mut head = [0u8; 13];
+            if s.read_exact(&mut head).is_err() {
+                continue;
+            }
+            let len = u32::from_le_bytes([head[5], head[6], head[7], head[8]]) as usize;
+            let mut payload = vec![0u8; len];
+            if s.read_exact(&mut payload).is_err() {
+                continue;
+            }
+            let req = SenderRequest::decode(&payload).unwrap();
+            let n = req.data.len() as u64;
+            seen.lock().unwrap().extend(req.data);
+            let _ = s.write_all(&SenderReply::success(n, 0).encode());
+        }
+    });
+    (addr, items)
+}
+
+/// A job the CLI creates emits its phase events to the telemetry the environment configures
+/// (here Zabbix), sent before the command exits; without any, nothing is started.
+#[test]
+fn job_create_reports_to_the_configured_telemetry() {
+    let env = Env::new();
+    let (_, _, template) = setup_echo(&env);
+    let (addr, items) = zabbix_trapper();
+    let mut c = env.command(&[
+        "job:create",
+        "--template",
+        &template.to_string(),
+        "--env",
+        "GREETING=hi",
+        "--format",
+        "json",
+    ]);
+    c.env("ZABBIX_SERVER", addr.to_string())
+        .env("ZABBIX_HOST", "cli-host");
+    let r = run_command(c);
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert_clean(&r.stderr);
+    let id = serde_json::from_str::<Value>(&r.stdout).unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let items = items.lock().unwrap().clone();
+    assert!(
+        items
+            .iter()
+            .any(|i| i.key == format!("multiflexi.job.phase[{id}]") && i.value == "prepared"),
+        "the Scheduled event of job {id} was sent: {items:?}"
+    );
+    assert!(
+        items
+            .iter()
+            .any(|i| i.key == "multiflexi.job.lld" && i.value.contains("greet")),
+        "the discovery item names the template: {items:?}"
+    );
+}

@@ -7,7 +7,7 @@ use crate::http::HttpState;
 use axum::extract::FromRequestParts;
 use axum::http::{StatusCode, header, request::Parts};
 use multiflexi_core::CompanyId;
-use multiflexi_core::store::{AuditEntry, TokenScope};
+use multiflexi_core::store::TokenScope;
 
 /// Who is calling: the authenticated token's name and scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,21 +86,6 @@ impl Caller {
     /// The company a company token is bound to (lists are filtered to it).
     pub fn company(&self) -> Option<CompanyId> {
         self.scope.company()
-    }
-
-    /// Appends an audit row with this token as the actor (a failure is logged, not returned: the
-    /// action itself has happened).
-    pub async fn audit(
-        &self,
-        state: &HttpState,
-        job: Option<multiflexi_core::JobId>,
-        action: &str,
-        detail: String,
-    ) {
-        let entry = AuditEntry::new(job, self.actor(), action, detail);
-        if let Err(e) = state.store.append_audit(&entry).await {
-            tracing::warn!("could not write the audit log: {e}");
-        }
     }
 
     /// This token as the application layer's caller.

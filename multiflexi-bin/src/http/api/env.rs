@@ -1,14 +1,15 @@
 //! Environment maps in requests and responses (company environment, template config, job env,
 //! one-off overrides). Secret values never leave the server: responses show `***`.
 
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
+use crate::usecase::variables::Variable;
 use multiflexi_core::model::Environment;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 /// What responses show of a secret value.
-pub const REDACTED: &str = "***";
+pub use crate::usecase::variables::REDACTED;
 
 /// One variable as a request gives it: a plain string, or `{value, secret}`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
@@ -70,28 +71,12 @@ pub fn env_view(env: &Environment) -> BTreeMap<String, EnvVarView> {
         .collect()
 }
 
-/// Checks a variable name and value: names are `[A-Za-z_][A-Za-z0-9_]*`, values have no NUL.
+/// Checks a variable name and value (the rule: `Environment::check_variable`); the refusal
+/// names `field.NAME`.
 pub fn check_var(field: &str, name: &str, value: &str) -> ApiResult<()> {
-    let mut chars = name.chars();
-    let ok_name = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !ok_name {
-        return Err(ApiError::bad_field(
-            format!("{field}.{name}"),
-            format!(
-                "invalid {field}: {name:?} is not a variable name; use letters, digits and _, not starting with a digit"
-            ),
-        ));
-    }
-    if value.contains('\0') {
-        return Err(ApiError::bad_field(
-            format!("{field}.{name}"),
-            format!("invalid {field}.{name}: the value contains a NUL character"),
-        ));
-    }
-    Ok(())
+    Ok(crate::usecase::variables::check_variable(
+        field, name, value,
+    )?)
 }
 
 /// Builds an environment from a request map; `is_secret(name)` adds secrecy the app declares.
@@ -111,4 +96,19 @@ pub fn to_environment(
         }
     }
     Ok(env)
+}
+
+/// A request map as the use cases take it (they check the names and values).
+pub fn to_variables(input: &BTreeMap<String, EnvInput>) -> Vec<Variable> {
+    input
+        .iter()
+        .map(|(k, v)| {
+            let (value, secret) = v.parts();
+            Variable {
+                name: k.clone(),
+                value: value.to_string(),
+                secret,
+            }
+        })
+        .collect()
 }

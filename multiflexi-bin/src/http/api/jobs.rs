@@ -3,21 +3,21 @@
 
 use super::auth::Caller;
 use super::companies::location;
-use super::env::{EnvInput, to_environment};
+use super::env::{EnvInput, to_variables};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, QueryParams, path_id};
 use super::job_view::{JobSummaryView, JobView};
 use crate::http::HttpState;
+use crate::usecase::jobs::{JobOrder, is_reused_key};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use chrono::{DateTime, Utc};
-use multiflexi_core::engine::{JobRequest, copy_finished_job, create_job_or_replay};
 use multiflexi_core::lifecycle::Outcome;
-use multiflexi_core::model::{ExecutorKind, Job};
+use multiflexi_core::model::Job;
 use multiflexi_core::store::{CancelResult, JobFilter};
 use multiflexi_core::telemetry::{TraceContext, child_trace_context};
-use multiflexi_core::{CompanyId, JobId, RunTemplateId, Trigger};
+use multiflexi_core::{CompanyId, Error, JobId, RunTemplateId, Trigger};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
@@ -27,7 +27,7 @@ pub const DEFAULT_PAGE: u64 = 50;
 /// Largest page of `GET /jobs`.
 pub const MAX_PAGE: u64 = 500;
 /// Longest `Idempotency-Key` accepted.
-pub const MAX_KEY_LEN: usize = 200;
+pub const MAX_KEY_LEN: usize = crate::usecase::jobs::MAX_KEY_LEN;
 
 /// `POST /job/`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -59,24 +59,32 @@ async fn full_view(state: &HttpState, job: &Job) -> ApiResult<JobView> {
     Ok(JobView::of(job, app.as_ref(), &artifacts))
 }
 
+/// The `Idempotency-Key` header as sent (the use case checks it).
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    let bad = |why: &str| {
-        ApiError::bad_field("Idempotency-Key", format!("invalid Idempotency-Key: {why}"))
-    };
-    let s = v
-        .to_str()
-        .map_err(|_| bad("use visible ASCII characters"))?
-        .trim();
-    if s.is_empty() {
-        return Err(bad("it is empty"));
-    }
-    if s.len() > MAX_KEY_LEN {
-        return Err(bad(&format!("longer than {MAX_KEY_LEN} characters")));
-    }
+    let s = v.to_str().map_err(|_| {
+        ApiError::bad_field(
+            "Idempotency-Key",
+            "invalid Idempotency-Key: use visible ASCII characters",
+        )
+    })?;
     Ok(Some(s.to_string()))
+}
+
+/// A refusal of the idempotency key names the header.
+fn key_error(e: Error) -> ApiError {
+    match e {
+        Error::InvalidInput { field, message } if field == "idempotency_key" => {
+            ApiError::bad_field(
+                "Idempotency-Key",
+                format!("invalid Idempotency-Key: {message}"),
+            )
+        }
+        e if is_reused_key(&e) => ApiError::from(e).with_field("Idempotency-Key"),
+        e => e.into(),
+    }
 }
 
 /// Creates and schedules a job of a run template (trigger `api`). With an `Idempotency-Key`
@@ -108,31 +116,13 @@ pub async fn create(
     headers: HeaderMap,
     ApiJson(body): ApiJson<JobCreate>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<JobView>)> {
-    let key = idempotency_key(&headers)?;
-    let template_id = RunTemplateId(body.runtemplate_id);
-    let template = state.store.get_runtemplate(template_id).await?;
-    caller.check_company(template.company_id, "runtemplate", template_id)?;
-    let executor = body
-        .executor
-        .as_deref()
-        .map(str::parse::<ExecutorKind>)
-        .transpose()
-        .map_err(|e| ApiError::from(e).with_field("executor"))?;
-    let app = state.store.get_app(template.app_id).await?;
-    let env = match &body.env {
-        Some(env) => to_environment("env", env, |k| app.config_is_secret(k))?,
-        None => Default::default(),
-    };
-    let mut request = JobRequest::ad_hoc(template_id, Trigger::Api)
-        .with_env(env)
-        .launched_by(caller.actor())
-        .for_scope(caller.scope);
-    request.executor = executor;
-    request.after = body.scheduled;
-    if let Some(k) = key {
-        // Keys are the caller's own: two tokens sending the same key make two jobs.
-        request = request.with_idempotency_key(format!("api:{}:{k}", caller.token_id));
-    }
+    let mut order = JobOrder::new(RunTemplateId(body.runtemplate_id), Trigger::Api);
+    order.executor = body.executor.clone();
+    order.after = body.scheduled;
+    order.env = body.env.as_ref().map(to_variables).unwrap_or_default();
+    // Keys are the caller's own: two tokens sending the same key make two jobs.
+    order.idempotency_key = idempotency_key(&headers)?;
+    order.idempotency_namespace = Some(format!("api:{}", caller.token_id));
     // A caller's W3C trace context: the job's spans continue the caller's trace (an invalid
     // header is ignored, as the W3C recommendation says).
     if let Some(parent) = headers
@@ -140,18 +130,14 @@ pub async fn create(
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.trim().parse::<TraceContext>().is_ok())
     {
-        request.trace_context = Some(child_trace_context(parent.trim()));
+        order.trace_context = Some(child_trace_context(parent.trim()));
     }
-    let created =
-        create_job_or_replay(&*state.store, &*state.clock, &*state.telemetry, request).await?;
+    let created = state
+        .usecases()
+        .create_job(&caller.as_caller(), order)
+        .await
+        .map_err(key_error)?;
     let job = created.job;
-    if created.replayed && job.runtemplate_id != template_id {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "this Idempotency-Key was already used for another request; use a new key",
-        )
-        .with_field("Idempotency-Key"));
-    }
     let mut h = location(&format!("job/{}", job.id));
     let status = if created.replayed {
         h.insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -322,8 +308,8 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> ApiResult<Json<CancelView>> {
     let id: JobId = path_id(&id)?;
-    visible_job(&state, &caller, id).await?;
-    let (result, job) = match state.store.request_cancel(id, &caller.actor()).await? {
+    let cancelled = state.usecases().cancel_job(&caller.as_caller(), id).await?;
+    let (result, job) = match cancelled {
         CancelResult::Cancelled(j) => ("cancelled", j),
         CancelResult::Requested(j) => ("requested", j),
         CancelResult::AlreadyFinished(j) => ("already_finished", j),
@@ -352,23 +338,7 @@ pub async fn retry(
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<JobView>)> {
     let id: JobId = path_id(&id)?;
-    visible_job(&state, &caller, id).await?;
-    let job = copy_finished_job(
-        &*state.store,
-        &*state.clock,
-        &*state.telemetry,
-        id,
-        &caller.actor(),
-    )
-    .await?;
-    caller
-        .audit(
-            &state,
-            Some(job.id),
-            "job:retry",
-            format!("job {} retries job {id}", job.id),
-        )
-        .await;
+    let job = state.usecases().retry_job(&caller.as_caller(), id).await?;
     Ok((
         StatusCode::CREATED,
         location(&format!("job/{}", job.id)),

@@ -3,20 +3,18 @@
 
 use super::auth::Caller;
 use super::companies::location;
-use super::env::{EnvInput, EnvVarView, REDACTED, check_var, env_view};
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::env::{EnvInput, EnvVarView, env_view};
+use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, QueryParams, path_id};
 use crate::http::HttpState;
+use crate::usecase::templates::{ConfigChange, NewTemplate, TemplateChange, TemplateSettings};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use multiflexi_core::lifecycle::RetryBackoff;
-use multiflexi_core::model::{App, CatchupPolicy, ConcurrencyPolicy, ExecutorKind, RunTemplate};
-use multiflexi_core::schedule::{IntervalCode, parse_timezone};
+use multiflexi_core::model::RunTemplate;
 use multiflexi_core::store::RunTemplateFilter;
-use multiflexi_core::tenancy::check_template_write;
-use multiflexi_core::{AppId, CompanyId, CredentialId, Error, RunTemplateId};
+use multiflexi_core::{AppId, CompanyId, CredentialId, RunTemplateId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
@@ -197,7 +195,8 @@ pub struct RunTemplateCreate {
 }
 
 /// `PATCH /runtemplate/{id}`: the fields to change; absent fields keep their value. In `config`,
-/// a `null` value removes the variable, and `"***"` for a secret keeps the stored secret.
+/// a `null` value removes the variable (400 naming `config.NAME` when there is none), and
+/// `"***"` for a secret keeps the stored secret.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunTemplateUpdate {
@@ -282,162 +281,50 @@ impl From<RunTemplateCreate> for RunTemplateUpdate {
     }
 }
 
-fn parsed<T: std::str::FromStr<Err = Error>>(
-    field: &str,
-    v: &Option<String>,
-) -> ApiResult<Option<T>> {
-    v.as_deref()
-        .map(|s| s.trim().parse::<T>())
-        .transpose()
-        .map_err(|e| ApiError::from(e).with_field(field))
-}
-
-/// Applies `s` onto `t` (whose app is `app`), parsing every value.
-fn apply(t: &mut RunTemplate, s: &RunTemplateUpdate, app: &App) -> ApiResult<()> {
-    if let Some(n) = &s.name {
-        let n = n.trim();
-        if n.is_empty() || n.contains('\0') {
-            return Err(ApiError::bad_field(
-                "name",
-                "invalid name: it is empty or holds a NUL character",
-            ));
-        }
-        t.name = n.to_string();
-    }
-    let interv: Option<IntervalCode> = parsed("interv", &s.interv)?;
-    match (s.cron.as_deref().map(str::trim), interv) {
-        (Some(cron), i) if !cron.is_empty() => {
-            if let Some(i) = i.filter(|i| *i != IntervalCode::Custom) {
-                return Err(ApiError::bad_field(
-                    "interv",
-                    format!("invalid interv: a cron expression needs interval c (custom), not {i}"),
-                ));
-            }
-            t.interv = IntervalCode::Custom;
-            t.cron = Some(cron.to_string());
-        }
-        (Some(_), _) => {
-            return Err(ApiError::bad_field(
-                "cron",
-                "invalid cron: the expression is empty; give 5 fields like \"30 2 * * *\"",
-            ));
-        }
-        (None, Some(i)) => {
-            t.interv = i;
-            if i != IntervalCode::Custom {
-                t.cron = None;
-            }
-        }
-        (None, None) => {}
-    }
-    if let Some(tz) = &s.timezone {
-        t.timezone = parse_timezone(tz)
-            .map_err(|e| ApiError::from(e).with_field("timezone"))?
-            .name()
-            .to_string();
-    }
-    if let Some(d) = s.delay {
-        t.delay = d;
-    }
-    if let Some(e) = parsed::<ExecutorKind>("executor", &s.executor)? {
-        t.executor = e;
-    }
-    if let Some(a) = s.active {
-        t.active = a;
-    }
-    if let Some(config) = &s.config {
-        for (k, v) in config {
-            match v {
-                None => {
-                    t.config.remove(k);
-                }
+/// The settings of a request as the run template use cases take them: in `config`, `None`
+/// removes a value.
+fn settings(s: &RunTemplateUpdate) -> TemplateSettings {
+    let config = s
+        .config
+        .iter()
+        .flatten()
+        .map(|(k, v)| {
+            let change = match v {
+                None => ConfigChange::Remove,
                 Some(v) => {
                     let (value, secret) = v.parts();
-                    let stored = t.config.0.get(k).filter(|old| old.secret).cloned();
-                    if let (Some(old), true) = (stored, value == REDACTED) {
-                        // `***` is what responses show for a secret: keep the stored one.
-                        t.config.0.insert(k.clone(), old);
-                        continue;
-                    }
-                    check_var("config", k, value)?;
-                    if secret || app.config_is_secret(k) {
-                        t.config.set_secret(k.clone(), value);
-                    } else {
-                        t.config.set(k.clone(), value);
+                    ConfigChange::Set {
+                        value: value.to_string(),
+                        secret,
                     }
                 }
-            }
-        }
-    }
-    if let Some(c) = &s.credentials {
-        t.credentials = c.iter().map(|id| CredentialId(*id)).collect();
-    }
-    if let Some(n) = s.max_retries {
-        t.retry.max_retries = n;
-    }
-    if let Some(d) = s.retry_delay {
-        t.retry.retry_delay = d;
-    }
-    if let Some(b) = parsed::<RetryBackoff>("retry_backoff", &s.retry_backoff)? {
-        t.retry.retry_backoff = b;
-    }
-    if let Some(codes) = &s.retry_on_exit_codes {
-        t.retry.retry_on_exit_codes = codes.clone();
-    }
-    if let Some(x) = s.timeout {
-        t.timeout = Some(x).filter(|x| *x > 0);
-    }
-    if let Some(x) = s.memory_limit_mb {
-        t.memory_limit_mb = Some(x).filter(|x| *x > 0);
-    }
-    if let Some(x) = s.pids_max {
-        t.pids_max = Some(x).filter(|x| *x > 0);
-    }
-    if let Some(x) = s.cpu_seconds {
-        t.cpu_seconds = Some(x).filter(|x| *x > 0);
-    }
-    if let Some(p) = parsed::<ConcurrencyPolicy>("concurrency_policy", &s.concurrency_policy)? {
-        t.concurrency_policy = p;
-    }
-    if let Some(p) = parsed::<CatchupPolicy>("catchup", &s.catchup)? {
-        t.catchup = p;
-    }
-    Ok(())
-}
-
-/// The core's template checks; a credential that does not exist (or that the caller may not
-/// see) is reported on the `credentials` field.
-async fn check(state: &HttpState, caller: &Caller, t: &RunTemplate, app: &App) -> ApiResult<()> {
-    for id in &t.credentials {
-        let visible = match state.store.get_credential(*id).await {
-            Ok(c) => caller.scope.sees_company(c.company_id),
-            Err(Error::NotFound { .. }) => false,
-            Err(e) => return Err(e.into()),
-        };
-        if !visible {
-            return Err(ApiError::bad_field(
-                "credentials",
-                format!("invalid credentials: credential {id} not found"),
-            ));
-        }
-    }
-    state
-        .usecases()
-        .check_template(t, app)
-        .await
-        .map_err(|e| match e {
-            Error::InvalidInput { ref field, .. } if field == "credential" => {
-                ApiError::from(e).with_field("credentials")
-            }
-            e => e.into(),
+            };
+            (k.clone(), change)
         })
-}
-
-fn default_timezone() -> String {
-    std::env::var("MULTIFLEXI_TIMEZONE")
-        .ok()
-        .and_then(|t| parse_timezone(t.trim()).ok())
-        .map_or_else(|| "UTC".to_string(), |tz| tz.name().to_string())
+        .collect();
+    TemplateSettings {
+        interv: s.interv.clone(),
+        cron: s.cron.clone(),
+        timezone: s.timezone.clone(),
+        delay: s.delay,
+        executor: s.executor.clone(),
+        active: s.active,
+        config,
+        credentials: s
+            .credentials
+            .as_ref()
+            .map(|c| c.iter().map(|id| CredentialId(*id)).collect()),
+        max_retries: s.max_retries,
+        retry_delay: s.retry_delay,
+        retry_backoff: s.retry_backoff.clone(),
+        retry_on_exit_codes: s.retry_on_exit_codes.clone(),
+        timeout: s.timeout,
+        memory_limit_mb: s.memory_limit_mb,
+        pids_max: s.pids_max,
+        cpu_seconds: s.cpu_seconds,
+        concurrency_policy: s.concurrency_policy.clone(),
+        catchup: s.catchup.clone(),
+    }
 }
 
 /// Loads a template the caller may see (404 otherwise).
@@ -529,24 +416,17 @@ pub async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<RunTemplateCreate>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<RunTemplateView>)> {
-    let company = CompanyId(body.company_id);
-    caller.check_company(company, "company", company)?;
-    let app = state.store.get_app(AppId(body.app_id)).await?;
-    state.store.get_company(company).await?;
-    let mut t = RunTemplate::new(app.id, company, body.name.trim());
-    t.timezone = default_timezone();
-    apply(&mut t, &body.into(), &app)?;
-    check_template_write(caller.scope, None, &t, &app)?;
-    check(&state, &caller, &t, &app).await?;
-    let t = state.store.create_runtemplate(&t).await?;
-    caller
-        .audit(
-            &state,
-            None,
-            "runtemplate:create",
-            format!("run template {} \"{}\"", t.id, t.name),
-        )
-        .await;
+    let mut new = NewTemplate::new(
+        body.name.clone(),
+        AppId(body.app_id),
+        CompanyId(body.company_id),
+    );
+    new.settings = settings(&body.into());
+    let t = state
+        .usecases()
+        .create_template(&caller.as_caller(), new)
+        .await?
+        .template;
     Ok((
         StatusCode::CREATED,
         location(&format!("runtemplate/{}", t.id)),
@@ -575,30 +455,17 @@ pub async fn update(
     ApiJson(body): ApiJson<RunTemplateUpdate>,
 ) -> ApiResult<Json<RunTemplateView>> {
     let id: RunTemplateId = path_id(&id)?;
-    let mut t = visible(&state, &caller, id).await?;
-    let before = t.clone();
-    if let Some(c) = body.company_id {
-        let c = CompanyId(c);
-        caller.check_company(c, "company", c)?;
-        state.store.get_company(c).await?;
-        t.company_id = c;
-    }
-    if let Some(a) = body.app_id {
-        t.app_id = AppId(a);
-    }
-    let app = state.store.get_app(t.app_id).await?;
-    apply(&mut t, &body, &app)?;
-    check_template_write(caller.scope, Some(&before), &t, &app)?;
-    check(&state, &caller, &t, &app).await?;
-    let t = state.store.update_runtemplate(&t).await?;
-    caller
-        .audit(
-            &state,
-            None,
-            "runtemplate:update",
-            format!("run template {} \"{}\"", t.id, t.name),
-        )
-        .await;
+    let change = TemplateChange {
+        name: body.name.clone(),
+        app_id: body.app_id.map(AppId),
+        company_id: body.company_id.map(CompanyId),
+        settings: settings(&body),
+    };
+    let t = state
+        .usecases()
+        .update_template(&caller.as_caller(), id, change)
+        .await?
+        .template;
     Ok(Json(RunTemplateView::of(&t, state.clock.now())))
 }
 
@@ -618,15 +485,9 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id: RunTemplateId = path_id(&id)?;
-    let t = visible(&state, &caller, id).await?;
-    state.store.delete_runtemplate(id).await?;
-    caller
-        .audit(
-            &state,
-            None,
-            "runtemplate:delete",
-            format!("run template {id} \"{}\"", t.name),
-        )
-        .await;
+    state
+        .usecases()
+        .delete_template(&caller.as_caller(), id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,7 +4,9 @@
 mod apps;
 mod companies;
 mod credentials;
+mod jobs;
 mod retention;
+mod templates;
 mod tokens;
 
 use super::{Caller, UseCases};

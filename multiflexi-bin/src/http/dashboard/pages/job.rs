@@ -17,11 +17,10 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_T
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
-use multiflexi_core::engine::copy_finished_job;
 use multiflexi_core::exit_code::describe;
 use multiflexi_core::model::ArtifactMeta;
-use multiflexi_core::store::{AuditEntry, AuditFilter, CancelResult, OutputChunk, Stream};
-use multiflexi_core::{ArtifactId, Job, JobId, Outcome, Phase, Store};
+use multiflexi_core::store::{AuditFilter, CancelResult, OutputChunk, Stream};
+use multiflexi_core::{ArtifactId, Job, JobId, Outcome, Phase};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -310,13 +309,6 @@ pub(crate) async fn page(
     Ok(layout::page(&session, &title, Nav::Jobs, body).into_response())
 }
 
-async fn audit(store: &dyn Store, session: &Session, job: JobId, action: &str, detail: String) {
-    let entry = AuditEntry::new(Some(job), session.actor(), action, detail);
-    if let Err(e) = store.append_audit(&entry).await {
-        tracing::warn!("could not write the audit log: {e}");
-    }
-}
-
 /// `POST /jobs/{id}/cancel`: a job that has not started yet completes as cancelled at once; a
 /// queued or running one gets the cancel flag and its executor stops it. Back to the job.
 pub(crate) async fn cancel(
@@ -324,32 +316,20 @@ pub(crate) async fn cancel(
     Path(id): Path<String>,
     Checked { session, .. }: Checked<EmptyForm>,
 ) -> PageResult {
-    let store = &*state.http.store;
     let id = parse_job_id(&id).or_page(&session)?;
-    let job = scope::job(store, &session, id).await.or_page(&session)?;
-    let result = store
-        .request_cancel(job.id, &session.actor())
+    let result = state
+        .http
+        .usecases()
+        .cancel_job(&session.caller(), id)
         .await
         .or_page(&session)?;
-    // The store audits a request to a queued / running job itself ("job:cancel"); a job
-    // cancelled before it started only gets its phase row, so name the action here.
-    if let CancelResult::Cancelled(j) = &result {
-        audit(
-            store,
-            &session,
-            j.id,
-            "job:cancel",
-            format!("job {} cancelled before it started", j.id),
-        )
-        .await;
-    }
     let word = match result {
         CancelResult::Cancelled(_) => "cancelled",
         CancelResult::Requested(_) => "requested",
         CancelResult::AlreadyFinished(_) => "already finished",
     };
-    tracing::info!(job_id = job.id.get(), result = word, token = %session.token.name, "dashboard: cancel");
-    Ok(see_other(&format!("/jobs/{}", job.id)))
+    tracing::info!(job_id = id.get(), result = word, token = %session.token.name, "dashboard: cancel");
+    Ok(see_other(&format!("/jobs/{id}")))
 }
 
 /// `POST /jobs/{id}/retry`: a finished job again (same frozen command and environment, trigger
@@ -359,27 +339,14 @@ pub(crate) async fn retry(
     Path(id): Path<String>,
     Checked { session, .. }: Checked<EmptyForm>,
 ) -> PageResult {
-    let store = &*state.http.store;
     let id = parse_job_id(&id).or_page(&session)?;
-    let old = scope::job(store, &session, id).await.or_page(&session)?;
-    let job = copy_finished_job(
-        store,
-        &*state.http.clock,
-        &*state.http.telemetry,
-        old.id,
-        &session.actor(),
-    )
-    .await
-    .or_page(&session)?;
-    audit(
-        store,
-        &session,
-        job.id,
-        "job:retry",
-        format!("job {} retries job {}", job.id, old.id),
-    )
-    .await;
-    tracing::info!(job_id = job.id.get(), retry_of = old.id.get(), token = %session.token.name, "dashboard: run again");
+    let job = state
+        .http
+        .usecases()
+        .retry_job(&session.caller(), id)
+        .await
+        .or_page(&session)?;
+    tracing::info!(job_id = job.id.get(), retry_of = id.get(), token = %session.token.name, "dashboard: run again");
     Ok(see_other(&format!("/jobs/{}", job.id)))
 }
 

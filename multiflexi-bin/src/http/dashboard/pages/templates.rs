@@ -8,13 +8,14 @@ use super::super::layout::{self, Nav};
 use super::super::scope;
 use super::super::session::{Session, see_other};
 use super::{Names, jobs_table};
+use crate::usecase::jobs::JobOrder;
+use crate::usecase::templates::TemplateChange;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
-use multiflexi_core::engine::{JobRequest, create_job};
-use multiflexi_core::store::{AuditEntry, JobFilter};
-use multiflexi_core::{RunTemplate, RunTemplateId, Store, Trigger};
+use multiflexi_core::store::JobFilter;
+use multiflexi_core::{RunTemplate, RunTemplateId, Trigger};
 use serde::Deserialize;
 
 /// How many upcoming runs a template's page lists.
@@ -221,13 +222,6 @@ impl CsrfForm for EmptyForm {
     }
 }
 
-async fn audit(store: &dyn Store, session: &Session, action: &str, detail: String) {
-    let entry = AuditEntry::new(None, session.actor(), action, detail);
-    if let Err(e) = store.append_audit(&entry).await {
-        tracing::warn!("could not write the audit log: {e}");
-    }
-}
-
 /// `POST /runtemplates/{id}/execute`: creates a job with trigger `manual` (as "Execute now" in
 /// MultiFlexi) and shows it.
 pub(crate) async fn execute(
@@ -235,18 +229,15 @@ pub(crate) async fn execute(
     Path(id): Path<String>,
     Checked { session, .. }: Checked<EmptyForm>,
 ) -> PageResult {
-    let store = &*state.http.store;
     let id = parse_id(&id).or_page(&session)?;
-    let t = scope::template(store, &session, id)
+    let job = state
+        .http
+        .usecases()
+        .create_job(&session.caller(), JobOrder::new(id, Trigger::Manual))
         .await
-        .or_page(&session)?;
-    let request = JobRequest::ad_hoc(t.id, Trigger::Manual)
-        .launched_by(session.actor())
-        .for_scope(session.scope());
-    let job = create_job(store, &*state.http.clock, &*state.http.telemetry, request)
-        .await
-        .or_page(&session)?;
-    tracing::info!(job_id = job.id.get(), runtemplate_id = t.id.get(), token = %session.token.name, "dashboard: execute now");
+        .or_page(&session)?
+        .job;
+    tracing::info!(job_id = job.id.get(), runtemplate_id = id.get(), token = %session.token.name, "dashboard: execute now");
     Ok(see_other(&format!("/jobs/{}", job.id)))
 }
 
@@ -270,7 +261,6 @@ pub(crate) async fn set_active(
     Path(id): Path<String>,
     Checked { session, form }: Checked<ActiveForm>,
 ) -> PageResult {
-    let store = &*state.http.store;
     let id = parse_id(&id).or_page(&session)?;
     let active = match form.active.as_str() {
         "true" => true,
@@ -282,20 +272,13 @@ pub(crate) async fn set_active(
             .for_session(&session));
         }
     };
-    let mut t = scope::template(store, &session, id)
+    let mut change = TemplateChange::default();
+    change.settings.active = Some(active);
+    state
+        .http
+        .usecases()
+        .update_template(&session.caller(), id, change)
         .await
         .or_page(&session)?;
-    if t.active != active {
-        t.active = active;
-        let t = store.update_runtemplate(&t).await.or_page(&session)?;
-        let word = if active { "activated" } else { "deactivated" };
-        audit(
-            store,
-            &session,
-            "runtemplate:update",
-            format!("run template {} \"{}\" {word}", t.id, t.name),
-        )
-        .await;
-    }
     Ok(see_other(&format!("/runtemplates/{}", id)))
 }
