@@ -1522,3 +1522,48 @@ async fn browser_executes_a_template_and_downloads_stdout() {
         );
     }
 }
+
+#[tokio::test]
+async fn retention_page_shows_the_policies_to_admins_only() {
+    use multiflexi_core::model::{RetentionPolicy, RetentionScope};
+    use multiflexi_core::store::RetentionPolicies as _;
+    let srv = server::start().await;
+    let acme = company(&srv.store, "Acme").await;
+    let page = get_ok(&srv, "/retention", &srv.admin_token).await;
+    assert!(
+        page.contains("nothing is ever deleted automatically"),
+        "{page}"
+    );
+    let mut p = RetentionPolicy::new(
+        RetentionScope::Company {
+            company_id: acme.id,
+        },
+        14,
+    );
+    p.artifacts_only = true;
+    srv.store.put_retention_policy(&p).await.unwrap();
+    let page = get_ok(&srv, "/retention", &srv.admin_token).await;
+    assert!(page.contains(&format!("company:{}", acme.id)), "{page}");
+    assert!(
+        page.contains("14 days") && page.contains("output and artifacts"),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"href="/retention""#),
+        "admins see the entry"
+    );
+
+    let token = srv
+        .store
+        .create_token("acme-ops", TokenScope::Company(acme.id))
+        .await
+        .unwrap()
+        .secret;
+    let r = get(&srv, "/retention", Some(&token)).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let overview = get_ok(&srv, "/", &token).await;
+    assert!(
+        !overview.contains(r#"href="/retention""#),
+        "no entry for a company token"
+    );
+}

@@ -24,15 +24,17 @@ pub(crate) enum Nav {
     Templates,
     Apps,
     Companies,
+    Retention,
     None,
 }
 
-const ENTRIES: [(Nav, &str, &str); 5] = [
+const ENTRIES: [(Nav, &str, &str); 6] = [
     (Nav::Overview, "/", "Overview"),
     (Nav::Jobs, "/jobs", "Jobs"),
     (Nav::Templates, "/runtemplates", "Run templates"),
     (Nav::Apps, "/apps", "Apps"),
     (Nav::Companies, "/companies", "Companies"),
+    (Nav::Retention, "/retention", "Retention"),
 ];
 
 fn head(title: &str) -> Markup {
@@ -64,13 +66,13 @@ pub(crate) fn page(session: &Session, title: &str, current: Nav, body: Markup) -
                     nav aria-label="Main" {
                         ul {
                             @for (nav, href, label) in ENTRIES {
-                                li {
+                                @if nav != Nav::Retention || session.is_admin() { li {
                                     @if nav == current {
                                         a href=(href) aria-current="page" { (label) }
                                     } @else {
                                         a href=(href) { (label) }
                                     }
-                                }
+                                } }
                             }
                         }
                     }

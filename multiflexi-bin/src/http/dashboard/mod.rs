@@ -71,6 +71,7 @@ pub fn router(state: HttpState) -> Router {
             "/runtemplates/{id}/active",
             post(pages::templates::set_active),
         )
+        .route("/retention", get(pages::retention::page))
         .route("/apps", get(pages::apps::list))
         .route("/apps/import", post(pages::apps::import))
         .route("/apps/{id}", get(pages::apps::detail))

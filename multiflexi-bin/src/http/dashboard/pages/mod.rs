@@ -5,6 +5,7 @@ pub(crate) mod companies;
 pub(crate) mod job;
 pub(crate) mod jobs;
 pub(crate) mod overview;
+pub(crate) mod retention;
 pub(crate) mod templates;
 
 use super::layout;
