@@ -172,3 +172,30 @@ pub async fn apply_retention(
     }
     Ok(report)
 }
+
+/// Applies the retention policies every `interval` (the first time one interval after the
+/// start) until `shutdown` drains. A failed run is logged and tried again at the next
+/// interval; it never stops the daemon.
+pub async fn apply_retention_periodically(
+    store: std::sync::Arc<dyn Store>,
+    clock: std::sync::Arc<dyn Clock>,
+    options: RetentionOptions,
+    interval: Duration,
+    shutdown: super::Shutdown,
+) {
+    loop {
+        tokio::select! {
+            () = shutdown.draining() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        match apply_retention(&*store, &*clock, &options).await {
+            Ok(report) => {
+                let d = report.deleted();
+                if d.jobs + report.audit_rows_deleted() > 0 {
+                    tracing::info!("{}", report.summary());
+                }
+            }
+            Err(e) => tracing::warn!("retention run failed (tried again in {interval:?}): {e}"),
+        }
+    }
+}
