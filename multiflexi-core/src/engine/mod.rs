@@ -29,7 +29,9 @@ pub use dispatcher::{
 pub use job_factory::{
     CreatedJob, JobRequest, copy_finished_job, create_job, create_job_or_replay,
 };
-pub use retention::{PolicyReport, RetentionOptions, RetentionReport, apply_retention};
+pub use retention::{
+    PolicyReport, RetentionOptions, RetentionReport, apply_retention, apply_retention_periodically,
+};
 pub use scheduler::{Scheduler, SchedulerOptions, TickReport};
 pub use shutdown::Shutdown;
 pub use throttle::process_rss_mb;
