@@ -52,6 +52,16 @@ pub struct UpdateArgs {
     pub enabled: Option<String>,
 }
 
+/// `company:erase`.
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    #[command(flatten)]
+    pub id: IdArg,
+    /// Confirm: everything stored under this company id is deleted for good.
+    #[arg(long)]
+    pub yes: bool,
+}
+
 /// `company:env-set`.
 #[derive(Debug, Args)]
 pub struct EnvSetArgs {
@@ -255,5 +265,48 @@ pub async fn env_unset(ctx: &Ctx, a: &EnvUnsetArgs) -> anyhow::Result<Report> {
     Ok(Report::new(
         format!("company {id}: removed {}", a.keys.join(", ")),
         company_json(&c),
+    ))
+}
+
+/// `company:erase`.
+pub async fn erase(ctx: &Ctx, a: &EraseArgs) -> anyhow::Result<Report> {
+    let id: CompanyId = a.id.get()?;
+    if !a.yes {
+        anyhow::bail!(
+            "company:erase deletes every job, artifact, output, template and credential of \
+             company {id} and the company itself, for good; give --yes to confirm"
+        );
+    }
+    let e = ctx
+        .usecases()
+        .await?
+        .erase_company(&ctx.caller(), id)
+        .await?;
+    Ok(Report::new(
+        format!(
+            "erased company {id}: {} job(s), {} artifact(s), {} output chunk(s), {} template(s), \
+             {} credential(s){}\n",
+            e.jobs,
+            e.artifacts,
+            e.output_chunks,
+            e.templates,
+            e.credentials,
+            if e.company {
+                ", the company"
+            } else {
+                " (the company row was already gone)"
+            }
+        ),
+        json!({
+            "erased": {
+                "company_id": id,
+                "jobs": e.jobs,
+                "artifacts": e.artifacts,
+                "output_chunks": e.output_chunks,
+                "templates": e.templates,
+                "credentials": e.credentials,
+                "company": e.company,
+            }
+        }),
     ))
 }

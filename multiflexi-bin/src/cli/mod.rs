@@ -102,6 +102,10 @@ pub enum Command {
     /// Delete a company (refused while it has run templates or credentials).
     #[command(name = "company:delete")]
     CompanyDelete(args::IdArg),
+    /// Erase a company (GDPR): stop its templates, cancel its unstarted jobs, then delete its
+    /// jobs with output and artifacts, templates, credentials and the company (--yes).
+    #[command(name = "company:erase")]
+    CompanyErase(company::EraseArgs),
     /// Set company environment values (KEY=VALUE…).
     #[command(name = "company:env-set")]
     CompanyEnvSet(company::EnvSetArgs),
@@ -319,6 +323,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::CompanyList => company::list(ctx).await,
         C::CompanyGet(a) => company::get(ctx, a).await,
         C::CompanyDelete(a) => company::delete(ctx, a).await,
+        C::CompanyErase(a) => company::erase(ctx, a).await,
         C::CompanyEnvSet(a) => company::env_set(ctx, a).await,
         C::CompanyEnvUnset(a) => company::env_unset(ctx, a).await,
         C::CredentialCreate(a) => credential::create(ctx, a).await,

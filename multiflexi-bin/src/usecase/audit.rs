@@ -37,6 +37,8 @@ pub enum Action {
     RetentionSet,
     /// `retention:unset`
     RetentionUnset,
+    /// `company:erase`
+    CompanyErase,
     /// `runtemplate:create`
     TemplateCreate,
     /// `runtemplate:update`
@@ -73,6 +75,7 @@ impl Action {
             Action::CredentialDelete => "credential:delete",
             Action::RetentionSet => "retention:set",
             Action::RetentionUnset => "retention:unset",
+            Action::CompanyErase => "company:erase",
             Action::TemplateCreate => "runtemplate:create",
             Action::TemplateUpdate => "runtemplate:update",
             Action::TemplateDelete => "runtemplate:delete",

@@ -4,6 +4,7 @@
 mod apps;
 mod companies;
 mod credentials;
+mod erasure;
 mod jobs;
 mod retention;
 mod templates;

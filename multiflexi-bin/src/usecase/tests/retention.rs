@@ -8,7 +8,7 @@ use multiflexi_core::{ExecutorKind, Outcome, Trigger};
 
 /// Use cases on a manual clock, with one company, app and template, and `n` finished jobs
 /// that ended at the clock's start.
-async fn with_finished_jobs(n: usize) -> (UseCases, Arc<ManualClock>, CompanyId) {
+pub(super) async fn with_finished_jobs(n: usize) -> (UseCases, Arc<ManualClock>, CompanyId) {
     let start = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
         .unwrap()
         .with_timezone(&chrono::Utc);
