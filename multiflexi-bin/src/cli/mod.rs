@@ -9,6 +9,7 @@ pub mod app;
 pub mod args;
 pub mod artifact;
 pub mod company;
+pub mod company_export;
 pub mod credential;
 pub mod doctor;
 pub mod job;
@@ -106,6 +107,10 @@ pub enum Command {
     /// jobs with output and artifacts, templates, credentials and the company (--yes).
     #[command(name = "company:erase")]
     CompanyErase(company::EraseArgs),
+    /// Write everything stored about a company (catalog rows with secret values ***, jobs,
+    /// artifacts) as one tar archive, for a data-subject request.
+    #[command(name = "company:export")]
+    CompanyExport(company_export::ExportArgs),
     /// Set company environment values (KEY=VALUE…).
     #[command(name = "company:env-set")]
     CompanyEnvSet(company::EnvSetArgs),
@@ -324,6 +329,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::CompanyGet(a) => company::get(ctx, a).await,
         C::CompanyDelete(a) => company::delete(ctx, a).await,
         C::CompanyErase(a) => company::erase(ctx, a).await,
+        C::CompanyExport(a) => company_export::export(ctx, a).await,
         C::CompanyEnvSet(a) => company::env_set(ctx, a).await,
         C::CompanyEnvUnset(a) => company::env_unset(ctx, a).await,
         C::CredentialCreate(a) => credential::create(ctx, a).await,

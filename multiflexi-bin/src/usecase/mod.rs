@@ -21,6 +21,7 @@
 //! | credential create / delete | [`credentials`] | variable names and values: `Environment::check_variable` (core model); names a company token may set: `tenancy::check_credential` |
 //! | free text (e-mail, Zabbix host) | [`text`] | trimmed, empty is none, no NUL |
 //! | company erase | [`erasure`] | templates stopped, unstarted jobs cancelled, refused (Conflict) while a job still runs; then everything under the company id deleted in batches; admin only |
+//! | company export | [`export`] | every secret value redacted (environments, template configuration, credential values, job environments); admin only |
 //! | retention set / unset / list / run | [`retention`] | days, grace, artifacts-only: `RetentionPolicy::check` (core model); which policy judges a job: `store::retention_passes` (core); the run itself and its audit row: `engine::apply_retention` (core); admin only |
 //! | run template create / update / delete | [`templates`] | name: [`templates::check_name`]; schedule, timezone, executor, policies parsed in [`templates`] (default timezone `MULTIFLEXI_TIMEZONE`); configuration names and values: `Environment::check_variable` (core model, through [`variables::check_variable`]); schedule and executor against the app: `RunTemplate::check_runs`, credentials of the template's company: `RunTemplate::check_credentials` (core model); executor choice and configuration names: `tenancy::check_template_write` |
 //! | run template schedule (move `next_schedule`) | [`templates`] | never for interval `n` or an inactive template; compare-and-swap on `next_schedule` (store) |
@@ -38,6 +39,7 @@ pub mod cleanup;
 pub mod companies;
 pub mod credentials;
 pub mod erasure;
+pub mod export;
 pub mod jobs;
 pub mod retention;
 pub mod templates;
