@@ -124,6 +124,7 @@ mod native {
         };
         let mut want = Capabilities::new([
             Capability::SeparateStreams,
+            Capability::LosslessOutput,
             Capability::Streaming,
             Capability::Timeout,
             Capability::Cancel,
@@ -221,6 +222,7 @@ mod containers {
             exec.capabilities(),
             Capabilities::new([
                 Capability::SeparateStreams,
+                Capability::LosslessOutput,
                 Capability::Streaming,
                 Capability::Timeout,
                 Capability::Cancel,
