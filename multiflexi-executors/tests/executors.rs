@@ -1,5 +1,5 @@
-//! The executor conformance suite on every backend of this crate: `native::*`, `docker::*` and
-//! `podman::*` run the same cases (from `multiflexi_core::conformance::executor`), and each module
+//! The executor conformance suite on every backend of this crate: `native::*`, `docker::*`,
+//! `podman::*`, `kubernetes::*` and `azure::*` run the same cases (from `multiflexi_core::conformance::executor`), and each module
 //! asserts its executor's exact capability set. `container_isolation::*` is the isolation suite
 //! of container jobs (issue 15; `containers/isolation.rs`).
 //!
@@ -341,3 +341,9 @@ mod fake_kube;
 
 #[cfg(feature = "kubernetes-client")]
 mod kubernetes;
+
+#[cfg(feature = "azure")]
+mod fake_azure;
+
+#[cfg(feature = "azure")]
+mod azure;

@@ -8,6 +8,8 @@
 
 /// How many trailing bytes of what was delivered are kept to find the continuation.
 const TAIL: usize = 256;
+/// A first answer at least this long may already miss its head (the API keeps "up to 4 MB").
+pub const WINDOW_BYTES: usize = 4_000_000;
 
 /// Where the next poll's content continues.
 #[derive(Debug, Default)]
@@ -32,7 +34,10 @@ impl LogCursor {
         let b = content.as_bytes();
         let (start, gap) = if b.len() >= self.delivered && b[..self.delivered].ends_with(&self.tail)
         {
-            (self.delivered, false)
+            (
+                self.delivered,
+                self.delivered == 0 && b.len() >= WINDOW_BYTES,
+            )
         } else if let Some(pos) = rfind(b, &self.tail) {
             (pos + self.tail.len(), false)
         } else {
@@ -84,7 +89,13 @@ mod tests {
         // The window dropped the head but still holds what was seen last.
         let second = format!("{}second", &first[100..]);
         let inc = c.advance(&second);
-        assert_eq!(inc, Increment { gap: false, bytes: b"second" });
+        assert_eq!(
+            inc,
+            Increment {
+                gap: false,
+                bytes: b"second"
+            }
+        );
         // Nothing of what was seen is left: a gap.
         let inc = c.advance("entirely new");
         assert_eq!(

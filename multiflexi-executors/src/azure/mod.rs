@@ -89,6 +89,11 @@ impl AzureExecutor {
         Ok(Self::new(AzureConfig::from_env()?))
     }
 
+    /// From variables looked up by `var` ([`AzureConfig::from_lookup`]).
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        Ok(Self::new(AzureConfig::from_lookup(var)?))
+    }
+
     /// The settings.
     pub fn config(&self) -> &AzureConfig {
         &self.config
