@@ -190,11 +190,8 @@ impl AzureConfig {
         }
         let Some(credential) = credential.filter(|_| problems.is_empty()) else {
             return Err(Error::invalid(
-                "azure",
-                format!(
-                    "the Azure executor is not configured: {}",
-                    problems.join("; ")
-                ),
+                "Azure executor configuration",
+                problems.join("; "),
             ));
         };
         let mut config = Self::new(subscription_id, resource_group, location, credential);

@@ -401,6 +401,10 @@ async fn output_beyond_the_log_window_is_said_lost() {
     );
     let complete = out.starts_with("1\n2\n3\n") && out.len() > 4_700_000;
     let said = show(&rec.stderr()).contains("output before this point was lost");
+    println!(
+        "{} bytes arrived; complete: {complete}; loss said: {said}",
+        out.len()
+    );
     assert!(
         complete || said,
         "output was lost without a word ({} bytes arrived)",
