@@ -371,3 +371,75 @@ impl ArmClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::azure::config::AzureCredential;
+
+    fn client() -> ArmClient {
+        let config = AzureConfig::new(
+            "sub",
+            "rg",
+            "westeurope",
+            AzureCredential::ManagedIdentity {
+                endpoint: "http://127.0.0.1:2/token".into(),
+                client_id: None,
+            },
+        )
+        .with_arm_endpoint("http://127.0.0.1:1");
+        ArmClient::new(Arc::new(config)).unwrap()
+    }
+
+    #[test]
+    fn the_token_goes_only_to_the_arm_endpoint() {
+        let arm = client();
+        assert!(
+            arm.check_url("w", "http://127.0.0.1:1/subscriptions/x")
+                .is_ok()
+        );
+        assert!(
+            arm.check_url("w", "http://127.0.0.1:1?api-version=1")
+                .is_ok()
+        );
+        for foreign in [
+            "http://127.0.0.1:10/subscriptions/x",
+            "http://127.0.0.1:1.evil.example/x",
+            "https://management.azure.com/x",
+        ] {
+            assert!(
+                matches!(
+                    arm.check_url("w", foreign),
+                    Err(AzureError::ForeignUrl { .. })
+                ),
+                "{foreign}"
+            );
+        }
+    }
+
+    #[test]
+    fn urls_state_the_api_version() {
+        let arm = client();
+        assert_eq!(
+            arm.group_url("g"),
+            "http://127.0.0.1:1/subscriptions/sub/resourceGroups/rg/providers/\
+             Microsoft.ContainerInstance/containerGroups/g?api-version=2023-05-01"
+        );
+        assert!(
+            arm.list_url()
+                .ends_with("/containerGroups?api-version=2023-05-01")
+        );
+        assert!(
+            arm.logs_url("g", "job")
+                .ends_with("/containerGroups/g/containers/job/logs?api-version=2023-05-01")
+        );
+    }
+
+    #[test]
+    fn retry_after_in_seconds() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+    }
+}
