@@ -98,7 +98,8 @@ pub struct EngineConfig {
     /// Stable name of this executor (lease owner, container labels); default the host name.
     #[arg(long, env = "MULTIFLEXI_EXECUTOR_ID")]
     pub executor_id: Option<String>,
-    /// Executor kinds this daemon runs (comma separated: Native, Docker, Podman, Kubernetes);
+    /// Executor kinds this daemon runs (comma separated: Native, Docker, Podman, Kubernetes,
+    /// Azure);
     /// default those it can reach.
     #[arg(long, env = "MULTIFLEXI_EXECUTORS", value_delimiter = ',')]
     pub executors: Vec<String>,

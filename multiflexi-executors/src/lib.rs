@@ -10,16 +10,27 @@
 //! - [`KubernetesExecutor`] (feature `kubernetes`, on by default): a `batch/v1` Job through the
 //!   Kubernetes API (kube), its environment in a Secret; verified against a simulated API server
 //!   (`tests/fake_kube`), not a live cluster.
+//! - [`AzureExecutor`] (feature `azure`, on by default): an Azure Container Instances container
+//!   group through the ARM REST API; verified against a simulated ARM server
+//!   (`tests/fake_azure`), never a live subscription.
 //!
 //! Every executor passes the shared conformance suite of `multiflexi_core::conformance::executor`
 //! (see `tests/executors.rs`).
 
+#[cfg(feature = "azure")]
+mod azure;
 mod docker;
 #[cfg(feature = "kubernetes-client")]
 mod kubernetes;
 mod native;
 mod results;
 
+#[cfg(feature = "azure")]
+pub use azure::{
+    API_VERSION as AZURE_API_VERSION, AzureConfig, AzureCredential, AzureExecutor,
+    CONTAINER as AZURE_CONTAINER, DEFAULT_ARM_ENDPOINT, DEFAULT_AUTHORITY_HOST,
+    JOB_HOME as AZURE_JOB_HOME, group_name as azure_group_name,
+};
 pub use docker::{
     DEFAULT_CONTAINER_USER, DockerConfig, DockerExecutor, IMAGE_USER, labels, parse_container_user,
 };

@@ -1,5 +1,5 @@
-//! The executor conformance suite on every backend of this crate: `native::*`, `docker::*` and
-//! `podman::*` run the same cases (from `multiflexi_core::conformance::executor`), and each module
+//! The executor conformance suite on every backend of this crate: `native::*`, `docker::*`,
+//! `podman::*`, `kubernetes::*` and `azure::*` run the same cases (from `multiflexi_core::conformance::executor`), and each module
 //! asserts its executor's exact capability set. `container_isolation::*` is the isolation suite
 //! of container jobs (issue 15; `containers/isolation.rs`).
 //!
@@ -124,6 +124,7 @@ mod native {
         };
         let mut want = Capabilities::new([
             Capability::SeparateStreams,
+            Capability::LosslessOutput,
             Capability::Streaming,
             Capability::Timeout,
             Capability::Cancel,
@@ -221,6 +222,7 @@ mod containers {
             exec.capabilities(),
             Capabilities::new([
                 Capability::SeparateStreams,
+                Capability::LosslessOutput,
                 Capability::Streaming,
                 Capability::Timeout,
                 Capability::Cancel,
@@ -339,3 +341,9 @@ mod fake_kube;
 
 #[cfg(feature = "kubernetes-client")]
 mod kubernetes;
+
+#[cfg(feature = "azure")]
+mod fake_azure;
+
+#[cfg(feature = "azure")]
+mod azure;

@@ -6,8 +6,8 @@ use crate::config::EngineConfig;
 use anyhow::bail;
 use multiflexi_core::{Executor, ExecutorKind};
 use multiflexi_executors::{
-    DockerConfig, DockerExecutor, JobUsers, KubernetesConfig, KubernetesExecutor, NativeConfig,
-    NativeExecutor, parse_container_user,
+    AzureConfig, AzureCredential, AzureExecutor, DockerConfig, DockerExecutor, JobUsers,
+    KubernetesConfig, KubernetesExecutor, NativeConfig, NativeExecutor, parse_container_user,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,11 +53,15 @@ pub fn plan(engine: &EngineConfig, run: &RunArgs) -> anyhow::Result<Option<Vec<E
                 | ExecutorKind::Docker
                 | ExecutorKind::Podman
                 | ExecutorKind::Kubernetes
+                | ExecutorKind::Azure
         ) {
             bail!(
-                "executor {kind} is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman, Kubernetes"
+                "executor {kind} is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman, Kubernetes, Azure"
             );
         }
+    }
+    if kinds.contains(&ExecutorKind::Azure) {
+        azure()?;
     }
     Ok(Some(kinds))
 }
@@ -164,12 +168,41 @@ pub async fn select(plan: Option<Vec<ExecutorKind>>, run: &RunArgs) -> anyhow::R
                     "Kubernetes: batch/v1 Jobs through the cluster's API, pods as {user}"
                 ));
             }
+            ExecutorKind::Azure => {
+                let (executor, note) = azure()?;
+                set.executors.push(Arc::new(executor));
+                set.notes.push(note);
+            }
             other => bail!(
-                "executor {other} is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman, Kubernetes"
+                "executor {other} is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman, Kubernetes, Azure"
             ),
         }
     }
     Ok(set)
+}
+
+/// The Azure executor, only when named: its settings from `AZURE_SUBSCRIPTION_ID`,
+/// `AZURE_RESOURCE_GROUP`, `AZURE_LOCATION` and a service principal (`AZURE_TENANT_ID`,
+/// `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `AZURE_AUTHORITY_HOST`) or a managed identity
+/// (`MULTIFLEXI_AZURE_MANAGED_IDENTITY_ENDPOINT`), plus `MULTIFLEXI_AZURE_ARM_ENDPOINT`; what is
+/// missing stops the daemon with what to set. Connected lazily: ARM unreachable fails jobs with
+/// platform_error, never the daemon.
+fn azure() -> anyhow::Result<(AzureExecutor, String)> {
+    let config = AzureConfig::from_env()?;
+    let who = match &config.credential {
+        AzureCredential::ClientSecret { client_id, .. } => {
+            format!("service principal {client_id}")
+        }
+        AzureCredential::ManagedIdentity { endpoint, .. } => {
+            format!("managed identity via {endpoint}")
+        }
+        _ => "a credential".to_owned(),
+    };
+    let note = format!(
+        "Azure: container groups in resource group {} ({}) through {}, as {who}",
+        config.resource_group, config.location, config.arm_endpoint
+    );
+    Ok((AzureExecutor::new(config), note))
 }
 
 /// `MULTIFLEXI_CONTAINER_USER`: `Some("UID:GID")`, or `None` for the image's own user.

@@ -740,7 +740,7 @@ async fn bad_configuration_gives_one_clear_line() {
             EXECUTOR,
             &["--executors", "Native,Azure"],
             &[],
-            "multiflexi-executor: executor Azure is not available in this build; allowed in MULTIFLEXI_EXECUTORS: Native, Docker, Podman, Kubernetes",
+            "multiflexi-executor: invalid Azure executor configuration: set AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, AZURE_LOCATION; set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET",
         ),
         (
             MULTIFLEXI,

@@ -486,8 +486,12 @@ pub async fn streaming(exec: &dyn Executor, programs: &TestPrograms) {
 }
 
 /// 50 MiB on stdout: every byte arrives, in bounded chunks (the recording side only counts).
-/// Without [`Capability::SeparateStreams`] (Kubernetes) both streams arrive merged.
+/// Without [`Capability::SeparateStreams`] (Kubernetes) both streams arrive merged. Needs
+/// [`Capability::LosslessOutput`] (Azure's log API keeps only the last 4 MB).
 pub async fn large_output_bounded(exec: &dyn Executor, programs: &TestPrograms) {
+    if lacks(exec, "large_output_bounded", &[Capability::LosslessOutput]) {
+        return;
+    }
     const SIZE: u64 = 50 * 1024 * 1024;
     let io = RecordingIo::counting();
     let spec = programs.script(&format!(
@@ -600,8 +604,16 @@ pub async fn result_files_collected(exec: &dyn Executor, programs: &TestPrograms
     assert_eq!(files, expected);
 }
 
-/// NUL and invalid UTF-8 bytes pass through untouched, on both streams.
+/// NUL and invalid UTF-8 bytes pass through untouched, on both streams. Needs
+/// [`Capability::LosslessOutput`] (Azure's log API answers text).
 pub async fn binary_output_passthrough(exec: &dyn Executor, programs: &TestPrograms) {
+    if lacks(
+        exec,
+        "binary_output_passthrough",
+        &[Capability::LosslessOutput],
+    ) {
+        return;
+    }
     let io = RecordingIo::new();
     let spec =
         programs.script("printf 'a\\000b\\377\\376\\nc\\200\\300end'; printf '\\000\\377x\\n' >&2");

@@ -9,6 +9,10 @@ pub enum Capability {
     SeparateStreams,
     /// Output arrives while the job runs.
     Streaming,
+    /// Every byte of output arrives unchanged, however much: binary (NUL, invalid UTF-8) and
+    /// beyond any window. Azure Container Instances lacks it: its log API answers text (JSON)
+    /// and only the last 4 MB.
+    LosslessOutput,
     /// A timeout kills the job and its children.
     Timeout,
     /// Cancellation stops the job.

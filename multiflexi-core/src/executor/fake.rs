@@ -155,6 +155,7 @@ impl Executor for FakeExecutor {
         Capabilities::new([
             Capability::SeparateStreams,
             Capability::Streaming,
+            Capability::LosslessOutput,
             Capability::Timeout,
             Capability::Cancel,
             Capability::ResultFiles,

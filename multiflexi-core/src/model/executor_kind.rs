@@ -17,7 +17,7 @@ pub enum ExecutorKind {
     Podman,
     /// A Kubernetes batch/v1 Job.
     Kubernetes,
-    /// Azure Container Instances (later).
+    /// An Azure Container Instances container group.
     Azure,
 }
 

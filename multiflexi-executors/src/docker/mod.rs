@@ -456,6 +456,7 @@ impl Executor for DockerExecutor {
     fn capabilities(&self) -> Capabilities {
         Capabilities::new([
             Capability::SeparateStreams,
+            Capability::LosslessOutput,
             Capability::Streaming,
             Capability::Timeout,
             Capability::Cancel,

@@ -218,6 +218,7 @@ impl Executor for KubernetesExecutor {
     fn capabilities(&self) -> Capabilities {
         Capabilities::new([
             Capability::Streaming,
+            Capability::LosslessOutput,
             Capability::Timeout,
             Capability::Cancel,
             Capability::MemoryLimit,

@@ -185,6 +185,7 @@ impl Executor for NativeExecutor {
         };
         let mut caps = Capabilities::new([
             Capability::SeparateStreams,
+            Capability::LosslessOutput,
             Capability::Streaming,
             Capability::Timeout,
             Capability::Cancel,

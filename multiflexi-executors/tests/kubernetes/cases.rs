@@ -24,6 +24,7 @@ fn capabilities_are_exactly() {
         exec.capabilities(),
         Capabilities::new([
             Capability::Streaming,
+            Capability::LosslessOutput,
             Capability::Timeout,
             Capability::Cancel,
             Capability::MemoryLimit,
