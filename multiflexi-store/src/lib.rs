@@ -23,7 +23,8 @@
 //!   processes sharing one file wait for each other instead of failing with "database is locked".
 //!   On a SQLite file, claim, begin and finish batches run on a dedicated rusqlite connection
 //!   and thread, one hand-off per transaction (sqlx makes one per statement); a second
-//!   connection checkpoints the WAL beside it.
+//!   connection checkpoints the WAL beside it. A [`SqlStoreOptions::one_shot`] store (a CLI
+//!   command) starts neither thread and writes through its small pool instead.
 //!   Transient conflicts (deadlocks, serialization failures) are retried inside the store.
 //! - **Fencing**: every write after a claim is `… WHERE id = ? AND lease_token = ? AND phase = ?`.
 //! - **Time**: an injected [`Clock`](multiflexi_core::Clock), else the database's clock
@@ -53,7 +54,7 @@
 //! `tests/sql.rs` runs the shared store conformance suite, this crate's own cases (cross-process
 //! claim race, lost wake-ups, secrets at rest, byte-exact artifacts, round-trip property) and, on
 //! SQLite file and PostgreSQL, the engine scenarios, under per-backend module names
-//! (`sqlite_memory::`, `sqlite_file::`, `postgres::`, `mariadb::`). Every test gets a fresh
+//! (`sqlite_memory::`, `sqlite_file::`, `sqlite_file_one_shot::`, `postgres::`, `mariadb::`). Every test gets a fresh
 //! database (`mf_test_<pid>_…`) that is dropped when it ends. Without the URLs the server tests
 //! are skipped with a message, or fail under `MULTIFLEXI_REQUIRE_INTEGRATION=1`.
 
@@ -74,7 +75,9 @@ mod retention;
 mod sqlite_writer;
 mod store;
 mod tokens;
+mod url;
 
 pub use crypto::MasterKey;
 pub use migration::SCHEMA_VERSION;
-pub use store::{NOTIFY_CHANNEL, SqlStore, SqlStoreOptions, redact_url};
+pub use store::{NOTIFY_CHANNEL, ONE_SHOT_CONNECTIONS, SqlStore, SqlStoreOptions};
+pub use url::{ALLOWED_URLS, is_database_url, redact_url, server_address, sqlite_path};

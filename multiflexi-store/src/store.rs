@@ -3,6 +3,7 @@
 use crate::crypto::{Keyring, MasterKey};
 use crate::error::{Kind, backend_name, classify, is_transient, map_db};
 use crate::migration::{Migrator, SCHEMA_VERSION};
+use crate::url::{detect_backend, redact_url, sqlite_path};
 use chrono::{DateTime, Utc};
 use multiflexi_core::artifact::DEFAULT_ARTIFACT_CAP;
 use multiflexi_core::{Clock, Error, Result, to_micros};
@@ -20,6 +21,10 @@ use tokio::sync::watch;
 /// The PostgreSQL channel scheduling notifies and dispatchers listen on.
 pub const NOTIFY_CHANNEL: &str = "multiflexi_work";
 
+/// The pool size of a [`SqlStoreOptions::one_shot`] store: one connection for a transaction and
+/// one for a read beside it.
+pub const ONE_SHOT_CONNECTIONS: u32 = 2;
+
 /// How a [`SqlStore`] is set up.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -36,13 +41,19 @@ pub struct SqlStoreOptions {
     /// [`SqlStore::artifact_cap`] says what applies. Raise `max_allowed_packet` on the server
     /// to store larger artifacts there.
     pub artifact_cap: u64,
-    /// Connection pool size (default: 10; 1 for `sqlite::memory:`).
+    /// Connection pool size (default: 10; 1 for an in-memory SQLite database).
     pub max_connections: Option<u32>,
     /// How long to wait for a pooled connection before a retryable error.
     pub acquire_timeout: Duration,
     /// Run pending migrations on connect (default true). When false, a database that is not
     /// migrated to [`SCHEMA_VERSION`] is refused.
     pub migrate: bool,
+    /// On a SQLite file: give writes a dedicated connection, and run the job queue's claim,
+    /// begin and finish batches on the rusqlite writer thread with a checkpointer thread beside
+    /// it (default true: what a daemon wants). When false, every write goes through the pool on
+    /// the generic SeaORM path, as for an in-memory database: what a one-shot command wants
+    /// (see [`SqlStoreOptions::one_shot`]). No effect on other backends.
+    pub sqlite_writer: bool,
 }
 
 impl Default for SqlStoreOptions {
@@ -55,6 +66,7 @@ impl Default for SqlStoreOptions {
             max_connections: None,
             acquire_timeout: Duration::from_secs(30),
             migrate: true,
+            sqlite_writer: true,
         }
     }
 }
@@ -69,6 +81,7 @@ impl fmt::Debug for SqlStoreOptions {
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout", &self.acquire_timeout)
             .field("migrate", &self.migrate)
+            .field("sqlite_writer", &self.sqlite_writer)
             .finish()
     }
 }
@@ -115,6 +128,20 @@ impl SqlStoreOptions {
     pub fn with_migrate(mut self, migrate: bool) -> Self {
         self.migrate = migrate;
         self
+    }
+    /// Builder: the SQLite writer thread, its checkpointer and the dedicated write connection
+    /// on or off (see [`SqlStoreOptions::sqlite_writer`]).
+    pub fn with_sqlite_writer(mut self, on: bool) -> Self {
+        self.sqlite_writer = on;
+        self
+    }
+    /// Builder: a store for a process that runs one command and exits (`multiflexi-cli`): no
+    /// SQLite writer thread, no checkpointer, no dedicated write connection, and a pool of at
+    /// most [`ONE_SHOT_CONNECTIONS`] connections (opened as they are needed). It reads and
+    /// writes everything a daemon's store does, through the generic SeaORM path.
+    pub fn one_shot(self) -> Self {
+        self.with_sqlite_writer(false)
+            .with_max_connections(ONE_SHOT_CONNECTIONS)
     }
 }
 
@@ -177,58 +204,6 @@ impl fmt::Debug for SqlStore {
     }
 }
 
-fn detect_backend(url: &str) -> Result<(DbBackend, String)> {
-    let lower = url.to_ascii_lowercase();
-    if lower.starts_with("sqlite:") {
-        #[cfg(feature = "sqlite")]
-        return Ok((DbBackend::Sqlite, url.to_string()));
-        #[cfg(not(feature = "sqlite"))]
-        return Err(Error::Unsupported {
-            message: "this build has no SQLite support (cargo feature `sqlite`)".into(),
-        });
-    }
-    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-        #[cfg(feature = "postgres")]
-        return Ok((DbBackend::Postgres, url.to_string()));
-        #[cfg(not(feature = "postgres"))]
-        return Err(Error::Unsupported {
-            message: "this build has no PostgreSQL support (cargo feature `postgres`)".into(),
-        });
-    }
-    if lower.starts_with("mysql://") || lower.starts_with("mariadb://") {
-        #[cfg(feature = "mysql")]
-        return Ok((
-            DbBackend::MySql,
-            format!("mysql://{}", url.split_once("://").map_or("", |(_, r)| r)),
-        ));
-        #[cfg(not(feature = "mysql"))]
-        return Err(Error::Unsupported {
-            message: "this build has no MySQL/MariaDB support (cargo feature `mysql`)".into(),
-        });
-    }
-    Err(Error::invalid(
-        "database url",
-        format!(
-            "{:?} is not a database URL; use sqlite://path?mode=rwc, sqlite::memory:, postgres://user:pass@host/db or mysql://user:pass@host/db",
-            redact_url(url)
-        ),
-    ))
-}
-
-/// The URL with its password replaced by `***`.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
 impl SqlStore {
     /// Connects to `url` (`sqlite://path?mode=rwc`, `sqlite::memory:`, `postgres://…`,
     /// `mysql://…` / `mariadb://…`), runs pending migrations (unless disabled) and refuses a
@@ -236,13 +211,21 @@ impl SqlStore {
     pub async fn connect(url: &str, options: SqlStoreOptions) -> Result<Self> {
         let (backend, url) = detect_backend(url)?;
         let name = backend_name(backend);
-        let memory = backend == DbBackend::Sqlite && url.contains(":memory:");
+        let sqlite_file = if backend == DbBackend::Sqlite {
+            sqlite_path(&url)
+        } else {
+            None
+        };
+        let memory = backend == DbBackend::Sqlite && sqlite_file.is_none();
+        // The dedicated write connection and the rusqlite writer thread (a daemon's SQLite file).
+        let writer_file = sqlite_file.filter(|_| options.sqlite_writer);
         let connect = |max: u32, pinned: bool| {
             let mut co = ConnectOptions::new(url.clone());
             co.max_connections(max)
                 .min_connections(if pinned { max } else { 0 })
+                // Bounds connecting too: SeaORM hands both its connect and acquire timeouts
+                // to the pool's one acquire timeout.
                 .acquire_timeout(options.acquire_timeout)
-                .connect_timeout(options.acquire_timeout.min(Duration::from_secs(10)))
                 .sqlx_logging(false)
                 // A connection in steady use is not pinged before every transaction (one round
                 // trip each); one idle for a while (a restarted server) still is.
@@ -328,7 +311,7 @@ impl SqlStore {
         // SQLite has one writer at a time (the write gate): give it one dedicated connection, so
         // its page cache stays valid between transactions instead of being dropped whenever the
         // pool hands out a connection another one's commits made stale.
-        let writer = if backend == DbBackend::Sqlite && !memory {
+        let writer = if writer_file.is_some() {
             Some(
                 Database::connect(connect(1, true))
                     .await
@@ -339,15 +322,9 @@ impl SqlStore {
         };
 
         #[cfg(feature = "sqlite")]
-        let sqlite_writer = if backend == DbBackend::Sqlite && !memory {
-            use std::str::FromStr;
-            let path = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(&url)
-                .map_err(|e| Error::invalid("database url", e.to_string()))?
-                .get_filename()
-                .to_path_buf();
-            Some(crate::sqlite_writer::SqliteWriter::open(&path)?)
-        } else {
-            None
+        let sqlite_writer = match &writer_file {
+            Some(path) => Some(crate::sqlite_writer::SqliteWriter::open(path)?),
+            None => None,
         };
 
         let time = match (&options.clock, backend) {
@@ -405,6 +382,15 @@ impl SqlStore {
         };
         store.now().await?;
         Ok(store)
+    }
+
+    /// Whether this store runs the SQLite writer thread (and its checkpointer): a daemon's store
+    /// on a SQLite file does, a [`SqlStoreOptions::one_shot`] store and other backends do not.
+    pub fn runs_writer_thread(&self) -> bool {
+        #[cfg(feature = "sqlite")]
+        return self.inner.sqlite_writer.is_some();
+        #[cfg(not(feature = "sqlite"))]
+        return false;
     }
 
     /// Which backend: `sqlite`, `postgres` or `mysql`.

@@ -64,6 +64,17 @@ mod sqlite_file {
     }
 }
 
+/// The store a one-shot command (`multiflexi-cli`) opens on a SQLite file: no writer thread,
+/// no checkpointer, every write on the generic SeaORM path through a pool of two.
+mod sqlite_file_one_shot {
+    use super::*;
+    multiflexi_core::store_conformance_tests!(support::harness(Backend::SqliteFileOneShot));
+    common_cases!(
+        Backend::SqliteFileOneShot,
+        runs_no_writer_thread => cases::one_shot::runs_no_writer_thread
+    );
+}
+
 #[cfg(mf_test_postgres)]
 mod postgres {
     use super::*;

@@ -23,7 +23,7 @@ pub mod telemetry;
 pub mod token;
 
 use crate::config::DatabaseConfig;
-use crate::database;
+use crate::database::{self, DatabaseSettings, OpenOptions};
 use clap::{Parser, Subcommand};
 use multiflexi_core::Store;
 use multiflexi_store::SqlStore;
@@ -227,30 +227,46 @@ pub enum Command {
     TokenRevoke(args::IdArg),
 }
 
-/// What every command gets: the database settings (opened on first use) and the output format.
+/// What every command gets: the database settings (resolved and opened on first use) and the
+/// output format.
 #[derive(Debug)]
 pub struct Ctx {
-    /// Where the database is.
+    /// Where the database is, as configured.
     pub db: DatabaseConfig,
     /// `--format`.
     pub format: Format,
+    settings: OnceCell<DatabaseSettings>,
     store: OnceCell<Arc<SqlStore>>,
 }
 
 impl Ctx {
-    /// A context; nothing is opened yet.
+    /// A context; nothing is resolved or opened yet (commands that need no database never do).
     pub fn new(db: DatabaseConfig, format: Format) -> Self {
         Self {
             db,
             format,
+            settings: OnceCell::new(),
             store: OnceCell::new(),
         }
     }
 
+    /// The database settings, resolved from [`Ctx::db`] on first use.
+    pub async fn database_settings(&self) -> anyhow::Result<&DatabaseSettings> {
+        self.settings
+            .get_or_try_init(|| async { DatabaseSettings::resolve(&self.db) })
+            .await
+    }
+
     /// The store, opened (and migrated) on first use; a SQLite database gets its key file.
+    /// It is the light store of a one-shot command: no SQLite writer thread, no checkpointer,
+    /// a pool of two connections.
     pub async fn store(&self) -> anyhow::Result<Arc<SqlStore>> {
         self.store
-            .get_or_try_init(|| database::open_store(&self.db, true))
+            .get_or_try_init(|| async {
+                let settings = self.database_settings().await?;
+                let options = OpenOptions::one_shot().creating_key_file(true);
+                Ok(database::open(settings, options).await?.store)
+            })
             .await
             .cloned()
     }

@@ -49,7 +49,7 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     tracing::info!(
         "multiflexi-api {}: database {}, dashboard http://{bound}/, API http://{bound}{}/; tokens: multiflexi-cli token:create --name NAME --admin",
         env!("CARGO_PKG_VERSION"),
-        opened.shown_url,
+        opened.shown_url(),
         crate::http::api::BASE_PATH
     );
     let served = task.await;

@@ -42,7 +42,7 @@ pub async fn run(args: ExecutorArgs) -> anyhow::Result<()> {
         "multiflexi-executor {} as {:?}: database {}, executors {}, up to {} jobs at once, work dirs in {}",
         env!("CARGO_PKG_VERSION"),
         options.executor_id,
-        opened.shown_url,
+        opened.shown_url(),
         set.kinds(),
         options.max_parallel,
         options.work_root.display()

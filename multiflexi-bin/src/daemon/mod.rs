@@ -5,7 +5,7 @@
 //! - [`signals`]: SIGTERM / Ctrl-C once = drain, twice (or past the grace period) = abort;
 //! - [`wiring`]: store + telemetry + engine options from the configuration;
 //! - [`printer`]: the one-line-per-phase-change telemetry sink;
-//! - [`db`]: master key / key file, waiting for the database with back-off;
+//! - [`db_wait`]: waiting for the database at start, with back-off;
 //! - [`executors`]: which executor kinds a process runs (configured or discovered);
 //! - [`demo`]: the example apps, company and templates of `serve --demo`;
 //! - [`http`]: the API + dashboard server and the first start's admin token.
@@ -20,7 +20,7 @@ macro_rules! say {
 
 pub mod api;
 pub mod args;
-pub mod db;
+pub mod db_wait;
 pub mod demo;
 pub mod executor;
 pub mod executors;

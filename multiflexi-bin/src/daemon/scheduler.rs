@@ -32,7 +32,7 @@ pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {
     tracing::info!(
         "multiflexi-scheduler {}: database {}, scheduler pass at least every {} s",
         env!("CARGO_PKG_VERSION"),
-        opened.shown_url,
+        opened.shown_url(),
         args.engine.cycle_pause().as_secs()
     );
     let store: Arc<dyn Store> = opened.store.clone();

@@ -1,13 +1,13 @@
 //! `multiflexi serve`: scheduler and dispatcher in one process, on the embedded SQLite default.
 
 use super::args::{RunArgs, WaitArgs};
-use super::db::KeySource;
 use super::http::{self as http_server, AdminToken, HttpArgs};
 use super::printer::{PhasePrinter, PrintTo};
 use super::signals::{self, PrintNotice};
-use super::wiring::{self, WakeDispatcher};
+use super::wiring;
 use super::{demo, executors};
 use crate::config::{DEFAULT_DATABASE_URL, DatabaseConfig, EngineConfig};
+use crate::database::KeyInUse;
 use clap::Args;
 use multiflexi_core::engine::{Dispatcher, Scheduler, Shutdown};
 use multiflexi_core::telemetry::FanoutTelemetry;
@@ -48,7 +48,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "multiflexi {}: scheduler and executor in one process",
         env!("CARGO_PKG_VERSION")
     );
-    match &opened.sqlite {
+    match &opened.settings.sqlite_path {
         Some(path) => say!(
             "Database:   {} (SQLite, {})",
             path.display(),
@@ -60,18 +60,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ),
         None => say!(
             "Database:   {} ({})",
-            opened.shown_url,
+            opened.shown_url(),
             opened.store.backend_name()
         ),
     }
     match &opened.key {
-        KeySource::Variable => say!("Master key: from MULTIFLEXI_MASTER_KEY"),
-        KeySource::File(p) => say!("Master key: {}", p.display()),
-        KeySource::Created(p) => say!(
+        KeyInUse::Variable => say!("Master key: from MULTIFLEXI_MASTER_KEY"),
+        KeyInUse::File(p) => say!("Master key: {}", p.display()),
+        KeyInUse::CreatedFile(p) => say!(
             "Master key: created {} (mode 0600); it encrypts the secrets in the database: keep it with the database, or set MULTIFLEXI_MASTER_KEY to its content instead",
             p.display()
         ),
-        KeySource::None => say!(
+        KeyInUse::None => say!(
             "Master key: none (set MULTIFLEXI_MASTER_KEY to store secrets; openssl rand -base64 32)"
         ),
     }
@@ -94,7 +94,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let artifacts: Arc<dyn ArtifactSink> = opened.store.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let printer = PhasePrinter::spawn(store.clone(), PrintTo::Stdout);
-    let wake = Arc::new(WakeDispatcher::default());
     let stack = wiring::start_telemetry(
         "multiflexi",
         Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9464))),
@@ -105,7 +104,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let telemetry: Arc<dyn Telemetry> = Arc::new(FanoutTelemetry(vec![
         printer.clone() as Arc<dyn Telemetry>,
-        wake.clone() as Arc<dyn Telemetry>,
         stack.telemetry(),
     ]));
     let max_parallel = options.max_parallel;
@@ -118,7 +116,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         clock.clone(),
         options,
     );
-    wake.set(dispatcher.clone());
     let scheduler = Scheduler::new(
         store.clone(),
         telemetry.clone(),
@@ -150,7 +147,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 "Dashboard:  http://{bound}/ ; API: http://{bound}{}/ (Authorization: Bearer <token>)",
                 crate::http::api::BASE_PATH
             );
-            let token_path = http_server::admin_token_path(opened.sqlite.as_deref());
+            let token_path = http_server::admin_token_path(opened.settings.sqlite_path.as_deref());
             match http_server::ensure_admin_token(&*store, &token_path).await? {
                 AdminToken::Created(p) => say!(
                     "Admin token: created {} (mode 0600); log in with its content: cat {}",

@@ -1,15 +1,13 @@
 //! Store, telemetry and engine options from the configuration.
 
 use super::args::RunArgs;
-use super::db::{self, KeySource};
+use super::db_wait;
 use crate::config::{DatabaseConfig, EngineConfig};
-use crate::database;
+use crate::database::{DatabaseSettings, KeyInUse, OpenOptions};
 use anyhow::Context;
-use multiflexi_core::engine::{Dispatcher, DispatcherOptions, SchedulerOptions};
-use multiflexi_core::{Phase, PhaseEvent, Telemetry};
-use multiflexi_store::{SqlStore, redact_url};
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use multiflexi_core::engine::{DispatcherOptions, SchedulerOptions};
+use multiflexi_store::SqlStore;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// An open store and what the operator should be told about it.
@@ -17,24 +15,29 @@ use std::time::Duration;
 pub struct Opened {
     /// The store (also the artifact sink).
     pub store: Arc<SqlStore>,
-    /// The URL with its password hidden.
-    pub shown_url: String,
-    /// The SQLite file, absolute, when the database is one.
-    pub sqlite: Option<PathBuf>,
+    /// The settings it was opened with (URL, SQLite file, key source).
+    pub settings: DatabaseSettings,
     /// Whether the SQLite file was created now.
     pub created: bool,
     /// Where the master key came from.
-    pub key: KeySource,
+    pub key: KeyInUse,
 }
 
-/// Opens the configured database: resolves the URL and the master key (creating the key file
-/// beside a SQLite database when `create` is set, as `multiflexi serve` does, and the database's
-/// directory too), then connects with back-off for at most `wait`, migrating the schema.
+impl Opened {
+    /// The URL with its password hidden.
+    pub fn shown_url(&self) -> String {
+        self.settings.shown_url()
+    }
+}
+
+/// Opens a daemon's store on the configured database: resolves the settings once (URL, SQLite
+/// file, master key), creates the key file beside a SQLite database and the database's
+/// directory when `create` is set (as `multiflexi serve` does), then connects with back-off for
+/// at most `wait`, migrating the schema.
 pub async fn open(config: &DatabaseConfig, wait: Duration, create: bool) -> anyhow::Result<Opened> {
-    let url = config.url()?;
-    let sqlite = database::sqlite_path(&url).map(|p| std::path::absolute(&p).unwrap_or(p));
+    let settings = DatabaseSettings::resolve(config)?;
     let mut created = false;
-    if let Some(path) = &sqlite {
+    if let Some(path) = &settings.sqlite_path {
         created = !path.exists();
         if create {
             if let Some(dir) = path.parent() {
@@ -43,13 +46,13 @@ pub async fn open(config: &DatabaseConfig, wait: Duration, create: bool) -> anyh
             }
         }
     }
-    let (store, key) = db::open_with_backoff(config, create, wait).await?;
+    let options = OpenOptions::daemon().creating_key_file(create);
+    let opened = db_wait::open_with_backoff(&settings, options, wait).await?;
     Ok(Opened {
-        store,
-        shown_url: redact_url(&url),
-        sqlite,
+        store: opened.store,
+        settings,
         created,
-        key,
+        key: opened.key,
     })
 }
 
@@ -95,28 +98,6 @@ pub fn dispatcher_options(
     o.result_files_max = run.result_files_max;
     o.result_bytes_max = run.result_bytes_max_mb.saturating_mul(1 << 20);
     Ok(o)
-}
-
-/// Wakes an in-process dispatcher as soon as a job is scheduled (by the scheduler, the demo, a
-/// retry), instead of at its next poll.
-#[derive(Debug, Default)]
-pub struct WakeDispatcher(OnceLock<Dispatcher>);
-
-impl WakeDispatcher {
-    /// Connects the dispatcher to wake (once).
-    pub fn set(&self, dispatcher: Dispatcher) {
-        let _ = self.0.set(dispatcher);
-    }
-}
-
-impl Telemetry for WakeDispatcher {
-    fn event(&self, event: &PhaseEvent) {
-        if event.phase == Phase::Scheduled {
-            if let Some(d) = self.0.get() {
-                d.notify();
-            }
-        }
-    }
 }
 
 /// Starts the telemetry sinks the environment asks for (OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT`

@@ -286,7 +286,11 @@ impl Dispatcher {
         }
     }
 
-    /// Wakes the loop at once (an in-process producer just scheduled a job).
+    /// Wakes the loop at once. Only for a store without a work signal
+    /// ([`JobQueue::work_signal`](crate::store::JobQueue::work_signal) returns `None`): a store
+    /// that offers one (the SQL store, the in-memory store) wakes the dispatcher itself whenever
+    /// a job is created or re-queued, in this process or (PostgreSQL) another, and that is the
+    /// one wake-up path to use.
     pub fn notify(&self) {
         self.inner.wake.notify_one();
     }

@@ -43,7 +43,7 @@ async fn hold(
 ) -> (Option<DatabaseConnection>, DatabaseTransaction) {
     match ctx.backend {
         Backend::SqliteMemory => (None, s.connection().begin().await.unwrap()),
-        Backend::SqliteFile => {
+        Backend::SqliteFile | Backend::SqliteFileOneShot => {
             let other = Database::connect(ctx.url.clone()).await.unwrap();
             let opts = TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod db_clock;
+pub mod one_shot;
 pub mod packet;
 pub mod property;
 pub mod race;

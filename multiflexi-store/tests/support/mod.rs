@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub enum Backend {
     SqliteMemory,
     SqliteFile,
+    /// A SQLite file opened as a one-shot command opens it: no writer thread, a pool of two.
+    SqliteFileOneShot,
     Postgres,
     Mariadb,
 }
@@ -155,7 +157,7 @@ impl Ctx {
         ));
         let (url, dir, admin) = match backend {
             Backend::SqliteMemory => ("sqlite::memory:".to_string(), None, None),
-            Backend::SqliteFile => {
+            Backend::SqliteFile | Backend::SqliteFileOneShot => {
                 let dir = tempfile::tempdir().expect("a temp dir");
                 let path = dir.path().join("multiflexi.sqlite");
                 (
@@ -202,14 +204,22 @@ impl Ctx {
 
     /// Options with the test's master key and manual clock.
     pub fn options(&self) -> SqlStoreOptions {
-        SqlStoreOptions::default()
+        self.base_options()
             .with_master_key(self.key.clone())
             .with_clock(self.clock.clone() as Arc<dyn Clock>)
     }
 
     /// Options with the master key and the database's clock.
     pub fn options_db_clock(&self) -> SqlStoreOptions {
-        SqlStoreOptions::default().with_master_key(self.key.clone())
+        self.base_options().with_master_key(self.key.clone())
+    }
+
+    /// The backend's store options without key or clock.
+    fn base_options(&self) -> SqlStoreOptions {
+        match self.backend {
+            Backend::SqliteFileOneShot => SqlStoreOptions::default().one_shot(),
+            _ => SqlStoreOptions::default(),
+        }
     }
 
     /// A store with [`Ctx::options`].
