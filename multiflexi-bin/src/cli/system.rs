@@ -5,7 +5,7 @@ use super::output::{Report, fields};
 use crate::database::{self, OpenOptions};
 use multiflexi_core::store::RunTemplateFilter;
 use multiflexi_core::store::{Catalog as _, JobQueue as _};
-use multiflexi_store::{SCHEMA_VERSION, SqlStore, redact_url};
+use multiflexi_store::{SCHEMA_VERSION, SqlStore};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 
@@ -46,15 +46,17 @@ async fn schema_version(store: &SqlStore) -> anyhow::Result<Option<i32>> {
 
 /// `status`: where the database is (password hidden), its schema version, what it holds.
 pub async fn status(ctx: &Ctx) -> anyhow::Result<Report> {
-    let url = ctx.db.url()?;
-    let store = database::open_store_with(
-        &ctx.db,
+    let settings = ctx.database_settings().await?;
+    let shown = settings.shown_url();
+    let store = database::open(
+        settings,
         OpenOptions {
             migrate: false,
             ..OpenOptions::default()
         },
     )
     .await
+    .map(|opened| opened.store)
     .map_err(|e| {
         let msg = format!("{e:#}");
         if msg.contains("run the migrations") {
@@ -73,10 +75,10 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<Report> {
         .len();
     let q = store.queue_overview().await?;
     let jobs = q.due + q.waiting + q.queued + q.running + q.completed + q.preserved;
-    let key = database::key_source(&ctx.db);
+    let key = settings.describe_key();
     Ok(Report::new(
         fields(&[
-            ("database", redact_url(&url)),
+            ("database", shown.clone()),
             ("backend", store.backend_name().to_string()),
             (
                 "schema version",
@@ -99,7 +101,7 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<Report> {
             ),
         ]),
         json!({
-            "database": redact_url(&url),
+            "database": shown,
             "backend": store.backend_name(),
             "schema_version": version,
             "supported_schema_version": SCHEMA_VERSION,
@@ -125,15 +127,15 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<Report> {
 
 /// `migrate`: brings the schema up to date.
 pub async fn migrate(ctx: &Ctx) -> anyhow::Result<Report> {
-    let url = ctx.db.url()?;
+    let shown = ctx.database_settings().await?.shown_url();
     let store = ctx.store().await?;
     let version = schema_version(&store).await?;
     Ok(Report::new(
         format!(
             "database {} is at schema version {}",
-            redact_url(&url),
+            shown,
             version.map_or_else(|| "-".to_string(), |v| v.to_string())
         ),
-        json!({ "database": redact_url(&url), "schema_version": version }),
+        json!({ "database": shown, "schema_version": version }),
     ))
 }

@@ -27,6 +27,7 @@ pub mod executors;
 mod hardening;
 pub mod http;
 pub mod printer;
+pub mod retention;
 pub mod scheduler;
 pub mod serve;
 pub mod signals;

@@ -2,6 +2,7 @@
 
 use super::args::WaitArgs;
 use super::printer::{PhasePrinter, PrintTo};
+use super::retention::RetentionArgs;
 use super::signals::{self, LogNotice};
 use super::wiring;
 use crate::config::{DatabaseConfig, EngineConfig};
@@ -23,6 +24,8 @@ pub struct SchedulerArgs {
     pub engine: EngineConfig,
     #[command(flatten)]
     pub wait: WaitArgs,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 /// Runs until SIGTERM / Ctrl-C.
@@ -44,14 +47,20 @@ pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {
         stack.telemetry(),
     ]));
     let scheduler = Scheduler::new(
-        store,
+        store.clone(),
         telemetry,
-        clock,
+        clock.clone(),
         wiring::scheduler_options(&args.engine),
     );
+    tracing::info!("{}", args.retention.describe());
     let shutdown = Shutdown::new();
     let signals = signals::spawn(shutdown.clone(), None, None, LogNotice)?;
-    let result = scheduler.run(shutdown).await;
+    let retention = args.retention.spawn(store, clock, shutdown.clone());
+    let result = scheduler.run(shutdown.clone()).await;
+    shutdown.drain();
+    if let Some(task) = retention {
+        let _ = task.await;
+    }
     signals.abort();
     printer.flush().await;
     stack.shutdown(Duration::from_secs(5)).await;

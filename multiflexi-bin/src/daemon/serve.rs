@@ -3,6 +3,7 @@
 use super::args::{RunArgs, WaitArgs};
 use super::http::{self as http_server, AdminToken, HttpArgs};
 use super::printer::{PhasePrinter, PrintTo};
+use super::retention::RetentionArgs;
 use super::signals::{self, PrintNotice};
 use super::wiring;
 use super::{demo, executors};
@@ -32,6 +33,8 @@ pub struct ServeArgs {
     pub run: RunArgs,
     #[command(flatten)]
     pub http: HttpArgs,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 /// Runs until SIGTERM / Ctrl-C (drain; a second signal or the grace period cancels running jobs).
@@ -193,6 +196,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         );
     }
+    say!("Retention:  {}", args.retention.describe());
     say!(
         "Running:    up to {max_parallel} jobs at once, scheduler pass at least every {} s. Ctrl-C stops: running jobs finish first, a second Ctrl-C cancels them.",
         args.engine.cycle_pause().as_secs()
@@ -203,10 +207,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let shutdown = shutdown.clone();
         tokio::spawn(async move { scheduler.run(shutdown).await })
     };
+    let retention_task = args
+        .retention
+        .spawn(store.clone(), clock.clone(), shutdown.clone());
     let result = dispatcher.run(shutdown.clone()).await;
     // The dispatcher only returns on a stop request, or on an error: stop the scheduler too.
     shutdown.drain();
     let scheduled = scheduler_task.await;
+    if let Some(task) = retention_task {
+        let _ = task.await;
+    }
     if let Some(task) = http_task {
         // Open requests (a live output tail) get a moment to finish, then the server stops.
         if let Ok(Ok(Err(e))) = tokio::time::timeout(std::time::Duration::from_secs(5), task).await

@@ -973,3 +973,127 @@ async fn cli_commands_drive_the_executor_daemon() {
     let status = executor.wait_exit().await;
     assert!(status.success(), "{status:?}\n{}", executor.context());
 }
+
+/// `multiflexi serve` applies the retention policies by itself (MULTIFLEXI_RETENTION_INTERVAL)
+/// while a job keeps running: the finished jobs older than the policy go with their output and
+/// artifacts, the running job is not touched and ends as it would (its heartbeats were never
+/// held up long enough to lose it), and the run writes one audit row with its counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_applies_retention_while_jobs_keep_running() {
+    use multiflexi_core::model::{RetentionPolicy, RetentionScope};
+    use multiflexi_core::store::{AuditFilter, AuditLog as _, RetentionPolicies as _};
+    use multiflexi_store::entity::{job, ts};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut cmd = command(MULTIFLEXI, dir);
+    cmd.args(["serve", "--listen", "off"])
+        .env("MULTIFLEXI_EXECUTORS", "Native")
+        .env("MULTIFLEXI_CYCLE_PAUSE", "1")
+        .env("MULTIFLEXI_RETENTION_INTERVAL", "1");
+    let serve = Daemon::spawn("multiflexi", cmd, dir);
+    wait_for(
+        "the start-up banner",
+        || serve.context(),
+        || async { serve.stdout().contains("Running:").then_some(()) },
+    )
+    .await;
+    assert!(
+        serve
+            .stdout()
+            .contains("Retention:  retention policies applied every 1 s"),
+        "{}",
+        serve.context()
+    );
+    let key =
+        MasterKey::parse(&std::fs::read_to_string(dir.join("multiflexi.key")).unwrap()).unwrap();
+    let store = open_store(&dir.join("multiflexi.sqlite"), key).await;
+    let echo = setup_template(
+        &store,
+        App::new("echo", "/bin/echo").with_cmdparams("kept for a while"),
+        "echo",
+    )
+    .await;
+    let mut old = Vec::new();
+    for _ in 0..12 {
+        old.push(start_job(&store, &echo).await.id);
+    }
+    for id in &old {
+        wait_for(
+            &format!("job {id} to reach Preserved"),
+            || serve.context(),
+            || async {
+                (store.get_job(*id).await.unwrap().phase == Phase::Preserved).then_some(())
+            },
+        )
+        .await;
+    }
+    // They ended ten days ago, as far as the database knows.
+    let ended = chrono::Utc::now() - chrono::Duration::days(10);
+    job::Entity::update_many()
+        .col_expr(job::Column::End, Expr::value(ts(ended)))
+        .filter(job::Column::Id.is_in(old.iter().map(|j| j.get()).collect::<Vec<_>>()))
+        .exec(store.connection())
+        .await
+        .unwrap();
+    let sleeper = setup_template(
+        &store,
+        App::new("sleeper", "/bin/sleep").with_cmdparams("6"),
+        "sleeper",
+    )
+    .await;
+    let running = start_job(&store, &sleeper).await;
+    wait_for(
+        "the long job to run",
+        || serve.context(),
+        || async {
+            (store.get_job(running.id).await.unwrap().phase == Phase::Running).then_some(())
+        },
+    )
+    .await;
+    let fresh = start_job(&store, &echo).await;
+
+    store
+        .put_retention_policy(&RetentionPolicy::new(RetentionScope::Default, 7))
+        .await
+        .unwrap();
+    wait_for(
+        "the old jobs to be deleted",
+        || serve.context(),
+        || async {
+            let left = store.list_jobs(&JobFilter::default()).await.unwrap();
+            left.iter().all(|j| !old.contains(&j.id)).then_some(())
+        },
+    )
+    .await;
+    for id in &old {
+        match store.list(*id).await {
+            Ok(artifacts) => assert!(artifacts.is_empty(), "artifacts of {id}"),
+            Err(e) => assert!(matches!(e, multiflexi_core::Error::NotFound { .. }), "{e}"),
+        }
+    }
+    let done = wait_for(
+        "the long job to end",
+        || serve.context(),
+        || async {
+            let j = store.get_job(running.id).await.unwrap();
+            (j.phase == Phase::Preserved).then_some(j)
+        },
+    )
+    .await;
+    assert_eq!(done.outcome, Some(Outcome::Success), "{done:?}");
+    let fresh = store.get_job(fresh.id).await.unwrap();
+    assert!(fresh.phase.is_finished(), "the new job is kept: {fresh:?}");
+    let runs: Vec<_> = store
+        .list_audit(&AuditFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "retention:run")
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].actor, "retention");
+    assert!(runs[0].detail.contains("12 job(s)"), "{}", runs[0].detail);
+}
