@@ -728,6 +728,7 @@ impl Scenario {
 
     /// Reads a Prometheus sample `name{labels}` from `addr`.
     pub async fn metric(&self, addr: &str, sample: &str) -> Option<f64> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let body = reqwest::get(format!("http://{addr}/metrics"))
             .await
             .ok()?

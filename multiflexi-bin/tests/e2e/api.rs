@@ -64,7 +64,7 @@ impl Api {
     async fn start() -> Self {
         Self {
             srv: server::start().await,
-            http: reqwest::Client::new(),
+            http: super::server::http_client().build().unwrap(),
         }
     }
 

@@ -319,7 +319,7 @@ async fn serve_demo_on_a_fresh_directory() {
         .trim_end_matches('/')
         .to_string();
     // Signing in to the dashboard with the file's token lands on the overview.
-    let web = reqwest::Client::builder()
+    let web = super::server::http_client()
         .cookie_store(true)
         .build()
         .unwrap();
@@ -357,7 +357,7 @@ async fn serve_demo_on_a_fresh_directory() {
         .unwrap();
     assert_eq!(status["database"], "sqlite", "{status}");
     assert_eq!(status["version"], env!("CARGO_PKG_VERSION"), "{status}");
-    let denied = reqwest::get(format!("{api}/jobs")).await.unwrap();
+    let denied = web.get(format!("{api}/jobs")).send().await.unwrap();
     assert_eq!(denied.status(), 401);
 
     let store = open_store(&db, key).await;
@@ -992,7 +992,8 @@ async fn serve_applies_retention_while_jobs_keep_running() {
     cmd.args(["serve", "--listen", "off"])
         .env("MULTIFLEXI_EXECUTORS", "Native")
         .env("MULTIFLEXI_CYCLE_PAUSE", "1")
-        .env("MULTIFLEXI_RETENTION_INTERVAL", "1");
+        .env("MULTIFLEXI_RETENTION_INTERVAL", "1")
+        .env("MULTIFLEXI_METRICS_ADDR", "off");
     let serve = Daemon::spawn("multiflexi", cmd, dir);
     wait_for(
         "the start-up banner",

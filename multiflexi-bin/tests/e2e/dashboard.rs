@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 const LIMIT: Duration = Duration::from_secs(90);
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    server::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()

@@ -170,3 +170,10 @@ pub async fn start_with_engine() -> (TestServer, Engine) {
         },
     )
 }
+
+/// A reqwest client builder for the tests' plain-HTTP requests. With the Azure executor in the
+/// build, reqwest has rustls without a crypto provider; ring's is installed first (once).
+pub fn http_client() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
