@@ -14,7 +14,7 @@ use multiflexi_core::model::RunTemplate;
 use multiflexi_core::schedule::IntervalCode;
 use multiflexi_core::store::Catalog as _;
 use multiflexi_core::store::RunTemplateFilter;
-use multiflexi_core::{CredentialId, Error, RunTemplateId};
+use multiflexi_core::{CredentialId, RunTemplateId};
 use serde_json::{Value, json};
 
 /// Settings shared by `run-template:create` and `run-template:update`.
@@ -142,18 +142,6 @@ pub struct ScheduleArgs {
 /// The settings as the use cases take them: each value split and parsed as the command line
 /// gives it; the rules are the use case's.
 fn settings(s: &Settings, unset_config: &[String]) -> anyhow::Result<TemplateSettings> {
-    // Conflicting flags are named as flags (the use case refuses the combination too).
-    if let (Some(cron), Some(i)) = (&s.cron, &s.interv)
-        && !cron.trim().is_empty()
-        && let Ok(i) = i.parse::<IntervalCode>()
-        && i != IntervalCode::Custom
-    {
-        return Err(Error::invalid(
-            "interv",
-            format!("--cron needs interval c (custom), not {i}; drop --interv or give --interv c"),
-        )
-        .into());
-    }
     let mut config: Vec<(String, ConfigChange)> = unset_config
         .iter()
         .map(|k| (k.clone(), ConfigChange::Remove))

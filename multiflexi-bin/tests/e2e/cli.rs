@@ -1247,7 +1247,7 @@ fn bad_input_gets_one_clear_line_and_writes_nothing() {
     );
     contains_all(
         &fails(create(&["--interv", "d", "--cron", "0 1 * * *"])),
-        &["--cron needs interval c"],
+        &["invalid interv", "a cron expression needs interval c"],
     );
     contains_all(&fails(create(&["--config", "not-a-pair"])), &["KEY=VALUE"]);
     contains_all(
