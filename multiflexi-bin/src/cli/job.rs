@@ -9,11 +9,10 @@ use crate::usecase::jobs::JobOrder;
 use crate::usecase::variables::Variable;
 use clap::Args;
 use multiflexi_core::exit_code;
-use multiflexi_core::lifecycle::Outcome;
 use multiflexi_core::model::{App, ArtifactMeta, Job};
 use multiflexi_core::store::{AuditEntry, AuditFilter, CancelResult, JobFilter};
 use multiflexi_core::store::{AuditLog as _, Catalog as _, JobQueue as _};
-use multiflexi_core::{ArtifactSink, CompanyId, Error, JobId, RunTemplateId, Trigger};
+use multiflexi_core::{ArtifactSink, CompanyId, JobId, RunTemplateId, Trigger};
 use serde_json::{Value, json};
 
 /// `job:create`.
@@ -64,13 +63,6 @@ pub struct CleanupArgs {
     /// Count what would be deleted; delete nothing.
     #[arg(long)]
     pub dry_run: bool,
-}
-
-/// The status words `job:list --status` accepts.
-pub fn statuses() -> Vec<&'static str> {
-    let mut s = vec!["pending", "scheduled", "queued", "running"];
-    s.extend(Outcome::ALL.iter().map(|o| o.as_str()));
-    s
 }
 
 fn job_summary(j: &Job) -> Value {
@@ -397,16 +389,7 @@ pub async fn cancel(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
 pub async fn list(ctx: &Ctx, a: &ListArgs) -> anyhow::Result<Report> {
     let mut filter = JobFilter::default();
     if let Some(s) = &a.status {
-        let s = s.trim().to_ascii_lowercase();
-        let allowed = statuses();
-        if !allowed.contains(&s.as_str()) {
-            return Err(Error::invalid(
-                "status",
-                format!("{s:?} is not a job status; allowed: {}", allowed.join(", ")),
-            )
-            .into());
-        }
-        filter.status = Some(s);
+        filter.status = Some(Job::check_status_word(s)?);
     }
     filter.runtemplate_id = a
         .template

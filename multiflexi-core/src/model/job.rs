@@ -262,6 +262,29 @@ impl Job {
         }
     }
 
+    /// Every word [`Job::status`] gives: `pending`, `scheduled`, `queued`, `running`, then the
+    /// outcomes.
+    pub fn status_words() -> Vec<&'static str> {
+        let mut s = vec!["pending", "scheduled", "queued", "running"];
+        s.extend(crate::Outcome::ALL.iter().map(|o| o.as_str()));
+        s
+    }
+
+    /// A status word as a filter takes it (any case), refused unless [`Job::status`] can give
+    /// it; the refusal lists the words allowed.
+    pub fn check_status_word(word: &str) -> crate::Result<String> {
+        let w = word.trim().to_ascii_lowercase();
+        let allowed = Job::status_words();
+        if allowed.contains(&w.as_str()) {
+            Ok(w)
+        } else {
+            Err(crate::Error::invalid(
+                "status",
+                format!("{w:?} is not a job status; allowed: {}", allowed.join(", ")),
+            ))
+        }
+    }
+
     /// Run time, when it began and ended.
     pub fn duration(&self) -> Option<chrono::Duration> {
         Some(self.end? - self.begin?)

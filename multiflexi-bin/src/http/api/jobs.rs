@@ -13,7 +13,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use chrono::{DateTime, Utc};
-use multiflexi_core::lifecycle::Outcome;
 use multiflexi_core::model::Job;
 use multiflexi_core::store::{CancelResult, JobFilter};
 use multiflexi_core::telemetry::{TraceContext, child_trace_context};
@@ -182,13 +181,6 @@ pub struct JobQuery {
     cursor: Option<String>,
 }
 
-/// The status words `GET /jobs?status=` accepts.
-pub fn statuses() -> Vec<&'static str> {
-    let mut s = vec!["pending", "scheduled", "queued", "running"];
-    s.extend(Outcome::ALL.iter().map(|o| o.as_str()));
-    s
-}
-
 /// Jobs matching the filters, newest first, a page at a time (a company token: its own).
 #[utoipa::path(get, path = "/jobs", tag = "jobs",
     params(JobQuery),
@@ -204,15 +196,7 @@ pub async fn list(
 ) -> ApiResult<Json<JobPage>> {
     let mut filter = JobFilter::default();
     if let Some(s) = q.take::<String>("status", "a job status")? {
-        let s = s.to_ascii_lowercase();
-        let allowed = statuses();
-        if !allowed.contains(&s.as_str()) {
-            return Err(ApiError::bad_field(
-                "status",
-                format!("invalid status: {s:?}; allowed: {}", allowed.join(", ")),
-            ));
-        }
-        filter.status = Some(s);
+        filter.status = Some(Job::check_status_word(&s)?);
     }
     filter.company_id = q.take::<i64>("company_id", "an integer")?.map(CompanyId);
     filter.runtemplate_id = q
