@@ -1704,3 +1704,74 @@ fn job_create_reports_to_the_configured_telemetry() {
         "the discovery item names the template: {items:?}"
     );
 }
+
+/// Retention policies through the CLI, and a company exported (secrets `***`) and erased.
+#[test]
+fn retention_policies_and_a_company_exported_then_erased() {
+    let env = Env::new();
+    let c = env.json(&["company:create", "--name", "Gone s.r.o."]);
+    let id = c["id"].as_i64().unwrap().to_string();
+    env.ok(&["company:env-set", "--id", &id, "--secret", "TOKEN=hunter2"]);
+    env.ok(&[
+        "credential:create",
+        "--company",
+        &id,
+        "--name",
+        "bank",
+        "--type",
+        "Bank",
+        "USER=u",
+        "PASS=hunter3",
+        "--secret",
+        "PASS",
+    ]);
+
+    assert!(
+        env.ok(&["retention:list"])
+            .contains("nothing is ever deleted automatically")
+    );
+    let set = env.json(&[
+        "retention:set",
+        "--company",
+        &id,
+        "--days",
+        "30",
+        "--artifacts-only",
+        "--grace",
+        "2",
+    ]);
+    assert_eq!(set["scope"], format!("company:{id}"));
+    assert_eq!(set["grace_days"], 2);
+    contains_all(
+        &env.fails(&["retention:set", "--days", "0"]),
+        &["invalid days", "1 to 36500"],
+    );
+    let run = env.json(&["retention:run", "--dry-run"]);
+    assert_eq!(run["dry_run"], true);
+    assert_eq!(run["policies"][0]["applied"], false);
+
+    let tar = env.path("gone.tar");
+    let out = env.json(&["company:export", &id, "--output", tar.to_str().unwrap()]);
+    assert_eq!(
+        (out["company"].as_bool(), out["credentials"].as_i64()),
+        (Some(true), Some(1))
+    );
+    let bytes = std::fs::read(&tar).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    for name in ["company.json", "templates.json", "credentials.json"] {
+        assert!(text.contains(name), "{name} in the archive");
+    }
+    assert!(
+        !text.contains("hunter2") && !text.contains("hunter3"),
+        "no secret value in the export"
+    );
+    assert!(text.contains("***"));
+
+    contains_all(&env.fails(&["company:erase", &id]), &["--yes"]);
+    let erased = env.json(&["company:erase", &id, "--yes"]);
+    assert_eq!(erased["erased"]["credentials"], 1);
+    assert_eq!(erased["erased"]["company"], true);
+    contains_all(&env.fails(&["company:get", &id]), &["not found"]);
+    let audit = env.ok(&["audit:list"]);
+    contains_all(&audit, &["retention:set", "company:erase"]);
+}
