@@ -57,6 +57,18 @@ const EXPECTED: [(&str, &str); 13] = [
     ("become_root", EPERM),
 ];
 
+/// Every attempt of [`EXPECTED`] was answered with its errno.
+fn assert_denied_as_expected(site: &Site, seen: &BTreeMap<String, String>) {
+    for (attempt, want) in EXPECTED {
+        assert_eq!(
+            seen.get(attempt).map(String::as_str),
+            Some(want),
+            "{attempt}: {seen:?}\n{}",
+            site.serve.context()
+        );
+    }
+}
+
 fn privileged() -> bool {
     // The effective uid: the second field of /proc/self/status's Uid line.
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -285,14 +297,7 @@ async fn native_jobs_cannot_reach_the_host_the_key_or_another_company() {
         site.serve.context()
     );
     let seen = site.escape().await;
-    for (attempt, want) in EXPECTED {
-        assert_eq!(
-            seen.get(attempt).map(String::as_str),
-            Some(want),
-            "{attempt}: {seen:?}\n{}",
-            site.serve.context()
-        );
-    }
+    assert_denied_as_expected(&site, &seen);
     assert!(!site.dir.join("escaped.txt").exists());
     // Past the template's memory limit the job is killed by its cgroup and recorded oom.
     let hog = site.template("hog", "alloc 256", Some(48), None).await;
@@ -344,14 +349,7 @@ async fn a_daemon_with_capabilities_only_separates_jobs_that_keep_none() {
         site.serve.context()
     );
     let seen = site.escape().await;
-    for (attempt, want) in EXPECTED {
-        assert_eq!(
-            seen.get(attempt).map(String::as_str),
-            Some(want),
-            "{attempt}: {seen:?}\n{}",
-            site.serve.context()
-        );
-    }
+    assert_denied_as_expected(&site, &seen);
     let uid: u32 = seen["uid"].parse().unwrap();
     assert!(CAPS_JOB_UIDS.contains(&uid), "job uid {uid}");
     assert!(!site.dir.join("escaped.txt").exists());

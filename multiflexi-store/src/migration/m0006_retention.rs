@@ -1,7 +1,7 @@
 //! Migration 6: retention policies (`retention_policy`, one row per scope: `default`, `audit`,
 //! `company:ID`, `app:ID`, `company:ID/app:ID`).
 
-use super::{a, columns, index};
+use super::{columns, index};
 use sea_orm_migration::prelude::*;
 
 pub struct Migration;
@@ -33,7 +33,6 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
-        let _ = a;
         index(
             manager,
             &ex,
