@@ -3,14 +3,16 @@
 
 use crate::noop::NoopExecutor;
 use anyhow::{Context, bail};
-use multiflexi_core::engine::{Dispatcher, DispatcherOptions, Shutdown};
+use multiflexi_core::engine::{
+    Dispatcher, DispatcherOptions, RetentionOptions, Shutdown, apply_retention,
+};
 use multiflexi_core::environment::{EnvSources, prepare_spec};
-use multiflexi_core::model::{JobSpec, NewJob};
-use multiflexi_core::store::{Begin, ClaimOptions, Completion, LeaseRef};
+use multiflexi_core::model::{JobSpec, NewJob, RetentionPolicy, RetentionScope};
+use multiflexi_core::store::{Begin, ClaimOptions, Completion, JobFilter, LeaseRef};
 use multiflexi_core::telemetry::NoopTelemetry;
 use multiflexi_core::{
-    App, ArtifactSink, Clock, Company, Environment, Executor, ExecutorKind, JobId, Outcome, Phase,
-    RunTemplate, RunTemplateId, Store, SystemClock, Trigger,
+    App, ArtifactSink, Clock, Company, Environment, Executor, ExecutorKind, JobId, ManualClock,
+    Outcome, Phase, RunTemplate, RunTemplateId, Store, SystemClock, Trigger,
 };
 use multiflexi_executors::{NativeConfig, NativeExecutor};
 use multiflexi_store::SqlStore;
@@ -43,6 +45,22 @@ pub struct LoadConfig {
     pub pickup_samples: usize,
     /// Finished jobs (with artifacts) put in the database before measuring.
     pub history: usize,
+    /// A large retention cleanup run while pickup latency is measured a second time.
+    pub cleanup: Option<CleanupLoad>,
+}
+
+/// The finished jobs of one company that a retention policy deletes while the second pickup
+/// measurement runs ([`prefill_cleanup`] or [`prefill_history_bulk`] put them there).
+#[derive(Debug, Clone)]
+pub struct CleanupLoad {
+    /// The company whose finished jobs go (a company policy of 1 day, applied 2 days ahead).
+    pub company: multiflexi_core::CompanyId,
+    /// How many finished jobs it has (all must go).
+    pub jobs: usize,
+    /// Jobs per retention batch (MULTIFLEXI_RETENTION_BATCH).
+    pub batch: u64,
+    /// Pause between batches (MULTIFLEXI_RETENTION_PAUSE_MS).
+    pub pause: Duration,
 }
 
 /// The one JSON line the benchmark prints.
@@ -72,6 +90,25 @@ pub struct LoadReport {
     pub pickup_max_ms: f64,
     /// Peak resident memory of the process, MiB.
     pub peak_rss_mb: f64,
+    /// The pickup latency measured again while a retention run deletes [`CleanupLoad::jobs`].
+    pub during_cleanup: Option<CleanupPickups>,
+}
+
+/// Pickup latency while a retention run deletes a large history, and how long the run took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CleanupPickups {
+    /// Jobs the retention run deleted.
+    pub jobs_deleted: u64,
+    /// Seconds it took.
+    pub seconds: f64,
+    /// Pickup samples taken meanwhile.
+    pub samples: usize,
+    /// Pickup latency percentiles meanwhile, ms.
+    pub pickup_p50_ms: f64,
+    /// 99th percentile.
+    pub pickup_p99_ms: f64,
+    /// Maximum.
+    pub pickup_max_ms: f64,
 }
 
 impl LoadReport {
@@ -92,6 +129,14 @@ impl LoadReport {
         });
         if let Some(bound) = self.spawn_bound_jobs_per_s {
             v["spawn_bound_jobs_per_s"] = serde_json::json!(round(bound));
+        }
+        if let Some(c) = &self.during_cleanup {
+            v["cleanup_jobs_deleted"] = serde_json::json!(c.jobs_deleted);
+            v["cleanup_s"] = serde_json::json!(round(c.seconds));
+            v["cleanup_pickup_samples"] = serde_json::json!(c.samples);
+            v["cleanup_pickup_p50_ms"] = serde_json::json!(round(c.pickup_p50_ms));
+            v["cleanup_pickup_p99_ms"] = serde_json::json!(round(c.pickup_p99_ms));
+            v["cleanup_pickup_max_ms"] = serde_json::json!(round(c.pickup_max_ms));
         }
         v
     }
@@ -212,9 +257,12 @@ async fn prefill_history(
 /// through the lifecycle (as [`prefill_history`] does it), then
 /// [`SqlStore::clone_finished_job`] copies it with its stdout.txt / stderr.txt and audit rows in
 /// multi-row INSERTs. The copies belong to a template of their own.
-pub async fn prefill_history_bulk(store: &SqlStore, n: usize) -> anyhow::Result<()> {
+pub async fn prefill_history_bulk(
+    store: &SqlStore,
+    n: usize,
+) -> anyhow::Result<Option<multiflexi_core::CompanyId>> {
     if n == 0 {
-        return Ok(());
+        return Ok(None);
     }
     let started = Instant::now();
     let fixture = seed(store, 1, "/bin/true").await?;
@@ -226,7 +274,19 @@ pub async fn prefill_history_bulk(store: &SqlStore, n: usize) -> anyhow::Result<
         "loadbench: history of {n} finished jobs pre-filled in {:.1} s (bulk copies, not measured)",
         started.elapsed().as_secs_f64()
     );
-    Ok(())
+    Ok(Some(fixture.templates[0].1))
+}
+
+/// Puts `n` finished jobs of a company of their own through the lifecycle (any store; slow, for
+/// small `n`) and returns the company, for [`CleanupLoad`].
+pub async fn prefill_cleanup(
+    store: &dyn Store,
+    artifacts: &dyn ArtifactSink,
+    n: usize,
+) -> anyhow::Result<multiflexi_core::CompanyId> {
+    let fixture = seed(store, 1, "/bin/true").await?;
+    prefill_history(store, artifacts, &fixture, n, &SystemClock).await?;
+    Ok(fixture.templates[0].1)
 }
 
 fn executor(choice: ExecutorChoice) -> Arc<dyn Executor> {
@@ -355,27 +415,14 @@ pub async fn run(
         async move { d.run(s).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut sample_ids = Vec::with_capacity(config.pickup_samples);
-    for i in 0..config.pickup_samples {
-        let job = store
-            .create_and_schedule(&new_job(&fixture, i, clock.now()))
-            .await?;
-        d.notify();
-        sample_ids.push(job.id);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    if !sample_ids.is_empty() {
-        wait_all_preserved(&*store, &d, &sample_ids).await?;
-    }
+    let pickups =
+        sample_pickups(&*store, &d, &fixture, &*clock, config.pickup_samples, None).await?;
+    let during_cleanup = match &config.cleanup {
+        Some(cleanup) => Some(pickup_during_cleanup(&store, &d, &fixture, cleanup).await?),
+        None => None,
+    };
     shutdown.drain();
     handle.await??;
-    let mut pickups = Vec::with_capacity(sample_ids.len());
-    for id in &sample_ids {
-        let job = store.get_job(*id).await?;
-        let begin = job.begin.context("preserved job without begin")?;
-        pickups.push((begin - job.after).num_microseconds().unwrap_or(0) as f64 / 1000.0);
-    }
-    pickups.sort_by(f64::total_cmp);
 
     let spawn_bound = match config.executor {
         ExecutorChoice::Native => Some(spawn_bound(config.n.min(5000), config.parallel).await?),
@@ -397,6 +444,101 @@ pub async fn run(
         pickup_p99_ms: percentile(&pickups, 0.99),
         pickup_max_ms: pickups.last().copied().unwrap_or(0.0),
         peak_rss_mb: peak_rss_mb(),
+        during_cleanup,
+    })
+}
+
+/// Enqueues one job at a time, 20 ms apart, into the idle dispatcher `d` — `samples` of them,
+/// and when `until` is given, on until it has finished too — waits for them to be Preserved and
+/// returns their pickup latencies (due → Running), ms, sorted.
+async fn sample_pickups(
+    store: &dyn Store,
+    d: &Dispatcher,
+    fixture: &Fixture,
+    clock: &dyn Clock,
+    samples: usize,
+    until: Option<&tokio::task::JoinHandle<anyhow::Result<(u64, f64)>>>,
+) -> anyhow::Result<Vec<f64>> {
+    let mut ids = Vec::with_capacity(samples);
+    let mut i = 0;
+    while i < samples || until.is_some_and(|h| !h.is_finished()) {
+        let job = store
+            .create_and_schedule(&new_job(fixture, i, clock.now()))
+            .await?;
+        d.notify();
+        ids.push(job.id);
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if !ids.is_empty() {
+        wait_all_preserved(store, d, &ids).await?;
+    }
+    let mut pickups = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let job = store.get_job(*id).await?;
+        let begin = job.begin.context("preserved job without begin")?;
+        pickups.push((begin - job.after).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+    }
+    pickups.sort_by(f64::total_cmp);
+    Ok(pickups)
+}
+
+/// Sets a 1-day retention policy for the cleanup company and applies it as the scheduler
+/// daemon does (`engine::apply_retention`, the given batch and pause) on a clock two days
+/// ahead, while pickups are sampled; checks that every one of its jobs went.
+async fn pickup_during_cleanup(
+    store: &Arc<dyn Store>,
+    d: &Dispatcher,
+    fixture: &Fixture,
+    cleanup: &CleanupLoad,
+) -> anyhow::Result<CleanupPickups> {
+    let scope = RetentionScope::Company {
+        company_id: cleanup.company,
+    };
+    store
+        .put_retention_policy(&RetentionPolicy::new(scope, 1))
+        .await?;
+    let mut options = RetentionOptions::new("loadbench");
+    options.batch = cleanup.batch;
+    options.pause = cleanup.pause;
+    let run = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let ahead = ManualClock::new(chrono::Utc::now() + chrono::Duration::days(2));
+            let started = Instant::now();
+            let report = apply_retention(&*store, &ahead, &options).await?;
+            anyhow::Ok((report.deleted().jobs, started.elapsed().as_secs_f64()))
+        }
+    });
+    let pickups = sample_pickups(&**store, d, fixture, &SystemClock, 1, Some(&run)).await?;
+    let (jobs_deleted, seconds) = run.await??;
+    if jobs_deleted != cleanup.jobs as u64 {
+        bail!(
+            "the retention run deleted {jobs_deleted} jobs, not the {} of company {}",
+            cleanup.jobs,
+            cleanup.company
+        );
+    }
+    let mut left = JobFilter::default();
+    left.company_id = Some(cleanup.company);
+    left.limit = Some(1);
+    if !store.list_jobs(&left).await?.is_empty() {
+        bail!(
+            "company {} still has jobs after the retention run",
+            cleanup.company
+        );
+    }
+    eprintln!(
+        "loadbench: retention deleted {jobs_deleted} jobs in {seconds:.1} s ({} pickups meanwhile)",
+        pickups.len()
+    );
+    Ok(CleanupPickups {
+        jobs_deleted,
+        seconds,
+        samples: pickups.len(),
+        pickup_p50_ms: percentile(&pickups, 0.50),
+        pickup_p99_ms: percentile(&pickups, 0.99),
+        pickup_max_ms: pickups.last().copied().unwrap_or(0.0),
     })
 }
 

@@ -1,7 +1,7 @@
 //! The load benchmark end to end with a small N on a SQLite file: correctness only (every job
 //! Preserved with stdout.txt and stderr.txt, the report's keys exactly as documented), no timing.
 
-use multiflexi_benches::load::{ExecutorChoice, LoadConfig, run};
+use multiflexi_benches::load::{CleanupLoad, ExecutorChoice, LoadConfig, prefill_cleanup, run};
 use multiflexi_core::store::{AuditFilter, AuditLog, JobFilter, JobQueue};
 use multiflexi_core::{ArtifactSink, Outcome, Phase};
 use multiflexi_store::{SqlStore, SqlStoreOptions};
@@ -21,6 +21,12 @@ async fn loadbench_smoke_sqlite_file() {
             .unwrap(),
     );
     let (n, samples) = (50, 3);
+    // A company whose 120 finished jobs a retention run deletes (batches of 50) while pickups
+    // are sampled a second time.
+    let cleanup_jobs = 120;
+    let cleanup_company = prefill_cleanup(&*store, &*store, cleanup_jobs)
+        .await
+        .unwrap();
     let config = LoadConfig {
         store: url.clone(),
         executor: ExecutorChoice::Noop,
@@ -29,6 +35,12 @@ async fn loadbench_smoke_sqlite_file() {
         templates: 4,
         pickup_samples: samples,
         history: 0,
+        cleanup: Some(CleanupLoad {
+            company: cleanup_company,
+            jobs: cleanup_jobs,
+            batch: 50,
+            pause: std::time::Duration::from_millis(5),
+        }),
     };
     let report = run(
         &config,
@@ -51,6 +63,12 @@ async fn loadbench_smoke_sqlite_file() {
     assert_eq!(
         keys,
         [
+            "cleanup_jobs_deleted",
+            "cleanup_pickup_max_ms",
+            "cleanup_pickup_p50_ms",
+            "cleanup_pickup_p99_ms",
+            "cleanup_pickup_samples",
+            "cleanup_s",
             "enqueue_jobs_per_s",
             "executor",
             "n",
@@ -68,8 +86,32 @@ async fn loadbench_smoke_sqlite_file() {
     assert_eq!(json["executor"], "noop");
     assert_eq!(json["n"], n);
     assert_eq!(json["parallel"], 4);
+    assert_eq!(json["cleanup_jobs_deleted"], cleanup_jobs);
+    let cleanup_samples = json["cleanup_pickup_samples"].as_u64().unwrap() as usize;
+    assert!(cleanup_samples >= 1, "{json}");
 
-    // From the store: every job (throughput run and pickup samples) Preserved, with its output.
+    // The retention run deleted the cleanup company's jobs, said so once in the audit log, and
+    // left every other job alone.
+    let mut gone = JobFilter::default();
+    gone.company_id = Some(cleanup_company);
+    assert!(store.list_jobs(&gone).await.unwrap().is_empty());
+    let runs = store
+        .list_audit(&AuditFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "retention:run")
+        .collect::<Vec<_>>();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(
+        runs[0].detail.contains(&format!("{cleanup_jobs} job(s)")),
+        "{}",
+        runs[0].detail
+    );
+
+    // From the store: every job (throughput run and both pickup samplings) Preserved, with its
+    // output.
+    let samples = samples + cleanup_samples;
     let mut filter = JobFilter::default();
     filter.limit = Some(10_000);
     let jobs = store.list_jobs(&filter).await.unwrap();

@@ -1,11 +1,14 @@
 //! `multiflexi-loadbench`: enqueue N jobs due now, run the real dispatcher with a parallel
-//! limit until all are Preserved, measure pickup latency on an idle dispatcher, and print ONE
-//! JSON line.
+//! limit until all are Preserved, measure pickup latency on an idle dispatcher (and, with
+//! `--cleanup N`, again while a retention run deletes N finished jobs), and print ONE JSON line.
 
 use clap::{Parser, ValueEnum};
-use multiflexi_benches::load::{ExecutorChoice, LoadConfig, prefill_history_bulk, run};
+use multiflexi_benches::load::{
+    CleanupLoad, ExecutorChoice, LoadConfig, prefill_history_bulk, run,
+};
 use multiflexi_store::{SqlStore, SqlStoreOptions, redact_url};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ExecutorArg {
@@ -44,6 +47,17 @@ struct Args {
     /// pre-fill is not measured.
     #[arg(long, default_value_t = 0)]
     history: usize,
+    /// Finished jobs of a company of their own (bulk copies, as --history) that a retention
+    /// policy deletes while the pickup latency is measured a second time (the report's
+    /// `cleanup_*` keys): how a large cleanup delays pickups.
+    #[arg(long, default_value_t = 0)]
+    cleanup: usize,
+    /// Jobs per retention batch during --cleanup (as MULTIFLEXI_RETENTION_BATCH).
+    #[arg(long, default_value_t = 500)]
+    cleanup_batch: u64,
+    /// Milliseconds between retention batches during --cleanup (as MULTIFLEXI_RETENTION_PAUSE_MS).
+    #[arg(long, default_value_t = 20)]
+    cleanup_pause_ms: u64,
     /// Check every job's phase and artifacts afterwards (default: a sample of 200).
     #[arg(long)]
     verify_all: bool,
@@ -65,6 +79,14 @@ async fn main_inner(args: Args) -> anyhow::Result<()> {
     let backend = store.backend_name();
     // The history goes in first, in bulk (not through `run`'s one-job-at-a-time pre-fill).
     prefill_history_bulk(&store, args.history).await?;
+    let cleanup = prefill_history_bulk(&store, args.cleanup)
+        .await?
+        .map(|company| CleanupLoad {
+            company,
+            jobs: args.cleanup,
+            batch: args.cleanup_batch,
+            pause: Duration::from_millis(args.cleanup_pause_ms),
+        });
     let store = Arc::new(store);
     let config = LoadConfig {
         store: args.store.clone(),
@@ -77,6 +99,7 @@ async fn main_inner(args: Args) -> anyhow::Result<()> {
         templates: args.templates,
         pickup_samples: args.pickup_samples,
         history: 0,
+        cleanup,
     };
     let report = run(&config, store.clone(), store, backend, args.verify_all).await?;
     println!("{}", report.to_json());
