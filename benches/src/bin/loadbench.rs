@@ -53,7 +53,7 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     cleanup: usize,
     /// Jobs per retention batch during --cleanup (as MULTIFLEXI_RETENTION_BATCH).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 50)]
     cleanup_batch: u64,
     /// Milliseconds between retention batches during --cleanup (as MULTIFLEXI_RETENTION_PAUSE_MS).
     #[arg(long, default_value_t = 20)]

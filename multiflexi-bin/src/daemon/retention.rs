@@ -26,7 +26,7 @@ pub struct RetentionArgs {
     #[arg(
         long = "retention-batch",
         env = "MULTIFLEXI_RETENTION_BATCH",
-        default_value_t = 500,
+        default_value_t = 50,
         value_name = "JOBS",
         value_parser = clap::value_parser!(u64).range(1..=10_000)
     )]
