@@ -1,7 +1,7 @@
 //! Rows ↔ core model.
 
 use crate::crypto::Keyring;
-use crate::entity::{apps, job, ts_opt, utc, utc_opt};
+use crate::entity::{apps, job, ts, ts_opt, utc, utc_opt};
 use multiflexi_core::lifecycle::{Outcome, Phase, RetryBackoff, RetryPolicy, Trigger};
 use multiflexi_core::model::{
     App, CatchupPolicy, ConcurrencyPolicy, Environment, ExecutorKind, Job, JobSpec, LocalizedText,
@@ -191,6 +191,58 @@ struct JobFields<'a> {
     preserved: Option<chrono::DateTime<chrono::Utc>>,
     launch_failures: u32,
     unreadable: Option<String>,
+}
+
+/// The row of a job about to be inserted (its id assigned by the database): every column from
+/// the job, the environment and argv sealed.
+pub(crate) fn job_to_active_model(keys: &Keyring, job: &Job) -> Result<job::ActiveModel> {
+    use sea_orm::ActiveValue::{NotSet, Set};
+    let spec = &job.spec;
+    Ok(job::ActiveModel {
+        id: NotSet,
+        runtemplate_id: Set(job.runtemplate_id.0),
+        company_id: Set(job.company_id.0),
+        app_id: Set(job.app_id.0),
+        executor: Set(job.executor.as_str().to_string()),
+        program: Set(spec.program.clone()),
+        image: Set(spec.image.clone()),
+        timeout: Set(spec.timeout.map(i64::from)),
+        memory_limit_mb: Set(spec.memory_limit_mb.map(i64::from)),
+        artifact_patterns: Set(to_json(&spec.artifacts)),
+        timezone: Set(spec.timezone.clone()),
+        env: Set(seal_spec(keys, spec)?),
+        command: Set(job.command.clone()),
+        launched_by: Set(job.launched_by.clone()),
+        phase: Set(job.phase.as_str().to_string()),
+        status: Set(job.phase.as_str().to_string()),
+        outcome: Set(job.outcome.map(|o| o.as_str().to_string())),
+        trigger: Set(job.trigger.as_str().to_string()),
+        slot: Set(ts_opt(job.slot)),
+        attempt: Set(i64::from(job.attempt)),
+        retry_of: Set(job.retry_of.map(|j| j.0)),
+        after: Set(ts(job.after)),
+        exitcode: Set(job.exitcode.map(i64::from)),
+        pid: Set(job.pid),
+        external_id: Set(job.external_id.clone()),
+        lease_owner: Set(job.lease_owner.clone()),
+        lease_expires: Set(ts_opt(job.lease_expires)),
+        lease_token: Set(job.lease_token),
+        cancel_requested: Set(job.cancel_requested),
+        idempotency_key: Set(job.idempotency_key.clone()),
+        trace_context: Set(job.trace_context.clone()),
+        stdout: Set(job.stdout.clone()),
+        stderr: Set(job.stderr.clone()),
+        created: Set(ts(job.created)),
+        scheduled: Set(Some(ts(job.created))),
+        queued: Set(ts_opt(job.queued)),
+        begin: Set(ts_opt(job.begin)),
+        end: Set(ts_opt(job.end)),
+        preserved: Set(ts_opt(job.preserved)),
+        launch_failures: Set(i32::try_from(job.launch_failures).unwrap_or(i32::MAX)),
+        pids_max: Set(spec.pids_max.map(i64::from)),
+        cpu_seconds: Set(spec.cpu_seconds.map(i64::from)),
+        container: Set(to_json(&spec.container)),
+    })
 }
 
 /// The job of a row. A row whose spec cannot be read back (its environment sealed with a key

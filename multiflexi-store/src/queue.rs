@@ -1,9 +1,9 @@
 //! [`JobQueue`] for [`SqlStore`]: every lifecycle step is one transaction; every write after a
 //! claim is fenced (`WHERE id = ? AND lease_token = ? AND phase = ?`).
 
-use crate::convert::{from_json, job_from_model, seal_spec, template_from_model, to_json};
+use crate::convert::{from_json, job_from_model, template_from_model};
 use crate::deadline::Deadline;
-use crate::entity::{Ts, ts, ts_opt};
+use crate::entity::{Ts, ts};
 use crate::entity::{apps, artifacts, audit_log, job, job_output, runtemplate, schedule};
 use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
@@ -16,10 +16,7 @@ use multiflexi_core::store::{
     Completion, Finish, Finished, HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview,
     Recovered, Release, Released, begin_then_finish, fence_conflict, finish_separately,
 };
-use multiflexi_core::{
-    AppId, CompanyId, Error, Event, JobId, Outcome, Phase, Result, RunTemplateId, Trigger,
-    to_micros,
-};
+use multiflexi_core::{Error, Event, JobId, Outcome, Phase, Result, to_micros};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
@@ -37,6 +34,7 @@ fn phase_of(row: &job::Model) -> Result<Phase> {
 const CHUNK: usize = 500;
 
 mod claim;
+mod create;
 mod release;
 #[cfg(feature = "sqlite")]
 mod sqlite_writes;
@@ -110,225 +108,6 @@ impl SqlStore {
             return Err(fence_conflict(lease.job_id, expected, lease.lease_token));
         }
         Ok(row)
-    }
-
-    /// What `create_and_schedule` checks before it writes: every existence check in one query.
-    async fn check_new_job<C: ConnectionTrait>(&self, c: &C, new: &NewJob) -> Result<()> {
-        new.validate()?;
-        let pg = self.backend() == DbBackend::Postgres;
-        let mut values: Vec<Value> = Vec::new();
-        let mut param = |v: Value| {
-            values.push(v);
-            if pg {
-                format!("${}", values.len())
-            } else {
-                "?".to_string()
-            }
-        };
-        let mut parts = vec![
-            format!(
-                "(SELECT COUNT(*) FROM runtemplate WHERE id = {})",
-                param(new.runtemplate_id.0.into())
-            ),
-            format!(
-                "(SELECT COUNT(*) FROM company WHERE id = {})",
-                param(new.company_id.0.into())
-            ),
-            format!(
-                "(SELECT COUNT(*) FROM apps WHERE id = {})",
-                param(new.app_id.0.into())
-            ),
-        ];
-        parts.push(match new.retry_of {
-            Some(r) => format!(
-                "(SELECT COUNT(*) FROM job WHERE id = {})",
-                param(r.0.into())
-            ),
-            None => "1".into(),
-        });
-        parts.push(match new.slot {
-            Some(slot) => format!(
-                "(SELECT COUNT(*) FROM job WHERE runtemplate_id = {} AND slot = {} AND attempt = {})",
-                param(new.runtemplate_id.0.into()),
-                param(ts(to_micros(slot)).into()),
-                param(i64::from(new.attempt).into())
-            ),
-            None => "0".into(),
-        });
-        let sql = format!(
-            "SELECT {}",
-            parts
-                .iter()
-                .enumerate()
-                .map(|(i, p)| format!("CAST({p} AS BIGINT) AS n{i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let sql = if self.backend() == DbBackend::MySql {
-            sql.replace("AS BIGINT)", "AS SIGNED)")
-        } else {
-            sql
-        };
-        let row = c
-            .query_one_raw(Statement::from_sql_and_values(self.backend(), sql, values))
-            .await
-            .map_err(|e| self.dberr(e))?
-            .ok_or_else(|| Error::backend(self.inner.name, false, "the check returned no row"))?;
-        let n =
-            |i: usize| -> Result<i64> { row.try_get_by_index::<i64>(i).map_err(|e| self.dberr(e)) };
-        if let Some(r) = new.retry_of {
-            if n(3)? == 0 {
-                return Err(Error::invalid(
-                    "retry_of",
-                    format!("job {r} does not exist"),
-                ));
-            }
-        }
-        if n(0)? == 0 {
-            return Err(Error::not_found(RunTemplateId::ENTITY, new.runtemplate_id));
-        }
-        if n(1)? == 0 {
-            return Err(Error::not_found(CompanyId::ENTITY, new.company_id));
-        }
-        if n(2)? == 0 {
-            return Err(Error::not_found(AppId::ENTITY, new.app_id));
-        }
-        if n(4)? > 0 {
-            return Err(slot_exists(new));
-        }
-        Ok(())
-    }
-
-    /// Created + Scheduled: the job row, its schedule row, the template's schedule marks
-    /// (trigger schedule, with the compare-and-swap), the audit row, and on PostgreSQL a NOTIFY.
-    async fn insert_job<C: ConnectionTrait>(
-        &self,
-        c: &C,
-        new: &NewJob,
-        now: DateTime<Utc>,
-    ) -> Result<i64> {
-        if new.trigger == Trigger::Schedule {
-            let set_next = ts_opt(new.cas.and_then(|c| c.set_next));
-            let mut q = runtemplate::Entity::update_many()
-                .col_expr(runtemplate::Column::NextSchedule, Expr::value(set_next))
-                .col_expr(
-                    runtemplate::Column::LastSchedule,
-                    Expr::value(Some(ts(now))),
-                )
-                .filter(runtemplate::Column::Id.eq(new.runtemplate_id.0));
-            if let Some(cas) = new.cas {
-                q = match cas.expected_next {
-                    None => q.filter(runtemplate::Column::NextSchedule.is_null()),
-                    Some(e) => q.filter(runtemplate::Column::NextSchedule.eq(ts(to_micros(e)))),
-                };
-            }
-            let n = q.exec(c).await.map_err(|e| self.dberr(e))?.rows_affected;
-            if n == 0 {
-                let seen = runtemplate::Entity::find_by_id(new.runtemplate_id.0)
-                    .one(c)
-                    .await
-                    .map_err(|e| self.dberr(e))?
-                    .ok_or_else(|| Error::not_found(RunTemplateId::ENTITY, new.runtemplate_id))?
-                    .next_schedule;
-                return Err(Error::conflict(format!(
-                    "runtemplate {}: next_schedule is {:?}, the scheduler saw {:?}",
-                    new.runtemplate_id,
-                    seen,
-                    new.cas.and_then(|c| c.expected_next).map(to_micros)
-                )));
-            }
-        }
-        let after = to_micros(new.after);
-        let slot = new.slot.map(to_micros);
-        let phase = Phase::Created.apply(Event::Schedule)?.to;
-        let am = job::ActiveModel {
-            id: NotSet,
-            runtemplate_id: Set(new.runtemplate_id.0),
-            company_id: Set(new.company_id.0),
-            app_id: Set(new.app_id.0),
-            executor: Set(new.executor.as_str().to_string()),
-            program: Set(new.spec.program.clone()),
-            image: Set(new.spec.image.clone()),
-            timeout: Set(new.spec.timeout.map(i64::from)),
-            memory_limit_mb: Set(new.spec.memory_limit_mb.map(i64::from)),
-            artifact_patterns: Set(to_json(&new.spec.artifacts)),
-            timezone: Set(new.spec.timezone.clone()),
-            env: Set(seal_spec(&self.inner.keys, &new.spec)?),
-            command: Set(new.spec.redacted_command()),
-            launched_by: Set(new.launched_by.clone()),
-            phase: Set(phase.as_str().to_string()),
-            status: Set(phase.as_str().to_string()),
-            outcome: Set(None),
-            trigger: Set(new.trigger.as_str().to_string()),
-            slot: Set(slot.map(ts)),
-            attempt: Set(i64::from(new.attempt)),
-            retry_of: Set(new.retry_of.map(|j| j.0)),
-            after: Set(ts(after)),
-            exitcode: Set(None),
-            pid: Set(None),
-            external_id: Set(None),
-            lease_owner: Set(None),
-            lease_expires: Set(None),
-            lease_token: Set(0),
-            cancel_requested: Set(false),
-            idempotency_key: Set(new.idempotency_key.clone()),
-            trace_context: Set(new.trace_context.clone()),
-            stdout: Set(String::new()),
-            stderr: Set(String::new()),
-            created: Set(ts(now)),
-            scheduled: Set(Some(ts(now))),
-            queued: Set(None),
-            begin: Set(None),
-            end: Set(None),
-            preserved: Set(None),
-            launch_failures: Set(0),
-            pids_max: Set(new.spec.pids_max.map(i64::from)),
-            cpu_seconds: Set(new.spec.cpu_seconds.map(i64::from)),
-            container: Set(to_json(&new.spec.container)),
-        };
-        let id = job::Entity::insert(am)
-            .exec(c)
-            .await
-            .map_err(|e| match crate::error::classify(&e) {
-                crate::error::Kind::Unique => match &new.idempotency_key {
-                    Some(k) => Error::AlreadyExists {
-                        entity: JobId::ENTITY,
-                        key: format!("idempotency key {k:?} (or its slot)"),
-                    },
-                    None => slot_exists(new),
-                },
-                _ => self.dberr(e),
-            })?
-            .last_insert_id;
-        schedule::Entity::insert(schedule::ActiveModel {
-            id: NotSet,
-            job_id: Set(id),
-            after: Set(ts(after)),
-            executor: Set(new.executor.as_str().to_string()),
-            claimed: Set(false),
-        })
-        .exec(c)
-        .await
-        .map_err(|e| self.dberr(e))?;
-        let detail = format!(
-            "trigger={} attempt={} after={}{}",
-            new.trigger,
-            new.attempt,
-            after.to_rfc3339(),
-            slot.map(|s| format!(" slot={}", s.to_rfc3339()))
-                .unwrap_or_default()
-        );
-        let actor = new
-            .launched_by
-            .clone()
-            .unwrap_or_else(|| "scheduler".into());
-        self.audit_phase(c, now, id, phase, &actor, detail).await?;
-        if self.backend() == DbBackend::Postgres {
-            c.execute_unprepared(&format!("NOTIFY {}", crate::store::NOTIFY_CHANNEL))
-                .await
-                .map_err(|e| self.dberr(e))?;
-        }
-        Ok(id)
     }
 
     /// Moves a job to Completed and applies every side effect in the same transaction.
@@ -422,10 +201,7 @@ impl SqlStore {
             u.exec(c).await.map_err(|e| self.dberr(e))?;
             if let Some(new) = plan.retry {
                 // A retry whose (slot, attempt) is somehow taken already is not created twice.
-                if self.check_new_job(c, &new).await.is_ok() {
-                    let id = self.insert_job(c, &new, now).await?;
-                    retry = Some(self.job_in(c, id).await?);
-                }
+                retry = self.create_retry_in(c, new, now).await?;
             }
         }
         let woke = retry.is_some();
@@ -517,27 +293,6 @@ impl SqlStore {
             ),
         )
         .await
-    }
-
-    async fn create_in<C: ConnectionTrait>(
-        &self,
-        c: &C,
-        new: &NewJob,
-        now: DateTime<Utc>,
-    ) -> Result<Job> {
-        if let Some(key) = &new.idempotency_key {
-            if let Some(row) = job::Entity::find()
-                .filter(job::Column::IdempotencyKey.eq(key.clone()))
-                .one(c)
-                .await
-                .map_err(|e| self.dberr(e))?
-            {
-                return job_from_model(&self.inner.keys, &row);
-            }
-        }
-        self.check_new_job(c, new).await?;
-        let id = self.insert_job(c, new, now).await?;
-        self.job_in(c, id).await
     }
 }
 
@@ -943,11 +698,8 @@ impl SqlStore {
             }
             if let Some(new) = plan.retry {
                 // A retry whose (slot, attempt) is somehow taken already is not created twice.
-                if self.check_new_job(c, &new).await.is_ok() {
-                    let id = self.insert_job(c, &new, now).await?;
-                    d.retry = Some(self.job_in(c, id).await?);
-                    woke = true;
-                }
+                d.retry = self.create_retry_in(c, new, now).await?;
+                woke |= d.retry.is_some();
             }
         }
         let mut tgroups: Groups<TemplateDelta> = Vec::new();
@@ -1446,45 +1198,29 @@ impl SqlStore {
     }
 }
 
-fn slot_exists(new: &NewJob) -> Error {
-    Error::AlreadyExists {
-        entity: JobId::ENTITY,
-        key: format!(
-            "runtemplate {} slot {} attempt {}",
-            new.runtemplate_id,
-            new.slot
-                .map(|s| to_micros(s).to_rfc3339())
-                .unwrap_or_default(),
-            new.attempt
-        ),
-    }
-}
-
 #[async_trait]
 impl JobQueue for SqlStore {
-    async fn create_and_schedule(&self, new: &NewJob) -> Result<Job> {
+    async fn create_many(&self, news: &[NewJob]) -> Result<Vec<Result<Job>>> {
+        if news.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = self.now().await?;
-        let r = in_tx!(self, |txn| self.create_in(&txn, new, now).await);
-        let r = match r {
-            // Another process created the same idempotency key at the same moment.
-            Err(Error::AlreadyExists { .. }) if new.idempotency_key.is_some() => {
-                let key = new.idempotency_key.clone().unwrap_or_default();
-                match job::Entity::find()
-                    .filter(job::Column::IdempotencyKey.eq(key))
-                    .one(self.db())
-                    .await
-                    .map_err(|e| self.dberr(e))?
-                {
-                    Some(row) => job_from_model(&self.inner.keys, &row),
-                    None => r,
+        let out = match in_tx!(self, |txn| self.create_many_in(&txn, news, now).await) {
+            // Another writer took a slot or key between the checks and the INSERT: one job at
+            // a time, each judged against what is stored now.
+            Err(Error::AlreadyExists { .. }) => {
+                let mut out = Vec::with_capacity(news.len());
+                for new in news {
+                    out.push(self.create_one(new, now).await?);
                 }
+                out
             }
-            other => other,
+            other => other?,
         };
-        if r.is_ok() {
+        if out.iter().any(Result::is_ok) {
             self.wake();
         }
-        r
+        Ok(out)
     }
 
     async fn claim(&self, options: &ClaimOptions) -> Result<Vec<Job>> {

@@ -165,6 +165,9 @@ pub(crate) struct Inner {
     pub(crate) artifact_cap: u64,
     /// Whether `FOR UPDATE SKIP LOCKED` is available (PostgreSQL, MySQL 8, MariaDB ≥ 10.6).
     pub(crate) skip_locked: bool,
+    /// Whether `INSERT … RETURNING` is available (PostgreSQL, SQLite, MariaDB ≥ 10.5; not
+    /// MySQL): set-wise creates insert all rows in one statement, else one row per statement.
+    pub(crate) returning: bool,
     time: TimeSource,
     signal: watch::Sender<u64>,
     listener: Option<tokio::task::JoinHandle<()>>,
@@ -335,9 +338,9 @@ impl SqlStore {
                 measured: Mutex::new(None),
             },
         };
-        let skip_locked = match backend {
-            DbBackend::MySql => mysql_has_skip_locked(&db, name).await?,
-            _ => true,
+        let (skip_locked, returning) = match backend {
+            DbBackend::MySql => mysql_features(&db, name).await?,
+            _ => (true, true),
         };
         let artifact_cap = match backend {
             DbBackend::MySql => {
@@ -371,6 +374,7 @@ impl SqlStore {
                 keys: Keyring::new(options.master_key, options.old_keys),
                 artifact_cap,
                 skip_locked,
+                returning,
                 time,
                 signal,
                 listener,
@@ -599,9 +603,12 @@ macro_rules! in_tx {
 }
 pub(crate) use in_tx;
 
+/// What this MySQL or MariaDB server knows: (`SKIP LOCKED`, `INSERT … RETURNING`).
+///
 /// MySQL ≥ 8.0 and MariaDB ≥ 10.6 know `SKIP LOCKED`; older servers claim with plain
-/// `FOR UPDATE` (correct, but claimers then queue behind each other).
-async fn mysql_has_skip_locked(db: &DatabaseConnection, name: &'static str) -> Result<bool> {
+/// `FOR UPDATE` (correct, but claimers then queue behind each other). MariaDB ≥ 10.5 knows
+/// `INSERT … RETURNING`; MySQL does not (set-wise creates then insert one row per statement).
+async fn mysql_features(db: &DatabaseConnection, name: &'static str) -> Result<(bool, bool)> {
     let version: String = db
         .query_one_raw(Statement::from_string(DbBackend::MySql, "SELECT VERSION()"))
         .await
@@ -613,7 +620,8 @@ async fn mysql_has_skip_locked(db: &DatabaseConnection, name: &'static str) -> R
         .filter(|p| !p.is_empty())
         .map(|p| p.parse::<u32>().unwrap_or(0));
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    let ok = if version.to_ascii_lowercase().contains("mariadb") {
+    let mariadb = version.to_ascii_lowercase().contains("mariadb");
+    let ok = if mariadb {
         (major, minor) >= (10, 6)
     } else {
         major >= 8
@@ -621,7 +629,7 @@ async fn mysql_has_skip_locked(db: &DatabaseConnection, name: &'static str) -> R
     if !ok {
         tracing::warn!(%version, "this server has no SKIP LOCKED: claims use FOR UPDATE and wait for each other");
     }
-    Ok(ok)
+    Ok((ok, mariadb && (major, minor) >= (10, 5)))
 }
 
 async fn check_schema(db: &DatabaseConnection, name: &'static str, migrate: bool) -> Result<()> {

@@ -51,6 +51,7 @@
 
 mod catalog;
 mod claims;
+mod creation;
 mod data;
 mod fixtures;
 mod leases;
@@ -63,6 +64,7 @@ mod writes;
 
 pub use catalog::*;
 pub use claims::*;
+pub use creation::*;
 pub use data::*;
 pub use leases::*;
 pub use lifecycle::*;
@@ -174,6 +176,7 @@ macro_rules! __store_conformance_case_list {
             release_batch_fences_each_job_and_draining_never_counts,
             work_signal_changes_on_create_and_requeue,
             idempotency_key_returns_first_job,
+            create_many_judges_each_job_on_its_own,
             cleanup_by_age_and_dry_run,
             output_chunks_in_seq_order_with_paging,
             binary_output_and_artifacts_byte_exact,
@@ -243,6 +246,7 @@ mod tests {
         let sources = [
             include_str!("store/catalog.rs"),
             include_str!("store/claims.rs"),
+            include_str!("store/creation.rs"),
             include_str!("store/data.rs"),
             include_str!("store/leases.rs"),
             include_str!("store/lifecycle.rs"),

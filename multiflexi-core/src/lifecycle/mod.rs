@@ -23,13 +23,17 @@
 //! iff `attempt < max_retries` and the outcome is `lost` / `platform_error`, or the exit code is
 //! in the template's `retry_on_exit_codes` (else the app's `exitCodes[code].retry`).
 
+mod audit;
 mod completion;
+mod creation;
 mod outcome;
 mod phase;
 mod retry;
 mod trigger;
 
+pub use audit::{PhaseAudit, phase_action};
 pub use completion::{CompletionPlan, plan_completion};
+pub use creation::{CreationPlan, Reference, SlotKey, TemplateMarks, plan_creation};
 pub use outcome::Outcome;
 pub use phase::{Event, Phase, Transition};
 pub use retry::{RetryBackoff, RetryPolicy, retry_at};

@@ -356,7 +356,30 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
     /// `expected_next` (Conflict otherwise); it is then set to `set_next` and `last_schedule` to now.
     /// InvalidInput: a `schedule` job without a slot, an ad-hoc (`manual`/`api`/`cli`) job with
     /// one, or `cas` on a job whose trigger is not `schedule`.
-    async fn create_and_schedule(&self, job: &NewJob) -> Result<Job>;
+    ///
+    /// [`JobQueue::create_many`] of the one job.
+    async fn create_and_schedule(&self, job: &NewJob) -> Result<Job> {
+        self.create_many(std::slice::from_ref(job))
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| {
+                Err(crate::Error::backend(
+                    "store",
+                    false,
+                    "create_many returned no result for one job",
+                ))
+            })
+    }
+
+    /// Created + Scheduled for every job, set-wise, in one transaction: what the scheduler's due
+    /// templates and a burst of API calls go through. One result per input, in order; each job
+    /// is judged as [`JobQueue::create_and_schedule`] describes (by
+    /// [`plan_creation`](crate::lifecycle::plan_creation), the same rules on every backend), and
+    /// a refused job (InvalidInput, NotFound, AlreadyExists, Conflict) fails only itself. A job
+    /// whose idempotency key is stored already, or carried by an earlier job of `jobs`, returns
+    /// that job. A database failure fails the call (nothing is written).
+    async fn create_many(&self, jobs: &[NewJob]) -> Result<Vec<Result<Job>>>;
 
     /// Scheduled → Queued for up to `limit` due jobs (`after <= now`) of the requested executor
     /// kinds, oldest `after` first, in one round trip. Each claim increments the job's

@@ -30,16 +30,10 @@ fn expiry(now: DateTime<Utc>, lease_ttl: Duration) -> DateTime<Utc> {
 
 #[async_trait]
 impl JobQueue for InMemoryStore {
-    async fn create_and_schedule(&self, job: &NewJob) -> Result<Job> {
+    async fn create_many(&self, jobs: &[NewJob]) -> Result<Vec<Result<Job>>> {
         let mut st = self.lock();
         let now = self.now();
-        if let Some(key) = &job.idempotency_key {
-            if let Some(id) = st.idempotency.get(key) {
-                return st.job(*id).cloned();
-            }
-        }
-        let key = st.check_new_job(job)?;
-        Ok(st.insert_job(job, key, now))
+        Ok(jobs.iter().map(|job| st.create(job, now)).collect())
     }
 
     async fn claim(&self, options: &ClaimOptions) -> Result<Vec<Job>> {

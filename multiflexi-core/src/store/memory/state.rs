@@ -2,7 +2,9 @@
 
 use crate::clock::to_micros;
 use crate::ids::{AppId, ArtifactId, CompanyId, CredentialId, JobId, RunTemplateId};
-use crate::lifecycle::{Event, Outcome, Phase, Trigger, plan_completion};
+use crate::lifecycle::{
+    CreationPlan, Event, Outcome, Phase, Reference, SlotKey, plan_completion, plan_creation,
+};
 use crate::model::{App, Artifact, Company, Credential, Job, NewJob, RunTemplate};
 use crate::store::{
     AccessToken, AuditEntry, Completed, LeaseRef, LeaseWrite, OutputChunk, fence_conflict,
@@ -11,9 +13,6 @@ use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tokio::sync::watch;
-
-/// Unique key of a scheduled job: (runtemplate, slot, attempt).
-pub(super) type SlotKey = (RunTemplateId, DateTime<Utc>, u32);
 
 /// Every table of the store.
 #[derive(Debug)]
@@ -139,124 +138,70 @@ impl State {
             .collect()
     }
 
-    /// Checks everything `create_and_schedule` checks, without changing anything.
-    /// Returns the normalised slot key (None for ad-hoc jobs).
-    pub fn check_new_job(&self, new: &NewJob) -> Result<Option<SlotKey>> {
-        new.validate()?;
-        if new.retry_of.is_some_and(|id| !self.jobs.contains_key(&id)) {
-            return Err(Error::invalid(
-                "retry_of",
-                format!("job {} does not exist", new.retry_of.unwrap_or(JobId(0))),
-            ));
+    /// Creates and schedules one job at `now` exactly as every store does (the
+    /// [`CreationPlan`]): the same idempotency key returns the first job; InvalidInput,
+    /// NotFound, AlreadyExists (slot taken) or Conflict (compare-and-swap) otherwise.
+    pub fn create(&mut self, new: &NewJob, now: DateTime<Utc>) -> Result<Job> {
+        if let Some(id) = new
+            .idempotency_key
+            .as_ref()
+            .and_then(|k| self.idempotency.get(k))
+        {
+            return self.job(*id).cloned();
         }
-        let template = self
-            .templates
-            .get(&new.runtemplate_id)
-            .ok_or_else(|| Error::not_found(RunTemplateId::ENTITY, new.runtemplate_id))?;
-        if !self.companies.contains_key(&new.company_id) {
-            return Err(Error::not_found(CompanyId::ENTITY, new.company_id));
-        }
-        if !self.apps.contains_key(&new.app_id) {
-            return Err(Error::not_found(AppId::ENTITY, new.app_id));
-        }
-        let key = new
-            .slot
-            .map(|slot| (new.runtemplate_id, to_micros(slot), new.attempt));
-        if let Some(key) = key.filter(|k| self.slots.contains_key(k)) {
-            return Err(Error::AlreadyExists {
-                entity: JobId::ENTITY,
-                key: format!(
-                    "runtemplate {} slot {} attempt {}",
-                    key.0,
-                    key.1.to_rfc3339(),
-                    key.2
-                ),
-            });
-        }
-        if let Some(cas) = new.cas {
-            let expected = cas.expected_next.map(to_micros);
-            if template.next_schedule != expected {
-                return Err(Error::conflict(format!(
-                    "runtemplate {}: next_schedule is {:?}, the scheduler saw {:?}",
-                    template.id, template.next_schedule, expected
-                )));
-            }
-        }
-        Ok(key)
+        let plan = plan_creation(new, now)?;
+        self.check_creation(&plan)?;
+        Ok(self.insert_job(plan))
     }
 
-    /// Created + Scheduled: inserts the job, its schedule row, the template's schedule marks
-    /// (trigger schedule only) and the audit row. `check_new_job` must have passed.
-    pub fn insert_job(&mut self, new: &NewJob, key: Option<SlotKey>, now: DateTime<Utc>) -> Job {
-        let id = JobId(next_id(&mut self.last_id.job));
-        let after = to_micros(new.after);
-        let mut job = Job {
-            id,
-            runtemplate_id: new.runtemplate_id,
-            company_id: new.company_id,
-            app_id: new.app_id,
-            executor: new.executor,
-            spec: new.spec.clone(),
-            command: new.spec.redacted_command(),
-            launched_by: new.launched_by.clone(),
-            phase: Phase::Created,
-            outcome: None,
-            trigger: new.trigger,
-            slot: new.slot.map(to_micros),
-            attempt: new.attempt,
-            retry_of: new.retry_of,
-            after,
-            exitcode: None,
-            pid: None,
-            external_id: None,
-            lease_owner: None,
-            lease_expires: None,
-            lease_token: 0,
-            cancel_requested: false,
-            idempotency_key: new.idempotency_key.clone(),
-            trace_context: new.trace_context.clone(),
-            stdout: String::new(),
-            stderr: String::new(),
-            created: now,
-            queued: None,
-            begin: None,
-            end: None,
-            preserved: None,
-            launch_failures: 0,
-            unreadable: None,
-        };
-        // Created → Scheduled in the same step; Created is never observed.
-        job.phase = Phase::Created
-            .apply(Event::Schedule)
-            .expect("created jobs can always be scheduled")
-            .to;
-        let template = self.templates.get_mut(&new.runtemplate_id);
-        if let Some(t) = template.filter(|_| new.trigger == Trigger::Schedule) {
-            t.next_schedule = new.cas.and_then(|c| c.set_next).map(to_micros);
-            t.last_schedule = Some(now);
+    /// Checks what a store checks before it writes a creation plan, without changing anything.
+    fn check_creation(&self, plan: &CreationPlan) -> Result<()> {
+        plan.check(
+            |r| match r {
+                Reference::RetryOf(id) => self.jobs.contains_key(&id),
+                Reference::Template(id) => self.templates.contains_key(&id),
+                Reference::Company(id) => self.companies.contains_key(&id),
+                Reference::App(id) => self.apps.contains_key(&id),
+            },
+            |k| self.slots.contains_key(k),
+        )?;
+        let current = self
+            .templates
+            .get(&plan.job.runtemplate_id)
+            .and_then(|t| t.next_schedule);
+        match plan.template.filter(|m| !m.holds(current)) {
+            Some(marks) => Err(marks.conflict(current)),
+            None => Ok(()),
         }
-        if let Some(key) = key {
+    }
+
+    /// Writes a checked creation plan: the job, its due entry, the template's schedule marks
+    /// and the audit row.
+    fn insert_job(&mut self, plan: CreationPlan) -> Job {
+        let id = JobId(next_id(&mut self.last_id.job));
+        let mut job = plan.job.clone();
+        job.id = id;
+        if let Some(marks) = plan.template {
+            if let Some(t) = self.templates.get_mut(&marks.runtemplate_id) {
+                t.next_schedule = marks.next_schedule;
+                t.last_schedule = Some(marks.last_schedule);
+            }
+        }
+        if let Some(key) = plan.slot_key() {
             self.slots.insert(key, id);
         }
-        if let Some(k) = &new.idempotency_key {
+        if let Some(k) = &job.idempotency_key {
             self.idempotency.insert(k.clone(), id);
         }
-        self.due.insert((after, id));
-        let detail = format!(
-            "trigger={} attempt={} after={}{}",
-            job.trigger,
-            job.attempt,
-            after.to_rfc3339(),
-            job.slot
-                .map(|s| format!(" slot={}", s.to_rfc3339()))
-                .unwrap_or_default()
-        );
-        let actor = job
-            .launched_by
-            .clone()
-            .unwrap_or_else(|| "scheduler".into());
+        self.due.insert((job.after, id));
         self.jobs.insert(id, job.clone());
-        self.audit_phase(now, id, &actor, detail);
+        self.audit(
+            job.created,
+            Some(id),
+            &plan.actor,
+            &plan.audit.action(),
+            plan.audit.detail(),
+        );
         self.wake();
         job
     }
@@ -354,9 +299,7 @@ impl State {
             }
             if let Some(new) = plan.retry {
                 // A retry whose (slot, attempt) is somehow taken already is not created twice.
-                if let Ok(key) = self.check_new_job(&new) {
-                    retry = Some(self.insert_job(&new, key, now));
-                }
+                retry = self.create(&new, now).ok();
             }
         }
         Ok(Completed { job, retry })
