@@ -37,6 +37,9 @@ pub struct LoadConfig {
     pub executor: ExecutorChoice,
     /// Jobs in the throughput run.
     pub n: usize,
+    /// Jobs per `create_many` call when the throughput run's jobs are enqueued (1: one
+    /// `create_and_schedule` call, one transaction, per job).
+    pub enqueue_batch: usize,
     /// Dispatcher parallel limit.
     pub parallel: usize,
     /// Run templates the jobs are spread over (at least `parallel`).
@@ -74,6 +77,8 @@ pub struct LoadReport {
     pub n: usize,
     /// Parallel limit.
     pub parallel: usize,
+    /// Jobs per `create_many` call while enqueuing.
+    pub enqueue_batch: usize,
     /// Jobs enqueued per second.
     pub enqueue_jobs_per_s: f64,
     /// Jobs taken to Preserved per second.
@@ -119,6 +124,7 @@ impl LoadReport {
             "executor": self.executor,
             "n": self.n,
             "parallel": self.parallel,
+            "enqueue_batch": self.enqueue_batch,
             "enqueue_jobs_per_s": round(self.enqueue_jobs_per_s),
             "worked_jobs_per_s": round(self.worked_jobs_per_s),
             "pickup_p50_ms": round(self.pickup_p50_ms),
@@ -353,8 +359,8 @@ pub async fn run(
     backend: &str,
     verify_all: bool,
 ) -> anyhow::Result<LoadReport> {
-    if config.n == 0 || config.parallel == 0 {
-        bail!("--n and --parallel must be at least 1");
+    if config.n == 0 || config.parallel == 0 || config.enqueue_batch == 0 {
+        bail!("--n, --parallel and --enqueue-batch must be at least 1");
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // The app runs /bin/true (the noop executor never starts it).
@@ -366,13 +372,14 @@ pub async fn run(
     // Throughput: enqueue N due jobs, then work them off.
     let started = Instant::now();
     let mut ids = Vec::with_capacity(config.n);
-    for i in 0..config.n {
-        ids.push(
-            store
-                .create_and_schedule(&new_job(&fixture, i, clock.now()))
-                .await?
-                .id,
-        );
+    let batch = config.enqueue_batch.max(1);
+    for first in (0..config.n).step_by(batch) {
+        let news: Vec<NewJob> = (first..config.n.min(first + batch))
+            .map(|i| new_job(&fixture, i, clock.now()))
+            .collect();
+        for created in store.create_many(&news).await? {
+            ids.push(created?.id);
+        }
     }
     let enqueue_s = started.elapsed().as_secs_f64();
     let d = dispatcher(
@@ -436,6 +443,7 @@ pub async fn run(
         },
         n: config.n,
         parallel: config.parallel,
+        enqueue_batch: config.enqueue_batch,
         enqueue_jobs_per_s: config.n as f64 / enqueue_s,
         worked_jobs_per_s: config.n as f64 / worked_s,
         spawn_bound_jobs_per_s: spawn_bound,

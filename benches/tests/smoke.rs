@@ -31,6 +31,7 @@ async fn loadbench_smoke_sqlite_file() {
         store: url.clone(),
         executor: ExecutorChoice::Noop,
         n,
+        enqueue_batch: 7,
         parallel: 4,
         templates: 4,
         pickup_samples: samples,

@@ -32,6 +32,10 @@ struct Args {
     /// Jobs enqueued due now and worked off for the throughput figure.
     #[arg(long, default_value_t = 20_000)]
     n: usize,
+    /// Jobs per set-wise create (`create_many`, the path the scheduler's due templates take)
+    /// when the N jobs are enqueued; 1 creates them one transaction each.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    enqueue_batch: u64,
     /// The dispatcher's parallel limit (MULTIFLEXI_MAX_PARALLEL).
     #[arg(long, default_value_t = 16)]
     parallel: usize,
@@ -95,6 +99,7 @@ async fn main_inner(args: Args) -> anyhow::Result<()> {
             ExecutorArg::Native => ExecutorChoice::Native,
         },
         n: args.n,
+        enqueue_batch: args.enqueue_batch as usize,
         parallel: args.parallel,
         templates: args.templates,
         pickup_samples: args.pickup_samples,
