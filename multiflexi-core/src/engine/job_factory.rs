@@ -115,6 +115,77 @@ pub async fn create_job_or_replay(
     telemetry: &dyn Telemetry,
     request: JobRequest,
 ) -> Result<CreatedJob> {
+    let prepared = prepare_job(store, clock, request).await?;
+    let job = store.create_and_schedule(&prepared.new).await?;
+    Ok(prepared.written(telemetry, job))
+}
+
+/// [`create_job_or_replay`] for many requests at once: each is prepared on its own, then every
+/// prepared job is written by one set-wise [`JobQueue::create_many`](crate::store::JobQueue::create_many)
+/// (one transaction). One result per request, in order; a request refused while prepared or
+/// while written fails alone. The outer error is the store's (nothing was written).
+pub async fn create_jobs(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    telemetry: &dyn Telemetry,
+    requests: Vec<JobRequest>,
+) -> Result<Vec<Result<CreatedJob>>> {
+    let mut prepared = Vec::with_capacity(requests.len());
+    for request in requests {
+        prepared.push(prepare_job(store, clock, request).await);
+    }
+    let news: Vec<NewJob> = prepared
+        .iter()
+        .filter_map(|p| p.as_ref().ok().map(|p| p.new.clone()))
+        .collect();
+    let mut written = store.create_many(&news).await?.into_iter();
+    Ok(prepared
+        .into_iter()
+        .map(|p| {
+            let p = p?;
+            let job = written.next().ok_or_else(|| {
+                Error::backend("store", false, "create_many returned too few results")
+            })??;
+            Ok(p.written(telemetry, job))
+        })
+        .collect())
+}
+
+/// A job a request asks for, ready to be written: the template loaded with its app, company
+/// and credentials, the checks of [`create_job`] passed, environment and command assembled.
+struct PreparedJob {
+    new: NewJob,
+    /// When it was prepared (the clock's now).
+    now: DateTime<Utc>,
+    /// Whether the caller sent a trace context (else `new` carries a fresh random one).
+    caller_trace: bool,
+}
+
+impl PreparedJob {
+    /// The job the store returned for it: emits Created and Scheduled unless the request's
+    /// idempotency key had been used before.
+    fn written(self, telemetry: &dyn Telemetry, job: Job) -> CreatedJob {
+        // An idempotent replay returns the first job, created earlier: no new phase change. A
+        // fresh trace context is random, so a job carrying another one was not written now
+        // (this does not depend on the store's clock agreeing with ours).
+        let replayed = self.new.idempotency_key.is_some()
+            && if self.caller_trace {
+                job.created < self.now
+            } else {
+                job.trace_context != self.new.trace_context
+            };
+        if !replayed {
+            emit_created(telemetry, &job);
+        }
+        CreatedJob { job, replayed }
+    }
+}
+
+async fn prepare_job(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    request: JobRequest,
+) -> Result<PreparedJob> {
     let mut template = store.get_runtemplate(request.runtemplate_id).await?;
     if !template.active && request.slot.is_none() {
         return Err(Error::conflict(format!(
@@ -179,22 +250,11 @@ pub async fn create_job_or_replay(
             .trace_context
             .unwrap_or_else(crate::telemetry::new_trace_context),
     );
-    let sent_trace = new.trace_context.clone();
-    let keyed = new.idempotency_key.is_some();
-    let job = store.create_and_schedule(&new).await?;
-    // An idempotent replay returns the first job, created earlier: no new phase change. A fresh
-    // trace context is random, so a job carrying another one was not written now (this does not
-    // depend on the store's clock agreeing with ours).
-    let replayed = keyed
-        && if caller_trace {
-            job.created < now
-        } else {
-            job.trace_context != sent_trace
-        };
-    if !replayed {
-        emit_created(telemetry, &job);
-    }
-    Ok(CreatedJob { job, replayed })
+    Ok(PreparedJob {
+        new,
+        now,
+        caller_trace,
+    })
 }
 
 /// A manual copy of a finished job (`job:retry`, `POST /job/{id}/retry`): the same frozen

@@ -27,7 +27,7 @@ pub use dispatcher::{
     SHORT_JOB_AHEAD,
 };
 pub use job_factory::{
-    CreatedJob, JobRequest, copy_finished_job, create_job, create_job_or_replay,
+    CreatedJob, JobRequest, copy_finished_job, create_job, create_job_or_replay, create_jobs,
 };
 pub use retention::{
     PolicyReport, RetentionOptions, RetentionReport, apply_retention, apply_retention_periodically,

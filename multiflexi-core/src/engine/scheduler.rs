@@ -1,6 +1,6 @@
 //! Turns due run-template slots into jobs.
 
-use super::job_factory::{JobRequest, create_job, emit_created};
+use super::job_factory::{JobRequest, create_jobs, emit_created};
 use super::shutdown::Shutdown;
 use crate::lifecycle::Trigger;
 use crate::model::{CatchupPolicy, ConcurrencyPolicy, Environment, Job, ScheduleCas};
@@ -51,6 +51,35 @@ pub struct TickReport {
     pub next_wake: Option<DateTime<Utc>>,
 }
 
+impl TickReport {
+    /// Wake no later than `at`.
+    fn wake(&mut self, at: Option<DateTime<Utc>>) {
+        if let Some(at) = at {
+            self.next_wake = Some(self.next_wake.map_or(at, |w| w.min(at)));
+        }
+    }
+}
+
+/// A template's due slot, whose job the pass creates.
+struct DueSlot {
+    request: JobRequest,
+    schedule: crate::schedule::Schedule,
+    /// The template's `next_schedule` that was due.
+    due: DateTime<Utc>,
+    /// The slot the job runs for (`due`, or the latest missed one under catch-up `once`).
+    slot: DateTime<Utc>,
+    /// The template's `next_schedule` once the job is written.
+    set_next: Option<DateTime<Utc>>,
+}
+
+fn log_failure(id: crate::RunTemplateId, e: Error) {
+    match e {
+        // Another scheduler won the race for this slot.
+        Error::AlreadyExists { .. } | Error::Conflict { .. } => {}
+        e => tracing::warn!(runtemplate_id = id.get(), "scheduling failed: {e}"),
+    }
+}
+
 /// For each active template whose `next_schedule` is due, creates and schedules its job (unique
 /// slot key + compare-and-swap, so several schedulers never create a slot twice); computes
 /// `next_schedule` when it is NULL and nothing is outstanding; applies the catch-up and
@@ -90,44 +119,79 @@ impl Scheduler {
         for job in &recovered.retries {
             emit_created(&*self.telemetry, job);
         }
+        let mut due = Vec::new();
         for entry in self.store.schedulable_runtemplates().await? {
             let id = entry.template.id;
-            if let Err(e) = self.tick_template(&entry, &mut report).await {
-                match e {
-                    // Another scheduler won the race for this slot.
-                    Error::AlreadyExists { .. } | Error::Conflict { .. } => {}
-                    e => tracing::warn!(runtemplate_id = id.get(), "scheduling failed: {e}"),
-                }
+            match self.tick_template(&entry, &mut report).await {
+                Ok(Some(slot)) => due.push(slot),
+                Ok(None) => {}
+                Err(e) => log_failure(id, e),
+            }
+        }
+        // Every due slot's job in one set-wise write (each judged on its own).
+        let requests = due.iter().map(|d| d.request.clone()).collect();
+        let results = create_jobs(&*self.store, &*self.clock, &*self.telemetry, requests).await?;
+        for (slot, result) in due.into_iter().zip(results) {
+            let id = slot.request.runtemplate_id;
+            if let Err(e) = self.written(slot, result, &mut report).await {
+                log_failure(id, e);
             }
         }
         Ok(report)
     }
 
+    /// What became of one due slot's job.
+    async fn written(
+        &self,
+        due: DueSlot,
+        result: Result<super::job_factory::CreatedJob>,
+        report: &mut TickReport,
+    ) -> Result<()> {
+        match result {
+            Ok(created) => {
+                report.wake(due.set_next);
+                report.created.push(created.job);
+                Ok(())
+            }
+            Err(e @ Error::InvalidInput { .. }) => {
+                // The template cannot produce a job (e.g. a required field is missing): record
+                // it and move past this slot instead of retrying it every cycle.
+                let id = due.request.runtemplate_id;
+                let next = due.schedule.next_after(due.slot);
+                self.store
+                    .set_next_schedule(id, Some(due.due), next)
+                    .await?;
+                self.audit(id, format!("slot {} not run: {e}", due.slot))
+                    .await;
+                report.wake(next);
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Applies one template's schedule up to its job: the slot whose job is to be created, if
+    /// any (the caller writes every template's in one batch).
     async fn tick_template(
         &self,
         entry: &SchedulableTemplate,
         report: &mut TickReport,
-    ) -> Result<()> {
+    ) -> Result<Option<DueSlot>> {
         let t = &entry.template;
         let schedule = t.schedule()?;
         let now = self.clock.now();
-        let mut wake = |at: Option<DateTime<Utc>>| {
-            if let Some(at) = at {
-                report.next_wake = Some(report.next_wake.map_or(at, |w: DateTime<Utc>| w.min(at)));
-            }
-        };
         let Some(due) = t.next_schedule else {
             if entry.outstanding.is_empty() {
                 let next = schedule.next_after(now);
                 if self.store.set_next_schedule(t.id, None, next).await? {
-                    wake(next);
+                    report.wake(next);
                 }
             }
-            return Ok(());
+            return Ok(None);
         };
         if due > now {
-            wake(Some(due));
-            return Ok(());
+            report.wake(Some(due));
+            return Ok(None);
         }
         let missed = (now - due).to_std().unwrap_or_default() > self.options.grace;
         let slot = if missed {
@@ -138,9 +202,9 @@ impl Scheduler {
                         report.skipped += 1;
                         self.audit(t.id, format!("missed slot {due} skipped (catch-up: skip)"))
                             .await;
-                        wake(next);
+                        report.wake(next);
                     }
-                    return Ok(());
+                    return Ok(None);
                 }
                 CatchupPolicy::Once => schedule
                     .latest_at_or_before(due, now)
@@ -152,7 +216,7 @@ impl Scheduler {
         };
         if !entry.outstanding.is_empty() {
             match t.concurrency_policy {
-                ConcurrencyPolicy::Forbid => return Ok(()),
+                ConcurrencyPolicy::Forbid => return Ok(None),
                 ConcurrencyPolicy::Allow => {}
                 ConcurrencyPolicy::Replace => {
                     for job in &entry.outstanding {
@@ -182,23 +246,13 @@ impl Scheduler {
             // The scheduler runs the template as stored: no override to judge.
             scope: TokenScope::Admin,
         };
-        match create_job(&*self.store, &*self.clock, &*self.telemetry, request).await {
-            Ok(job) => {
-                wake(set_next);
-                report.created.push(job);
-                Ok(())
-            }
-            Err(e @ Error::InvalidInput { .. }) => {
-                // The template cannot produce a job (e.g. a required field is missing): record
-                // it and move past this slot instead of retrying it every cycle.
-                let next = schedule.next_after(slot);
-                self.store.set_next_schedule(t.id, Some(due), next).await?;
-                self.audit(t.id, format!("slot {slot} not run: {e}")).await;
-                wake(next);
-                Err(e)
-            }
-            Err(e) => Err(e),
-        }
+        Ok(Some(DueSlot {
+            request,
+            schedule,
+            due,
+            slot,
+            set_next,
+        }))
     }
 
     async fn audit(&self, id: crate::RunTemplateId, detail: String) {
