@@ -105,10 +105,18 @@ mod tests {
     #[test]
     fn refuses_other_text_naming_the_forms() {
         let now = utc("2026-01-01T00:00:00Z");
-        for bad in ["tomorrow", "2026-13-01 00:00:00", "28.11.2026", "2026-11-28"] {
+        for bad in [
+            "tomorrow",
+            "2026-13-01 00:00:00",
+            "28.11.2026",
+            "2026-11-28",
+        ] {
             let e = parse_scheduled(bad, chrono_tz::UTC, now).unwrap_err();
             let text = e.to_string();
-            assert!(text.contains("scheduled") && text.contains("RFC 3339"), "{text}");
+            assert!(
+                text.contains("scheduled") && text.contains("RFC 3339"),
+                "{text}"
+            );
         }
     }
 }

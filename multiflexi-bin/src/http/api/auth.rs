@@ -70,7 +70,9 @@ pub fn token_of(header: &str) -> Option<String> {
     let token = if scheme.eq_ignore_ascii_case("bearer") {
         rest.to_string()
     } else if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = base64::engine::general_purpose::STANDARD.decode(rest).ok()?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()?;
         let text = String::from_utf8(decoded).ok()?;
         match text.split_once(':') {
             Some((_user, password)) => password.to_string(),

@@ -47,12 +47,7 @@ pub async fn dispatch(State(state): State<HttpState>, req: Request, next: Next) 
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn handle(
-    state: HttpState,
-    m: Matched,
-    mut parts: Parts,
-    body: Body,
-) -> ApiResult<Response> {
+async fn handle(state: HttpState, m: Matched, mut parts: Parts, body: Body) -> ApiResult<Response> {
     if let Some(suffix) = &m.suffix {
         if !suffix.eq_ignore_ascii_case("json") {
             return Err(ApiError::new(
@@ -113,7 +108,10 @@ fn method_not_allowed(rest: &str) -> Response {
         .collect();
     let mut r = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        format!("this method is not allowed here; allowed: {}", allow.join(", ")),
+        format!(
+            "this method is not allowed here; allowed: {}",
+            allow.join(", ")
+        ),
     )
     .into_response();
     if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {

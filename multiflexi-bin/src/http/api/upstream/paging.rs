@@ -144,6 +144,10 @@ mod tests {
         };
         let e = p.apply(items).unwrap_err();
         assert_eq!(e.body.field.as_deref(), Some("order"));
-        assert!(e.body.detail.contains("allowed: id, name"), "{}", e.body.detail);
+        assert!(
+            e.body.detail.contains("allowed: id, name"),
+            "{}",
+            e.body.detail
+        );
     }
 }

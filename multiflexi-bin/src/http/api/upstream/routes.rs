@@ -95,42 +95,280 @@ const NO_USERS: &str = "no user accounts here: API callers are tokens (`multifle
 
 /// Every path the client calls (36).
 pub const ROUTES: &[Route] = &[
-    r("GET", "/", Kind::Different, "", "301 to `index.json` (upstream: to index.html)", Op::Root),
-    r("GET", "/index.{suffix}", Kind::Different, "GET /openapi.json", "this table as JSON; our full description is openapi.json", Op::Index),
-    r("GET", "/login.{suffix}", Kind::Missing, "", NO_USERS, Op::Missing),
-    r("POST", "/login.{suffix}", Kind::Missing, "", NO_USERS, Op::Missing),
+    r(
+        "GET",
+        "/",
+        Kind::Different,
+        "",
+        "301 to `index.json` (upstream: to index.html)",
+        Op::Root,
+    ),
+    r(
+        "GET",
+        "/index.{suffix}",
+        Kind::Different,
+        "GET /openapi.json",
+        "this table as JSON; our full description is openapi.json",
+        Op::Index,
+    ),
+    r(
+        "GET",
+        "/login.{suffix}",
+        Kind::Missing,
+        "",
+        NO_USERS,
+        Op::Missing,
+    ),
+    r(
+        "POST",
+        "/login.{suffix}",
+        Kind::Missing,
+        "",
+        NO_USERS,
+        Op::Missing,
+    ),
     r("POST", "/logout", Kind::Missing, "", NO_USERS, Op::Missing),
-    r("GET", "/ping.{suffix}", Kind::Alias, "GET /ping", "", Op::Ping),
-    r("GET", "/status.{suffix}", Kind::Different, "GET /status", "upstream's counts (companies, apps, runtemplates, credentials) scoped to the token, `database`, `daemon`, `timestamp`; without a token only the last three", Op::Status),
-    r("GET", "/app/{appId}.{suffix}", Kind::Alias, "GET /app/{id}", "", Op::AppGet),
-    r("POST", "/app/", Kind::Alias, "POST /apps", "the body is app JSON (imported as the CLI does; same uuid or name updates); `appId`, when given, must be the app the body updates; admin only", Op::AppSet),
-    r("GET", "/apps.{suffix}", Kind::Alias, "GET /apps", "", Op::Apps),
-    r("GET", "/job/{jobId}.{suffix}", Kind::Alias, "GET /job/{id}", "", Op::JobGet),
-    r("POST", "/job/", Kind::Same, "POST /job/", "with HTTP Basic the answer is upstream's shape (201, also for an idempotent replay); `scheduled`: now, RFC 3339 or Y-m-d H:i:s in MULTIFLEXI_TIMEZONE; `runtemplate_id` also as a query parameter; `jobId` (update a job) is refused", Op::JobCreate),
-    r("GET", "/jobs.{suffix}", Kind::Alias, "GET /jobs", "an array (ours: a page with a cursor); default limit 100; order by `id` or `-id` (default)", Op::Jobs),
-    r("GET", "/jobs/status.{suffix}", Kind::Different, "GET /status", "one entry counted from the run templates' job counters and the queue, scoped to the token", Op::JobsStatus),
-    r("POST", "/runtemplate", Kind::Alias, "POST /runtemplates", "with `runTemplateId` it updates that template (PATCH /runtemplate/{id})", Op::TemplateSet),
-    r("GET", "/runtemplate/{runTemplateId}.{suffix}", Kind::Alias, "GET /runtemplate/{id}", "", Op::TemplateGet),
-    r("POST", "/runtemplate/{runTemplateId}.{suffix}", Kind::Alias, "PATCH /runtemplate/{id}", "update by POST; the body's `id` must match the path; `active` 0/1; `note` is refused (no notes here)", Op::TemplateUpdate),
-    r("GET", "/runtemplates.{suffix}", Kind::Alias, "GET /runtemplates", "", Op::Templates),
+    r(
+        "GET",
+        "/ping.{suffix}",
+        Kind::Alias,
+        "GET /ping",
+        "",
+        Op::Ping,
+    ),
+    r(
+        "GET",
+        "/status.{suffix}",
+        Kind::Different,
+        "GET /status",
+        "upstream's counts (companies, apps, runtemplates, credentials) scoped to the token, `database`, `daemon`, `timestamp`; without a token only the last three",
+        Op::Status,
+    ),
+    r(
+        "GET",
+        "/app/{appId}.{suffix}",
+        Kind::Alias,
+        "GET /app/{id}",
+        "",
+        Op::AppGet,
+    ),
+    r(
+        "POST",
+        "/app/",
+        Kind::Alias,
+        "POST /apps",
+        "the body is app JSON (imported as the CLI does; same uuid or name updates); `appId`, when given, must be the app the body updates; admin only",
+        Op::AppSet,
+    ),
+    r(
+        "GET",
+        "/apps.{suffix}",
+        Kind::Alias,
+        "GET /apps",
+        "",
+        Op::Apps,
+    ),
+    r(
+        "GET",
+        "/job/{jobId}.{suffix}",
+        Kind::Alias,
+        "GET /job/{id}",
+        "",
+        Op::JobGet,
+    ),
+    r(
+        "POST",
+        "/job/",
+        Kind::Same,
+        "POST /job/",
+        "with HTTP Basic the answer is upstream's shape (201, also for an idempotent replay); `scheduled`: now, RFC 3339 or Y-m-d H:i:s in MULTIFLEXI_TIMEZONE; `runtemplate_id` also as a query parameter; `jobId` (update a job) is refused",
+        Op::JobCreate,
+    ),
+    r(
+        "GET",
+        "/jobs.{suffix}",
+        Kind::Alias,
+        "GET /jobs",
+        "an array (ours: a page with a cursor); default limit 100; order by `id` or `-id` (default)",
+        Op::Jobs,
+    ),
+    r(
+        "GET",
+        "/jobs/status.{suffix}",
+        Kind::Different,
+        "GET /status",
+        "one entry counted from the run templates' job counters and the queue, scoped to the token",
+        Op::JobsStatus,
+    ),
+    r(
+        "POST",
+        "/runtemplate",
+        Kind::Alias,
+        "POST /runtemplates",
+        "with `runTemplateId` it updates that template (PATCH /runtemplate/{id})",
+        Op::TemplateSet,
+    ),
+    r(
+        "GET",
+        "/runtemplate/{runTemplateId}.{suffix}",
+        Kind::Alias,
+        "GET /runtemplate/{id}",
+        "",
+        Op::TemplateGet,
+    ),
+    r(
+        "POST",
+        "/runtemplate/{runTemplateId}.{suffix}",
+        Kind::Alias,
+        "PATCH /runtemplate/{id}",
+        "update by POST; the body's `id` must match the path; `active` 0/1; `note` is refused (no notes here)",
+        Op::TemplateUpdate,
+    ),
+    r(
+        "GET",
+        "/runtemplates.{suffix}",
+        Kind::Alias,
+        "GET /runtemplates",
+        "",
+        Op::Templates,
+    ),
     r("POST", "/user/", Kind::Missing, "", NO_USERS, Op::Missing),
-    r("GET", "/user/{userId}.{suffix}", Kind::Missing, "", NO_USERS, Op::Missing),
-    r("GET", "/users.{suffix}", Kind::Missing, "", NO_USERS, Op::Missing),
-    r("GET", "/companies.{suffix}", Kind::Alias, "GET /companies", "", Op::Companies),
-    r("GET", "/company/{companyId}.{suffix}", Kind::Alias, "GET /company/{id}", "", Op::CompanyGet),
-    r("POST", "/company/", Kind::Alias, "POST /companies", "`name`, `email`, `enabled`, `code` (our slug); with `companyId` it updates that company; admin only", Op::CompanySet),
-    r("GET", "/credentials.{suffix}", Kind::Alias, "GET /credentials", "needs the Authorization header although the client declares none for it", Op::Credentials),
-    r("GET", "/credential/{credentialId}.{suffix}", Kind::Alias, "GET /credential/{id}", "the client's required `token` query parameter is ignored: the Authorization header authenticates (a token in a URL ends up in logs)", Op::CredentialGet),
-    r("POST", "/credential/{credentialId}.{suffix}", Kind::Missing, "", "credentials are not changed in place here (create with POST /credentials, delete with DELETE /credential/{id})", Op::Missing),
-    r("GET", "/credential_types.{suffix}", Kind::Missing, "", "no credential-type registry: a credential's type is free text", Op::Missing),
-    r("GET", "/credential_type/{credentialTypeID}.{suffix}", Kind::Missing, "", "no credential-type registry: a credential's type is free text", Op::Missing),
-    r("POST", "/credential_type/{credentialTypeID}.{suffix}", Kind::Missing, "", "no credential-type registry: a credential's type is free text", Op::Missing),
-    r("GET", "/topics.{suffix}", Kind::Missing, "", "no topic objects: an app's tags are in its `tags` and `topics`", Op::Missing),
-    r("GET", "/topic/{topicId}.{suffix}", Kind::Missing, "", "no topic objects: an app's tags are in its `tags` and `topics`", Op::Missing),
-    r("POST", "/topic/{topicId}.{suffix}", Kind::Missing, "", "no topic objects: an app's tags are in its `tags` and `topics`", Op::Missing),
-    r("GET", "/data-export", Kind::Missing, "", "no personal data of users (no user accounts); a company's data: `multiflexi-cli company:export`", Op::Missing),
-    r("POST", "/data-export", Kind::Missing, "", "no personal data of users (no user accounts); a company's data: `multiflexi-cli company:export`", Op::Missing),
-    r("GET", "/data-export-download", Kind::Missing, "", "no personal data of users (no user accounts); a company's data: `multiflexi-cli company:export`", Op::Missing),
+    r(
+        "GET",
+        "/user/{userId}.{suffix}",
+        Kind::Missing,
+        "",
+        NO_USERS,
+        Op::Missing,
+    ),
+    r(
+        "GET",
+        "/users.{suffix}",
+        Kind::Missing,
+        "",
+        NO_USERS,
+        Op::Missing,
+    ),
+    r(
+        "GET",
+        "/companies.{suffix}",
+        Kind::Alias,
+        "GET /companies",
+        "",
+        Op::Companies,
+    ),
+    r(
+        "GET",
+        "/company/{companyId}.{suffix}",
+        Kind::Alias,
+        "GET /company/{id}",
+        "",
+        Op::CompanyGet,
+    ),
+    r(
+        "POST",
+        "/company/",
+        Kind::Alias,
+        "POST /companies",
+        "`name`, `email`, `enabled`, `code` (our slug); with `companyId` it updates that company; admin only",
+        Op::CompanySet,
+    ),
+    r(
+        "GET",
+        "/credentials.{suffix}",
+        Kind::Alias,
+        "GET /credentials",
+        "needs the Authorization header although the client declares none for it",
+        Op::Credentials,
+    ),
+    r(
+        "GET",
+        "/credential/{credentialId}.{suffix}",
+        Kind::Alias,
+        "GET /credential/{id}",
+        "the client's required `token` query parameter is ignored: the Authorization header authenticates (a token in a URL ends up in logs)",
+        Op::CredentialGet,
+    ),
+    r(
+        "POST",
+        "/credential/{credentialId}.{suffix}",
+        Kind::Missing,
+        "",
+        "credentials are not changed in place here (create with POST /credentials, delete with DELETE /credential/{id})",
+        Op::Missing,
+    ),
+    r(
+        "GET",
+        "/credential_types.{suffix}",
+        Kind::Missing,
+        "",
+        "no credential-type registry: a credential's type is free text",
+        Op::Missing,
+    ),
+    r(
+        "GET",
+        "/credential_type/{credentialTypeID}.{suffix}",
+        Kind::Missing,
+        "",
+        "no credential-type registry: a credential's type is free text",
+        Op::Missing,
+    ),
+    r(
+        "POST",
+        "/credential_type/{credentialTypeID}.{suffix}",
+        Kind::Missing,
+        "",
+        "no credential-type registry: a credential's type is free text",
+        Op::Missing,
+    ),
+    r(
+        "GET",
+        "/topics.{suffix}",
+        Kind::Missing,
+        "",
+        "no topic objects: an app's tags are in its `tags` and `topics`",
+        Op::Missing,
+    ),
+    r(
+        "GET",
+        "/topic/{topicId}.{suffix}",
+        Kind::Missing,
+        "",
+        "no topic objects: an app's tags are in its `tags` and `topics`",
+        Op::Missing,
+    ),
+    r(
+        "POST",
+        "/topic/{topicId}.{suffix}",
+        Kind::Missing,
+        "",
+        "no topic objects: an app's tags are in its `tags` and `topics`",
+        Op::Missing,
+    ),
+    r(
+        "GET",
+        "/data-export",
+        Kind::Missing,
+        "",
+        "no personal data of users (no user accounts); a company's data: `multiflexi-cli company:export`",
+        Op::Missing,
+    ),
+    r(
+        "POST",
+        "/data-export",
+        Kind::Missing,
+        "",
+        "no personal data of users (no user accounts); a company's data: `multiflexi-cli company:export`",
+        Op::Missing,
+    ),
+    r(
+        "GET",
+        "/data-export-download",
+        Kind::Missing,
+        "",
+        "no personal data of users (no user accounts); a company's data: `multiflexi-cli company:export`",
+        Op::Missing,
+    ),
 ];
 
 /// A request matched to an upstream route.
@@ -200,9 +438,18 @@ mod tests {
         assert_eq!(ROUTES.len(), 36);
         let mut seen = std::collections::BTreeSet::new();
         for r in ROUTES {
-            assert!(seen.insert((r.method, r.path)), "{} {} twice", r.method, r.path);
+            assert!(
+                seen.insert((r.method, r.path)),
+                "{} {} twice",
+                r.method,
+                r.path
+            );
             assert_eq!(r.kind == Kind::Missing, r.op == Op::Missing, "{}", r.path);
-            assert!(r.kind != Kind::Missing || !r.note.is_empty(), "{}: say why", r.path);
+            assert!(
+                r.kind != Kind::Missing || !r.note.is_empty(),
+                "{}: say why",
+                r.path
+            );
         }
     }
 
@@ -210,21 +457,56 @@ mod tests {
     fn matches_suffix_paths_and_ids() {
         let m = resolve(&Method::GET, "/app/12.json").unwrap();
         assert_eq!(m.route.op, Op::AppGet);
-        assert_eq!((m.id.as_deref(), m.suffix.as_deref()), (Some("12"), Some("json")));
-        let m = resolve(&Method::GET, "/jobs/status.xml").unwrap();
-        assert_eq!((m.route.op, m.suffix.as_deref()), (Op::JobsStatus, Some("xml")));
-        assert_eq!(resolve(&Method::GET, "/apps.json").unwrap().route.op, Op::Apps);
-        assert_eq!(resolve(&Method::POST, "/job/").unwrap().route.op, Op::JobCreate);
-        assert_eq!(resolve(&Method::POST, "/runtemplate").unwrap().route.op, Op::TemplateSet);
         assert_eq!(
-            resolve(&Method::POST, "/runtemplate/3.json").unwrap().route.op,
+            (m.id.as_deref(), m.suffix.as_deref()),
+            (Some("12"), Some("json"))
+        );
+        let m = resolve(&Method::GET, "/jobs/status.xml").unwrap();
+        assert_eq!(
+            (m.route.op, m.suffix.as_deref()),
+            (Op::JobsStatus, Some("xml"))
+        );
+        assert_eq!(
+            resolve(&Method::GET, "/apps.json").unwrap().route.op,
+            Op::Apps
+        );
+        assert_eq!(
+            resolve(&Method::POST, "/job/").unwrap().route.op,
+            Op::JobCreate
+        );
+        assert_eq!(
+            resolve(&Method::POST, "/runtemplate").unwrap().route.op,
+            Op::TemplateSet
+        );
+        assert_eq!(
+            resolve(&Method::POST, "/runtemplate/3.json")
+                .unwrap()
+                .route
+                .op,
             Op::TemplateUpdate
         );
         // Our own paths are not upstream's.
-        for ours in ["/apps", "/app/12", "/job/3", "/job/3/output", "/openapi.json", "/jobs", "/app/.json"] {
+        for ours in [
+            "/apps",
+            "/app/12",
+            "/job/3",
+            "/job/3/output",
+            "/openapi.json",
+            "/jobs",
+            "/app/.json",
+        ] {
             assert_eq!(resolve(&Method::GET, ours), None, "{ours}");
         }
         assert_eq!(resolve(&Method::DELETE, "/app/12.json"), None);
         assert!(super::path_known("/app/12.json"));
+    }
+
+    #[test]
+    fn the_readme_table_is_this_table() {
+        let readme = include_str!("../../../../../README.md");
+        for r in ROUTES {
+            let row = format!("| `{} {}` | {} |", r.method, r.path, r.kind.as_str());
+            assert!(readme.contains(&row), "README lacks the row {row}");
+        }
     }
 }

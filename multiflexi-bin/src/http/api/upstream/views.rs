@@ -103,10 +103,13 @@ fn severity(s: Option<&str>) -> Option<&'static str> {
 pub fn app(a: &App) -> Value {
     let mut environment = Map::new();
     for f in &a.environment {
-        let defval = f
-            .default
-            .as_ref()
-            .map(|d| if f.secret { REDACTED.to_string() } else { d.clone() });
+        let defval = f.default.as_ref().map(|d| {
+            if f.secret {
+                REDACTED.to_string()
+            } else {
+                d.clone()
+            }
+        });
         environment.insert(
             f.name.clone(),
             json!({

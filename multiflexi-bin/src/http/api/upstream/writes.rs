@@ -29,7 +29,11 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 /// The body, after the server's size limit; empty is `{}`, anything else must be JSON.
-async fn body_of<T: DeserializeOwned>(state: &HttpState, parts: &Parts, body: Body) -> ApiResult<T> {
+async fn body_of<T: DeserializeOwned>(
+    state: &HttpState,
+    parts: &Parts,
+    body: Body,
+) -> ApiResult<T> {
     let req = Request::from_parts(parts.clone(), body);
     let bytes = Bytes::from_request(req, state).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -53,7 +57,9 @@ async fn body_of<T: DeserializeOwned>(state: &HttpState, parts: &Parts, body: Bo
     if !essence.eq_ignore_ascii_case("application/json") {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("the body must be JSON with Content-Type: application/json, not {content_type:?}"),
+            format!(
+                "the body must be JSON with Content-Type: application/json, not {content_type:?}"
+            ),
         )
         .with_field("Content-Type"));
     }
@@ -133,9 +139,10 @@ pub async fn job(state: &HttpState, mut parts: Parts, body: Body) -> ApiResult<R
     order.executor = b.executor;
     order.scheduled = b.scheduled;
     for (name, value) in b.env.iter().flatten() {
-        order
-            .env
-            .push(Variable::plain(name.clone(), scalar_text(&format!("env.{name}"), value)?));
+        order.env.push(Variable::plain(
+            name.clone(),
+            scalar_text(&format!("env.{name}"), value)?,
+        ));
     }
     order.idempotency_key = idempotency_key(&parts.headers)?;
     order.idempotency_namespace = Some(format!("api:{}", caller.token_id));
@@ -151,7 +158,12 @@ pub async fn job(state: &HttpState, mut parts: Parts, body: Body) -> ApiResult<R
     let zone = wall_timezone().unwrap_or(chrono_tz::UTC);
     let immediate = j.after <= j.created + chrono::Duration::seconds(5);
     view["job_id"] = json!(j.id.get());
-    view["scheduled"] = json!(j.after.with_timezone(&zone).format("%Y-%m-%d %H:%M:%S").to_string());
+    view["scheduled"] = json!(
+        j.after
+            .with_timezone(&zone)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    );
     view["schedule_type"] = json!(if immediate { "adhoc" } else { "cli" });
     let mut response = created(&format!("job/{}", j.id), view);
     if done.replayed {
@@ -186,7 +198,10 @@ pub async fn app(state: &HttpState, mut parts: Parts, body: Body) -> ApiResult<R
         .usecases()
         .import_app(&caller.as_caller(), &bytes, "the API")
         .await?;
-    Ok(created(&format!("app/{}", imported.app.id), views::app(&imported.app)))
+    Ok(created(
+        &format!("app/{}", imported.app.id),
+        views::app(&imported.app),
+    ))
 }
 
 /// `POST /company/`'s body: the client's `Company` fields this server stores.
@@ -261,7 +276,11 @@ impl TemplateBody {
         s.delay = self.delay;
         s.executor = self.executor.clone();
         s.timezone = self.timezone.clone();
-        s.active = self.active.as_ref().map(|v| flag("active", v)).transpose()?;
+        s.active = self
+            .active
+            .as_ref()
+            .map(|v| flag("active", v))
+            .transpose()?;
         Ok(s)
     }
 }
@@ -282,19 +301,25 @@ async fn update_template(
         .update_template(&caller.as_caller(), id, change)
         .await?;
     let t = saved.template;
-    Ok(created(&format!("runtemplate/{}", t.id), views::runtemplate(&t)))
+    Ok(created(
+        &format!("runtemplate/{}", t.id),
+        views::runtemplate(&t),
+    ))
 }
 
 /// `POST /runtemplate`: creates a run template, or with `runTemplateId` changes that one.
 pub async fn template(state: &HttpState, mut parts: Parts, body: Body) -> ApiResult<Response> {
     let (caller, mut q) = prelude(state, &mut parts).await?;
-    let id = q.take::<i64>("runTemplateId", "an integer")?.map(RunTemplateId);
+    let id = q
+        .take::<i64>("runTemplateId", "an integer")?
+        .map(RunTemplateId);
     q.finish(&["runTemplateId", "limit"])?;
     let b: TemplateBody = body_of(state, &parts, body).await?;
     if let Some(id) = id {
         return update_template(state, &caller, id, &b).await;
     }
-    let missing = |f: &str| ApiError::bad_field(f, format!("missing {f}: a new run template needs it"));
+    let missing =
+        |f: &str| ApiError::bad_field(f, format!("missing {f}: a new run template needs it"));
     let mut new = NewTemplate::new(
         b.name.clone().ok_or_else(|| missing("name"))?,
         AppId(b.app_id.ok_or_else(|| missing("app_id"))?),
@@ -306,7 +331,10 @@ pub async fn template(state: &HttpState, mut parts: Parts, body: Body) -> ApiRes
         .create_template(&caller.as_caller(), new)
         .await?;
     let t = saved.template;
-    Ok(created(&format!("runtemplate/{}", t.id), views::runtemplate(&t)))
+    Ok(created(
+        &format!("runtemplate/{}", t.id),
+        views::runtemplate(&t),
+    ))
 }
 
 /// `POST /runtemplate/{id}.json`: update by POST; the body's `id` must be the path's.
@@ -328,4 +356,3 @@ pub async fn template_update(
     }
     update_template(state, &caller, id, &b).await
 }
-
