@@ -268,11 +268,23 @@ async fn basic_auth_and_suffix_routes_answer_in_upstreams_shapes() {
     );
 
     // Formats other than JSON are 406; a missing upstream path 501 with its reason; a bad id 400.
-    for p in ["/apps.xml", "/apps.yaml", "/app/1.html", "/jobs/status.csv"] {
+    for p in ["/apps.xml", "/apps.YAML", "/app/1.html", "/jobs/status.xml"] {
         let r = up.get(p).await;
         assert_eq!(r.status, StatusCode::NOT_ACCEPTABLE, "{p}: {}", r.json);
         assert_eq!(r.json["error"], "not_acceptable");
     }
+    // Other suffixes are not upstream's paths: our routes answer as before.
+    let r = up.get("/app/0.5").await;
+    assert_eq!(
+        (r.status, r.json["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("id")),
+        "{}",
+        r.json
+    );
+    assert_eq!(
+        up.get("/jobs/status.csv").await.status,
+        StatusCode::NOT_FOUND
+    );
     let r = up.get("/topics.json").await;
     assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED);
     assert!(
@@ -294,7 +306,13 @@ async fn basic_auth_and_suffix_routes_answer_in_upstreams_shapes() {
             &[],
         )
         .await;
-    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{}", r.json);
+    // Another method on an upstream path is ours: `DELETE /app/{id}` with a bad id.
+    assert_eq!(
+        (r.status, r.json["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("id")),
+        "{}",
+        r.json
+    );
 
     // The index lists the 36 paths; the root redirects to it.
     assert_eq!(

@@ -25,6 +25,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use routes::{Matched, Op};
 
+/// The format suffixes upstream's paths take; only `json` is served (the others are 406).
+pub const FORMATS: [&str; 4] = ["json", "xml", "yaml", "html"];
+
 /// Middleware on the API's routes: a request for an upstream path is answered here; any other
 /// request goes on to our own routes. `POST /job/` is both ours and upstream's: with HTTP Basic
 /// (what upstream's clients send) it is answered in upstream's shape.
@@ -32,13 +35,17 @@ pub async fn dispatch(State(state): State<HttpState>, req: Request, next: Next) 
     let Some(rest) = req.uri().path().strip_prefix(BASE_PATH) else {
         return next.run(req).await;
     };
+    // Another method on an upstream path goes to our routes, which answer as they always did
+    // (`DELETE /app/1.json` is our `DELETE /app/{id}` with a bad id: 400).
     let Some(matched) = routes::resolve(req.method(), rest) else {
-        if routes::path_known(rest) {
-            return method_not_allowed(rest);
-        }
         return next.run(req).await;
     };
-    if matched.route.op == Op::JobCreate && !is_basic(req.headers()) {
+    // Upstream's formats only: `/app/0.5` is our `/app/{id}` with a bad id (400), as before.
+    let upstream_format = matched
+        .suffix
+        .as_deref()
+        .is_none_or(|s| FORMATS.iter().any(|f| s.eq_ignore_ascii_case(f)));
+    if !upstream_format || (matched.route.op == Op::JobCreate && !is_basic(req.headers())) {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
@@ -52,7 +59,7 @@ async fn handle(state: HttpState, m: Matched, mut parts: Parts, body: Body) -> A
         if !suffix.eq_ignore_ascii_case("json") {
             return Err(ApiError::new(
                 StatusCode::NOT_ACCEPTABLE,
-                format!("the format {suffix:?} is not served; ask for .json"),
+                format!("the format {suffix:?} is not served here; ask for .json"),
             )
             .with_field("suffix"));
         }
@@ -97,25 +104,4 @@ async fn handle(state: HttpState, m: Matched, mut parts: Parts, body: Body) -> A
         Op::TemplateSet => writes::template(&state, parts, body).await,
         Op::TemplateUpdate => writes::template_update(&state, parts, body, &m).await,
     }
-}
-
-/// 405 for an upstream path asked for with a method upstream does not define for it.
-fn method_not_allowed(rest: &str) -> Response {
-    let allow: Vec<&str> = routes::ROUTES
-        .iter()
-        .filter(|r| routes::resolve(&r.method.parse().unwrap_or_default(), rest).is_some())
-        .map(|r| r.method)
-        .collect();
-    let mut r = ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!(
-            "this method is not allowed here; allowed: {}",
-            allow.join(", ")
-        ),
-    )
-    .into_response();
-    if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
-        r.headers_mut().insert(header::ALLOW, v);
-    }
-    r
 }
