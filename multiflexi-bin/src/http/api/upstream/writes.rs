@@ -224,11 +224,13 @@ pub async fn company(state: &HttpState, mut parts: Parts, body: Body) -> ApiResu
     let uc = state.usecases();
     let c = match id {
         Some(id) => {
-            let mut change = CompanyChange::default();
-            change.name = b.name;
-            change.slug = b.code;
-            change.email = b.email;
-            change.enabled = b.enabled;
+            let change = CompanyChange {
+                name: b.name,
+                slug: b.code,
+                email: b.email,
+                enabled: b.enabled,
+                ..CompanyChange::default()
+            };
             uc.update_company(&caller.as_caller(), id, change).await?
         }
         None => {
@@ -270,18 +272,19 @@ impl TemplateBody {
                 "invalid note: run templates have no notes here",
             ));
         }
-        let mut s = TemplateSettings::default();
-        s.interv = self.interv.clone();
-        s.cron = self.cron.clone();
-        s.delay = self.delay;
-        s.executor = self.executor.clone();
-        s.timezone = self.timezone.clone();
-        s.active = self
-            .active
-            .as_ref()
-            .map(|v| flag("active", v))
-            .transpose()?;
-        Ok(s)
+        Ok(TemplateSettings {
+            interv: self.interv.clone(),
+            cron: self.cron.clone(),
+            delay: self.delay,
+            executor: self.executor.clone(),
+            timezone: self.timezone.clone(),
+            active: self
+                .active
+                .as_ref()
+                .map(|v| flag("active", v))
+                .transpose()?,
+            ..TemplateSettings::default()
+        })
     }
 }
 
@@ -291,11 +294,12 @@ async fn update_template(
     id: RunTemplateId,
     b: &TemplateBody,
 ) -> ApiResult<Response> {
-    let mut change = TemplateChange::default();
-    change.name = b.name.clone();
-    change.app_id = b.app_id.map(AppId);
-    change.company_id = b.company_id.map(CompanyId);
-    change.settings = b.settings()?;
+    let change = TemplateChange {
+        name: b.name.clone(),
+        app_id: b.app_id.map(AppId),
+        company_id: b.company_id.map(CompanyId),
+        settings: b.settings()?,
+    };
     let saved = state
         .usecases()
         .update_template(&caller.as_caller(), id, change)
