@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs (when missing) and starts every service the integration tests use, idempotently:
 # PostgreSQL and MariaDB (scripts/services/databases.sh), Docker and Podman
-# (scripts/services/containers.sh). Progress goes to stderr; stdout carries only KEY=VALUE lines
+# (scripts/services/containers.sh), and the Python tools of the API tests (schemathesis.sh,
+# multiflexi-client.sh). Progress goes to stderr; stdout carries only KEY=VALUE lines
 # (MULTIFLEXI_TEST_*) for the caller to export. Exits non-zero when a service cannot be started.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -8,6 +8,7 @@
 //! company's template or job does not exist for a company token.
 
 use super::audit::Action;
+use super::scheduled::{parse_scheduled, wall_timezone};
 use super::variables::{Variable, check_variable};
 use super::{Caller, UseCases};
 use chrono::{DateTime, Utc};
@@ -36,6 +37,9 @@ pub struct JobOrder {
     pub executor: Option<String>,
     /// When it becomes due (default now).
     pub after: Option<DateTime<Utc>>,
+    /// When it becomes due, as a caller wrote it (`now`, RFC 3339, `Y-m-d H:i:s` in
+    /// `MULTIFLEXI_TIMEZONE`); used when `after` is not given.
+    pub scheduled: Option<String>,
     /// A key that makes the order idempotent: the same key again returns the first job.
     pub idempotency_key: Option<String>,
     /// Whose keys these are (`api:<token id>`): the same key from two namespaces makes two jobs.
@@ -53,6 +57,7 @@ impl JobOrder {
             env: Vec::new(),
             executor: None,
             after: None,
+            scheduled: None,
             idempotency_key: None,
             idempotency_namespace: None,
             trace_context: None,
@@ -97,6 +102,11 @@ impl UseCases {
             .as_deref()
             .map(check_idempotency_key)
             .transpose()?;
+        let after = match (order.after, order.scheduled.as_deref()) {
+            (Some(at), _) => Some(at),
+            (None, Some(text)) => Some(parse_scheduled(text, wall_timezone()?, self.clock.now())?),
+            (None, None) => None,
+        };
         let template = self.store.get_runtemplate(order.template).await?;
         caller.check_sees(template.company_id, "runtemplate", order.template)?;
         let executor = order
@@ -125,7 +135,7 @@ impl UseCases {
             .launched_by(caller.actor.clone())
             .for_scope(caller.scope);
         request.executor = executor;
-        request.after = order.after;
+        request.after = after;
         request.trace_context = order.trace_context;
         if let Some(k) = key {
             request = request.with_idempotency_key(match &order.idempotency_namespace {

@@ -14,3 +14,4 @@ mod dashboard;
 mod isolation;
 mod server;
 mod telemetry;
+mod upstream;

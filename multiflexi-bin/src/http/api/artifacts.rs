@@ -35,12 +35,18 @@ pub async fn list(
     Ok(Json(list.iter().map(ArtifactView::of).collect()))
 }
 
+/// An artifact's content: bytes (a string of format `binary` in the OpenAPI document, which
+/// generated clients read as a file, not as an array of numbers).
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct ArtifactBytes(#[allow(dead_code)] Vec<u8>);
+
 /// One artifact's exact bytes.
 #[utoipa::path(get, path = "/artifact/{id}", tag = "artifacts",
     params(("id" = i64, Path, description = "Artifact id")),
     responses(
         (status = 200, description = "The content, with its Content-Type and an attachment Content-Disposition",
-            content((Vec<u8> = "*/*")),
+            content((ArtifactBytes = "*/*")),
             headers(("Content-Disposition" = String, description = "attachment; filename=\"…\"; filename*=UTF-8''…"))),
         (status = 400, description = "Bad id", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),

@@ -77,6 +77,7 @@ pub fn code_of(status: StatusCode) -> &'static str {
         StatusCode::NOT_FOUND => "not_found",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         StatusCode::NOT_ACCEPTABLE => "not_acceptable",
+        StatusCode::NOT_IMPLEMENTED => "not_implemented",
         StatusCode::CONFLICT => "conflict",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
@@ -133,7 +134,7 @@ impl IntoResponse for ApiError {
         if unauthorized {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"multiflexi\""),
+                HeaderValue::from_static("Bearer realm=\"multiflexi\", Basic realm=\"multiflexi\""),
             );
         }
         response

@@ -34,8 +34,10 @@ pub const MAX_KEY_LEN: usize = crate::usecase::jobs::MAX_KEY_LEN;
 pub struct JobCreate {
     /// The run template to run.
     pub runtemplate_id: i64,
-    /// When it becomes due (default now).
-    pub scheduled: Option<DateTime<Utc>>,
+    /// When it becomes due (default now): `now`, an RFC 3339 instant, or `Y-m-d H:i:s` (a wall
+    /// time in the server's `MULTIFLEXI_TIMEZONE`, else UTC), as upstream MultiFlexi takes it.
+    #[schema(example = "2026-11-28 02:30:00")]
+    pub scheduled: Option<String>,
     /// Run on another executor than the template's.
     #[schema(pattern = "^(Native|Docker|Podman|Kubernetes|Azure)$")]
     pub executor: Option<String>,
@@ -59,7 +61,7 @@ async fn full_view(state: &HttpState, job: &Job) -> ApiResult<JobView> {
 }
 
 /// The `Idempotency-Key` header as sent (the use case checks it).
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -73,7 +75,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 }
 
 /// A refusal of the idempotency key names the header.
-fn key_error(e: Error) -> ApiError {
+pub(crate) fn key_error(e: Error) -> ApiError {
     match e {
         Error::InvalidInput { field, message } if field == "idempotency_key" => {
             ApiError::bad_field(
@@ -117,7 +119,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, HeaderMap, Json<JobView>)> {
     let mut order = JobOrder::new(RunTemplateId(body.runtemplate_id), Trigger::Api);
     order.executor = body.executor.clone();
-    order.after = body.scheduled;
+    order.scheduled = body.scheduled.clone();
     order.env = body.env.as_ref().map(to_variables).unwrap_or_default();
     // Keys are the caller's own: two tokens sending the same key make two jobs.
     order.idempotency_key = idempotency_key(&headers)?;

@@ -19,6 +19,7 @@ pub mod output;
 pub mod retention;
 pub mod system;
 pub mod templates;
+pub mod upstream;
 
 use super::HttpState;
 use axum::Router;
@@ -87,6 +88,10 @@ pub fn router(state: HttpState) -> Router {
         .route(BASE_PATH, any(fallback::unknown_path))
         .route(&p("/"), any(fallback::unknown_path))
         .route(&p("/{*rest}"), any(fallback::unknown_path))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            upstream::dispatch,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(fallback::json_errors))
         .with_state(state)

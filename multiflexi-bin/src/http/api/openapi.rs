@@ -15,7 +15,9 @@ use utoipa::{Modify, OpenApi};
     info(
         title = "MultiFlexi API",
         description = "Run templates, jobs and their artifacts. Every endpoint but /ping and \
-            /openapi.json needs `Authorization: Bearer <token>`; a company token sees its own \
+            /openapi.json needs `Authorization: Bearer <token>` (or HTTP Basic with the token as \
+            the password); upstream MultiFlexi's `.json` paths are served beside these (see \
+            /index.json); a company token sees its own \
             company only. Errors are `{error, detail, field?}`.",
         license(name = "MIT"),
     ),
@@ -39,7 +41,7 @@ use utoipa::{Modify, OpenApi};
         job_view::PhaseStamp, job_view::ExitView,
     )),
     modifiers(&Security),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("basic" = [])),
     tags(
         (name = "system", description = "Liveness and status"),
         (name = "apps", description = "Applications"),
@@ -64,6 +66,11 @@ impl Modify for Security {
         let mut http = Http::new(HttpAuthScheme::Bearer);
         http.description = Some("A token made with `multiflexi-cli token:create`".into());
         components.add_security_scheme("bearer", SecurityScheme::Http(http));
+        let mut basic = Http::new(HttpAuthScheme::Basic);
+        basic.description = Some(
+            "The same token as the password (upstream MultiFlexi's clients send this); the user name is ignored".into(),
+        );
+        components.add_security_scheme("basic", SecurityScheme::Http(basic));
         let server: Server = ServerBuilder::new()
             .url(super::BASE_PATH)
             .description(Some("This server"))
