@@ -1371,10 +1371,10 @@ impl JobQueue for SqlStore {
         let now = self.now().await?;
         let cap = usize::try_from(self.inner.artifact_cap).unwrap_or(usize::MAX);
         #[cfg(feature = "sqlite")]
-        if let Some(writer) = self.sqlite_writer() {
-            if let Some(out) = self.finish_on_writer(writer, finishes, now, cap).await? {
-                return Ok(out);
-            }
+        if let Some(writer) = self.sqlite_writer()
+            && let Some(out) = self.finish_on_writer(writer, finishes, now, cap).await?
+        {
+            return Ok(out);
         }
         self.finish_in_tx(finishes, now, cap).await
     }

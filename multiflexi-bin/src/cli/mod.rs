@@ -402,10 +402,9 @@ pub fn error_message(e: &anyhow::Error) -> String {
     let mut msg = format!("{e:#}");
     if let Some(multiflexi_core::Error::NotFound { entity, .. }) =
         e.downcast_ref::<multiflexi_core::Error>()
+        && let Some(cmd) = list_command(entity)
     {
-        if let Some(cmd) = list_command(entity) {
-            msg.push_str(&format!("; {cmd} shows the ones that exist"));
-        }
+        msg.push_str(&format!("; {cmd} shows the ones that exist"));
     }
     output::one_line(&msg)
 }

@@ -149,10 +149,10 @@ pub async fn select(plan: Option<Vec<ExecutorKind>>, run: &RunArgs) -> anyhow::R
                 // unreachable API server fails jobs with platform_error (retried per their
                 // templates), never the daemon.
                 let mut config = KubernetesConfig::infer();
-                if let Ok(ns) = std::env::var("MULTIFLEXI_KUBERNETES_NAMESPACE") {
-                    if !ns.trim().is_empty() {
-                        config = config.with_namespace(ns.trim());
-                    }
+                if let Ok(ns) = std::env::var("MULTIFLEXI_KUBERNETES_NAMESPACE")
+                    && !ns.trim().is_empty()
+                {
+                    config = config.with_namespace(ns.trim());
                 }
                 let uid = std::env::var("MULTIFLEXI_KUBERNETES_RUN_AS_USER").unwrap_or_default();
                 let uid = KubernetesConfig::run_as_user_setting(&uid)
@@ -212,10 +212,10 @@ fn container_user(run: &RunArgs) -> anyhow::Result<Option<String>> {
 }
 
 async fn probe(executor: &DockerExecutor, host: &str) -> Result<(), String> {
-    if let Some(path) = host.strip_prefix("unix://") {
-        if !std::path::Path::new(path).exists() {
-            return Err(format!("no socket at {path}"));
-        }
+    if let Some(path) = host.strip_prefix("unix://")
+        && !std::path::Path::new(path).exists()
+    {
+        return Err(format!("no socket at {path}"));
     }
     match tokio::time::timeout(PROBE_TIMEOUT, executor.client()).await {
         Ok(Ok(_)) => Ok(()),

@@ -39,11 +39,9 @@ pub async fn open(config: &DatabaseConfig, wait: Duration, create: bool) -> anyh
     let mut created = false;
     if let Some(path) = &settings.sqlite_path {
         created = !path.exists();
-        if create {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create the directory {}", dir.display()))?;
-            }
+        if create && let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the directory {}", dir.display()))?;
         }
     }
     let options = OpenOptions::daemon().creating_key_file(create);

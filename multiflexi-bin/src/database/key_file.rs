@@ -45,13 +45,13 @@ pub(super) fn read_key_file(path: &Path) -> anyhow::Result<Option<MasterKey>> {
 #[cfg(unix)]
 fn warn_if_readable_by_others(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            eprintln!(
-                "warning: the key file {} can be read by other users; chmod 600 it",
-                path.display()
-            );
-        }
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        eprintln!(
+            "warning: the key file {} can be read by other users; chmod 600 it",
+            path.display()
+        );
     }
 }
 

@@ -149,15 +149,15 @@ fn master_key(
 
 /// A SQLite file in a folder that does not exist cannot be created: say so plainly.
 fn check_sqlite_dir(url: &str, path: &Path) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.is_dir() {
-            bail!(
-                "cannot open the database {}: the folder {} does not exist; create it or set \
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        bail!(
+            "cannot open the database {}: the folder {} does not exist; create it or set \
                  DATABASE_URL to sqlite://PATH?mode=rwc in an existing folder",
-                redact_url(url),
-                dir.display()
-            );
-        }
+            redact_url(url),
+            dir.display()
+        );
     }
     Ok(())
 }

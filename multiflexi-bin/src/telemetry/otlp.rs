@@ -216,7 +216,7 @@ impl SpanWorker {
             Err(_) => format!("no answer within {:?}", self.timeout * 2),
         };
         self.stats.add_failed(n);
-        if self.failing % 100 == 0 {
+        if self.failing.is_multiple_of(100) {
             tracing::warn!(
                 "otlp: {n} span(s) not exported: {error} ({} failure(s) in a row)",
                 self.failing + 1

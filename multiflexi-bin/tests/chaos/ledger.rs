@@ -368,10 +368,10 @@ pub fn check(o: &Observed, expect: Expect) -> Vec<String> {
                 }
             }
         }
-        if let Some(parent) = j.retry_of {
-            if o.job(parent).is_none() {
-                v.push(format!("job {} retries unknown job {parent}", j.id));
-            }
+        if let Some(parent) = j.retry_of
+            && o.job(parent).is_none()
+        {
+            v.push(format!("job {} retries unknown job {parent}", j.id));
         }
     }
     v

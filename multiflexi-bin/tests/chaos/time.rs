@@ -233,16 +233,16 @@ fn expected(c: &Case, preview: &[DateTime<Utc>]) -> BTreeSet<DateTime<Utc>> {
                     .copied()
                     .filter(|t| *t > now && *t <= to)
                     .collect();
-                if let Some(first) = spanned.first() {
-                    if to - *first > GRACE {
-                        let kept = match c.catchup {
-                            CatchupPolicy::Skip => None,
-                            CatchupPolicy::Once => spanned.last().copied(),
-                        };
-                        for t in &spanned {
-                            if Some(*t) != kept {
-                                keep.remove(t);
-                            }
+                if let Some(first) = spanned.first()
+                    && to - *first > GRACE
+                {
+                    let kept = match c.catchup {
+                        CatchupPolicy::Skip => None,
+                        CatchupPolicy::Once => spanned.last().copied(),
+                    };
+                    for t in &spanned {
+                        if Some(*t) != kept {
+                            keep.remove(t);
                         }
                     }
                 }

@@ -136,11 +136,12 @@ pub(crate) async fn run_job(
         return;
     }
     let started = io.was_started();
-    if let Err(e) = &result {
-        if !started && reason != Some(StopReason::Cancelled) {
-            launch_failed(inner, writes, &job, &work_dir, e.to_string()).await;
-            return;
-        }
+    if let Err(e) = &result
+        && !started
+        && reason != Some(StopReason::Cancelled)
+    {
+        launch_failed(inner, writes, &job, &work_dir, e.to_string()).await;
+        return;
     }
     if inner.breakers.success(job.executor) {
         inner.telemetry.executor_breaker(job.executor, false);

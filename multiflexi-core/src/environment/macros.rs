@@ -116,19 +116,20 @@ pub(crate) fn tighten_double_braces(cmdparams: &str) -> std::borrow::Cow<'_, str
     let mut copied = 0;
     let mut i = 0;
     while i + 1 < s.len() {
-        if s[i] == b'{' && s[i + 1] == b'{' {
-            if let Some((end, n0, n1)) = macro_at(s, i) {
-                if end - i != n1 - n0 + 4 {
-                    let o = out.get_or_insert_with(|| String::with_capacity(cmdparams.len()));
-                    o.push_str(&cmdparams[copied..i]);
-                    o.push_str("{{");
-                    o.push_str(&cmdparams[n0..n1]);
-                    o.push_str("}}");
-                    copied = end;
-                }
-                i = end;
-                continue;
+        if s[i] == b'{'
+            && s[i + 1] == b'{'
+            && let Some((end, n0, n1)) = macro_at(s, i)
+        {
+            if end - i != n1 - n0 + 4 {
+                let o = out.get_or_insert_with(|| String::with_capacity(cmdparams.len()));
+                o.push_str(&cmdparams[copied..i]);
+                o.push_str("{{");
+                o.push_str(&cmdparams[n0..n1]);
+                o.push_str("}}");
+                copied = end;
             }
+            i = end;
+            continue;
         }
         i += 1;
     }

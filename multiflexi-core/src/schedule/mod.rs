@@ -179,10 +179,10 @@ impl Schedule {
         loop {
             let at = locate(self.tz, wall);
             // Every later wall time happens no earlier than this one first happens.
-            if let (Some(b), Some(earliest)) = (best, at.earliest()) {
-                if earliest >= b {
-                    break;
-                }
+            if let (Some(b), Some(earliest)) = (best, at.earliest())
+                && earliest >= b
+            {
+                break;
             }
             let slots = at.slots(fixed);
             for &s in &slots {
@@ -228,10 +228,10 @@ impl Schedule {
         loop {
             let at = locate(self.tz, wall);
             // Every earlier wall time happens no later than this one last happens.
-            if let (Some(b), Some(latest)) = (best, at.latest()) {
-                if latest <= b {
-                    break;
-                }
+            if let (Some(b), Some(latest)) = (best, at.latest())
+                && latest <= b
+            {
+                break;
             }
             let slots = at.slots(fixed);
             for &s in &slots {

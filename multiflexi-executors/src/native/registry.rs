@@ -127,10 +127,11 @@ pub(crate) fn orphans(state_dir: &Path) -> io::Result<Vec<Orphan>> {
             let fields: Vec<&str> = content.split_whitespace().collect();
             let owner: Option<i32> = fields.get(2).and_then(|f| f.parse().ok());
             let owner_start: Option<u64> = fields.get(3).and_then(|f| f.parse().ok());
-            if let (Some(owner), Some(owner_start)) = (owner, owner_start) {
-                if owner != std::process::id() as i32 && alive(owner, owner_start) {
-                    continue;
-                }
+            if let (Some(owner), Some(owner_start)) = (owner, owner_start)
+                && owner != std::process::id() as i32
+                && alive(owner, owner_start)
+            {
+                continue;
             }
             let lease_token = fields.get(4).and_then(|f| f.parse().ok()).unwrap_or(-1);
             out.push(Orphan {
@@ -156,11 +157,12 @@ pub(crate) fn kill_recorded(path: &Path) -> io::Result<bool> {
     let pid: Option<i32> = fields.next().and_then(|f| f.parse().ok());
     let start: Option<u64> = fields.next().and_then(|f| f.parse().ok());
     let mut killed = false;
-    if let (Some(pid), Some(start)) = (pid, start) {
-        if pid > 1 && alive(pid, start) {
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-            killed = true;
-        }
+    if let (Some(pid), Some(start)) = (pid, start)
+        && pid > 1
+        && alive(pid, start)
+    {
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        killed = true;
     }
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
@@ -189,17 +191,19 @@ pub(crate) fn reap(state_dir: &Path, executor_id: &str) -> io::Result<u64> {
         let start: Option<u64> = fields.next().and_then(|f| f.parse().ok());
         let owner: Option<i32> = fields.next().and_then(|f| f.parse().ok());
         let owner_start: Option<u64> = fields.next().and_then(|f| f.parse().ok());
-        if let (Some(owner), Some(owner_start)) = (owner, owner_start) {
-            if owner != std::process::id() as i32 && alive(owner, owner_start) {
-                // Its executor still runs (another process with the same id): not ours to reap.
-                continue;
-            }
+        if let (Some(owner), Some(owner_start)) = (owner, owner_start)
+            && owner != std::process::id() as i32
+            && alive(owner, owner_start)
+        {
+            // Its executor still runs (another process with the same id): not ours to reap.
+            continue;
         }
-        if let (Some(pid), Some(start)) = (pid, start) {
-            if pid > 1 && alive(pid, start) {
-                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-                killed += 1;
-            }
+        if let (Some(pid), Some(start)) = (pid, start)
+            && pid > 1
+            && alive(pid, start)
+        {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            killed += 1;
         }
         let _ = fs::remove_file(&path);
     }

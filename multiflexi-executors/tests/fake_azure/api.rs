@@ -165,13 +165,12 @@ fn invalid_body(v: &Value) -> Option<String> {
             }
         }
     }
-    if let Some(tags) = v["tags"].as_object() {
-        if tags
+    if let Some(tags) = v["tags"].as_object()
+        && tags
             .values()
             .any(|t| t.as_str().is_none_or(|s| s.len() > 256))
-        {
-            return Some("tag values are strings of at most 256 characters".into());
-        }
+    {
+        return Some("tag values are strings of at most 256 characters".into());
     }
     None
 }

@@ -146,13 +146,13 @@ impl SqlStore {
     pub(super) async fn hand_out(&self, claimed: Vec<Job>) -> Vec<Job> {
         let (bad, good): (Vec<Job>, Vec<Job>) =
             claimed.into_iter().partition(|j| j.unreadable.is_some());
-        if !bad.is_empty() {
-            if let Err(e) = self.fail_unreadable(&bad).await {
-                tracing::warn!(
-                    jobs = ?bad.iter().map(|j| j.id).collect::<Vec<_>>(),
-                    "claimed jobs that cannot be read stay queued until their lease expires: {e}"
-                );
-            }
+        if !bad.is_empty()
+            && let Err(e) = self.fail_unreadable(&bad).await
+        {
+            tracing::warn!(
+                jobs = ?bad.iter().map(|j| j.id).collect::<Vec<_>>(),
+                "claimed jobs that cannot be read stay queued until their lease expires: {e}"
+            );
         }
         good
     }

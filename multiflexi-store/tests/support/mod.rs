@@ -131,10 +131,10 @@ async fn reap(admin: &DatabaseConnection, backend: Backend) {
         return;
     };
     for r in rows {
-        if let Ok(name) = r.try_get_by_index::<String>(0) {
-            if orphaned(&name) {
-                let _ = admin.execute_unprepared(&drop_sql(backend, &name)).await;
-            }
+        if let Ok(name) = r.try_get_by_index::<String>(0)
+            && orphaned(&name)
+        {
+            let _ = admin.execute_unprepared(&drop_sql(backend, &name)).await;
         }
     }
 }
@@ -240,13 +240,13 @@ impl Ctx {
 
     /// Drops the database.
     pub async fn finish(self) {
-        if let Some((base, name)) = &self.admin {
-            if let Ok(admin) = Database::connect(base.clone()).await {
-                let _ = admin
-                    .execute_unprepared(&drop_sql(self.backend, name))
-                    .await;
-                let _ = admin.close().await;
-            }
+        if let Some((base, name)) = &self.admin
+            && let Ok(admin) = Database::connect(base.clone()).await
+        {
+            let _ = admin
+                .execute_unprepared(&drop_sql(self.backend, name))
+                .await;
+            let _ = admin.close().await;
         }
     }
 }
@@ -265,11 +265,11 @@ where
     if let Some(d) = &ctx.dir {
         let _ = std::fs::remove_dir_all(d.path());
     }
-    if let Some((base, name)) = &ctx.admin {
-        if let Ok(admin) = Database::connect(base.clone()).await {
-            let _ = admin.execute_unprepared(&drop_sql(backend, name)).await;
-            let _ = admin.close().await;
-        }
+    if let Some((base, name)) = &ctx.admin
+        && let Ok(admin) = Database::connect(base.clone()).await
+    {
+        let _ = admin.execute_unprepared(&drop_sql(backend, name)).await;
+        let _ = admin.close().await;
     }
 }
 

@@ -103,10 +103,10 @@ impl AppView {
             .and_then(Value::as_object_mut)
         {
             for f in app.environment.iter().filter(|f| f.secret) {
-                if let Some(Value::Object(field)) = env.get_mut(&f.name) {
-                    if field.contains_key("defval") {
-                        field.insert("defval".into(), Value::String(REDACTED.into()));
-                    }
+                if let Some(Value::Object(field)) = env.get_mut(&f.name)
+                    && field.contains_key("defval")
+                {
+                    field.insert("defval".into(), Value::String(REDACTED.into()));
                 }
             }
         }

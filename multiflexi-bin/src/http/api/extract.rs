@@ -91,10 +91,12 @@ fn integral_floats(v: &mut serde_json::Value) {
     use serde_json::Value;
     match v {
         Value::Number(n) if !n.is_i64() && !n.is_u64() => {
-            if let Some(f) = n.as_f64() {
-                if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 {
-                    *v = Value::from(f as i64);
-                }
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f >= i64::MIN as f64
+                && f < i64::MAX as f64
+            {
+                *v = Value::from(f as i64);
             }
         }
         Value::Array(items) => items.iter_mut().for_each(integral_floats),

@@ -107,14 +107,13 @@ impl Catalog for InMemoryStore {
                 stored.created = Some(now);
             }
         }
-        if let Some(uuid) = &stored.uuid {
-            if st
+        if let Some(uuid) = &stored.uuid
+            && st
                 .apps
                 .values()
                 .any(|a| a.id != stored.id && a.uuid.as_ref() == Some(uuid))
-            {
-                return Err(exists(AppId::ENTITY, format!("uuid {uuid:?}")));
-            }
+        {
+            return Err(exists(AppId::ENTITY, format!("uuid {uuid:?}")));
         }
         stored.updated = Some(now);
         st.apps.insert(stored.id, stored.clone());

@@ -181,11 +181,11 @@ impl State {
         let id = JobId(next_id(&mut self.last_id.job));
         let mut job = plan.job.clone();
         job.id = id;
-        if let Some(marks) = plan.template {
-            if let Some(t) = self.templates.get_mut(&marks.runtemplate_id) {
-                t.next_schedule = marks.next_schedule;
-                t.last_schedule = Some(marks.last_schedule);
-            }
+        if let Some(marks) = plan.template
+            && let Some(t) = self.templates.get_mut(&marks.runtemplate_id)
+        {
+            t.next_schedule = marks.next_schedule;
+            t.last_schedule = Some(marks.last_schedule);
         }
         if let Some(key) = plan.slot_key() {
             self.slots.insert(key, id);
@@ -369,10 +369,10 @@ impl State {
                 self.slots.remove(&key);
             }
         }
-        if let Some(k) = &job.idempotency_key {
-            if self.idempotency.get(k) == Some(&id) {
-                self.idempotency.remove(k);
-            }
+        if let Some(k) = &job.idempotency_key
+            && self.idempotency.get(k) == Some(&id)
+        {
+            self.idempotency.remove(k);
         }
         self.delete_job_data(id)
     }

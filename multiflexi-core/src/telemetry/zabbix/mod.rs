@@ -316,7 +316,7 @@ struct Worker {
 impl Worker {
     fn failed(&mut self, n: u64, why: &dyn fmt::Display) {
         self.stats.add_failed(n);
-        if self.failing % 100 == 0 {
+        if self.failing.is_multiple_of(100) {
             tracing::warn!(
                 server = %self.config.address(),
                 "zabbix: {n} value(s) not delivered: {why} ({} failure(s) in a row)",

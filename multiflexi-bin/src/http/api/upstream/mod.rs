@@ -55,14 +55,14 @@ pub async fn dispatch(State(state): State<HttpState>, req: Request, next: Next) 
 }
 
 async fn handle(state: HttpState, m: Matched, mut parts: Parts, body: Body) -> ApiResult<Response> {
-    if let Some(suffix) = &m.suffix {
-        if !suffix.eq_ignore_ascii_case("json") {
-            return Err(ApiError::new(
-                StatusCode::NOT_ACCEPTABLE,
-                format!("the format {suffix:?} is not served here; ask for .json"),
-            )
-            .with_field("suffix"));
-        }
+    if let Some(suffix) = &m.suffix
+        && !suffix.eq_ignore_ascii_case("json")
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            format!("the format {suffix:?} is not served here; ask for .json"),
+        )
+        .with_field("suffix"));
     }
     let p = &mut parts;
     match m.route.op {

@@ -37,13 +37,13 @@ impl Paging {
                     None => (o.strip_prefix('+').unwrap_or(o).to_string(), false),
                 }
             });
-        if let Some((field, _)) = &order {
-            if field.is_empty() {
-                return Err(ApiError::bad_field(
-                    "order",
-                    "invalid order: give a field name, `-` first for descending (e.g. -id)",
-                ));
-            }
+        if let Some((field, _)) = &order
+            && field.is_empty()
+        {
+            return Err(ApiError::bad_field(
+                "order",
+                "invalid order: give a field name, `-` first for descending (e.g. -id)",
+            ));
         }
         Ok(Paging {
             limit,
@@ -58,19 +58,19 @@ impl Paging {
             .order
             .clone()
             .unwrap_or_else(|| ("id".to_string(), false));
-        if let Some(first) = items.first().and_then(Value::as_object) {
-            if !first.contains_key(&field) {
-                let mut allowed: Vec<&String> = first.keys().collect();
-                allowed.sort();
-                let allowed: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
-                return Err(ApiError::bad_field(
-                    "order",
-                    format!(
-                        "invalid order: these objects have no field {field:?}; allowed: {}",
-                        allowed.join(", ")
-                    ),
-                ));
-            }
+        if let Some(first) = items.first().and_then(Value::as_object)
+            && !first.contains_key(&field)
+        {
+            let mut allowed: Vec<&String> = first.keys().collect();
+            allowed.sort();
+            let allowed: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+            return Err(ApiError::bad_field(
+                "order",
+                format!(
+                    "invalid order: these objects have no field {field:?}; allowed: {}",
+                    allowed.join(", ")
+                ),
+            ));
         }
         items.sort_by(|a, b| {
             let o = compare(&a[&field], &b[&field]);
@@ -87,13 +87,13 @@ impl Paging {
 /// `limit` alone (single-object routes accept it, as the client may send it everywhere).
 pub fn take_limit(q: &mut QueryParams) -> ApiResult<Option<u64>> {
     let limit = q.take::<u64>("limit", "an integer from 1 to 500")?;
-    if let Some(l) = limit {
-        if !(1..=MAX_LIMIT).contains(&l) {
-            return Err(ApiError::bad_field(
-                "limit",
-                format!("invalid limit: {l} is not from 1 to {MAX_LIMIT}"),
-            ));
-        }
+    if let Some(l) = limit
+        && !(1..=MAX_LIMIT).contains(&l)
+    {
+        return Err(ApiError::bad_field(
+            "limit",
+            format!("invalid limit: {l} is not from 1 to {MAX_LIMIT}"),
+        ));
     }
     Ok(limit)
 }

@@ -198,13 +198,13 @@ pub async fn credential(state: &HttpState, parts: &mut Parts, m: &Matched) -> Ap
 pub async fn jobs(state: &HttpState, parts: &mut Parts) -> ApiResult<Response> {
     let c = caller(state, parts).await?;
     let paging = list_query(parts).await?;
-    if let Some((field, descending)) = &paging.order {
-        if field != "id" || !descending {
-            return Err(ApiError::bad_field(
-                "order",
-                "invalid order: jobs are listed newest first; allowed: -id",
-            ));
-        }
+    if let Some((field, descending)) = &paging.order
+        && (field != "id" || !descending)
+    {
+        return Err(ApiError::bad_field(
+            "order",
+            "invalid order: jobs are listed newest first; allowed: -id",
+        ));
     }
     let limit = paging.limit.unwrap_or(JOBS_DEFAULT_LIMIT);
     let window = paging.offset.saturating_add(limit);
