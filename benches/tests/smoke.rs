@@ -70,6 +70,7 @@ async fn loadbench_smoke_sqlite_file() {
             "cleanup_pickup_p99_ms",
             "cleanup_pickup_samples",
             "cleanup_s",
+            "enqueue_batch",
             "enqueue_jobs_per_s",
             "executor",
             "n",
