@@ -19,10 +19,6 @@ impl Executor for NoopExecutor {
         Capabilities::default()
     }
 
-    fn uses_work_dir(&self) -> bool {
-        false
-    }
-
     async fn launch(
         &self,
         _spec: &LaunchSpec,

@@ -134,6 +134,7 @@ mod native {
             Capability::ResourceUsage,
             Capability::Reap,
             Capability::HostPrograms,
+            Capability::WorkDir,
         ]);
         if cgroups.limits_pids() {
             want.insert(Capability::PidsLimit);

@@ -26,6 +26,12 @@
 //!   connection checkpoints the WAL beside it. A [`SqlStoreOptions::one_shot`] store (a CLI
 //!   command) starts neither thread and writes through its small pool instead.
 //!   Transient conflicts (deadlocks, serialization failures) are retried inside the store.
+//! - **Creating jobs**: one path for every caller — the scheduler's pass, the API and CLI, the
+//!   retries a completion makes, the load benchmark. [`JobQueue::create_many`](multiflexi_core::store::JobQueue::create_many)
+//!   executes core's `plan_creation` set-wise in one transaction: one lookup of idempotency
+//!   keys, one existence check of the templates, companies and apps, one lookup of taken slots,
+//!   then multi-row INSERTs of the job, schedule and audit rows — a fixed handful of statements
+//!   for 1 or 500 jobs (`queue/create.rs`).
 //! - **Fencing**: every write after a claim is `… WHERE id = ? AND lease_token = ? AND phase = ?`.
 //! - **Time**: an injected [`Clock`](multiflexi_core::Clock), else the database's clock
 //!   decides lease expiry (recovery compares with it as an offset, re-measured every minute).
@@ -40,6 +46,8 @@
 //!   server's `max_allowed_packet` ([`SqlStore::artifact_cap`]).
 //! - **Secrets**: see [`crypto`] for `MULTIFLEXI_MASTER_KEY` and the sealed format. A job whose
 //!   environment cannot be opened (another key) is listed with `unreadable` set and never run.
+//! - **Feature `bench`** (off by default): `SqlStore::clone_finished_job`, the load benchmark's
+//!   bulk history pre-fill, which bypasses the lifecycle and is compiled only for the benchmarks.
 //! - **Wake-ups**: [`JobQueue::work_signal`](multiflexi_core::store::JobQueue::work_signal) is fed
 //!   in-process on every create and re-queue, and on PostgreSQL also by `LISTEN`/`NOTIFY`, so a
 //!   dispatcher in another process wakes at once.
@@ -65,6 +73,7 @@ mod data;
 mod deadline;
 pub mod entity;
 mod error;
+#[cfg(feature = "bench")]
 mod history;
 pub mod migration;
 mod notify;

@@ -21,7 +21,7 @@ use super::job_writes::{JobWrite, JobWrites, JobWritten};
 use super::leases::StopReason;
 use super::spool::Spooled;
 use crate::Error;
-use crate::executor::{Executor, LaunchSpec};
+use crate::executor::{Capability, Executor, LaunchSpec};
 use crate::lifecycle::Outcome;
 use crate::model::Job;
 use crate::store::{Completion, Finish, Finished, LeaseRef, Release, ReleaseReason, Released};
@@ -396,7 +396,7 @@ fn create_work_dir(root: &Path, dir: &Path) -> std::io::Result<()> {
 
 /// The job's work directory, for an executor that uses one.
 fn prepare_work_dir(executor: &dyn Executor, root: &Path, dir: &Path) -> std::io::Result<()> {
-    if executor.uses_work_dir() {
+    if executor.capabilities().has(Capability::WorkDir) {
         create_work_dir(root, dir)
     } else {
         Ok(())

@@ -37,6 +37,11 @@ pub enum Capability {
     HostPrograms,
     /// Runs OCI images.
     Images,
+    /// Its jobs use the host directory `LaunchSpec::work_dir` (a process's working directory,
+    /// its result files). The dispatcher creates the directory before `launch` and removes it
+    /// after only for an executor with this capability; one that runs jobs elsewhere (a
+    /// container, a pod, a cloud) or runs no program leaves it out.
+    WorkDir,
 }
 
 /// The set of capabilities of an executor.

@@ -159,6 +159,7 @@ impl Executor for FakeExecutor {
             Capability::Timeout,
             Capability::Cancel,
             Capability::ResultFiles,
+            Capability::WorkDir,
         ])
     }
 

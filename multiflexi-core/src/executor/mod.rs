@@ -99,13 +99,6 @@ pub trait Executor: Send + Sync + Debug + 'static {
         cancel: CancellationToken,
     ) -> Result<ExitReport>;
 
-    /// Whether its jobs use `LaunchSpec::work_dir` (a process's working directory, result
-    /// files, a bind mount). The dispatcher creates the directory before `launch` and removes it
-    /// after only when this is true; an in-process executor that runs no program says false.
-    fn uses_work_dir(&self) -> bool {
-        true
-    }
-
     /// Everything of this kind that runs, or was left, for jobs: the engine removes those
     /// whose job is no longer leased under the same token (the job ended, or its lease was
     /// recovered), whichever executor started them. The default: nothing outlives `launch`.

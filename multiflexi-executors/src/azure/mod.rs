@@ -180,10 +180,6 @@ impl Executor for AzureExecutor {
         ])
     }
 
-    fn uses_work_dir(&self) -> bool {
-        false
-    }
-
     async fn launch(
         &self,
         spec: &LaunchSpec,

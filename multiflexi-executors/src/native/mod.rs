@@ -195,6 +195,7 @@ impl Executor for NativeExecutor {
             Capability::ResourceUsage,
             Capability::Reap,
             Capability::HostPrograms,
+            Capability::WorkDir,
         ]);
         if self.cgroups.limits_pids() {
             caps.insert(Capability::PidsLimit);

@@ -57,7 +57,6 @@ fn capabilities_are_exactly() {
             Capability::Images,
         ])
     );
-    assert!(!exec.uses_work_dir());
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! on while the job runs, and the per-job work directory.
 
 use super::{options, run_one_with, seed_templates};
-use crate::executor::{Capabilities, ExitReport, JobIo, LaunchSpec, RunHandle, Termination};
+use crate::executor::{
+    Capabilities, Capability, ExitReport, JobIo, LaunchSpec, RunHandle, Termination,
+};
 use crate::lifecycle::Outcome;
 use crate::model::{App, ExecutorKind};
 use crate::store::Store;
@@ -139,11 +141,11 @@ impl Executor for WorkDirProbe {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default()
-    }
-
-    fn uses_work_dir(&self) -> bool {
-        self.uses
+        if self.uses {
+            Capabilities::new([Capability::WorkDir])
+        } else {
+            Capabilities::default()
+        }
     }
 
     async fn launch(
@@ -194,7 +196,7 @@ pub async fn work_dir_only_for_executors_that_use_one(
         assert_eq!(
             *probe.existed.lock().unwrap(),
             vec![uses],
-            "uses_work_dir = {uses}"
+            "Capability::WorkDir = {uses}"
         );
         let dir = root.join(format!("job-{}-{}", job.id, job.lease_token));
         assert!(!dir.exists(), "{} was left behind", dir.display());
