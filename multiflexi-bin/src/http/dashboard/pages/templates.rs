@@ -175,6 +175,8 @@ pub(crate) async fn detail(
                 ", CPU time " @match t.cpu_seconds { Some(s) => { (s) " s" } None => { "unlimited" } }
             }
             dt { "Concurrency" } dd { (t.concurrency_policy) }
+            dt { "On success" } dd #on-success { (actions_text(&t.on_success)) }
+            dt { "On failure" } dd #on-failure { (actions_text(&t.on_failure)) }
         }
         h2 { "Next runs" }
         @if !t.active {
@@ -281,4 +283,19 @@ pub(crate) async fn set_active(
         .await
         .or_page(&session)?;
     Ok(see_other(&format!("/runtemplates/{}", id)))
+}
+
+/// A template's actions after completion in one line each (webhook secrets `***`); change them
+/// with `multiflexi-cli run-template:update --on-success/--on-failure` or the API.
+fn actions_text(list: &[multiflexi_core::model::Action]) -> Markup {
+    let view = crate::usecase::templates::actions_view(list);
+    html! {
+        @if list.is_empty() { "none" } @else {
+            ul.actions-list {
+                @for a in view.as_array().into_iter().flatten() {
+                    li { code { (a.to_string()) } }
+                }
+            }
+        }
+    }
 }
