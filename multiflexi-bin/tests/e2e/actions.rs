@@ -20,10 +20,13 @@ use std::sync::{Arc, Mutex};
 const EXECUTOR: &str = env!("CARGO_BIN_EXE_multiflexi-executor");
 const CLI: &str = env!("CARGO_BIN_EXE_multiflexi-cli");
 
-/// What the receiver got: (delivery id, signature header, body), in order.
+/// One delivery as received: (delivery id, signature header, body).
+type Delivery = (String, Option<String>, Vec<u8>);
+
+/// What the receiver got, in order.
 #[derive(Default)]
 struct Received {
-    requests: Mutex<Vec<(String, Option<String>, Vec<u8>)>>,
+    requests: Mutex<Vec<Delivery>>,
 }
 
 async fn hook(State(r): State<Arc<Received>>, headers: HeaderMap, body: Bytes) -> StatusCode {

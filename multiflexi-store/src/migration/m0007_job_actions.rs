@@ -24,7 +24,7 @@ impl MigrationTrait for Migration {
                     .alter_table(
                         Table::alter()
                             .table(a("runtemplate"))
-                            .add_column(&mut c.text_null(column))
+                            .add_column(c.text_null(column))
                             .to_owned(),
                     )
                     .await?;

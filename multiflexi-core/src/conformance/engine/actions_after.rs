@@ -17,11 +17,14 @@ use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// One POST as received: its headers and body.
+type Post = (Vec<(String, String)>, Vec<u8>);
+
 /// Records every POST; answers the queued status codes, then 200.
 #[derive(Debug, Default)]
 struct Receiver {
     answers: Mutex<Vec<u16>>,
-    got: Mutex<Vec<(Vec<(String, String)>, Vec<u8>)>>,
+    got: Mutex<Vec<Post>>,
 }
 
 #[async_trait]
