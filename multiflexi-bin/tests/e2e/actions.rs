@@ -281,3 +281,171 @@ async fn failure_actions_run_through_the_executor_daemon() {
     drop(executor);
     server.abort();
 }
+
+/// The receiver of [`executor_killed_during_actions`]: the first delivery never gets an answer
+/// (its executor is killed meanwhile); later ones get 200.
+#[derive(Default)]
+struct Hanging {
+    received: Received,
+    first: tokio::sync::Notify,
+}
+
+async fn hanging_hook(
+    State(r): State<Arc<Hanging>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    };
+    let n = {
+        let mut got = r.received.requests.lock().unwrap();
+        got.push((
+            h("x-multiflexi-delivery").unwrap_or_default(),
+            h("x-multiflexi-signature"),
+            body.to_vec(),
+        ));
+        got.len()
+    };
+    if n == 1 {
+        r.first.notify_one();
+        tokio::time::sleep(std::time::Duration::from_secs(300)).await;
+    }
+    StatusCode::OK
+}
+
+/// Chaos: executor A finishes a job, carries out its `launch` action and is killed with -9 in
+/// the middle of delivering its webhook; executor B takes the webhook over once A's lease ran
+/// out. Required: exactly one chained job; the webhook arrives again, every delivery with the
+/// same delivery id and a valid signature; both actions end `done`; the job's outcome stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executor_killed_during_actions() {
+    let hook = Arc::new(Hanging::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = Router::new()
+        .route("/hook", post(hanging_hook))
+        .with_state(hook.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = dir.join("chaos-actions.sqlite");
+    let key = MasterKey::generate();
+    let store = open_store(&db, key.clone()).await;
+    use multiflexi_core::store::Catalog;
+    let app = store
+        .put_app(&multiflexi_core::App::new("fail", "/bin/false"))
+        .await
+        .unwrap();
+    let child_app = store
+        .put_app(&multiflexi_core::App::new("true", "/bin/true"))
+        .await
+        .unwrap();
+    let company = store
+        .create_company(&multiflexi_core::Company::new("Chaos hooks"))
+        .await
+        .unwrap();
+    let child = store
+        .create_runtemplate(&multiflexi_core::RunTemplate::new(
+            child_app.id,
+            company.id,
+            "child",
+        ))
+        .await
+        .unwrap();
+    let mut parent = multiflexi_core::RunTemplate::new(app.id, company.id, "parent");
+    parent.on_failure = vec![
+        multiflexi_core::model::Action::Launch {
+            template_id: child.id,
+        },
+        serde_json::from_value(serde_json::json!({
+            "kind": "webhook",
+            "url": format!("http://127.0.0.1:{port}/hook"),
+            "secret": "k",
+            "timeout_s": 120
+        }))
+        .unwrap(),
+    ];
+    let parent = store.create_runtemplate(&parent).await.unwrap();
+    let job = multiflexi_core::engine::create_job(
+        &store,
+        &multiflexi_core::SystemClock,
+        &multiflexi_core::telemetry::NoopTelemetry,
+        multiflexi_core::engine::JobRequest::ad_hoc(parent.id, Trigger::Cli),
+    )
+    .await
+    .unwrap();
+
+    let executor = |id: &str| {
+        let mut cmd = command(EXECUTOR, dir);
+        cmd.env("DATABASE_URL", sqlite_url(&db))
+            .env("MULTIFLEXI_MASTER_KEY", key.to_env_value())
+            .env("MULTIFLEXI_EXECUTORS", "Native")
+            .env("MULTIFLEXI_CYCLE_PAUSE", "1")
+            .env("MULTIFLEXI_LEASE_TTL", "10")
+            .env(
+                "MULTIFLEXI_EXECUTOR_ID",
+                format!("{id}-{}", std::process::id()),
+            )
+            .env("MULTIFLEXI_WORK_DIR", dir.join(id))
+            .env("RUST_LOG", "info");
+        cmd
+    };
+    let a = Daemon::spawn("executor-a", executor("exec-a"), dir);
+    let waited =
+        tokio::time::timeout(std::time::Duration::from_secs(60), hook.first.notified()).await;
+    assert!(
+        waited.is_ok(),
+        "no webhook delivery from A\n{}",
+        a.context()
+    );
+    a.signal(nix::sys::signal::Signal::SIGKILL);
+    let mut a = a;
+    a.wait_exit().await;
+    let b = Daemon::spawn("executor-b", executor("exec-b"), dir);
+    let context = || format!("{}\n{}", a.context(), b.context());
+    let rows = wait_for("B to finish the actions", context, || async {
+        let rows = store.job_actions(job.id).await.unwrap();
+        rows.iter()
+            .all(|r| r.state == ActionState::Done)
+            .then_some(rows)
+    })
+    .await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[0].attempts, 1,
+        "the launch was done once, by A: {rows:?}"
+    );
+    assert!(
+        rows[1].attempts >= 2,
+        "the webhook was taken over: {rows:?}"
+    );
+
+    let mut filter = JobFilter::default();
+    filter.runtemplate_id = Some(child.id);
+    let chained = store.list_jobs(&filter).await.unwrap();
+    assert_eq!(chained.len(), 1, "exactly one chained job: {chained:?}");
+    assert_eq!(chained[0].trigger, Trigger::Chained);
+
+    let requests = hook.received.requests.lock().unwrap().clone();
+    assert!(requests.len() >= 2, "{requests:?}");
+    for (delivery, signature, body) in &requests {
+        assert_eq!(delivery, &format!("job-{}-action-1", job.id.0));
+        assert_eq!(
+            signature.as_deref(),
+            Some(format!("sha256={}", hmac_hex(b"k", body)).as_str())
+        );
+    }
+    let parent_job = store.get_job(job.id).await.unwrap();
+    assert_eq!(
+        parent_job.outcome,
+        Some(Outcome::Warning),
+        "untouched by its actions"
+    );
+    drop(b);
+    server.abort();
+}
