@@ -272,6 +272,12 @@ impl ActionRunner {
                 ActionResult::Done => pass.done += 1,
                 _ => pass.failed += 1,
             }
+            let outcome = match result.state() {
+                crate::model::ActionState::Done => "done",
+                crate::model::ActionState::Pending => "retry",
+                crate::model::ActionState::Failed => "failed",
+            };
+            self.telemetry.action_attempt(a.action.kind(), outcome);
             if let Err(e) = self.store.finish_action(a.lease(), &result).await {
                 // Lease lost (another runner took it over) or the store is gone: the row
                 // stays pending and is carried out again (at least once).

@@ -11,7 +11,6 @@ use crate::executor::{FakeExecutor, FakeRun};
 use crate::lifecycle::{Outcome, Trigger};
 use crate::model::{Action, ActionState, App, ExecutorKind};
 use crate::store::{JobFilter, Store};
-use crate::telemetry::NoopTelemetry;
 use crate::{ArtifactSink, Clock, ManualClock};
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
@@ -87,10 +86,11 @@ pub async fn failure_actions_take_effect_once(
     let receiver = Arc::new(Receiver::default());
     receiver.answers.lock().unwrap().push(500);
     let dyn_clock: Arc<dyn Clock> = clock.clone();
+    let metrics = crate::telemetry::JobMetrics::new();
     let runner = ActionRunner::new(
         store.clone(),
         dyn_clock,
-        Arc::new(NoopTelemetry),
+        metrics.clone(),
         Some(receiver.clone()),
         ActionRunnerOptions::new("runner-1"),
     );
@@ -172,6 +172,14 @@ pub async fn failure_actions_take_effect_once(
         assert_eq!(v["outcome"], "failed");
         assert_eq!(v["exitcode"], 3);
         assert_eq!(v["stdout"], "bad\n");
+    }
+    let text = metrics.render_prometheus();
+    for line in [
+        "multiflexi_job_actions_total{kind=\"webhook\",result=\"retry\"} 1",
+        "multiflexi_job_actions_total{kind=\"webhook\",result=\"done\"} 1",
+        "multiflexi_job_actions_total{kind=\"launch\",result=\"done\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
     }
     let job_after = store.get_job(job.id).await.unwrap();
     assert_eq!(
