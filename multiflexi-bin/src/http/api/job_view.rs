@@ -30,7 +30,7 @@ pub struct JobSummaryView {
     pub outcome: Option<String>,
     /// Exit code (128+N for signal N; -1 for lost / platform_error).
     pub exitcode: Option<i32>,
-    /// What created it: `schedule`, `manual`, `api`, `cli`, `retry`.
+    /// What created it: `schedule`, `manual`, `api`, `cli`, `retry`, `chained` (a `launch` action).
     pub trigger: String,
     /// 0 for the first attempt.
     pub attempt: u32,
