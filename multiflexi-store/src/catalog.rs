@@ -235,7 +235,10 @@ impl SqlStore {
             .into_iter()
             .map(|r| CredentialId(r.credential_id))
             .collect();
-        template_from_model(row, config, creds)
+        let mut t = template_from_model(row, config, creds)?;
+        t.on_success = self.open_actions(std::mem::take(&mut t.on_success))?;
+        t.on_failure = self.open_actions(std::mem::take(&mut t.on_failure))?;
+        Ok(t)
     }
 
     async fn check_template<C: ConnectionTrait>(&self, c: &C, t: &RunTemplate) -> Result<()> {
@@ -297,6 +300,9 @@ impl SqlStore {
             catchup: Set(t.catchup.as_str().to_string()),
             created: Set(ts_opt(t.created)),
             updated: Set(ts_opt(t.updated)),
+            // sealed by the caller (SqlStore::seal_actions can fail)
+            on_success: NotSet,
+            on_failure: NotSet,
         }
     }
 
@@ -751,7 +757,10 @@ impl Catalog for SqlStore {
             t.id = RunTemplateId(0);
             t.created = Some(now);
             t.updated = Some(now);
-            let id = runtemplate::Entity::insert(self.template_active_model(&t))
+            let mut am = self.template_active_model(&t);
+            am.on_success = Set(self.seal_actions(&t.on_success)?);
+            am.on_failure = Set(self.seal_actions(&t.on_failure)?);
+            let id = runtemplate::Entity::insert(am)
                 .exec(&txn)
                 .await
                 .map_err(|e| self.err(RunTemplateId::ENTITY, &t.name, e))?
@@ -787,6 +796,8 @@ impl Catalog for SqlStore {
             // counters are changed only by completions (atomically), never overwritten here
             am.successfull_jobs_count = NotSet;
             am.failed_jobs_count = NotSet;
+            am.on_success = Set(self.seal_actions(&t.on_success)?);
+            am.on_failure = Set(self.seal_actions(&t.on_failure)?);
             am.update(&txn)
                 .await
                 .map_err(|e| self.err(RunTemplateId::ENTITY, &t.name, e))?;

@@ -149,6 +149,15 @@ pub(crate) fn template_from_model(
     t.catchup = parse::<CatchupPolicy>("catchup", &m.catchup)?;
     t.created = utc_opt(m.created);
     t.updated = utc_opt(m.updated);
+    // Webhook secrets stay sealed here; the catalog opens them (SqlStore::open_actions).
+    t.on_success = match &m.on_success {
+        Some(j) => from_json("on_success", j)?,
+        None => Vec::new(),
+    };
+    t.on_failure = match &m.on_failure {
+        Some(j) => from_json("on_failure", j)?,
+        None => Vec::new(),
+    };
     Ok(t)
 }
 

@@ -179,6 +179,36 @@ pub mod runtemplate {
         /// Migration 5.
         pub pids_max: Option<i64>,
         pub cpu_seconds: Option<i64>,
+        /// Migration 7: JSON arrays of actions (webhook secrets sealed); NULL when empty.
+        pub on_success: Option<String>,
+        pub on_failure: Option<String>,
+    }
+    no_relations!();
+}
+
+/// Migration 7: one action after completion of one job.
+pub mod job_action {
+    use super::Ts;
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "job_action")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub job_id: i64,
+        pub idx: i32,
+        pub kind: String,
+        /// The action as JSON (a webhook secret sealed).
+        pub settings: String,
+        pub state: String,
+        pub attempts: i32,
+        pub last_error: Option<String>,
+        pub next_attempt_at: Ts,
+        pub lease_owner: Option<String>,
+        pub lease_token: i64,
+        pub lease_expires: Option<Ts>,
+        pub created: Ts,
+        pub finished: Option<Ts>,
     }
     no_relations!();
 }

@@ -66,6 +66,7 @@
 //! database (`mf_test_<pid>_…`) that is dropped when it ends. Without the URLs the server tests
 //! are skipped with a message, or fail under `MULTIFLEXI_REQUIRE_INTEGRATION=1`.
 
+mod actions;
 mod catalog;
 mod convert;
 pub mod crypto;

@@ -22,6 +22,7 @@ use sea_orm_migration::prelude::*;
 mod m0004_launch_failures;
 mod m0005_limits;
 mod m0006_retention;
+mod m0007_job_actions;
 
 /// The schema version this code writes and understands.
 pub const SCHEMA_VERSION: i32 = 6;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_launch_failures::Migration),
             Box::new(m0005_limits::Migration),
             Box::new(m0006_retention::Migration),
+            Box::new(m0007_job_actions::Migration),
         ]
     }
 }

@@ -9,7 +9,8 @@ use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use multiflexi_core::artifact::ArtifactSink;
-use multiflexi_core::lifecycle::{CompletionPlan, plan_completion};
+use multiflexi_core::lifecycle::{CompletionPlan, plan_completion, planned_actions};
+use multiflexi_core::model::JobAction;
 use multiflexi_core::model::{Environment, ExitCodeInfo, Job, NewJob};
 use multiflexi_core::store::{
     Begin, BegunAndFinished, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed,
@@ -199,6 +200,7 @@ impl SqlStore {
                 );
             }
             u.exec(c).await.map_err(|e| self.dberr(e))?;
+            self.insert_actions_in(c, &plan.actions).await?;
             if let Some(new) = plan.retry {
                 // A retry whose (slot, attempt) is somehow taken already is not created twice.
                 retry = self.create_retry_in(c, new, now).await?;
@@ -633,6 +635,33 @@ impl SqlStore {
                 trows.insert(r.id, r);
             }
         }
+        // The other jobs' templates only when they have actions (no lock: only their lists are
+        // read, and a list changed concurrently is as good as one changed just before).
+        let mut other_tids: Vec<i64> = done
+            .iter()
+            .filter(|d| !needs_plan(d))
+            .map(|d| d.job.runtemplate_id.0)
+            .filter(|t| !trows.contains_key(t))
+            .collect();
+        other_tids.sort_unstable();
+        other_tids.dedup();
+        let mut action_trows: HashMap<i64, runtemplate::Model> = HashMap::new();
+        for chunk in other_tids.chunks(CHUNK) {
+            for r in runtemplate::Entity::find()
+                .filter(runtemplate::Column::Id.is_in(chunk.to_vec()))
+                .filter(
+                    Condition::any()
+                        .add(runtemplate::Column::OnSuccess.is_not_null())
+                        .add(runtemplate::Column::OnFailure.is_not_null()),
+                )
+                .all(c)
+                .await
+                .map_err(|e| self.dberr(e))?
+            {
+                action_trows.insert(r.id, r);
+            }
+        }
+        let mut actions: Vec<JobAction> = Vec::new();
         let mut app_ids: Vec<i64> = done
             .iter()
             .filter(|d| needs_plan(d))
@@ -675,12 +704,22 @@ impl SqlStore {
                 }
                 plan
             } else {
+                let planned = match trows.get(&tid).or_else(|| action_trows.get(&tid)) {
+                    Some(trow) => {
+                        let template =
+                            template_from_model(trow.clone(), Environment::new(), Vec::new())?;
+                        planned_actions(&d.job, &template, d.outcome, now)
+                    }
+                    None => Vec::new(),
+                };
                 CompletionPlan {
                     success: d.outcome.counts_as_success(),
                     retry: None,
                     next_schedule: None,
+                    actions: planned,
                 }
             };
+            actions.extend(plan.actions.iter().cloned());
             let delta = match deltas.iter_mut().find(|(t, _)| *t == tid) {
                 Some((_, delta)) => delta,
                 None => {
@@ -702,6 +741,7 @@ impl SqlStore {
                 woke |= d.retry.is_some();
             }
         }
+        self.insert_actions_in(c, &actions).await?;
         let mut tgroups: Groups<TemplateDelta> = Vec::new();
         for (tid, delta) in deltas {
             group(&mut tgroups, delta, tid);
@@ -1626,6 +1666,11 @@ impl JobQueue for SqlStore {
                     if options.artifacts_only {
                         continue;
                     }
+                    crate::entity::job_action::Entity::delete_many()
+                        .filter(crate::entity::job_action::Column::JobId.is_in(chunk.clone()))
+                        .exec(&txn)
+                        .await
+                        .map_err(|e| self.dberr(e))?;
                     schedule::Entity::delete_many()
                         .filter(schedule::Column::JobId.is_in(chunk.clone()))
                         .exec(&txn)

@@ -4,14 +4,15 @@ use super::Ctx;
 use super::args::{self, IdArg};
 use super::company::{env_json, env_text};
 use super::output::{Report, fields, human_duration, opt_ts, or_dash, table, ts};
+use crate::http::api::job_view::JobActionView;
 use crate::usecase::cleanup::JobCleanup;
 use crate::usecase::jobs::JobOrder;
 use crate::usecase::variables::Variable;
 use clap::Args;
 use multiflexi_core::exit_code;
 use multiflexi_core::model::{App, ArtifactMeta, Job};
+use multiflexi_core::store::{ActionQueue as _, AuditLog as _, Catalog as _, JobQueue as _};
 use multiflexi_core::store::{AuditEntry, AuditFilter, CancelResult, JobFilter};
-use multiflexi_core::store::{AuditLog as _, Catalog as _, JobQueue as _};
 use multiflexi_core::{ArtifactSink, CompanyId, JobId, RunTemplateId, Trigger};
 use serde_json::{Value, json};
 
@@ -450,10 +451,30 @@ pub async fn get(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
     let app = store.get_app(job.app_id).await.ok();
     let artifacts = ArtifactSink::list(&*store, id).await?;
     let history = store.list_audit(&AuditFilter::job(id)).await?;
-    Ok(Report::new(
-        job_text(&job, app.as_ref(), &artifacts, &history),
-        job_json(&job, app.as_ref(), &artifacts, &history),
-    ))
+    let actions = store.job_actions(id).await?;
+    let mut text = job_text(&job, app.as_ref(), &artifacts, &history);
+    let mut json = job_json(&job, app.as_ref(), &artifacts, &history);
+    let views: Vec<JobActionView> = actions.iter().map(JobActionView::of).collect();
+    if !views.is_empty() {
+        text.push_str("actions after completion:\n");
+        for a in &views {
+            text.push_str(&format!(
+                "  #{} {} {} (attempts {}){}\n",
+                a.index,
+                a.kind,
+                a.state,
+                a.attempts,
+                a.last_error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    if let Value::Object(m) = &mut json {
+        m.insert("actions".into(), json!(views));
+    }
+    Ok(Report::new(text, json))
 }
 
 /// `job:retry`: a manual copy of a finished job (same frozen command and environment, trigger

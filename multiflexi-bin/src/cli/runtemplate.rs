@@ -8,7 +8,9 @@ use super::Ctx;
 use super::args::{self, IdArg};
 use super::company::{env_json, env_text};
 use super::output::{Report, fields, opt_ts, or_dash, print_warning, table};
-use crate::usecase::templates::{ConfigChange, NewTemplate, TemplateChange, TemplateSettings};
+use crate::usecase::templates::{
+    ConfigChange, NewTemplate, TemplateChange, TemplateSettings, actions_view,
+};
 use clap::Args;
 use multiflexi_core::model::RunTemplate;
 use multiflexi_core::schedule::IntervalCode;
@@ -76,6 +78,39 @@ pub struct Settings {
     /// Whether the scheduler considers it (true/false; default true).
     #[arg(long, value_name = "BOOL")]
     pub active: Option<String>,
+    /// Actions after a successful job: a JSON array, or one JSON action per flag (repeat);
+    /// replaces the list, `[]` clears it. Kinds: webhook, launch, retry_later, deactivate,
+    /// zabbix, e.g. '{"kind":"launch","template_id":7}'.
+    #[arg(long = "on-success", value_name = "JSON")]
+    pub on_success: Vec<String>,
+    /// Actions after any other outcome (failed, warning, timeout, lost…); as --on-success.
+    #[arg(long = "on-failure", value_name = "JSON")]
+    pub on_failure: Vec<String>,
+}
+
+/// The values of a repeated `--on-success` / `--on-failure` as one JSON array (None when the
+/// flag was not given): each value is an array (its items are taken) or one action object.
+fn actions_arg(field: &str, values: &[String]) -> anyhow::Result<Option<Value>> {
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let mut all = Vec::new();
+    for v in values {
+        let parsed: Value = serde_json::from_str(v).map_err(|e| {
+            multiflexi_core::Error::invalid(
+                field,
+                format!(
+                    "{v:?} is not JSON ({e}); give an array like '[{{\"kind\":\"deactivate\"}}]' \
+                     or one action object"
+                ),
+            )
+        })?;
+        match parsed {
+            Value::Array(items) => all.extend(items),
+            other => all.push(other),
+        }
+    }
+    Ok(Some(Value::Array(all)))
 }
 
 /// `run-template:create`.
@@ -192,6 +227,8 @@ fn settings(s: &Settings, unset_config: &[String]) -> anyhow::Result<TemplateSet
         cpu_seconds: s.cpu_seconds,
         concurrency_policy: s.concurrency_policy.clone(),
         catchup: s.catchup.clone(),
+        on_success: actions_arg("on_success", &s.on_success)?,
+        on_failure: actions_arg("on_failure", &s.on_failure)?,
     })
 }
 
@@ -231,6 +268,8 @@ pub fn template_json(t: &RunTemplate) -> Value {
         "cpu_seconds": t.cpu_seconds,
         "concurrency_policy": t.concurrency_policy.as_str(),
         "catchup": t.catchup.as_str(),
+        "on_success": actions_view(&t.on_success),
+        "on_failure": actions_view(&t.on_failure),
         "created": t.created,
         "updated": t.updated,
     })
@@ -297,6 +336,16 @@ fn template_text(t: &RunTemplate) -> String {
         ("created", opt_ts(t.created)),
         ("updated", opt_ts(t.updated)),
     ]);
+    for (name, list) in [("on success", &t.on_success), ("on failure", &t.on_failure)] {
+        if list.is_empty() {
+            text.push_str(&format!("{name}: (none)\n"));
+        } else {
+            text.push_str(&format!("{name}:\n"));
+            for a in actions_view(list).as_array().into_iter().flatten() {
+                text.push_str(&format!("  {a}\n"));
+            }
+        }
+    }
     if t.config.is_empty() {
         text.push_str("config: (none)\n");
     } else {

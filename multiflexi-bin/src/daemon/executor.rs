@@ -60,8 +60,23 @@ pub async fn run(args: ExecutorArgs) -> anyhow::Result<()> {
         printer.clone() as Arc<dyn Telemetry>,
         stack.telemetry(),
     ]));
-    let dispatcher = Dispatcher::new(store, artifacts, set.executors, telemetry, clock, options);
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        artifacts,
+        set.executors,
+        telemetry.clone(),
+        clock.clone(),
+        options,
+    );
     let shutdown = Shutdown::new();
+    let actions = super::actions::spawn(
+        store,
+        clock,
+        telemetry,
+        &args.engine,
+        stack.config().zabbix.clone(),
+        shutdown.clone(),
+    );
     let signals = {
         let d = dispatcher.clone();
         signals::spawn(
@@ -71,7 +86,9 @@ pub async fn run(args: ExecutorArgs) -> anyhow::Result<()> {
             LogNotice,
         )?
     };
-    let result = dispatcher.run(shutdown).await;
+    let result = dispatcher.run(shutdown.clone()).await;
+    shutdown.drain();
+    let _ = actions.await;
     signals.abort();
     printer.flush().await;
     stack.shutdown(Duration::from_secs(5)).await;

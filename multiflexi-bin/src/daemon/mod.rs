@@ -18,6 +18,7 @@ macro_rules! say {
     };
 }
 
+pub mod actions;
 pub mod api;
 pub mod args;
 pub mod db_wait;

@@ -210,6 +210,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let retention_task = args
         .retention
         .spawn(store.clone(), clock.clone(), shutdown.clone());
+    let actions_task = super::actions::spawn(
+        store.clone(),
+        clock.clone(),
+        telemetry.clone(),
+        &args.engine,
+        stack.config().zabbix.clone(),
+        shutdown.clone(),
+    );
     let result = dispatcher.run(shutdown.clone()).await;
     // The dispatcher only returns on a stop request, or on an error: stop the scheduler too.
     shutdown.drain();
@@ -217,6 +225,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(task) = retention_task {
         let _ = task.await;
     }
+    let _ = actions_task.await;
     if let Some(task) = http_task {
         // Open requests (a live output tail) get a moment to finish, then the server stops.
         if let Ok(Ok(Err(e))) = tokio::time::timeout(std::time::Duration::from_secs(5), task).await

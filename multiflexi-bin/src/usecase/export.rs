@@ -48,6 +48,9 @@ impl UseCases {
             .into_iter()
             .map(|mut t| {
                 t.config = t.config.redacted();
+                let mask = super::variables::REDACTED;
+                t.on_success = t.on_success.iter().map(|a| a.redacted(mask)).collect();
+                t.on_failure = t.on_failure.iter().map(|a| a.redacted(mask)).collect();
                 t
             })
             .collect();

@@ -7,14 +7,19 @@
 //! there can be removed; credentials must exist, be visible to the caller and belong to the
 //! template's company; the schedule and executor must suit the app (the rules beside
 //! [`RunTemplate`] in the core); who may choose the executor or set which configuration name is
-//! [`check_template_write`].
+//! [`check_template_write`]. Actions after completion (`on_success`, `on_failure`) are JSON
+//! arrays checked by the core model; `***` as a webhook secret keeps the stored one; a `launch`
+//! names a template the caller can see.
 
 use super::audit::Action;
 use super::variables::{REDACTED, check_variable};
 use super::{Caller, UseCases};
 use chrono::{DateTime, Utc};
 use multiflexi_core::lifecycle::RetryBackoff;
-use multiflexi_core::model::{App, CatchupPolicy, ConcurrencyPolicy, ExecutorKind, RunTemplate};
+use multiflexi_core::model::{
+    Action as AfterAction, App, CatchupPolicy, ConcurrencyPolicy, ExecutorKind, RunTemplate,
+    actions_from_value,
+};
 use multiflexi_core::schedule::{IntervalCode, parse_timezone};
 use multiflexi_core::tenancy::check_template_write;
 use multiflexi_core::{AppId, CompanyId, CredentialId, Error, Result, RunTemplateId};
@@ -75,6 +80,10 @@ pub struct TemplateSettings {
     pub concurrency_policy: Option<String>,
     /// `skip` or `once`.
     pub catchup: Option<String>,
+    /// Actions after a successful job: a JSON array (replaces the list; `[]` clears it).
+    pub on_success: Option<serde_json::Value>,
+    /// Actions after any other outcome: a JSON array (replaces the list; `[]` clears it).
+    pub on_failure: Option<serde_json::Value>,
 }
 
 /// A new run template.
@@ -291,7 +300,41 @@ fn apply(
     if let Some(p) = &s.catchup {
         t.catchup = parse_as::<CatchupPolicy>("catchup", p)?;
     }
+    if let Some(v) = &s.on_success {
+        t.on_success = keep_secrets(actions_from_value("on_success", v.clone())?, &t.on_success);
+    }
+    if let Some(v) = &s.on_failure {
+        t.on_failure = keep_secrets(actions_from_value("on_failure", v.clone())?, &t.on_failure);
+    }
     Ok(())
+}
+
+/// `***` (what views show) as the secret of webhook `i` keeps the stored secret of webhook `i`.
+fn keep_secrets(mut new: Vec<AfterAction>, old: &[AfterAction]) -> Vec<AfterAction> {
+    for (i, a) in new.iter_mut().enumerate() {
+        if let AfterAction::Webhook {
+            secret: secret @ Some(_),
+            ..
+        } = a
+            && secret.as_deref() == Some(REDACTED)
+        {
+            *secret = match old.get(i) {
+                Some(AfterAction::Webhook { secret: kept, .. }) => kept.clone(),
+                _ => None,
+            };
+        }
+    }
+    new
+}
+
+/// A template's actions as views show them (webhook secrets as `***`).
+pub fn actions_view(list: &[AfterAction]) -> serde_json::Value {
+    serde_json::to_value(
+        list.iter()
+            .map(|a| a.redacted(REDACTED))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap_or_default()
 }
 
 /// Whether an update touches what [`UseCases::check_template`] checks (the app, the company,
@@ -372,6 +415,12 @@ fn changes(before: &RunTemplate, after: &RunTemplate) -> Vec<String> {
     if (before.concurrency_policy, before.catchup) != (after.concurrency_policy, after.catchup) {
         out.push("policies".to_string());
     }
+    if before.on_success != after.on_success {
+        out.push("on_success".to_string());
+    }
+    if before.on_failure != after.on_failure {
+        out.push("on_failure".to_string());
+    }
     out
 }
 
@@ -408,6 +457,28 @@ impl UseCases {
         })
     }
 
+    /// Every `launch` action names a template the caller can see.
+    async fn check_launch_targets(&self, caller: &Caller, t: &RunTemplate) -> Result<()> {
+        for (field, list) in [("on_success", &t.on_success), ("on_failure", &t.on_failure)] {
+            for (i, a) in list.iter().enumerate() {
+                if let AfterAction::Launch { template_id } = a {
+                    let found = match self.store.get_runtemplate(*template_id).await {
+                        Ok(target) => caller.sees(target.company_id),
+                        Err(Error::NotFound { .. }) => false,
+                        Err(e) => return Err(e),
+                    };
+                    if !found {
+                        return Err(Error::invalid(
+                            format!("{field}[{i}].template_id"),
+                            format!("run template {template_id} not found"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A run template the caller may see (another company's is NotFound).
     async fn visible_template(&self, caller: &Caller, id: RunTemplateId) -> Result<RunTemplate> {
         let t = self.store.get_runtemplate(id).await?;
@@ -433,6 +504,7 @@ impl UseCases {
         apply(&mut t, &new.settings, &app, &mut warnings)?;
         check_template_write(caller.scope, None, &t, &app)?;
         self.check_template(caller, &t, &app).await?;
+        self.check_launch_targets(caller, &t).await?;
         let t = self.store.create_runtemplate(&t).await?;
         self.audit(
             caller,
@@ -477,6 +549,9 @@ impl UseCases {
         check_template_write(caller.scope, Some(&before), &t, &app)?;
         if what_it_runs_changed(&before, &t) {
             self.check_template(caller, &t, &app).await?;
+        }
+        if (&before.on_success, &before.on_failure) != (&t.on_success, &t.on_failure) {
+            self.check_launch_targets(caller, &t).await?;
         }
         let changed = changes(&before, &t);
         if changed.is_empty() {

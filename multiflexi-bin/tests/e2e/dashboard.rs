@@ -385,8 +385,12 @@ async fn every_post_form_needs_the_csrf_token_and_the_same_origin() {
     assert!(job_page.contains("data-cancel="), "{job_page}");
     assert!(!job_page.contains("data-retry="), "{job_page}");
 
-    let posts: [(String, Vec<(&str, &str)>); 7] = [
+    let posts: [(String, Vec<(&str, &str)>); 8] = [
         (format!("/runtemplates/{}/execute", t.id), vec![]),
+        (
+            format!("/runtemplates/{}/actions", t.id),
+            vec![("on_failure", r#"[{"kind":"deactivate"}]"#)],
+        ),
         (format!("/jobs/{}/cancel", existing.id), vec![]),
         (format!("/jobs/{}/retry", existing.id), vec![]),
         (
@@ -442,6 +446,15 @@ async fn every_post_form_needs_the_csrf_token_and_the_same_origin() {
     assert_eq!(still.phase, Phase::Scheduled, "nothing was cancelled");
     assert!(!still.cancel_requested);
     assert!(srv.store.get_runtemplate(t.id).await.unwrap().active);
+    assert!(
+        srv.store
+            .get_runtemplate(t.id)
+            .await
+            .unwrap()
+            .on_failure
+            .is_empty(),
+        "no actions were set"
+    );
     assert_eq!(srv.store.list_companies().await.unwrap().len(), 1);
     assert_eq!(srv.store.list_apps().await.unwrap().len(), 1);
 
@@ -1566,4 +1579,61 @@ async fn retention_page_shows_the_policies_to_admins_only() {
         !overview.contains(r#"href="/retention""#),
         "no entry for a company token"
     );
+}
+
+/// The template page's actions form: sets both lists (the webhook secret shown as `***` after,
+/// and `***` sent back keeps it); bad JSON and a bad action are refused with the field named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_page_sets_actions_after_completion() {
+    let srv = server::start().await;
+    let acme = company(&srv.store, "Acme").await;
+    let t = template(&srv.store, &acme, App::new("echo", "/bin/echo"), "echo").await;
+    let session = session_cookie(&srv.admin_token);
+    let page = get_ok(&srv, &format!("/runtemplates/{}", t.id), &srv.admin_token).await;
+    assert!(page.contains("id=\"actions-form\""), "{page}");
+    let csrf = csrf_of(&page);
+    let path = format!("/runtemplates/{}/actions", t.id);
+    let hook = r#"[{"kind":"webhook","url":"https://hooks.example/h","secret":"dash-SECRET"}]"#;
+    let r = post(
+        &srv,
+        &path,
+        Some(&session),
+        None,
+        &[("csrf", &csrf), ("on_success", ""), ("on_failure", hook)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let stored = srv.store.get_runtemplate(t.id).await.unwrap();
+    assert_eq!(stored.on_failure.len(), 1);
+    let page = get_ok(&srv, &format!("/runtemplates/{}", t.id), &srv.admin_token).await;
+    assert!(!page.contains("dash-SECRET"), "the secret is not shown");
+    assert!(page.contains("hooks.example"), "{page}");
+    // Saving the form as shown keeps the secret.
+    let shown = r#"[{"kind":"webhook","url":"https://hooks.example/h","secret":"***"}]"#;
+    let r = post(
+        &srv,
+        &path,
+        Some(&session),
+        None,
+        &[("csrf", &csrf), ("on_success", "[]"), ("on_failure", shown)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(srv.store.get_runtemplate(t.id).await.unwrap(), stored);
+    for (bad, says) in [
+        ("{nope", "on_failure"),
+        (r#"[{"kind":"webhook","url":"x"}]"#, "on_failure[0].url"),
+    ] {
+        let r = post(
+            &srv,
+            &path,
+            Some(&session),
+            None,
+            &[("csrf", &csrf), ("on_success", "[]"), ("on_failure", bad)],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains(says), "{bad}: {body}");
+    }
 }

@@ -1,5 +1,7 @@
 //! The binaries end to end, in one test binary (linked once), a module each:
 //!
+//! - `actions`: actions after completion (webhooks to a real receiver, chained jobs) through
+//!   the executor daemon;
 //! - `cli`: `multiflexi-cli` commands on temporary SQLite databases;
 //! - `daemons`: `multiflexi serve`, the scheduler and executor daemons, driven by the CLI;
 //! - `telemetry`: OTLP, Prometheus and Zabbix export;
@@ -7,6 +9,7 @@
 //! - `dashboard`: the dashboard over HTTP and in headless Chromium;
 //! - `server`: the in-process HTTP server the last two use.
 
+mod actions;
 mod api;
 mod cli;
 mod daemons;

@@ -17,7 +17,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod actions_after;
 mod dispatch_steps;
+pub use actions_after::failure_actions_take_effect_once;
 pub use dispatch_steps::{
     failed_running_write_stops_the_job, second_started_report_is_ignored,
     work_dir_only_for_executors_that_use_one,
@@ -791,6 +793,7 @@ macro_rules! engine_conformance_tests {
             failed_running_write_stops_the_job,
             work_dir_only_for_executors_that_use_one,
             second_started_report_is_ignored,
+            failure_actions_take_effect_once,
         );
     };
     (@cases ($make:expr) $($case:ident),+ $(,)?) => {

@@ -49,6 +49,7 @@
 //!
 //! [`InMemoryStore`]: crate::InMemoryStore
 
+mod actions;
 mod catalog;
 mod claims;
 mod creation;
@@ -62,6 +63,7 @@ mod scheduling;
 mod tokens;
 mod writes;
 
+pub use actions::*;
 pub use catalog::*;
 pub use claims::*;
 pub use creation::*;
@@ -198,6 +200,9 @@ macro_rules! __store_conformance_case_list {
             tokens_issue_authenticate_revoke,
             cleanup_by_scope_exceptions_artifacts_only_and_batches,
             retention_policies_one_per_scope_and_audit_pruning,
+            completion_writes_actions_for_its_outcome,
+            actions_are_claimed_once_and_fenced,
+            failed_actions_back_off_then_fail,
         }
     };
 }
@@ -244,6 +249,7 @@ mod tests {
     #[test]
     fn every_case_is_listed() {
         let sources = [
+            include_str!("store/actions.rs"),
             include_str!("store/catalog.rs"),
             include_str!("store/claims.rs"),
             include_str!("store/creation.rs"),

@@ -5,6 +5,7 @@
 //! Both are generic over the traits (`Arc<dyn Store>`, `Arc<dyn Executor>`, …) and usable from
 //! any Rust program; the `multiflexi` binaries are thin wrappers around them.
 
+mod actions;
 mod backoff;
 mod batcher;
 mod breaker;
@@ -21,6 +22,10 @@ mod shutdown;
 mod spool;
 mod throttle;
 
+pub use actions::{
+    ActionPass, ActionRunner, ActionRunnerOptions, DELIVERY_HEADER, SIGNATURE_HEADER,
+    WebhookPoster, hmac_sha256, webhook_signature,
+};
 pub use breaker::{BreakerState, OPEN_AFTER};
 pub use dispatcher::{
     DEFAULT_MAX_LAUNCH_FAILURES, Dispatcher, DispatcherOptions, DispatcherStats, SHORT_JOB,

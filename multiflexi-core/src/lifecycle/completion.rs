@@ -1,5 +1,5 @@
 use super::{Outcome, Trigger, retry_at};
-use crate::model::{ExitCodeInfo, Job, NewJob, RunTemplate};
+use crate::model::{Action, ExitCodeInfo, Job, JobAction, NewJob, RunTemplate};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -13,6 +13,29 @@ pub struct CompletionPlan {
     pub retry: Option<NewJob>,
     /// The template's new `next_schedule`, when it changes.
     pub next_schedule: Option<DateTime<Utc>>,
+    /// The `job_action` rows to write in the same transaction (see [`planned_actions`]).
+    pub actions: Vec<JobAction>,
+}
+
+/// The actions a job's completion with `outcome` asks for: the template's `on_success` when the
+/// outcome is `success`, else its `on_failure` — each a pending `job_action` row due at `end`.
+pub fn planned_actions(
+    job: &Job,
+    template: &RunTemplate,
+    outcome: Outcome,
+    end: DateTime<Utc>,
+) -> Vec<JobAction> {
+    let list: &[Action] = if outcome.counts_as_success() {
+        &template.on_success
+    } else {
+        &template.on_failure
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            JobAction::planned(job.id, u32::try_from(i).unwrap_or(u32::MAX), a.clone(), end)
+        })
+        .collect()
 }
 
 /// Plans the side effects of `job` completing with `outcome` / `exitcode` at `end`.
@@ -21,6 +44,7 @@ pub struct CompletionPlan {
 /// - retry per [`retry_at`], keeping the slot, `attempt + 1`, `retry_of = job` — never for a
 ///   job whose stored spec could not be read ([`Job::unreadable`]): its copy would run without
 ///   its environment;
+/// - the template's actions for this outcome ([`planned_actions`]);
 /// - for a job with a slot whose chain ends here (no retry) and whose template has no
 ///   `next_schedule` yet: the next slot after this job's slot.
 pub fn plan_completion(
@@ -66,5 +90,6 @@ pub fn plan_completion(
         success: outcome.counts_as_success(),
         retry,
         next_schedule,
+        actions: planned_actions(job, template, outcome, end),
     }
 }

@@ -32,7 +32,7 @@ mod retry;
 mod trigger;
 
 pub use audit::{PhaseAudit, phase_action};
-pub use completion::{CompletionPlan, plan_completion};
+pub use completion::{CompletionPlan, plan_completion, planned_actions};
 pub use creation::{CreationPlan, Reference, SlotKey, TemplateMarks, plan_creation};
 pub use outcome::Outcome;
 pub use phase::{Event, Phase, Transition};

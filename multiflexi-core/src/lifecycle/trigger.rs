@@ -14,18 +14,21 @@ pub enum Trigger {
     Api,
     /// `multiflexi-cli job:create`.
     Cli,
-    /// The retry rule after a failed attempt.
+    /// The retry rule after a failed attempt (or a `retry_later` action).
     Retry,
+    /// A `launch` action of another job's template.
+    Chained,
 }
 
 impl Trigger {
     /// Every trigger.
-    pub const ALL: [Trigger; 5] = [
+    pub const ALL: [Trigger; 6] = [
         Trigger::Schedule,
         Trigger::Manual,
         Trigger::Api,
         Trigger::Cli,
         Trigger::Retry,
+        Trigger::Chained,
     ];
 
     /// Stable lower-case name.
@@ -36,6 +39,7 @@ impl Trigger {
             Trigger::Api => "api",
             Trigger::Cli => "cli",
             Trigger::Retry => "retry",
+            Trigger::Chained => "chained",
         }
     }
 }
@@ -55,7 +59,7 @@ impl FromStr for Trigger {
             .ok_or_else(|| {
                 crate::Error::invalid(
                     "trigger",
-                    format!("{s:?} is not a trigger; allowed: schedule, manual, api, cli, retry"),
+                    format!("{s:?} is not a trigger; allowed: schedule, manual, api, cli, retry, chained"),
                 )
             })
     }

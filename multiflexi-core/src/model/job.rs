@@ -149,7 +149,7 @@ impl NewJob {
                     "a job with trigger schedule needs the slot it was created for",
                 ));
             }
-            (Trigger::Manual | Trigger::Api | Trigger::Cli, Some(_)) => {
+            (Trigger::Manual | Trigger::Api | Trigger::Cli | Trigger::Chained, Some(_)) => {
                 return Err(crate::Error::invalid(
                     "slot",
                     format!(

@@ -1,5 +1,6 @@
 //! The data model (ARCHITECTURE §5): apps, companies, credentials, run templates, jobs, artifacts.
 
+mod action;
 mod app;
 mod artifact;
 mod company;
@@ -13,6 +14,10 @@ mod retention;
 mod runtemplate;
 mod runtemplate_rules;
 
+pub use action::{
+    ACTION_KINDS, Action, ActionState, JobAction, MAX_ACTIONS, actions_from_value, check_actions,
+    delivery_id, parse_actions,
+};
 pub use app::{App, ArtifactPattern, EnvFieldDef, EnvFieldType, ExitCodeInfo};
 pub use artifact::{Artifact, ArtifactMeta};
 pub use company::Company;

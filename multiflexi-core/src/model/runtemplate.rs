@@ -1,4 +1,4 @@
-use super::{Environment, ExecutorKind};
+use super::{Action, Environment, ExecutorKind};
 use crate::ids::{AppId, CompanyId, CredentialId, RunTemplateId};
 use crate::lifecycle::RetryPolicy;
 use crate::schedule::IntervalCode;
@@ -113,6 +113,12 @@ pub struct RunTemplate {
     pub concurrency_policy: ConcurrencyPolicy,
     /// Missed-slot policy.
     pub catchup: CatchupPolicy,
+    /// Actions after a job of it succeeds.
+    #[serde(default)]
+    pub on_success: Vec<Action>,
+    /// Actions after a job of it ends with any other outcome.
+    #[serde(default)]
+    pub on_failure: Vec<Action>,
     /// When it was created.
     pub created: Option<DateTime<Utc>>,
     /// When it was last changed.
@@ -146,6 +152,8 @@ impl RunTemplate {
             cpu_seconds: None,
             concurrency_policy: ConcurrencyPolicy::Forbid,
             catchup: CatchupPolicy::Skip,
+            on_success: Vec::new(),
+            on_failure: Vec::new(),
             created: None,
             updated: None,
         }

@@ -8,6 +8,7 @@
 //! The SQL stores must behave exactly like this one; the store conformance suite
 //! ([`crate::conformance::store`], feature `conformance`) checks both.
 
+mod actions;
 mod artifacts;
 mod catalog;
 mod output;

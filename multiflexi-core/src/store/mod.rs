@@ -1,5 +1,5 @@
 //! The durable record: [`Store`] = [`Catalog`] + [`JobQueue`] + [`OutputLog`] + [`AuditLog`] +
-//! [`AccessTokens`] + [`RetentionPolicies`].
+//! [`AccessTokens`] + [`RetentionPolicies`] + [`ActionQueue`].
 //!
 //! Contracts every backend meets (checked by the conformance suite):
 //! - each lifecycle call is ONE transaction: the phase change, its schedule row, counters,
@@ -21,6 +21,7 @@
 //!   claim never hands it out to run.
 
 mod access_token;
+mod actions;
 mod audit;
 mod catalog;
 mod job_queue;
@@ -32,6 +33,10 @@ mod retention;
 
 pub use access_token::{
     AccessToken, AccessTokens, IssuedToken, TOKEN_PREFIX, TokenScope, new_token_secret, token_hash,
+};
+pub use actions::{
+    ACTION_BACKOFF_BASE, ACTION_BACKOFF_CAP, ActionLease, ActionQueue, ActionResult,
+    MAX_ACTION_ATTEMPTS, action_conflict,
 };
 pub use audit::{AuditEntry, AuditFilter, AuditLog};
 pub use catalog::{Catalog, RunTemplateFilter, SchedulableTemplate};
@@ -48,11 +53,19 @@ pub use retention::{RetentionPass, RetentionPolicies, retention_passes};
 
 /// The whole durable record, used as `Arc<dyn Store>`.
 pub trait Store:
-    Catalog + JobQueue + OutputLog + AuditLog + AccessTokens + RetentionPolicies
+    Catalog + JobQueue + OutputLog + AuditLog + AccessTokens + RetentionPolicies + ActionQueue
 {
 }
 
-impl<T: Catalog + JobQueue + OutputLog + AuditLog + AccessTokens + RetentionPolicies + ?Sized> Store
-    for T
+impl<
+    T: Catalog
+        + JobQueue
+        + OutputLog
+        + AuditLog
+        + AccessTokens
+        + RetentionPolicies
+        + ActionQueue
+        + ?Sized,
+> Store for T
 {
 }

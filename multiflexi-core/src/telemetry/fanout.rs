@@ -48,4 +48,10 @@ impl Telemetry for FanoutTelemetry {
             sink.executor_breaker(executor, open);
         }
     }
+
+    fn action_attempt(&self, kind: &'static str, result: &'static str) {
+        for sink in &self.0 {
+            sink.action_attempt(kind, result);
+        }
+    }
 }

@@ -98,6 +98,8 @@ struct State {
     running: HashMap<JobId, &'static str>,
     executors: BTreeSet<&'static str>,
     breakers: BTreeMap<&'static str, bool>,
+    /// Attempts of actions after completion by (kind, result).
+    actions: BTreeMap<(&'static str, &'static str), u64>,
 }
 
 /// The job metrics of this process, from its phase events (a [`Telemetry`] sink: in-memory, no
@@ -112,6 +114,7 @@ struct State {
 /// | `multiflexi.job.queue_wait` | `multiflexi_job_queue_wait_seconds` | histogram, due → claimed | app, company, executor |
 /// | `multiflexi.jobs.running` | `multiflexi_jobs_running` | gauge: jobs this process saw start and not end | executor |
 /// | – | `multiflexi_executor_breaker_open` | gauge: 1 while the executor kind's circuit breaker is open (no job of it claimed) | executor |
+/// | – | `multiflexi_job_actions_total` | counter: attempts of actions after completion this process made | kind, result (`done`, `retry`, `failed`) |
 /// | `multiflexi.telemetry.dropped` | `multiflexi_telemetry_dropped_total` | counter | sink |
 ///
 /// `app` and `company` are catalog ids; `executor` and `outcome` are the stable enum names.
@@ -227,6 +230,18 @@ impl JobMetrics {
                 );
             }
         }
+        if !st.actions.is_empty() {
+            let _ = writeln!(
+                out,
+                "# HELP multiflexi_job_actions_total Attempts of actions after completion, by kind and result (done, retry, failed).\n# TYPE multiflexi_job_actions_total counter"
+            );
+            for ((kind, result), n) in &st.actions {
+                let _ = writeln!(
+                    out,
+                    "multiflexi_job_actions_total{{kind=\"{kind}\",result=\"{result}\"}} {n}"
+                );
+            }
+        }
         drop(st);
         let sinks = self.sinks.lock().unwrap();
         for (name, help, get) in [
@@ -297,6 +312,16 @@ impl Telemetry for JobMetrics {
 
     fn lease_lost(&self, job_id: JobId) {
         self.state.lock().unwrap().running.remove(&job_id);
+    }
+
+    fn action_attempt(&self, kind: &'static str, result: &'static str) {
+        *self
+            .state
+            .lock()
+            .unwrap()
+            .actions
+            .entry((kind, result))
+            .or_default() += 1;
     }
 
     fn executor_breaker(&self, executor: crate::model::ExecutorKind, open: bool) {

@@ -161,6 +161,13 @@ pub trait Telemetry: Send + Sync + Debug + 'static {
     fn executor_breaker(&self, executor: crate::model::ExecutorKind, open: bool) {
         let _ = (executor, open);
     }
+
+    /// An attempt of an action after completion ended: `kind` (`webhook`, `launch`, …) and
+    /// `result` (`done`, `retry`: failed and tried again later, `failed`: given up). Default:
+    /// nothing.
+    fn action_attempt(&self, kind: &'static str, result: &'static str) {
+        let _ = (kind, result);
+    }
 }
 
 /// Discards everything.

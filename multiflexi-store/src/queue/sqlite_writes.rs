@@ -1,8 +1,8 @@
 //! Claim, begin and finish on a SQLite file through the [`SqliteWriter`]: each batch is one
 //! transaction in one hand-off to the writer thread, with the same rows, fencing, audit texts and
 //! results as the SeaORM path (which SQLite in memory, PostgreSQL and MySQL use, and which a
-//! finish batch falls back to when a job in it needs its template: a retry or a new
-//! `next_schedule`).
+//! finish batch falls back to when a job in it needs its template: a retry, a new
+//! `next_schedule`, or actions after completion).
 
 use super::{
     capped, claim_detail, completion_detail, fence_model, phase_action, phase_of, start_detail,
@@ -297,6 +297,18 @@ fn changed_under_lock(id: i64) -> Error {
     ))
 }
 
+/// Whether the template has actions for a job that ended with `outcome` (on_success for
+/// success, else on_failure).
+fn has_actions(txn: &Transaction<'_>, template: i64, outcome: Outcome) -> Result<bool> {
+    let sql = if outcome.counts_as_success() {
+        "SELECT 1 FROM runtemplate WHERE id = ?1 AND on_success IS NOT NULL"
+    } else {
+        "SELECT 1 FROM runtemplate WHERE id = ?1 AND on_failure IS NOT NULL"
+    };
+    let mut st = txn.prepare_cached(sql).map_err(|e| map_sqlite(&e))?;
+    st.exists([template]).map_err(|e| map_sqlite(&e))
+}
+
 type FinishOutcome = std::result::Result<Vec<Result<FinishedRows>>, NeedsPlan>;
 
 fn finish_batch(
@@ -333,6 +345,10 @@ fn finish_batch(
                 let outcome = t.outcome.unwrap_or(Outcome::Lost);
                 if row.slot.is_some() || !matches!(outcome, Outcome::Success | Outcome::Cancelled) {
                     // The template decides a retry or the next slot: the SeaORM path does that.
+                    return Ok(Err(NeedsPlan));
+                }
+                if has_actions(txn, row.runtemplate_id, outcome)? {
+                    // Its `job_action` rows are written by the SeaORM path, in its transaction.
                     return Ok(Err(NeedsPlan));
                 }
                 planned.push(Ok((row, from, t.to, outcome)));

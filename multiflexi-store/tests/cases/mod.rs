@@ -658,8 +658,13 @@ pub async fn secrets_sealed_and_wrong_key_is_clear(ctx: &Ctx) {
     let mut t = fx.template.clone();
     t.config = Environment::new().with_secret("API_KEY", "template-secret-value");
     t.credentials = vec![cred.id];
+    t.on_failure = vec![webhook_with_secret("webhook-secret-value")];
     let t = s.update_runtemplate(&t).await.unwrap();
     assert_eq!(t.config.get("API_KEY"), Some("template-secret-value"));
+    assert_eq!(
+        t.on_failure,
+        vec![webhook_with_secret("webhook-secret-value")]
+    );
     let job = s
         .create_and_schedule(&manual(&fx, ctx.clock.now()))
         .await
@@ -671,7 +676,7 @@ pub async fn secrets_sealed_and_wrong_key_is_clear(ctx: &Ctx) {
         .connection()
         .query_all_raw(sea_orm::Statement::from_string(
             s.connection().get_database_backend(),
-            "SELECT value FROM credential_values UNION ALL SELECT value FROM company_env UNION ALL SELECT value FROM runtemplate_config",
+            "SELECT value FROM credential_values UNION ALL SELECT value FROM company_env UNION ALL SELECT value FROM runtemplate_config UNION ALL SELECT on_failure FROM runtemplate WHERE on_failure IS NOT NULL",
         ))
         .await
         .unwrap();
@@ -745,7 +750,28 @@ pub async fn secret_not_in_sqlite_file(ctx: &Ctx) {
     .unwrap();
     let mut t = fx.template.clone();
     t.config = Environment::new().with_secret("K", format!("{marker}-template"));
+    t.on_failure = vec![webhook_with_secret(&format!("{marker}-webhook"))];
     s.update_runtemplate(&t).await.unwrap();
+    // a failed job: its webhook action (with the secret) becomes a job_action row
+    s.create_and_schedule(&manual(&fx, ctx.clock.now()))
+        .await
+        .unwrap();
+    let claimed = s.claim(&claim("secret", 1)).await.unwrap();
+    let done = s
+        .complete_many(&[Completion::new(
+            LeaseRef::of(&claimed[0]),
+            Outcome::Cancelled,
+            137,
+        )])
+        .await
+        .unwrap();
+    assert!(done[0].is_ok(), "{done:?}");
+    use multiflexi_core::store::ActionQueue as _;
+    let rows = s.job_actions(claimed[0].id).await.unwrap();
+    assert_eq!(
+        rows[0].action,
+        webhook_with_secret(&format!("{marker}-webhook"))
+    );
     let mut n = manual(&fx, ctx.clock.now());
     n.spec
         .env
@@ -775,6 +801,14 @@ pub async fn secret_not_in_sqlite_file(ctx: &Ctx) {
         .map(|(i, _)| &hay[i..(i + marker.len() + 12).min(hay.len())])
         .collect();
     assert!(leaks.is_empty(), "secrets stored in clear text: {leaks:?}");
+}
+
+/// A webhook action with `secret`.
+fn webhook_with_secret(secret: &str) -> multiflexi_core::model::Action {
+    serde_json::from_value(serde_json::json!({
+        "kind": "webhook", "url": "https://hooks.example/x", "secret": secret
+    }))
+    .unwrap()
 }
 
 pub async fn down_database_is_retryable() {

@@ -3,7 +3,7 @@
 use super::env::{EnvVarView, env_view};
 use chrono::{DateTime, Utc};
 use multiflexi_core::exit_code;
-use multiflexi_core::model::{App, ArtifactMeta, Job};
+use multiflexi_core::model::{ActionState, App, ArtifactMeta, Job, JobAction};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -30,7 +30,7 @@ pub struct JobSummaryView {
     pub outcome: Option<String>,
     /// Exit code (128+N for signal N; -1 for lost / platform_error).
     pub exitcode: Option<i32>,
-    /// What created it: `schedule`, `manual`, `api`, `cli`, `retry`.
+    /// What created it: `schedule`, `manual`, `api`, `cli`, `retry`, `chained` (a `launch` action).
     pub trigger: String,
     /// 0 for the first attempt.
     pub attempt: u32,
@@ -192,6 +192,51 @@ pub struct JobView {
     pub artifacts: Vec<ArtifactView>,
     /// Where to read its output (Server-Sent Events while it runs, text after).
     pub output_url: String,
+    /// Its actions after completion (the template's `on_success` or `on_failure` when it
+    /// completed) and how each went; their failures never change the job's outcome.
+    pub actions: Vec<JobActionView>,
+}
+
+/// One action after a job's completion and its state.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobActionView {
+    /// Its position in the template's list.
+    pub index: u32,
+    /// `webhook`, `launch`, `retry_later`, `deactivate` or `zabbix`.
+    pub kind: String,
+    /// Its settings (a webhook secret `***`).
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    /// `pending`, `done` or `failed` (gave up).
+    pub state: String,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+    /// When it is tried next (pending ones).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// When it reached done or failed.
+    pub finished: Option<DateTime<Utc>>,
+    /// The `X-MultiFlexi-Delivery` id (and the idempotency key of what it creates).
+    pub delivery_id: String,
+}
+
+impl JobActionView {
+    /// The view of `a`.
+    pub fn of(a: &JobAction) -> Self {
+        Self {
+            index: a.idx,
+            kind: a.action.kind().to_string(),
+            settings: serde_json::to_value(a.action.redacted(super::env::REDACTED))
+                .unwrap_or_default(),
+            state: a.state.as_str().to_string(),
+            attempts: a.attempts,
+            last_error: a.last_error.clone(),
+            next_attempt_at: (a.state == ActionState::Pending).then_some(a.next_attempt_at),
+            finished: a.finished,
+            delivery_id: a.delivery_id(),
+        }
+    }
 }
 
 impl JobView {
@@ -254,6 +299,7 @@ impl JobView {
             idempotency_key: j.idempotency_key.clone(),
             artifacts: artifacts.iter().map(ArtifactView::of).collect(),
             output_url: format!("{}/job/{}/output", super::BASE_PATH, j.id),
+            actions: Vec::new(),
         }
     }
 }

@@ -57,7 +57,15 @@ pub async fn visible_job(state: &HttpState, caller: &Caller, id: JobId) -> ApiRe
 async fn full_view(state: &HttpState, job: &Job) -> ApiResult<JobView> {
     let app = state.store.get_app(job.app_id).await.ok();
     let artifacts = state.artifacts.list(job.id).await?;
-    Ok(JobView::of(job, app.as_ref(), &artifacts))
+    let mut view = JobView::of(job, app.as_ref(), &artifacts);
+    view.actions = state
+        .store
+        .job_actions(job.id)
+        .await?
+        .iter()
+        .map(super::job_view::JobActionView::of)
+        .collect();
+    Ok(view)
 }
 
 /// The `Idempotency-Key` header as sent (the use case checks it).

@@ -38,6 +38,7 @@ use utoipa::{Modify, OpenApi};
         error::ErrorBody, env::EnvInput, env::EnvValueInput, env::EnvVarView,
         output::OutputEvent, output::EndEvent,
         job_view::JobSummaryView, job_view::JobView, job_view::ArtifactView,
+        job_view::JobActionView,
         job_view::PhaseStamp, job_view::ExitView,
     )),
     modifiers(&Security),

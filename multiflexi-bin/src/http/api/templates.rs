@@ -7,7 +7,9 @@ use super::env::{EnvInput, EnvVarView, env_view};
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, QueryParams, path_id};
 use crate::http::HttpState;
-use crate::usecase::templates::{ConfigChange, NewTemplate, TemplateChange, TemplateSettings};
+use crate::usecase::templates::{
+    ConfigChange, NewTemplate, TemplateChange, TemplateSettings, actions_view,
+};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -82,6 +84,12 @@ pub struct RunTemplateView {
     pub concurrency_policy: String,
     /// `skip` or `once`.
     pub catchup: String,
+    /// Actions after a successful job (webhook secrets `***`).
+    #[schema(value_type = Vec<Object>)]
+    pub on_success: serde_json::Value,
+    /// Actions after any other outcome (webhook secrets `***`).
+    #[schema(value_type = Vec<Object>)]
+    pub on_failure: serde_json::Value,
     /// When it was created.
     pub created: Option<DateTime<Utc>>,
     /// When it was last changed.
@@ -132,6 +140,8 @@ impl RunTemplateView {
             cpu_seconds: t.cpu_seconds,
             concurrency_policy: t.concurrency_policy.as_str().to_string(),
             catchup: t.catchup.as_str().to_string(),
+            on_success: actions_view(&t.on_success),
+            on_failure: actions_view(&t.on_failure),
             created: t.created,
             updated: t.updated,
         }
@@ -192,6 +202,14 @@ pub struct RunTemplateCreate {
     /// `skip` (default) or `once`.
     #[schema(pattern = "^(skip|once)$")]
     pub catchup: Option<String>,
+    /// Actions after a successful job: `[{"kind": "webhook"|"launch"|"retry_later"|
+    /// "deactivate"|"zabbix", …settings}]` (replaces the list; `[]` clears it; `"***"` as a
+    /// webhook secret keeps the stored one).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub on_success: Option<serde_json::Value>,
+    /// Actions after any other outcome, as `on_success`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub on_failure: Option<serde_json::Value>,
 }
 
 /// `PATCH /runtemplate/{id}`: the fields to change; absent fields keep their value. In `config`,
@@ -249,6 +267,14 @@ pub struct RunTemplateUpdate {
     /// `skip` or `once`.
     #[schema(pattern = "^(skip|once)$")]
     pub catchup: Option<String>,
+    /// Actions after a successful job: `[{"kind": "webhook"|"launch"|"retry_later"|
+    /// "deactivate"|"zabbix", …settings}]` (replaces the list; `[]` clears it; `"***"` as a
+    /// webhook secret keeps the stored one).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub on_success: Option<serde_json::Value>,
+    /// Actions after any other outcome, as `on_success`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub on_failure: Option<serde_json::Value>,
 }
 
 impl From<RunTemplateCreate> for RunTemplateUpdate {
@@ -277,6 +303,8 @@ impl From<RunTemplateCreate> for RunTemplateUpdate {
             cpu_seconds: c.cpu_seconds,
             concurrency_policy: c.concurrency_policy,
             catchup: c.catchup,
+            on_success: c.on_success,
+            on_failure: c.on_failure,
         }
     }
 }
@@ -324,6 +352,8 @@ fn settings(s: &RunTemplateUpdate) -> TemplateSettings {
         cpu_seconds: s.cpu_seconds,
         concurrency_policy: s.concurrency_policy.clone(),
         catchup: s.catchup.clone(),
+        on_success: s.on_success.clone(),
+        on_failure: s.on_failure.clone(),
     }
 }
 

@@ -71,6 +71,10 @@ pub fn router(state: HttpState) -> Router {
             "/runtemplates/{id}/active",
             post(pages::templates::set_active),
         )
+        .route(
+            "/runtemplates/{id}/actions",
+            post(pages::templates::set_actions),
+        )
         .route("/retention", get(pages::retention::page))
         .route("/apps", get(pages::apps::list))
         .route("/apps/import", post(pages::apps::import))

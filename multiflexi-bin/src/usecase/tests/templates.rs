@@ -410,3 +410,95 @@ async fn a_stored_problem_does_not_block_deactivating_but_blocks_activating() {
         "ociimage"
     );
 }
+
+#[tokio::test]
+async fn actions_are_checked_kept_redacted_and_audited() {
+    let w = world().await;
+    let target = w.template().await;
+    let mut s = TemplateSettings::default();
+    s.on_failure = Some(serde_json::json!([
+        {"kind": "webhook", "url": "https://hooks.example/x", "secret": "hook-SECRET"},
+        {"kind": "launch", "template_id": target.id.get()}
+    ]));
+    let t = w
+        .template_as(&operator(), w.acme.id, s.clone())
+        .await
+        .unwrap();
+    assert_eq!(t.on_failure.len(), 2);
+    let audit = own_rows(&w.u).await;
+    assert!(audit.iter().any(|r| r.1 == "runtemplate:create"));
+
+    // `***` keeps the stored secret; the list otherwise changes.
+    let mut change = TemplateChange::default();
+    change.settings.on_failure = Some(serde_json::json!([
+        {"kind": "webhook", "url": "https://hooks.example/y", "secret": "***"}
+    ]));
+    let saved =
+        w.u.update_template(&operator(), t.id, change)
+            .await
+            .unwrap();
+    match &saved.template.on_failure[0] {
+        multiflexi_core::model::Action::Webhook { url, secret, .. } => {
+            assert_eq!(url, "https://hooks.example/y");
+            assert_eq!(secret.as_deref(), Some("hook-SECRET"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let audit = own_rows(&w.u).await;
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.1 == "runtemplate:update" && r.2.contains("on_failure")),
+        "{audit:?}"
+    );
+    let shown = crate::usecase::templates::actions_view(&saved.template.on_failure).to_string();
+    assert!(
+        !shown.contains("hook-SECRET") && shown.contains("***"),
+        "{shown}"
+    );
+
+    // Refusals name the field.
+    for (json, field) in [
+        (
+            serde_json::json!([{"kind": "launch", "template_id": 999}]),
+            "on_success[0].template_id",
+        ),
+        (
+            serde_json::json!([{"kind": "webhook", "url": "x"}]),
+            "on_success[0].url",
+        ),
+        (serde_json::json!([{"kind": "teleport"}]), "on_success[0]"),
+        (serde_json::json!({"kind": "deactivate"}), "on_success"),
+    ] {
+        let mut change = TemplateChange::default();
+        change.settings.on_success = Some(json.clone());
+        match w.u.update_template(&operator(), t.id, change).await {
+            Err(multiflexi_core::Error::InvalidInput { field: f, .. }) => {
+                assert_eq!(f, field, "{json}")
+            }
+            other => panic!("{json}: {other:?}"),
+        }
+    }
+    // Another company's template is not a launch target for a company token.
+    let theirs = w
+        .template_as(&operator(), w.other.id, TemplateSettings::default())
+        .await
+        .unwrap();
+    let mut change = TemplateChange::default();
+    change.settings.on_success = Some(serde_json::json!([
+        {"kind": "launch", "template_id": theirs.id.get()}
+    ]));
+    assert!(matches!(
+        w.u.update_template(&company_token(w.acme.id), t.id, change)
+            .await,
+        Err(multiflexi_core::Error::InvalidInput { .. })
+    ));
+
+    // The company export redacts the webhook secret.
+    let export =
+        w.u.export_company(&operator(), w.acme.id, &InMemoryStore::new())
+            .await
+            .unwrap();
+    let text = serde_json::to_string(&export.templates).unwrap();
+    assert!(!text.contains("hook-SECRET"), "{text}");
+}

@@ -36,6 +36,8 @@ pub(super) struct State {
     pub artifact_names: HashMap<(JobId, String), ArtifactId>,
     /// API tokens by id, each with the SHA-256 of its secret.
     pub tokens: BTreeMap<i64, (AccessToken, String)>,
+    /// `job_action` rows by id.
+    pub actions: BTreeMap<i64, crate::model::JobAction>,
     /// Retention policies by scope.
     pub retention: BTreeMap<crate::model::RetentionScope, crate::model::RetentionPolicy>,
     /// Last id handed out per table.
@@ -55,6 +57,7 @@ pub(super) struct LastIds {
     pub audit: i64,
     pub artifact: i64,
     pub token: i64,
+    pub action: i64,
 }
 
 /// The next id of a table.
@@ -76,6 +79,7 @@ impl State {
             idempotency: HashMap::new(),
             output: HashMap::new(),
             audit: Vec::new(),
+            actions: BTreeMap::new(),
             retention: BTreeMap::new(),
             artifacts: BTreeMap::new(),
             artifact_names: HashMap::new(),
@@ -301,6 +305,10 @@ impl State {
                 // A retry whose (slot, attempt) is somehow taken already is not created twice.
                 retry = self.create(&new, now).ok();
             }
+            for mut a in plan.actions {
+                a.id = next_id(&mut self.last_id.action);
+                self.actions.insert(a.id, a);
+            }
         }
         Ok(Completed { job, retry })
     }
@@ -374,6 +382,7 @@ impl State {
         {
             self.idempotency.remove(k);
         }
+        self.actions.retain(|_, a| a.job_id != id);
         self.delete_job_data(id)
     }
 

@@ -184,6 +184,7 @@ pub(crate) async fn page(
         .await
         .unwrap_or_default();
     let env = job.spec.env.redacted();
+    let actions = store.job_actions(job.id).await.unwrap_or_default();
     // Completed, artifacts not yet stored (a lost job stays Completed: nothing to wait for).
     let awaiting_artifacts = job.phase == Phase::Completed && job.outcome != Some(Outcome::Lost);
 
@@ -255,6 +256,24 @@ pub(crate) async fn page(
                                 td { (m.note.as_deref().unwrap_or("")) }
                                 td { a.btn.btn-small href={ "/jobs/" (job.id) "/artifacts/" (m.id) }
                                     download=(m.filename) data-artifact=(m.filename) { "Download " span.sr-only { (m.filename) } } }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !actions.is_empty() {
+                h2 { "Actions after completion" }
+                table #job-actions {
+                    caption.sr-only { "Actions after this job's completion" }
+                    thead { tr { th scope="col" { "#" } th scope="col" { "Kind" } th scope="col" { "State" } th scope="col" { "Attempts" } th scope="col" { "Last error" } } }
+                    tbody {
+                        @for a in &actions {
+                            tr data-action-state=(a.state.as_str()) {
+                                td { (a.idx) }
+                                td { code { (a.action.kind()) } }
+                                td { (a.state.as_str()) }
+                                td { (a.attempts) }
+                                td { (a.last_error.as_deref().unwrap_or("")) }
                             }
                         }
                     }

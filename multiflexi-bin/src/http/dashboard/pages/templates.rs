@@ -175,7 +175,11 @@ pub(crate) async fn detail(
                 ", CPU time " @match t.cpu_seconds { Some(s) => { (s) " s" } None => { "unlimited" } }
             }
             dt { "Concurrency" } dd { (t.concurrency_policy) }
+            dt { "On success" } dd #on-success { (actions_text(&t.on_success)) }
+            dt { "On failure" } dd #on-failure { (actions_text(&t.on_failure)) }
         }
+        h2 { "Actions after completion" }
+        (actions_form(&session, &t))
         h2 { "Next runs" }
         @if !t.active {
             p.alert.alert-warning { "It is inactive: the scheduler does not run it and it cannot be executed. Activate it first." }
@@ -281,4 +285,86 @@ pub(crate) async fn set_active(
         .await
         .or_page(&session)?;
     Ok(see_other(&format!("/runtemplates/{}", id)))
+}
+
+/// The form changing a template's actions: a JSON array each (webhook secrets shown as `***`,
+/// which keeps them).
+fn actions_form(session: &Session, t: &RunTemplate) -> Markup {
+    let pretty = |list: &[multiflexi_core::model::Action]| {
+        serde_json::to_string_pretty(&crate::usecase::templates::actions_view(list))
+            .unwrap_or_default()
+    };
+    html! {
+        form #actions-form method="post" action={ "/runtemplates/" (t.id) "/actions" } {
+            (layout::csrf_field(session))
+            p.muted { "A JSON array each; kinds: webhook {url, secret?, timeout_s?, include_stdout?}, \
+                launch {template_id}, retry_later {after_s}, deactivate, zabbix {key, value?}. \
+                *** keeps a stored webhook secret." }
+            label for="on_success" { "On success" }
+            textarea #on_success name="on_success" rows="4" cols="80" { (pretty(&t.on_success)) }
+            label for="on_failure" { "On failure (any other outcome)" }
+            textarea #on_failure name="on_failure" rows="4" cols="80" { (pretty(&t.on_failure)) }
+            button.btn type="submit" data-save-actions=(t.id) { "Save actions" }
+        }
+    }
+}
+
+/// The actions form's fields.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ActionsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    on_success: String,
+    #[serde(default)]
+    on_failure: String,
+}
+
+impl CsrfForm for ActionsForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `POST /runtemplates/{id}/actions`: replaces both lists (an empty field clears one).
+pub(crate) async fn set_actions(
+    State(state): State<DashState>,
+    Path(id): Path<String>,
+    Checked { session, form }: Checked<ActionsForm>,
+) -> PageResult {
+    let id = parse_id(&id).or_page(&session)?;
+    let parse = |field: &str, text: &str| -> Result<serde_json::Value, axum::response::Response> {
+        let text = if text.trim().is_empty() { "[]" } else { text };
+        serde_json::from_str(text).map_err(|e| {
+            PageError::bad_request(format!(
+                "{field}: not JSON ({e}); give an array of actions."
+            ))
+            .for_session(&session)
+        })
+    };
+    let mut change = TemplateChange::default();
+    change.settings.on_success = Some(parse("on_success", &form.on_success)?);
+    change.settings.on_failure = Some(parse("on_failure", &form.on_failure)?);
+    state
+        .http
+        .usecases()
+        .update_template(&session.caller(), id, change)
+        .await
+        .or_page(&session)?;
+    Ok(see_other(&format!("/runtemplates/{}", id)))
+}
+
+/// A template's actions after completion in one line each (webhook secrets `***`); change them
+/// with the form below, `multiflexi-cli run-template:update --on-success/--on-failure` or the API.
+fn actions_text(list: &[multiflexi_core::model::Action]) -> Markup {
+    let view = crate::usecase::templates::actions_view(list);
+    html! {
+        @if list.is_empty() { "none" } @else {
+            ul.actions-list {
+                @for a in view.as_array().into_iter().flatten() {
+                    li { code { (a.to_string()) } }
+                }
+            }
+        }
+    }
 }
