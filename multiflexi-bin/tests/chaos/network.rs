@@ -140,8 +140,11 @@ async fn short_partition_under_latency() {
 #[ignore = "chaos suite: run with scripts/chaos.sh"]
 async fn heartbeat_grants_full_lease() {
     const TTL: u64 = 6;
-    /// What "a few ms" may cost (statement execution between the expiry and the trigger).
-    const TOLERANCE_MS: f64 = 20.0;
+    /// What the server's own work between computing the expiry and the probe trigger may cost
+    /// (one claim statement over three jobs). 20 ms was exceeded once (25 ms, at the claim) while
+    /// two builds ran beside the suite on two cores; an expiry computed before the round trip
+    /// would be short by at least the proxy's 150 ms latency, so 50 ms still tells them apart.
+    const TOLERANCE_MS: f64 = 50.0;
     let s = Scenario::new("heartbeat_grants_full_lease", Backend::Postgres).await;
     s.db.execute(faults::LEASE_PROBE).await.unwrap();
     let proxy = Proxy::start(postgres::server_addr()).await;
