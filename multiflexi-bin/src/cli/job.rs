@@ -32,6 +32,8 @@ pub struct CreateArgs {
     /// the first job.
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,
+    #[command(flatten)]
+    pub wait: super::wait::WaitArgs,
 }
 
 /// `job:list`.
@@ -344,6 +346,12 @@ pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
         .create_job(&ctx.caller(), order)
         .await?;
     let (job, replay) = (created.job, created.replayed);
+    if a.wait.wait {
+        if ctx.format == super::output::Format::Text {
+            eprintln!("{}", created_text(&job, replay));
+        }
+        return super::wait::wait(ctx, job.id, a.wait.timeout).await;
+    }
     let mut json = job_summary(&job);
     if let Value::Object(m) = &mut json {
         m.insert("command".into(), json!(job.command));

@@ -21,6 +21,7 @@ pub mod schedule;
 pub mod system;
 pub mod telemetry;
 pub mod token;
+pub mod wait;
 
 use crate::config::DatabaseConfig;
 use crate::database::{self, DatabaseSettings, OpenOptions};
@@ -150,9 +151,19 @@ pub enum Command {
     #[command(name = "run-template:schedule")]
     TemplateSchedule(runtemplate::ScheduleArgs),
 
-    /// Create a job of a run template, due now (trigger cli).
+    /// Create a job of a run template, due now (trigger cli); --wait waits for it to end and
+    /// exits with its exit status.
+    ///
+    /// Example: multiflexi-cli job:create --template 3 --env DEBUG=1 --wait --timeout 600
     #[command(name = "job:create")]
     JobCreate(job::CreateArgs),
+    /// Wait for a job to end: its phase changes on stderr, its output streamed, then exit with
+    /// its exit status (its own code; 75 lost or platform_error; 124 timeout; 130 cancelled;
+    /// 3 when --timeout is reached first, the job going on).
+    ///
+    /// Example: multiflexi-cli job:wait 7 --timeout 600
+    #[command(name = "job:wait")]
+    JobWait(wait::JobWaitArgs),
     /// Cancel a job (at once when only scheduled; else its executor stops it).
     #[command(name = "job:cancel")]
     JobCancel(args::IdArg),
@@ -359,6 +370,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::TemplateDelete(a) => runtemplate::delete(ctx, a).await,
         C::TemplateSchedule(a) => runtemplate::schedule(ctx, a).await,
         C::JobCreate(a) => job::create(ctx, a).await,
+        C::JobWait(a) => wait::job_wait(ctx, a).await,
         C::JobCancel(a) => job::cancel(ctx, a).await,
         C::JobList(a) => job::list(ctx, a).await,
         C::JobGet(a) => job::get(ctx, a).await,
@@ -423,12 +435,13 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(report) => {
             // A closed stdout (`| head`) is not a failure of the command.
             let _ = report.print(format);
-            match &report.failure {
-                Some(f) => {
-                    print_error(format, f);
-                    ExitCode::FAILURE
-                }
-                None => ExitCode::SUCCESS,
+            if let Some(f) = &report.failure {
+                print_error(format, f);
+            }
+            match (report.exit, &report.failure) {
+                (Some(status), _) => ExitCode::from(status),
+                (None, Some(_)) => ExitCode::FAILURE,
+                (None, None) => ExitCode::SUCCESS,
             }
         }
         Err(e) => {

@@ -16,6 +16,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod wait;
+
 const CLI: &str = env!("CARGO_BIN_EXE_multiflexi-cli");
 const MASTER_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
@@ -345,6 +347,7 @@ const COMMANDS: &[&str] = &[
     "run-template:delete",
     "run-template:schedule",
     "job:create",
+    "job:wait",
     "job:cancel",
     "job:list",
     "job:get",
