@@ -15,7 +15,7 @@ use std::path::PathBuf;
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// The job.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_alias = "job_id", value_name = "ID")]
     pub job: String,
 }
 

@@ -32,6 +32,10 @@ pub struct CreateArgs {
     /// the first job.
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,
+    /// When it becomes due: now (default), an RFC 3339 instant, or Y-m-d H:i:s in
+    /// MULTIFLEXI_TIMEZONE (upstream's spelling).
+    #[arg(long, value_name = "WHEN")]
+    pub scheduled: Option<String>,
     #[command(flatten)]
     pub wait: super::wait::WaitArgs,
 }
@@ -47,7 +51,7 @@ pub struct ListArgs {
     #[arg(long = "template", visible_alias = "runtemplate_id", value_name = "ID")]
     pub template: Option<String>,
     /// Only this company's.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_aliases = ["company_id", "company-id"], value_name = "ID")]
     pub company: Option<String>,
     /// At most this many, newest first.
     #[arg(long, value_name = "N", default_value_t = 100)]
@@ -61,7 +65,7 @@ pub struct CleanupArgs {
     #[arg(long, value_name = "N")]
     pub days: u32,
     /// Only this company's.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_aliases = ["company_id", "company-id"], value_name = "ID")]
     pub company: Option<String>,
     /// Count what would be deleted; delete nothing.
     #[arg(long)]
@@ -340,6 +344,7 @@ pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
         .collect();
     order.executor = a.executor.clone();
     order.idempotency_key = a.idempotency_key.clone();
+    order.scheduled = a.scheduled.clone();
     let created = ctx
         .usecases()
         .await?

@@ -13,6 +13,7 @@ pub mod company_export;
 pub mod credential;
 pub mod doctor;
 pub mod job;
+pub mod lookup;
 pub mod output;
 mod process_telemetry;
 pub mod retention;
@@ -58,6 +59,14 @@ pub struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// More log lines on stderr (-v info, -vv debug) when RUST_LOG is not set; accepted by every
+    /// command, as upstream's.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Never ask anything (accepted by every command, as upstream's; this CLI never prompts: a
+    /// command that needs a confirmation takes a flag such as --yes).
+    #[arg(long, short = 'n', global = true)]
+    pub no_interaction: bool,
     #[command(flatten)]
     pub db: DatabaseConfig,
     #[command(subcommand)]
@@ -79,9 +88,11 @@ pub enum Command {
     /// List apps.
     #[command(name = "application:list")]
     AppList,
-    /// Show one app.
+    /// Show one app, by id, --name or --uuid.
+    ///
+    /// Example: multiflexi-cli application:get --uuid 0f4a1c9e-8e53-4c2f-9a34-5f2b9d0c7e11 --format json
     #[command(name = "application:get")]
-    AppGet(args::IdArg),
+    AppGet(lookup::AppLookup),
     /// Change what an app needs from a container sandbox (capabilities, read-only root).
     #[command(name = "application:update")]
     AppUpdate(app::UpdateArgs),
@@ -98,9 +109,11 @@ pub enum Command {
     /// List companies.
     #[command(name = "company:list")]
     CompanyList,
-    /// Show one company (secret environment values as ***).
+    /// Show one company, by id, --name or --slug (secret environment values as ***).
+    ///
+    /// Example: multiflexi-cli company:get --slug acme --format json
     #[command(name = "company:get")]
-    CompanyGet(args::IdArg),
+    CompanyGet(lookup::CompanyLookup),
     /// Delete a company (refused while it has run templates or credentials).
     #[command(name = "company:delete")]
     CompanyDelete(args::IdArg),
@@ -427,6 +440,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         format,
         db,
         command,
+        ..
     } = cli;
     let ctx = Ctx::new(db, format);
     let result = dispatch(&ctx, &command).await;
@@ -487,8 +501,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

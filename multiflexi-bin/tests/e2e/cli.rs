@@ -16,6 +16,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod spellings;
 mod wait;
 
 const CLI: &str = env!("CARGO_BIN_EXE_multiflexi-cli");
