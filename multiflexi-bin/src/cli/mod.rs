@@ -18,6 +18,7 @@ pub mod output;
 mod process_telemetry;
 pub mod retention;
 pub mod runtemplate;
+pub mod runtemplate_schedule;
 pub mod schedule;
 pub mod system;
 pub mod telemetry;
@@ -160,9 +161,19 @@ pub enum Command {
     /// Delete a run template (refused while it has unfinished jobs).
     #[command(name = "run-template:delete")]
     TemplateDelete(args::IdArg),
-    /// Set when the scheduler fires a run template next (default now).
+    /// Create a job of a run template, as upstream's: due now or at --schedule_time, on
+    /// --executor, with one-off --config KEY=VALUE; refused for an inactive template; --wait
+    /// waits for it. (Moving next_schedule, its former meaning, is run-template:next-schedule.)
+    ///
+    /// Example: multiflexi-cli run-template:schedule --id 3 --schedule_time now --config DEBUG=1 --format json
     #[command(name = "run-template:schedule")]
-    TemplateSchedule(runtemplate::ScheduleArgs),
+    TemplateSchedule(runtemplate_schedule::ScheduleArgs),
+    /// Set when the scheduler fires a run template next (default now); this was
+    /// run-template:schedule before it took upstream's meaning.
+    ///
+    /// Example: multiflexi-cli run-template:next-schedule 3 --when 2026-12-24T18:00:00+01:00
+    #[command(name = "run-template:next-schedule")]
+    TemplateNextSchedule(runtemplate::ScheduleArgs),
 
     /// Create a job of a run template, due now (trigger cli); --wait waits for it to end and
     /// exits with its exit status.
@@ -381,7 +392,8 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::TemplateList(a) => runtemplate::list(ctx, a).await,
         C::TemplateGet(a) => runtemplate::get(ctx, a).await,
         C::TemplateDelete(a) => runtemplate::delete(ctx, a).await,
-        C::TemplateSchedule(a) => runtemplate::schedule(ctx, a).await,
+        C::TemplateSchedule(a) => runtemplate_schedule::schedule(ctx, a).await,
+        C::TemplateNextSchedule(a) => runtemplate::schedule(ctx, a).await,
         C::JobCreate(a) => job::create(ctx, a).await,
         C::JobWait(a) => wait::job_wait(ctx, a).await,
         C::JobCancel(a) => job::cancel(ctx, a).await,

@@ -185,7 +185,7 @@ pub struct ListArgs {
     pub active: Option<String>,
 }
 
-/// `run-template:schedule`.
+/// `run-template:next-schedule`.
 #[derive(Debug, Args)]
 pub struct ScheduleArgs {
     #[command(flatten)]
@@ -516,7 +516,7 @@ pub async fn delete(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
     ))
 }
 
-/// `run-template:schedule`: sets `next_schedule`, so the scheduler fires the template then.
+/// `run-template:next-schedule`: sets `next_schedule`, so the scheduler fires the template then.
 pub async fn schedule(ctx: &Ctx, a: &ScheduleArgs) -> anyhow::Result<Report> {
     let id: RunTemplateId = a.id.get()?;
     let when = a

@@ -16,6 +16,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod schedule;
 mod spellings;
 mod wait;
 
@@ -347,6 +348,7 @@ const COMMANDS: &[&str] = &[
     "run-template:get",
     "run-template:delete",
     "run-template:schedule",
+    "run-template:next-schedule",
     "job:create",
     "job:wait",
     "job:cancel",
@@ -780,9 +782,9 @@ fn companies_credentials_and_templates() {
         &v["id"].as_i64().unwrap().to_string(),
     ]);
 
-    // run-template:schedule sets next_schedule.
+    // run-template:next-schedule sets next_schedule.
     let t = env.json(&[
-        "run-template:schedule",
+        "run-template:next-schedule",
         "--id",
         &tid,
         "--when",
@@ -1259,7 +1261,12 @@ fn bad_input_gets_one_clear_line_and_writes_nothing() {
         &["invalid status", "allowed: pending, scheduled"],
     );
     contains_all(
-        &env.fails(&["run-template:schedule", &template, "--when", "tomorrow"]),
+        &env.fails(&[
+            "run-template:next-schedule",
+            &template,
+            "--when",
+            "tomorrow",
+        ]),
         &["RFC 3339"],
     );
     // With an image, a container executor is fine.
