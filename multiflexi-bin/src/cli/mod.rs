@@ -11,11 +11,14 @@ pub mod artifact;
 pub mod company;
 pub mod company_export;
 pub mod credential;
+pub mod describe;
 pub mod doctor;
 pub mod job;
+pub mod job_status;
 pub mod lookup;
 pub mod output;
 mod process_telemetry;
+pub mod queue;
 pub mod retention;
 pub mod runtemplate;
 pub mod runtemplate_schedule;
@@ -191,6 +194,12 @@ pub enum Command {
     /// Cancel a job (at once when only scheduled; else its executor stops it).
     #[command(name = "job:cancel")]
     JobCancel(args::IdArg),
+    /// Job statistics as upstream's: successful, failed, incomplete, applications, repeated
+    /// (scheduler-made), total, queue length.
+    ///
+    /// Example: multiflexi-cli job:status --format json
+    #[command(name = "job:status")]
+    JobStatus,
     /// List jobs, newest first.
     #[command(name = "job:list")]
     JobList(job::ListArgs),
@@ -233,6 +242,16 @@ pub enum Command {
     /// Count jobs by phase.
     #[command(name = "queue:overview")]
     QueueOverview,
+    /// List the jobs waiting in the queue (phase scheduled) with template, app and company.
+    ///
+    /// Example: multiflexi-cli queue:list --order runtemplate_name --direction DESC --limit 20
+    #[command(name = "queue:list")]
+    QueueList(queue::ListArgs),
+    /// Every command with its arguments and options, as JSON (from the parser's own model).
+    ///
+    /// Example: multiflexi-cli describe > commands.json
+    #[command(name = "describe")]
+    Describe,
     /// Show the database (password hidden), its schema version and what it holds.
     #[command(name = "status")]
     Status,
@@ -398,6 +417,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::JobWait(a) => wait::job_wait(ctx, a).await,
         C::JobCancel(a) => job::cancel(ctx, a).await,
         C::JobList(a) => job::list(ctx, a).await,
+        C::JobStatus => job_status::status(ctx).await,
         C::JobGet(a) => job::get(ctx, a).await,
         C::JobRetry(a) => job::retry(ctx, a).await,
         C::JobCleanup(a) => job::cleanup(ctx, a).await,
@@ -409,6 +429,8 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::ArtifactGet(a) => artifact::get(ctx, a).await,
         C::SchedulePreview(a) => schedule::preview(a),
         C::QueueOverview => system::queue_overview(ctx).await,
+        C::QueueList(a) => queue::list(ctx, a).await,
+        C::Describe => describe::describe(),
         C::Status => system::status(ctx).await,
         C::Migrate => system::migrate(ctx).await,
         C::Doctor => doctor::doctor(ctx).await,

@@ -18,6 +18,7 @@ use std::process::{Command, Output};
 
 mod schedule;
 mod spellings;
+mod upstream_commands;
 mod wait;
 
 const CLI: &str = env!("CARGO_BIN_EXE_multiflexi-cli");
@@ -353,6 +354,7 @@ const COMMANDS: &[&str] = &[
     "job:wait",
     "job:cancel",
     "job:list",
+    "job:status",
     "job:get",
     "job:retry",
     "job:cleanup",
@@ -360,6 +362,8 @@ const COMMANDS: &[&str] = &[
     "artifact:get",
     "schedule:preview",
     "queue:overview",
+    "queue:list",
+    "describe",
     "status",
     "migrate",
     "doctor",

@@ -1,0 +1,108 @@
+//! Commands upstream has that this CLI gained for issue 22: `job:status`, `queue:list`,
+//! `describe`.
+
+use super::{COMMANDS, Env, contains_all, run_job_in_process, setup_echo};
+use serde_json::Value;
+
+#[test]
+fn job_status_and_queue_list() {
+    let env = Env::new();
+    let (_, _, template) = setup_echo(&env);
+    let t = template.to_string();
+    let create = || {
+        env.json(&["job:create", "--template", &t, "--env", "GREETING=hi"])["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let done = create();
+    run_job_in_process(&env, done, 0, b"hi\n");
+    let waiting = create();
+    let later = env.json(&[
+        "job:create",
+        "--template",
+        &t,
+        "--env",
+        "GREETING=later",
+        "--scheduled",
+        "2030-01-01T00:00:00Z",
+    ])["id"]
+        .as_i64()
+        .unwrap();
+
+    let s = env.json(&["job:status"]);
+    assert_eq!(s["total_jobs"], 3, "{s}");
+    assert_eq!(s["successful_jobs"], 1, "{s}");
+    assert_eq!(s["failed_jobs"], 0, "{s}");
+    assert_eq!(s["incomplete_jobs"], 2, "{s}");
+    assert_eq!(s["total_applications"], 1, "{s}");
+    assert_eq!(s["repeated_jobs"], 0, "{s}");
+    assert_eq!(s["queue_length"], 2, "{s}");
+
+    let q = env.json(&["queue:list"]);
+    let ids: Vec<i64> = q
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["job"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [waiting, later], "ordered by after: {q}");
+    let row = &q[0];
+    assert_eq!(row["runtemplate_name"], "greet", "{row}");
+    assert_eq!(row["app_name"], "CLI test echo", "{row}");
+    assert_eq!(row["company_name"], "Acme s.r.o.", "{row}");
+    let q = env.json(&[
+        "queue:list",
+        "--order",
+        "after",
+        "--direction",
+        "DESC",
+        "--limit",
+        "1",
+    ]);
+    assert_eq!(q.as_array().unwrap().len(), 1);
+    assert_eq!(q[0]["job"], later);
+    assert!(env.ok(&["queue:list"]).contains("greet"));
+
+    contains_all(
+        &env.fails(&["queue:list", "--order", "colour"]),
+        &["order", "\"colour\"", "runtemplate_name"],
+    );
+    contains_all(
+        &env.fails(&["queue:list", "--direction", "sideways"]),
+        &["direction", "ASC, DESC"],
+    );
+    let r = env.run(&["job:status", "--bogus"]);
+    assert_eq!(r.code, 2, "{r:#?}");
+}
+
+#[test]
+fn describe_lists_every_command_from_the_parser() {
+    let env = Env::new();
+    let out = env.ok(&["describe"]);
+    let d: Value = serde_json::from_str(&out).expect("describe prints JSON");
+    for cmd in COMMANDS {
+        if *cmd == "describe" {
+            continue;
+        }
+        assert!(d[*cmd].is_object(), "describe lists {cmd}");
+        assert!(
+            d[*cmd]["options"]["format"].is_object(),
+            "{cmd} has --format in describe"
+        );
+    }
+    let create = &d["job:create"]["options"];
+    assert_eq!(
+        create["template"]["aliases"][0], "runtemplate_id",
+        "{create}"
+    );
+    assert_eq!(create["env"]["is_repeatable"], true);
+    assert_eq!(create["wait"]["is_value_required"], false);
+    assert_eq!(create["verbose"]["shortcut"], "v");
+    assert_eq!(create["format"]["default"], "text");
+    assert_eq!(d["job:get"]["arguments"]["id"]["name"], "id");
+    // The same with --format json.
+    let j = env.json(&["describe"]);
+    assert_eq!(j, d);
+    let r = env.run(&["describe", "--bogus"]);
+    assert_eq!(r.code, 2, "{r:#?}");
+}
