@@ -14,6 +14,7 @@ pub mod credential;
 pub mod describe;
 pub mod doctor;
 pub mod job;
+pub mod job_delete;
 pub mod job_status;
 pub mod lookup;
 pub mod output;
@@ -209,6 +210,11 @@ pub enum Command {
     /// Run a finished job again (a manual copy with the same command and environment).
     #[command(name = "job:retry")]
     JobRetry(args::IdArg),
+    /// Delete one finished job with its output and artifacts (refused until it has finished).
+    ///
+    /// Example: multiflexi-cli job:delete --id 7 --format json
+    #[command(name = "job:delete")]
+    JobDelete(args::IdArg),
     /// Delete finished jobs older than N days, with their output and artifacts.
     #[command(name = "job:cleanup")]
     JobCleanup(job::CleanupArgs),
@@ -421,6 +427,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::JobGet(a) => job::get(ctx, a).await,
         C::JobRetry(a) => job::retry(ctx, a).await,
         C::JobCleanup(a) => job::cleanup(ctx, a).await,
+        C::JobDelete(a) => job_delete::delete(ctx, a).await,
         C::RetentionList => retention::list(ctx).await,
         C::RetentionSet(a) => retention::set(ctx, a).await,
         C::RetentionUnset(a) => retention::unset(ctx, a).await,

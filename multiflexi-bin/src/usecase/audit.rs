@@ -55,6 +55,8 @@ pub enum Action {
     JobRetry,
     /// `job:cleanup`
     JobCleanup,
+    /// `job:delete`
+    JobDelete,
 }
 
 impl Action {
@@ -84,6 +86,7 @@ impl Action {
             Action::JobCancel => "job:cancel",
             Action::JobRetry => "job:retry",
             Action::JobCleanup => "job:cleanup",
+            Action::JobDelete => "job:delete",
         }
     }
 }

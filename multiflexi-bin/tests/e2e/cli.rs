@@ -355,6 +355,7 @@ const COMMANDS: &[&str] = &[
     "job:cancel",
     "job:list",
     "job:status",
+    "job:delete",
     "job:get",
     "job:retry",
     "job:cleanup",

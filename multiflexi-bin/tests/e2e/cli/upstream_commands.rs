@@ -106,3 +106,44 @@ fn describe_lists_every_command_from_the_parser() {
     let r = env.run(&["describe", "--bogus"]);
     assert_eq!(r.code, 2, "{r:#?}");
 }
+
+#[test]
+fn job_delete_removes_one_finished_job() {
+    let env = Env::new();
+    let (_, _, template) = setup_echo(&env);
+    let t = template.to_string();
+    let create = || {
+        env.json(&["job:create", "--template", &t, "--env", "GREETING=hi"])["id"]
+            .as_i64()
+            .unwrap()
+            .to_string()
+    };
+    let done = create();
+    run_job_in_process(&env, done.parse().unwrap(), 0, b"hi\n");
+    let waiting = create();
+    assert_eq!(env.count(&["artifact:list", "--job", &done]), 2);
+    let v = env.json(&["job:delete", "--id", &done]);
+    assert_eq!(v["deleted"], true, "{v}");
+    assert_eq!(v["artifacts"], 2, "{v}");
+    contains_all(&env.fails(&["job:get", &done]), &["not found"]);
+    assert_eq!(env.count(&["job:list"]), 1, "only that job went");
+    let audit = env.json(&["audit:list"]);
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["action"] == "job:delete"),
+        "audited: {audit}"
+    );
+    // Bad input: an unfinished job, an unknown one.
+    contains_all(
+        &env.fails(&["job:delete", &waiting]),
+        &["scheduled", "job:cancel"],
+    );
+    contains_all(
+        &env.fails(&["job:delete", &done]),
+        &["not found", "job:list"],
+    );
+    assert_eq!(env.count(&["job:list"]), 1);
+}
