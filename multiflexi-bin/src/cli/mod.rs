@@ -13,6 +13,7 @@ pub mod company_export;
 pub mod credential;
 pub mod describe;
 pub mod doctor;
+pub mod encryption;
 pub mod job;
 pub mod job_delete;
 pub mod job_status;
@@ -22,6 +23,7 @@ mod process_telemetry;
 pub mod queue;
 pub mod retention;
 pub mod runtemplate;
+pub mod runtemplate_credentials;
 pub mod runtemplate_schedule;
 pub mod schedule;
 pub mod system;
@@ -162,6 +164,11 @@ pub enum Command {
     /// Show one run template.
     #[command(name = "run-template:get")]
     TemplateGet(args::IdArg),
+    /// List the credentials a run template's jobs get (secret values never shown).
+    ///
+    /// Example: multiflexi-cli run-template:list-credentials --runtemplate_id 3 --format json
+    #[command(name = "run-template:list-credentials")]
+    TemplateListCredentials(runtemplate_credentials::ListArgs),
     /// Delete a run template (refused while it has unfinished jobs).
     #[command(name = "run-template:delete")]
     TemplateDelete(args::IdArg),
@@ -261,6 +268,11 @@ pub enum Command {
     /// Show the database (password hidden), its schema version and what it holds.
     #[command(name = "status")]
     Status,
+    /// Whether secrets can be sealed, with which key and from where (never the key itself).
+    ///
+    /// Example: multiflexi-cli encryption:status --format json
+    #[command(name = "encryption:status")]
+    EncryptionStatus,
     /// Create or upgrade the database schema.
     #[command(name = "migrate")]
     Migrate,
@@ -416,6 +428,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::TemplateUpdate(a) => runtemplate::update(ctx, a).await,
         C::TemplateList(a) => runtemplate::list(ctx, a).await,
         C::TemplateGet(a) => runtemplate::get(ctx, a).await,
+        C::TemplateListCredentials(a) => runtemplate_credentials::list(ctx, a).await,
         C::TemplateDelete(a) => runtemplate::delete(ctx, a).await,
         C::TemplateSchedule(a) => runtemplate_schedule::schedule(ctx, a).await,
         C::TemplateNextSchedule(a) => runtemplate::schedule(ctx, a).await,
@@ -439,6 +452,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::QueueList(a) => queue::list(ctx, a).await,
         C::Describe => describe::describe(),
         C::Status => system::status(ctx).await,
+        C::EncryptionStatus => encryption::status(ctx).await,
         C::Migrate => system::migrate(ctx).await,
         C::Doctor => doctor::doctor(ctx).await,
         C::AuditList(a) => telemetry::list(ctx, a).await,

@@ -147,3 +147,78 @@ fn job_delete_removes_one_finished_job() {
     );
     assert_eq!(env.count(&["job:list"]), 1);
 }
+
+#[test]
+fn run_template_list_credentials_hides_secrets() {
+    let env = Env::new();
+    let (_, company, template) = setup_echo(&env);
+    let company = company.to_string();
+    let cred = env.json(&[
+        "credential:create",
+        "--company_id",
+        &company,
+        "--name",
+        "api",
+        "--type",
+        "AbraFlexi",
+        "ABRAFLEXI_URL=https://demo.flexibee.eu",
+        "ABRAFLEXI_PASSWORD=cred-SECRET-7",
+        "--secret",
+        "ABRAFLEXI_PASSWORD",
+    ])["id"]
+        .as_i64()
+        .unwrap();
+    let t = template.to_string();
+    assert_eq!(
+        env.json(&["run-template:list-credentials", "--runtemplate_id", &t]),
+        serde_json::json!([]),
+        "none yet"
+    );
+    env.ok(&["run-template:update", &t, "--credential", &cred.to_string()]);
+    let listed = env.json(&["run-template:list-credentials", "--runtemplate_id", &t]);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["id"], cred);
+    assert_eq!(listed[0]["name"], "api");
+    for out in [
+        env.ok(&["run-template:list-credentials", &t]),
+        env.ok(&[
+            "run-template:list-credentials",
+            "--id",
+            &t,
+            "--format",
+            "json",
+        ]),
+    ] {
+        assert!(out.contains("api"), "{out}");
+        assert!(!out.contains("cred-SECRET-7"), "{out}");
+    }
+    contains_all(
+        &env.fails(&[
+            "run-template:list-credentials",
+            "--runtemplate_id",
+            "424242",
+        ]),
+        &["424242", "run-template:list"],
+    );
+}
+
+#[test]
+fn encryption_status_names_the_key_never_shows_it() {
+    let env = Env::new();
+    let v = env.json(&["encryption:status"]);
+    assert_eq!(v["master_key"], "configured", "{v}");
+    assert_eq!(v["total_keys"], 1);
+    assert_eq!(v["keys"][0]["algorithm"], "XChaCha20-Poly1305");
+    assert_eq!(v["keys"][0]["source"], "MULTIFLEXI_MASTER_KEY");
+    let text = env.ok(&["encryption:status"]);
+    assert!(text.contains("configured"), "{text}");
+    for out in [&text, &v.to_string()] {
+        assert!(!out.contains(super::MASTER_KEY), "never the key: {out}");
+    }
+    // A bad key: one clear line naming the variable.
+    let mut c = env.command(&["encryption:status"]);
+    c.env("MULTIFLEXI_MASTER_KEY", "not-a-key");
+    let r = super::run_command(c);
+    assert_eq!(r.code, 1, "{r:#?}");
+    contains_all(&r.stderr, &["MULTIFLEXI_MASTER_KEY"]);
+}
