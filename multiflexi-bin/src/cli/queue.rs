@@ -10,6 +10,7 @@ use multiflexi_core::store::{Catalog as _, JobFilter, JobQueue as _};
 use multiflexi_core::{AppId, CompanyId, JobId, RunTemplateId};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 /// Fields `--order` takes.
 const ORDERS: &[&str] = &[
@@ -95,25 +96,23 @@ pub async fn list(ctx: &Ctx, a: &ListArgs) -> anyhow::Result<Report> {
     let mut companies = BTreeMap::<CompanyId, String>::new();
     let mut rows: Vec<Value> = Vec::with_capacity(jobs.len());
     for j in &jobs {
-        if !templates.contains_key(&j.runtemplate_id) {
+        if let Entry::Vacant(e) = templates.entry(j.runtemplate_id) {
             let t = store.get_runtemplate(j.runtemplate_id).await.ok();
-            templates.insert(
-                j.runtemplate_id,
+            e.insert(
                 t.map(|t| (t.name, t.interv.describe().to_string()))
                     .unwrap_or_default(),
             );
         }
-        if !apps.contains_key(&j.app_id) {
-            let name = store.get_app(j.app_id).await.ok();
-            apps.insert(
-                j.app_id,
-                name.map(|a| a.display_name().to_string())
+        if let Entry::Vacant(e) = apps.entry(j.app_id) {
+            let app = store.get_app(j.app_id).await.ok();
+            e.insert(
+                app.map(|a| a.display_name().to_string())
                     .unwrap_or_default(),
             );
         }
-        if !companies.contains_key(&j.company_id) {
+        if let Entry::Vacant(e) = companies.entry(j.company_id) {
             let name = store.get_company(j.company_id).await.ok().map(|c| c.name);
-            companies.insert(j.company_id, name.unwrap_or_default());
+            e.insert(name.unwrap_or_default());
         }
         let (t_name, schedule_type) = &templates[&j.runtemplate_id];
         rows.push(json!({
