@@ -23,6 +23,7 @@ mod process_telemetry;
 pub mod queue;
 pub mod retention;
 pub mod runtemplate;
+pub mod runtemplate_assign;
 pub mod runtemplate_credentials;
 pub mod runtemplate_schedule;
 pub mod schedule;
@@ -122,7 +123,7 @@ pub enum Command {
     #[command(name = "company:get")]
     CompanyGet(lookup::CompanyLookup),
     /// Delete a company (refused while it has run templates or credentials).
-    #[command(name = "company:delete")]
+    #[command(name = "company:delete", visible_alias = "company:remove")]
     CompanyDelete(args::IdArg),
     /// Erase a company (GDPR): stop its templates, cancel its unstarted jobs, then delete its
     /// jobs with output and artifacts, templates, credentials and the company (--yes).
@@ -149,7 +150,7 @@ pub enum Command {
     #[command(name = "credential:get")]
     CredentialGet(args::IdArg),
     /// Delete a credential (refused while run templates use it).
-    #[command(name = "credential:delete")]
+    #[command(name = "credential:delete", visible_alias = "credential:remove")]
     CredentialDelete(args::IdArg),
 
     /// Create a run template: which app runs for which company, how often, how.
@@ -164,6 +165,16 @@ pub enum Command {
     /// Show one run template.
     #[command(name = "run-template:get")]
     TemplateGet(args::IdArg),
+    /// Give a run template's jobs a credential's values (of the template's company).
+    ///
+    /// Example: multiflexi-cli run-template:assign-credential --runtemplate_id 3 --credential_id 2
+    #[command(name = "run-template:assign-credential")]
+    TemplateAssignCredential(runtemplate_assign::AssignArgs),
+    /// Stop giving a run template's jobs a credential's values.
+    ///
+    /// Example: multiflexi-cli run-template:unassign-credential --runtemplate_id 3 --credential_id 2
+    #[command(name = "run-template:unassign-credential")]
+    TemplateUnassignCredential(runtemplate_assign::AssignArgs),
     /// List the credentials a run template's jobs get (secret values never shown).
     ///
     /// Example: multiflexi-cli run-template:list-credentials --runtemplate_id 3 --format json
@@ -244,8 +255,11 @@ pub enum Command {
     /// List a job's artifacts.
     #[command(name = "artifact:list")]
     ArtifactList(artifact::ListArgs),
-    /// Write an artifact's content, byte for byte, to a file or stdout (-).
-    #[command(name = "artifact:get")]
+    /// Write an artifact's content, byte for byte, to a file or stdout (-); artifact:save
+    /// is upstream's name for it.
+    ///
+    /// Example: multiflexi-cli artifact:save --id 12 --file report.json --format json
+    #[command(name = "artifact:get", visible_alias = "artifact:save")]
     ArtifactGet(artifact::GetArgs),
 
     /// Show the next runs of an interval code or cron expression in a timezone.
@@ -428,6 +442,8 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::TemplateUpdate(a) => runtemplate::update(ctx, a).await,
         C::TemplateList(a) => runtemplate::list(ctx, a).await,
         C::TemplateGet(a) => runtemplate::get(ctx, a).await,
+        C::TemplateAssignCredential(a) => runtemplate_assign::assign(ctx, a, true).await,
+        C::TemplateUnassignCredential(a) => runtemplate_assign::assign(ctx, a, false).await,
         C::TemplateListCredentials(a) => runtemplate_credentials::list(ctx, a).await,
         C::TemplateDelete(a) => runtemplate::delete(ctx, a).await,
         C::TemplateSchedule(a) => runtemplate_schedule::schedule(ctx, a).await,

@@ -349,6 +349,8 @@ const COMMANDS: &[&str] = &[
     "run-template:get",
     "run-template:delete",
     "run-template:list-credentials",
+    "run-template:assign-credential",
+    "run-template:unassign-credential",
     "run-template:schedule",
     "run-template:next-schedule",
     "job:create",

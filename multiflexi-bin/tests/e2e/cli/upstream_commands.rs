@@ -222,3 +222,141 @@ fn encryption_status_names_the_key_never_shows_it() {
     assert_eq!(r.code, 1, "{r:#?}");
     contains_all(&r.stderr, &["MULTIFLEXI_MASTER_KEY"]);
 }
+
+#[test]
+fn upstream_names_artifact_save_company_and_credential_remove() {
+    let env = Env::new();
+    let (_, company, template) = setup_echo(&env);
+    let job = env.json(&[
+        "job:create",
+        "--template",
+        &template.to_string(),
+        "--env",
+        "GREETING=hi",
+    ])["id"]
+        .as_i64()
+        .unwrap();
+    run_job_in_process(&env, job, 0, b"saved bytes\n");
+    let arts = env.json(&["artifact:list", "--job_id", &job.to_string()]);
+    let stdout_id = arts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["filename"] == "stdout.txt")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let file = env.path("stdout-copy.txt");
+    let v = env.json(&[
+        "artifact:save",
+        "--id",
+        &stdout_id,
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(v["saved"], true, "{v}");
+    assert_eq!(v["artifact_id"].to_string(), stdout_id, "{v}");
+    assert_eq!(v["original_filename"], "stdout.txt", "{v}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"saved bytes\n");
+    contains_all(
+        &env.fails(&["artifact:save", "--id", "999999", "--file", "x.txt"]),
+        &["999999", "artifact:list"],
+    );
+
+    // company:remove / credential:remove are company:delete / credential:delete.
+    let cred = env.json(&[
+        "credential:create",
+        "--company",
+        &company.to_string(),
+        "--name",
+        "spare",
+        "--type",
+        "T",
+        "A=1",
+    ])["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    env.json(&["credential:remove", "--id", &cred]);
+    assert_eq!(env.count(&["credential:list"]), 0);
+    contains_all(
+        &env.fails(&["company:remove", "--id", &company.to_string()]),
+        &["run template"],
+    );
+    let other = env.json(&["company:create", "--name", "Spare"])["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    env.json(&["company:remove", "--id", &other]);
+    contains_all(&env.fails(&["company:get", &other]), &["not found"]);
+}
+
+#[test]
+fn assign_and_unassign_a_credential() {
+    let env = Env::new();
+    let (_, company, template) = setup_echo(&env);
+    let t = template.to_string();
+    let cred = env.json(&[
+        "credential:create",
+        "--company",
+        &company.to_string(),
+        "--name",
+        "api",
+        "--type",
+        "T",
+        "A=1",
+    ])["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let v = env.json(&[
+        "run-template:assign-credential",
+        "--runtemplate_id",
+        &t,
+        "--credential_id",
+        &cred,
+    ]);
+    assert_eq!(v["status"], "ok", "{v}");
+    assert_eq!(v["credentials"].as_array().unwrap().len(), 1, "{v}");
+    // Again: nothing changes.
+    let v = env.json(&[
+        "run-template:assign-credential",
+        "--runtemplate_id",
+        &t,
+        "--credential_id",
+        &cred,
+    ]);
+    assert_eq!(v["credentials"].as_array().unwrap().len(), 1, "{v}");
+    let listed = env.json(&["run-template:list-credentials", "--runtemplate_id", &t]);
+    assert_eq!(listed[0]["id"].to_string(), cred);
+    let v = env.json(&[
+        "run-template:unassign-credential",
+        "--runtemplate_id",
+        &t,
+        "--credential_id",
+        &cred,
+    ]);
+    assert_eq!(v["credentials"], serde_json::json!([]), "{v}");
+    // Bad input: not assigned; a credential that does not exist.
+    contains_all(
+        &env.fails(&[
+            "run-template:unassign-credential",
+            "--runtemplate_id",
+            &t,
+            "--credential_id",
+            &cred,
+        ]),
+        &["credential_id", "not assigned"],
+    );
+    contains_all(
+        &env.fails(&[
+            "run-template:assign-credential",
+            "--runtemplate_id",
+            &t,
+            "--credential_id",
+            "777",
+        ]),
+        &["777", "credential:list"],
+    );
+}
