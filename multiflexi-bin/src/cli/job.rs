@@ -36,6 +36,13 @@ pub struct CreateArgs {
     /// MULTIFLEXI_TIMEZONE (upstream's spelling).
     #[arg(long, value_name = "WHEN")]
     pub scheduled: Option<String>,
+    /// Upstream's: the app the template runs (checked; another app is refused).
+    #[arg(long = "app_id", value_name = "ID")]
+    pub app_id: Option<String>,
+    /// Upstream's schedule type (adhoc, cli, …): accepted and not stored; the job's trigger is
+    /// cli.
+    #[arg(long = "schedule_type", value_name = "TYPE")]
+    pub schedule_type: Option<String>,
     #[command(flatten)]
     pub wait: super::wait::WaitArgs,
 }
@@ -345,6 +352,7 @@ pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
     order.executor = a.executor.clone();
     order.idempotency_key = a.idempotency_key.clone();
     order.scheduled = a.scheduled.clone();
+    order.app = a.app_id.as_deref().map(args::id).transpose()?;
     let created = ctx
         .usecases()
         .await?

@@ -59,8 +59,28 @@ fn upstream_flags_aliases_and_lookups() {
         "GREETING=hi",
     ]);
     assert_eq!(job["after"], "2030-01-02T03:04:05Z", "{job}");
+    // The Ansible module's job create: --app_id is checked, --schedule_type accepted.
+    env.json(&[
+        "job:create",
+        "--app_id",
+        &app.to_string(),
+        "--runtemplate_id",
+        &t,
+        "--scheduled",
+        "now",
+        "--executor",
+        "Native",
+        "--schedule_type",
+        "adhoc",
+        "--env",
+        "GREETING=hi",
+    ]);
+    contains_all(
+        &env.fails(&["job:create", "--app_id", "999", "--runtemplate_id", &t]),
+        &["app_id", "runs app"],
+    );
     let jobs = env.json(&["job:list", "--company_id", &company.to_string()]);
-    assert_eq!(jobs.as_array().unwrap().len(), 1);
+    assert_eq!(jobs.as_array().unwrap().len(), 2);
     let job_id = job["id"].as_i64().unwrap().to_string();
     assert!(env.json(&["artifact:list", "--job_id", &job_id]).is_array());
     let listed = env.json(&["run-template:list", "--app_id", &app.to_string()]);
