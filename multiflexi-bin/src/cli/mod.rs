@@ -274,6 +274,12 @@ pub enum Command {
     /// Example: multiflexi-cli queue:list --order runtemplate_name --direction DESC --limit 20
     #[command(name = "queue:list")]
     QueueList(queue::ListArgs),
+    /// Empty the queue: cancel every job waiting in it (nothing deleted; audited), or
+    /// --dry-run to count them.
+    ///
+    /// Example: multiflexi-cli queue:truncate --dry-run
+    #[command(name = "queue:truncate")]
+    QueueTruncate(queue::TruncateArgs),
     /// Every command with its arguments and options, as JSON (from the parser's own model).
     ///
     /// Example: multiflexi-cli describe > commands.json
@@ -466,6 +472,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::SchedulePreview(a) => schedule::preview(a),
         C::QueueOverview => system::queue_overview(ctx).await,
         C::QueueList(a) => queue::list(ctx, a).await,
+        C::QueueTruncate(a) => queue::truncate(ctx, a).await,
         C::Describe => describe::describe(),
         C::Status => system::status(ctx).await,
         C::EncryptionStatus => encryption::status(ctx).await,

@@ -1,5 +1,6 @@
 //! `queue:list`: the jobs waiting for their time or an executor (phase Scheduled), with their
-//! template, app and company, as upstream's (`--limit`, `--order`, `--direction`).
+//! template, app and company, as upstream's (`--limit`, `--order`, `--direction`);
+//! `queue:truncate`: cancel them all (`--dry-run` counts).
 
 use super::Ctx;
 use super::output::{Report, table, ts};
@@ -182,4 +183,41 @@ pub async fn list(ctx: &Ctx, a: &ListArgs) -> anyhow::Result<Report> {
         )
     };
     Ok(Report::new(text, Value::Array(rows)))
+}
+
+/// `queue:truncate`.
+#[derive(Debug, Args)]
+pub struct TruncateArgs {
+    /// Count the waiting jobs; cancel nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `queue:truncate`: cancels every job waiting in the queue.
+pub async fn truncate(ctx: &Ctx, a: &TruncateArgs) -> anyhow::Result<Report> {
+    let done = ctx
+        .usecases()
+        .await?
+        .truncate_queue(&ctx.caller(), a.dry_run)
+        .await?;
+    let text = if a.dry_run {
+        format!(
+            "{} jobs waiting; --dry-run: nothing cancelled",
+            done.waiting
+        )
+    } else {
+        format!(
+            "jobs waiting before truncate: {}; cancelled: {}",
+            done.waiting,
+            done.cancelled.len()
+        )
+    };
+    Ok(Report::new(
+        text,
+        json!({
+            "dry_run": a.dry_run,
+            "waiting": done.waiting,
+            "cancelled": done.cancelled,
+        }),
+    ))
 }

@@ -57,6 +57,8 @@ pub enum Action {
     JobCleanup,
     /// `job:delete`
     JobDelete,
+    /// `queue:truncate`
+    QueueTruncate,
 }
 
 impl Action {
@@ -87,6 +89,7 @@ impl Action {
             Action::JobRetry => "job:retry",
             Action::JobCleanup => "job:cleanup",
             Action::JobDelete => "job:delete",
+            Action::QueueTruncate => "queue:truncate",
         }
     }
 }

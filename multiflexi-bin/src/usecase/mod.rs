@@ -29,6 +29,7 @@
 //! | job create (idempotent replay) | [`jobs`] | when it is due: [`scheduled::parse_scheduled`] (`now`, RFC 3339, `Y-m-d H:i:s` in `MULTIFLEXI_TIMEZONE`); idempotency key: [`jobs::check_idempotency_key`], a key reused for another template is Conflict; one-off names and values: `Environment::check_variable` (through [`variables::check_variable`]), the app's secret fields stored as secrets; executor override and one-off names: `tenancy::check_executor_choice` / `check_env_names`, applied by `engine::create_job_or_replay` with the caller's scope; inactive template: the engine |
 //! | job cancel / retry | [`jobs`] | another company's job is NotFound ([`Caller::check_sees`]); retry of an unfinished job or under an inactive template: `engine::copy_finished_job` |
 //! | job cleanup | [`cleanup`] | a company token cleans its own company's jobs only; the cutoff must be a date |
+//! | queue truncate | [`queue`] | every waiting job cancelled through the lifecycle (none deleted); a company token's own company only; dry run counts |
 //! | job delete (one) | [`cleanup`] | only a finished job (Conflict otherwise); another company's job is NotFound ([`Caller::check_sees`]) |
 //!
 //! Reads (lists, a single object) stay in the front ends, which scope them with
@@ -43,6 +44,7 @@ pub mod credentials;
 pub mod erasure;
 pub mod export;
 pub mod jobs;
+pub mod queue;
 pub mod retention;
 pub mod scheduled;
 pub mod template_credentials;

@@ -367,6 +367,7 @@ const COMMANDS: &[&str] = &[
     "schedule:preview",
     "queue:overview",
     "queue:list",
+    "queue:truncate",
     "describe",
     "status",
     "encryption:status",

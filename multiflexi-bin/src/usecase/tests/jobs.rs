@@ -375,3 +375,34 @@ async fn delete_removes_one_finished_job_and_refuses_unfinished_or_foreign_ones(
     let rows = own_rows(&w.u).await;
     assert_eq!(rows.iter().filter(|r| r.1 == "job:delete").count(), 1);
 }
+
+#[tokio::test]
+async fn truncate_cancels_the_waiting_jobs_the_caller_sees() {
+    let w = world().await;
+    let t = w.template().await;
+    let theirs = w
+        .template_as(&operator(), w.other.id, TemplateSettings::default())
+        .await
+        .unwrap();
+    let mine = w.u.create_job(&operator(), order(t.id)).await.unwrap().job;
+    let foreign =
+        w.u.create_job(&operator(), order(theirs.id))
+            .await
+            .unwrap()
+            .job;
+    let token = company_token(w.acme.id);
+    let dry = w.u.truncate_queue(&token, true).await.unwrap();
+    assert_eq!((dry.waiting, dry.cancelled.len()), (1, 0));
+    let done = w.u.truncate_queue(&token, false).await.unwrap();
+    assert_eq!(done.cancelled, [mine.id], "its own company's only");
+    let store = w.u.store();
+    assert_eq!(store.get_job(mine.id).await.unwrap().status(), "cancelled");
+    assert_eq!(
+        store.get_job(foreign.id).await.unwrap().status(),
+        "scheduled"
+    );
+    let all = w.u.truncate_queue(&operator(), false).await.unwrap();
+    assert_eq!(all.cancelled, [foreign.id]);
+    let rows = own_rows(&w.u).await;
+    assert_eq!(rows.iter().filter(|r| r.1 == "queue:truncate").count(), 2);
+}

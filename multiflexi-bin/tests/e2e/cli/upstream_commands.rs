@@ -73,6 +73,34 @@ fn job_status_and_queue_list() {
     );
     let r = env.run(&["job:status", "--bogus"]);
     assert_eq!(r.code, 2, "{r:#?}");
+
+    // queue:truncate: a dry run counts, then every waiting job is cancelled (none deleted).
+    let v = env.json(&["queue:truncate", "--dry-run"]);
+    assert_eq!(
+        (
+            v["waiting"].as_i64(),
+            v["cancelled"].as_array().map(Vec::len)
+        ),
+        (Some(2), Some(0)),
+        "{v}"
+    );
+    assert_eq!(env.count(&["queue:list"]), 2);
+    let v = env.json(&["queue:truncate"]);
+    assert_eq!(v["cancelled"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(env.count(&["queue:list"]), 0);
+    assert_eq!(env.count(&["job:list", "--status", "cancelled"]), 2);
+    assert_eq!(env.count(&["job:list"]), 3, "nothing deleted");
+    let audit = env.json(&["audit:list"]);
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["action"] == "queue:truncate"),
+        "audited: {audit}"
+    );
+    let r = env.run(&["queue:truncate", "--dry-run=maybe"]);
+    assert_eq!(r.code, 2, "{r:#?}");
 }
 
 #[test]
