@@ -37,6 +37,7 @@ pub mod environment;
 mod error;
 pub mod executor;
 pub mod exit_code;
+pub mod exit_status;
 mod ids;
 pub mod lifecycle;
 pub mod model;

@@ -1593,6 +1593,9 @@ impl JobQueue for SqlStore {
             if let Some(a) = options.app_id {
                 q = q.filter(job::Column::AppId.eq(a.0));
             }
+            if let Some(id) = options.job_id {
+                q = q.filter(job::Column::Id.eq(id.0));
+            }
             for (c, a) in &options.except {
                 let mut matched = Condition::all();
                 if let Some(c) = c {

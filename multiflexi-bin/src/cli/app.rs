@@ -322,9 +322,8 @@ pub async fn update(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<Report> {
 }
 
 /// `application:get`.
-pub async fn get(ctx: &Ctx, args: &IdArg) -> anyhow::Result<Report> {
-    let id: AppId = args.get()?;
-    let app = ctx.store().await?.get_app(id).await?;
+pub async fn get(ctx: &Ctx, args: &super::lookup::AppLookup) -> anyhow::Result<Report> {
+    let app = args.find(&*ctx.store().await?).await?;
     let mut text = fields(&[
         ("id", app.id.to_string()),
         ("uuid", or_dash(app.uuid.as_deref())),

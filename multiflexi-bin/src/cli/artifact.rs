@@ -15,7 +15,7 @@ use std::path::PathBuf;
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// The job.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_alias = "job_id", value_name = "ID")]
     pub job: String,
 }
 
@@ -25,7 +25,7 @@ pub struct GetArgs {
     #[command(flatten)]
     pub id: IdArg,
     /// Where to write the content, byte for byte (`-` for stdout).
-    #[arg(long, short = 'o', value_name = "FILE")]
+    #[arg(long, short = 'o', visible_alias = "file", value_name = "FILE")]
     pub output: PathBuf,
 }
 
@@ -74,6 +74,11 @@ pub async fn get(ctx: &Ctx, a: &GetArgs) -> anyhow::Result<Report> {
     if let Value::Object(m) = &mut json {
         m.insert("output".into(), json!(a.output.display().to_string()));
         m.insert("bytes".into(), json!(artifact.content.len()));
+        // Upstream's artifact:save keys.
+        m.insert("artifact_id".into(), json!(id));
+        m.insert("file".into(), json!(a.output.display().to_string()));
+        m.insert("original_filename".into(), json!(meta.filename));
+        m.insert("saved".into(), json!(true));
     }
     Ok(Report::new(
         format!(

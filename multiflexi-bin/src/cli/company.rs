@@ -210,9 +210,8 @@ pub async fn list(ctx: &Ctx) -> anyhow::Result<Report> {
 }
 
 /// `company:get`.
-pub async fn get(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
-    let id: CompanyId = a.get()?;
-    let c = ctx.store().await?.get_company(id).await?;
+pub async fn get(ctx: &Ctx, a: &super::lookup::CompanyLookup) -> anyhow::Result<Report> {
+    let c = a.find(&*ctx.store().await?).await?;
     Ok(Report::new(company_text(&c), company_json(&c)))
 }
 

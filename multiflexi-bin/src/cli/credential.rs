@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// The company that owns it.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_aliases = ["company_id", "company-id"], value_name = "ID")]
     pub company: String,
     /// Its name (unique per company).
     #[arg(long)]
@@ -35,7 +35,7 @@ pub struct CreateArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only this company's.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_aliases = ["company_id", "company-id"], value_name = "ID")]
     pub company: Option<String>,
 }
 

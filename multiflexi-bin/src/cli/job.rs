@@ -32,6 +32,19 @@ pub struct CreateArgs {
     /// the first job.
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,
+    /// When it becomes due: now (default), an RFC 3339 instant, or Y-m-d H:i:s in
+    /// MULTIFLEXI_TIMEZONE (upstream's spelling).
+    #[arg(long, value_name = "WHEN")]
+    pub scheduled: Option<String>,
+    /// Upstream's: the app the template runs (checked; another app is refused).
+    #[arg(long = "app_id", value_name = "ID")]
+    pub app_id: Option<String>,
+    /// Upstream's schedule type (adhoc, cli, …): accepted and not stored; the job's trigger is
+    /// cli.
+    #[arg(long = "schedule_type", value_name = "TYPE")]
+    pub schedule_type: Option<String>,
+    #[command(flatten)]
+    pub wait: super::wait::WaitArgs,
 }
 
 /// `job:list`.
@@ -45,7 +58,7 @@ pub struct ListArgs {
     #[arg(long = "template", visible_alias = "runtemplate_id", value_name = "ID")]
     pub template: Option<String>,
     /// Only this company's.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_aliases = ["company_id", "company-id"], value_name = "ID")]
     pub company: Option<String>,
     /// At most this many, newest first.
     #[arg(long, value_name = "N", default_value_t = 100)]
@@ -59,7 +72,7 @@ pub struct CleanupArgs {
     #[arg(long, value_name = "N")]
     pub days: u32,
     /// Only this company's.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_aliases = ["company_id", "company-id"], value_name = "ID")]
     pub company: Option<String>,
     /// Count what would be deleted; delete nothing.
     #[arg(long)]
@@ -338,12 +351,20 @@ pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
         .collect();
     order.executor = a.executor.clone();
     order.idempotency_key = a.idempotency_key.clone();
+    order.scheduled = a.scheduled.clone();
+    order.app = a.app_id.as_deref().map(args::id).transpose()?;
     let created = ctx
         .usecases()
         .await?
         .create_job(&ctx.caller(), order)
         .await?;
     let (job, replay) = (created.job, created.replayed);
+    if a.wait.wait {
+        if ctx.format == super::output::Format::Text {
+            eprintln!("{}", created_text(&job, replay));
+        }
+        return super::wait::wait(ctx, job.id, a.wait.timeout).await;
+    }
     let mut json = job_summary(&job);
     if let Value::Object(m) = &mut json {
         m.insert("command".into(), json!(job.command));

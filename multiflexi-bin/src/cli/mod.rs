@@ -11,16 +11,26 @@ pub mod artifact;
 pub mod company;
 pub mod company_export;
 pub mod credential;
+pub mod describe;
 pub mod doctor;
+pub mod encryption;
 pub mod job;
+pub mod job_delete;
+pub mod job_status;
+pub mod lookup;
 pub mod output;
 mod process_telemetry;
+pub mod queue;
 pub mod retention;
 pub mod runtemplate;
+pub mod runtemplate_assign;
+pub mod runtemplate_credentials;
+pub mod runtemplate_schedule;
 pub mod schedule;
 pub mod system;
 pub mod telemetry;
 pub mod token;
+pub mod wait;
 
 use crate::config::DatabaseConfig;
 use crate::database::{self, DatabaseSettings, OpenOptions};
@@ -57,6 +67,14 @@ pub struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// More log lines on stderr (-v info, -vv debug) when RUST_LOG is not set; accepted by every
+    /// command, as upstream's.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Never ask anything (accepted by every command, as upstream's; this CLI never prompts: a
+    /// command that needs a confirmation takes a flag such as --yes).
+    #[arg(long, short = 'n', global = true)]
+    pub no_interaction: bool,
     #[command(flatten)]
     pub db: DatabaseConfig,
     #[command(subcommand)]
@@ -78,9 +96,11 @@ pub enum Command {
     /// List apps.
     #[command(name = "application:list")]
     AppList,
-    /// Show one app.
+    /// Show one app, by id, --name or --uuid.
+    ///
+    /// Example: multiflexi-cli application:get --uuid 0f4a1c9e-8e53-4c2f-9a34-5f2b9d0c7e11 --format json
     #[command(name = "application:get")]
-    AppGet(args::IdArg),
+    AppGet(lookup::AppLookup),
     /// Change what an app needs from a container sandbox (capabilities, read-only root).
     #[command(name = "application:update")]
     AppUpdate(app::UpdateArgs),
@@ -97,11 +117,13 @@ pub enum Command {
     /// List companies.
     #[command(name = "company:list")]
     CompanyList,
-    /// Show one company (secret environment values as ***).
+    /// Show one company, by id, --name or --slug (secret environment values as ***).
+    ///
+    /// Example: multiflexi-cli company:get --slug acme --format json
     #[command(name = "company:get")]
-    CompanyGet(args::IdArg),
+    CompanyGet(lookup::CompanyLookup),
     /// Delete a company (refused while it has run templates or credentials).
-    #[command(name = "company:delete")]
+    #[command(name = "company:delete", visible_alias = "company:remove")]
     CompanyDelete(args::IdArg),
     /// Erase a company (GDPR): stop its templates, cancel its unstarted jobs, then delete its
     /// jobs with output and artifacts, templates, credentials and the company (--yes).
@@ -128,7 +150,7 @@ pub enum Command {
     #[command(name = "credential:get")]
     CredentialGet(args::IdArg),
     /// Delete a credential (refused while run templates use it).
-    #[command(name = "credential:delete")]
+    #[command(name = "credential:delete", visible_alias = "credential:remove")]
     CredentialDelete(args::IdArg),
 
     /// Create a run template: which app runs for which company, how often, how.
@@ -143,19 +165,60 @@ pub enum Command {
     /// Show one run template.
     #[command(name = "run-template:get")]
     TemplateGet(args::IdArg),
+    /// Give a run template's jobs a credential's values (of the template's company).
+    ///
+    /// Example: multiflexi-cli run-template:assign-credential --runtemplate_id 3 --credential_id 2
+    #[command(name = "run-template:assign-credential")]
+    TemplateAssignCredential(runtemplate_assign::AssignArgs),
+    /// Stop giving a run template's jobs a credential's values.
+    ///
+    /// Example: multiflexi-cli run-template:unassign-credential --runtemplate_id 3 --credential_id 2
+    #[command(name = "run-template:unassign-credential")]
+    TemplateUnassignCredential(runtemplate_assign::AssignArgs),
+    /// List the credentials a run template's jobs get (secret values never shown).
+    ///
+    /// Example: multiflexi-cli run-template:list-credentials --runtemplate_id 3 --format json
+    #[command(name = "run-template:list-credentials")]
+    TemplateListCredentials(runtemplate_credentials::ListArgs),
     /// Delete a run template (refused while it has unfinished jobs).
     #[command(name = "run-template:delete")]
     TemplateDelete(args::IdArg),
-    /// Set when the scheduler fires a run template next (default now).
+    /// Create a job of a run template, as upstream's: due now or at --schedule_time, on
+    /// --executor, with one-off --config KEY=VALUE; refused for an inactive template; --wait
+    /// waits for it. (Moving next_schedule, its former meaning, is run-template:next-schedule.)
+    ///
+    /// Example: multiflexi-cli run-template:schedule --id 3 --schedule_time now --config DEBUG=1 --format json
     #[command(name = "run-template:schedule")]
-    TemplateSchedule(runtemplate::ScheduleArgs),
+    TemplateSchedule(runtemplate_schedule::ScheduleArgs),
+    /// Set when the scheduler fires a run template next (default now); this was
+    /// run-template:schedule before it took upstream's meaning.
+    ///
+    /// Example: multiflexi-cli run-template:next-schedule 3 --when 2026-12-24T18:00:00+01:00
+    #[command(name = "run-template:next-schedule")]
+    TemplateNextSchedule(runtemplate::ScheduleArgs),
 
-    /// Create a job of a run template, due now (trigger cli).
+    /// Create a job of a run template, due now (trigger cli); --wait waits for it to end and
+    /// exits with its exit status.
+    ///
+    /// Example: multiflexi-cli job:create --template 3 --env DEBUG=1 --wait --timeout 600
     #[command(name = "job:create")]
     JobCreate(job::CreateArgs),
+    /// Wait for a job to end: its phase changes on stderr, its output streamed, then exit with
+    /// its exit status (its own code; 75 lost or platform_error; 124 timeout; 130 cancelled;
+    /// 3 when --timeout is reached first, the job going on).
+    ///
+    /// Example: multiflexi-cli job:wait 7 --timeout 600
+    #[command(name = "job:wait")]
+    JobWait(wait::JobWaitArgs),
     /// Cancel a job (at once when only scheduled; else its executor stops it).
     #[command(name = "job:cancel")]
     JobCancel(args::IdArg),
+    /// Job statistics as upstream's: successful, failed, incomplete, applications, repeated
+    /// (scheduler-made), total, queue length.
+    ///
+    /// Example: multiflexi-cli job:status --format json
+    #[command(name = "job:status")]
+    JobStatus,
     /// List jobs, newest first.
     #[command(name = "job:list")]
     JobList(job::ListArgs),
@@ -165,6 +228,11 @@ pub enum Command {
     /// Run a finished job again (a manual copy with the same command and environment).
     #[command(name = "job:retry")]
     JobRetry(args::IdArg),
+    /// Delete one finished job with its output and artifacts (refused until it has finished).
+    ///
+    /// Example: multiflexi-cli job:delete --id 7 --format json
+    #[command(name = "job:delete")]
+    JobDelete(args::IdArg),
     /// Delete finished jobs older than N days, with their output and artifacts.
     #[command(name = "job:cleanup")]
     JobCleanup(job::CleanupArgs),
@@ -187,8 +255,11 @@ pub enum Command {
     /// List a job's artifacts.
     #[command(name = "artifact:list")]
     ArtifactList(artifact::ListArgs),
-    /// Write an artifact's content, byte for byte, to a file or stdout (-).
-    #[command(name = "artifact:get")]
+    /// Write an artifact's content, byte for byte, to a file or stdout (-); artifact:save
+    /// is upstream's name for it.
+    ///
+    /// Example: multiflexi-cli artifact:save --id 12 --file report.json --format json
+    #[command(name = "artifact:get", visible_alias = "artifact:save")]
     ArtifactGet(artifact::GetArgs),
 
     /// Show the next runs of an interval code or cron expression in a timezone.
@@ -198,9 +269,30 @@ pub enum Command {
     /// Count jobs by phase.
     #[command(name = "queue:overview")]
     QueueOverview,
+    /// List the jobs waiting in the queue (phase scheduled) with template, app and company.
+    ///
+    /// Example: multiflexi-cli queue:list --order runtemplate_name --direction DESC --limit 20
+    #[command(name = "queue:list")]
+    QueueList(queue::ListArgs),
+    /// Empty the queue: cancel every job waiting in it (nothing deleted; audited), or
+    /// --dry-run to count them.
+    ///
+    /// Example: multiflexi-cli queue:truncate --dry-run
+    #[command(name = "queue:truncate")]
+    QueueTruncate(queue::TruncateArgs),
+    /// Every command with its arguments and options, as JSON (from the parser's own model).
+    ///
+    /// Example: multiflexi-cli describe > commands.json
+    #[command(name = "describe")]
+    Describe,
     /// Show the database (password hidden), its schema version and what it holds.
     #[command(name = "status")]
     Status,
+    /// Whether secrets can be sealed, with which key and from where (never the key itself).
+    ///
+    /// Example: multiflexi-cli encryption:status --format json
+    #[command(name = "encryption:status")]
+    EncryptionStatus,
     /// Create or upgrade the database schema.
     #[command(name = "migrate")]
     Migrate,
@@ -356,14 +448,21 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::TemplateUpdate(a) => runtemplate::update(ctx, a).await,
         C::TemplateList(a) => runtemplate::list(ctx, a).await,
         C::TemplateGet(a) => runtemplate::get(ctx, a).await,
+        C::TemplateAssignCredential(a) => runtemplate_assign::assign(ctx, a, true).await,
+        C::TemplateUnassignCredential(a) => runtemplate_assign::assign(ctx, a, false).await,
+        C::TemplateListCredentials(a) => runtemplate_credentials::list(ctx, a).await,
         C::TemplateDelete(a) => runtemplate::delete(ctx, a).await,
-        C::TemplateSchedule(a) => runtemplate::schedule(ctx, a).await,
+        C::TemplateSchedule(a) => runtemplate_schedule::schedule(ctx, a).await,
+        C::TemplateNextSchedule(a) => runtemplate::schedule(ctx, a).await,
         C::JobCreate(a) => job::create(ctx, a).await,
+        C::JobWait(a) => wait::job_wait(ctx, a).await,
         C::JobCancel(a) => job::cancel(ctx, a).await,
         C::JobList(a) => job::list(ctx, a).await,
+        C::JobStatus => job_status::status(ctx).await,
         C::JobGet(a) => job::get(ctx, a).await,
         C::JobRetry(a) => job::retry(ctx, a).await,
         C::JobCleanup(a) => job::cleanup(ctx, a).await,
+        C::JobDelete(a) => job_delete::delete(ctx, a).await,
         C::RetentionList => retention::list(ctx).await,
         C::RetentionSet(a) => retention::set(ctx, a).await,
         C::RetentionUnset(a) => retention::unset(ctx, a).await,
@@ -372,7 +471,11 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::ArtifactGet(a) => artifact::get(ctx, a).await,
         C::SchedulePreview(a) => schedule::preview(a),
         C::QueueOverview => system::queue_overview(ctx).await,
+        C::QueueList(a) => queue::list(ctx, a).await,
+        C::QueueTruncate(a) => queue::truncate(ctx, a).await,
+        C::Describe => describe::describe(),
         C::Status => system::status(ctx).await,
+        C::EncryptionStatus => encryption::status(ctx).await,
         C::Migrate => system::migrate(ctx).await,
         C::Doctor => doctor::doctor(ctx).await,
         C::AuditList(a) => telemetry::list(ctx, a).await,
@@ -415,6 +518,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         format,
         db,
         command,
+        ..
     } = cli;
     let ctx = Ctx::new(db, format);
     let result = dispatch(&ctx, &command).await;
@@ -423,12 +527,13 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(report) => {
             // A closed stdout (`| head`) is not a failure of the command.
             let _ = report.print(format);
-            match &report.failure {
-                Some(f) => {
-                    print_error(format, f);
-                    ExitCode::FAILURE
-                }
-                None => ExitCode::SUCCESS,
+            if let Some(f) = &report.failure {
+                print_error(format, f);
+            }
+            match (report.exit, &report.failure) {
+                (Some(status), _) => ExitCode::from(status),
+                (None, Some(_)) => ExitCode::FAILURE,
+                (None, None) => ExitCode::SUCCESS,
             }
         }
         Err(e) => {
@@ -474,8 +579,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

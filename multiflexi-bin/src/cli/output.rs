@@ -29,6 +29,9 @@ pub struct Report {
     /// When set, the command failed after reporting: this line goes to stderr and the exit code
     /// is non-zero.
     pub failure: Option<String>,
+    /// The process's exit status when it is not the usual 0 (success) / 1 (failure): a wait for
+    /// a job ends with the job's own ([`multiflexi_core::exit_status`]).
+    pub exit: Option<u8>,
 }
 
 impl Report {
@@ -39,6 +42,7 @@ impl Report {
             json,
             raw: None,
             failure: None,
+            exit: None,
         }
     }
 
@@ -49,12 +53,19 @@ impl Report {
             json: Value::Null,
             raw: Some(text.into()),
             failure: None,
+            exit: None,
         }
     }
 
     /// Marks the command failed (after its report is printed).
     pub fn failed(mut self, message: impl Into<String>) -> Self {
         self.failure = Some(message.into());
+        self
+    }
+
+    /// Sets the process's exit status (printed failure or not).
+    pub fn with_exit(mut self, status: u8) -> Self {
+        self.exit = Some(status);
         self
     }
 

@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 #[derive(Debug, Args)]
 pub struct ScopeArgs {
     /// A company's jobs.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_aliases = ["company_id", "company-id"], value_name = "ID")]
     pub company: Option<String>,
     /// An app's jobs (with --company: that company's jobs of that app).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_alias = "app_id", value_name = "ID")]
     pub app: Option<String>,
     /// The audit log's rows.
     #[arg(long, conflicts_with_all = ["company", "app"])]

@@ -120,10 +120,23 @@ pub struct CreateArgs {
     #[arg(long)]
     pub name: String,
     /// The app it runs.
-    #[arg(long, visible_alias = "app_id", value_name = "ID")]
-    pub app: String,
+    #[arg(
+        long,
+        visible_alias = "app_id",
+        value_name = "ID",
+        required_unless_present = "app_uuid"
+    )]
+    pub app: Option<String>,
+    /// The app it runs, by its uuid (instead of --app).
+    #[arg(
+        long = "app_uuid",
+        visible_alias = "app-uuid",
+        value_name = "UUID",
+        conflicts_with = "app"
+    )]
+    pub app_uuid: Option<String>,
     /// The company it runs for.
-    #[arg(long, visible_alias = "company_id", value_name = "ID")]
+    #[arg(long, visible_aliases = ["company_id", "company-id"], value_name = "ID")]
     pub company: String,
     #[command(flatten)]
     pub settings: Settings,
@@ -140,8 +153,16 @@ pub struct UpdateArgs {
     /// Another app.
     #[arg(long, visible_alias = "app_id", value_name = "ID")]
     pub app: Option<String>,
+    /// Another app, by its uuid (instead of --app).
+    #[arg(
+        long = "app_uuid",
+        visible_alias = "app-uuid",
+        value_name = "UUID",
+        conflicts_with = "app"
+    )]
+    pub app_uuid: Option<String>,
     /// Another company.
-    #[arg(long, visible_alias = "company_id", value_name = "ID")]
+    #[arg(long, visible_aliases = ["company_id", "company-id"], value_name = "ID")]
     pub company: Option<String>,
     /// Remove a configuration value (repeat).
     #[arg(long = "unset-config", value_name = "KEY")]
@@ -154,17 +175,17 @@ pub struct UpdateArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only this company's.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_aliases = ["company_id", "company-id"], value_name = "ID")]
     pub company: Option<String>,
     /// Only this app's.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_alias = "app_id", value_name = "ID")]
     pub app: Option<String>,
     /// Only active (true) or inactive (false) ones.
     #[arg(long, value_name = "BOOL")]
     pub active: Option<String>,
 }
 
-/// `run-template:schedule`.
+/// `run-template:next-schedule`.
 #[derive(Debug, Args)]
 pub struct ScheduleArgs {
     #[command(flatten)]
@@ -355,9 +376,30 @@ fn template_text(t: &RunTemplate) -> String {
     text
 }
 
+/// The app given as `--app ID` or `--app_uuid UUID`, if either.
+async fn app_id(
+    ctx: &Ctx,
+    id: Option<&str>,
+    uuid: Option<&str>,
+) -> anyhow::Result<Option<multiflexi_core::AppId>> {
+    match (id, uuid) {
+        (Some(id), _) => Ok(Some(args::id(id)?)),
+        (None, Some(uuid)) => {
+            let store = ctx.store().await?;
+            Ok(Some(super::lookup::app_by_uuid(&*store, uuid).await?.id))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 /// `run-template:create`.
 pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
-    let mut new = NewTemplate::new(&a.name, args::id(&a.app)?, args::id(&a.company)?);
+    let app = app_id(ctx, a.app.as_deref(), a.app_uuid.as_deref())
+        .await?
+        .ok_or_else(|| {
+            multiflexi_core::Error::invalid("app", "give --app ID or --app_uuid UUID")
+        })?;
+    let mut new = NewTemplate::new(&a.name, app, args::id(&a.company)?);
     new.settings = settings(&a.settings, &[])?;
     let saved = ctx
         .usecases()
@@ -387,7 +429,7 @@ pub async fn update(ctx: &Ctx, a: &UpdateArgs) -> anyhow::Result<Report> {
     let id: RunTemplateId = a.id.get()?;
     let change = TemplateChange {
         name: a.name.clone(),
-        app_id: a.app.as_deref().map(args::id).transpose()?,
+        app_id: app_id(ctx, a.app.as_deref(), a.app_uuid.as_deref()).await?,
         company_id: a.company.as_deref().map(args::id).transpose()?,
         settings: settings(&a.settings, &a.unset_config)?,
     };
@@ -474,7 +516,7 @@ pub async fn delete(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
     ))
 }
 
-/// `run-template:schedule`: sets `next_schedule`, so the scheduler fires the template then.
+/// `run-template:next-schedule`: sets `next_schedule`, so the scheduler fires the template then.
 pub async fn schedule(ctx: &Ctx, a: &ScheduleArgs) -> anyhow::Result<Report> {
     let id: RunTemplateId = a.id.get()?;
     let when = a

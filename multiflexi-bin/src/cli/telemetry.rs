@@ -44,7 +44,7 @@ pub async fn test(ctx: &Ctx) -> anyhow::Result<Report> {
 #[derive(Debug, Clone, Args)]
 pub struct AuditArgs {
     /// Only this job's rows.
-    #[arg(long)]
+    #[arg(long, visible_alias = "job_id")]
     pub job: Option<i64>,
     /// Only rows at or after this instant (RFC 3339).
     #[arg(long)]

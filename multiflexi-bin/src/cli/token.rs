@@ -20,7 +20,7 @@ pub struct CreateArgs {
     #[arg(long)]
     pub admin: bool,
     /// The token sees and acts on this company only.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, visible_aliases = ["company_id", "company-id"], value_name = "ID")]
     pub company: Option<String>,
 }
 

@@ -55,6 +55,10 @@ pub enum Action {
     JobRetry,
     /// `job:cleanup`
     JobCleanup,
+    /// `job:delete`
+    JobDelete,
+    /// `queue:truncate`
+    QueueTruncate,
 }
 
 impl Action {
@@ -84,6 +88,8 @@ impl Action {
             Action::JobCancel => "job:cancel",
             Action::JobRetry => "job:retry",
             Action::JobCleanup => "job:cleanup",
+            Action::JobDelete => "job:delete",
+            Action::QueueTruncate => "queue:truncate",
         }
     }
 }

@@ -1,10 +1,12 @@
-//! Job cleanup: finished jobs older than some days go, with their output and artifacts.
+//! Job cleanup: finished jobs older than some days go, with their output and artifacts; one
+//! finished job goes on request (`job:delete`).
 
 use super::audit::Action;
 use super::{Caller, UseCases};
 use chrono::{DateTime, Utc};
+use multiflexi_core::model::Job;
 use multiflexi_core::store::{CleanupOptions, CleanupReport};
-use multiflexi_core::{CompanyId, Error, Result};
+use multiflexi_core::{CompanyId, Error, JobId, Result};
 
 /// Which finished jobs to delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,5 +90,40 @@ impl UseCases {
             ended_before,
             report,
         })
+    }
+
+    /// Deletes one finished job with its output, artifacts and actions (`job:delete`); a job
+    /// that has not finished is refused (cancel it first), another company's is NotFound.
+    pub async fn delete_job(&self, caller: &Caller, id: JobId) -> Result<(Job, CleanupReport)> {
+        let job = self.store.get_job(id).await?;
+        caller.check_sees(job.company_id, "job", id)?;
+        if !job.phase.is_finished() {
+            return Err(Error::conflict(format!(
+                "job {id} is {}; only a finished job can be deleted: cancel it first \
+                 (job:cancel {id}) or wait for it (job:wait {id})",
+                job.phase
+            )));
+        }
+        // Every finished job has ended by now; a day ahead covers clocks a little apart.
+        let mut options = CleanupOptions::before(self.clock.now() + chrono::Duration::days(1));
+        options.job_id = Some(id);
+        let report = self.store.cleanup(&options).await?;
+        if report.jobs == 0 {
+            return Err(Error::not_found("job", id));
+        }
+        self.audit(
+            caller,
+            None,
+            Action::JobDelete,
+            format!(
+                "job {id} of run template {} ({}) deleted ({} artifacts, {} output chunks)",
+                job.runtemplate_id,
+                job.status(),
+                report.artifacts,
+                report.output_chunks
+            ),
+        )
+        .await;
+        Ok((job, report))
     }
 }

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use multiflexi_core::engine::{CreatedJob, JobRequest, copy_finished_job, create_job_or_replay};
 use multiflexi_core::model::{Environment, ExecutorKind, Job};
 use multiflexi_core::store::CancelResult;
-use multiflexi_core::{Error, JobId, Result, RunTemplateId, Trigger};
+use multiflexi_core::{AppId, Error, JobId, Result, RunTemplateId, Trigger};
 
 /// Longest idempotency key accepted.
 pub const MAX_KEY_LEN: usize = 200;
@@ -46,6 +46,9 @@ pub struct JobOrder {
     pub idempotency_namespace: Option<String>,
     /// W3C `traceparent` the job's spans continue.
     pub trace_context: Option<String>,
+    /// The app the caller expects the template to run (upstream's `--app_id`): another is
+    /// refused.
+    pub app: Option<AppId>,
 }
 
 impl JobOrder {
@@ -61,6 +64,7 @@ impl JobOrder {
             idempotency_key: None,
             idempotency_namespace: None,
             trace_context: None,
+            app: None,
         }
     }
 }
@@ -109,6 +113,15 @@ impl UseCases {
         };
         let template = self.store.get_runtemplate(order.template).await?;
         caller.check_sees(template.company_id, "runtemplate", order.template)?;
+        if let Some(app) = order.app.filter(|a| *a != template.app_id) {
+            return Err(Error::invalid(
+                "app_id",
+                format!(
+                    "run template {} runs app {}, not app {app}; leave --app_id out or give {}",
+                    template.id, template.app_id, template.app_id
+                ),
+            ));
+        }
         let executor = order
             .executor
             .as_deref()

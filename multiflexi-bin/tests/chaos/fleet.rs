@@ -5,7 +5,7 @@
 //! of `* * * * *` with `delay` 0, 2.5, …, 27.5 s (whole seconds: 0, 2, 5, 7, …): each minute
 //! slot of template k runs at slot + delay k, a job every 2–3 s in the first half of each
 //! minute, every one created by the schedulers' own path. The
-//! first slot of each template is set a few seconds ahead with `run-template:schedule
+//! first slot of each template is set a few seconds ahead with `run-template:next-schedule
 //! --when` (the scheduler fires it as a slot; the template then follows its cron), so jobs
 //! flow from the start instead of after the next full minute.
 
@@ -55,8 +55,13 @@ async fn two_schedulers_three_executors() {
     .await;
     let first = (chrono::Utc::now() + chrono::Duration::seconds(4)).to_rfc3339();
     for rt in &rts {
-        s.cli_ok(&["run-template:schedule", &rt.to_string(), "--when", &first])
-            .await;
+        s.cli_ok(&[
+            "run-template:next-schedule",
+            &rt.to_string(),
+            "--when",
+            &first,
+        ])
+        .await;
     }
     let _s1 = s.scheduler("scheduler-1", TTL);
     let _s2 = s.scheduler("scheduler-2", TTL);

@@ -16,6 +16,11 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod schedule;
+mod spellings;
+mod upstream_commands;
+mod wait;
+
 const CLI: &str = env!("CARGO_BIN_EXE_multiflexi-cli");
 const MASTER_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
@@ -343,10 +348,17 @@ const COMMANDS: &[&str] = &[
     "run-template:list",
     "run-template:get",
     "run-template:delete",
+    "run-template:list-credentials",
+    "run-template:assign-credential",
+    "run-template:unassign-credential",
     "run-template:schedule",
+    "run-template:next-schedule",
     "job:create",
+    "job:wait",
     "job:cancel",
     "job:list",
+    "job:status",
+    "job:delete",
     "job:get",
     "job:retry",
     "job:cleanup",
@@ -354,7 +366,11 @@ const COMMANDS: &[&str] = &[
     "artifact:get",
     "schedule:preview",
     "queue:overview",
+    "queue:list",
+    "queue:truncate",
+    "describe",
     "status",
+    "encryption:status",
     "migrate",
     "doctor",
     "audit:list",
@@ -776,9 +792,9 @@ fn companies_credentials_and_templates() {
         &v["id"].as_i64().unwrap().to_string(),
     ]);
 
-    // run-template:schedule sets next_schedule.
+    // run-template:next-schedule sets next_schedule.
     let t = env.json(&[
-        "run-template:schedule",
+        "run-template:next-schedule",
         "--id",
         &tid,
         "--when",
@@ -1255,7 +1271,12 @@ fn bad_input_gets_one_clear_line_and_writes_nothing() {
         &["invalid status", "allowed: pending, scheduled"],
     );
     contains_all(
-        &env.fails(&["run-template:schedule", &template, "--when", "tomorrow"]),
+        &env.fails(&[
+            "run-template:next-schedule",
+            &template,
+            "--when",
+            "tomorrow",
+        ]),
         &["RFC 3339"],
     );
     // With an image, a container executor is fine.

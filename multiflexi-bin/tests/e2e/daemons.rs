@@ -864,6 +864,13 @@ async fn cli_commands_drive_the_executor_daemon() {
     .unwrap();
     cli(&["application:import-json", "--file", "greet.json"]);
     cli(&["application:import-json", "--file", "nap.json"]);
+    std::fs::write(
+        dir.join("three.json"),
+        r#"{"name": "three", "description": "says so, exits 3", "executable": "sh",
+            "cmdparams": "-c 'echo partial; echo trouble >&2; exit 3'"}"#,
+    )
+    .unwrap();
+    cli(&["application:import-json", "--file", "three.json"]);
     let company = cli(&["company:create", "--name", "Ops"])["id"].to_string();
     let secret = "s3cr3t-value-42";
     let out = with_db(CLI)
@@ -953,6 +960,65 @@ async fn cli_commands_drive_the_executor_daemon() {
     assert_ne!(retry, first);
     let again = preserved(retry).await;
     assert_eq!(again["exitcode"], 0, "{again}");
+
+    // job:create --wait / run-template:schedule --wait with the real executor: the job's output
+    // streamed (masked) to the command's own, its exit status the command's.
+    let out = with_db(CLI)
+        .args([
+            "job:create",
+            "--template",
+            &greet,
+            "--wait",
+            "--timeout",
+            "120",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{out:?}\n{}",
+        executor.context()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello to ***\n",
+        "{err}"
+    );
+    assert!(err.contains(": success, exit code 0"), "{err}");
+    let three = cli(&[
+        "run-template:create",
+        "--name",
+        "three",
+        "--app",
+        "3",
+        "--company",
+        &company,
+        "--executor",
+        "Native",
+    ])["id"]
+        .to_string();
+    let out = with_db(CLI)
+        .args([
+            "run-template:schedule",
+            "--id",
+            &three,
+            "--wait",
+            "--timeout",
+            "120",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{out:?}\n{}",
+        executor.context()
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "partial\n", "{err}");
+    assert!(err.contains("trouble"), "{err}");
 
     // job:cancel of a running job: the executor stops it, recorded as cancelled.
     let long = cli(&["job:create", "--template", &nap])["id"].to_string();

@@ -262,6 +262,8 @@ pub struct CleanupOptions {
     pub company_id: Option<CompanyId>,
     /// Only this app's.
     pub app_id: Option<AppId>,
+    /// Only this job (`job:delete`).
+    pub job_id: Option<JobId>,
     /// Leave out the jobs these (company, app) patterns match, `None` matching any: where a more
     /// specific retention policy decides. `(Some(c), None)` is a company's jobs,
     /// `(None, Some(a))` an app's, `(Some(c), Some(a))` a company's jobs of an app.
@@ -282,6 +284,7 @@ impl CleanupOptions {
             ended_before,
             company_id: None,
             app_id: None,
+            job_id: None,
             except: Vec::new(),
             artifacts_only: false,
             limit: None,

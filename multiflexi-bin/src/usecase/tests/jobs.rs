@@ -328,3 +328,81 @@ async fn cleanup_deletes_old_finished_jobs_of_the_callers_companies() {
         "days"
     );
 }
+
+#[tokio::test]
+async fn delete_removes_one_finished_job_and_refuses_unfinished_or_foreign_ones() {
+    let w = world().await;
+    let t = w.template().await;
+    let theirs = w
+        .template_as(&operator(), w.other.id, TemplateSettings::default())
+        .await
+        .unwrap();
+    let mine = w.u.create_job(&operator(), order(t.id)).await.unwrap().job;
+    let kept = w.u.create_job(&operator(), order(t.id)).await.unwrap().job;
+    let foreign =
+        w.u.create_job(&operator(), order(theirs.id))
+            .await
+            .unwrap()
+            .job;
+    // Not finished: Conflict, nothing deleted.
+    assert!(matches!(
+        w.u.delete_job(&operator(), mine.id).await,
+        Err(Error::Conflict { .. })
+    ));
+    for j in [mine.id, kept.id, foreign.id] {
+        w.u.cancel_job(&operator(), j).await.unwrap();
+    }
+    // Another company's job does not exist for a company token.
+    let token = company_token(w.acme.id);
+    assert!(matches!(
+        w.u.delete_job(&token, foreign.id).await,
+        Err(Error::NotFound { .. })
+    ));
+    let (job, report) = w.u.delete_job(&token, mine.id).await.unwrap();
+    assert_eq!((job.id, report.jobs), (mine.id, 1));
+    assert!(matches!(
+        w.u.store().get_job(mine.id).await,
+        Err(Error::NotFound { .. })
+    ));
+    w.u.store()
+        .get_job(kept.id)
+        .await
+        .expect("only the one job goes");
+    assert!(matches!(
+        w.u.delete_job(&operator(), mine.id).await,
+        Err(Error::NotFound { .. })
+    ));
+    let rows = own_rows(&w.u).await;
+    assert_eq!(rows.iter().filter(|r| r.1 == "job:delete").count(), 1);
+}
+
+#[tokio::test]
+async fn truncate_cancels_the_waiting_jobs_the_caller_sees() {
+    let w = world().await;
+    let t = w.template().await;
+    let theirs = w
+        .template_as(&operator(), w.other.id, TemplateSettings::default())
+        .await
+        .unwrap();
+    let mine = w.u.create_job(&operator(), order(t.id)).await.unwrap().job;
+    let foreign =
+        w.u.create_job(&operator(), order(theirs.id))
+            .await
+            .unwrap()
+            .job;
+    let token = company_token(w.acme.id);
+    let dry = w.u.truncate_queue(&token, true).await.unwrap();
+    assert_eq!((dry.waiting, dry.cancelled.len()), (1, 0));
+    let done = w.u.truncate_queue(&token, false).await.unwrap();
+    assert_eq!(done.cancelled, [mine.id], "its own company's only");
+    let store = w.u.store();
+    assert_eq!(store.get_job(mine.id).await.unwrap().status(), "cancelled");
+    assert_eq!(
+        store.get_job(foreign.id).await.unwrap().status(),
+        "scheduled"
+    );
+    let all = w.u.truncate_queue(&operator(), false).await.unwrap();
+    assert_eq!(all.cancelled, [foreign.id]);
+    let rows = own_rows(&w.u).await;
+    assert_eq!(rows.iter().filter(|r| r.1 == "queue:truncate").count(), 2);
+}

@@ -302,6 +302,7 @@ impl JobQueue for InMemoryStore {
             .values()
             .filter(|j| j.phase.is_finished() && j.end.is_some_and(|e| e < cutoff))
             .filter(|j| options.covers(j.company_id, j.app_id))
+            .filter(|j| options.job_id.is_none_or(|id| id == j.id))
             .filter(|j| {
                 !options.artifacts_only
                     || st.output.get(&j.id).is_some_and(|m| !m.is_empty())
