@@ -135,18 +135,21 @@ impl ActionQueue for SqlStore {
         ttl: Duration,
     ) -> Result<Vec<JobAction>> {
         let limit = u64::try_from(limit).unwrap_or(u64::MAX);
+        // A read first: the runners of every daemon ask every few seconds, mostly to find
+        // nothing, and on SQLite a claim transaction takes the database's one write turn.
+        let now = self.now().await?;
+        let any_due = due_actions(now)
+            .one(self.db())
+            .await
+            .map_err(|e| self.dberr(e))?
+            .is_some();
+        if !any_due {
+            return Ok(Vec::new());
+        }
         let rows = in_tx!(self, |txn| async {
             let now = self.now().await?;
             let expires = plus(now, ttl)?;
-            let due = job_action::Entity::find()
-                .filter(job_action::Column::State.eq(ActionState::Pending.as_str()))
-                .filter(job_action::Column::NextAttemptAt.lte(ts(now)))
-                .filter(
-                    Condition::any()
-                        .add(job_action::Column::LeaseExpires.is_null())
-                        .add(job_action::Column::LeaseExpires.lte(ts(now))),
-                )
-                .order_by_asc(job_action::Column::Id)
+            let due = due_actions(now)
                 .limit(limit)
                 .all(&txn)
                 .await
@@ -244,4 +247,18 @@ impl ActionQueue for SqlStore {
             .map(|m| self.action_from_model(m))
             .collect()
     }
+}
+
+/// The actions a runner may claim at `now`: pending, due, and not leased (or the lease expired);
+/// oldest first.
+fn due_actions(now: DateTime<Utc>) -> sea_orm::Select<job_action::Entity> {
+    job_action::Entity::find()
+        .filter(job_action::Column::State.eq(ActionState::Pending.as_str()))
+        .filter(job_action::Column::NextAttemptAt.lte(ts(now)))
+        .filter(
+            Condition::any()
+                .add(job_action::Column::LeaseExpires.is_null())
+                .add(job_action::Column::LeaseExpires.lte(ts(now))),
+        )
+        .order_by_asc(job_action::Column::Id)
 }

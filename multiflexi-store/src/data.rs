@@ -322,6 +322,10 @@ fn meta_from(r: MetaRow) -> Result<ArtifactMeta> {
 
 #[async_trait]
 impl ArtifactSink for SqlStore {
+    fn write_domain(&self) -> Option<multiflexi_core::store::WriteDomain> {
+        Some(self.inner.domain)
+    }
+
     async fn put_limited(
         &self,
         lease: LeaseRef,

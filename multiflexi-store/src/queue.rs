@@ -862,9 +862,11 @@ impl SqlStore {
 }
 
 impl SqlStore {
-    /// Whether `artifacts` is this very store (its output can share the job's transaction).
+    /// Whether `artifacts` writes into this store's transactions (it declares this store's
+    /// [`WriteDomain`](multiflexi_core::store::WriteDomain)): then a job's output can share its
+    /// finish transaction.
     fn is_own_sink(&self, artifacts: &dyn ArtifactSink) -> bool {
-        std::ptr::addr_eq(artifacts as *const dyn ArtifactSink, self as *const Self)
+        artifacts.write_domain() == Some(self.inner.domain)
     }
 
     /// `finish_many` on this store's own artifacts through SeaORM, in one transaction.
@@ -1401,7 +1403,7 @@ impl JobQueue for SqlStore {
         finishes: &[Finish],
         artifacts: &dyn ArtifactSink,
     ) -> Result<Vec<Result<Finished>>> {
-        // Only when the output goes to this very store can it share the transaction.
+        // Only when the output goes into this store's own transactions can it share one.
         if !self.is_own_sink(artifacts) {
             return finish_separately(self, finishes, artifacts).await;
         }

@@ -168,6 +168,8 @@ pub(crate) struct Inner {
     /// Whether `INSERT … RETURNING` is available (PostgreSQL, SQLite, MariaDB ≥ 10.5; not
     /// MySQL): set-wise creates insert all rows in one statement, else one row per statement.
     pub(crate) returning: bool,
+    /// What this store's job queue and artifact sink both declare (one per connected store).
+    pub(crate) domain: multiflexi_core::store::WriteDomain,
     time: TimeSource,
     signal: watch::Sender<u64>,
     listener: Option<tokio::task::JoinHandle<()>>,
@@ -375,6 +377,7 @@ impl SqlStore {
                 artifact_cap,
                 skip_locked,
                 returning,
+                domain: multiflexi_core::store::WriteDomain::unique(),
                 time,
                 signal,
                 listener,

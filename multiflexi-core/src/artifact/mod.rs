@@ -62,6 +62,13 @@ pub trait ArtifactSink: Send + Sync + Debug + 'static {
         limit: Option<&ArtifactLimit>,
     ) -> Result<ArtifactId>;
 
+    /// The transactions this sink's writes run in, when it is a store's own artifact table
+    /// (see [`WriteDomain`](crate::store::WriteDomain)); a wrapper forwards its inner sink's.
+    /// `None` (the default): a sink of its own.
+    fn write_domain(&self) -> Option<crate::store::WriteDomain> {
+        None
+    }
+
     /// A job's artifacts, by id.
     async fn list(&self, job_id: JobId) -> Result<Vec<ArtifactMeta>>;
 

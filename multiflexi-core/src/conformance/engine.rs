@@ -413,8 +413,12 @@ pub async fn launch_failure_goes_back_to_the_queue(
             tokio::time::Instant::now() < deadline,
             "not run again: {j:?}"
         );
-        clock.advance(chrono::Duration::seconds(5));
-        d.notify();
+        // Only while it waits out its back-off: a claimed or running job's lease runs on the
+        // same clock, and a loaded machine must not turn the wait into an expired lease.
+        if j.phase == Phase::Scheduled {
+            clock.advance(chrono::Duration::seconds(5));
+            d.notify();
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     shutdown.drain();

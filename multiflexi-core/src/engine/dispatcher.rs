@@ -1,6 +1,11 @@
 //! Keeps up to `max_parallel` jobs running: claims, launches, heartbeats, completes, preserves.
 
 use super::breaker::{Allowance, BreakerState, Breakers};
+pub use super::dispatch_state::DispatcherStats;
+use super::dispatch_state::{Counters, Inner, Slot, SlotTime};
+pub use super::dispatcher_options::{
+    DEFAULT_MAX_LAUNCH_FAILURES, DispatcherOptions, SHORT_JOB, SHORT_JOB_AHEAD,
+};
 use super::job_factory::emit_created;
 use super::job_runner::{report_finished, run_job, store_finish};
 use super::job_writes::{JobWrites, job_writes};
@@ -10,231 +15,17 @@ use super::shutdown::Shutdown;
 use super::spool::Spool;
 use super::throttle::process_rss_mb;
 use crate::artifact::ArtifactSink;
-use crate::executor::Executor;
+use crate::executor::{Capability, Executor};
 use crate::model::{ExecutorKind, Job};
 use crate::store::{ClaimOptions, LeaseRef, Store};
 use crate::telemetry::{PhaseEvent, Telemetry};
 use crate::{Clock, Result};
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-
-/// How a dispatcher runs.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct DispatcherOptions {
-    /// This executor daemon's stable id (lease owner, container labels).
-    pub executor_id: String,
-    /// At most this many jobs at once (`MULTIFLEXI_MAX_PARALLEL`).
-    pub max_parallel: usize,
-    /// Lease time to live (`MULTIFLEXI_LEASE_TTL`); heartbeats every third of it.
-    pub lease_ttl: Duration,
-    /// Poll at least this often even without wake-ups (`MULTIFLEXI_CYCLE_PAUSE`).
-    pub poll_interval: Duration,
-    /// Per-job work directories are created below this.
-    pub work_root: PathBuf,
-    /// Per-stream output cap in bytes (head and tail kept).
-    pub output_cap: usize,
-    /// Bytes of each stream copied into the job row.
-    pub text_copy: usize,
-    /// Flush the live output log at least this often while a job prints.
-    pub flush_interval: Duration,
-    /// Or when this many bytes are pending.
-    pub flush_bytes: usize,
-    /// Stop claiming while this process's RSS is above this (`MULTIFLEXI_MEMORY_LIMIT_MB`).
-    pub memory_limit_mb: Option<u64>,
-    /// Claimed jobs kept ready beyond `max_parallel`: Queued and leased (heartbeats cover them),
-    /// started in claim order as slots free, so a freed slot never waits for a claim round trip
-    /// and claims overlap the begin / finish writes of running jobs. `None` = `max_parallel`;
-    /// `Some(0)` claims only for free slots. Such a job waits at most for the jobs ahead of it
-    /// here, and another executor daemon cannot take it meanwhile: with long jobs and several
-    /// daemons sharing a queue, a small value spreads work more evenly. On drain they run like
-    /// the running jobs; on abort (or a cancel request) they end `cancelled` without starting.
-    ///
-    /// `None` (the default) adapts: `max_parallel` while jobs hold their slots for a while, and
-    /// [`SHORT_JOB_AHEAD`] × `max_parallel` while the recent jobs held them under
-    /// [`SHORT_JOB`] on average (they start within milliseconds, so claiming deeper keeps
-    /// nothing from other daemons and makes fewer, fuller claims).
-    pub claim_ahead: Option<usize>,
-    /// The lease margin: the dispatcher stops a job (and never launches one) once TTL −
-    /// margin has passed since the claim or the last heartbeat that succeeded was sent. `None`
-    /// = TTL/5; at most TTL/2. See the module docs of the lease rule.
-    pub lease_margin: Option<Duration>,
-    /// Where a job's end waits when the store cannot take it (survives a restart: replayed at
-    /// start-up). `None`: in memory only.
-    pub spool_dir: Option<PathBuf>,
-    /// Bytes the spool may hold; output past it is cut with a marker.
-    pub spool_max_bytes: u64,
-    /// Launches that fail before the program started before the job ends `platform_error`
-    /// (each failure puts the job back in the queue).
-    pub max_launch_failures: u32,
-    /// Result files stored per job (later ones are skipped with a note on stderr).
-    pub result_files_max: usize,
-    /// Result-file bytes stored per job (a file past it is cut, later ones skipped, with a note).
-    pub result_bytes_max: u64,
-    /// How often what no live lease covers (containers, Kubernetes Jobs, native processes of
-    /// dead executors) is looked for and removed. `None` = the poll interval.
-    pub reap_interval: Option<Duration>,
-}
-
-/// The default of [`DispatcherOptions::max_launch_failures`].
-pub const DEFAULT_MAX_LAUNCH_FAILURES: u32 = 5;
-
-impl Default for DispatcherOptions {
-    fn default() -> Self {
-        Self {
-            executor_id: "multiflexi-executor".into(),
-            max_parallel: 4,
-            lease_ttl: Duration::from_secs(30),
-            poll_interval: Duration::from_secs(10),
-            work_root: std::env::temp_dir().join("multiflexi-jobs"),
-            output_cap: 8 * 1024 * 1024,
-            text_copy: 64 * 1024,
-            flush_interval: Duration::from_millis(250),
-            flush_bytes: 64 * 1024,
-            memory_limit_mb: None,
-            claim_ahead: None,
-            lease_margin: None,
-            spool_dir: None,
-            spool_max_bytes: 1 << 30,
-            max_launch_failures: DEFAULT_MAX_LAUNCH_FAILURES,
-            result_files_max: 100,
-            result_bytes_max: 256 << 20,
-            reap_interval: None,
-        }
-    }
-}
-
-impl DispatcherOptions {
-    /// Defaults with an executor id and a parallel limit.
-    pub fn new(executor_id: impl Into<String>, max_parallel: usize) -> Self {
-        Self {
-            executor_id: executor_id.into(),
-            max_parallel: max_parallel.max(1),
-            ..Self::default()
-        }
-    }
-
-    /// The lease margin in effect (see [`DispatcherOptions::lease_margin`]).
-    pub fn margin(&self) -> Duration {
-        self.lease_margin
-            .unwrap_or(self.lease_ttl / 5)
-            .min(self.lease_ttl / 2)
-    }
-
-    /// The claim-ahead depth in effect (see [`DispatcherOptions::claim_ahead`]), given the
-    /// recent average slot time in µs (`None` = no job finished yet).
-    fn ahead(&self, slot_time_us: Option<u64>) -> usize {
-        match (self.claim_ahead, slot_time_us) {
-            (Some(n), _) => n,
-            (None, Some(us)) if us < SHORT_JOB.as_micros() as u64 => {
-                SHORT_JOB_AHEAD * self.max_parallel
-            }
-            (None, _) => self.max_parallel,
-        }
-    }
-}
-
-/// Jobs holding their slot for less than this on average are short (see
-/// [`DispatcherOptions::claim_ahead`]).
-pub const SHORT_JOB: Duration = Duration::from_millis(5);
-
-/// How many times `max_parallel` the default claim-ahead depth grows to for short jobs.
-pub const SHORT_JOB_AHEAD: usize = 4;
-
-/// A moving average of how long jobs hold their slot (µs; `u64::MAX` until the first one).
-#[derive(Debug)]
-struct SlotTime(AtomicU64);
-
-impl SlotTime {
-    fn new() -> Self {
-        Self(AtomicU64::new(u64::MAX))
-    }
-
-    fn get(&self) -> Option<u64> {
-        Some(self.0.load(Ordering::Relaxed)).filter(|&us| us != u64::MAX)
-    }
-
-    /// Folds one job's slot time in (weight 1/8).
-    fn record(&self, took: Duration) {
-        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX - 1);
-        let _ = self
-            .0
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-                Some(if old == u64::MAX {
-                    us
-                } else {
-                    old - old / 8 + us / 8
-                })
-            });
-    }
-}
-
-/// Counters of what a dispatcher did (wake-up tests count polls instead of bounding time).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DispatcherStats {
-    /// Claim round trips.
-    pub claims: u64,
-    /// Jobs claimed.
-    pub claimed: u64,
-    /// Times the loop woke because the poll interval elapsed.
-    pub poll_wakeups: u64,
-    /// Times it woke because the store signalled new work or [`Dispatcher::notify`] was called.
-    pub signal_wakeups: u64,
-    /// Jobs that reached Completed through this dispatcher.
-    pub completed: u64,
-    /// Jobs it abandoned because their lease was lost (or ran out locally).
-    pub abandoned: u64,
-    /// Claimed jobs it gave back to the queue (launch failed before start, or draining).
-    pub released: u64,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    claims: AtomicU64,
-    claimed: AtomicU64,
-    poll_wakeups: AtomicU64,
-    signal_wakeups: AtomicU64,
-    pub(crate) completed: AtomicU64,
-    pub(crate) abandoned: AtomicU64,
-    pub(crate) released: AtomicU64,
-}
-
-/// What one dispatcher run shares with its job tasks.
-#[derive(Debug)]
-pub(crate) struct Inner {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) artifacts: Arc<dyn ArtifactSink>,
-    pub(crate) executors: HashMap<ExecutorKind, Arc<dyn Executor>>,
-    pub(crate) telemetry: Arc<dyn Telemetry>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) options: DispatcherOptions,
-    /// The leases it holds: claimed jobs, from the claim until their end is stored.
-    pub(crate) leases: Arc<Leases>,
-    /// Executor kinds whose launches keep failing before their program starts.
-    pub(crate) breakers: Breakers,
-    /// Where job ends wait while the store cannot take them.
-    pub(crate) spool: Spool,
-    /// Cancelled when the daemon aborts: pending finishes stop retrying (they stay spooled).
-    pub(crate) stopping: CancellationToken,
-    /// Jobs whose executor has not returned yet (what `max_parallel` limits); the others held
-    /// are waiting for a slot or only storing their end.
-    pub(crate) executing: AtomicUsize,
-    /// Claimed jobs waiting for a slot (at most the claim-ahead depth beyond free slots).
-    pub(crate) waiting: AtomicUsize,
-    /// `max_parallel` permits: a job holds one while its executor runs.
-    slots: Arc<Semaphore>,
-    /// How long jobs held their slot lately (the adaptive claim-ahead depth).
-    slot_time: SlotTime,
-    wake: Notify,
-    pub(crate) slot_freed: Notify,
-    pub(crate) counters: Counters,
-}
 
 /// Runs jobs: claims due jobs in batches for the executor kinds it has, keeps up to
 /// `max_parallel` running, persists every phase, and preserves their output.
@@ -253,6 +44,11 @@ impl Dispatcher {
         clock: Arc<dyn Clock>,
         options: DispatcherOptions,
     ) -> Self {
+        let work_dir_kinds = executors
+            .iter()
+            .filter(|e| e.capabilities().has(Capability::WorkDir))
+            .map(|e| e.kind())
+            .collect();
         let executors = executors.into_iter().map(|e| (e.kind(), e)).collect();
         let slots = Arc::new(Semaphore::new(options.max_parallel.max(1)));
         let leases = Arc::new(Leases::new(options.lease_ttl, options.margin()));
@@ -268,6 +64,7 @@ impl Dispatcher {
                 store,
                 artifacts,
                 executors,
+                work_dir_kinds,
                 telemetry,
                 clock,
                 options,
@@ -624,21 +421,6 @@ fn safe_dir_name(id: &str) -> String {
         format!("_{safe}")
     } else {
         safe
-    }
-}
-
-/// A job's parallel slot: freed (and the loop told) when dropped, once the executor returned.
-pub(crate) struct Slot {
-    inner: Arc<Inner>,
-    since: std::time::Instant,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.inner.slot_time.record(self.since.elapsed());
-        self.inner.executing.fetch_sub(1, Ordering::AcqRel);
-        self.inner.slot_freed.notify_one();
     }
 }
 

@@ -14,14 +14,14 @@
 //! job keeps its lease (heartbeats) and its end waits in the spool.
 
 use super::backoff::Backoff;
-use super::dispatcher::{Inner, Slot};
+use super::dispatch_state::{Inner, Slot};
 use super::job_factory::emit_created;
 use super::job_io::{EngineJobIo, OutputLimits, lease_gone};
 use super::job_writes::{JobWrite, JobWrites, JobWritten};
 use super::leases::StopReason;
 use super::spool::Spooled;
 use crate::Error;
-use crate::executor::{Capability, Executor, LaunchSpec};
+use crate::executor::LaunchSpec;
 use crate::lifecycle::Outcome;
 use crate::model::Job;
 use crate::store::{Completion, Finish, Finished, LeaseRef, Release, ReleaseReason, Released};
@@ -82,7 +82,8 @@ pub(crate) async fn run_job(
         .await;
         return;
     };
-    if let Err(e) = prepare_work_dir(&*executor, &inner.options.work_root, &work_dir) {
+    let uses_work_dir = inner.work_dir_kinds.contains(&job.executor);
+    if let Err(e) = prepare_work_dir(uses_work_dir, &inner.options.work_root, &work_dir) {
         drop(slot);
         launch_failed(
             inner,
@@ -394,9 +395,9 @@ fn create_work_dir(root: &Path, dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The job's work directory, for an executor that uses one.
-fn prepare_work_dir(executor: &dyn Executor, root: &Path, dir: &Path) -> std::io::Result<()> {
-    if executor.capabilities().has(Capability::WorkDir) {
+/// The job's work directory, for an executor that uses one ([`Capability::WorkDir`](crate::executor::Capability::WorkDir)).
+fn prepare_work_dir(uses_work_dir: bool, root: &Path, dir: &Path) -> std::io::Result<()> {
+    if uses_work_dir {
         create_work_dir(root, dir)
     } else {
         Ok(())

@@ -415,7 +415,8 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
     /// its audit row. One result per input: `Err` when the completion failed (a fencing conflict
     /// on one job fails only that job); otherwise [`Finished::preserved`] says whether the job
     /// reached Preserved. Backends may do the whole batch in one transaction when `artifacts`
-    /// is their own sink; the default is [`finish_separately`].
+    /// declares their [`WriteDomain`](super::WriteDomain); the default is
+    /// [`finish_separately`].
     async fn finish_many(
         &self,
         finishes: &[Finish],

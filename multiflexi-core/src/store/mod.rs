@@ -30,6 +30,7 @@ mod memory;
 mod output_log;
 mod release;
 mod retention;
+mod write_domain;
 
 pub use access_token::{
     AccessToken, AccessTokens, IssuedToken, TOKEN_PREFIX, TokenScope, new_token_secret, token_hash,
@@ -50,6 +51,7 @@ pub use memory::InMemoryStore;
 pub use output_log::{OutputChunk, OutputLog, Stream, check_chunks_of};
 pub use release::{Release, ReleasePlan, ReleaseReason, Released, release_audit_detail};
 pub use retention::{RetentionPass, RetentionPolicies, retention_passes};
+pub use write_domain::WriteDomain;
 
 /// The whole durable record, used as `Arc<dyn Store>`.
 pub trait Store:

@@ -323,6 +323,8 @@ fn finish_batch(
     // written nothing.
     let mut planned = Vec::with_capacity(finishes.len());
     let mut seen = std::collections::HashSet::with_capacity(finishes.len());
+    // (template, success) → whether it has actions: asked once per template in the batch.
+    let mut actions_asked = std::collections::HashMap::new();
     for f in finishes {
         let cpl = &f.completion;
         let event = Event::Complete(cpl.outcome);
@@ -347,7 +349,16 @@ fn finish_batch(
                     // The template decides a retry or the next slot: the SeaORM path does that.
                     return Ok(Err(NeedsPlan));
                 }
-                if has_actions(txn, row.runtemplate_id, outcome)? {
+                let asks = (row.runtemplate_id, outcome.counts_as_success());
+                let has = match actions_asked.get(&asks) {
+                    Some(&has) => has,
+                    None => {
+                        let has = has_actions(txn, row.runtemplate_id, outcome)?;
+                        actions_asked.insert(asks, has);
+                        has
+                    }
+                };
+                if has {
                     // Its `job_action` rows are written by the SeaORM path, in its transaction.
                     return Ok(Err(NeedsPlan));
                 }

@@ -314,6 +314,12 @@ pub struct GuardedSink {
 
 #[async_trait::async_trait]
 impl multiflexi_core::ArtifactSink for GuardedSink {
+    /// Forwarded, as any wrapper of a store should: the store's finishes then write this
+    /// sink's output in their own transaction, the path the daemons take.
+    fn write_domain(&self) -> Option<multiflexi_core::store::WriteDomain> {
+        multiflexi_core::ArtifactSink::write_domain(&self.store)
+    }
+
     async fn put_limited(
         &self,
         lease: multiflexi_core::store::LeaseRef,
