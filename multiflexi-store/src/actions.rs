@@ -7,7 +7,8 @@ use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use multiflexi_core::model::{Action, ActionState, JobAction};
-use multiflexi_core::store::{ActionLease, ActionQueue, ActionResult, action_conflict};
+use multiflexi_core::store::backend::action_conflict;
+use multiflexi_core::store::{ActionLease, ActionQueue, ActionResult};
 use multiflexi_core::{Error, JobId, Result, to_micros};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{

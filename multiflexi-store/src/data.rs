@@ -9,9 +9,9 @@ use multiflexi_core::artifact::{
     ArtifactLimit, ArtifactSink, CappedContent, read_limited, sanitize_name,
 };
 use multiflexi_core::model::{Artifact, ArtifactMeta};
+use multiflexi_core::store::backend::check_chunks_of;
 use multiflexi_core::store::{
     AuditEntry, AuditFilter, AuditLog, LeaseRef, LeaseWrite, OutputChunk, OutputLog, Stream,
-    check_chunks_of,
 };
 use multiflexi_core::{ArtifactId, Error, JobId, Outcome, Phase, Result, to_micros};
 use sea_orm::sea_query::Expr;

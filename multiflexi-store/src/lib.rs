@@ -52,6 +52,29 @@
 //!   in-process on every create and re-queue, and on PostgreSQL also by `LISTEN`/`NOTIFY`, so a
 //!   dispatcher in another process wakes at once.
 //!
+//! ## Which code writes each lifecycle step
+//!
+//! Core decides (`Phase::apply`, `plan_creation`, `plan_completion`, `Release::plan`, one
+//! audit text per phase in `PhaseAudit`); this crate executes. Where each step is written, per
+//! database (issue 17 tracks bringing every step to one implementation per database):
+//!
+//! | step | PostgreSQL | SQLite file (daemons) | SQLite in memory / one-shot (CLI) | MySQL / MariaDB |
+//! |---|---|---|---|---|
+//! | create | `queue/create.rs` | same | same | same (one INSERT per row without `RETURNING`) |
+//! | claim | `claim_pg`: one statement (CTEs) | `claim_on_writer` (rusqlite) | `claim_sqlite`: `UPDATE … RETURNING` | `claim_mysql` |
+//! | begin | `begin_many_pg`: one statement | `begin_on_writer` (rusqlite) | `begin_batch_in` | `begin_batch_in` |
+//! | heartbeat | `heartbeat_pg`: one statement | generic | generic | generic |
+//! | finish (complete + output + preserve) | `finish_batch_in` | `finish_on_writer` for ad-hoc successes and cancels without actions, else `finish_batch_in` | `finish_batch_in` | `finish_batch_in` |
+//! | complete alone (cancel, recovery, `complete_many`) | `complete_in` | same | same | same |
+//! | release | `queue/release.rs` | same | same | same |
+//!
+//! Left to do: finish has two SQL implementations (`finish_batch_in` and the writer's), and
+//! completion two (`complete_in` per job, `finish_batch_in` per batch); the PostgreSQL claim
+//! and begin format their audit texts in SQL (the conformance suite compares them with
+//! `PhaseAudit`'s). A finish writes the output in the job's transaction only when the artifact
+//! sink declares this store's [`WriteDomain`](multiflexi_core::store::WriteDomain) — the
+//! store itself, a clone of it, or a wrapper that forwards it.
+//!
 //! ## Testing
 //!
 //! ```text

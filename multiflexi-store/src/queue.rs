@@ -9,13 +9,16 @@ use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use multiflexi_core::artifact::ArtifactSink;
-use multiflexi_core::lifecycle::{CompletionPlan, plan_completion, planned_actions};
+use multiflexi_core::lifecycle::{
+    CompletionPlan, PhaseAudit, phase_action, plan_completion, planned_actions,
+};
 use multiflexi_core::model::JobAction;
 use multiflexi_core::model::{Environment, ExitCodeInfo, Job, NewJob};
+use multiflexi_core::store::backend::{begin_then_finish, fence_conflict, finish_separately};
 use multiflexi_core::store::{
     Begin, BegunAndFinished, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed,
     Completion, Finish, Finished, HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview,
-    Recovered, Release, Released, begin_then_finish, fence_conflict, finish_separately,
+    Recovered, Release, Released,
 };
 use multiflexi_core::{Error, Event, JobId, Outcome, Phase, Result, to_micros};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
@@ -153,11 +156,7 @@ impl SqlStore {
             row.id,
             t.to,
             actor,
-            format!(
-                "outcome={} exitcode={}",
-                outcome,
-                exitcode.map_or_else(|| "-".into(), |c| c.to_string())
-            ),
+            PhaseAudit::Completed { outcome, exitcode }.detail(),
         )
         .await?;
         let job = self.job_in(c, row.id).await?;
@@ -1001,7 +1000,7 @@ impl SqlStore {
                 Deadline::DbClockPlus(us) => us.into(),
             },
             Phase::Scheduled.as_str().into(),
-            format!("phase:{}", to.as_str()).into(),
+            phase_action(to).into(),
         ];
         let expires_sql = match expires {
             Deadline::At(_) => "$5".to_string(),
@@ -1055,7 +1054,7 @@ impl SqlStore {
             ts(now).into(),
             to.as_str().into(),
             Phase::Queued.as_str().into(),
-            format!("phase:{}", to.as_str()).into(),
+            phase_action(to).into(),
         ];
         let mut tuples = Vec::with_capacity(starts.len());
         for b in starts {
@@ -1775,28 +1774,32 @@ fn capped(bytes: &[u8], cap: usize) -> (&[u8], Option<String>) {
     (&bytes[..cap], Some(note))
 }
 
-/// The audit action of a phase change.
-fn phase_action(phase: Phase) -> String {
-    format!("phase:{}", phase.as_str())
-}
-
-/// The audit detail of a claim (PostgreSQL's claim formats the same text in SQL).
+/// The audit detail of a claim ([`PhaseAudit::Queued`]; PostgreSQL's claim formats the same
+/// text in SQL).
 fn claim_detail(lease_token: i64, expires: DateTime<Utc>) -> String {
-    multiflexi_core::store::claim_audit_detail(lease_token, expires)
+    PhaseAudit::Queued {
+        lease_token,
+        expires,
+    }
+    .detail()
 }
 
-/// The audit detail of a start.
+/// The audit detail of a start ([`PhaseAudit::Running`]).
 fn start_detail(pid: Option<i64>, external_id: Option<&str>) -> String {
-    format!(
-        "pid={} external_id={}",
-        pid.map_or_else(|| "-".into(), |p| p.to_string()),
-        external_id.unwrap_or("-")
-    )
+    PhaseAudit::Running {
+        pid,
+        external_id: external_id.map(str::to_string),
+    }
+    .detail()
 }
 
-/// The audit detail of a completion.
+/// The audit detail of a completion ([`PhaseAudit::Completed`]).
 fn completion_detail(outcome: Outcome, exitcode: i32) -> String {
-    format!("outcome={outcome} exitcode={exitcode}")
+    PhaseAudit::Completed {
+        outcome,
+        exitcode: Some(exitcode),
+    }
+    .detail()
 }
 
 /// Errors that abort the whole transaction (database failures), as opposed to per-job results

@@ -182,14 +182,15 @@ fn ts_req(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Ts> {
     })
 }
 
-/// The `job` columns in [`job::Model`] order, for `SELECT` / `RETURNING` read by [`job_model`].
-pub(crate) const JOB_COLUMNS: &str = r#""id", "runtemplate_id", "company_id", "app_id", "executor", "program", "image",
-    "timeout", "memory_limit_mb", "artifact_patterns", "timezone", "env", "command",
-    "launched_by", "phase", "status", "outcome", "trigger", "slot", "attempt", "retry_of",
-    "after", "exitcode", "pid", "external_id", "lease_owner", "lease_expires",
-    "lease_token", "cancel_requested", "idempotency_key", "trace_context", "stdout",
-    "stderr", "created", "scheduled", "queued", "begin", "end", "preserved",
-    "launch_failures", "pids_max", "cpu_seconds", "container""#;
+/// The `job` columns in [`job::Model`] order, for `SELECT` / `RETURNING` read by [`job_model`]:
+/// made from the entity, so a new column cannot be missed here.
+pub(crate) static JOB_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use sea_orm::{IdenStatic, Iterable};
+    job::Column::iter()
+        .map(|c| format!("\"{}\"", c.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
 
 /// A whole `job` row selected as [`JOB_COLUMNS`], read by position.
 pub(crate) fn job_model(row: &rusqlite::Row<'_>) -> rusqlite::Result<job::Model> {
@@ -243,7 +244,7 @@ pub(crate) fn job_model(row: &rusqlite::Row<'_>) -> rusqlite::Result<job::Model>
 /// Reads one job row by id inside a writer transaction.
 pub(crate) fn job_by_id(txn: &rusqlite::Transaction<'_>, id: i64) -> Result<Option<job::Model>> {
     let mut stmt = txn
-        .prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM job WHERE id = ?1"))
+        .prepare_cached(&format!("SELECT {} FROM job WHERE id = ?1", *JOB_COLUMNS))
         .map_err(|e| map_sqlite(&e))?;
     let mut rows = stmt.query([id]).map_err(|e| map_sqlite(&e))?;
     match rows.next().map_err(|e| map_sqlite(&e))? {
@@ -291,5 +292,19 @@ mod tests {
             DateTime::parse_from_rfc3339("2026-03-29T01:30:00Z").unwrap()
         );
         assert!(parse_ts("yesterday").is_none());
+    }
+
+    #[test]
+    fn job_columns_are_the_entitys_in_the_order_job_model_reads() {
+        let cols: Vec<&str> = JOB_COLUMNS.split(", ").collect();
+        assert_eq!(
+            cols.len(),
+            43,
+            "job_model reads 43 columns by position: update it with the entity"
+        );
+        assert_eq!(cols[0], "\"id\"");
+        assert_eq!(cols[14], "\"phase\"");
+        assert_eq!(cols[27], "\"lease_token\"");
+        assert_eq!(cols[42], "\"container\"");
     }
 }

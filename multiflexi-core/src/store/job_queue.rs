@@ -449,7 +449,7 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
     ///   `retry_after` (the job's `after` too), `launch_failures` stored (+1 for
     ///   [`ReleaseReason::LaunchFailed`](crate::store::ReleaseReason::LaunchFailed), unchanged
     ///   for `Draining`), one `phase:scheduled` audit row by the lease owner with the detail
-    ///   [`release_audit_detail`](crate::store::release_audit_detail); no attempt counted, the
+    ///   [`release_audit_detail`](crate::store::backend::release_audit_detail); no attempt counted, the
     ///   template's counters untouched; the work signal changes;
     /// - when this launch failure reaches `max_launch_failures`: Queued → Completed
     ///   (`platform_error`, -1) exactly as [`JobQueue::complete_many`] (counters,
@@ -497,13 +497,4 @@ pub fn fence_conflict(job_id: JobId, expected: &[Phase], token: i64) -> crate::E
         "job {job_id}: lease token {token} is stale or the job is no longer {}",
         phases.join("/")
     ))
-}
-
-/// The detail of a claim's `phase:queued` audit row, the same text on every backend:
-/// `lease_token=<n> expires=<RFC 3339, microseconds, +00:00>`.
-pub fn claim_audit_detail(lease_token: i64, expires: DateTime<Utc>) -> String {
-    format!(
-        "lease_token={lease_token} expires={}",
-        expires.to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
-    )
 }

@@ -1,6 +1,7 @@
 //! The fence of output and artifact writes: the same rule for every backend.
 
-use super::{LeaseRef, fence_conflict};
+use super::LeaseRef;
+use super::backend::fence_conflict;
 use crate::lifecycle::{Outcome, Phase};
 
 /// A write about a job that its lease holder makes besides phase changes.

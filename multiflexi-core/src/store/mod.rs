@@ -23,6 +23,7 @@
 mod access_token;
 mod actions;
 mod audit;
+pub mod backend;
 mod catalog;
 mod job_queue;
 mod lease_write;
@@ -37,19 +38,19 @@ pub use access_token::{
 };
 pub use actions::{
     ACTION_BACKOFF_BASE, ACTION_BACKOFF_CAP, ActionLease, ActionQueue, ActionResult,
-    MAX_ACTION_ATTEMPTS, action_conflict,
+    MAX_ACTION_ATTEMPTS,
 };
 pub use audit::{AuditEntry, AuditFilter, AuditLog};
 pub use catalog::{Catalog, RunTemplateFilter, SchedulableTemplate};
 pub use job_queue::{
     Begin, BegunAndFinished, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed,
     Completion, Finish, Finished, HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview,
-    Recovered, begin_then_finish, claim_audit_detail, fence_conflict, finish_separately,
+    Recovered,
 };
 pub use lease_write::LeaseWrite;
 pub use memory::InMemoryStore;
-pub use output_log::{OutputChunk, OutputLog, Stream, check_chunks_of};
-pub use release::{Release, ReleasePlan, ReleaseReason, Released, release_audit_detail};
+pub use output_log::{OutputChunk, OutputLog, Stream};
+pub use release::{Release, ReleasePlan, ReleaseReason, Released};
 pub use retention::{RetentionPass, RetentionPolicies, retention_passes};
 pub use write_domain::WriteDomain;
 

@@ -65,7 +65,7 @@ pub trait OutputLog: Send + Sync + Debug + 'static {
     ///
     /// Fenced like every write after a claim, in the same transaction as the insert: the job's
     /// `lease_token` must still be `lease.lease_token` and the job Queued or Running, else
-    /// Conflict ([`fence_conflict`](super::fence_conflict)); NotFound for an unknown job;
+    /// Conflict ([`fence_conflict`](super::backend::fence_conflict)); NotFound for an unknown job;
     /// InvalidInput when a chunk belongs to another job; AlreadyExists when a `seq` is taken.
     /// An empty batch writes nothing and checks nothing.
     async fn append_output(&self, lease: LeaseRef, chunks: &[OutputChunk]) -> Result<()>;

@@ -17,7 +17,8 @@ use crate::sqlite_writer::{
 use crate::store::{SqlStore, backoff, retry_tx};
 use chrono::{DateTime, Utc};
 use multiflexi_core::model::Job;
-use multiflexi_core::store::{Begin, ClaimOptions, Completed, Finish, Finished, fence_conflict};
+use multiflexi_core::store::backend::fence_conflict;
+use multiflexi_core::store::{Begin, ClaimOptions, Completed, Finish, Finished};
 use multiflexi_core::{Error, Event, Outcome, Phase, Result, to_micros};
 use rusqlite::{Transaction, params};
 use std::sync::Arc;
@@ -114,7 +115,8 @@ impl SqlStore {
                 .prepare_cached(&format!(
                     r#"UPDATE job SET phase = ?1, status = ?1, lease_token = lease_token + 1,
                             lease_owner = ?2, lease_expires = ?3, queued = ?4
-                        WHERE id = ?5 AND phase = ?6 RETURNING {JOB_COLUMNS}"#
+                        WHERE id = ?5 AND phase = ?6 RETURNING {}"#,
+                    *JOB_COLUMNS
                 ))
                 .map_err(|e| map_sqlite(&e))?;
             for (_, id) in picked {

@@ -1,7 +1,8 @@
 use super::InMemoryStore;
 use crate::ids::JobId;
 use crate::model::{ActionState, JobAction};
-use crate::store::{ActionLease, ActionQueue, ActionResult, action_conflict};
+use crate::store::backend::action_conflict;
+use crate::store::{ActionLease, ActionQueue, ActionResult};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use std::time::Duration;

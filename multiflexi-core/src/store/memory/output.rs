@@ -4,9 +4,9 @@ use super::InMemoryStore;
 use super::state::next_id;
 use crate::clock::to_micros;
 use crate::ids::JobId;
+use crate::store::backend::check_chunks_of;
 use crate::store::{
     AuditEntry, AuditFilter, AuditLog, LeaseRef, LeaseWrite, OutputChunk, OutputLog,
-    check_chunks_of,
 };
 use crate::{Error, Result};
 use async_trait::async_trait;

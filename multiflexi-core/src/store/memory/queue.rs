@@ -4,12 +4,13 @@ use super::InMemoryStore;
 use crate::Result;
 use crate::clock::to_micros;
 use crate::ids::JobId;
-use crate::lifecycle::{Event, Outcome, Phase};
+use crate::lifecycle::{Event, Outcome, Phase, PhaseAudit};
 use crate::model::{Job, NewJob};
+use crate::store::backend::release_audit_detail;
 use crate::store::{
     Begin, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed, Completion,
     HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview, Recovered, Release, ReleasePlan,
-    Released, claim_audit_detail, release_audit_detail,
+    Released,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -58,7 +59,11 @@ impl JobQueue for InMemoryStore {
             job.lease_owner = Some(options.owner.clone());
             job.lease_expires = Some(expires);
             job.queued = Some(now);
-            let detail = claim_audit_detail(job.lease_token, expires);
+            let detail = PhaseAudit::Queued {
+                lease_token: job.lease_token,
+                expires,
+            }
+            .detail();
             out.push(job.clone());
             st.audit_phase(now, id, &options.owner, detail);
         }
@@ -78,11 +83,11 @@ impl JobQueue for InMemoryStore {
                 job.external_id = b.external_id.clone();
                 let job = job.clone();
                 let actor = job.lease_owner.clone().unwrap_or_default();
-                let detail = format!(
-                    "pid={} external_id={}",
-                    job.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-                    job.external_id.as_deref().unwrap_or("-")
-                );
+                let detail = PhaseAudit::Running {
+                    pid: job.pid,
+                    external_id: job.external_id.clone(),
+                }
+                .detail();
                 st.audit_phase(now, job.id, &actor, detail);
                 job
             });

@@ -6,9 +6,8 @@ use crate::lifecycle::{
     CreationPlan, Event, Outcome, Phase, Reference, SlotKey, plan_completion, plan_creation,
 };
 use crate::model::{App, Artifact, Company, Credential, Job, NewJob, RunTemplate};
-use crate::store::{
-    AccessToken, AuditEntry, Completed, LeaseRef, LeaseWrite, OutputChunk, fence_conflict,
-};
+use crate::store::backend::fence_conflict;
+use crate::store::{AccessToken, AuditEntry, Completed, LeaseRef, LeaseWrite, OutputChunk};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -121,7 +120,7 @@ impl State {
             now,
             Some(job_id),
             actor,
-            &format!("phase:{}", phase.as_str()),
+            &crate::lifecycle::phase_action(phase),
             detail,
         );
     }
@@ -271,13 +270,7 @@ impl State {
             now,
             id,
             actor,
-            format!(
-                "outcome={} exitcode={}",
-                outcome,
-                exitcode
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| "-".into())
-            ),
+            crate::lifecycle::PhaseAudit::Completed { outcome, exitcode }.detail(),
         );
 
         let mut retry = None;
