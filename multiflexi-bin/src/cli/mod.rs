@@ -85,9 +85,20 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Import application definitions (a file, or every *.json in a folder); idempotent by uuid, else name.
+    ///
+    /// What real files do differently is read with a warning each (JSON path, what was done):
+    /// artifact paths as globs (`*.json`), regular expressions (start with ^, end with $, or
+    /// hold \\, .*, .+, ( or |) or macros (`${RESULT_FILE}`), and a warning when one can match
+    /// nothing; fields at the top level; an executable with spaces; bool defaults that are
+    /// not booleans.
+    ///
+    /// Example: multiflexi-cli application:import-json --file /usr/lib/multiflexi/apps --format json
     #[command(name = "application:import-json")]
     AppImport(app::ImportArgs),
-    /// Check application definitions against the schema; every violation with its JSON path.
+    /// Check application definitions against the schema; every violation with its JSON path,
+    /// and every key written twice with different values (only the last is read).
+    ///
+    /// Example: multiflexi-cli application:validate-json --file multiflexi/app.json
     #[command(name = "application:validate-json")]
     AppValidate(app::ValidateArgs),
     /// Write an app as an application definition (stdout or --file).
