@@ -277,9 +277,30 @@ fn summary(app: &App) -> Value {
     })
 }
 
-/// `application:list`.
-pub async fn list(ctx: &Ctx) -> anyhow::Result<Report> {
-    let apps = ctx.store().await?.list_apps().await?;
+/// `application:list`: filters.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only the app with this name (any of its languages, exact).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Only the app with this uuid.
+    #[arg(long, value_name = "UUID")]
+    pub uuid: Option<String>,
+}
+
+/// `application:list [--name N] [--uuid U]`: an empty list when nothing matches.
+pub async fn list(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<Report> {
+    let mut apps = ctx.store().await?.list_apps().await?;
+    if let Some(name) = &args.name {
+        apps.retain(|a| a.name.0.values().any(|n| n == name));
+    }
+    if let Some(uuid) = &args.uuid {
+        apps.retain(|a| {
+            a.uuid
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case(uuid))
+        });
+    }
     let rows: Vec<Vec<String>> = apps
         .iter()
         .map(|a| {

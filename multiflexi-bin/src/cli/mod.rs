@@ -30,6 +30,7 @@ pub mod schedule;
 pub mod system;
 pub mod telemetry;
 pub mod token;
+pub mod two_word;
 pub mod wait;
 
 use crate::config::DatabaseConfig;
@@ -104,9 +105,11 @@ pub enum Command {
     /// Write an app as an application definition (stdout or --file).
     #[command(name = "application:export-json")]
     AppExport(app::ExportArgs),
-    /// List apps.
+    /// List apps, optionally only those with this --name or --uuid (as upstream's modules ask).
+    ///
+    /// Example: multiflexi-cli application:list --uuid 0f4a1c9e-8e53-4c2f-9a34-5f2b9d0c7e11 --format json
     #[command(name = "application:list")]
-    AppList,
+    AppList(app::ListArgs),
     /// Show one app, by id, --name or --uuid.
     ///
     /// Example: multiflexi-cli application:get --uuid 0f4a1c9e-8e53-4c2f-9a34-5f2b9d0c7e11 --format json
@@ -438,7 +441,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::AppImport(a) => app::import(ctx, a).await,
         C::AppValidate(a) => app::validate_json(a).await,
         C::AppExport(a) => app::export(ctx, a).await,
-        C::AppList => app::list(ctx).await,
+        C::AppList(args) => app::list(ctx, args).await,
         C::AppGet(a) => app::get(ctx, a).await,
         C::AppUpdate(a) => app::update(ctx, a).await,
         C::AppDelete(a) => app::delete(ctx, a).await,
@@ -561,13 +564,28 @@ fn wants_json(argv: &[OsString]) -> bool {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     args.iter().enumerate().any(|(i, a)| {
-        a == "--format=json" || (a == "--format" && args.get(i + 1).is_some_and(|n| n == "json"))
+        a == "--format=json"
+            || a == "--output=json"
+            || ((a == "--format" || a == "--output")
+                && args.get(i + 1).is_some_and(|n| n == "json"))
     })
 }
 
 /// The `multiflexi-cli` program.
 pub fn main() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
+    let argv = match two_word::normalize(argv.clone()) {
+        Ok(argv) => argv,
+        Err(two_word::Unsupported(why)) => {
+            let format = if wants_json(&argv) {
+                Format::Json
+            } else {
+                Format::Text
+            };
+            print_error(format, &why);
+            return ExitCode::FAILURE;
+        }
+    };
     let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => {

@@ -16,6 +16,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod replay;
 mod schedule;
 mod spellings;
 mod upstream_commands;
