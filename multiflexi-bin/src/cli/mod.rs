@@ -20,6 +20,7 @@ pub mod job_status;
 pub mod lookup;
 pub mod output;
 mod process_telemetry;
+pub mod prune;
 pub mod queue;
 pub mod retention;
 pub mod runtemplate;
@@ -328,8 +329,22 @@ pub enum Command {
     /// List tokens (never their secrets).
     #[command(name = "token:list")]
     TokenList,
-    /// Revoke a token: it authenticates nothing from then on.
-    #[command(name = "token:revoke")]
+    /// Keep the newest N finished jobs, delete older finished ones with their output and
+    /// artifacts (upstream's prune; --logs prunes nothing: there is no log table here).
+    ///
+    /// Example: multiflexi-cli prune --jobs --keep 1000 --dry-run
+    #[command(name = "prune")]
+    Prune(prune::PruneArgs),
+    /// Show one token (never its secret).
+    ///
+    /// Example: multiflexi-cli token:get --id 3 --format json
+    #[command(name = "token:get")]
+    TokenGet(args::IdArg),
+    /// Revoke a token: it authenticates nothing from then on (`token:delete` as upstream's;
+    /// the row stays, for the audit trail).
+    ///
+    /// Example: multiflexi-cli token:revoke --id 3
+    #[command(name = "token:revoke", visible_alias = "token:delete")]
     TokenRevoke(args::IdArg),
 }
 
@@ -496,6 +511,8 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::TelemetryTest => telemetry::test(ctx).await,
         C::TokenCreate(a) => token::create(ctx, a).await,
         C::TokenList => token::list(ctx).await,
+        C::TokenGet(a) => token::get(ctx, a).await,
+        C::Prune(a) => prune::prune(ctx, a).await,
         C::TokenRevoke(a) => token::revoke(ctx, a).await,
     }
 }

@@ -59,6 +59,8 @@ pub enum Action {
     JobDelete,
     /// `queue:truncate`
     QueueTruncate,
+    /// `prune --jobs`
+    Prune,
 }
 
 impl Action {
@@ -90,6 +92,7 @@ impl Action {
             Action::JobCleanup => "job:cleanup",
             Action::JobDelete => "job:delete",
             Action::QueueTruncate => "queue:truncate",
+            Action::Prune => "prune",
         }
     }
 }

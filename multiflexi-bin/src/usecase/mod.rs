@@ -44,6 +44,7 @@ pub mod credentials;
 pub mod erasure;
 pub mod export;
 pub mod jobs;
+pub mod prune;
 pub mod queue;
 pub mod retention;
 pub mod scheduled;

@@ -16,6 +16,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod new_commands;
 mod replay;
 mod schedule;
 mod spellings;

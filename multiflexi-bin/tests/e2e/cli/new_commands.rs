@@ -1,0 +1,80 @@
+//! Commands added for issue 22's remaining part: `token:get`, `token:delete`, `prune`.
+
+use super::{Env, contains_all, run_job_in_process, setup_echo};
+
+#[test]
+fn token_get_and_delete() {
+    let env = Env::new();
+    let made = env.json(&["token:create", "--name", "ansible", "--admin"]);
+    let id = made["id"].as_i64().unwrap().to_string();
+    let secret = made["secret"].as_str().unwrap().to_owned();
+    let got = env.json(&["token:get", "--id", &id]);
+    assert_eq!(got["name"], "ansible", "{got}");
+    assert_eq!(got["scope"], "admin", "{got}");
+    assert!(got["revoked"].is_null(), "{got}");
+    let shown = env.ok(&["token:get", &id]);
+    assert!(!shown.contains(&secret) && !got.to_string().contains(&secret));
+    // Upstream's token:delete revokes (the row stays for the audit trail).
+    let gone = env.json(&["token:delete", "--id", &id]);
+    assert!(!gone["revoked"].is_null(), "{gone}");
+    assert!(!env.json(&["token:get", "--id", &id])["revoked"].is_null());
+    // Bad input: not an id, and an id no token has.
+    contains_all(
+        &env.fails(&["token:get", "--id", "abc"]),
+        &["\"abc\" is not a token id"],
+    );
+    contains_all(&env.fails(&["token:get", "--id", "999"]), &["token", "999"]);
+}
+
+#[test]
+fn prune_keeps_the_newest_finished_jobs() {
+    let env = Env::new();
+    let (_, _, template) = setup_echo(&env);
+    let t = template.to_string();
+    let create = || {
+        env.json(&["job:create", "--template", &t, "--env", "GREETING=hi"])["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let finished: Vec<i64> = (0..3)
+        .map(|_| {
+            let id = create();
+            run_job_in_process(&env, id, 0, b"hi\n");
+            id
+        })
+        .collect();
+    let waiting = create();
+    let ids = |env: &Env| -> Vec<i64> {
+        let mut v: Vec<i64> = env
+            .json(&["job:list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].as_i64().unwrap())
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let dry = env.json(&["prune", "--jobs", "--keep", "1", "--dry-run"]);
+    assert_eq!(dry["deleted"], 2, "{dry}");
+    assert_eq!(ids(&env).len(), 4, "a dry run deletes nothing");
+
+    let done = env.json(&["prune", "--jobs", "--logs", "--keep", "1"]);
+    assert_eq!(done["kept"], 1, "{done}");
+    assert_eq!(done["deleted"], 2, "{done}");
+    assert!(
+        done["logs"].as_str().unwrap().contains("no log table"),
+        "{done}"
+    );
+    assert_eq!(
+        ids(&env),
+        [finished[2], waiting],
+        "the newest finished job and the unfinished one stay"
+    );
+    // Bad input: nothing to keep, nothing named to prune.
+    contains_all(
+        &env.fails(&["prune", "--jobs", "--keep", "0"]),
+        &["--keep 0", "job:cleanup --days N"],
+    );
+    contains_all(&env.fails(&["prune"]), &["prune needs --jobs"]);
+}
