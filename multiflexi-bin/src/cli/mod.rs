@@ -22,6 +22,7 @@ pub mod output;
 mod process_telemetry;
 pub mod prune;
 pub mod queue;
+pub mod queue_fix;
 pub mod retention;
 pub mod runtemplate;
 pub mod runtemplate_assign;
@@ -295,6 +296,12 @@ pub enum Command {
     /// Example: multiflexi-cli queue:truncate --dry-run
     #[command(name = "queue:truncate")]
     QueueTruncate(queue::TruncateArgs),
+    /// Recover expired executor leases now (jobs back in the queue, or ended lost with their
+    /// retry), as the scheduler does every pass. Admin only.
+    ///
+    /// Example: multiflexi-cli queue:fix --format json
+    #[command(name = "queue:fix")]
+    QueueFix,
     /// Every command with its arguments and options, as JSON (from the parser's own model).
     ///
     /// Example: multiflexi-cli describe > commands.json
@@ -502,6 +509,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::QueueOverview => system::queue_overview(ctx).await,
         C::QueueList(a) => queue::list(ctx, a).await,
         C::QueueTruncate(a) => queue::truncate(ctx, a).await,
+        C::QueueFix => queue_fix::fix(ctx).await,
         C::Describe => describe::describe(),
         C::Status => system::status(ctx).await,
         C::EncryptionStatus => encryption::status(ctx).await,

@@ -61,6 +61,8 @@ pub enum Action {
     QueueTruncate,
     /// `prune --jobs`
     Prune,
+    /// `queue:fix`
+    QueueFix,
 }
 
 impl Action {
@@ -93,6 +95,7 @@ impl Action {
             Action::JobDelete => "job:delete",
             Action::QueueTruncate => "queue:truncate",
             Action::Prune => "prune",
+            Action::QueueFix => "queue:fix",
         }
     }
 }

@@ -46,6 +46,7 @@ pub mod export;
 pub mod jobs;
 pub mod prune;
 pub mod queue;
+pub mod queue_fix;
 pub mod retention;
 pub mod scheduled;
 pub mod template_credentials;

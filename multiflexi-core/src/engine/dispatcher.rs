@@ -1,7 +1,7 @@
 //! Keeps up to `max_parallel` jobs running: claims, launches, heartbeats, completes, preserves.
 
 use super::breaker::{Allowance, BreakerState, Breakers};
-use super::job_factory::emit_created;
+
 use super::job_runner::{report_finished, run_job, store_finish};
 use super::job_writes::{JobWrites, job_writes};
 use super::leases::{Leases, heartbeats, watchdog};
@@ -558,14 +558,12 @@ impl Dispatcher {
 
     /// Runs lease recovery once and reports retries it created.
     async fn recover(&self) -> Result<()> {
-        let recovered = self.inner.store.recover_expired().await?;
-        let now = self.inner.clock.now();
-        for job in recovered.lost.iter().chain(&recovered.cancelled) {
-            self.inner.telemetry.event(&PhaseEvent::of(job, now));
-        }
-        for job in &recovered.retries {
-            emit_created(&*self.inner.telemetry, job);
-        }
+        super::recover_expired_leases(
+            &*self.inner.store,
+            &*self.inner.clock,
+            &*self.inner.telemetry,
+        )
+        .await?;
         Ok(())
     }
 

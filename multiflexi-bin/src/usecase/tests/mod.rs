@@ -6,6 +6,7 @@ mod companies;
 mod credentials;
 mod erasure;
 mod jobs;
+mod queue_fix;
 mod retention;
 mod templates;
 mod tokens;

@@ -78,3 +78,50 @@ fn prune_keeps_the_newest_finished_jobs() {
     );
     contains_all(&env.fails(&["prune"]), &["prune needs --jobs"]);
 }
+
+#[test]
+fn queue_fix_puts_an_expired_claim_back() {
+    use multiflexi_core::model::ExecutorKind;
+    use multiflexi_core::store::{ClaimOptions, JobQueue};
+    use multiflexi_store::{MasterKey, SqlStore, SqlStoreOptions};
+    let env = Env::new();
+    let (_, _, template) = setup_echo(&env);
+    let job = env.json(&[
+        "job:create",
+        "--template",
+        &template.to_string(),
+        "--env",
+        "GREETING=hi",
+    ])["id"]
+        .as_i64()
+        .unwrap();
+    // An executor claims it with a lease that expires at once, then disappears.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let options = SqlStoreOptions::default()
+            .with_master_key(MasterKey::parse(super::MASTER_KEY).unwrap());
+        let store = SqlStore::connect(&env.url, options).await.unwrap();
+        let claimed = store
+            .claim(
+                &ClaimOptions::new("vanished-executor", vec![ExecutorKind::Native], 1)
+                    .with_lease_ttl(std::time::Duration::from_millis(1)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        store.close().await.unwrap();
+    });
+    // Let the 1 ms lease pass (what is asserted is the recovery, not a duration).
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let fixed = env.json(&["queue:fix"]);
+    assert_eq!(fixed["requeued"], serde_json::json!([job]), "{fixed}");
+    let got = env.json(&["job:get", "--id", &job.to_string()]);
+    assert_eq!(got["phase"], "scheduled", "{got}");
+    // Nothing left to fix; bad input is a usage error with one line.
+    assert_eq!(env.json(&["queue:fix"])["requeued"], serde_json::json!([]));
+    let r = env.run(&["queue:fix", "--all"]);
+    assert_eq!(r.code, 2, "{r:#?}");
+}
