@@ -28,6 +28,7 @@ pub mod runtemplate;
 pub mod runtemplate_assign;
 pub mod runtemplate_credentials;
 pub mod runtemplate_schedule;
+pub mod runtemplate_stale;
 pub mod schedule;
 pub mod system;
 pub mod telemetry;
@@ -212,6 +213,13 @@ pub enum Command {
     /// Example: multiflexi-cli run-template:next-schedule 3 --when 2026-12-24T18:00:00+01:00
     #[command(name = "run-template:next-schedule")]
     TemplateNextSchedule(runtemplate::ScheduleArgs),
+
+    /// Active, scheduled run templates whose next slot lies more than --tolerance-hours in the
+    /// past (the scheduler is not getting to them); for monitoring, changes nothing.
+    ///
+    /// Example: multiflexi-cli run-template:stale --tolerance-hours 6 --format json
+    #[command(name = "run-template:stale")]
+    TemplateStale(runtemplate_stale::StaleArgs),
 
     /// Create a job of a run template, due now (trigger cli); --wait waits for it to end and
     /// exits with its exit status.
@@ -510,6 +518,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::QueueList(a) => queue::list(ctx, a).await,
         C::QueueTruncate(a) => queue::truncate(ctx, a).await,
         C::QueueFix => queue_fix::fix(ctx).await,
+        C::TemplateStale(a) => runtemplate_stale::stale(ctx, a).await,
         C::Describe => describe::describe(),
         C::Status => system::status(ctx).await,
         C::EncryptionStatus => encryption::status(ctx).await,

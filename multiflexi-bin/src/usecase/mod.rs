@@ -49,6 +49,7 @@ pub mod queue;
 pub mod queue_fix;
 pub mod retention;
 pub mod scheduled;
+pub mod stale;
 pub mod template_credentials;
 pub mod templates;
 pub mod text;

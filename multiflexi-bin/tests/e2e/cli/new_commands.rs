@@ -125,3 +125,34 @@ fn queue_fix_puts_an_expired_claim_back() {
     let r = env.run(&["queue:fix", "--all"]);
     assert_eq!(r.code, 2, "{r:#?}");
 }
+
+#[test]
+fn run_template_stale_lists_slots_stuck_in_the_past() {
+    let env = Env::new();
+    let (_, _, template) = setup_echo(&env);
+    let t = template.to_string();
+    // setup_echo's template runs at 02:30 daily: its next slot is ahead, nothing is stale.
+    let none = env.json(&["run-template:stale"]);
+    assert_eq!(none["count"], 0, "{none}");
+    // Its next slot moved far into the past, as when no scheduler has run since.
+    env.ok(&[
+        "run-template:next-schedule",
+        &t,
+        "--when",
+        "2020-01-01T00:00:00Z",
+    ]);
+    let stale = env.json(&["run-template:stale", "--tolerance-hours", "6"]);
+    assert_eq!(stale["count"], 1, "{stale}");
+    assert_eq!(stale["stale"][0]["id"], template, "{stale}");
+    assert_eq!(stale["stale"][0]["name"], "greet", "{stale}");
+    let text = env.ok(&["run-template:stale"]);
+    assert!(
+        text.contains("greet") && text.contains("2020-01-01"),
+        "{text}"
+    );
+    // Bad input: a negative tolerance names the option.
+    contains_all(
+        &env.fails(&["run-template:stale", "--tolerance-hours", "-1"]),
+        &["tolerance-hours", "0 or more"],
+    );
+}
