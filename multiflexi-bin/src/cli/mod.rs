@@ -6,6 +6,7 @@
 //! or `{"error": "…"}` with `--format json`), 2 for a command line clap cannot parse.
 
 pub mod app;
+pub mod app_config;
 pub mod args;
 pub mod artifact;
 pub mod company;
@@ -118,6 +119,11 @@ pub enum Command {
     /// Example: multiflexi-cli application:get --uuid 0f4a1c9e-8e53-4c2f-9a34-5f2b9d0c7e11 --format json
     #[command(name = "application:get")]
     AppGet(lookup::AppLookup),
+    /// The configuration fields an app declares (its environment), secret defaults as ***.
+    ///
+    /// Example: multiflexi-cli application:show-config --uuid 0f4a1c9e-8e53-4c2f-9a34-5f2b9d0c7e11 --format json
+    #[command(name = "application:show-config")]
+    AppShowConfig(lookup::AppLookup),
     /// Change what an app needs from a container sandbox (capabilities, read-only root).
     #[command(name = "application:update")]
     AppUpdate(app::UpdateArgs),
@@ -518,6 +524,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::QueueList(a) => queue::list(ctx, a).await,
         C::QueueTruncate(a) => queue::truncate(ctx, a).await,
         C::QueueFix => queue_fix::fix(ctx).await,
+        C::AppShowConfig(a) => app_config::show_config(ctx, a).await,
         C::TemplateStale(a) => runtemplate_stale::stale(ctx, a).await,
         C::Describe => describe::describe(),
         C::Status => system::status(ctx).await,

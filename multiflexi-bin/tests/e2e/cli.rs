@@ -334,6 +334,7 @@ const COMMANDS: &[&str] = &[
     "application:list",
     "application:get",
     "application:delete",
+    "application:show-config",
     "company:create",
     "company:update",
     "company:list",
@@ -355,6 +356,7 @@ const COMMANDS: &[&str] = &[
     "run-template:unassign-credential",
     "run-template:schedule",
     "run-template:next-schedule",
+    "run-template:stale",
     "job:create",
     "job:wait",
     "job:cancel",
@@ -370,6 +372,8 @@ const COMMANDS: &[&str] = &[
     "queue:overview",
     "queue:list",
     "queue:truncate",
+    "queue:fix",
+    "prune",
     "describe",
     "status",
     "encryption:status",
@@ -379,6 +383,7 @@ const COMMANDS: &[&str] = &[
     "telemetry:test",
     "token:create",
     "token:list",
+    "token:get",
     "token:revoke",
 ];
 

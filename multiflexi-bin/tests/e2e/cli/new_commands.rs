@@ -3,6 +3,30 @@
 use super::{Env, contains_all, run_job_in_process, setup_echo};
 
 #[test]
+fn new_commands_have_an_example_in_their_help() {
+    let env = Env::new();
+    for cmd in [
+        "token:get",
+        "token:revoke",
+        "prune",
+        "queue:fix",
+        "run-template:stale",
+        "application:show-config",
+        "application:list",
+        "application:import-json",
+        "application:validate-json",
+    ] {
+        let help = env.ok(&[cmd, "--help"]);
+        assert!(
+            help.contains(&format!("Example: multiflexi-cli {cmd}")),
+            "{cmd} --help: {help}"
+        );
+    }
+    // Upstream's name token:delete is the same command.
+    assert!(env.ok(&["token:delete", "--help"]).contains("token:revoke"));
+}
+
+#[test]
 fn token_get_and_delete() {
     let env = Env::new();
     let made = env.json(&["token:create", "--name", "ansible", "--admin"]);
@@ -154,5 +178,40 @@ fn run_template_stale_lists_slots_stuck_in_the_past() {
     contains_all(
         &env.fails(&["run-template:stale", "--tolerance-hours", "-1"]),
         &["tolerance-hours", "0 or more"],
+    );
+}
+
+#[test]
+fn application_show_config_lists_fields_with_secrets_masked() {
+    let env = Env::new();
+    let app = env.import_app(
+        "cfg.app.json",
+        r#"{
+            "name": "Configured",
+            "uuid": "7d1f0c2e-1b1a-4c55-9a0e-3c2d1e0f9a88",
+            "description": "Has fields",
+            "executable": "/bin/true",
+            "environment": {
+                "URL": { "type": "string", "description": "Where", "defval": "https://x.test", "required": true },
+                "PASSWORD": { "type": "password", "description": "Secret", "defval": "hunter2" }
+            }
+        }"#,
+    );
+    let fields = env.json(&[
+        "application:show-config",
+        "--uuid",
+        "7d1f0c2e-1b1a-4c55-9a0e-3c2d1e0f9a88",
+    ]);
+    assert_eq!(fields[0]["name"], "URL", "{fields}");
+    assert_eq!(fields[0]["default"], "https://x.test", "{fields}");
+    assert_eq!(fields[0]["required"], true, "{fields}");
+    assert_eq!(fields[1]["name"], "PASSWORD", "{fields}");
+    assert_eq!(fields[1]["default"], "***", "{fields}");
+    let text = env.ok(&["application:show-config", "--id", &app.to_string()]);
+    assert!(text.contains("URL") && !text.contains("hunter2"), "{text}");
+    // Bad input: an app that does not exist.
+    contains_all(
+        &env.fails(&["application:show-config", "--id", "999"]),
+        &["999"],
     );
 }
