@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod app_config;
+pub mod app_create;
 pub mod args;
 pub mod artifact;
 pub mod company;
@@ -119,6 +120,11 @@ pub enum Command {
     /// Example: multiflexi-cli application:get --uuid 0f4a1c9e-8e53-4c2f-9a34-5f2b9d0c7e11 --format json
     #[command(name = "application:get")]
     AppGet(lookup::AppLookup),
+    /// Create an app from a name and an executable (a definition file is import-json's).
+    ///
+    /// Example: multiflexi-cli application:create --name "Bank sync" --executable /usr/bin/bank-sync --topics Bank,Sync --format json
+    #[command(name = "application:create")]
+    AppCreate(app_create::CreateArgs),
     /// The configuration fields an app declares (its environment), secret defaults as ***.
     ///
     /// Example: multiflexi-cli application:show-config --uuid 0f4a1c9e-8e53-4c2f-9a34-5f2b9d0c7e11 --format json
@@ -525,6 +531,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::QueueTruncate(a) => queue::truncate(ctx, a).await,
         C::QueueFix => queue_fix::fix(ctx).await,
         C::AppShowConfig(a) => app_config::show_config(ctx, a).await,
+        C::AppCreate(a) => app_create::create(ctx, a).await,
         C::TemplateStale(a) => runtemplate_stale::stale(ctx, a).await,
         C::Describe => describe::describe(),
         C::Status => system::status(ctx).await,

@@ -35,6 +35,7 @@
 //! Reads (lists, a single object) stay in the front ends, which scope them with
 //! [`Caller::sees`].
 
+pub mod app_create;
 pub mod apps;
 pub mod audit;
 mod caller;

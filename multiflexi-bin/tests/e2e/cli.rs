@@ -335,6 +335,7 @@ const COMMANDS: &[&str] = &[
     "application:get",
     "application:delete",
     "application:show-config",
+    "application:create",
     "company:create",
     "company:update",
     "company:list",

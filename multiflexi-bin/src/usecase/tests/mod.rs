@@ -1,6 +1,7 @@
 //! The use cases against the in-memory store: every rule and every error, as each front end
 //! would meet it.
 
+mod app_create;
 mod apps;
 mod companies;
 mod credentials;

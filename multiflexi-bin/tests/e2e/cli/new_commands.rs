@@ -12,6 +12,7 @@ fn new_commands_have_an_example_in_their_help() {
         "queue:fix",
         "run-template:stale",
         "application:show-config",
+        "application:create",
         "application:list",
         "application:import-json",
         "application:validate-json",
@@ -214,4 +215,37 @@ fn application_show_config_lists_fields_with_secrets_masked() {
         &env.fails(&["application:show-config", "--id", "999"]),
         &["999"],
     );
+}
+
+#[test]
+fn application_create_makes_an_app_once() {
+    let env = Env::new();
+    let made = env.json(&[
+        "application:create",
+        "--name",
+        "Bank sync",
+        "--executable",
+        "python3 sync.py",
+        "--topics",
+        "Bank, Sync",
+    ]);
+    let id = made["id"].as_i64().unwrap();
+    assert_eq!(made["executable"], "python3", "{made}");
+    assert_eq!(made["cmdparams"], "sync.py", "{made}");
+    assert_eq!(made["tags"], serde_json::json!(["Bank", "Sync"]), "{made}");
+    assert_eq!(made["warnings"][0]["path"], "/executable", "{made}");
+    let got = env.json(&["application:get", "--name", "Bank sync"]);
+    assert_eq!(got["id"], id);
+    // Bad input: the same name again is refused, and nothing is written.
+    contains_all(
+        &env.fails(&[
+            "application:create",
+            "--name",
+            "Bank sync",
+            "--executable",
+            "/bin/true",
+        ]),
+        &["has this name or uuid already", "import-json"],
+    );
+    assert_eq!(env.json(&["application:list"]).as_array().unwrap().len(), 1);
 }
