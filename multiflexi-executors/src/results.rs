@@ -1,6 +1,6 @@
 //! Which files of a job's work directory are result files.
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use multiflexi_core::artifact::PathPattern;
 use multiflexi_core::executor::LaunchSpec;
 use multiflexi_core::{Error, Result};
 use std::path::{Component, Path, PathBuf};
@@ -11,47 +11,54 @@ pub const RESULT_FILE_VAR: &str = "RESULT_FILE";
 /// Matches relative paths in a work directory against the app's artifact patterns and the
 /// `RESULT_FILE` it names.
 ///
-/// Patterns are globs relative to the work directory; `*` does not cross `/` (use `**/*.json` for
-/// any depth). `RESULT_FILE` may be relative to the work directory or absolute inside it; a path
-/// outside the work directory is ignored (the executor never hands over files from elsewhere).
+/// Patterns are globs, regular expressions or macros, told apart as
+/// [`multiflexi_core::artifact::classify`] says: globs are relative to the work directory and
+/// `*` does not cross `/` (use `**/*.json` for any depth); regular expressions are searched
+/// for in the relative path; a macro (`${VAR}`) names the file the job's variable VAR holds.
+/// `RESULT_FILE` and macro files may be relative to the work directory or absolute inside it;
+/// a path outside the work directory is ignored (the executor never hands over files from
+/// elsewhere).
 #[derive(Debug, Clone)]
 pub(crate) struct ResultMatcher {
-    globs: GlobSet,
+    patterns: Vec<(PathPattern, Option<String>)>,
     result_file: Option<String>,
 }
 
 impl ResultMatcher {
     /// Builds the matcher for `spec`; `work_dir` is where the job runs (host or container path).
     pub(crate) fn new(spec: &LaunchSpec, work_dir: &Path) -> Result<Self> {
-        let mut builder = GlobSetBuilder::new();
-        for pattern in &spec.artifacts {
-            let pattern = pattern.trim_start_matches("./");
-            let glob = GlobBuilder::new(pattern)
-                .literal_separator(true)
-                .build()
-                .map_err(|e| Error::invalid("artifacts", format!("{pattern:?}: {e}")))?;
-            builder.add(glob);
+        let var = |name: &str| {
+            spec.env
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| relative_inside(work_dir, Path::new(v)))
+        };
+        let mut patterns = Vec::new();
+        for raw in &spec.artifacts {
+            let pattern = PathPattern::new(raw).map_err(|e| Error::invalid("artifacts", e))?;
+            let resolved = pattern.variable().and_then(var);
+            patterns.push((pattern, resolved));
         }
-        let globs = builder
-            .build()
-            .map_err(|e| Error::invalid("artifacts", e.to_string()))?;
-        let result_file = spec
-            .env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == RESULT_FILE_VAR)
-            .and_then(|(_, v)| relative_inside(work_dir, Path::new(v)));
-        Ok(Self { globs, result_file })
+        let result_file = var(RESULT_FILE_VAR);
+        Ok(Self {
+            patterns,
+            result_file,
+        })
     }
 
     /// Whether nothing can match (no patterns, no `RESULT_FILE`).
     pub(crate) fn is_empty(&self) -> bool {
-        self.globs.is_empty() && self.result_file.is_none()
+        self.patterns.is_empty() && self.result_file.is_none()
     }
 
     /// Whether `rel` (a `/`-separated path relative to the work directory) is a result file.
     pub(crate) fn matches(&self, rel: &str) -> bool {
-        self.result_file.as_deref() == Some(rel) || self.globs.is_match(rel)
+        self.result_file.as_deref() == Some(rel)
+            || self
+                .patterns
+                .iter()
+                .any(|(p, resolved)| p.matches(rel, resolved.as_deref()))
     }
 }
 
@@ -129,6 +136,22 @@ mod tests {
                 .is_empty()
         );
         assert!(ResultMatcher::new(&spec(&[], None), w).unwrap().is_empty());
+    }
+
+    #[test]
+    fn regexes_and_macros_as_real_app_files_write_them() {
+        let mut s = spec(&["bank_import_report_{\\d+}.json$", "${REPORT}"], None);
+        s.env.push(("REPORT".into(), "/w/out/report.html".into()));
+        let m = ResultMatcher::new(&s, Path::new("/w")).unwrap();
+        assert!(m.matches("bank_import_report_2024.json"));
+        assert!(!m.matches("bank_import_report_x.json"));
+        assert!(m.matches("out/report.html"));
+        assert!(!m.matches("report.html"));
+        // A macro whose variable is unset or points outside matches nothing.
+        let mut s = spec(&["${REPORT}"], None);
+        s.env.push(("REPORT".into(), "/etc/passwd".into()));
+        let m = ResultMatcher::new(&s, Path::new("/w")).unwrap();
+        assert!(!m.matches("etc/passwd") && !m.matches("passwd"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::usecase::apps::AppChange;
 use anyhow::Context;
 use clap::Args;
 use multiflexi_core::AppId;
-use multiflexi_core::app_json::{export_app, export_app_pretty, validate};
+use multiflexi_core::app_json::{export_app, export_app_pretty, lost_duplicates, validate};
 use multiflexi_core::model::App;
 use multiflexi_core::store::Catalog as _;
 use serde_json::{Value, json};
@@ -151,56 +151,97 @@ pub async fn import(ctx: &Ctx, args: &ImportArgs) -> anyhow::Result<Report> {
     })
 }
 
-/// `application:validate-json --file F`.
+/// `application:validate-json --file F`: the schema's violations and the keys written twice
+/// with different values (whose earlier values no reader sees); either makes it fail.
 pub async fn validate_json(args: &ValidateArgs) -> anyhow::Result<Report> {
     let files = json_files(&args.file)?;
     let mut text = String::new();
     let mut reports = Vec::new();
     let mut bad = Vec::new();
-    let mut total = 0usize;
+    let (mut total, mut lost_total) = (0usize, 0usize);
     for path in &files {
         let name = path.display().to_string();
-        let violations: Vec<(String, String)> = match read_file(path) {
-            Ok(bytes) => validate(&bytes)
-                .into_iter()
-                .map(|v| (v.path.clone(), v.message.clone()))
-                .collect(),
-            Err(reason) => vec![(String::new(), reason)],
+        let (violations, lost): (Vec<Finding>, Vec<Finding>) = match read_file(path) {
+            Ok(bytes) => (pairs(validate(&bytes)), pairs(lost_duplicates(&bytes))),
+            Err(reason) => (vec![(String::new(), reason)], Vec::new()),
         };
-        if violations.is_empty() {
+        if violations.is_empty() && lost.is_empty() {
             text.push_str(&format!("{name}: valid\n"));
         }
         for (path, message) in &violations {
-            let shown = if path.is_empty() { "/" } else { path };
-            text.push_str(&format!("{name}: {shown}: {message}\n"));
+            text.push_str(&format!("{name}: {}: {message}\n", shown(path)));
         }
+        for (path, message) in &lost {
+            text.push_str(&format!(
+                "{name}: {}: duplicate key: {message}\n",
+                shown(path)
+            ));
+        }
+        let as_json = |list: &[(String, String)]| {
+            list.iter()
+                .map(|(p, m)| json!({ "path": p, "message": m }))
+                .collect::<Vec<_>>()
+        };
         reports.push(json!({
             "file": name,
-            "valid": violations.is_empty(),
-            "violations": violations
-                .iter()
-                .map(|(p, m)| json!({ "path": p, "message": m }))
-                .collect::<Vec<_>>(),
+            "valid": violations.is_empty() && lost.is_empty(),
+            "violations": as_json(&violations),
+            "duplicates": as_json(&lost),
         }));
-        if !violations.is_empty() {
+        if !violations.is_empty() || !lost.is_empty() {
             total += violations.len();
+            lost_total += lost.len();
             bad.push(name);
         }
     }
-    let report = Report::new(text, json!({ "files": reports, "violations": total }));
+    let report = Report::new(
+        text,
+        json!({ "files": reports, "violations": total, "duplicates": lost_total }),
+    );
+    let what = problems(total, lost_total);
     Ok(match bad.as_slice() {
         [] => report,
         [one] if files.len() == 1 => report.failed(format!(
-            "{one} breaks the application schema: {total} violation{}",
-            if total == 1 { "" } else { "s" }
+            "{one} is not a sound application definition: {what}"
         )),
         many => report.failed(format!(
-            "{} of {} files break the application schema ({total} violations): {}",
+            "{} of {} files are not sound application definitions ({what}): {}",
             many.len(),
             files.len(),
             many.join(", ")
         )),
     })
+}
+
+/// A JSON path and what is wrong there.
+type Finding = (String, String);
+
+fn pairs(list: Vec<multiflexi_core::app_json::Violation>) -> Vec<Finding> {
+    list.into_iter().map(|v| (v.path, v.message)).collect()
+}
+
+fn shown(path: &str) -> &str {
+    if path.is_empty() { "/" } else { path }
+}
+
+/// "3 schema violations, 1 duplicate key that loses data".
+fn problems(violations: usize, lost: usize) -> String {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let mut parts = Vec::new();
+    if violations > 0 {
+        parts.push(format!(
+            "{violations} schema violation{}",
+            plural(violations)
+        ));
+    }
+    if lost > 0 {
+        parts.push(format!(
+            "{lost} duplicate key{} that lose{} data",
+            plural(lost),
+            if lost == 1 { "s" } else { "" }
+        ));
+    }
+    parts.join(", ")
 }
 
 /// `application:export-json --id N [--file F]`.
@@ -236,9 +277,30 @@ fn summary(app: &App) -> Value {
     })
 }
 
-/// `application:list`.
-pub async fn list(ctx: &Ctx) -> anyhow::Result<Report> {
-    let apps = ctx.store().await?.list_apps().await?;
+/// `application:list`: filters.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only the app with this name (any of its languages, exact).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Only the app with this uuid.
+    #[arg(long, value_name = "UUID")]
+    pub uuid: Option<String>,
+}
+
+/// `application:list [--name N] [--uuid U]`: an empty list when nothing matches.
+pub async fn list(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<Report> {
+    let mut apps = ctx.store().await?.list_apps().await?;
+    if let Some(name) = &args.name {
+        apps.retain(|a| a.name.0.values().any(|n| n == name));
+    }
+    if let Some(uuid) = &args.uuid {
+        apps.retain(|a| {
+            a.uuid
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case(uuid))
+        });
+    }
     let rows: Vec<Vec<String>> = apps
         .iter()
         .map(|a| {

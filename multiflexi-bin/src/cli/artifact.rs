@@ -24,9 +24,10 @@ pub struct ListArgs {
 pub struct GetArgs {
     #[command(flatten)]
     pub id: IdArg,
-    /// Where to write the content, byte for byte (`-` for stdout).
+    /// Where to write the content, byte for byte (`-` for stdout). Without it: the artifact's
+    /// details, with its content when it is text (as upstream's `artifact get --id N`).
     #[arg(long, short = 'o', visible_alias = "file", value_name = "FILE")]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
 }
 
 /// `artifact:list --job <id>`.
@@ -62,21 +63,47 @@ pub async fn get(ctx: &Ctx, a: &GetArgs) -> anyhow::Result<Report> {
     let id: ArtifactId = a.id.get()?;
     let store = ctx.store().await?;
     let artifact = ArtifactSink::get(&*store, id).await?;
-    if a.output.as_os_str() == "-" {
+    let Some(output) = &a.output else {
+        let meta = &artifact.meta;
+        let text = std::str::from_utf8(&artifact.content).ok();
+        let mut json = artifact_json(meta);
+        if let Value::Object(m) = &mut json {
+            m.insert("content".into(), json!(text));
+            m.insert("bytes".into(), json!(artifact.content.len()));
+        }
+        let shown = match text {
+            Some(t) => format!(
+                "artifact {id} {} of job {} ({} bytes, {}):\n{t}",
+                meta.filename,
+                meta.job_id,
+                artifact.content.len(),
+                meta.content_type
+            ),
+            None => format!(
+                "artifact {id} {} of job {} ({} bytes, {}) is binary: write it with --output FILE",
+                meta.filename,
+                meta.job_id,
+                artifact.content.len(),
+                meta.content_type
+            ),
+        };
+        return Ok(Report::new(shown, json));
+    };
+    if output.as_os_str() == "-" {
         let mut out = std::io::stdout().lock();
         out.write_all(&artifact.content)?;
         out.flush()?;
         return Ok(Report::raw(""));
     }
-    super::write_atomically(&a.output, &artifact.content)?;
+    super::write_atomically(output, &artifact.content)?;
     let meta = &artifact.meta;
     let mut json = artifact_json(meta);
     if let Value::Object(m) = &mut json {
-        m.insert("output".into(), json!(a.output.display().to_string()));
+        m.insert("output".into(), json!(output.display().to_string()));
         m.insert("bytes".into(), json!(artifact.content.len()));
         // Upstream's artifact:save keys.
         m.insert("artifact_id".into(), json!(id));
-        m.insert("file".into(), json!(a.output.display().to_string()));
+        m.insert("file".into(), json!(output.display().to_string()));
         m.insert("original_filename".into(), json!(meta.filename));
         m.insert("saved".into(), json!(true));
     }
@@ -87,7 +114,7 @@ pub async fn get(ctx: &Ctx, a: &GetArgs) -> anyhow::Result<Report> {
             meta.job_id,
             artifact.content.len(),
             meta.content_type,
-            a.output.display()
+            output.display()
         ),
         json,
     ))

@@ -6,6 +6,8 @@
 //! or `{"error": "…"}` with `--format json`), 2 for a command line clap cannot parse.
 
 pub mod app;
+pub mod app_config;
+pub mod app_create;
 pub mod args;
 pub mod artifact;
 pub mod company;
@@ -20,16 +22,20 @@ pub mod job_status;
 pub mod lookup;
 pub mod output;
 mod process_telemetry;
+pub mod prune;
 pub mod queue;
+pub mod queue_fix;
 pub mod retention;
 pub mod runtemplate;
 pub mod runtemplate_assign;
 pub mod runtemplate_credentials;
 pub mod runtemplate_schedule;
+pub mod runtemplate_stale;
 pub mod schedule;
 pub mod system;
 pub mod telemetry;
 pub mod token;
+pub mod two_word;
 pub mod wait;
 
 use crate::config::DatabaseConfig;
@@ -85,22 +91,45 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Import application definitions (a file, or every *.json in a folder); idempotent by uuid, else name.
+    ///
+    /// What real files do differently is read with a warning each (JSON path, what was done):
+    /// artifact paths as globs (`*.json`), regular expressions (start with ^, end with $, or
+    /// hold \\, .*, .+, ( or |) or macros (`${RESULT_FILE}`), and a warning when one can match
+    /// nothing; fields at the top level; an executable with spaces; bool defaults that are
+    /// not booleans.
+    ///
+    /// Example: multiflexi-cli application:import-json --file /usr/lib/multiflexi/apps --format json
     #[command(name = "application:import-json")]
     AppImport(app::ImportArgs),
-    /// Check application definitions against the schema; every violation with its JSON path.
+    /// Check application definitions against the schema; every violation with its JSON path,
+    /// and every key written twice with different values (only the last is read).
+    ///
+    /// Example: multiflexi-cli application:validate-json --file multiflexi/app.json
     #[command(name = "application:validate-json")]
     AppValidate(app::ValidateArgs),
     /// Write an app as an application definition (stdout or --file).
     #[command(name = "application:export-json")]
     AppExport(app::ExportArgs),
-    /// List apps.
+    /// List apps, optionally only those with this --name or --uuid (as upstream's modules ask).
+    ///
+    /// Example: multiflexi-cli application:list --uuid 0f4a1c9e-8e53-4c2f-9a34-5f2b9d0c7e11 --format json
     #[command(name = "application:list")]
-    AppList,
+    AppList(app::ListArgs),
     /// Show one app, by id, --name or --uuid.
     ///
     /// Example: multiflexi-cli application:get --uuid 0f4a1c9e-8e53-4c2f-9a34-5f2b9d0c7e11 --format json
     #[command(name = "application:get")]
     AppGet(lookup::AppLookup),
+    /// Create an app from a name and an executable (a definition file is import-json's).
+    ///
+    /// Example: multiflexi-cli application:create --name "Bank sync" --executable /usr/bin/bank-sync --topics Bank,Sync --format json
+    #[command(name = "application:create")]
+    AppCreate(app_create::CreateArgs),
+    /// The configuration fields an app declares (its environment), secret defaults as ***.
+    ///
+    /// Example: multiflexi-cli application:show-config --uuid 0f4a1c9e-8e53-4c2f-9a34-5f2b9d0c7e11 --format json
+    #[command(name = "application:show-config")]
+    AppShowConfig(lookup::AppLookup),
     /// Change what an app needs from a container sandbox (capabilities, read-only root).
     #[command(name = "application:update")]
     AppUpdate(app::UpdateArgs),
@@ -197,6 +226,13 @@ pub enum Command {
     #[command(name = "run-template:next-schedule")]
     TemplateNextSchedule(runtemplate::ScheduleArgs),
 
+    /// Active, scheduled run templates whose next slot lies more than --tolerance-hours in the
+    /// past (the scheduler is not getting to them); for monitoring, changes nothing.
+    ///
+    /// Example: multiflexi-cli run-template:stale --tolerance-hours 6 --format json
+    #[command(name = "run-template:stale")]
+    TemplateStale(runtemplate_stale::StaleArgs),
+
     /// Create a job of a run template, due now (trigger cli); --wait waits for it to end and
     /// exits with its exit status.
     ///
@@ -280,6 +316,12 @@ pub enum Command {
     /// Example: multiflexi-cli queue:truncate --dry-run
     #[command(name = "queue:truncate")]
     QueueTruncate(queue::TruncateArgs),
+    /// Recover expired executor leases now (jobs back in the queue, or ended lost with their
+    /// retry), as the scheduler does every pass. Admin only.
+    ///
+    /// Example: multiflexi-cli queue:fix --format json
+    #[command(name = "queue:fix")]
+    QueueFix,
     /// Every command with its arguments and options, as JSON (from the parser's own model).
     ///
     /// Example: multiflexi-cli describe > commands.json
@@ -314,8 +356,22 @@ pub enum Command {
     /// List tokens (never their secrets).
     #[command(name = "token:list")]
     TokenList,
-    /// Revoke a token: it authenticates nothing from then on.
-    #[command(name = "token:revoke")]
+    /// Keep the newest N finished jobs, delete older finished ones with their output and
+    /// artifacts (upstream's prune; --logs prunes nothing: there is no log table here).
+    ///
+    /// Example: multiflexi-cli prune --jobs --keep 1000 --dry-run
+    #[command(name = "prune")]
+    Prune(prune::PruneArgs),
+    /// Show one token (never its secret).
+    ///
+    /// Example: multiflexi-cli token:get --id 3 --format json
+    #[command(name = "token:get")]
+    TokenGet(args::IdArg),
+    /// Revoke a token: it authenticates nothing from then on (`token:delete` as upstream's;
+    /// the row stays, for the audit trail).
+    ///
+    /// Example: multiflexi-cli token:revoke --id 3
+    #[command(name = "token:revoke", visible_alias = "token:delete")]
     TokenRevoke(args::IdArg),
 }
 
@@ -427,7 +483,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::AppImport(a) => app::import(ctx, a).await,
         C::AppValidate(a) => app::validate_json(a).await,
         C::AppExport(a) => app::export(ctx, a).await,
-        C::AppList => app::list(ctx).await,
+        C::AppList(args) => app::list(ctx, args).await,
         C::AppGet(a) => app::get(ctx, a).await,
         C::AppUpdate(a) => app::update(ctx, a).await,
         C::AppDelete(a) => app::delete(ctx, a).await,
@@ -473,6 +529,10 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::QueueOverview => system::queue_overview(ctx).await,
         C::QueueList(a) => queue::list(ctx, a).await,
         C::QueueTruncate(a) => queue::truncate(ctx, a).await,
+        C::QueueFix => queue_fix::fix(ctx).await,
+        C::AppShowConfig(a) => app_config::show_config(ctx, a).await,
+        C::AppCreate(a) => app_create::create(ctx, a).await,
+        C::TemplateStale(a) => runtemplate_stale::stale(ctx, a).await,
         C::Describe => describe::describe(),
         C::Status => system::status(ctx).await,
         C::EncryptionStatus => encryption::status(ctx).await,
@@ -482,6 +542,8 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::TelemetryTest => telemetry::test(ctx).await,
         C::TokenCreate(a) => token::create(ctx, a).await,
         C::TokenList => token::list(ctx).await,
+        C::TokenGet(a) => token::get(ctx, a).await,
+        C::Prune(a) => prune::prune(ctx, a).await,
         C::TokenRevoke(a) => token::revoke(ctx, a).await,
     }
 }
@@ -550,13 +612,28 @@ fn wants_json(argv: &[OsString]) -> bool {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     args.iter().enumerate().any(|(i, a)| {
-        a == "--format=json" || (a == "--format" && args.get(i + 1).is_some_and(|n| n == "json"))
+        a == "--format=json"
+            || a == "--output=json"
+            || ((a == "--format" || a == "--output")
+                && args.get(i + 1).is_some_and(|n| n == "json"))
     })
 }
 
 /// The `multiflexi-cli` program.
 pub fn main() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
+    let argv = match two_word::normalize(argv.clone()) {
+        Ok(argv) => argv,
+        Err(two_word::Unsupported(why)) => {
+            let format = if wants_json(&argv) {
+                Format::Json
+            } else {
+                Format::Text
+            };
+            print_error(format, &why);
+            return ExitCode::FAILURE;
+        }
+    };
     let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => {

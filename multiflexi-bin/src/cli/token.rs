@@ -80,15 +80,41 @@ pub async fn list(ctx: &Ctx) -> anyhow::Result<Report> {
     ))
 }
 
-/// `token:revoke <id>`.
-pub async fn revoke(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
+fn token_id(a: &IdArg) -> Result<i64, Error> {
     let raw = a.id.as_deref().or(a.pos.as_deref()).unwrap_or("");
-    let id: i64 = raw.trim().parse().ok().filter(|i| *i > 0).ok_or_else(|| {
+    raw.trim().parse().ok().filter(|i| *i > 0).ok_or_else(|| {
         Error::invalid(
             "ID",
             format!("{raw:?} is not a token id (a positive integer; token:list shows them)"),
         )
-    })?;
+    })
+}
+
+/// `token:get <id>`: one token, never its secret.
+pub async fn get(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
+    let t = ctx
+        .usecases()
+        .await?
+        .get_token(&ctx.caller(), token_id(a)?)
+        .await?;
+    Ok(Report::new(
+        format!(
+            "token {} {:?} ({}), created {}{}",
+            t.id,
+            t.name,
+            t.scope,
+            ts(t.created),
+            t.revoked
+                .map(|r| format!(", revoked {}", ts(r)))
+                .unwrap_or_default()
+        ),
+        token_json(&t),
+    ))
+}
+
+/// `token:revoke <id>` (also `token:delete`).
+pub async fn revoke(ctx: &Ctx, a: &IdArg) -> anyhow::Result<Report> {
+    let id = token_id(a)?;
     let t = ctx
         .usecases()
         .await?

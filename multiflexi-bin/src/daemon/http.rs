@@ -1,18 +1,12 @@
-//! The HTTP server inside `multiflexi serve` and as `multiflexi-api`: where it listens, and the
-//! admin token a first start creates beside the database.
+//! The HTTP server inside `multiflexi serve` and as `multiflexi-api`: where it listens. The
+//! admin token a first start creates beside the database is [`super::admin_token`]'s.
 
 use crate::http::{self, HttpOptions, HttpState};
 use anyhow::Context;
 use clap::Args;
 use multiflexi_core::engine::Shutdown;
-use multiflexi_core::store::{AccessTokens, TokenScope};
-use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use tokio::task::JoinHandle;
-
-/// File name of the admin token `multiflexi serve` creates beside the database.
-pub const ADMIN_TOKEN_FILE: &str = "multiflexi.admin-token";
 
 /// Settings of the HTTP server (API + dashboard).
 #[derive(Debug, Clone, Args)]
@@ -78,70 +72,4 @@ pub async fn start(
         http::serve(listener, state, async move { shutdown.draining().await }).await
     });
     Ok((bound, task))
-}
-
-/// Where the admin token file lives: beside a SQLite database, else in the working directory.
-pub fn admin_token_path(sqlite: Option<&Path>) -> PathBuf {
-    match sqlite.and_then(Path::parent) {
-        Some(dir) => dir.join(ADMIN_TOKEN_FILE),
-        None => PathBuf::from(ADMIN_TOKEN_FILE),
-    }
-}
-
-/// What [`ensure_admin_token`] found or did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AdminToken {
-    /// Created now: a new admin token, its secret written to this file (mode 0600).
-    Created(PathBuf),
-    /// The file exists (it is not read: the operator keeps it).
-    Existing(PathBuf),
-    /// No file, but admin tokens exist already: none is created.
-    Elsewhere,
-}
-
-/// On first start (no token file and no live admin token), makes an admin token and writes its
-/// secret to `path` with mode 0600.
-pub async fn ensure_admin_token(
-    store: &dyn AccessTokens,
-    path: &Path,
-) -> anyhow::Result<AdminToken> {
-    if path.exists() {
-        return Ok(AdminToken::Existing(path.to_path_buf()));
-    }
-    let tokens = store.list_tokens().await?;
-    if tokens
-        .iter()
-        .any(|t| t.scope == TokenScope::Admin && t.revoked.is_none())
-    {
-        return Ok(AdminToken::Elsewhere);
-    }
-    let name = (1..)
-        .map(|i| {
-            if i == 1 {
-                "admin".to_string()
-            } else {
-                format!("admin-{i}")
-            }
-        })
-        .find(|n| !tokens.iter().any(|t| &t.name == n))
-        .unwrap_or_else(|| "admin".to_string());
-    let issued = store.create_token(&name, TokenScope::Admin).await?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let written = options.open(path).and_then(|mut f| {
-        f.write_all(format!("{}\n", issued.secret).as_bytes())?;
-        f.sync_all()
-    });
-    if let Err(e) = written {
-        // Nobody could read the secret: do not leave a live token behind.
-        let _ = store.revoke_token(issued.token.id).await;
-        return Err(e)
-            .with_context(|| format!("cannot write the admin token file {}", path.display()));
-    }
-    Ok(AdminToken::Created(path.to_path_buf()))
 }

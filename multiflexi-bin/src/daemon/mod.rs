@@ -8,7 +8,8 @@
 //! - [`db_wait`]: waiting for the database at start, with back-off;
 //! - [`executors`]: which executor kinds a process runs (configured or discovered);
 //! - [`demo`]: the example apps, company and templates of `serve --demo`;
-//! - [`http`]: the API + dashboard server and the first start's admin token.
+//! - [`http`]: the API + dashboard server;
+//! - [`admin_token`]: the admin token beside the database (made on a first start, checked after).
 
 /// `println!` that never panics: a closed stdout (`multiflexi serve | head`) must not stop the
 /// printer or the signal handler.
@@ -19,6 +20,7 @@ macro_rules! say {
 }
 
 pub mod actions;
+pub mod admin_token;
 pub mod api;
 pub mod args;
 pub mod db_wait;

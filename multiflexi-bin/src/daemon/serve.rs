@@ -1,7 +1,8 @@
 //! `multiflexi serve`: scheduler and dispatcher in one process, on the embedded SQLite default.
 
+use super::admin_token::{self, AdminToken};
 use super::args::{RunArgs, WaitArgs};
-use super::http::{self as http_server, AdminToken, HttpArgs};
+use super::http::{self as http_server, HttpArgs};
 use super::printer::{PhasePrinter, PrintTo};
 use super::retention::RetentionArgs;
 use super::signals::{self, PrintNotice};
@@ -150,10 +151,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 "Dashboard:  http://{bound}/ ; API: http://{bound}{}/ (Authorization: Bearer <token>)",
                 crate::http::api::BASE_PATH
             );
-            let token_path = http_server::admin_token_path(opened.settings.sqlite_path.as_deref());
-            match http_server::ensure_admin_token(&*store, &token_path).await? {
+            let token_path = admin_token::admin_token_path(opened.settings.sqlite_path.as_deref());
+            match admin_token::ensure_admin_token(&*store, &token_path).await? {
                 AdminToken::Created(p) => say!(
                     "Admin token: created {} (mode 0600); log in with its content: cat {}",
+                    p.display(),
+                    p.display()
+                ),
+                AdminToken::Replaced(p) => say!(
+                    "Admin token: {} held a token this database does not know (left from an earlier database?); replaced with a new admin token (mode 0600); log in with its content: cat {}",
                     p.display(),
                     p.display()
                 ),

@@ -59,6 +59,10 @@ pub enum Action {
     JobDelete,
     /// `queue:truncate`
     QueueTruncate,
+    /// `prune --jobs`
+    Prune,
+    /// `queue:fix`
+    QueueFix,
 }
 
 impl Action {
@@ -90,6 +94,8 @@ impl Action {
             Action::JobCleanup => "job:cleanup",
             Action::JobDelete => "job:delete",
             Action::QueueTruncate => "queue:truncate",
+            Action::Prune => "prune",
+            Action::QueueFix => "queue:fix",
         }
     }
 }

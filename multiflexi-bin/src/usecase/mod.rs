@@ -35,6 +35,7 @@
 //! Reads (lists, a single object) stay in the front ends, which scope them with
 //! [`Caller::sees`].
 
+pub mod app_create;
 pub mod apps;
 pub mod audit;
 mod caller;
@@ -44,9 +45,12 @@ pub mod credentials;
 pub mod erasure;
 pub mod export;
 pub mod jobs;
+pub mod prune;
 pub mod queue;
+pub mod queue_fix;
 pub mod retention;
 pub mod scheduled;
+pub mod stale;
 pub mod template_credentials;
 pub mod templates;
 pub mod text;

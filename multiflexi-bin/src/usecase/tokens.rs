@@ -44,6 +44,23 @@ impl UseCases {
         Ok(issued)
     }
 
+    /// One token (admin only), never its secret; NotFound when no token has this id.
+    pub async fn get_token(&self, caller: &Caller, id: i64) -> Result<AccessToken> {
+        caller.require_admin("reading tokens")?;
+        if id <= 0 {
+            return Err(Error::invalid(
+                "id",
+                format!("{id} is not a token id (a positive integer; token:list shows them)"),
+            ));
+        }
+        self.store
+            .list_tokens()
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| Error::not_found("token", id))
+    }
+
     /// Revokes a token (admin only): it authenticates nothing from then on.
     pub async fn revoke_token(&self, caller: &Caller, id: i64) -> Result<AccessToken> {
         caller.require_admin("revoking tokens")?;

@@ -16,6 +16,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod new_commands;
+mod replay;
 mod schedule;
 mod spellings;
 mod upstream_commands;
@@ -332,6 +334,8 @@ const COMMANDS: &[&str] = &[
     "application:list",
     "application:get",
     "application:delete",
+    "application:show-config",
+    "application:create",
     "company:create",
     "company:update",
     "company:list",
@@ -353,6 +357,7 @@ const COMMANDS: &[&str] = &[
     "run-template:unassign-credential",
     "run-template:schedule",
     "run-template:next-schedule",
+    "run-template:stale",
     "job:create",
     "job:wait",
     "job:cancel",
@@ -368,6 +373,8 @@ const COMMANDS: &[&str] = &[
     "queue:overview",
     "queue:list",
     "queue:truncate",
+    "queue:fix",
+    "prune",
     "describe",
     "status",
     "encryption:status",
@@ -377,6 +384,7 @@ const COMMANDS: &[&str] = &[
     "telemetry:test",
     "token:create",
     "token:list",
+    "token:get",
     "token:revoke",
 ];
 
@@ -524,6 +532,86 @@ fn shared_fixture_apps_import_idempotently_and_reminder_is_rejected() {
         valid.to_str().unwrap(),
     ]);
     assert_eq!(v["violations"], 0, "{v}");
+
+    // A key written twice with different values: schema-valid, but the first value is lost.
+    let balance = dir.join("raiffeisenbank-statement-tools.rb_balance.multiflexi.app.json");
+    let r = env.run(&[
+        "application:validate-json",
+        "--file",
+        balance.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    contains_all(
+        &r.stdout,
+        &[
+            ": /exitCodes/0: duplicate key: key \"0\" appears 2 times with different values",
+            "the others are lost",
+        ],
+    );
+    contains_all(
+        &one_error_line(&r.stderr, &["validate-json"]),
+        &["rb_balance", "1 duplicate key that loses data"],
+    );
+
+    // The regular-expression artifact of a real file is kept and its braces noted at import.
+    let pohoda =
+        dir.join("pohoda-raiffeisenbank.pohodasql_raiffeisenbank_sharepoint.multiflexi.app.json");
+    let v = env.json(&[
+        "application:import-json",
+        "--file",
+        pohoda.to_str().unwrap(),
+    ]);
+    let warnings = v["files"][0]["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w["path"] == "/artifacts/0/path"
+            && w["message"]
+                .as_str()
+                .unwrap()
+                .contains("read as a regular expression")),
+        "{v}"
+    );
+}
+
+#[test]
+fn merge_conflict_markers_are_named_by_import_and_validate() {
+    let env = Env::new();
+    let file = own_apps().join("rejected/merge_conflict.app.json");
+    let f = file.to_str().unwrap();
+    contains_all(
+        &env.fails(&["application:import-json", "--file", f]),
+        &[
+            "merge_conflict.app.json",
+            "unresolved merge-conflict markers (\"<<<<<<<\" at line 3)",
+            "nothing was imported",
+        ],
+    );
+    let r = env.run(&["application:validate-json", "--file", f]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert!(
+        r.stdout.contains(": /: unresolved merge-conflict markers"),
+        "{}",
+        r.stdout
+    );
+    // An artifact pattern that can match nothing is imported with a never-matches warning.
+    let v = env.json(&[
+        "application:import-json",
+        "--file",
+        own_apps()
+            .join("artifact_notations.app.json")
+            .to_str()
+            .unwrap(),
+    ]);
+    let kinds: Vec<&str> = v["files"][0]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["converted", "never-matches", "never-matches", "ignored"],
+        "{v}"
+    );
 }
 
 #[test]
@@ -556,7 +644,8 @@ fn own_fixture_apps_import_and_rejected_ones_write_nothing() {
                 "not valid JSON",
                 "no application name",
                 "no executable",
-                "must be a JSON object"
+                "must be a JSON object",
+                "unresolved merge-conflict markers"
             ]
             .iter()
             .any(|m| line.contains(m)),
@@ -1339,7 +1428,7 @@ fn bad_input_gets_one_clear_line_and_writes_nothing() {
             "--file",
             broken.to_str().unwrap(),
         ]),
-        &["broken.app.json", "1 violation"],
+        &["broken.app.json", "1 schema violation"],
     );
     let empty_dir = env.path("empty");
     std::fs::create_dir(&empty_dir).unwrap();

@@ -8,6 +8,7 @@ use super::lenient::{
 };
 use super::report::{ImportError, ImportedApp, WarningKind};
 use super::tree::{self, Node, child};
+use crate::artifact::PathPattern;
 use crate::model::{App, ArtifactPattern, EnvFieldDef, EnvFieldType, ExitCodeInfo, LocalizedText};
 use std::collections::BTreeMap;
 
@@ -26,10 +27,19 @@ use std::collections::BTreeMap;
 /// - booleans written as text or numbers (`"True"`, `"false"`, `""`, `1`) in `required`,
 ///   `secret` and `retry`; numbers where text is expected;
 /// - lowercase `exitcodes` (not read, as MultiFlexi does not read it either);
+/// - an `executable` with spaces (`python3 src/main.py`): the first word is the program, the
+///   rest goes before `cmdparams`;
+/// - field definitions at the top level (`"API_URL": {"type": "string"}` beside `name`): read
+///   as fields unless `environment` has them; a plain value under such a key is reported;
+/// - a bool field's default that is not a JSON boolean: converted when it spells one
+///   (`"False"`), else left out;
+/// - artifact paths: globs, regular expressions or macros, told apart as
+///   [`classify`](crate::artifact::classify) says; one that is not valid in its notation is
+///   left out, one that can match no file is kept with a
+///   [`NeverMatches`](WarningKind::NeverMatches) warning;
 /// - a UTF-8 byte-order mark before the JSON (skipped).
 ///
-/// Values the schema leaves open are read quietly: `defval` of any scalar type (bool fields'
-/// defaults are normalized to `true`/`false`), `options` as an array or an object, `hint` and
+/// Values the schema leaves open are read quietly: `defval` of any scalar type, `options` as an array or an object, `hint` and
 /// `name`/`description` as text or localized objects (all languages kept), `homepage: null`,
 /// empty `ociimage`/`setup`/`uuid`/`version` as absent. Macros in `cmdparams` and defaults
 /// (`{X}`, `{{ X }}`, `${X}`) are kept exactly as written. Keys the model does not keep
@@ -37,14 +47,19 @@ use std::collections::BTreeMap;
 ///
 /// # Errors
 ///
-/// [`ImportError`] when the bytes are not JSON (with line and column), the document is not an
-/// object, or it has no usable `name` or `executable`.
+/// [`ImportError`] when the bytes are not JSON (with line and column; a file holding
+/// merge-conflict markers is told so), the document is not an object, or it has no usable
+/// `name` or `executable`.
 pub fn parse_app(bytes: &[u8]) -> Result<ImportedApp, ImportError> {
-    let (root, duplicates) = tree::parse(bytes).map_err(|e| ImportError::NotJson {
-        line: e.line,
-        column: e.column,
-        message: e.message,
-    })?;
+    let (root, duplicates) =
+        tree::parse(bytes).map_err(|e| match tree::conflict_marker(bytes) {
+            Some((line, marker)) => ImportError::MergeConflict { line, marker },
+            None => ImportError::NotJson {
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            },
+        })?;
     if !matches!(root, Node::Object(_)) {
         return Err(ImportError::NotAnObject {
             found: root.type_name(),
@@ -63,14 +78,20 @@ pub fn parse_app(bytes: &[u8]) -> Result<ImportedApp, ImportError> {
             &d.path,
             WarningKind::DuplicateKey,
             format!(
-                "key {:?} appears {} times; the last occurrence is used",
-                d.key, d.count
+                "key {:?} appears {} times{}; the last occurrence is used",
+                d.key,
+                d.count,
+                if d.lost {
+                    " with different values"
+                } else {
+                    " with the same value"
+                }
             ),
         );
     }
 
     let name = read_name(&root, &mut w)?;
-    let executable = read_executable(&root, &mut w)?;
+    let (executable, leading_args) = split_executable(read_executable(&root, &mut w)?, &mut w);
     let mut app = App::new("", executable);
     app.name = name;
     app.description = optional_localized(root.get("description"), "/description", &mut w);
@@ -79,11 +100,16 @@ pub fn parse_app(bytes: &[u8]) -> Result<ImportedApp, ImportError> {
     app.ociimage = optional_text(root.get("ociimage"), "/ociimage", &mut w);
     app.setup = optional_text(root.get("setup"), "/setup", &mut w);
     app.homepage = optional_text(root.get("homepage"), "/homepage", &mut w);
-    app.cmdparams = read_cmdparams(&root, &mut w);
+    app.cmdparams = match (leading_args, read_cmdparams(&root, &mut w)) {
+        (Some(lead), rest) if rest.trim().is_empty() => lead,
+        (Some(lead), rest) => format!("{lead} {rest}"),
+        (None, rest) => rest,
+    };
     app.tags = read_tags(&root, &mut w);
     app.requirements = read_requirements(&root, &mut w);
     app.environment = read_environment(&root, &mut w);
-    app.artifacts = read_artifacts(&root, &mut w);
+    read_top_level_fields(&root, &mut app.environment, &mut w);
+    app.artifacts = read_artifacts(&root, &app.environment, &mut w);
     app.exit_codes = read_exit_codes(&root, &mut w);
     if root.get("exitcodes").is_some() {
         w.warn(
@@ -133,6 +159,26 @@ fn read_executable(root: &Node, w: &mut Warnings) -> Result<String, ImportError>
         ),
     };
     Err(ImportError::NoExecutable { reason })
+}
+
+/// `python3 src/main.py` → program `python3` and leading arguments `src/main.py` (which go
+/// before `cmdparams`), with a warning. A program path is never split inside quotes, and no
+/// shell is involved: the arguments are split like `cmdparams`.
+fn split_executable(executable: String, w: &mut Warnings) -> (String, Option<String>) {
+    let trimmed = executable.trim();
+    let Some((program, rest)) = trimmed.split_once(char::is_whitespace) else {
+        return (trimmed.to_owned(), None);
+    };
+    let rest = rest.trim();
+    w.warn(
+        "/executable",
+        WarningKind::Converted,
+        format!(
+            "{trimmed:?} has spaces: the program is {program:?} and {rest:?} go before \
+             \"cmdparams\" as its first arguments"
+        ),
+    );
+    (program.to_owned(), Some(rest.to_owned()))
 }
 
 fn read_cmdparams(root: &Node, w: &mut Warnings) -> String {
@@ -259,6 +305,66 @@ fn read_environment(root: &Node, w: &mut Warnings) -> Vec<EnvFieldDef> {
     }
 }
 
+/// Whether a top-level key is written like an environment variable (`ABRAFLEXI_URL`): upper
+/// case letters, digits and `_`, not starting with a digit. No key of the schema is.
+fn looks_like_variable(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && key.chars().any(|c| c.is_ascii_uppercase())
+}
+
+/// Field definitions written at the top level of the file instead of under `environment`:
+/// an object under a variable-like key is read as a field (with a warning) unless
+/// `environment` defines it too; a plain value there is reported, never silently dropped.
+fn read_top_level_fields(root: &Node, env: &mut Vec<EnvFieldDef>, w: &mut Warnings) {
+    let Some(entries) = root.entries() else {
+        return;
+    };
+    for (key, value) in entries {
+        if !looks_like_variable(key) {
+            continue;
+        }
+        let path = child("", key);
+        if env.iter().any(|f| f.name == *key) {
+            w.warn(
+                &path,
+                WarningKind::Ignored,
+                format!(
+                    "{key:?} is also defined under \"environment\", which is the one used; \
+                     this top-level definition is not read"
+                ),
+            );
+            continue;
+        }
+        if !matches!(value, Node::Object(_)) {
+            w.warn(
+                &path,
+                WarningKind::Ignored,
+                format!(
+                    "top-level {key:?} is a {} value, not a field definition; not read (fields \
+                     belong under \"environment\" as {{\"type\": …, \"defval\": …}})",
+                    value.type_name()
+                ),
+            );
+            continue;
+        }
+        if let Some(field) = read_field(key, value, &path, w) {
+            w.warn(
+                &path,
+                WarningKind::KeyAlias,
+                format!(
+                    "field {key:?} is defined at the top level; read as if it were under \
+                     \"environment\""
+                ),
+            );
+            env.push(field);
+        }
+    }
+}
+
 fn read_field(name: &str, def: &Node, path: &str, w: &mut Warnings) -> Option<EnvFieldDef> {
     if name.is_empty() || name.contains(['=', '\0']) {
         w.warn(
@@ -344,7 +450,11 @@ fn read_default(
     path: &str,
     w: &mut Warnings,
 ) -> Option<String> {
-    let raw = match given(node)? {
+    let given_node = given(node)?;
+    if kind == EnvFieldType::Bool {
+        return read_bool_default(given_node, path, w);
+    }
+    let raw = match given_node {
         Node::String(s) => s.clone(),
         Node::Number(n) => n.to_string(),
         Node::Bool(b) => b.to_string(),
@@ -360,12 +470,51 @@ fn read_default(
             return None;
         }
     };
-    if kind == EnvFieldType::Bool
-        && let Some(b) = bool_from_text(&raw)
-    {
-        return Some(b.to_string());
-    }
     Some(raw)
+}
+
+/// A bool field's default: a JSON boolean as it is; text or a number that spells one
+/// (`"False"`, `1`) converted with a warning; anything else left out with a warning (the
+/// field then has no default).
+fn read_bool_default(node: &Node, path: &str, w: &mut Warnings) -> Option<String> {
+    let (shown, parsed) = match node {
+        Node::Bool(b) => return Some(b.to_string()),
+        Node::String(s) => (format!("text {s:?}"), bool_from_text(s)),
+        Node::Number(n) => (
+            format!("number {n}"),
+            n.as_f64().and_then(|f| {
+                if f == 1.0 {
+                    Some(true)
+                } else if f == 0.0 {
+                    Some(false)
+                } else {
+                    None
+                }
+            }),
+        ),
+        other => (other.type_name().to_owned(), None),
+    };
+    match parsed {
+        Some(b) => {
+            w.warn(
+                path,
+                WarningKind::Converted,
+                format!("the default of a bool field is {shown}, not a boolean; read as {b}"),
+            );
+            Some(b.to_string())
+        }
+        None => {
+            w.warn(
+                path,
+                WarningKind::Ignored,
+                format!(
+                    "the default of a bool field must be true or false, found {shown}; the \
+                     field has no default"
+                ),
+            );
+            None
+        }
+    }
 }
 
 /// `options` of a `set` field: an array of values (each its own label) or an object of
@@ -449,22 +598,22 @@ fn read_option_label(label: &Node, path: &str, w: &mut Warnings) -> Option<Strin
     }
 }
 
-fn read_artifacts(root: &Node, w: &mut Warnings) -> Vec<ArtifactPattern> {
+fn read_artifacts(root: &Node, env: &[EnvFieldDef], w: &mut Warnings) -> Vec<ArtifactPattern> {
     const PATH: &str = "/artifacts";
     match given(root.get("artifacts")) {
         None => Vec::new(),
         Some(Node::Array(items)) => items
             .iter()
             .enumerate()
-            .filter_map(|(i, item)| read_artifact(item, &child(PATH, &i.to_string()), w))
+            .filter_map(|(i, item)| read_artifact(item, &child(PATH, &i.to_string()), env, w))
             .collect(),
-        Some(Node::String(s)) => comma_patterns(s, PATH, w),
+        Some(Node::String(s)) => comma_patterns(s, PATH, env, w),
         Some(obj @ Node::Object(_)) if matches!(obj.get("pattern"), Some(Node::String(_))) => {
             let s = obj
                 .get("pattern")
                 .and_then(Node::as_str)
                 .unwrap_or_default();
-            comma_patterns(s, &child(PATH, "pattern"), w)
+            comma_patterns(s, &child(PATH, "pattern"), env, w)
         }
         Some(other) => {
             w.warn(
@@ -480,9 +629,56 @@ fn read_artifacts(root: &Node, w: &mut Warnings) -> Vec<ArtifactPattern> {
     }
 }
 
-fn comma_patterns(s: &str, path: &str, w: &mut Warnings) -> Vec<ArtifactPattern> {
+/// Whether an artifact path, compiled as [`PathPattern`] reads it (glob, regular expression
+/// or macro), is kept: one that is not valid in its notation is left out with a warning (a job
+/// could not use it); one that can match no file, or a macro whose variable the app does not
+/// declare, stays with a warning; braces read as a group are noted.
+fn keep_pattern(raw: &str, path: &str, env: &[EnvFieldDef], w: &mut Warnings) -> bool {
+    let pattern = match PathPattern::new(raw) {
+        Ok(p) => p,
+        Err(reason) => {
+            w.warn(path, WarningKind::Ignored, format!("{reason}; left out"));
+            return false;
+        }
+    };
+    if let Some(why) = pattern.never_matches() {
+        w.warn(path, WarningKind::NeverMatches, why);
+    }
+    if let Some(var) = pattern.variable()
+        && !env.iter().any(|f| f.name == var)
+    {
+        w.warn(
+            path,
+            WarningKind::NeverMatches,
+            format!(
+                "{raw:?} names the file in variable {var}, which the app does not declare: it \
+                 matches nothing unless a credential or the run template's configuration sets \
+                 {var}"
+            ),
+        );
+    }
+    if pattern.regrouped_braces() {
+        w.warn(
+            path,
+            WarningKind::Converted,
+            format!(
+                "{raw:?} is read as a regular expression whose braces group what they enclose \
+                 (they are not a repetition count); PCRE would match literal braces"
+            ),
+        );
+    }
+    true
+}
+
+fn comma_patterns(
+    s: &str,
+    path: &str,
+    env: &[EnvFieldDef],
+    w: &mut Warnings,
+) -> Vec<ArtifactPattern> {
     let out: Vec<_> = split_commas(s)
         .into_iter()
+        .filter(|p| keep_pattern(p, path, env, w))
         .map(|p| ArtifactPattern::new(p, ""))
         .collect();
     w.warn(
@@ -496,7 +692,12 @@ fn comma_patterns(s: &str, path: &str, w: &mut Warnings) -> Vec<ArtifactPattern>
     out
 }
 
-fn read_artifact(item: &Node, path: &str, w: &mut Warnings) -> Option<ArtifactPattern> {
+fn read_artifact(
+    item: &Node,
+    path: &str,
+    env: &[EnvFieldDef],
+    w: &mut Warnings,
+) -> Option<ArtifactPattern> {
     match item {
         Node::Object(_) => {
             let Some(file) = given(item.get("path")).and_then(|p| text(p, &child(path, "path"), w))
@@ -508,6 +709,9 @@ fn read_artifact(item: &Node, path: &str, w: &mut Warnings) -> Option<ArtifactPa
                 );
                 return None;
             };
+            if !keep_pattern(&file, &child(path, "path"), env, w) {
+                return None;
+            }
             let kind = given(item.get("type"))
                 .and_then(|t| text(t, &child(path, "type"), w))
                 .unwrap_or_default();
@@ -523,7 +727,7 @@ fn read_artifact(item: &Node, path: &str, w: &mut Warnings) -> Option<ArtifactPa
                 WarningKind::Converted,
                 "bare path read as an artifact named after it",
             );
-            Some(ArtifactPattern::new(s.clone(), ""))
+            keep_pattern(s, path, env, w).then(|| ArtifactPattern::new(s.clone(), ""))
         }
         other => {
             w.warn(

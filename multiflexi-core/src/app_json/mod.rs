@@ -4,7 +4,8 @@
 //!   shapes real files use and reporting each deviation as an [`ImportWarning`] with its JSON
 //!   path; what cannot be interpreted is an [`ImportError`].
 //! - [`validate`] lists every breach of the application schema's rules (MultiFlexi App
-//!   Definition 3.4.0) as a [`Violation`] with its JSON path.
+//!   Definition 3.4.0) as a [`Violation`] with its JSON path; [`lost_duplicates`] lists keys
+//!   written twice with different values (the schema cannot see them).
 //! - [`export_app`] / [`export_app_pretty`] write an app back in the schema's modern shape;
 //!   `parse_app` reads that back to an equal app.
 //!
@@ -46,4 +47,4 @@ mod vocab;
 pub use export::{export_app, export_app_pretty};
 pub use import::parse_app;
 pub use report::{ImportError, ImportWarning, ImportedApp, Violation, WarningKind};
-pub use validate::validate;
+pub use validate::{lost_duplicates, validate};

@@ -29,6 +29,8 @@ pub enum WarningKind {
     Converted,
     /// A value that could not be used was left out.
     Ignored,
+    /// An artifact path pattern that no file of a job's work directory can match.
+    NeverMatches,
 }
 
 impl WarningKind {
@@ -40,6 +42,7 @@ impl WarningKind {
             WarningKind::TypeMapped => "type-mapped",
             WarningKind::Converted => "converted",
             WarningKind::Ignored => "ignored",
+            WarningKind::NeverMatches => "never-matches",
         }
     }
 }
@@ -116,6 +119,17 @@ pub enum ImportError {
         /// What was found instead (missing, empty, wrong type).
         reason: String,
     },
+    /// The file still holds a merge conflict (`<<<<<<<`, `=======`, `>>>>>>>` lines).
+    #[error(
+        "unresolved merge-conflict markers (\"{marker}\" at line {line}): the file was committed \
+         in the middle of a merge; keep one side, remove the marker lines and import it again"
+    )]
+    MergeConflict {
+        /// 1-based line of the first marker.
+        line: usize,
+        /// The marker found (`<<<<<<<`, `=======` or `>>>>>>>`).
+        marker: &'static str,
+    },
     /// No usable `executable`.
     #[error("no executable: {reason}")]
     NoExecutable {
@@ -128,7 +142,9 @@ impl ImportError {
     /// JSON Pointer of the offending value (`""` when it is the whole document).
     pub fn path(&self) -> &'static str {
         match self {
-            ImportError::NotJson { .. } | ImportError::NotAnObject { .. } => "",
+            ImportError::NotJson { .. }
+            | ImportError::NotAnObject { .. }
+            | ImportError::MergeConflict { .. } => "",
             ImportError::NoName { .. } => "/name",
             ImportError::NoExecutable { .. } => "/executable",
         }

@@ -30,6 +30,8 @@ pub(crate) struct Duplicate {
     pub key: String,
     /// How many times it appeared.
     pub count: usize,
+    /// Whether an earlier occurrence had another value, which is lost.
+    pub lost: bool,
 }
 
 /// Why the bytes are not JSON.
@@ -112,6 +114,28 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Node, Vec<Duplicate>), SyntaxError>
     Ok((node, dups))
 }
 
+/// The first merge-conflict marker line (`<<<<<<< `, `=======`, `>>>>>>> `): its 1-based
+/// line and the marker. Only asked when the bytes are not JSON (a marker inside a string is
+/// text).
+pub(crate) fn conflict_marker(bytes: &[u8]) -> Option<(usize, &'static str)> {
+    const MARKERS: [&str; 3] = ["<<<<<<<", "=======", ">>>>>>>"];
+    bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .find_map(|(i, line)| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            MARKERS.into_iter().find_map(|m| {
+                let rest = line.strip_prefix(m.as_bytes())?;
+                let fits = if m == "=======" {
+                    rest.is_empty()
+                } else {
+                    rest.is_empty() || rest[0] == b' '
+                };
+                fits.then_some((i + 1, m))
+            })
+        })
+}
+
 fn syntax_error(e: serde_json::Error) -> SyntaxError {
     let (line, column) = (e.line(), e.column());
     let full = e.to_string();
@@ -135,28 +159,30 @@ fn dedupe(node: Node, path: &str, dups: &mut Vec<Duplicate>) -> Node {
         ),
         Node::Object(entries) => {
             let mut out: Vec<(String, Node)> = Vec::with_capacity(entries.len());
-            let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
+            let mut seen: HashMap<String, (usize, usize, bool)> = HashMap::new();
             for (key, value) in entries {
                 let value = dedupe(value, &child(path, &key), dups);
                 match seen.get_mut(&key) {
-                    Some((index, count)) => {
+                    Some((index, count, lost)) => {
+                        *lost |= out[*index].1 != value;
                         out[*index].1 = value;
                         *count += 1;
                     }
                     None => {
-                        seen.insert(key.clone(), (out.len(), 1));
+                        seen.insert(key.clone(), (out.len(), 1, false));
                         out.push((key, value));
                     }
                 }
             }
             for (key, _) in &out {
-                if let Some(&(_, count)) = seen.get(key)
+                if let Some(&(_, count, lost)) = seen.get(key)
                     && count > 1
                 {
                     dups.push(Duplicate {
                         path: child(path, key),
                         key: key.clone(),
                         count,
+                        lost,
                     });
                 }
             }
@@ -282,7 +308,7 @@ mod tests {
 
     #[test]
     fn last_duplicate_wins_at_first_position() {
-        let (n, dups) = parse(br#"{"a":1,"b":{"x":1,"x":2,"x":3},"a":2}"#).unwrap();
+        let (n, dups) = parse(br#"{"a":2,"b":{"x":1,"x":2,"x":3},"a":2}"#).unwrap();
         let keys: Vec<_> = n
             .entries()
             .unwrap()
@@ -298,12 +324,14 @@ mod tests {
                 Duplicate {
                     path: "/b/x".into(),
                     key: "x".into(),
-                    count: 3
+                    count: 3,
+                    lost: true,
                 },
                 Duplicate {
                     path: "/a".into(),
                     key: "a".into(),
-                    count: 2
+                    count: 2,
+                    lost: false,
                 },
             ]
         );
@@ -316,6 +344,15 @@ mod tests {
         assert_eq!(e.message, "trailing comma");
         assert!(parse(b"{} x").is_err());
         assert!(parse(b"\xEF\xBB\xBF{}").is_ok());
+    }
+
+    #[test]
+    fn merge_conflict_markers_are_found_at_line_starts_only() {
+        let file = b"{\n<<<<<<< HEAD\n  \"a\": 1\n=======\n  \"a\": 2\n>>>>>>> topic\n}";
+        assert_eq!(conflict_marker(file), Some((2, "<<<<<<<")));
+        assert_eq!(conflict_marker(b"{\r\n=======\r\n}"), Some((2, "=======")));
+        assert_eq!(conflict_marker(b"{\"a\": \"<<<<<<< x\"}"), None);
+        assert_eq!(conflict_marker(b"{\n========\n}"), None);
     }
 
     #[test]

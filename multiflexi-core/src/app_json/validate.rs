@@ -26,18 +26,52 @@ pub fn validate(bytes: &[u8]) -> Vec<Violation> {
     let root = match tree::parse(bytes) {
         Ok((root, _)) => root,
         Err(e) => {
-            return vec![Violation {
-                path: String::new(),
-                message: format!(
+            let message = match tree::conflict_marker(bytes) {
+                Some((line, marker)) => {
+                    super::ImportError::MergeConflict { line, marker }.to_string()
+                }
+                None => format!(
                     "not valid JSON: {} at line {}, column {}",
                     e.message, e.line, e.column
                 ),
+            };
+            return vec![Violation {
+                path: String::new(),
+                message,
             }];
         }
     };
     let mut c = Checker::default();
     c.document(&root);
     c.out
+}
+
+/// Object keys written more than once with different values: every occurrence but the last is
+/// lost (MultiFlexi's PHP and Python read the last one too). Repeats with equal values lose
+/// nothing and are not listed; bytes that are not JSON give nothing (see [`validate`]).
+///
+/// ```
+/// use multiflexi_core::app_json::lost_duplicates;
+/// let d = lost_duplicates(br#"{"exitCodes": {"0": "ok", "0": "fine"}, "a": 1, "a": 1}"#);
+/// assert_eq!(d.len(), 1);
+/// assert_eq!(d[0].path, "/exitCodes/0");
+/// ```
+pub fn lost_duplicates(bytes: &[u8]) -> Vec<Violation> {
+    let Ok((_, duplicates)) = tree::parse(bytes) else {
+        return Vec::new();
+    };
+    duplicates
+        .into_iter()
+        .filter(|d| d.lost)
+        .map(|d| Violation {
+            path: d.path,
+            message: format!(
+                "key {:?} appears {} times with different values; only the last is read, the \
+                 others are lost",
+                d.key, d.count
+            ),
+        })
+        .collect()
 }
 
 /// JSON types as the schema names them.

@@ -1,12 +1,15 @@
-//! The [`ArtifactSink`] trait, artifact name sanitising and MIME detection.
+//! The [`ArtifactSink`] trait, artifact name sanitising, MIME detection and artifact path
+//! patterns ([`PathPattern`]: globs, regular expressions and macros).
 
 mod capped;
 mod content_type;
 mod name;
+mod pattern;
 
 pub use capped::{CappedContent, read_capped, read_limited};
 pub use content_type::detect_content_type;
 pub use name::sanitize_name;
+pub use pattern::{PathPattern, PatternKind, classify};
 
 use crate::Result;
 use crate::ids::{ArtifactId, JobId};

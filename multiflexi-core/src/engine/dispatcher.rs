@@ -6,7 +6,6 @@ use super::dispatch_state::{Counters, Inner, Slot, SlotTime};
 pub use super::dispatcher_options::{
     DEFAULT_MAX_LAUNCH_FAILURES, DispatcherOptions, SHORT_JOB, SHORT_JOB_AHEAD,
 };
-use super::job_factory::emit_created;
 use super::job_runner::{report_finished, run_job, store_finish};
 use super::job_writes::{JobWrites, job_writes};
 use super::leases::{Leases, heartbeats, watchdog};
@@ -355,14 +354,12 @@ impl Dispatcher {
 
     /// Runs lease recovery once and reports retries it created.
     async fn recover(&self) -> Result<()> {
-        let recovered = self.inner.store.recover_expired().await?;
-        let now = self.inner.clock.now();
-        for job in recovered.lost.iter().chain(&recovered.cancelled) {
-            self.inner.telemetry.event(&PhaseEvent::of(job, now));
-        }
-        for job in &recovered.retries {
-            emit_created(&*self.inner.telemetry, job);
-        }
+        super::recover_expired_leases(
+            &*self.inner.store,
+            &*self.inner.clock,
+            &*self.inner.telemetry,
+        )
+        .await?;
         Ok(())
     }
 

@@ -18,6 +18,7 @@ mod job_runner;
 mod job_writes;
 mod leases;
 mod reaper;
+mod recovery;
 mod retention;
 mod scheduler;
 mod shutdown;
@@ -36,6 +37,7 @@ pub use dispatcher::{
 pub use job_factory::{
     CreatedJob, JobRequest, copy_finished_job, create_job, create_job_or_replay, create_jobs,
 };
+pub use recovery::recover_expired_leases;
 pub use retention::{
     PolicyReport, RetentionOptions, RetentionReport, apply_retention, apply_retention_periodically,
 };

@@ -1,11 +1,11 @@
 //! Turns due run-template slots into jobs.
 
-use super::job_factory::{JobRequest, create_jobs, emit_created};
+use super::job_factory::{JobRequest, create_jobs};
 use super::shutdown::Shutdown;
 use crate::lifecycle::Trigger;
 use crate::model::{CatchupPolicy, ConcurrencyPolicy, Environment, Job, ScheduleCas};
 use crate::store::{AuditEntry, SchedulableTemplate, Store, TokenScope};
-use crate::telemetry::{PhaseEvent, Telemetry};
+use crate::telemetry::Telemetry;
 use crate::{Clock, Error, Result};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -111,14 +111,7 @@ impl Scheduler {
     /// One pass over every schedulable template.
     pub async fn tick(&self) -> Result<TickReport> {
         let mut report = TickReport::default();
-        let recovered = self.store.recover_expired().await?;
-        let now = self.clock.now();
-        for job in recovered.lost.iter().chain(&recovered.cancelled) {
-            self.telemetry.event(&PhaseEvent::of(job, now));
-        }
-        for job in &recovered.retries {
-            emit_created(&*self.telemetry, job);
-        }
+        super::recover_expired_leases(&*self.store, &*self.clock, &*self.telemetry).await?;
         let mut due = Vec::new();
         for entry in self.store.schedulable_runtemplates().await? {
             let id = entry.template.id;

@@ -1,11 +1,13 @@
 //! The use cases against the in-memory store: every rule and every error, as each front end
 //! would meet it.
 
+mod app_create;
 mod apps;
 mod companies;
 mod credentials;
 mod erasure;
 mod jobs;
+mod queue_fix;
 mod retention;
 mod templates;
 mod tokens;
