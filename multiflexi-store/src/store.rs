@@ -416,6 +416,41 @@ impl SqlStore {
         &self.inner.db
     }
 
+    /// The durability settings a commit runs with, as `name=value` pairs read from the server
+    /// on one of this store's connections (so per-role and per-database settings count):
+    /// PostgreSQL `synchronous_commit`, MySQL/MariaDB `innodb_flush_log_at_trx_commit`, SQLite
+    /// `journal_mode` and `synchronous` (1 = NORMAL, 2 = FULL). The load benchmark records it
+    /// and refuses a PostgreSQL whose commits do not wait for their WAL flush.
+    pub async fn durability(&self) -> Result<Vec<(String, String)>> {
+        let queries: &[(&str, &str)] = match self.inner.backend {
+            DbBackend::Postgres => &[("synchronous_commit", "SHOW synchronous_commit")],
+            DbBackend::MySql => &[(
+                "innodb_flush_log_at_trx_commit",
+                "SELECT CAST(@@innodb_flush_log_at_trx_commit AS CHAR)",
+            )],
+            _ => &[
+                ("journal_mode", "PRAGMA journal_mode"),
+                ("synchronous", "PRAGMA synchronous"),
+            ],
+        };
+        let mut out = Vec::with_capacity(queries.len());
+        for (name, sql) in queries {
+            let row = self
+                .inner
+                .db
+                .query_one_raw(Statement::from_string(self.inner.backend, *sql))
+                .await
+                .map_err(|e| self.dberr(e))?
+                .ok_or_else(|| Error::backend(self.inner.name, false, format!("{sql}: no row")))?;
+            let value = row
+                .try_get_by_index::<String>(0)
+                .or_else(|_| row.try_get_by_index::<i64>(0).map(|v| v.to_string()))
+                .map_err(|e| self.dberr(e))?;
+            out.push(((*name).to_string(), value));
+        }
+        Ok(out)
+    }
+
     /// Closes the pool.
     pub async fn close(self) -> Result<()> {
         match Arc::try_unwrap(self.inner) {

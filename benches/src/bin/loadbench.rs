@@ -81,6 +81,20 @@ async fn main_inner(args: Args) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot open store {}: {e}", redact_url(&args.store)))?;
     let backend = store.backend_name();
+    // The figures are for the default durability: a PostgreSQL commit waits for its WAL flush.
+    let durability = store
+        .durability()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the durability settings: {e}"))?;
+    if let Some((_, v)) = durability.iter().find(|(k, _)| k == "synchronous_commit")
+        && v == "off"
+    {
+        anyhow::bail!(
+            "PostgreSQL runs this role's commits with synchronous_commit=off (a commit does not \
+             wait for its WAL flush), not the default the figures are for; set it for the \
+             database: ALTER ROLE <role> IN DATABASE <db> SET synchronous_commit = on"
+        );
+    }
     // The history goes in first, in bulk (not through `run`'s one-job-at-a-time pre-fill).
     prefill_history_bulk(&store, args.history).await?;
     let cleanup = prefill_history_bulk(&store, args.cleanup)
@@ -107,6 +121,13 @@ async fn main_inner(args: Args) -> anyhow::Result<()> {
         cleanup,
     };
     let report = run(&config, store.clone(), store, backend, args.verify_all).await?;
-    println!("{}", report.to_json());
+    let mut json = report.to_json();
+    json["durability"] = durability
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .into();
+    println!("{json}");
     Ok(())
 }
