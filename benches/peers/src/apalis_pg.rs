@@ -24,7 +24,7 @@ async fn noop(job: NoopJob, executions: Data<Executions>) -> Result<(), BoxDynEr
 pub async fn run(run: &Run, executions: &Executions) -> anyhow::Result<Timings> {
     // The backend keeps everything, its migration table too, in the schema `apalis`.
     drop_schema(&run.pool, "apalis").await?;
-    PostgresStorage::<NoopJob>::setup(&run.pool)
+    PostgresStorage::<()>::setup(&run.pool)
         .await
         .context("apalis-postgres setup")?;
     let mut storage = PostgresStorage::<NoopJob>::new(&run.pool);

@@ -13,24 +13,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, mpsc};
 
-const SCHEMA: &str = "peers_bare";
+const SCHEMA: &str = "peers_bare"; // spelled out in the statements below too
 const CLAIM: i64 = 100;
 
 async fn reset(pool: &PgPool) -> anyhow::Result<()> {
     drop_schema(pool, SCHEMA).await?;
-    sqlx::query(&format!("CREATE SCHEMA {SCHEMA}"))
+    sqlx::query("CREATE SCHEMA peers_bare")
         .execute(pool)
         .await?;
     // state: 0 queued, 1 running; a completed job is deleted.
-    sqlx::query(&format!(
-        "CREATE TABLE {SCHEMA}.jobs (
+    sqlx::query(
+        "CREATE TABLE peers_bare.jobs (
              id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
              state smallint NOT NULL DEFAULT 0,
              attempts integer NOT NULL DEFAULT 0,
              locked_at timestamptz,
              payload jsonb NOT NULL
-         )"
-    ))
+         )",
+    )
     .execute(pool)
     .await?;
     Ok(())
@@ -40,16 +40,14 @@ pub async fn run(run: &Run, executions: &Executions) -> anyhow::Result<Timings> 
     reset(&run.pool).await?;
     let pool = &run.pool;
 
-    let insert = format!(
-        "INSERT INTO {SCHEMA}.jobs (payload)
-         SELECT jsonb_build_object('index', i) FROM unnest($1::bigint[]) AS i"
-    );
+    let insert = "INSERT INTO peers_bare.jobs (payload)
+                  SELECT jsonb_build_object('index', i) FROM unnest($1::bigint[]) AS i";
     let started = Instant::now();
     for first in (0..run.n).step_by(run.enqueue_batch) {
         let batch: Vec<i64> = (first..run.n.min(first + run.enqueue_batch))
             .map(|i| i as i64)
             .collect();
-        let added = sqlx::query(&insert).bind(&batch).execute(pool).await?;
+        let added = sqlx::query(insert).bind(&batch).execute(pool).await?;
         ensure!(added.rows_affected() == batch.len() as u64, "short insert");
     }
     let enqueue_s = started.elapsed().as_secs_f64();
@@ -80,11 +78,11 @@ pub async fn run(run: &Run, executions: &Executions) -> anyhow::Result<Timings> 
     drop(done_tx);
     let completer = tokio::spawn(complete_loop(pool.clone(), done_rx));
 
-    let count = format!("SELECT count(*) FROM {SCHEMA}.jobs");
+    let count = "SELECT count(*) FROM peers_bare.jobs";
     let (mut claimer, mut completer) = (claimer, completer);
     tokio::select! {
         waited = wait_until_done(run, executions, started, || async {
-            Ok(sqlx::query_scalar::<_, i64>(&count).fetch_one(pool).await?)
+            Ok(sqlx::query_scalar::<_, i64>(count).fetch_one(pool).await?)
         }) => waited?,
         ended = &mut claimer => bail!("the claimer stopped early: {:?}", ended?),
         ended = &mut completer => bail!("the completer stopped early: {:?}", ended?),
@@ -109,14 +107,12 @@ async fn claim_loop(
     jobs: mpsc::Sender<(i64, u64)>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
-    let claim = format!(
-        "UPDATE {SCHEMA}.jobs SET state = 1, attempts = attempts + 1, locked_at = now()
-         WHERE id IN (SELECT id FROM {SCHEMA}.jobs WHERE state = 0 ORDER BY id
-                      FOR UPDATE SKIP LOCKED LIMIT $1)
-         RETURNING id, (payload->>'index')::bigint"
-    );
+    let claim = "UPDATE peers_bare.jobs SET state = 1, attempts = attempts + 1, locked_at = now()
+                 WHERE id IN (SELECT id FROM peers_bare.jobs WHERE state = 0 ORDER BY id
+                              FOR UPDATE SKIP LOCKED LIMIT $1)
+                 RETURNING id, (payload->>'index')::bigint";
     while !stop.load(Ordering::Relaxed) {
-        let claimed: Vec<(i64, i64)> = sqlx::query_as(&claim).bind(CLAIM).fetch_all(&pool).await?;
+        let claimed: Vec<(i64, i64)> = sqlx::query_as(claim).bind(CLAIM).fetch_all(&pool).await?;
         if claimed.is_empty() {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
@@ -132,7 +128,7 @@ async fn claim_loop(
 /// Deletes finished jobs: waits for one id, takes every other id already waiting, deletes them
 /// all in one statement, and checks that each was a running job of this queue.
 async fn complete_loop(pool: PgPool, mut done: mpsc::UnboundedReceiver<i64>) -> anyhow::Result<()> {
-    let delete = format!("DELETE FROM {SCHEMA}.jobs WHERE id = ANY($1) AND state = 1");
+    let delete = "DELETE FROM peers_bare.jobs WHERE id = ANY($1) AND state = 1";
     let mut ids = Vec::new();
     while let Some(first) = done.recv().await {
         ids.clear();
@@ -140,7 +136,7 @@ async fn complete_loop(pool: PgPool, mut done: mpsc::UnboundedReceiver<i64>) -> 
         while let Ok(id) = done.try_recv() {
             ids.push(id);
         }
-        let deleted = sqlx::query(&delete).bind(&ids).execute(&pool).await?;
+        let deleted = sqlx::query(delete).bind(&ids).execute(&pool).await?;
         ensure!(
             deleted.rows_affected() == ids.len() as u64,
             "completed {} jobs but deleted {} running rows",
