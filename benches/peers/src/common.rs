@@ -136,3 +136,35 @@ pub async fn drop_schema(pool: &PgPool, schema: &'static str) -> anyhow::Result<
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Executions;
+
+    #[test]
+    fn exactly_once_passes_only_when_every_job_ran_once() {
+        let e = Executions::new(3);
+        for i in 0..3 {
+            e.record(i);
+        }
+        assert!(e.check_exactly_once().is_ok());
+
+        let twice = Executions::new(3);
+        for i in [0, 1, 2, 1] {
+            twice.record(i);
+        }
+        assert!(twice.check_exactly_once().is_err());
+
+        let missing = Executions::new(3);
+        for i in [0, 2] {
+            missing.record(i);
+        }
+        assert!(missing.check_exactly_once().is_err());
+
+        let stranger = Executions::new(3);
+        for i in [0, 1, 2, 7] {
+            stranger.record(i);
+        }
+        assert!(stranger.check_exactly_once().is_err());
+    }
+}

@@ -2,8 +2,11 @@
 //! by one `Worker` with `concurrency = parallel`. A completed job is deleted from
 //! `_private_jobs`, so "done" is an empty table (a job that failed stays there with its error).
 //!
-//! Plain: the crate's defaults (each of the `parallel` workers fetches its own job, each
-//! completion is its own statement). Tuned: the two throughput options the crate documents —
+//! Plain: the crate's defaults (each of the `parallel` job slots fetches its own job, each
+//! completion is its own statement). In 0.14.1 a slot fetches one job per signal — a poll tick
+//! (`poll_interval`, 1 s by default) or a `jobs:insert` notification — and not again when its
+//! job is done, so a backlog enqueued before the worker starts drains at about `parallel` jobs
+//! per second. Tuned: the two throughput options the crate documents —
 //! a local queue (`WorkerOptions::local_queue`: jobs are fetched in batches and handed out
 //! in-process) and batched completion (`complete_job_batch_delay`: completions are collected
 //! and written together after a short delay).
