@@ -12,7 +12,9 @@
 # role-in-database setting, checked before each run.
 #
 # Environment: PEERS_N (20000), PEERS_PARALLEL (16), PEERS_ROUNDS (1: each kind once; more
-# alternate the kinds round after round), CARGO_TARGET_DIR (default: each crate's own target/),
+# alternate the kinds round after round), PEERS_KINDS (default "graphile graphile-tuned apalis
+# bare multiflexi"; plain graphile drains the backlog at about PEERS_PARALLEL jobs/s, ~21 minutes
+# for 20,000 jobs, so leave it out of repeated rounds), CARGO_TARGET_DIR (default: each crate's own target/),
 # CARGO_BUILD_JOBS (cargo's own). The JSON lines go to stdout as they come and to
 # target/peers-<time>.jsonl; the table follows.
 set -euo pipefail
@@ -22,6 +24,7 @@ url="${1:?usage: scripts/peers.sh postgres://USER:PASS@HOST:PORT/DB}"
 n="${PEERS_N:-20000}"
 parallel="${PEERS_PARALLEL:-16}"
 rounds="${PEERS_ROUNDS:-1}"
+kinds="${PEERS_KINDS:-graphile graphile-tuned apalis bare multiflexi}"
 
 # postgres://…/DB?params -> postgres://…/DB_loadbench?params
 base="${url%%\?*}"
@@ -53,7 +56,7 @@ fresh_loadbench_db() {
 }
 
 for round in $(seq 1 "$rounds"); do
-    for kind in graphile graphile-tuned apalis bare multiflexi; do
+    for kind in $kinds; do
         echo "peers.sh: round $round: $kind" >&2
         if [ "$kind" = multiflexi ]; then
             fresh_loadbench_db
