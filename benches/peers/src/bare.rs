@@ -57,7 +57,7 @@ pub async fn run(run: &Run, executions: &Executions) -> anyhow::Result<Timings> 
     // At most CLAIM jobs wait in the channel, so at most CLAIM + parallel + one claim are held.
     let (job_tx, job_rx) = mpsc::channel::<(i64, u64)>(CLAIM as usize);
     let (done_tx, done_rx) = mpsc::unbounded_channel::<i64>();
-    let claimer = tokio::spawn(claim_loop(pool.clone(), job_tx, stop.clone()));
+    let mut claimer = tokio::spawn(claim_loop(pool.clone(), job_tx, stop.clone()));
     let job_rx = Arc::new(Mutex::new(job_rx));
     let workers: Vec<_> = (0..run.parallel)
         .map(|_| {
@@ -76,10 +76,9 @@ pub async fn run(run: &Run, executions: &Executions) -> anyhow::Result<Timings> 
         })
         .collect();
     drop(done_tx);
-    let completer = tokio::spawn(complete_loop(pool.clone(), done_rx));
+    let mut completer = tokio::spawn(complete_loop(pool.clone(), done_rx));
 
     let count = "SELECT count(*) FROM peers_bare.jobs";
-    let (mut claimer, mut completer) = (claimer, completer);
     tokio::select! {
         waited = wait_until_done(run, executions, started, || async {
             Ok(sqlx::query_scalar::<_, i64>(count).fetch_one(pool).await?)
