@@ -15,7 +15,8 @@
 # alternate the kinds round after round), PEERS_KINDS (default "graphile graphile-tuned apalis
 # bare multiflexi"; plain graphile drains the backlog at about PEERS_PARALLEL jobs/s, ~21 minutes
 # for 20,000 jobs, so leave it out of repeated rounds), CARGO_TARGET_DIR (default: each crate's own target/),
-# CARGO_BUILD_JOBS (cargo's own). The JSON lines go to stdout as they come and to
+# CARGO_BUILD_JOBS (cargo's own), PEERS_LOADBENCH (a multiflexi-loadbench binary to run instead
+# of building this tree's, e.g. a baseline build for a before/after table). The JSON lines go to stdout as they come and to
 # target/peers-<time>.jsonl; the table follows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,9 +36,13 @@ lb_url="${base%/*}/${lb_db}${params}"
 
 echo "peers.sh: building (release)" >&2
 cargo build --release --manifest-path benches/peers/Cargo.toml
-cargo build --release -p multiflexi-benches --bin multiflexi-loadbench
 peers_bin="${CARGO_TARGET_DIR:-benches/peers/target}/release/multiflexi-peers"
-loadbench_bin="${CARGO_TARGET_DIR:-target}/release/multiflexi-loadbench"
+if [ -n "${PEERS_LOADBENCH:-}" ]; then
+    loadbench_bin="$PEERS_LOADBENCH"
+else
+    cargo build --release -p multiflexi-benches --bin multiflexi-loadbench
+    loadbench_bin="${CARGO_TARGET_DIR:-target}/release/multiflexi-loadbench"
+fi
 
 mkdir -p target
 results="target/peers-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
