@@ -49,7 +49,7 @@ results="target/peers-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 : > "$results"
 
 fresh_loadbench_db() {
-    psql -q -v ON_ERROR_STOP=1 "$url" \
+    PGOPTIONS="-c client_min_messages=warning" psql -q -v ON_ERROR_STOP=1 "$url" \
         -c "DROP DATABASE IF EXISTS \"$lb_db\" WITH (FORCE)" \
         -c "CREATE DATABASE \"$lb_db\"" \
         -c "ALTER ROLE CURRENT_USER IN DATABASE \"$lb_db\" SET synchronous_commit = on" >&2
