@@ -11,13 +11,16 @@
 # role): the peers set it per connection and check it; DB_loadbench gets it as its
 # role-in-database setting, checked before each run.
 #
-# Environment: PEERS_N (20000), PEERS_PARALLEL (16), PEERS_ROUNDS (1: each kind once; more
-# alternate the kinds round after round), PEERS_KINDS (default "graphile graphile-tuned apalis
-# bare multiflexi"; plain graphile drains the backlog at about PEERS_PARALLEL jobs/s, ~21 minutes
-# for 20,000 jobs, so leave it out of repeated rounds), CARGO_TARGET_DIR (default: each crate's own target/),
-# CARGO_BUILD_JOBS (cargo's own), PEERS_LOADBENCH (a multiflexi-loadbench binary to run instead
-# of building this tree's, e.g. a baseline build for a before/after table). The JSON lines go to stdout as they come and to
-# target/peers-<time>.jsonl; the table follows.
+# Environment:
+#   PEERS_N (20000), PEERS_PARALLEL (16): N and parallelism, the same for every kind.
+#   PEERS_ROUNDS (1): each kind once; more alternate the kinds round after round.
+#   PEERS_KINDS (default "graphile graphile-tuned apalis bare multiflexi"): plain graphile drains
+#     the backlog at about PEERS_PARALLEL jobs/s (~21 minutes for 20,000 jobs), so leave it out
+#     of repeated rounds.
+#   PEERS_LOADBENCH: a multiflexi-loadbench binary to run instead of building this tree's (e.g. a
+#     baseline build for a before/after table).
+#   CARGO_TARGET_DIR (default: each crate's own target/), CARGO_BUILD_JOBS (cargo's own).
+# The JSON lines go to stdout as they come and to target/peers-<time>.jsonl; the table follows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
