@@ -118,8 +118,11 @@ pub(crate) async fn list(State(state): State<DashState>, session: Session) -> Pa
                 tbody {
                     @for t in &templates {
                         tr data-template-id=(t.id) {
-                            td { input type="checkbox" form="bulk-execute" name={ "t." (t.id) } value="on"
-                                aria-label={ "Select " (t.name) } disabled[!t.active]; }
+                            td { label {
+                                input type="checkbox" form="bulk-execute" name={ "t." (t.id) } value="on"
+                                    disabled[!t.active];
+                                span.sr-only { "Select " (t.name) }
+                            } }
                             td { a href={ "/runtemplates/" (t.id) } { (t.name) } }
                             td { a href={ "/apps/" (t.app_id) } { (names.app(t.app_id)) } }
                             td { (names.company(t.company_id)) }
