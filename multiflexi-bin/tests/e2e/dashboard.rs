@@ -1810,3 +1810,76 @@ async fn template_page_sets_actions_after_completion() {
         assert!(body.contains(says), "{bad}: {body}");
     }
 }
+
+#[tokio::test]
+async fn execute_with_overrides_refuses_bad_input_naming_the_field() {
+    use multiflexi_core::model::{EnvFieldDef, EnvFieldType};
+    let srv = server::start().await;
+    let acme = company(&srv.store, "Acme").await;
+    let mut app = App::new("echo", "/bin/echo")
+        .with_field(EnvFieldDef::new("GREETING", EnvFieldType::String).with_default("hi"));
+    app.ociimage = Some("multiflexi-test/busybox:local".into());
+    let t = template(&srv.store, &acme, app, "echo").await;
+    let session = session_cookie(&srv.admin_token);
+    let page = get_ok(&srv, &format!("/runtemplates/{}", t.id), &srv.admin_token).await;
+    assert!(page.contains("name=\"env.GREETING\""), "{page}");
+    assert!(
+        page.contains("value=\"hi\""),
+        "the app's default prefilled: {page}"
+    );
+    let csrf = csrf_of(&page);
+    let path = format!("/runtemplates/{}/execute-with", t.id);
+    for (fields, says) in [
+        (vec![("env.NOPE", "x")], "env.NOPE"),
+        (vec![("schedule_time", "tomorrow-ish")], "tomorrow-ish"),
+        (vec![("executor", "Teleport")], "executor"),
+        (vec![("colour", "red")], "colour"),
+    ] {
+        let mut with = fields.clone();
+        with.push(("csrf", &csrf));
+        let r = post(&srv, &path, Some(&session), None, &with).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{fields:?}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains(says), "{fields:?}: {body}");
+    }
+    assert!(
+        srv.store
+            .list_jobs(&JobFilter::default())
+            .await
+            .unwrap()
+            .is_empty(),
+        "no job for bad input"
+    );
+    // Nothing ticked in the list.
+    let r = post(
+        &srv,
+        "/runtemplates/execute",
+        Some(&session),
+        None,
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("No run template selected"));
+    // An admin chooses the executor and the time; unchanged fields are not overrides.
+    let r = post(
+        &srv,
+        &path,
+        Some(&session),
+        None,
+        &[
+            ("csrf", &csrf),
+            ("env.GREETING", "hi"),
+            ("executor", "Docker"),
+            ("schedule_time", "2031-01-02T03:04:05Z"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let jobs = srv.store.list_jobs(&JobFilter::default()).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0];
+    assert_eq!(job.executor.as_str(), "Docker");
+    assert_eq!(job.after.to_rfc3339(), "2031-01-02T03:04:05+00:00");
+    assert_eq!(job.spec.env.get("GREETING"), Some("hi"));
+}
