@@ -385,8 +385,14 @@ async fn every_post_form_needs_the_csrf_token_and_the_same_origin() {
     assert!(job_page.contains("data-cancel="), "{job_page}");
     assert!(!job_page.contains("data-retry="), "{job_page}");
 
-    let posts: [(String, Vec<(&str, &str)>); 8] = [
+    let bulk = format!("t.{}", t.id);
+    let posts: [(String, Vec<(&str, &str)>); 10] = [
         (format!("/runtemplates/{}/execute", t.id), vec![]),
+        (
+            format!("/runtemplates/{}/execute-with", t.id),
+            vec![("schedule_time", "now")],
+        ),
+        ("/runtemplates/execute".into(), vec![(bulk.as_str(), "on")]),
         (
             format!("/runtemplates/{}/actions", t.id),
             vec![("on_failure", r#"[{"kind":"deactivate"}]"#)],
@@ -815,6 +821,56 @@ async fn a_company_token_sees_only_its_company() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // So is executing it with overrides, or among selected templates; no job is made.
+    let before = srv
+        .store
+        .list_jobs(&JobFilter::default())
+        .await
+        .unwrap()
+        .len();
+    let r = post(
+        &srv,
+        &format!("/runtemplates/{}/execute-with", tb.id),
+        Some(&cookie),
+        None,
+        &[("csrf", &csrf), ("schedule_time", "now")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let other = format!("t.{}", tb.id);
+    let r = post(
+        &srv,
+        "/runtemplates/execute",
+        Some(&cookie),
+        None,
+        &[("csrf", &csrf), (other.as_str(), "on")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("not executed"), "{body}");
+    assert!(!body.contains("beta run"), "{body}");
+    // A company token is not offered the executor, and may not choose one.
+    let page = get_ok(&srv, &format!("/runtemplates/{}", ta.id), &acme_token).await;
+    assert!(page.contains("id=\"overrides-form\""), "{page}");
+    assert!(!page.contains("name=\"executor\""), "{page}");
+    let r = post(
+        &srv,
+        &format!("/runtemplates/{}/execute-with", ta.id),
+        Some(&cookie),
+        None,
+        &[("csrf", &csrf), ("executor", "Docker")],
+    )
+    .await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+    assert_eq!(
+        srv.store
+            .list_jobs(&JobFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        before
+    );
     let r = post(
         &srv,
         "/companies",
@@ -1215,6 +1271,26 @@ async fn browser_executes_a_template_and_downloads_stdout() {
         .with_timezone("Europe/Prague");
     hourly.active = false;
     let hourly = store.create_runtemplate(&hourly).await.unwrap();
+    // A template whose app declares a plain field and a secret one, for "Execute now with
+    // overrides".
+    use multiflexi_core::model::{EnvFieldDef, EnvFieldType};
+    let greeter = store
+        .put_app(
+            &App::new("Greeter", "/bin/true")
+                .with_field(EnvFieldDef::new("GREETING", EnvFieldType::String).with_default("hi"))
+                .with_field(EnvFieldDef::new("API_TOKEN", EnvFieldType::Password))
+                .with_field(EnvFieldDef::new("LANG_CODE", EnvFieldType::String)),
+        )
+        .await
+        .unwrap();
+    let mut greet = RunTemplate::new(greeter.id, acme.id, "Greet with overrides");
+    greet.config.set("GREETING", "from the template");
+    greet.config.set_secret("API_TOKEN", "stored-TOKEN-value");
+    let greet = store.create_runtemplate(&greet).await.unwrap();
+    let greet_again = store
+        .create_runtemplate(&RunTemplate::new(greeter.id, acme.id, "Greet again"))
+        .await
+        .unwrap();
     // Jobs with other outcomes, for the overview's colours.
     let mut expected: Vec<(JobId, &str, &str)> = Vec::new();
     for (t, status, colour) in [
@@ -1289,6 +1365,102 @@ async fn browser_executes_a_template_and_downloads_stdout() {
             let class = badge.attr("class").await?.unwrap_or_default();
             assert!(class.split(' ').any(|c| c == *colour), "job {id}: {class}");
             assert!(badge.text().await?.starts_with(&status.replace('_', " ")));
+        }
+
+        // Execute now with overrides, from the template's page: the fields are prefilled, the
+        // secret is not on the page; override one field, leave the secret empty.
+        browser
+            .goto(&format!("{}/runtemplates/{}", srv.base, greet.id))
+            .await?;
+        let greeting = browser
+            .wait()
+            .for_element(Locator::Css("#overrides-form input[name='env.GREETING']"))
+            .await?;
+        assert_eq!(
+            greeting.prop("value").await?.as_deref(),
+            Some("from the template")
+        );
+        let token = browser
+            .find(Locator::Css("#overrides-form input[name='env.API_TOKEN']"))
+            .await?;
+        assert_eq!(token.attr("type").await?.as_deref(), Some("password"));
+        assert_eq!(token.prop("value").await?.as_deref(), Some(""));
+        assert!(!browser.source().await?.contains("stored-TOKEN-value"));
+        // Admins choose the executor.
+        browser
+            .find(Locator::Css("#overrides-form select[name='executor']"))
+            .await?;
+        greeting.clear().await?;
+        greeting.send_keys("from the dashboard").await?;
+        browser
+            .find(Locator::Css(&format!(
+                "button[data-execute-with='{}']",
+                greet.id
+            )))
+            .await?
+            .click()
+            .await?;
+        let greet_job: i64 = wait_for("the overridden job's page", || async {
+            browser
+                .find(Locator::Css("article#job"))
+                .await
+                .ok()?
+                .attr("data-job-id")
+                .await
+                .ok()??
+                .parse()
+                .ok()
+        })
+        .await;
+        let job = store.get_job(JobId(greet_job)).await.unwrap();
+        assert_eq!(job.runtemplate_id, greet.id);
+        assert_eq!(job.spec.env.get("GREETING"), Some("from the dashboard"));
+        assert_eq!(job.spec.env.get("API_TOKEN"), Some("stored-TOKEN-value"));
+        assert!(
+            job.spec.env.0["API_TOKEN"].secret,
+            "the secret stays secret"
+        );
+        assert!(
+            !browser.source().await?.contains("stored-TOKEN-value"),
+            "the job page masks the secret"
+        );
+
+        // Several templates at once from the list: tick two, one button.
+        browser.goto(&format!("{}/runtemplates", srv.base)).await?;
+        for t in [&greet, &greet_again] {
+            browser
+                .wait()
+                .for_element(Locator::Css(&format!(
+                    "input[type=checkbox][name='t.{}']",
+                    t.id
+                )))
+                .await?
+                .click()
+                .await?;
+        }
+        browser
+            .find(Locator::Css("button[data-bulk-execute]"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("#executed"))
+            .await?;
+        for t in [&greet, &greet_again] {
+            let li = browser
+                .find(Locator::Css(&format!(
+                    "#executed li[data-template-id='{}']",
+                    t.id
+                )))
+                .await?;
+            let id: i64 = li
+                .attr("data-job-id")
+                .await?
+                .unwrap_or_default()
+                .parse()
+                .unwrap();
+            assert_eq!(store.get_job(JobId(id)).await.unwrap().runtemplate_id, t.id);
         }
 
         // Execute now from the run templates page.
@@ -1475,6 +1647,7 @@ async fn browser_executes_a_template_and_downloads_stdout() {
             "/jobs".to_string(),
             "/runtemplates".to_string(),
             format!("/runtemplates/{}", hourly.id),
+            format!("/runtemplates/{}", greet.id),
             "/apps".to_string(),
             format!("/apps/{}", hello.app_id),
             "/companies".to_string(),
@@ -1636,4 +1809,77 @@ async fn template_page_sets_actions_after_completion() {
         let body = r.text().await.unwrap();
         assert!(body.contains(says), "{bad}: {body}");
     }
+}
+
+#[tokio::test]
+async fn execute_with_overrides_refuses_bad_input_naming_the_field() {
+    use multiflexi_core::model::{EnvFieldDef, EnvFieldType};
+    let srv = server::start().await;
+    let acme = company(&srv.store, "Acme").await;
+    let mut app = App::new("echo", "/bin/echo")
+        .with_field(EnvFieldDef::new("GREETING", EnvFieldType::String).with_default("hi"));
+    app.ociimage = Some("multiflexi-test/busybox:local".into());
+    let t = template(&srv.store, &acme, app, "echo").await;
+    let session = session_cookie(&srv.admin_token);
+    let page = get_ok(&srv, &format!("/runtemplates/{}", t.id), &srv.admin_token).await;
+    assert!(page.contains("name=\"env.GREETING\""), "{page}");
+    assert!(
+        page.contains("value=\"hi\""),
+        "the app's default prefilled: {page}"
+    );
+    let csrf = csrf_of(&page);
+    let path = format!("/runtemplates/{}/execute-with", t.id);
+    for (fields, says) in [
+        (vec![("env.NOPE", "x")], "env.NOPE"),
+        (vec![("schedule_time", "tomorrow-ish")], "tomorrow-ish"),
+        (vec![("executor", "Teleport")], "executor"),
+        (vec![("colour", "red")], "colour"),
+    ] {
+        let mut with = fields.clone();
+        with.push(("csrf", &csrf));
+        let r = post(&srv, &path, Some(&session), None, &with).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{fields:?}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains(says), "{fields:?}: {body}");
+    }
+    assert!(
+        srv.store
+            .list_jobs(&JobFilter::default())
+            .await
+            .unwrap()
+            .is_empty(),
+        "no job for bad input"
+    );
+    // Nothing ticked in the list.
+    let r = post(
+        &srv,
+        "/runtemplates/execute",
+        Some(&session),
+        None,
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("No run template selected"));
+    // An admin chooses the executor and the time; unchanged fields are not overrides.
+    let r = post(
+        &srv,
+        &path,
+        Some(&session),
+        None,
+        &[
+            ("csrf", &csrf),
+            ("env.GREETING", "hi"),
+            ("executor", "Docker"),
+            ("schedule_time", "2031-01-02T03:04:05Z"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let jobs = srv.store.list_jobs(&JobFilter::default()).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0];
+    assert_eq!(job.executor.as_str(), "Docker");
+    assert_eq!(job.after.to_rfc3339(), "2031-01-02T03:04:05+00:00");
+    assert_eq!(job.spec.env.get("GREETING"), Some("hi"));
 }

@@ -62,6 +62,14 @@ pub fn router(state: HttpState) -> Router {
         .route("/jobs/{id}/retry", post(pages::job::retry))
         .route("/jobs/{id}/artifacts/{artifact}", get(pages::job::download))
         .route("/runtemplates", get(pages::templates::list))
+        .route(
+            "/runtemplates/execute",
+            post(pages::templates::execute_selected),
+        )
+        .route(
+            "/runtemplates/{id}/execute-with",
+            post(pages::templates::execute_with),
+        )
         .route("/runtemplates/{id}", get(pages::templates::detail))
         .route(
             "/runtemplates/{id}/execute",

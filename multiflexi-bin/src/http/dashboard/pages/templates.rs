@@ -10,13 +10,16 @@ use super::super::session::{Session, see_other};
 use super::{Names, jobs_table};
 use crate::usecase::jobs::JobOrder;
 use crate::usecase::templates::TemplateChange;
+use crate::usecase::variables::Variable;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
+use multiflexi_core::model::{App, ExecutorKind};
 use multiflexi_core::store::JobFilter;
 use multiflexi_core::{RunTemplate, RunTemplateId, Trigger};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// How many upcoming runs a template's page lists.
 const NEXT_RUNS: usize = 5;
@@ -96,9 +99,14 @@ pub(crate) async fn list(State(state): State<DashState>, session: Session) -> Pa
             p.muted { "No run templates yet. Create one with "
                 code { "multiflexi-cli run-template:create" } " or the API." }
         } @else {
+            form #bulk-execute method="post" action="/runtemplates/execute" {
+                (layout::csrf_field(&session))
+                button.btn.btn-primary type="submit" data-bulk-execute { "Execute selected now" }
+            }
             table #templates {
                 caption.sr-only { "Run templates" }
                 thead { tr {
+                    th scope="col" { span.sr-only { "Select" } }
                     th scope="col" { "Name" }
                     th scope="col" { "App" }
                     th scope="col" { "Company" }
@@ -110,6 +118,11 @@ pub(crate) async fn list(State(state): State<DashState>, session: Session) -> Pa
                 tbody {
                     @for t in &templates {
                         tr data-template-id=(t.id) {
+                            td { label {
+                                input type="checkbox" form="bulk-execute" name={ "t." (t.id) } value="on"
+                                    disabled[!t.active];
+                                span.sr-only { "Select " (t.name) }
+                            } }
                             td { a href={ "/runtemplates/" (t.id) } { (t.name) } }
                             td { a href={ "/apps/" (t.app_id) } { (names.app(t.app_id)) } }
                             td { (names.company(t.company_id)) }
@@ -138,6 +151,7 @@ pub(crate) async fn detail(
         .await
         .or_page(&session)?;
     let names = Names::load(store, &session).await.or_page(&session)?;
+    let app = store.get_app(t.app_id).await.or_page(&session)?;
     let now = state.http.clock.now();
     let runs = next_runs(&t, now);
     let mut f = JobFilter::default();
@@ -178,6 +192,8 @@ pub(crate) async fn detail(
             dt { "On success" } dd #on-success { (actions_text(&t.on_success)) }
             dt { "On failure" } dd #on-failure { (actions_text(&t.on_failure)) }
         }
+        h2 { "Execute now with overrides" }
+        (overrides_form(&session, &t, &app))
         h2 { "Actions after completion" }
         (actions_form(&session, &t))
         h2 { "Next runs" }
@@ -367,4 +383,202 @@ fn actions_text(list: &[multiflexi_core::model::Action]) -> Markup {
             }
         }
     }
+}
+
+/// A declared field's value as the template runs it: the template's own, else the app's
+/// default; `None` for a secret (never shown) and for a field with neither.
+fn shown_value(t: &RunTemplate, app: &App, name: &str) -> Option<String> {
+    if is_secret(t, app, name) {
+        return None;
+    }
+    t.config
+        .get(name)
+        .map(str::to_string)
+        .or_else(|| app.field(name).and_then(|f| f.default.clone()))
+}
+
+fn is_secret(t: &RunTemplate, app: &App, name: &str) -> bool {
+    app.config_is_secret(name) || t.config.0.get(name).is_some_and(|v| v.secret)
+}
+
+/// "Execute now with overrides": the app's declared fields prefilled from the template (secret
+/// fields empty: left empty they keep the stored value), when, and for admins the executor.
+fn overrides_form(session: &Session, t: &RunTemplate, app: &App) -> Markup {
+    html! {
+        form #overrides-form method="post" action={ "/runtemplates/" (t.id) "/execute-with" } {
+            (layout::csrf_field(session))
+            @if app.environment.is_empty() {
+                p.muted { "The app declares no configuration fields." }
+            }
+            @for f in &app.environment {
+                @let id = format!("env-{}", f.name);
+                label for=(id) { code { (f.name) } @if f.required { " (required)" } }
+                @if is_secret(t, app, &f.name) {
+                    input type="password" id=(id) name={ "env." (f.name) } value="" autocomplete="off"
+                        placeholder="*** (stored; leave empty to keep)";
+                } @else {
+                    input type="text" id=(id) name={ "env." (f.name) }
+                        value=(shown_value(t, app, &f.name).unwrap_or_default());
+                }
+            }
+            label for="schedule_time" { "When: now, an RFC 3339 instant, or Y-m-d H:i:s (server timezone)" }
+            input #schedule_time type="text" name="schedule_time" value="now";
+            @if session.is_admin() {
+                label for="executor" { "Executor" }
+                select #executor name="executor" {
+                    option value="" selected { "the template's (" (t.executor) ")" }
+                    @for k in ExecutorKind::ALL {
+                        option value=(k.as_str()) { (k.as_str()) }
+                    }
+                }
+            }
+            button.btn.btn-primary type="submit" data-execute-with=(t.id) disabled[!t.active] {
+                "Execute with these values"
+            }
+        }
+    }
+}
+
+/// The overrides form's fields: `env.NAME` per declared field, `schedule_time`, `executor`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OverridesForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    fields: BTreeMap<String, String>,
+}
+
+impl CsrfForm for OverridesForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `POST /runtemplates/{id}/execute-with`: creates a job (trigger `manual`) with the changed
+/// fields as its one-off environment, through the same use case as `run-template:schedule`. A
+/// secret field left empty keeps its stored value; an unchanged field is not an override.
+pub(crate) async fn execute_with(
+    State(state): State<DashState>,
+    Path(id): Path<String>,
+    Checked { session, form }: Checked<OverridesForm>,
+) -> PageResult {
+    let store = &*state.http.store;
+    let id = parse_id(&id).or_page(&session)?;
+    let t = scope::template(store, &session, id)
+        .await
+        .or_page(&session)?;
+    let app = store.get_app(t.app_id).await.or_page(&session)?;
+    let mut order = JobOrder::new(id, Trigger::Manual);
+    for (key, value) in &form.fields {
+        let Some(name) = key.strip_prefix("env.") else {
+            if !matches!(key.as_str(), "schedule_time" | "executor") {
+                return Err(PageError::bad_request(format!(
+                    "Unknown form field {key:?}; reload the page and try again."
+                ))
+                .for_session(&session));
+            }
+            continue;
+        };
+        if app.field(name).is_none() {
+            return Err(PageError::bad_request(format!(
+                "env.{name}: app {} declares no field {name:?}; reload the page.",
+                app.id
+            ))
+            .for_session(&session));
+        }
+        let secret = is_secret(&t, &app, name);
+        let keep = if secret {
+            value.is_empty()
+        } else {
+            shown_value(&t, &app, name).unwrap_or_default() == *value
+        };
+        if !keep {
+            let mut v = Variable::plain(name.to_string(), value.clone());
+            v.secret = secret;
+            order.env.push(v);
+        }
+    }
+    order.executor = form
+        .fields
+        .get("executor")
+        .filter(|e| !e.trim().is_empty())
+        .cloned();
+    order.scheduled = Some(
+        form.fields
+            .get("schedule_time")
+            .cloned()
+            .unwrap_or_else(|| "now".into()),
+    );
+    let job = state
+        .http
+        .usecases()
+        .create_job(&session.caller(), order)
+        .await
+        .or_page(&session)?
+        .job;
+    tracing::info!(job_id = job.id.get(), runtemplate_id = id.get(), token = %session.token.name, "dashboard: execute with overrides");
+    Ok(see_other(&format!("/jobs/{}", job.id)))
+}
+
+/// The templates list's selection: `t.ID=on` per checked template.
+#[derive(Debug, Deserialize)]
+pub(crate) struct BulkForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    fields: BTreeMap<String, String>,
+}
+
+impl CsrfForm for BulkForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `POST /runtemplates/execute`: "Execute now" for each selected template; shows the jobs made
+/// and, per template, why one was not.
+pub(crate) async fn execute_selected(
+    State(state): State<DashState>,
+    Checked { session, form }: Checked<BulkForm>,
+) -> PageResult {
+    let mut ids = Vec::new();
+    for key in form.fields.keys() {
+        let Some(id) = key.strip_prefix("t.") else {
+            return Err(PageError::bad_request(format!(
+                "Unknown form field {key:?}; reload the page and try again."
+            ))
+            .for_session(&session));
+        };
+        ids.push(parse_id(id).or_page(&session)?);
+    }
+    if ids.is_empty() {
+        return Err(PageError::bad_request(
+            "No run template selected: tick at least one and try again.",
+        )
+        .for_session(&session));
+    }
+    let mut results = Vec::new();
+    for id in ids {
+        let r = state
+            .http
+            .usecases()
+            .create_job(&session.caller(), JobOrder::new(id, Trigger::Manual))
+            .await;
+        results.push((id, r.map(|c| c.job.id)));
+    }
+    let body = html! {
+        h1 { "Executed" }
+        ul #executed {
+            @for (id, r) in &results {
+                @match r {
+                    Ok(job) => li data-template-id=(id) data-job-id=(job) {
+                        "Run template " (id) ": " a href={ "/jobs/" (job) } { "job " (job) } }
+                    Err(e) => li.alert.alert-warning data-template-id=(id) {
+                        "Run template " (id) ": not executed: " (e) }
+                }
+            }
+        }
+        p { a href="/runtemplates" { "Back to run templates" } }
+    };
+    Ok(layout::page(&session, "Executed", Nav::Templates, body).into_response())
 }
