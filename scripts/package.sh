@@ -60,3 +60,4 @@ remove_images() {
 trap remove_images EXIT
 timed "Debian package test (scripts/package/deb.sh)" \
   bash scripts/package/deb.sh "$deb" "$out"/2/multiflexi_*.deb
+timed "container image (scripts/package/image.sh)" bash scripts/package/image.sh "$deb"
