@@ -61,3 +61,4 @@ trap remove_images EXIT
 timed "Debian package test (scripts/package/deb.sh)" \
   bash scripts/package/deb.sh "$deb" "$out"/2/multiflexi_*.deb
 timed "container image (scripts/package/image.sh)" bash scripts/package/image.sh "$deb"
+timed "compose example (scripts/package/compose.sh)" bash scripts/package/compose.sh "$image"
