@@ -27,7 +27,7 @@ compose() {
 cleanup() {
   local rc=$?
   if [ "$rc" -ne 0 ] && [ -e "$work/env" ]; then compose logs --tail 30 >&2 || true; fi
-  [ -e "$work/env" ] && compose down -v --remove-orphans >/dev/null 2>&1 || true
+  if [ -e "$work/env" ]; then compose down -v --remove-orphans >/dev/null 2>&1 || true; fi
   rm -rf "$work"
   exit "$rc"
 }
@@ -43,8 +43,8 @@ mkdir -p "$ctx/data"
 chmod 0700 "$ctx/data"
 rootfs_base "$ctx/rootfs" postgres:65533:/var/lib/postgresql
 pgbin=/usr/lib/postgresql/15/bin
-rootfs_elf "$ctx/rootfs" "$pgbin/postgres" "$pgbin/initdb" "$pgbin/pg_isready" \
-  $(find /usr/lib/postgresql/15/lib -maxdepth 1 -name '*.so' ! -name 'llvmjit*')
+mapfile -t pglibs < <(find /usr/lib/postgresql/15/lib -maxdepth 1 -name '*.so' ! -name 'llvmjit*')
+rootfs_elf "$ctx/rootfs" "$pgbin/postgres" "$pgbin/initdb" "$pgbin/pg_isready" "${pglibs[@]}"
 tar -C / -cf - usr/share/postgresql/15 usr/share/zoneinfo | tar -C "$ctx/rootfs" -xf -
 cp "$repo/deploy/compose/postgres/entrypoint.sh" "$ctx/"
 docker build --quiet -f "$repo/deploy/compose/postgres/Containerfile" -t "$pg_image" "$ctx" >/dev/null

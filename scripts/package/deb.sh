@@ -81,8 +81,9 @@ run_job() {
   job=$(cli job:create --template "$template" --format json | jq -r .id)
   wait_until 120 "job $job to be preserved" job_is_preserved "$job"
   uid=$(cli artifact:get "$(artifact_id "$job" stdout.txt)" --output - | tr -d '[:space:]')
-  [ "$uid" -ge 61000 ] && [ "$uid" -le 61999 ] ||
+  if ! { [ "$uid" -ge 61000 ] && [ "$uid" -le 61999 ]; }; then
     fail "job $job ran as uid '$uid', not a job user of 61000-61999"
+  fi
   phase=$(cli job:get --id "$job" --format json | jq -r '.phase + " " + (.exitcode|tostring)')
   [ "$phase" = "preserved 0" ] || fail "job $job: $phase"
   echo "package: job $job ($1) ran as uid $uid and is preserved" >&2

@@ -67,7 +67,7 @@ unit_exec() {
   if [ "$nnp" = yes ]; then priv+=(--no-new-privs); fi
   local -a exec
   if [ $# -gt 0 ]; then exec=("$@"); else read -r -a exec <<<"$(unit_get "$unit" ExecStart)"; fi
-  cd "$workdir"
+  cd "$workdir" || exit 1
   exec env -i "${env[@]}" setpriv "${priv[@]}" -- "${exec[@]}"
 }
 
@@ -76,8 +76,10 @@ unit_run() {
   (unit_exec "$@")
 }
 
-# unit_start UNIT LOG: the unit's daemon in the background, output to LOG; its pid in $UNIT_PID.
+# unit_start UNIT LOG: the unit's daemon in the background, output to LOG; its pid in $UNIT_PID
+# (for the caller).
 unit_start() {
   unit_exec "$1" >"$2" 2>&1 &
+  # shellcheck disable=SC2034
   UNIT_PID=$!
 }
