@@ -6,5 +6,6 @@ pub mod config;
 pub mod daemon;
 pub mod database;
 pub mod http;
+pub mod multicall;
 pub mod telemetry;
 pub mod usecase;

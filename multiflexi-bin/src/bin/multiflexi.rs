@@ -1,13 +1,21 @@
 //! `multiflexi`: the all-in-one process (`multiflexi serve`): scheduler and executor together on
-//! the embedded SQLite default. See `multiflexi serve --help`.
+//! the embedded SQLite default. See `multiflexi serve --help`. Also every other program: started
+//! through a link named `multiflexi-cli` (…) or as `multiflexi cli ARGS` (`multiflexi_bin::multicall`).
 
 use clap::{Parser, Subcommand};
 use multiflexi_bin::daemon::{self, serve::ServeArgs};
+use multiflexi_bin::multicall;
 use std::process::ExitCode;
 
 /// MultiFlexi job scheduler: run templates become jobs, jobs run and their output is preserved.
 #[derive(Debug, Parser)]
-#[command(name = "multiflexi", version, arg_required_else_help = true)]
+#[command(
+    name = "multiflexi",
+    version,
+    arg_required_else_help = true,
+    after_help = "Also `multiflexi cli|scheduler|executor|api ARGS...`, or this binary started through \
+a link named multiflexi-cli, multiflexi-scheduler, multiflexi-executor or multiflexi-api: that program."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,7 +30,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some((program, own)) = multicall::resolve(&argv) {
+        return program.run(own);
+    }
+    let cli = Cli::parse_from(argv);
     daemon::init_logging("warn");
     match cli.command {
         Command::Serve(args) => daemon::main_with("multiflexi", daemon::serve::run(*args)),

@@ -621,7 +621,11 @@ fn wants_json(argv: &[OsString]) -> bool {
 
 /// The `multiflexi-cli` program.
 pub fn main() -> ExitCode {
-    let argv: Vec<OsString> = std::env::args_os().collect();
+    main_from(std::env::args_os().collect())
+}
+
+/// The `multiflexi-cli` program with the command line `argv` (`argv[0]` its name).
+pub fn main_from(argv: Vec<OsString>) -> ExitCode {
     let argv = match two_word::normalize(argv.clone()) {
         Ok(argv) => argv,
         Err(two_word::Unsupported(why)) => {
