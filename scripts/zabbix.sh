@@ -243,7 +243,8 @@ export ZABBIX_HOST="$DEFAULT_HOST"
 export MULTIFLEXI_CYCLE_PAUSE=1
 export MULTIFLEXI_METRICS_ADDR=off
 export RUST_LOG="${RUST_LOG:-info}"
-cli() { "$BIN/multiflexi-cli" "$@" --format json; }
+# The CLI only sets up and reads: the jobs are created by the scheduler.
+cli() { env -u ZABBIX_SERVER -u ZABBIX_HOST "$BIN/multiflexi-cli" "$@" --format json; }
 json() { python3 -c 'import json,sys; print(json.load(sys.stdin)'"$1"')'; }
 
 cat >"$WORK/app.json" <<'EOF'
@@ -269,7 +270,7 @@ template() { # NAME COMPANY SECONDS CODE TIMEOUT
 }
 T_OK=$(template "succeeds" "$ACME" 1 0 0)
 T_FAIL=$(template "fails" "$ACME" 1 3 0)
-T_SLOW=$(template "times out" "$OTHER" 30 0 2)
+T_SLOW=$(template "times out" "$OTHER" 20 0 2)
 # Due in 3 s: the scheduler creates each template's job, the executor runs it.
 when=$(date -u -d '+3 seconds' +%Y-%m-%dT%H:%M:%SZ)
 for t in "$T_OK" "$T_FAIL" "$T_SLOW"; do
@@ -283,7 +284,6 @@ MULTIFLEXI_EXECUTORS=Native MULTIFLEXI_WORK_DIR="$WORK/jobs" MULTIFLEXI_EXECUTOR
     "$BIN/multiflexi-executor" >"$WORK/executor.log" 2>&1 &
 PIDS+=($!)
 
-job_of() { cli job:list --template "$1" | json '[0]["id"] if _ else ""' 2>/dev/null || true; }
 declare -A JOB
 for t in "$T_OK" "$T_FAIL" "$T_SLOW"; do
     JOB[$t]=""
@@ -292,11 +292,8 @@ while :; do
     done_all=1
     for t in "$T_OK" "$T_FAIL" "$T_SLOW"; do
         if [ -z "${JOB[$t]}" ]; then
-            JOB[$t]=$(cli job:list --template "$t" | python3 -c '
-import json, sys
-jobs = json.load(sys.stdin)
-jobs = jobs.get("jobs", jobs) if isinstance(jobs, dict) else jobs
-print(min(j["id"] for j in jobs) if jobs else "")')
+            JOB[$t]=$(cli job:list --template "$t" |
+                python3 -c 'import json,sys; j=json.load(sys.stdin); print(min(x["id"] for x in j) if j else "")')
         fi
         if [ -z "${JOB[$t]}" ] || [ "$(cli job:get "${JOB[$t]}" | json '["phase"]')" != preserved ]; then
             done_all=0
@@ -315,12 +312,13 @@ for t in "$T_OK" "$T_FAIL" "$T_SLOW"; do
 done
 python3 - "$WORK/jobs.json" "$COMPANY_HOST:${JOB[$T_OK]}" "$COMPANY_HOST:${JOB[$T_FAIL]}" \
     "$DEFAULT_HOST:${JOB[$T_SLOW]}" "$BIN/multiflexi-cli" <<'EOF'
-import json, subprocess, sys
+import json, os, subprocess, sys
 out, *pairs, cli = sys.argv[1:]
+env = {k: v for k, v in os.environ.items() if not k.startswith("ZABBIX_")}
 jobs = []
 for pair in pairs:
     host, jid = pair.rsplit(":", 1)
-    job = json.loads(subprocess.check_output([cli, "job:get", jid, "--format", "json"]))
+    job = json.loads(subprocess.check_output([cli, "job:get", jid, "--format", "json"], env=env))
     jobs.append({"host": host, "job": job})
     print(f"job {jid}: {job['outcome']}, exit code {job['exitcode']}, on {host}")
 json.dump(jobs, open(out, "w"))

@@ -127,7 +127,7 @@ def epoch(ts):
         raise SystemExit(f"not an RFC 3339 timestamp: {ts!r}")
     offset = "+00:00" if m.group(3) == "Z" else m.group(3)
     seconds = int(datetime.fromisoformat(m.group(1) + offset).timestamp())
-    return (seconds, int(((m.group(2) or "") + "000000000")[:9]))
+    return (seconds, int(((m.group(2) or "") + "000000000")[:6]) * 1000)
 
 
 def hostids(api, host):
@@ -175,8 +175,9 @@ def check(url, jobs_file):
                     "sortorder": "ASC",
                 },
             )
+            # Compared in microseconds: the database keeps the job's timestamps to the µs.
             values[name] = sorted(
-                ((int(h["clock"]), int(h["ns"])), h["value"]) for h in history
+                ((int(h["clock"]), int(h["ns"]) // 1000 * 1000), h["value"]) for h in history
             )
         created, begin, end = epoch(job["created"]), epoch(job["begin"]), epoch(job["end"])
         phases = [v for _, v in values["phase"]]
