@@ -144,10 +144,18 @@ impl Worker {
 
     /// Sends again the held values that are due.
     async fn resend_due(&mut self) {
-        for (job, items) in self.resend.take_due(Instant::now()) {
+        let mut due = self.resend.take_due(Instant::now()).into_iter();
+        for (job, items) in due.by_ref() {
             if !self.send_job(job, items).await {
                 break;
             }
+        }
+        for (job, items) in due {
+            self.resend.forget(&job);
+            self.failed(
+                items.len() as u64,
+                &"not sent after the previous request failed",
+            );
         }
     }
 }
