@@ -39,12 +39,21 @@ die() {
     exit 1
 }
 [ "$(id -u)" = 0 ] || die "run as root (installs packages, creates a database, starts zabbix_server)"
+# One run at a time: they share the database name and the frontend's configuration file.
+exec 9>/run/lock/multiflexi-zabbix-ci.lock
+flock -w 600 9 || die "another scripts/zabbix.sh is still running"
 
 # --- 1. the daemons ------------------------------------------------------------------------------
-log "building the daemons (release)"
-cargo build --release -j 1 -p multiflexi-bin \
-    --bin multiflexi-scheduler --bin multiflexi-executor --bin multiflexi-cli
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+# ZABBIX_CI_BIN_DIR: use the binaries there instead (a local re-run without a build).
+if [ -n "${ZABBIX_CI_BIN_DIR:-}" ]; then
+    BIN="$ZABBIX_CI_BIN_DIR"
+    log "using the daemons in $BIN (not built)"
+else
+    log "building the daemons (release)"
+    cargo build --release -j 1 -p multiflexi-bin \
+        --bin multiflexi-scheduler --bin multiflexi-executor --bin multiflexi-cli
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+fi
 for b in multiflexi-scheduler multiflexi-executor multiflexi-cli; do
     [ -x "$BIN/$b" ] || die "$BIN/$b was not built"
 done
@@ -98,7 +107,24 @@ chmod 755 "$WORK"
 ZBX_DIR="$WORK/zabbix"
 mkdir -p "$ZBX_DIR" "$WORK/mf" "$WORK/jobs"
 chown zabbix: "$ZBX_DIR"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A free loopback port in 20000-32767 (zabbix_server's ListenPort must be below 32768).
+free_port() {
+    python3 -c '
+import random, socket
+for _ in range(200):
+    port = random.randint(20000, 32767)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free port")'
+}
 TRAPPER_PORT=$(free_port)
 API_PORT=$(free_port)
 API_URL="http://127.0.0.1:$API_PORT"
@@ -192,6 +218,8 @@ EOF
 log "starting zabbix_server (trapper 127.0.0.1:$TRAPPER_PORT)"
 /usr/sbin/zabbix_server -f -c "$ZBX_DIR/zabbix_server.conf" &
 ZBX_PID=$!
+sleep 1
+kill -0 "$ZBX_PID" 2>/dev/null || die "zabbix_server exited at once"
 
 if [ -e "$FRONTEND_CONF" ]; then
     die "$FRONTEND_CONF exists (another Zabbix frontend is configured here); not touching it"
