@@ -181,7 +181,7 @@ def check(url, jobs_file):
             )
         created, begin, end = epoch(job["created"]), epoch(job["begin"]), epoch(job["end"])
         # Completed is written (and stamped) after the process ended, before the artifacts are.
-        preserved = epoch(job["preserved"])
+        preserved = epoch(job["timestamps"]["preserved"])
         phases = [v for _, v in values["phase"]]
         if phases != ["prepared", "running", "completed"]:
             problems.append(f"{where}: phase values {phases}, expected prepared, running, completed")
