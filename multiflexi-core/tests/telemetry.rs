@@ -713,6 +713,160 @@ async fn zabbix_sender_agrees_with_ours() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A trapper that behaves like a Zabbix server with the shipped template: a job's items
+/// (`…[<job id>]`) exist only once its discovery record arrived in an earlier request and
+/// `discovery` has passed since (the server's LLD and configuration sync); values for items that
+/// do not exist are refused, and the reply only counts them.
+struct DiscoveringTrapper {
+    addr: SocketAddr,
+    /// Accepted values, in the order they were accepted.
+    accepted: Arc<Mutex<Vec<ZabbixItem>>>,
+    /// Values refused.
+    refused: Arc<std::sync::atomic::AtomicU64>,
+}
+
+async fn discovering_trapper(discovery: Duration) -> DiscoveringTrapper {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let discovered: Arc<Mutex<std::collections::HashMap<String, Instant>>> = Arc::default();
+    let (acc, refs) = (accepted.clone(), refused.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let Ok(payload) = read_frame(&mut stream).await else {
+                continue;
+            };
+            let req = SenderRequest::decode(&payload).expect("a sender data request");
+            let now = Instant::now();
+            let mut failed = 0u64;
+            {
+                let mut found = discovered.lock().unwrap();
+                for item in &req.data {
+                    let exists = match item.key.strip_suffix(']').and_then(|k| k.split_once('[')) {
+                        None => true,
+                        Some((_, id)) => found
+                            .get(id)
+                            .is_some_and(|at| now.duration_since(*at) >= discovery),
+                    };
+                    if exists {
+                        acc.lock().unwrap().push(item.clone());
+                    } else {
+                        failed += 1;
+                    }
+                }
+                for item in req.data.iter().filter(|i| i.key == "multiflexi.job.lld") {
+                    let record: serde_json::Value = serde_json::from_str(&item.value).unwrap();
+                    let id = record[0]["{#JOB_ID}"].as_str().unwrap().to_string();
+                    found.entry(id).or_insert(now);
+                }
+            }
+            refs.fetch_add(failed, std::sync::atomic::Ordering::Relaxed);
+            let reply = SenderReply::success(req.data.len() as u64 - failed, failed);
+            let _ = stream.write_all(&reply.encode()).await;
+        }
+    });
+    DiscoveringTrapper {
+        addr,
+        accepted,
+        refused,
+    }
+}
+
+/// The first values of every job arrive before the server has created the job's items from its
+/// discovery record: they are refused, held and sent again with the job's later values, so
+/// nothing is lost and nothing is sent twice; values of a host the server does not know are
+/// given up within the limits and counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_refused_before_discovery_are_sent_again() {
+    let w = world(Some("acme-zbx")).await;
+    let trap = discovering_trapper(Duration::from_millis(1500)).await;
+    let config = ZabbixConfig::new(&trap.addr.to_string(), "multiflexi-test-host").unwrap();
+    let zabbix = Arc::new(ZabbixTelemetry::spawn(config, names_of(&w)));
+    let rec = Arc::new(RecordingTelemetry::new());
+    let both = Arc::new(FanoutTelemetry::new(vec![zabbix.clone(), rec.clone()]));
+    let a = w.create(&w.ok, &*both).await;
+    let b = w.create(&w.failing, &*both).await;
+    let jobs = w.run(&[a.id, b.id], both.clone(), 2).await;
+    // 2 jobs × (lld + 3 phases + exit code + duration) accepted in the end.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while zabbix.stats().sent() < 12 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        trap.refused.load(std::sync::atomic::Ordering::Relaxed) >= 2,
+        "the first values were refused"
+    );
+    let accepted = trap.accepted.lock().unwrap().clone();
+    for job in &jobs {
+        let id = job.id;
+        let values = |key: String| -> Vec<String> {
+            accepted
+                .iter()
+                .filter(|i| i.key == key)
+                .map(|i| i.value.clone())
+                .collect()
+        };
+        assert_eq!(
+            values(format!("multiflexi.job.phase[{id}]")),
+            ["prepared", "running", "completed"]
+        );
+        assert_eq!(
+            values(format!("multiflexi.job.exitcode[{id}]")),
+            [job.exitcode.unwrap().to_string()]
+        );
+        assert_eq!(values(format!("multiflexi.job.duration[{id}]")).len(), 1);
+        // Stamped with the events' times, not the resend's.
+        let prepared = accepted
+            .iter()
+            .find(|i| i.key == format!("multiflexi.job.phase[{id}]"))
+            .unwrap();
+        let scheduled = rec
+            .events()
+            .into_iter()
+            .find(|e| e.job_id == id && e.phase == Phase::Scheduled)
+            .unwrap();
+        assert_eq!(
+            (prepared.clock, prepared.ns),
+            (
+                Some(scheduled.at.timestamp()),
+                Some(i64::from(scheduled.at.timestamp_subsec_nanos()))
+            )
+        );
+    }
+    assert_eq!(accepted.len(), 12);
+    assert_eq!(zabbix.stats().sent(), 12);
+    assert_eq!((zabbix.stats().failed(), zabbix.stats().dropped()), (0, 0));
+    assert!(zabbix.shutdown(Duration::from_secs(10)).await);
+
+    // A job whose items never appear (no discovery record reaches this trapper): its values are
+    // sent again at most `attempts` times, then given up and counted.
+    let trap = discovering_trapper(Duration::from_millis(0)).await;
+    let mut config = ZabbixConfig::new(&trap.addr.to_string(), "multiflexi-test-host").unwrap();
+    config.resend.attempts = 2;
+    let zabbix = Arc::new(ZabbixTelemetry::spawn(config, names_of(&w)));
+    let rec = RecordingTelemetry::new();
+    let c = w.create(&w.ok, &rec).await;
+    let running = rec
+        .events()
+        .into_iter()
+        .find(|e| e.job_id == c.id && e.phase == Phase::Scheduled)
+        .unwrap()
+        .with_phase(Phase::Running);
+    zabbix.event(&running);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while zabbix.stats().failed() < 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(zabbix.stats().failed(), 1);
+    assert_eq!(trap.refused.load(std::sync::atomic::Ordering::Relaxed), 2);
+    assert!(trap.accepted.lock().unwrap().is_empty());
+    assert!(zabbix.shutdown(Duration::from_secs(10)).await);
+}
+
 /// A trapper that accepts and never answers: 1,000 jobs still complete, the Zabbix queue
 /// overflows, and the overflow is counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,16 +13,20 @@
 //! Each item is stamped (`clock`, `ns`) with the event's time. The host is the company's
 //! `zabbix_host` ([`CatalogNames`]), else [`ZabbixConfig::default_host`] (`ZABBIX_HOST`, else this
 //! machine's host name). The LLD record is sent with the first phase item so the discovery rule
-//! creates the per-job item prototypes before the `running` and `completed` values arrive.
+//! creates the job's items; values that arrive before the server has them are refused and sent
+//! again ([`resend`]), bounded in count and time. The template for Zabbix 6.0 is
+//! `deploy/zabbix/template_app_multiflexi.yaml`.
 
 pub mod protocol;
+pub mod resend;
+mod worker;
 
-use super::queue::{BatchSink, QueuedTelemetry, SinkStats};
+use super::queue::{QueuedTelemetry, SinkStats};
 use super::{CatalogNames, PhaseEvent, Telemetry, host_name};
 use crate::lifecycle::Phase;
-use async_trait::async_trait;
 use chrono::Utc;
 use protocol::{SenderReply, SenderRequest, ZabbixItem, read_frame};
+pub use resend::ResendLimits;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +56,8 @@ pub struct ZabbixConfig {
     pub queue_capacity: usize,
     /// Events per request at most (default 100, up to 4 items each).
     pub max_batch: usize,
+    /// How refused values of new jobs are sent again ([`resend`]).
+    pub resend: ResendLimits,
 }
 
 impl ZabbixConfig {
@@ -66,6 +72,7 @@ impl ZabbixConfig {
             io_timeout: Duration::from_secs(10),
             queue_capacity: 10_000,
             max_batch: 100,
+            resend: ResendLimits::default(),
         })
     }
 
@@ -241,7 +248,8 @@ pub fn lld_value(event: &PhaseEvent, names: &CatalogNames) -> String {
 /// Sends phase events to a Zabbix server or proxy (see the module docs). `event` only queues;
 /// a background task batches the items of queued events into requests. A dead, slow or silent
 /// server fills the queue, and further events are dropped and counted
-/// ([`stats`](Self::stats)`.dropped()`); refused values and failed requests are counted
+/// ([`stats`](Self::stats)`.dropped()`); values refused because a new job's items do not exist
+/// yet are sent again ([`resend`]); values finally refused and failed requests are counted
 /// (`failed`) and logged (the first, then every 100th, and when sending recovers).
 pub struct ZabbixTelemetry {
     queued: QueuedTelemetry,
@@ -264,12 +272,7 @@ impl ZabbixTelemetry {
     /// Outside a Tokio runtime.
     pub fn spawn(config: ZabbixConfig, names: Arc<CatalogNames>) -> Self {
         let stats = SinkStats::new("zabbix");
-        let worker = Worker {
-            config: config.clone(),
-            names,
-            stats: stats.clone(),
-            failing: 0,
-        };
+        let worker = worker::Worker::new(config.clone(), names, stats.clone());
         let queued = QueuedTelemetry::spawn(stats, config.queue_capacity, config.max_batch, worker);
         Self { queued, config }
     }
@@ -302,56 +305,6 @@ impl Telemetry for ZabbixTelemetry {
             Phase::Scheduled | Phase::Running | Phase::Completed
         ) {
             self.queued.event(event);
-        }
-    }
-}
-
-struct Worker {
-    config: ZabbixConfig,
-    names: Arc<CatalogNames>,
-    stats: Arc<SinkStats>,
-    failing: u64,
-}
-
-impl Worker {
-    fn failed(&mut self, n: u64, why: &dyn fmt::Display) {
-        self.stats.add_failed(n);
-        if self.failing.is_multiple_of(100) {
-            tracing::warn!(
-                server = %self.config.address(),
-                "zabbix: {n} value(s) not delivered: {why} ({} failure(s) in a row)",
-                self.failing + 1
-            );
-        }
-        self.failing += 1;
-    }
-}
-
-#[async_trait]
-impl BatchSink<PhaseEvent> for Worker {
-    async fn handle(&mut self, batch: Vec<PhaseEvent>) {
-        let items: Vec<ZabbixItem> = batch
-            .iter()
-            .flat_map(|e| items_for(e, &self.names, &self.config.default_host))
-            .collect();
-        if items.is_empty() {
-            return;
-        }
-        let n = items.len() as u64;
-        match send(&self.config, items).await {
-            Ok(reply) => {
-                let c = reply.counts();
-                self.stats.add_sent(c.processed);
-                if c.failed > 0 {
-                    self.failed(c.failed, &format_args!("server: {}", reply.info));
-                } else {
-                    if self.failing > 0 {
-                        tracing::info!(server = %self.config.address(), "zabbix: sending recovered");
-                    }
-                    self.failing = 0;
-                }
-            }
-            Err(e) => self.failed(n, &e),
         }
     }
 }
