@@ -34,14 +34,14 @@ install_tools() {
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
   fi
   if ! cargo deb --version >/dev/null 2>&1; then
-    cargo install cargo-deb --locked -j 1 --version '^3'
+    cargo install cargo-deb --locked --version '^3'
   fi
   bash scripts/services/databases.sh >/dev/null
   bash scripts/services/containers.sh >/dev/null
 }
 
 build() {
-  cargo build --release -j 1 -p multiflexi-bin --bin multiflexi   # the multi-call binary
+  cargo build --release -p multiflexi-bin --bin multiflexi   # the multi-call binary
   rm -rf "$out"
   # Revision 2 is the upgrade scripts/package/deb.sh installs over revision 1 (--fast: gzip).
   cargo deb -p multiflexi-bin --no-build --strip --output "$out/1/"

@@ -50,7 +50,7 @@ if [ -n "${ZABBIX_CI_BIN_DIR:-}" ]; then
     log "using the daemons in $BIN (not built)"
 else
     log "building the daemons (release)"
-    cargo build --release -j 1 -p multiflexi-bin \
+    cargo build --release -p multiflexi-bin \
         --bin multiflexi-scheduler --bin multiflexi-executor --bin multiflexi-cli
     BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 fi
