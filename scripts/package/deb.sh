@@ -43,6 +43,10 @@ cleanup() {
   fi
   su postgres -c "psql -q -c 'DROP DATABASE IF EXISTS $pg_db' -c 'DROP ROLE IF EXISTS $pg_db'" \
     >/dev/null 2>&1 || true
+  if [ -e "$work/run-multiflexi.saved" ]; then
+    rm -rf /run/multiflexi
+    mv "$work/run-multiflexi.saved" /run/multiflexi
+  fi
   rm -rf "$work"
   exit "$rc"
 }
@@ -99,6 +103,12 @@ done
 ! dpkg-query -W multiflexi >/dev/null 2>&1 || fail "multiflexi is already installed: purge it first"
 ! getent passwd multiflexi >/dev/null || fail "a multiflexi user exists already"
 [ ! -e "$state" ] || fail "$state exists already"
+# A /run/multiflexi left by daemons run as root before (CI's test and chaos phases hold their job
+# uid locks there): systemd makes a unit's RuntimeDirectory= fresh and removes it at stop, so the
+# leftover is kept aside while the package runs and put back at the end.
+if [ -e /run/multiflexi ]; then
+  mv /run/multiflexi "$work/run-multiflexi.saved"
+fi
 
 step "install $(basename "$deb")"
 apt-get install -y -q "$deb" >"$work/apt-install.log"
