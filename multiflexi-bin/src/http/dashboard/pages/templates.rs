@@ -439,16 +439,18 @@ fn overrides_form(session: &Session, t: &RunTemplate, app: &App) -> Markup {
     }
 }
 
-/// The overrides form's fields: `env.NAME` per declared field, `schedule_time`, `executor`.
+/// A form of named fields besides its CSRF token: the overrides form (`env.NAME` per declared
+/// field, `schedule_time`, `executor`) and the templates list's selection (`t.ID=on` per
+/// checked template).
 #[derive(Debug, Deserialize)]
-pub(crate) struct OverridesForm {
+pub(crate) struct FieldsForm {
     #[serde(default)]
     csrf: String,
     #[serde(flatten)]
     fields: BTreeMap<String, String>,
 }
 
-impl CsrfForm for OverridesForm {
+impl CsrfForm for FieldsForm {
     fn csrf(&self) -> &str {
         &self.csrf
     }
@@ -460,7 +462,7 @@ impl CsrfForm for OverridesForm {
 pub(crate) async fn execute_with(
     State(state): State<DashState>,
     Path(id): Path<String>,
-    Checked { session, form }: Checked<OverridesForm>,
+    Checked { session, form }: Checked<FieldsForm>,
 ) -> PageResult {
     let store = &*state.http.store;
     let id = parse_id(&id).or_page(&session)?;
@@ -520,26 +522,11 @@ pub(crate) async fn execute_with(
     Ok(see_other(&format!("/jobs/{}", job.id)))
 }
 
-/// The templates list's selection: `t.ID=on` per checked template.
-#[derive(Debug, Deserialize)]
-pub(crate) struct BulkForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(flatten)]
-    fields: BTreeMap<String, String>,
-}
-
-impl CsrfForm for BulkForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 /// `POST /runtemplates/execute`: "Execute now" for each selected template; shows the jobs made
 /// and, per template, why one was not.
 pub(crate) async fn execute_selected(
     State(state): State<DashState>,
-    Checked { session, form }: Checked<BulkForm>,
+    Checked { session, form }: Checked<FieldsForm>,
 ) -> PageResult {
     let mut ids = Vec::new();
     for key in form.fields.keys() {
