@@ -23,6 +23,7 @@ mod m0004_launch_failures;
 mod m0005_limits;
 mod m0006_retention;
 mod m0007_job_actions;
+mod m0008_resource_usage;
 
 /// The schema version this code writes and understands.
 pub const SCHEMA_VERSION: i32 = 6;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_limits::Migration),
             Box::new(m0006_retention::Migration),
             Box::new(m0007_job_actions::Migration),
+            Box::new(m0008_resource_usage::Migration),
         ]
     }
 }

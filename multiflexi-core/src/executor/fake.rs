@@ -24,6 +24,8 @@ pub struct FakeRun {
     pub result_files: Vec<(String, Vec<u8>)>,
     /// Fail with a retryable platform error before starting.
     pub platform_error: bool,
+    /// The peak memory and CPU time it reports (none: it reports no usage).
+    pub usage: Option<(u64, Duration)>,
 }
 
 impl FakeRun {
@@ -36,6 +38,7 @@ impl FakeRun {
             duration: Duration::ZERO,
             result_files: Vec::new(),
             platform_error: false,
+            usage: None,
         }
     }
 
@@ -62,6 +65,12 @@ impl FakeRun {
     /// Builder: run time.
     pub fn lasting(mut self, duration: Duration) -> Self {
         self.duration = duration;
+        self
+    }
+
+    /// Builder: reports this peak memory (bytes) and CPU time.
+    pub fn using(mut self, peak_memory_bytes: u64, cpu_time: Duration) -> Self {
+        self.usage = Some((peak_memory_bytes, cpu_time));
         self
     }
 
@@ -219,6 +228,10 @@ impl Executor for FakeExecutor {
         if cancel.is_cancelled() && !report.cancelled && !report.timed_out {
             report = ExitReport::signaled(15);
             report.cancelled = true;
+        }
+        if let Some((bytes, cpu)) = run.usage {
+            report.peak_rss_bytes = Some(bytes);
+            report.cpu_time = Some(cpu);
         }
         for (name, content) in &run.result_files {
             io.result_file(name, &mut content.as_slice()).await?;
