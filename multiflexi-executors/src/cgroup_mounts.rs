@@ -68,6 +68,7 @@ pub(crate) fn parse(mountinfo: &str) -> Vec<CgroupMount> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn hybrid_layout_lists_each_hierarchy_with_its_controllers() {
@@ -80,7 +81,7 @@ mod tests {
 ";
         let m = parse(mountinfo);
         assert_eq!(m.len(), 4, "{m:?}");
-        assert!(m[0].v2 && m[0].path == PathBuf::from("/sys/fs/cgroup/unified"));
+        assert!(m[0].v2 && m[0].path == Path::new("/sys/fs/cgroup/unified"));
         assert!(m[1].carries("memory") && !m[1].carries("cpuacct"));
         assert!(m[2].carries("cpu") && m[2].carries("cpuacct"));
         assert_eq!(m[3].controllers, vec!["name=systemd".to_owned()]);

@@ -251,7 +251,7 @@ mod tests {
         );
         r.set_usage(4096, Duration::from_millis(20));
         assert_eq!(
-            (r.peak_rss_bytes, r.cpu_time, r.usage_unknown),
+            (r.peak_rss_bytes, r.cpu_time, r.usage_unknown.clone()),
             (Some(4096), Some(Duration::from_millis(20)), None)
         );
         r.set_usage_unknown("gone");
