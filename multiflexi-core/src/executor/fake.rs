@@ -24,7 +24,8 @@ pub struct FakeRun {
     pub result_files: Vec<(String, Vec<u8>)>,
     /// Fail with a retryable platform error before starting.
     pub platform_error: bool,
-    /// The peak memory and CPU time it reports (none: it reports no usage).
+    /// The usage it reports (peak bytes, CPU time); `None`: none, with the reason
+    /// [`FakeRun::NO_USAGE`].
     pub usage: Option<(u64, Duration)>,
 }
 
@@ -40,6 +41,15 @@ impl FakeRun {
             platform_error: false,
             usage: None,
         }
+    }
+
+    /// The reason a run without [`FakeRun::usage`] reports.
+    pub const NO_USAGE: &'static str = "the fake executor runs no program";
+
+    /// Builder: reports this usage (peak bytes, CPU time).
+    pub fn using(mut self, peak_bytes: u64, cpu_time: Duration) -> Self {
+        self.usage = Some((peak_bytes, cpu_time));
+        self
     }
 
     /// The engine is unreachable.
@@ -65,12 +75,6 @@ impl FakeRun {
     /// Builder: run time.
     pub fn lasting(mut self, duration: Duration) -> Self {
         self.duration = duration;
-        self
-    }
-
-    /// Builder: reports this peak memory (bytes) and CPU time.
-    pub fn using(mut self, peak_memory_bytes: u64, cpu_time: Duration) -> Self {
-        self.usage = Some((peak_memory_bytes, cpu_time));
         self
     }
 
@@ -229,9 +233,9 @@ impl Executor for FakeExecutor {
             report = ExitReport::signaled(15);
             report.cancelled = true;
         }
-        if let Some((bytes, cpu)) = run.usage {
-            report.peak_rss_bytes = Some(bytes);
-            report.cpu_time = Some(cpu);
+        match run.usage {
+            Some((peak, cpu)) => report.set_usage(peak, cpu),
+            None => report.set_usage_unknown(FakeRun::NO_USAGE),
         }
         for (name, content) in &run.result_files {
             io.result_file(name, &mut content.as_slice()).await?;

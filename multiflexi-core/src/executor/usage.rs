@@ -8,7 +8,11 @@ impl ExitReport {
     /// executor measured nothing — the reason it gave (or that it gave none).
     pub fn resource_usage(&self) -> ResourceUsage {
         if self.peak_rss_bytes.is_none() && self.cpu_time.is_none() {
-            return ResourceUsage::unknown("the executor reported no resource usage");
+            return ResourceUsage::unknown(
+                self.usage_unknown
+                    .as_deref()
+                    .unwrap_or("the executor reported no resource usage"),
+            );
         }
         ResourceUsage::measured(
             self.peak_rss_bytes,
@@ -35,6 +39,16 @@ mod tests {
         assert_eq!(usage.cpu_time_ms, Some(1_234));
         assert_eq!(usage.memory_limit_hit, Some(true));
         assert_eq!(usage.unknown_reason, None);
+    }
+
+    #[test]
+    fn the_executors_reason_is_kept() {
+        let mut report = ExitReport::exited(0);
+        report.set_usage_unknown("the cluster has no metrics API");
+        assert_eq!(
+            report.resource_usage(),
+            ResourceUsage::unknown("the cluster has no metrics API")
+        );
     }
 
     #[test]
