@@ -74,7 +74,8 @@ pub struct InitArgs {
 /// What happens to secrets sealed with a replaced key.
 const ROTATED_WARNING: &str = "secrets stored so far (credential values, secret company and \
      template values, job environments) were sealed with the old key and cannot be read with the \
-     new one: re-enter them, or put the old key file back";
+     new one: re-enter them, or put the old key file back; restart every daemon that opens this \
+     database (a running one keeps sealing with the old key)";
 
 /// `encryption:init [--force]`: the key file beside a SQLite database, as upstream's: created
 /// when missing, left alone when present (exit 0, said so), replaced only with --force.
