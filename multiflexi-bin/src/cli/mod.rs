@@ -316,7 +316,9 @@ pub enum Command {
     #[command(name = "retention:run")]
     RetentionRun(retention::RunArgs),
 
-    /// List a job's artifacts.
+    /// List a job's artifacts; --fields keeps only the fields named (upstream's).
+    ///
+    /// Example: multiflexi-cli artifact:list --job_id 7 --fields id,filename --format json
     #[command(name = "artifact:list")]
     ArtifactList(artifact::ListArgs),
     /// Write an artifact's content, byte for byte, to a file or stdout (-); artifact:save

@@ -608,3 +608,51 @@ fn job_update_moves_a_waiting_job_and_refuses_what_a_job_keeps() {
         &["job", "999", "job:list"],
     );
 }
+
+#[test]
+fn artifact_list_keeps_the_fields_asked_for() {
+    let env = Env::new();
+    let (_, _, template) = setup_echo(&env);
+    let job = env.json(&[
+        "job:create",
+        "--template",
+        &template.to_string(),
+        "--env",
+        "GREETING=hi",
+    ])["id"]
+        .as_i64()
+        .unwrap();
+    run_job_in_process(&env, job, 0, b"hi\n");
+    let j = job.to_string();
+    let all = env.json(&["artifact:list", "--job_id", &j]);
+    assert!(all[0]["content_type"].is_string(), "{all}");
+    let some = env.json(&["artifact:list", "--job_id", &j, "--fields", "filename, id"]);
+    let rows = some.as_array().unwrap();
+    assert_eq!(rows.len(), all.as_array().unwrap().len());
+    for (row, full) in rows.iter().zip(all.as_array().unwrap()) {
+        let keys: Vec<&str> = row
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys.len(), 2, "{row}");
+        assert_eq!(
+            (&row["id"], &row["filename"]),
+            (&full["id"], &full["filename"])
+        );
+    }
+    let text = env.ok(&["artifact:list", "--job", &j, "--fields", "filename"]);
+    assert!(
+        text.contains("FILENAME") && !text.contains("SIZE"),
+        "{text}"
+    );
+    assert!(text.contains("stdout.txt"), "{text}");
+    contains_all(
+        &env.fails(&["artifact:list", "--job", &j, "--fields", "id,colour"]),
+        &[
+            "\"colour\" is not a field of an artifact",
+            "filename, content_type",
+        ],
+    );
+}
