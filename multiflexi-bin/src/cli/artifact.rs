@@ -21,6 +21,12 @@ pub struct ListArgs {
     /// size, note, created.
     #[arg(long, value_name = "A,B")]
     pub fields: Option<String>,
+    /// By id: A (ascending, the default) or D (descending), as upstream's.
+    #[arg(long, value_name = "A|D")]
+    pub order: Option<String>,
+    /// At most this many (after ordering).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<String>,
 }
 
 /// The fields `artifact:list --fields` may name, with their table headings.
@@ -87,7 +93,42 @@ pub async fn list(ctx: &Ctx, a: &ListArgs) -> anyhow::Result<Report> {
     let store = ctx.store().await?;
     store.get_job(job).await?;
     let chosen = chosen_fields(a.fields.as_deref())?;
-    let artifacts = ArtifactSink::list(&*store, job).await?;
+    let descending = match a.order.as_deref().map(|o| o.trim().to_ascii_uppercase()) {
+        None => false,
+        Some(o) if o == "A" || o == "ASC" => false,
+        Some(o) if o == "D" || o == "DESC" => true,
+        Some(o) => {
+            return Err(multiflexi_core::Error::invalid(
+                "order",
+                format!("{o:?} is not an order; give A (ascending) or D (descending)"),
+            )
+            .into());
+        }
+    };
+    let limit = a
+        .limit
+        .as_deref()
+        .map(|l| {
+            l.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    multiflexi_core::Error::invalid(
+                        "limit",
+                        format!("{l:?} is not a count; give a whole number above 0"),
+                    )
+                })
+        })
+        .transpose()?;
+    let mut artifacts = ArtifactSink::list(&*store, job).await?;
+    artifacts.sort_by_key(|x| x.id);
+    if descending {
+        artifacts.reverse();
+    }
+    if let Some(n) = limit {
+        artifacts.truncate(n);
+    }
     let cell = |a: &multiflexi_core::model::ArtifactMeta, f: &str| match f {
         "id" => a.id.to_string(),
         "job_id" => a.job_id.to_string(),

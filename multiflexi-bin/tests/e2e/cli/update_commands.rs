@@ -648,6 +648,28 @@ fn artifact_list_keeps_the_fields_asked_for() {
         "{text}"
     );
     assert!(text.contains("stdout.txt"), "{text}");
+    // Upstream's --order and --limit, by id.
+    let ids = |v: &Value| -> Vec<i64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect()
+    };
+    let mut want = ids(&all);
+    want.sort_unstable();
+    want.reverse();
+    want.truncate(1);
+    let last = env.json(&["artifact:list", "--job", &j, "--order", "D", "--limit", "1"]);
+    assert_eq!(ids(&last), want, "{last}");
+    contains_all(
+        &env.fails(&["artifact:list", "--job", &j, "--order", "sideways"]),
+        &["is not an order", "A (ascending) or D (descending)"],
+    );
+    contains_all(
+        &env.fails(&["artifact:list", "--job", &j, "--limit", "0"]),
+        &["\"0\" is not a count"],
+    );
     contains_all(
         &env.fails(&["artifact:list", "--job", &j, "--fields", "id,colour"]),
         &[
