@@ -31,6 +31,7 @@ pub mod queue_fix;
 pub mod retention;
 pub mod runtemplate;
 pub mod runtemplate_assign;
+pub mod runtemplate_clone;
 pub mod runtemplate_credentials;
 pub mod runtemplate_schedule;
 pub mod runtemplate_stale;
@@ -252,6 +253,12 @@ pub enum Command {
     /// Example: multiflexi-cli run-template:stale --tolerance-hours 6 --format json
     #[command(name = "run-template:stale")]
     TemplateStale(runtemplate_stale::StaleArgs),
+    /// Copy a run template (schedule, executor, configuration, credentials, policies,
+    /// actions) under --name (default "<name> Clone"); the copy is inactive until activated.
+    ///
+    /// Example: multiflexi-cli run-template:clone --id 3 --name "nightly (test)" --format json
+    #[command(name = "run-template:clone")]
+    TemplateClone(runtemplate_clone::CloneArgs),
 
     /// Create a job of a run template, due now (trigger cli); --wait waits for it to end and
     /// exits with its exit status.
@@ -587,6 +594,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::AppShowConfig(a) => app_config::show_config(ctx, a).await,
         C::AppCreate(a) => app_create::create(ctx, a).await,
         C::TemplateStale(a) => runtemplate_stale::stale(ctx, a).await,
+        C::TemplateClone(a) => runtemplate_clone::clone(ctx, a).await,
         C::Describe => describe::describe(),
         C::Status => system::status(ctx).await,
         C::EncryptionStatus => encryption::status(ctx).await,

@@ -26,6 +26,7 @@
 //! | company export | [`export`] | every secret value redacted (environments, template configuration, credential values, job environments); admin only |
 //! | retention set / unset / list / run | [`retention`] | days, grace, artifacts-only: `RetentionPolicy::check` (core model); which policy judges a job: `store::retention_passes` (core); the run itself and its audit row: `engine::apply_retention` (core); admin only |
 //! | run template create / update / delete | [`templates`] | name: [`templates::check_name`]; schedule, timezone, executor, policies parsed in [`templates`] (default timezone `MULTIFLEXI_TIMEZONE`); configuration names and values: `Environment::check_variable` (core model, through [`variables::check_variable`]); schedule and executor against the app: `RunTemplate::check_runs`, credentials of the template's company: `RunTemplate::check_credentials` (core model); executor choice and configuration names: `tenancy::check_template_write` |
+//! | run template clone | [`template_clone`] | everything copied but activity (inactive), schedule marks and counts; checked and audited as a new template (tenant rules of a create); another company's template is NotFound |
 //! | run template assign / unassign a credential | [`template_credentials`] | through the template update (its credential rules and audit); unassigning one not assigned is InvalidInput |
 //! | run template schedule (move `next_schedule`) | [`templates`] | never for interval `n` or an inactive template; compare-and-swap on `next_schedule` (store) |
 //! | job create (idempotent replay) | [`jobs`] | when it is due: [`scheduled::parse_scheduled`] (`now`, RFC 3339, `Y-m-d H:i:s` in `MULTIFLEXI_TIMEZONE`); idempotency key: [`jobs::check_idempotency_key`], a key reused for another template is Conflict; one-off names and values: `Environment::check_variable` (through [`variables::check_variable`]), the app's secret fields stored as secrets; executor override and one-off names: `tenancy::check_executor_choice` / `check_env_names`, applied by `engine::create_job_or_replay` with the caller's scope; inactive template: the engine |
@@ -57,6 +58,7 @@ pub mod queue_fix;
 pub mod retention;
 pub mod scheduled;
 pub mod stale;
+pub mod template_clone;
 pub mod template_credentials;
 pub mod templates;
 pub mod text;

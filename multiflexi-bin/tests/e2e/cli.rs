@@ -361,6 +361,7 @@ const COMMANDS: &[&str] = &[
     "run-template:schedule",
     "run-template:next-schedule",
     "run-template:stale",
+    "run-template:clone",
     "job:create",
     "job:wait",
     "job:cancel",

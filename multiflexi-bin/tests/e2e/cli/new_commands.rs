@@ -23,6 +23,8 @@ fn new_commands_have_an_example_in_their_help() {
         "token:update",
         "encryption:init",
         "job:update",
+        "run-template:clone",
+        "artifact:list",
     ] {
         let help = env.ok(&[cmd, "--help"]);
         assert!(

@@ -678,3 +678,80 @@ fn artifact_list_keeps_the_fields_asked_for() {
         ],
     );
 }
+
+#[test]
+fn run_template_clone_copies_everything_but_activity() {
+    let env = Env::new();
+    let (_, _, template) = setup_echo(&env);
+    let t = template.to_string();
+    env.json(&[
+        "run-template:update",
+        "--id",
+        &t,
+        "--config",
+        "GREETING=hello",
+    ]);
+    let source = env.json(&["run-template:get", &t]);
+    let c = env.json(&["run-template:clone", "--id", &t]);
+    let clone = c["runtemplate_id"].as_i64().unwrap();
+    assert_ne!(clone, template);
+    assert_eq!(c["name"], "greet Clone", "{c}");
+    assert_eq!(c["active"], false, "{c}");
+    assert_eq!(c["cloned_from"], template, "{c}");
+    let got = env.json(&["run-template:get", &clone.to_string()]);
+    for key in [
+        "app_id",
+        "company_id",
+        "cron",
+        "timezone",
+        "executor",
+        "config",
+    ] {
+        assert_eq!(got[key], source[key], "{key}: {got} vs {source}");
+    }
+    // The secret configuration value is copied (a job of the clone gets it), never shown.
+    env.json(&[
+        "run-template:update",
+        "--id",
+        &clone.to_string(),
+        "--active",
+        "true",
+    ]);
+    let job = env.json(&["job:create", "--template", &clone.to_string()])["id"]
+        .as_i64()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let spec = rt.block_on(async {
+        use multiflexi_core::store::JobQueue as _;
+        let options =
+            SqlStoreOptions::default().with_master_key(MasterKey::parse(MASTER_KEY).unwrap());
+        let store = SqlStore::connect(&env.url, options).await.unwrap();
+        store
+            .get_job(multiflexi_core::JobId(job))
+            .await
+            .unwrap()
+            .spec
+    });
+    assert_eq!(spec.env.get("TOKEN"), Some("tok-SECRET-42"));
+    assert_eq!(spec.env.get("GREETING"), Some("hello"));
+    let named = env.json(&["run-template:clone", &t, "--name", "greet (test)"]);
+    assert_eq!(named["name"], "greet (test)", "{named}");
+    assert!(audit(&env, "runtemplate:create").iter().any(|r| {
+        r["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("cloned from run template {t}"))
+    }),);
+    // Bad input: an unknown template, an empty name.
+    contains_all(
+        &env.fails(&["run-template:clone", "--id", "999"]),
+        &["runtemplate", "999", "run-template:list"],
+    );
+    contains_all(
+        &env.fails(&["run-template:clone", "--id", &t, "--name", " "]),
+        &["name"],
+    );
+}
