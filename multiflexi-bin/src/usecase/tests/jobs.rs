@@ -456,3 +456,31 @@ async fn update_moves_a_waiting_job_of_the_callers_company_only() {
     let rows = own_rows(&w.u).await;
     assert_eq!(rows.iter().filter(|r| r.1 == "job:update").count(), 2);
 }
+
+#[tokio::test]
+async fn clone_copies_a_template_of_the_callers_company_only_and_inactive() {
+    let w = world().await;
+    let t = w.template().await;
+    let theirs = w
+        .template_as(&operator(), w.other.id, TemplateSettings::default())
+        .await
+        .unwrap();
+    let token = company_token(w.acme.id);
+    assert!(matches!(
+        w.u.clone_template(&token, theirs.id, None).await,
+        Err(Error::NotFound { .. })
+    ));
+    let c =
+        w.u.clone_template(&token, t.id, None)
+            .await
+            .unwrap()
+            .template;
+    assert_ne!(c.id, t.id);
+    assert_eq!(c.company_id, t.company_id);
+    assert_eq!(c.name, format!("{} Clone", t.name));
+    assert!(!c.active);
+    assert_eq!(
+        field_of(w.u.clone_template(&token, t.id, Some("")).await),
+        "name"
+    );
+}
