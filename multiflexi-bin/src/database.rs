@@ -4,9 +4,11 @@
 //!
 //! - [`settings`]: [`DatabaseSettings`], [`KeySource`], [`CONNECT_TIMEOUT`];
 //! - [`key_file`]: the key file beside a SQLite database;
+//! - [`key_init`]: `encryption:init` on that file (created, kept, or replaced on request);
 //! - [`open`](mod@open): [`open`], [`OpenOptions`], [`OpenedStore`], [`is_retryable`].
 
 pub mod key_file;
+pub mod key_init;
 pub mod open;
 pub mod settings;
 

@@ -38,6 +38,42 @@ pub(crate) fn unfinished() -> [&'static str; 4] {
 }
 
 impl SqlStore {
+    /// Writes a credential's values as rows of credential `id`, secret ones sealed.
+    async fn insert_credential_values<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        id: i64,
+        cred: &Credential,
+    ) -> Result<()> {
+        let rows = cred
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let value = if f.secret {
+                    self.inner.keys.seal_text(CREDENTIAL_VALUE, &f.value)?
+                } else {
+                    f.value.clone()
+                };
+                Ok(credential_values::ActiveModel {
+                    id: NotSet,
+                    credential_id: Set(id),
+                    position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
+                    name: Set(f.name.clone()),
+                    value: Set(value),
+                    secret: Set(f.secret),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if !rows.is_empty() {
+            credential_values::Entity::insert_many(rows)
+                .exec(c)
+                .await
+                .map_err(|e| self.dberr(e))?;
+        }
+        Ok(())
+    }
+
     fn seal_value(&self, context: &str, v: &EnvValue) -> Result<String> {
         if v.secret {
             Ok(self.inner.keys.seal_text(context, &v.value)?)
@@ -671,33 +707,59 @@ impl Catalog for SqlStore {
             .await
             .map_err(|e| self.err(CredentialId::ENTITY, &key, e))?
             .last_insert_id;
-            let rows = cred
-                .fields
-                .iter()
-                .enumerate()
-                .map(|(i, f)| {
-                    let value = if f.secret {
-                        self.inner.keys.seal_text(CREDENTIAL_VALUE, &f.value)?
-                    } else {
-                        f.value.clone()
-                    };
-                    Ok(credential_values::ActiveModel {
-                        id: NotSet,
-                        credential_id: Set(id),
-                        position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
-                        name: Set(f.name.clone()),
-                        value: Set(value),
-                        secret: Set(f.secret),
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            if !rows.is_empty() {
-                credential_values::Entity::insert_many(rows)
-                    .exec(&txn)
-                    .await
-                    .map_err(|e| self.dberr(e))?;
-            }
+            self.insert_credential_values(&txn, id, cred).await?;
             self.credential_in(&txn, CredentialId(id)).await
+        }
+        .await)
+    }
+
+    async fn update_credential(&self, cred: &Credential) -> Result<Credential> {
+        in_tx!(self, |txn| async {
+            let stored = credentials::Entity::find_by_id(cred.id.0)
+                .one(&txn)
+                .await
+                .map_err(|e| self.dberr(e))?
+                .ok_or_else(|| Error::not_found(CredentialId::ENTITY, cred.id))?;
+            if stored.company_id != cred.company_id.0 {
+                return Err(Error::invalid(
+                    "company_id",
+                    format!(
+                        "credential {} belongs to company {}; a credential stays with its company",
+                        cred.id, stored.company_id
+                    ),
+                ));
+            }
+            if cred.name.is_empty() {
+                return Err(Error::invalid("name", "a credential needs a name"));
+            }
+            let key = format!("company {} name {:?}", cred.company_id, cred.name);
+            let clash = credentials::Entity::find()
+                .filter(credentials::Column::CompanyId.eq(cred.company_id.0))
+                .filter(credentials::Column::Name.eq(cred.name.clone()))
+                .all(&txn)
+                .await
+                .map_err(|e| self.dberr(e))?
+                .into_iter()
+                .any(|c| c.name == cred.name && c.id != cred.id.0);
+            if clash {
+                return Err(Error::AlreadyExists {
+                    entity: CredentialId::ENTITY,
+                    key,
+                });
+            }
+            let mut am: credentials::ActiveModel = stored.into();
+            am.name = Set(cred.name.clone());
+            am.kind = Set(cred.kind.clone());
+            am.update(&txn)
+                .await
+                .map_err(|e| self.err(CredentialId::ENTITY, &key, e))?;
+            credential_values::Entity::delete_many()
+                .filter(credential_values::Column::CredentialId.eq(cred.id.0))
+                .exec(&txn)
+                .await
+                .map_err(|e| self.dberr(e))?;
+            self.insert_credential_values(&txn, cred.id.0, cred).await?;
+            self.credential_in(&txn, cred.id).await
         }
         .await)
     }

@@ -67,6 +67,7 @@
 //! | finish (complete + output + preserve) | `finish_batch_in` | `finish_on_writer` for ad-hoc successes and cancels without actions, else `finish_batch_in` | `finish_batch_in` | `finish_batch_in` |
 //! | complete alone (cancel, recovery, `complete_many`) | `complete_in` | same | same | same |
 //! | release | `queue/release.rs` | same | same | same |
+//! | reschedule (a waiting job due at another time: `job:update`) | `queue/reschedule.rs` | same | same | same |
 //!
 //! Left to do: finish has two SQL implementations (`finish_batch_in` and the writer's), and
 //! completion two (`complete_in` per job, `finish_batch_in` per batch); the PostgreSQL claim

@@ -41,6 +41,7 @@ const CHUNK: usize = 500;
 mod claim;
 mod create;
 mod release;
+mod reschedule;
 #[cfg(feature = "sqlite")]
 mod sqlite_writes;
 mod usage_columns;
@@ -1535,6 +1536,10 @@ impl JobQueue for SqlStore {
             self.wake();
         }
         Ok(rec)
+    }
+
+    async fn reschedule(&self, id: JobId, after: DateTime<Utc>) -> Result<Job> {
+        self.reschedule_job(id, after).await
     }
 
     async fn request_cancel(&self, id: JobId, actor: &str) -> Result<CancelResult> {

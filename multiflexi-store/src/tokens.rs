@@ -85,4 +85,46 @@ impl AccessTokens for SqlStore {
         }
         .await)
     }
+
+    async fn reissue_token(&self, id: i64) -> Result<IssuedToken> {
+        let secret = new_token_secret()?;
+        in_tx!(self, |txn| async {
+            let m = access_token::Entity::find_by_id(id)
+                .one(&txn)
+                .await
+                .map_err(|e| self.dberr(e))?
+                .ok_or_else(|| Error::not_found("token", id))?;
+            if m.revoked.is_some() {
+                return Err(Error::conflict(format!(
+                    "token {id} is revoked; token:create makes a new one"
+                )));
+            }
+            let mut am: access_token::ActiveModel = m.into();
+            am.secret_hash = Set(token_hash(&secret));
+            let m = am.update(&txn).await.map_err(|e| self.dberr(e))?;
+            Ok(IssuedToken::new(token_from_model(m), secret.clone()))
+        }
+        .await)
+    }
+
+    async fn rename_token(&self, id: i64, name: &str) -> Result<AccessToken> {
+        in_tx!(self, |txn| async {
+            let m = access_token::Entity::find_by_id(id)
+                .one(&txn)
+                .await
+                .map_err(|e| self.dberr(e))?
+                .ok_or_else(|| Error::not_found("token", id))?;
+            if m.name == name {
+                return Ok(token_from_model(m));
+            }
+            let mut am: access_token::ActiveModel = m.into();
+            am.name = Set(name.to_string());
+            let m = am
+                .update(&txn)
+                .await
+                .map_err(|e| self.err("token", &format!("name {name:?}"), e))?;
+            Ok(token_from_model(m))
+        }
+        .await)
+    }
 }

@@ -4,7 +4,6 @@
 use super::Ctx;
 use super::args::IdArg;
 use super::output::{Report, fields, opt_ts, or_dash, table};
-use crate::usecase::apps::AppChange;
 use anyhow::Context;
 use clap::Args;
 use multiflexi_core::AppId;
@@ -336,53 +335,6 @@ pub fn app_json(app: &App) -> Value {
     v
 }
 
-/// `application:update`: what the app needs from a container sandbox.
-#[derive(Debug, Args)]
-pub struct UpdateArgs {
-    #[command(flatten)]
-    pub id: IdArg,
-    /// A Linux capability its containers keep (NET_BIND_SERVICE, with or without CAP_);
-    /// repeatable; replaces the list. All others are dropped.
-    #[arg(long = "capability", value_name = "CAP")]
-    pub capabilities: Vec<String>,
-    /// Drop every capability (clears the list).
-    #[arg(long, conflicts_with = "capabilities")]
-    pub no_capabilities: bool,
-    /// Whether its containers' root file system may be read-only: true or false.
-    #[arg(long, value_name = "BOOL")]
-    pub read_only_root: Option<String>,
-}
-
-/// `application:update`.
-pub async fn update(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<Report> {
-    let id: AppId = args.id.get()?;
-    let read_only = args
-        .read_only_root
-        .as_deref()
-        .map(|r| crate::cli::args::boolean(r, "read-only-root"))
-        .transpose()?;
-    let caps = if args.no_capabilities {
-        Some(Vec::new())
-    } else {
-        Some(args.capabilities.clone()).filter(|c| !c.is_empty())
-    };
-    let change = AppChange {
-        capabilities: caps,
-        read_only_root_fs: read_only,
-    };
-    let app = ctx
-        .usecases()
-        .await?
-        .update_app(&ctx.caller(), id, change)
-        .await?;
-    let detail = format!(
-        "app {id} \"{}\": {}",
-        app.display_name(),
-        app.container.describe()
-    );
-    Ok(Report::new(format!("updated {detail}"), app_json(&app)))
-}
-
 /// `application:get`.
 pub async fn get(ctx: &Ctx, args: &super::lookup::AppLookup) -> anyhow::Result<Report> {
     let app = args.find(&*ctx.store().await?).await?;
@@ -461,12 +413,12 @@ fn list_or_dash(items: &[String]) -> String {
     }
 }
 
-/// `application:delete`.
-pub async fn delete(ctx: &Ctx, args: &IdArg) -> anyhow::Result<Report> {
-    let id: AppId = args.get()?;
+/// `application:delete`: by id, `--name` or `--uuid`.
+pub async fn delete(ctx: &Ctx, args: &super::lookup::AppLookup) -> anyhow::Result<Report> {
+    let id = args.find(&*ctx.store().await?).await?.id;
     let app = ctx.usecases().await?.delete_app(&ctx.caller(), id).await?;
     Ok(Report::new(
         format!("deleted app {id} \"{}\"", app.display_name()),
-        json!({ "deleted": { "app_id": id } }),
+        json!({ "deleted": { "app_id": id }, "application_id": id }),
     ))
 }

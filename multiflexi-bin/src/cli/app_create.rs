@@ -25,13 +25,23 @@ pub struct CreateArgs {
     /// Its tags, comma-separated.
     #[arg(long, visible_alias = "tags", value_name = "A,B")]
     pub topics: Option<String>,
+    /// Whether run templates may use it: enabled (the default) or disabled.
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
 }
 
-/// `application:create --name N --executable E [--uuid U] [--description D] [--topics A,B]`.
+/// `application:create --name N --executable E [--uuid U] [--description D] [--topics A,B]
+/// [--status enabled|disabled]`.
 pub async fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<Report> {
     let mut new = NewApp::new(a.name.clone(), a.executable.clone());
     new.uuid = a.uuid.clone();
     new.description = a.description.clone();
+    new.disabled = !a
+        .status
+        .as_deref()
+        .map(super::args::app_status)
+        .transpose()?
+        .unwrap_or(true);
     new.tags = a
         .topics
         .as_deref()

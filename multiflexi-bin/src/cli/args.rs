@@ -93,6 +93,22 @@ pub fn boolean(raw: &str, what: &str) -> anyhow::Result<bool> {
     }
 }
 
+/// Parses upstream's app status: `enabled` / `active` (true), `disabled` / `inactive` (false),
+/// or a boolean.
+pub fn app_status(raw: &str) -> anyhow::Result<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "enabled" | "active" => Ok(true),
+        "disabled" | "inactive" => Ok(false),
+        other => boolean(other, "status").map_err(|_| {
+            Error::invalid(
+                "status",
+                format!("{raw:?} is not a status; use enabled or disabled"),
+            )
+            .into()
+        }),
+    }
+}
+
 /// Who runs the command: the login name, else `cli`.
 pub fn actor() -> String {
     std::env::var("USER")

@@ -79,7 +79,7 @@ pub struct CleanupArgs {
     pub dry_run: bool,
 }
 
-fn job_summary(j: &Job) -> Value {
+pub(crate) fn job_summary(j: &Job) -> Value {
     json!({
         "id": j.id,
         "runtemplate_id": j.runtemplate_id,

@@ -8,17 +8,20 @@
 pub mod app;
 pub mod app_config;
 pub mod app_create;
+pub mod app_update;
 pub mod args;
 pub mod artifact;
 pub mod company;
 pub mod company_export;
 pub mod credential;
+pub mod credential_update;
 pub mod describe;
 pub mod doctor;
 pub mod encryption;
 pub mod job;
 pub mod job_delete;
 pub mod job_status;
+pub mod job_update;
 pub mod lookup;
 pub mod output;
 mod process_telemetry;
@@ -28,6 +31,7 @@ pub mod queue_fix;
 pub mod retention;
 pub mod runtemplate;
 pub mod runtemplate_assign;
+pub mod runtemplate_clone;
 pub mod runtemplate_credentials;
 pub mod runtemplate_schedule;
 pub mod runtemplate_stale;
@@ -35,6 +39,8 @@ pub mod schedule;
 pub mod system;
 pub mod telemetry;
 pub mod token;
+pub mod token_generate;
+pub mod token_update;
 pub mod two_word;
 pub mod wait;
 
@@ -130,12 +136,20 @@ pub enum Command {
     /// Example: multiflexi-cli application:show-config --uuid 0f4a1c9e-8e53-4c2f-9a34-5f2b9d0c7e11 --format json
     #[command(name = "application:show-config")]
     AppShowConfig(lookup::AppLookup),
-    /// Change what an app needs from a container sandbox (capabilities, read-only root).
+    /// Change an app, found by id or --uuid: upstream's fields (--name, --description,
+    /// --appversion, --executable, --new-uuid, --ociimage, --homepage, --tags, --requirements,
+    /// --status enabled|disabled; read back by the importer, so its warnings apply) and what it
+    /// needs from a container sandbox (--capability, --no-capabilities, --read-only-root).
+    /// Admin only; audited.
+    ///
+    /// Example: multiflexi-cli application:update --uuid 0f4a1c9e-8e53-4c2f-9a34-5f2b9d0c7e11 --executable /usr/bin/bank-sync --appversion 1.2.0 --format json
     #[command(name = "application:update")]
-    AppUpdate(app::UpdateArgs),
-    /// Delete an app (refused while run templates use it).
+    AppUpdate(app_update::UpdateArgs),
+    /// Delete an app, by id, --name or --uuid (refused while run templates use it).
+    ///
+    /// Example: multiflexi-cli application:delete --uuid 0f4a1c9e-8e53-4c2f-9a34-5f2b9d0c7e11 --format json
     #[command(name = "application:delete")]
-    AppDelete(args::IdArg),
+    AppDelete(lookup::AppLookup),
 
     /// Create a company.
     #[command(name = "company:create")]
@@ -178,6 +192,13 @@ pub enum Command {
     /// Show one credential (secret values as ***).
     #[command(name = "credential:get")]
     CredentialGet(args::IdArg),
+    /// Change a credential: --name, --type, values as KEY=VALUE (--secret KEY for secret ones;
+    /// a secret value set again stays secret), --unset KEY. It stays with its company
+    /// (--company-id, as upstream's scripts send it, must be its own). Audited, never a value.
+    ///
+    /// Example: multiflexi-cli credential:update --id 2 --name "Main bank" ABRAFLEXI_PASSWORD=n3w --secret ABRAFLEXI_PASSWORD --format json
+    #[command(name = "credential:update")]
+    CredentialUpdate(credential_update::UpdateArgs),
     /// Delete a credential (refused while run templates use it).
     #[command(name = "credential:delete", visible_alias = "credential:remove")]
     CredentialDelete(args::IdArg),
@@ -232,6 +253,12 @@ pub enum Command {
     /// Example: multiflexi-cli run-template:stale --tolerance-hours 6 --format json
     #[command(name = "run-template:stale")]
     TemplateStale(runtemplate_stale::StaleArgs),
+    /// Copy a run template (schedule, executor, configuration, credentials, policies,
+    /// actions) under --name (default "<name> Clone"); the copy is inactive until activated.
+    ///
+    /// Example: multiflexi-cli run-template:clone --id 3 --name "nightly (test)" --format json
+    #[command(name = "run-template:clone")]
+    TemplateClone(runtemplate_clone::CloneArgs),
 
     /// Create a job of a run template, due now (trigger cli); --wait waits for it to end and
     /// exits with its exit status.
@@ -246,6 +273,14 @@ pub enum Command {
     /// Example: multiflexi-cli job:wait 7 --timeout 600
     #[command(name = "job:wait")]
     JobWait(wait::JobWaitArgs),
+    /// Make a job still waiting in the queue due at another time (--scheduled). Upstream's
+    /// --runtemplate_id, --app_id and --executor are accepted when they are the job's own; a job
+    /// keeps what it was made with (cancel it and job:create another), and a job an executor
+    /// has claimed, or that has ended, is refused. Audited.
+    ///
+    /// Example: multiflexi-cli job:update --id 7 --scheduled "2026-12-24 18:00:00" --format json
+    #[command(name = "job:update")]
+    JobUpdate(job_update::UpdateArgs),
     /// Cancel a job (at once when only scheduled; else its executor stops it).
     #[command(name = "job:cancel")]
     JobCancel(args::IdArg),
@@ -288,7 +323,9 @@ pub enum Command {
     #[command(name = "retention:run")]
     RetentionRun(retention::RunArgs),
 
-    /// List a job's artifacts.
+    /// List a job's artifacts; --fields keeps only the fields named (upstream's).
+    ///
+    /// Example: multiflexi-cli artifact:list --job_id 7 --fields id,filename --format json
     #[command(name = "artifact:list")]
     ArtifactList(artifact::ListArgs),
     /// Write an artifact's content, byte for byte, to a file or stdout (-); artifact:save
@@ -335,6 +372,15 @@ pub enum Command {
     /// Example: multiflexi-cli encryption:status --format json
     #[command(name = "encryption:status")]
     EncryptionStatus,
+    /// Create the key file that seals secrets beside a SQLite database when there is none (the
+    /// CLI and `multiflexi serve` also do it on first use); one that is there is left alone
+    /// (exit 0, said so) unless --force, which keeps the old file as multiflexi.key.<key id>.old
+    /// (secrets sealed with it cannot be read with the new key). With MULTIFLEXI_MASTER_KEY
+    /// set nothing is written; PostgreSQL and MySQL need that variable.
+    ///
+    /// Example: multiflexi-cli encryption:init --format json
+    #[command(name = "encryption:init")]
+    EncryptionInit(encryption::InitArgs),
     /// Create or upgrade the database schema.
     #[command(name = "migrate")]
     Migrate,
@@ -356,6 +402,19 @@ pub enum Command {
     /// List tokens (never their secrets).
     #[command(name = "token:list")]
     TokenList,
+    /// Make a token, as upstream's token:generate: its secret is printed once (only its hash
+    /// is stored). Tokens here belong to no user: the scope is --admin or --company ID
+    /// (--user, --login, --email and --ttl are refused, saying why).
+    ///
+    /// Example: multiflexi-cli token:generate --company 1 --name acme-ci --format json
+    #[command(name = "token:generate")]
+    TokenGenerate(token_generate::GenerateArgs),
+    /// Rename a token (--name) or give it a new secret (--regenerate: printed once, the old
+    /// one stops working). A secret the caller chooses (upstream's --token) is refused.
+    ///
+    /// Example: multiflexi-cli token:update --id 3 --regenerate --format json
+    #[command(name = "token:update")]
+    TokenUpdate(token_update::UpdateArgs),
     /// Keep the newest N finished jobs, delete older finished ones with their output and
     /// artifacts (upstream's prune; --logs prunes nothing: there is no log table here).
     ///
@@ -485,7 +544,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::AppExport(a) => app::export(ctx, a).await,
         C::AppList(args) => app::list(ctx, args).await,
         C::AppGet(a) => app::get(ctx, a).await,
-        C::AppUpdate(a) => app::update(ctx, a).await,
+        C::AppUpdate(a) => app_update::update(ctx, a).await,
         C::AppDelete(a) => app::delete(ctx, a).await,
         C::CompanyCreate(a) => company::create(ctx, a).await,
         C::CompanyUpdate(a) => company::update(ctx, a).await,
@@ -500,6 +559,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::CredentialList(a) => credential::list(ctx, a).await,
         C::CredentialGet(a) => credential::get(ctx, a).await,
         C::CredentialDelete(a) => credential::delete(ctx, a).await,
+        C::CredentialUpdate(a) => credential_update::update(ctx, a).await,
         C::TemplateCreate(a) => runtemplate::create(ctx, a).await,
         C::TemplateUpdate(a) => runtemplate::update(ctx, a).await,
         C::TemplateList(a) => runtemplate::list(ctx, a).await,
@@ -513,6 +573,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::JobCreate(a) => job::create(ctx, a).await,
         C::JobWait(a) => wait::job_wait(ctx, a).await,
         C::JobCancel(a) => job::cancel(ctx, a).await,
+        C::JobUpdate(a) => job_update::update(ctx, a).await,
         C::JobList(a) => job::list(ctx, a).await,
         C::JobStatus => job_status::status(ctx).await,
         C::JobGet(a) => job::get(ctx, a).await,
@@ -533,15 +594,19 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::AppShowConfig(a) => app_config::show_config(ctx, a).await,
         C::AppCreate(a) => app_create::create(ctx, a).await,
         C::TemplateStale(a) => runtemplate_stale::stale(ctx, a).await,
+        C::TemplateClone(a) => runtemplate_clone::clone(ctx, a).await,
         C::Describe => describe::describe(),
         C::Status => system::status(ctx).await,
         C::EncryptionStatus => encryption::status(ctx).await,
+        C::EncryptionInit(a) => encryption::init(ctx, a).await,
         C::Migrate => system::migrate(ctx).await,
         C::Doctor => doctor::doctor(ctx).await,
         C::AuditList(a) => telemetry::list(ctx, a).await,
         C::TelemetryTest => telemetry::test(ctx).await,
         C::TokenCreate(a) => token::create(ctx, a).await,
         C::TokenList => token::list(ctx).await,
+        C::TokenGenerate(a) => token_generate::generate(ctx, a).await,
+        C::TokenUpdate(a) => token_update::update(ctx, a).await,
         C::TokenGet(a) => token::get(ctx, a).await,
         C::Prune(a) => prune::prune(ctx, a).await,
         C::TokenRevoke(a) => token::revoke(ctx, a).await,

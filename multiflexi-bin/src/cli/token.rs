@@ -80,7 +80,7 @@ pub async fn list(ctx: &Ctx) -> anyhow::Result<Report> {
     ))
 }
 
-fn token_id(a: &IdArg) -> Result<i64, Error> {
+pub(crate) fn token_id(a: &IdArg) -> Result<i64, Error> {
     let raw = a.id.as_deref().or(a.pos.as_deref()).unwrap_or("");
     raw.trim().parse().ok().filter(|i| *i > 0).ok_or_else(|| {
         Error::invalid(

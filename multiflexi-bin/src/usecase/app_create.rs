@@ -20,6 +20,8 @@ pub struct NewApp {
     pub description: Option<String>,
     /// Its tags.
     pub tags: Vec<String>,
+    /// Created disabled: run templates may not use it until it is enabled.
+    pub disabled: bool,
 }
 
 impl NewApp {
@@ -34,8 +36,8 @@ impl NewApp {
 }
 
 impl UseCases {
-    /// Creates an app (admin only); an app with the same uuid or name already is a Conflict
-    /// (import-json is the way to change one).
+    /// Creates an app (admin only), enabled unless `disabled`; an app with the same uuid or
+    /// name already is a Conflict (application:update changes one).
     pub async fn create_app(&self, caller: &Caller, new: NewApp) -> Result<ImportedApp> {
         caller.require_admin("creating apps")?;
         let apps = self.store.list_apps().await?;
@@ -61,6 +63,13 @@ impl UseCases {
         }
         let bytes = serde_json::to_vec(&definition)
             .map_err(|e| Error::invalid("application", e.to_string()))?;
-        self.import_app(caller, &bytes, "application:create").await
+        let mut imported = self
+            .import_app(caller, &bytes, "application:create")
+            .await?;
+        if new.disabled {
+            imported.app.enabled = false;
+            imported.app = self.store.put_app(&imported.app).await?;
+        }
+        Ok(imported)
     }
 }

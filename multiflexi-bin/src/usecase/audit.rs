@@ -23,6 +23,8 @@ pub enum Action {
     TokenCreate,
     /// `token:revoke`
     TokenRevoke,
+    /// `token:update` (renamed or given a new secret)
+    TokenUpdate,
     /// `app:import`
     AppImport,
     /// `app:update`
@@ -33,6 +35,8 @@ pub enum Action {
     CredentialCreate,
     /// `credential:delete`
     CredentialDelete,
+    /// `credential:update`
+    CredentialUpdate,
     /// `retention:set`
     RetentionSet,
     /// `retention:unset`
@@ -51,6 +55,8 @@ pub enum Action {
     JobCreate,
     /// `job:cancel`
     JobCancel,
+    /// `job:update` (a waiting job made due at another time)
+    JobUpdate,
     /// `job:retry`
     JobRetry,
     /// `job:cleanup`
@@ -76,11 +82,13 @@ impl Action {
             Action::CompanyEnvUnset => "company:env-unset",
             Action::TokenCreate => "token:create",
             Action::TokenRevoke => "token:revoke",
+            Action::TokenUpdate => "token:update",
             Action::AppImport => "app:import",
             Action::AppUpdate => "app:update",
             Action::AppDelete => "app:delete",
             Action::CredentialCreate => "credential:create",
             Action::CredentialDelete => "credential:delete",
+            Action::CredentialUpdate => "credential:update",
             Action::RetentionSet => "retention:set",
             Action::RetentionUnset => "retention:unset",
             Action::CompanyErase => "company:erase",
@@ -90,6 +98,7 @@ impl Action {
             Action::TemplateSchedule => "runtemplate:schedule",
             Action::JobCreate => "job:create",
             Action::JobCancel => "job:cancel",
+            Action::JobUpdate => "job:update",
             Action::JobRetry => "job:retry",
             Action::JobCleanup => "job:cleanup",
             Action::JobDelete => "job:delete",

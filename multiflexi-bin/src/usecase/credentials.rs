@@ -32,7 +32,7 @@ impl NewCredential {
     }
 }
 
-fn required_text(field: &str, value: &str, example: &str) -> Result<String> {
+pub(super) fn required_text(field: &str, value: &str, example: &str) -> Result<String> {
     let t = value.trim();
     if t.is_empty() || t.contains('\0') {
         return Err(Error::invalid(

@@ -92,7 +92,7 @@ pub fn is_reused_key(e: &Error) -> bool {
 
 impl UseCases {
     /// A job the caller may see (another company's is NotFound).
-    async fn visible_job(&self, caller: &Caller, id: JobId) -> Result<Job> {
+    pub(crate) async fn visible_job(&self, caller: &Caller, id: JobId) -> Result<Job> {
         let job = self.store.get_job(id).await?;
         caller.check_sees(job.company_id, "job", id)?;
         Ok(job)

@@ -458,7 +458,11 @@ impl UseCases {
     }
 
     /// Every `launch` action names a template the caller can see.
-    async fn check_launch_targets(&self, caller: &Caller, t: &RunTemplate) -> Result<()> {
+    pub(crate) async fn check_launch_targets(
+        &self,
+        caller: &Caller,
+        t: &RunTemplate,
+    ) -> Result<()> {
         for (field, list) in [("on_success", &t.on_success), ("on_failure", &t.on_failure)] {
             for (i, a) in list.iter().enumerate() {
                 if let AfterAction::Launch { template_id } = a {

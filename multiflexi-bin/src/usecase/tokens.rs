@@ -1,4 +1,5 @@
-//! Bearer tokens of the API and the dashboard: made (the secret is returned once) and revoked.
+//! Bearer tokens of the API and the dashboard: made (the secret is returned once), renamed or
+//! given a new secret (returned once), and revoked.
 
 use super::audit::Action;
 use super::{Caller, UseCases};
@@ -79,5 +80,60 @@ impl UseCases {
         )
         .await;
         Ok(t)
+    }
+
+    /// Renames a token and/or gives it a new secret (admin only; one audit row). With
+    /// `new_secret`, the answer holds the new secret (shown once; only its hash is stored) and
+    /// the old one authenticates nothing from then on. A revoked token is a Conflict.
+    pub async fn update_token(
+        &self,
+        caller: &Caller,
+        id: i64,
+        name: Option<&str>,
+        new_secret: bool,
+    ) -> Result<(AccessToken, Option<IssuedToken>)> {
+        caller.require_admin("changing tokens")?;
+        let before = self.get_token(caller, id).await?;
+        if name.is_none() && !new_secret {
+            return Err(Error::invalid(
+                "token",
+                "nothing to change: give --name NEW to rename it or --regenerate for a new \
+                 secret (shown once)",
+            ));
+        }
+        if before.revoked.is_some() {
+            return Err(Error::conflict(format!(
+                "token {id} {:?} is revoked; token:create makes a new one",
+                before.name
+            )));
+        }
+        let mut changed = Vec::new();
+        let mut token = before.clone();
+        if let Some(name) = name {
+            token = self.store.rename_token(id, check_name(name)?).await?;
+            changed.push(format!("renamed from {:?}", before.name));
+        }
+        let issued = if new_secret {
+            let issued = self.store.reissue_token(id).await?;
+            token = issued.token.clone();
+            changed.push("new secret".to_string());
+            Some(issued)
+        } else {
+            None
+        };
+        self.audit(
+            caller,
+            None,
+            Action::TokenUpdate,
+            format!(
+                "token {} {:?} ({}): {}",
+                token.id,
+                token.name,
+                token.scope,
+                changed.join(", ")
+            ),
+        )
+        .await;
+        Ok((token, issued))
     }
 }

@@ -20,6 +20,7 @@ mod new_commands;
 mod replay;
 mod schedule;
 mod spellings;
+mod update_commands;
 mod upstream_commands;
 mod wait;
 
@@ -336,6 +337,7 @@ const COMMANDS: &[&str] = &[
     "application:delete",
     "application:show-config",
     "application:create",
+    "application:update",
     "company:create",
     "company:update",
     "company:list",
@@ -347,6 +349,7 @@ const COMMANDS: &[&str] = &[
     "credential:list",
     "credential:get",
     "credential:delete",
+    "credential:update",
     "run-template:create",
     "run-template:update",
     "run-template:list",
@@ -358,9 +361,11 @@ const COMMANDS: &[&str] = &[
     "run-template:schedule",
     "run-template:next-schedule",
     "run-template:stale",
+    "run-template:clone",
     "job:create",
     "job:wait",
     "job:cancel",
+    "job:update",
     "job:list",
     "job:status",
     "job:delete",
@@ -378,6 +383,7 @@ const COMMANDS: &[&str] = &[
     "describe",
     "status",
     "encryption:status",
+    "encryption:init",
     "migrate",
     "doctor",
     "audit:list",
@@ -386,6 +392,8 @@ const COMMANDS: &[&str] = &[
     "token:list",
     "token:get",
     "token:revoke",
+    "token:generate",
+    "token:update",
 ];
 
 #[test]

@@ -386,8 +386,12 @@ async fn every_post_form_needs_the_csrf_token_and_the_same_origin() {
     assert!(!job_page.contains("data-retry="), "{job_page}");
 
     let bulk = format!("t.{}", t.id);
-    let posts: [(String, Vec<(&str, &str)>); 10] = [
+    let posts: [(String, Vec<(&str, &str)>); 11] = [
         (format!("/runtemplates/{}/execute", t.id), vec![]),
+        (
+            "/runtemplates/execute-form".into(),
+            vec![(bulk.as_str(), "on")],
+        ),
         (
             format!("/runtemplates/{}/execute-with", t.id),
             vec![("schedule_time", "now")],
@@ -844,6 +848,33 @@ async fn a_company_token_sees_only_its_company() {
         Some(&cookie),
         None,
         &[("csrf", &csrf), (other.as_str(), "on")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("not executed"), "{body}");
+    assert!(!body.contains("beta run"), "{body}");
+    // Its overrides form is not shown, and its overrides execute nothing.
+    let r = post(
+        &srv,
+        "/runtemplates/execute-form",
+        Some(&cookie),
+        None,
+        &[("csrf", &csrf), (other.as_str(), "on")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let other_env = format!("t.{}.env.X", tb.id);
+    let r = post(
+        &srv,
+        "/runtemplates/execute",
+        Some(&cookie),
+        None,
+        &[
+            ("csrf", &csrf),
+            (other.as_str(), "on"),
+            (other_env.as_str(), "1"),
+        ],
     )
     .await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -1463,6 +1494,99 @@ async fn browser_executes_a_template_and_downloads_stdout() {
             assert_eq!(store.get_job(JobId(id)).await.unwrap().runtemplate_id, t.id);
         }
 
+        // Several templates at once with overrides of their own: tick two, "with overrides",
+        // one section per template (prefilled, the secret not on the page), one button.
+        browser.goto(&format!("{}/runtemplates", srv.base)).await?;
+        for t in [&greet, &greet_again] {
+            browser
+                .wait()
+                .for_element(Locator::Css(&format!(
+                    "input[type=checkbox][name='t.{}']",
+                    t.id
+                )))
+                .await?
+                .click()
+                .await?;
+        }
+        browser
+            .find(Locator::Css("button[data-bulk-overrides]"))
+            .await?
+            .click()
+            .await?;
+        let field =
+            |t: &RunTemplate, name: &str| format!("#bulk-overrides [name='t.{}.{name}']", t.id);
+        let greeting = browser
+            .wait()
+            .for_element(Locator::Css(&field(&greet, "env.GREETING")))
+            .await?;
+        assert_eq!(
+            greeting.prop("value").await?.as_deref(),
+            Some("from the template")
+        );
+        let token = browser
+            .find(Locator::Css(&field(&greet, "env.API_TOKEN")))
+            .await?;
+        assert_eq!(token.attr("type").await?.as_deref(), Some("password"));
+        assert_eq!(token.prop("value").await?.as_deref(), Some(""));
+        assert!(!browser.source().await?.contains("stored-TOKEN-value"));
+        assert_eq!(
+            browser
+                .find(Locator::Css(&field(&greet_again, "env.GREETING")))
+                .await?
+                .prop("value")
+                .await?
+                .as_deref(),
+            Some("hi"),
+            "the app's default"
+        );
+        greeting.clear().await?;
+        greeting.send_keys("bulk hello").await?;
+        browser
+            .find(Locator::Css(&field(&greet_again, "env.LANG_CODE")))
+            .await?
+            .send_keys("cs")
+            .await?;
+        let when = browser
+            .find(Locator::Css(&field(&greet_again, "schedule_time")))
+            .await?;
+        when.clear().await?;
+        when.send_keys("2031-01-02T03:04:05Z").await?;
+        browser
+            .find(Locator::Css("button[data-bulk-execute-with]"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("#executed"))
+            .await?;
+        let mut made = Vec::new();
+        for t in [&greet, &greet_again] {
+            let id: i64 = browser
+                .find(Locator::Css(&format!(
+                    "#executed li[data-template-id='{}']",
+                    t.id
+                )))
+                .await?
+                .attr("data-job-id")
+                .await?
+                .unwrap_or_default()
+                .parse()
+                .unwrap();
+            made.push(store.get_job(JobId(id)).await.unwrap());
+        }
+        assert_eq!(made[0].runtemplate_id, greet.id);
+        assert_eq!(made[0].spec.env.get("GREETING"), Some("bulk hello"));
+        assert_eq!(
+            made[0].spec.env.get("API_TOKEN"),
+            Some("stored-TOKEN-value")
+        );
+        assert!(made[0].spec.env.0["API_TOKEN"].secret);
+        assert_eq!(made[1].runtemplate_id, greet_again.id);
+        assert_eq!(made[1].spec.env.get("LANG_CODE"), Some("cs"));
+        assert_eq!(made[1].spec.env.get("GREETING"), Some("hi"));
+        assert_eq!(made[1].after.to_rfc3339(), "2031-01-02T03:04:05+00:00");
+
         // Execute now from the run templates page.
         browser
             .find(Locator::Css("nav a[href='/runtemplates']"))
@@ -1861,6 +1985,90 @@ async fn execute_with_overrides_refuses_bad_input_naming_the_field() {
     .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.text().await.unwrap().contains("No run template selected"));
+    // The selected templates' overrides form: one section per template, prefilled; bad fields
+    // refuse the whole form, naming the field; nothing is executed by them.
+    let sel = format!("t.{}", t.id);
+    let r = post(
+        &srv,
+        "/runtemplates/execute-form",
+        Some(&session),
+        None,
+        &[("csrf", &csrf), (sel.as_str(), "on")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let form = r.text().await.unwrap();
+    assert!(
+        form.contains(&format!("name=\"t.{}.env.GREETING\" value=\"hi\"", t.id)),
+        "{form}"
+    );
+    assert!(
+        form.contains(&format!("name=\"t.{}.executor\"", t.id)),
+        "{form}"
+    );
+    let nope = format!("t.{}.env.NOPE", t.id);
+    let colour = format!("t.{}.colour", t.id);
+    let unselected = format!("t.{}.env.GREETING", t.id.0 + 1000);
+    let when = format!("t.{}.schedule_time", t.id);
+    for (fields, says) in [
+        (
+            vec![(sel.as_str(), "on"), (nope.as_str(), "x")],
+            nope.as_str(),
+        ),
+        (
+            vec![(sel.as_str(), "on"), (colour.as_str(), "red")],
+            colour.as_str(),
+        ),
+        (
+            vec![(sel.as_str(), "on"), (unselected.as_str(), "x")],
+            "is not selected",
+        ),
+        (
+            vec![(sel.as_str(), "on"), (when.as_str(), "tomorrow-ish")],
+            "tomorrow-ish",
+        ),
+    ] {
+        let mut with = fields.clone();
+        with.push(("csrf", &csrf));
+        let r = post(&srv, "/runtemplates/execute", Some(&session), None, &with).await;
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        assert!(body.contains(says), "{fields:?}: {body}");
+        if says != "tomorrow-ish" {
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{fields:?}");
+        }
+    }
+    assert!(
+        srv.store
+            .list_jobs(&JobFilter::default())
+            .await
+            .unwrap()
+            .is_empty(),
+        "no job for bad input"
+    );
+    // A time the use case refuses is that template's "not executed" line; a good one runs.
+    let greeting = format!("t.{}.env.GREETING", t.id);
+    let r = post(
+        &srv,
+        "/runtemplates/execute",
+        Some(&session),
+        None,
+        &[
+            ("csrf", &csrf),
+            (sel.as_str(), "on"),
+            (greeting.as_str(), "bulk"),
+            (when.as_str(), "2031-01-02T03:04:05Z"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("data-job-id"), "{body}");
+    let jobs = srv.store.list_jobs(&JobFilter::default()).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].spec.env.get("GREETING"), Some("bulk"));
+    assert_eq!(jobs[0].after.to_rfc3339(), "2031-01-02T03:04:05+00:00");
+    let bulk_job = jobs[0].id;
     // An admin chooses the executor and the time; unchanged fields are not overrides.
     let r = post(
         &srv,
@@ -1877,8 +2085,8 @@ async fn execute_with_overrides_refuses_bad_input_naming_the_field() {
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let jobs = srv.store.list_jobs(&JobFilter::default()).await.unwrap();
-    assert_eq!(jobs.len(), 1);
-    let job = &jobs[0];
+    assert_eq!(jobs.len(), 2);
+    let job = jobs.iter().find(|j| j.id != bulk_job).unwrap();
     assert_eq!(job.executor.as_str(), "Docker");
     assert_eq!(job.after.to_rfc3339(), "2031-01-02T03:04:05+00:00");
     assert_eq!(job.spec.env.get("GREETING"), Some("hi"));

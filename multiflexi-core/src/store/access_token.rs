@@ -137,4 +137,9 @@ pub trait AccessTokens: Send + Sync + Debug + 'static {
     async fn list_tokens(&self) -> Result<Vec<AccessToken>>;
     /// Revokes a token (NotFound when unknown; revoking twice keeps the first time).
     async fn revoke_token(&self, id: i64) -> Result<AccessToken>;
+    /// Gives a live token a new secret and returns it (not stored: only its hash is); the old
+    /// secret authenticates nothing from then on. NotFound when unknown, Conflict when revoked.
+    async fn reissue_token(&self, id: i64) -> Result<IssuedToken>;
+    /// Renames a token (AlreadyExists when another token has the name; NotFound when unknown).
+    async fn rename_token(&self, id: i64, name: &str) -> Result<AccessToken>;
 }

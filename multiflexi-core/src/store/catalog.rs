@@ -62,6 +62,11 @@ pub trait Catalog: Send + Sync + Debug + 'static {
     async fn list_credentials(&self, company_id: Option<CompanyId>) -> Result<Vec<Credential>>;
     /// Deletes a credential; Conflict while run templates use it.
     async fn delete_credential(&self, id: CredentialId) -> Result<()>;
+    /// Replaces a credential's name, type and values (by its id; secret values sealed as on
+    /// insert). NotFound when unknown; InvalidInput when its company differs from the stored
+    /// one (a credential stays with its company); AlreadyExists when another credential of the
+    /// company has the name.
+    async fn update_credential(&self, credential: &Credential) -> Result<Credential>;
 
     /// Inserts a run template. `next_schedule` is left as given (normally NULL: the scheduler computes it).
     async fn create_runtemplate(&self, template: &RunTemplate) -> Result<RunTemplate>;

@@ -470,6 +470,11 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
 
     /// Cancels a Scheduled job at once; flags a Queued/Running one for its executor.
     async fn request_cancel(&self, id: JobId, actor: &str) -> Result<CancelResult>;
+    /// Makes a job still waiting in the queue (Created or Scheduled: no executor has claimed
+    /// it) due at `after` instead (µs precision); the job's `after` and its schedule row move
+    /// together. Conflict in any other phase, NotFound for an unknown id. Audit rows are the
+    /// caller's (the application layer writes `job:update`).
+    async fn reschedule(&self, id: JobId, after: DateTime<Utc>) -> Result<Job>;
 
     /// Deletes finished jobs (and their schedule rows, output and artifacts) that ended before the cutoff.
     async fn cleanup(&self, options: &CleanupOptions) -> Result<CleanupReport>;

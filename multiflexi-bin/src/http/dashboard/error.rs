@@ -39,6 +39,11 @@ impl PageError {
         }
     }
 
+    /// What it says.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     /// The page, with the navigation of a signed-in session.
     pub(crate) fn for_session(self, session: &Session) -> Response {
         self.render(Some(session))

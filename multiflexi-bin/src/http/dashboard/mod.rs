@@ -62,9 +62,10 @@ pub fn router(state: HttpState) -> Router {
         .route("/jobs/{id}/retry", post(pages::job::retry))
         .route("/jobs/{id}/artifacts/{artifact}", get(pages::job::download))
         .route("/runtemplates", get(pages::templates::list))
+        .route("/runtemplates/execute", post(pages::bulk_execute::execute))
         .route(
-            "/runtemplates/execute",
-            post(pages::templates::execute_selected),
+            "/runtemplates/execute-form",
+            post(pages::bulk_execute::form),
         )
         .route(
             "/runtemplates/{id}/execute-with",

@@ -406,3 +406,81 @@ async fn truncate_cancels_the_waiting_jobs_the_caller_sees() {
     let rows = own_rows(&w.u).await;
     assert_eq!(rows.iter().filter(|r| r.1 == "queue:truncate").count(), 2);
 }
+
+#[tokio::test]
+async fn update_moves_a_waiting_job_of_the_callers_company_only() {
+    use crate::usecase::job_update::JobChange;
+    let w = world().await;
+    let t = w.template().await;
+    let theirs = w
+        .template_as(&operator(), w.other.id, TemplateSettings::default())
+        .await
+        .unwrap();
+    let mine = w.u.create_job(&operator(), order(t.id)).await.unwrap().job;
+    let foreign =
+        w.u.create_job(&operator(), order(theirs.id))
+            .await
+            .unwrap()
+            .job;
+    let token = company_token(w.acme.id);
+    let when = |s: &str| {
+        let mut c = JobChange::default();
+        c.scheduled = Some(s.to_string());
+        c
+    };
+    // Another company's job does not exist for a company token; nothing moves.
+    assert!(matches!(
+        w.u.update_job(&token, foreign.id, when("2031-01-02T03:04:05Z"))
+            .await,
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(
+        w.u.store().get_job(foreign.id).await.unwrap().after,
+        foreign.after
+    );
+    let moved =
+        w.u.update_job(&token, mine.id, when("2031-01-02T03:04:05Z"))
+            .await
+            .unwrap();
+    assert_eq!(moved.after.to_rfc3339(), "2031-01-02T03:04:05+00:00");
+    // Its own executor is no change; another is refused naming the field.
+    let mut same = when("now");
+    same.executor = Some(mine.executor.as_str().to_string());
+    w.u.update_job(&token, mine.id, same).await.unwrap();
+    let mut other = when("now");
+    other.executor = Some("Docker".into());
+    assert_eq!(
+        field_of(w.u.update_job(&token, mine.id, other).await),
+        "executor"
+    );
+    let rows = own_rows(&w.u).await;
+    assert_eq!(rows.iter().filter(|r| r.1 == "job:update").count(), 2);
+}
+
+#[tokio::test]
+async fn clone_copies_a_template_of_the_callers_company_only_and_inactive() {
+    let w = world().await;
+    let t = w.template().await;
+    let theirs = w
+        .template_as(&operator(), w.other.id, TemplateSettings::default())
+        .await
+        .unwrap();
+    let token = company_token(w.acme.id);
+    assert!(matches!(
+        w.u.clone_template(&token, theirs.id, None).await,
+        Err(Error::NotFound { .. })
+    ));
+    let c =
+        w.u.clone_template(&token, t.id, None)
+            .await
+            .unwrap()
+            .template;
+    assert_ne!(c.id, t.id);
+    assert_eq!(c.company_id, t.company_id);
+    assert_eq!(c.name, format!("{} Clone", t.name));
+    assert!(!c.active);
+    assert_eq!(
+        field_of(w.u.clone_template(&token, t.id, Some("")).await),
+        "name"
+    );
+}

@@ -16,6 +16,15 @@ fn new_commands_have_an_example_in_their_help() {
         "application:list",
         "application:import-json",
         "application:validate-json",
+        "application:update",
+        "application:delete",
+        "credential:update",
+        "token:generate",
+        "token:update",
+        "encryption:init",
+        "job:update",
+        "run-template:clone",
+        "artifact:list",
     ] {
         let help = env.ok(&[cmd, "--help"]);
         assert!(

@@ -1,8 +1,8 @@
 //! The replay test of issue 22: every argv that the multiflexi-ansible-collection's modules
 //! build, as written down in `tests/upstream_cli_calls.txt`, runs verbatim (placeholders
 //! filled) against one database set up like `serve --demo`, and ends as the file says: JSON,
-//! plain success, "not supported" for the families this project does not have, or a refusal
-//! for what is still missing.
+//! plain success, "not supported" for the families this project does not have, a refusal by
+//! design (saying why), or a refusal for what is still missing.
 
 use super::{Env, run_job_in_process, setup_echo};
 use std::collections::BTreeMap;
@@ -16,6 +16,16 @@ const SPARE_APP: &str = r#"{
     "executable": "/bin/true"
 }"#;
 
+/// Deleted by its uuid.
+const SPARE_APP_BY_UUID: &str = r#"{
+    "name": "Spare two",
+    "uuid": "5e0c8d7a-3f7e-4b61-9d1c-2a9f0b6e4d22",
+    "executable": "/bin/true"
+}"#;
+
+/// Deleted by its name.
+const SPARE_APP_BY_NAME: &str = r#"{ "name": "Spare three", "executable": "/bin/true" }"#;
+
 /// The set-up database's ids and names, by placeholder.
 fn set_up(env: &Env) -> BTreeMap<&'static str, String> {
     let (app, company, template) = setup_echo(env);
@@ -28,6 +38,8 @@ fn set_up(env: &Env) -> BTreeMap<&'static str, String> {
         "GREETING=hello",
     ]);
     let spare_app = env.import_app("spare.app.json", SPARE_APP);
+    env.import_app("spare2.app.json", SPARE_APP_BY_UUID);
+    env.import_app("spare3.app.json", SPARE_APP_BY_NAME);
     let spare_company =
         env.json(&["company:create", "--name", "Spare Co", "--slug", "spare"])["id"]
             .as_i64()
@@ -53,6 +65,17 @@ fn set_up(env: &Env) -> BTreeMap<&'static str, String> {
         .as_i64()
         .unwrap();
     run_job_in_process(env, job, 0, b"hi\n");
+    let waiting = env.json(&[
+        "job:create",
+        "--template",
+        &template.to_string(),
+        "--env",
+        "GREETING=later",
+        "--scheduled",
+        "2030-01-01T00:00:00Z",
+    ])["id"]
+        .as_i64()
+        .unwrap();
     let artifact = env.json(&["artifact:list", "--job", &job.to_string()])[0]["id"]
         .as_i64()
         .unwrap();
@@ -88,10 +111,16 @@ fn set_up(env: &Env) -> BTreeMap<&'static str, String> {
         ),
         ("<TEMPLATE>", template.to_string()),
         ("<JOB>", job.to_string()),
+        ("<WAITING_JOB>", waiting.to_string()),
         ("<ARTIFACT>", artifact.to_string()),
         ("<CREDENTIAL>", credential.to_string()),
         ("<TOKEN>", token.to_string()),
         ("<SPARE_APP>", spare_app.to_string()),
+        (
+            "<SPARE_APP_UUID>",
+            "5e0c8d7a-3f7e-4b61-9d1c-2a9f0b6e4d22".to_owned(),
+        ),
+        ("<SPARE_APP_NAME>", "Spare three".to_owned()),
         ("<SPARE_COMPANY>", spare_company.to_string()),
         ("<SPARE_TEMPLATE>", spare_template.to_string()),
         ("<N>", "5".to_owned()),
@@ -153,6 +182,13 @@ fn every_ansible_module_call_ends_as_written_down() {
                     "{context}"
                 );
             }
+            "refused" => {
+                assert_eq!(r.code, 1, "{context}");
+                assert!(
+                    r.stderr.lines().any(|l| l.contains("error")),
+                    "one error line says why: {context}"
+                );
+            }
             "missing" => assert!(
                 (r.code == 1 || r.code == 2) && !r.stderr.trim().is_empty(),
                 "{context}"
@@ -162,4 +198,5 @@ fn every_ansible_module_call_ends_as_written_down() {
     }
     assert!(seen["json"] >= 30, "{seen:?}");
     assert!(seen["unsupported"] >= 10, "{seen:?}");
+    assert!(seen["refused"] >= 4, "{seen:?}");
 }

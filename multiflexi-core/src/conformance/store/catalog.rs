@@ -209,6 +209,45 @@ pub async fn company_and_credential_round_trip(h: &StoreHarness) {
         vec![wantc.clone()]
     );
     assert_eq!(s.list_credentials(None).await.unwrap().len(), 2);
+    // update: name, type and values replaced (secrets sealed again), the company fixed
+    let mut updc = wantc.clone();
+    updc.name = "Main bank (new)".into();
+    updc.kind = "Fio".into();
+    updc.fields.clear();
+    let updc = updc.with_field("FIO_TOKEN", "t0k\u{0}en", true).with_field(
+        "RB_CLIENT_ID",
+        "client-2",
+        false,
+    );
+    assert_eq!(s.update_credential(&updc).await.unwrap(), updc);
+    assert_eq!(s.get_credential(cs.id).await.unwrap(), updc);
+    let mut moved = updc.clone();
+    moved.company_id = other.id;
+    expect_err(
+        s.update_credential(&moved).await,
+        "InvalidInput",
+        "credential moved to another company",
+    );
+    let second = s
+        .create_credential(&Credential::new(stored.id, "Second", "x"))
+        .await
+        .unwrap();
+    let mut clash = second.clone();
+    clash.name = updc.name.clone();
+    expect_err(
+        s.update_credential(&clash).await,
+        "AlreadyExists",
+        "rename onto another credential's name",
+    );
+    let mut ghost = updc.clone();
+    ghost.id = CredentialId(987_654_321);
+    expect_err(
+        s.update_credential(&ghost).await,
+        "NotFound",
+        "update of an unknown credential",
+    );
+    s.delete_credential(second.id).await.unwrap();
+    assert_eq!(s.get_credential(cs.id).await.unwrap(), updc);
     expect_err(
         s.create_credential(&Credential::new(CompanyId(987_654_321), "x", "y"))
             .await,

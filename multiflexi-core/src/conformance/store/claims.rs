@@ -197,3 +197,42 @@ pub async fn not_yet_due_jobs_not_claimed(h: &StoreHarness) {
     assert_eq!(got.iter().map(|j| j.id).collect::<Vec<_>>(), vec![later.id]);
     assert_eq!(s.get_job(far.id).await.unwrap().phase, Phase::Scheduled);
 }
+
+/// A job still waiting can be moved: into the past it is claimed at once, into the future no
+/// claim sees it; a claimed job cannot be moved (Conflict), an unknown one is NotFound.
+pub async fn reschedule_moves_only_waiting_jobs(h: &StoreHarness) {
+    let t0 = start(h);
+    let fx = seed(h, "moves", |t| t).await;
+    let s = h.store.as_ref();
+    let later = s
+        .create_and_schedule(&adhoc(&fx, Trigger::Api, t0 + secs(3600)))
+        .await
+        .unwrap();
+    let soon = s
+        .create_and_schedule(&adhoc(&fx, Trigger::Api, t0 - secs(1)))
+        .await
+        .unwrap();
+    // the due one goes to the future, the later one to the past (µs kept)
+    let future = t0 + secs(7200) + micros(7);
+    let moved = s.reschedule(soon.id, future).await.unwrap();
+    assert_eq!((moved.after, moved.phase), (future, Phase::Scheduled));
+    let past = t0 - secs(5) + micros(3);
+    assert_eq!(s.reschedule(later.id, past).await.unwrap().after, past);
+    assert_eq!(s.get_job(later.id).await.unwrap().after, past);
+    let claimed = s.claim(&native("w", 10)).await.unwrap();
+    let ids: Vec<JobId> = claimed.iter().map(|j| j.id).collect();
+    assert_eq!(ids, [later.id], "only the job moved into the past is due");
+    expect_err(
+        s.reschedule(later.id, t0).await,
+        "Conflict",
+        "a claimed job",
+    );
+    expect_err(
+        s.reschedule(JobId(987_654_321), t0).await,
+        "NotFound",
+        "an unknown job",
+    );
+    advance(h, secs(7201));
+    let claimed = s.claim(&native("w", 10)).await.unwrap();
+    assert_eq!(claimed.iter().map(|j| j.id).collect::<Vec<_>>(), [soon.id]);
+}

@@ -85,3 +85,50 @@ pub async fn tokens_issue_authenticate_revoke(h: &StoreHarness) {
     let listed = s.list_tokens().await.unwrap();
     assert_eq!(listed[0].revoked, Some(t1));
 }
+
+/// A reissued token authenticates by its new secret only (same row, name and scope); a revoked
+/// one cannot be reissued; a rename keeps the secret and refuses another token's name.
+pub async fn tokens_reissue_and_rename(h: &StoreHarness) {
+    start(h);
+    let s = h.store.as_ref();
+    let first = s.create_token("ci", TokenScope::Admin).await.unwrap();
+    let other = s.create_token("other", TokenScope::Admin).await.unwrap();
+
+    let again = s.reissue_token(first.token.id).await.unwrap();
+    assert_eq!(again.token, first.token);
+    assert_ne!(again.secret, first.secret);
+    assert!(again.secret.starts_with(TOKEN_PREFIX), "{}", again.secret);
+    assert_eq!(s.authenticate(&first.secret).await.unwrap(), None);
+    assert_eq!(
+        s.authenticate(&again.secret).await.unwrap().map(|t| t.id),
+        Some(first.token.id)
+    );
+    assert!(s.authenticate(&other.secret).await.unwrap().is_some());
+
+    let renamed = s.rename_token(first.token.id, "ci-runner").await.unwrap();
+    assert_eq!(renamed.name, "ci-runner");
+    assert_eq!(renamed.id, first.token.id);
+    assert_eq!(
+        s.authenticate(&again.secret).await.unwrap().map(|t| t.name),
+        Some("ci-runner".to_string())
+    );
+    assert!(matches!(
+        s.rename_token(first.token.id, "other").await,
+        Err(Error::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        s.rename_token(first.token.id + 1000, "x").await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.reissue_token(first.token.id + 1000).await,
+        Err(Error::NotFound { .. })
+    ));
+
+    s.revoke_token(other.token.id).await.unwrap();
+    assert!(matches!(
+        s.reissue_token(other.token.id).await,
+        Err(Error::Conflict { .. })
+    ));
+    assert_eq!(s.authenticate(&other.secret).await.unwrap(), None);
+}

@@ -239,6 +239,41 @@ impl Catalog for InMemoryStore {
         Ok(c)
     }
 
+    async fn update_credential(&self, credential: &Credential) -> Result<Credential> {
+        let mut st = self.lock();
+        let stored = st
+            .credentials
+            .get(&credential.id)
+            .ok_or_else(|| Error::not_found(CredentialId::ENTITY, credential.id))?;
+        if stored.company_id != credential.company_id {
+            return Err(Error::invalid(
+                "company_id",
+                format!(
+                    "credential {} belongs to company {}; a credential stays with its company",
+                    credential.id, stored.company_id
+                ),
+            ));
+        }
+        if credential.name.is_empty() {
+            return Err(Error::invalid("name", "a credential needs a name"));
+        }
+        if st.credentials.values().any(|c| {
+            c.company_id == credential.company_id
+                && c.name == credential.name
+                && c.id != credential.id
+        }) {
+            return Err(exists(
+                CredentialId::ENTITY,
+                format!(
+                    "company {} name {:?}",
+                    credential.company_id, credential.name
+                ),
+            ));
+        }
+        st.credentials.insert(credential.id, credential.clone());
+        Ok(credential.clone())
+    }
+
     async fn get_credential(&self, id: CredentialId) -> Result<Credential> {
         self.lock()
             .credentials

@@ -1,7 +1,6 @@
 //! [`JobQueue`] for [`InMemoryStore`].
 
 use super::InMemoryStore;
-use crate::Result;
 use crate::clock::to_micros;
 use crate::ids::JobId;
 use crate::lifecycle::{Event, Outcome, Phase, PhaseAudit};
@@ -12,6 +11,7 @@ use crate::store::{
     HeartbeatStatus, JobFilter, JobQueue, LeaseRef, QueueOverview, Recovered, Release, ReleasePlan,
     Released,
 };
+use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -260,6 +260,27 @@ impl JobQueue for InMemoryStore {
             }
         }
         Ok(rec)
+    }
+
+    async fn reschedule(&self, id: JobId, after: DateTime<Utc>) -> Result<Job> {
+        let after = to_micros(after);
+        let mut st = self.lock();
+        let job = st.job(id)?;
+        if !matches!(job.phase, Phase::Created | Phase::Scheduled) {
+            return Err(Error::conflict(format!(
+                "job {id} is {}: only a job still waiting in the queue (scheduled, not yet \
+                 claimed by an executor) can be moved",
+                job.phase
+            )));
+        }
+        let before = job.after;
+        st.due.remove(&(before, id));
+        st.due.insert((after, id));
+        let job = st.jobs.get_mut(&id).expect("exists");
+        job.after = after;
+        let job = job.clone();
+        st.wake();
+        Ok(job)
     }
 
     async fn request_cancel(&self, id: JobId, actor: &str) -> Result<CancelResult> {

@@ -67,4 +67,43 @@ impl AccessTokens for InMemoryStore {
         t.revoked.get_or_insert(now);
         Ok(t.clone())
     }
+
+    async fn reissue_token(&self, id: i64) -> Result<IssuedToken> {
+        let secret = new_token_secret()?;
+        let mut st = self.lock();
+        let (t, hash) = st
+            .tokens
+            .get_mut(&id)
+            .ok_or_else(|| Error::not_found("token", id))?;
+        if t.revoked.is_some() {
+            return Err(Error::conflict(format!(
+                "token {id} is revoked; token:create makes a new one"
+            )));
+        }
+        *hash = token_hash(&secret);
+        Ok(IssuedToken {
+            token: t.clone(),
+            secret,
+        })
+    }
+
+    async fn rename_token(&self, id: i64, name: &str) -> Result<AccessToken> {
+        let mut st = self.lock();
+        if st
+            .tokens
+            .values()
+            .any(|(t, _)| t.name == name && t.id != id)
+        {
+            return Err(Error::AlreadyExists {
+                entity: "token",
+                key: format!("name {name:?}"),
+            });
+        }
+        let (t, _) = st
+            .tokens
+            .get_mut(&id)
+            .ok_or_else(|| Error::not_found("token", id))?;
+        t.name = name.to_string();
+        Ok(t.clone())
+    }
 }

@@ -1,6 +1,7 @@
 //! One module per page (or group of pages).
 
 pub(crate) mod apps;
+pub(crate) mod bulk_execute;
 pub(crate) mod companies;
 pub(crate) mod job;
 pub(crate) mod jobs;

@@ -1,5 +1,6 @@
 //! Run templates: the list, one template (schedule in words, next slots, configuration with
-//! secrets redacted, recent jobs), "Execute now" and activate / deactivate.
+//! secrets redacted, recent jobs), "Execute now" (with overrides) and activate / deactivate.
+//! Executing the templates selected in the list is [`super::bulk_execute`].
 
 use super::super::DashState;
 use super::super::csrf::{Checked, CsrfForm};
@@ -24,7 +25,7 @@ use std::collections::BTreeMap;
 /// How many upcoming runs a template's page lists.
 const NEXT_RUNS: usize = 5;
 
-fn parse_id(id: &str) -> Result<RunTemplateId, PageError> {
+pub(super) fn parse_id(id: &str) -> Result<RunTemplateId, PageError> {
     id.parse::<RunTemplateId>()
         .map_err(|_| PageError::not_found(format!("Run template {id:?}")))
 }
@@ -102,6 +103,10 @@ pub(crate) async fn list(State(state): State<DashState>, session: Session) -> Pa
             form #bulk-execute method="post" action="/runtemplates/execute" {
                 (layout::csrf_field(&session))
                 button.btn.btn-primary type="submit" data-bulk-execute { "Execute selected now" }
+                " "
+                button.btn type="submit" formaction="/runtemplates/execute-form" data-bulk-overrides {
+                    "Execute selected with overrides…"
+                }
             }
             table #templates {
                 caption.sr-only { "Run templates" }
@@ -407,31 +412,7 @@ fn overrides_form(session: &Session, t: &RunTemplate, app: &App) -> Markup {
     html! {
         form #overrides-form method="post" action={ "/runtemplates/" (t.id) "/execute-with" } {
             (layout::csrf_field(session))
-            @if app.environment.is_empty() {
-                p.muted { "The app declares no configuration fields." }
-            }
-            @for f in &app.environment {
-                @let id = format!("env-{}", f.name);
-                label for=(id) { code { (f.name) } @if f.required { " (required)" } }
-                @if is_secret(t, app, &f.name) {
-                    input type="password" id=(id) name={ "env." (f.name) } value="" autocomplete="off"
-                        placeholder="*** (stored; leave empty to keep)";
-                } @else {
-                    input type="text" id=(id) name={ "env." (f.name) }
-                        value=(shown_value(t, app, &f.name).unwrap_or_default());
-                }
-            }
-            label for="schedule_time" { "When: now, an RFC 3339 instant, or Y-m-d H:i:s (server timezone)" }
-            input #schedule_time type="text" name="schedule_time" value="now";
-            @if session.is_admin() {
-                label for="executor" { "Executor" }
-                select #executor name="executor" {
-                    option value="" selected { "the template's (" (t.executor) ")" }
-                    @for k in ExecutorKind::ALL {
-                        option value=(k.as_str()) { (k.as_str()) }
-                    }
-                }
-            }
+            (override_fields(session, t, app, "", ""))
             button.btn.btn-primary type="submit" data-execute-with=(t.id) disabled[!t.active] {
                 "Execute with these values"
             }
@@ -439,15 +420,104 @@ fn overrides_form(session: &Session, t: &RunTemplate, app: &App) -> Markup {
     }
 }
 
+/// The fields of "Execute now with overrides" for one template: `{name}env.NAME` per declared
+/// field, `{name}schedule_time`, and for admins `{name}executor`; element ids start with `id`.
+/// The one-template form uses no prefix, the selected templates' form `t.ID.` each.
+pub(super) fn override_fields(
+    session: &Session,
+    t: &RunTemplate,
+    app: &App,
+    name: &str,
+    id: &str,
+) -> Markup {
+    html! {
+        @if app.environment.is_empty() {
+            p.muted { "The app declares no configuration fields." }
+        }
+        @for f in &app.environment {
+            @let field_id = format!("{id}env-{}", f.name);
+            label for=(field_id) { code { (f.name) } @if f.required { " (required)" } }
+            @if is_secret(t, app, &f.name) {
+                input type="password" id=(field_id) name={ (name) "env." (f.name) } value="" autocomplete="off"
+                    placeholder="*** (stored; leave empty to keep)";
+            } @else {
+                input type="text" id=(field_id) name={ (name) "env." (f.name) }
+                    value=(shown_value(t, app, &f.name).unwrap_or_default());
+            }
+        }
+        label for={ (id) "schedule_time" } { "When: now, an RFC 3339 instant, or Y-m-d H:i:s (server timezone)" }
+        input id={ (id) "schedule_time" } type="text" name={ (name) "schedule_time" } value="now";
+        @if session.is_admin() {
+            label for={ (id) "executor" } { "Executor" }
+            select id={ (id) "executor" } name={ (name) "executor" } {
+                option value="" selected { "the template's (" (t.executor) ")" }
+                @for k in ExecutorKind::ALL {
+                    option value=(k.as_str()) { (k.as_str()) }
+                }
+            }
+        }
+    }
+}
+
+/// The job "Execute now with overrides" makes of one template's form fields (`fields`: names
+/// without their prefix, which `prefix` puts back in messages): the changed fields become its
+/// one-off environment (a secret field left empty keeps its stored value; an unchanged field is
+/// not an override), `schedule_time` says when (default now), `executor` where. Err: why a
+/// field is not accepted, naming it.
+pub(super) fn order_with_overrides<'a>(
+    t: &RunTemplate,
+    app: &App,
+    prefix: &str,
+    fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<JobOrder, String> {
+    let mut order = JobOrder::new(t.id, Trigger::Manual);
+    order.scheduled = Some("now".into());
+    for (key, value) in fields {
+        match key {
+            "schedule_time" => order.scheduled = Some(value.to_string()),
+            "executor" => {
+                order.executor = Some(value.to_string()).filter(|e| !e.trim().is_empty());
+            }
+            _ => {
+                let Some(name) = key.strip_prefix("env.") else {
+                    return Err(format!(
+                        "Unknown form field {:?}; reload the page and try again.",
+                        format!("{prefix}{key}")
+                    ));
+                };
+                if app.field(name).is_none() {
+                    return Err(format!(
+                        "{prefix}env.{name}: app {} declares no field {name:?}; reload the page.",
+                        app.id
+                    ));
+                }
+                let secret = is_secret(t, app, name);
+                let keep = if secret {
+                    value.is_empty()
+                } else {
+                    shown_value(t, app, name).unwrap_or_default() == value
+                };
+                if !keep {
+                    let mut v = Variable::plain(name.to_string(), value.to_string());
+                    v.secret = secret;
+                    order.env.push(v);
+                }
+            }
+        }
+    }
+    Ok(order)
+}
+
 /// A form of named fields besides its CSRF token: the overrides form (`env.NAME` per declared
 /// field, `schedule_time`, `executor`) and the templates list's selection (`t.ID=on` per
-/// checked template).
+/// checked template, with `t.ID.env.NAME`, `t.ID.schedule_time`, `t.ID.executor` when the
+/// selected templates' overrides form sends it).
 #[derive(Debug, Deserialize)]
 pub(crate) struct FieldsForm {
     #[serde(default)]
     csrf: String,
     #[serde(flatten)]
-    fields: BTreeMap<String, String>,
+    pub(super) fields: BTreeMap<String, String>,
 }
 
 impl CsrfForm for FieldsForm {
@@ -470,47 +540,13 @@ pub(crate) async fn execute_with(
         .await
         .or_page(&session)?;
     let app = store.get_app(t.app_id).await.or_page(&session)?;
-    let mut order = JobOrder::new(id, Trigger::Manual);
-    for (key, value) in &form.fields {
-        let Some(name) = key.strip_prefix("env.") else {
-            if !matches!(key.as_str(), "schedule_time" | "executor") {
-                return Err(PageError::bad_request(format!(
-                    "Unknown form field {key:?}; reload the page and try again."
-                ))
-                .for_session(&session));
-            }
-            continue;
-        };
-        if app.field(name).is_none() {
-            return Err(PageError::bad_request(format!(
-                "env.{name}: app {} declares no field {name:?}; reload the page.",
-                app.id
-            ))
-            .for_session(&session));
-        }
-        let secret = is_secret(&t, &app, name);
-        let keep = if secret {
-            value.is_empty()
-        } else {
-            shown_value(&t, &app, name).unwrap_or_default() == *value
-        };
-        if !keep {
-            let mut v = Variable::plain(name.to_string(), value.clone());
-            v.secret = secret;
-            order.env.push(v);
-        }
-    }
-    order.executor = form
-        .fields
-        .get("executor")
-        .filter(|e| !e.trim().is_empty())
-        .cloned();
-    order.scheduled = Some(
-        form.fields
-            .get("schedule_time")
-            .cloned()
-            .unwrap_or_else(|| "now".into()),
-    );
+    let order = order_with_overrides(
+        &t,
+        &app,
+        "",
+        form.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+    .map_err(|why| PageError::bad_request(why).for_session(&session))?;
     let job = state
         .http
         .usecases()
@@ -520,52 +556,4 @@ pub(crate) async fn execute_with(
         .job;
     tracing::info!(job_id = job.id.get(), runtemplate_id = id.get(), token = %session.token.name, "dashboard: execute with overrides");
     Ok(see_other(&format!("/jobs/{}", job.id)))
-}
-
-/// `POST /runtemplates/execute`: "Execute now" for each selected template; shows the jobs made
-/// and, per template, why one was not.
-pub(crate) async fn execute_selected(
-    State(state): State<DashState>,
-    Checked { session, form }: Checked<FieldsForm>,
-) -> PageResult {
-    let mut ids = Vec::new();
-    for key in form.fields.keys() {
-        let Some(id) = key.strip_prefix("t.") else {
-            return Err(PageError::bad_request(format!(
-                "Unknown form field {key:?}; reload the page and try again."
-            ))
-            .for_session(&session));
-        };
-        ids.push(parse_id(id).or_page(&session)?);
-    }
-    if ids.is_empty() {
-        return Err(PageError::bad_request(
-            "No run template selected: tick at least one and try again.",
-        )
-        .for_session(&session));
-    }
-    let mut results = Vec::new();
-    for id in ids {
-        let r = state
-            .http
-            .usecases()
-            .create_job(&session.caller(), JobOrder::new(id, Trigger::Manual))
-            .await;
-        results.push((id, r.map(|c| c.job.id)));
-    }
-    let body = html! {
-        h1 { "Executed" }
-        ul #executed {
-            @for (id, r) in &results {
-                @match r {
-                    Ok(job) => li data-template-id=(id) data-job-id=(job) {
-                        "Run template " (id) ": " a href={ "/jobs/" (job) } { "job " (job) } }
-                    Err(e) => li.alert.alert-warning data-template-id=(id) {
-                        "Run template " (id) ": not executed: " (e) }
-                }
-            }
-        }
-        p { a href="/runtemplates" { "Back to run templates" } }
-    };
-    Ok(layout::page(&session, "Executed", Nav::Templates, body).into_response())
 }
