@@ -303,12 +303,14 @@ mod tests {
         let cols: Vec<&str> = JOB_COLUMNS.split(", ").collect();
         assert_eq!(
             cols.len(),
-            43,
-            "job_model reads 43 columns by position: update it with the entity"
+            47,
+            "job_model reads 47 columns by position: update it with the entity"
         );
         assert_eq!(cols[0], "\"id\"");
         assert_eq!(cols[14], "\"phase\"");
         assert_eq!(cols[27], "\"lease_token\"");
         assert_eq!(cols[42], "\"container\"");
+        assert_eq!(cols[43], "\"peak_memory_bytes\"");
+        assert_eq!(cols[46], "\"usage_note\"");
     }
 }
