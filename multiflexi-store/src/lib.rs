@@ -106,6 +106,7 @@ mod queue;
 mod retention;
 #[cfg(feature = "sqlite")]
 mod sqlite_writer;
+mod stats;
 mod store;
 mod tokens;
 mod url;

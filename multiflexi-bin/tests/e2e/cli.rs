@@ -20,6 +20,7 @@ mod new_commands;
 mod replay;
 mod schedule;
 mod spellings;
+mod stats;
 mod upstream_commands;
 mod wait;
 
@@ -363,6 +364,7 @@ const COMMANDS: &[&str] = &[
     "job:cancel",
     "job:list",
     "job:status",
+    "job:stats",
     "job:delete",
     "job:get",
     "job:retry",
