@@ -103,7 +103,7 @@ fn expect_stats(got: &JobStats, covered: &[&Job], newest: &[&Job], last: usize, 
     for j in covered {
         days.entry(j.end.expect("finished").date_naive())
             .or_default()
-            .push(j);
+            .push(*j);
     }
     let got_days: Vec<NaiveDate> = got.days.iter().map(|d| d.day).collect();
     let want_days: Vec<NaiveDate> = days.keys().copied().collect();

@@ -97,6 +97,15 @@ fn pct(p: Option<Percentiles>, f: fn(Option<f64>) -> String) -> Markup {
     }
 }
 
+fn meta<'a>(id: &'a str, title: &'a str, desc: &'a str, unit: &'a str) -> Meta<'a> {
+    Meta {
+        id,
+        title,
+        desc,
+        unit,
+    }
+}
+
 fn limits(s: &SubjectStats) -> (Option<Limit>, Option<Limit>) {
     (
         s.limits.timeout.filter(|t| *t > 0).map(|t| Limit {
@@ -127,12 +136,6 @@ fn last_jobs(s: &SubjectStats) -> Markup {
     // Oldest first, left to right.
     let last: Vec<&JobPoint> = s.stats.last.iter().rev().collect();
     let measured = last.iter().any(|p| p.peak_memory.is_some());
-    let meta = |id, title, desc, unit| Meta {
-        id,
-        title,
-        desc,
-        unit,
-    };
     html! {
         h3 { "The last " (last.len()) " jobs" }
         @if last.is_empty() {
@@ -223,12 +226,6 @@ fn per_day(s: &SubjectStats, now: DateTime<Utc>) -> Markup {
                 p: a.and_then(f).map(|p| p.scaled(scale)),
             })
             .collect()
-    };
-    let meta = |id, title, desc, unit| Meta {
-        id,
-        title,
-        desc,
-        unit,
     };
     html! {
         h3 { "Per day, the last " (s.days) " days (UTC)" }
