@@ -7,7 +7,7 @@
 use super::{Caller, UseCases};
 use chrono::{DateTime, Duration, Utc};
 use multiflexi_core::store::{HourCount, JobStats, StatsQuery, StatsSubject};
-use multiflexi_core::{Error, Result, RunTemplateId};
+use multiflexi_core::{Error, Result};
 
 /// The longest window, days.
 pub const MAX_DAYS: u32 = 366;
@@ -115,15 +115,5 @@ impl UseCases {
         self.store
             .hourly_outcomes(since, caller.scope.company())
             .await
-    }
-
-    async fn visible_template(
-        &self,
-        caller: &Caller,
-        id: RunTemplateId,
-    ) -> Result<multiflexi_core::RunTemplate> {
-        let t = self.store.get_runtemplate(id).await?;
-        caller.check_sees(t.company_id, RunTemplateId::ENTITY, id)?;
-        Ok(t)
     }
 }

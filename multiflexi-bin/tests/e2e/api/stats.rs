@@ -23,7 +23,9 @@ async fn stats_count_the_jobs_per_tenant_and_refuse_bad_queries() {
         api.finish(leases[0], outcome, code, b"out\n").await;
     }
 
-    let r = api.get(&format!("/runtemplate/{ta}/stats?days=7&last=5")).await;
+    let r = api
+        .get(&format!("/runtemplate/{ta}/stats?days=7&last=5"))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     let s = &r.json;
     assert_eq!(s["runtemplate_id"], ta, "{s}");
@@ -40,22 +42,37 @@ async fn stats_count_the_jobs_per_tenant_and_refuse_bad_queries() {
             .get_job(JobId(p["id"].as_i64().unwrap()))
             .await
             .unwrap();
-        let run = (job.end.unwrap() - job.begin.unwrap()).num_microseconds().unwrap() as f64 / 1e6;
-        assert!((p["duration_seconds"].as_f64().unwrap() - run).abs() < 1e-6, "{p}");
+        let run = (job.end.unwrap() - job.begin.unwrap())
+            .num_microseconds()
+            .unwrap() as f64
+            / 1e6;
+        assert!(
+            (p["duration_seconds"].as_f64().unwrap() - run).abs() < 1e-6,
+            "{p}"
+        );
         assert_eq!(p["exitcode"], job.exitcode.unwrap(), "{p}");
     }
 
     // The app: every company's jobs for the admin, its own for a company token.
     let r = api.get(&format!("/app/{app}/stats")).await;
-    assert_eq!((r.status, &r.json["jobs"]), (StatusCode::OK, &serde_json::json!(3)), "{}", r.json);
+    assert_eq!(
+        (r.status, &r.json["jobs"]),
+        (StatusCode::OK, &serde_json::json!(3)),
+        "{}",
+        r.json
+    );
     let token = api.company_token(a, "stats-a").await;
     let r = api.get_as(&token, &format!("/app/{app}/stats")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     assert_eq!(r.json["jobs"], 2, "{}", r.json);
     assert_eq!(r.json["company_id"], a, "{}", r.json);
-    let r = api.get_as(&token, &format!("/runtemplate/{ta}/stats")).await;
+    let r = api
+        .get_as(&token, &format!("/runtemplate/{ta}/stats"))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
-    let r = api.get_as(&token, &format!("/runtemplate/{tb}/stats")).await;
+    let r = api
+        .get_as(&token, &format!("/runtemplate/{tb}/stats"))
+        .await;
     r.assert_error(StatusCode::NOT_FOUND, None);
 
     // Bad input.

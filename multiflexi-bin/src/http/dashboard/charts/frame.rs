@@ -165,8 +165,9 @@ mod tests {
         let f = Frame::new(10, 100.0);
         assert_eq!(f.y(0.0), f.base());
         assert!(f.y(100.0) > TOP, "10 % headroom");
-        assert!((f.y(110.0) - TOP).abs() < 1e-9);
-        assert_eq!(f.y(1e9), f.y(110.0), "clamped");
+        assert!((f.y(f.max) - TOP).abs() < 1e-9);
+        assert_eq!(f.y(1e9), f.y(f.max), "clamped");
+        assert_eq!(f.y(-5.0), f.base(), "clamped");
         assert_eq!(
             Frame::new(0, 0.0).max,
             1.0,
