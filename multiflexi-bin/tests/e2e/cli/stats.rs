@@ -18,14 +18,14 @@ fn job_stats_equal_the_jobs_records_and_refuse_bad_input() {
     let t = template.to_string();
     let mut jobs = Vec::new();
     for (exit, out) in [(0, &b"ok\n"[..]), (1, b"meh\n"), (0, b"ok again\n")] {
-        let id = env.json(&["job:create", "--template", &t])["id"]
+        let id = env.json(&["job:create", "--template", &t, "--env", "GREETING=hi"])["id"]
             .as_i64()
             .unwrap();
         run_job_in_process(&env, id, exit, out);
         jobs.push(id);
     }
     // Not finished: not counted.
-    env.json(&["job:create", "--template", &t]);
+    env.json(&["job:create", "--template", &t, "--env", "GREETING=later"]);
 
     let s: Value = env.json(&["job:stats", "--template", &t, "--days", "7", "--last", "2"]);
     assert_eq!(s["runtemplate_id"], template, "{s}");

@@ -71,14 +71,26 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - pos.floor())
 }
 
-fn spread(mut v: Vec<f64>) -> String {
+/// Checks a table cell `p50 / p90 / p99` (three decimals) against the percentiles of `v`: each
+/// shown number is the exact one rounded (within half a unit of the last digit).
+fn expect_spread(shown: &str, mut v: Vec<f64>, what: &str) {
     v.sort_by(f64::total_cmp);
-    format!(
-        "{:.3} / {:.3} / {:.3}",
-        pct(&v, 0.5),
-        pct(&v, 0.9),
-        pct(&v, 0.99)
-    )
+    let got: Vec<f64> = shown
+        .split(" / ")
+        .map(|x| {
+            x.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("{what}: {shown:?}"))
+        })
+        .collect();
+    let want = [pct(&v, 0.5), pct(&v, 0.9), pct(&v, 0.99)];
+    assert_eq!(got.len(), 3, "{what}: {shown:?}");
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            (g - w).abs() <= 0.0005 + 1e-9,
+            "{what}: shown {shown:?}, the jobs say {want:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -306,12 +318,20 @@ async fn browser_template_trends_equal_the_jobs_records() {
                 .iter()
                 .map(|j| secs(j.begin.unwrap(), j.end.unwrap()))
                 .collect();
-            assert_eq!(text("td.duration").await?, spread(runs), "{day}");
+            expect_spread(
+                &text("td.duration").await?,
+                runs,
+                &format!("run time on {day}"),
+            );
             let waits = of_day
                 .iter()
                 .map(|j| secs(j.after.max(j.created), j.begin.unwrap()))
                 .collect();
-            assert_eq!(text("td.wait").await?, spread(waits), "{day}");
+            expect_spread(
+                &text("td.wait").await?,
+                waits,
+                &format!("queue wait on {day}"),
+            );
         }
         // The outcome columns add up to the jobs of each day.
         let columns = browser
