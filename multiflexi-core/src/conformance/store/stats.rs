@@ -207,8 +207,10 @@ pub async fn stats_equal_the_jobs_own_records(h: &StoreHarness) {
         .await
         .expect("create");
 
-    let mut all = JobFilter::default();
-    all.limit = Some(1000);
+    let all = JobFilter {
+        limit: Some(1000),
+        ..JobFilter::default()
+    };
     let jobs = s.list_jobs(&all).await.expect("list_jobs");
     let finished = |j: &&Job| j.end.is_some() && j.outcome.is_some();
     let mut newest: Vec<&Job> = jobs.iter().filter(finished).collect();

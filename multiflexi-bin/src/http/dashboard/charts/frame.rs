@@ -30,11 +30,12 @@ pub(super) struct Frame {
 }
 
 impl Frame {
-    /// A frame for `slots` categories whose values (and limit) go up to `max` (the axis gets
-    /// 10 % headroom; an empty chart gets 1).
+    /// A frame for `slots` categories whose values (and limit) go up to `max`: the axis ends
+    /// at the next round number above (1, 2, 2.5 or 5 times a power of ten) with 5 % headroom;
+    /// an empty chart's at 1.
     pub fn new(slots: usize, max: f64) -> Frame {
         let max = if max.is_finite() && max > 0.0 {
-            max * 1.1
+            round_up(max * 1.05)
         } else {
             1.0
         };
@@ -64,6 +65,16 @@ impl Frame {
     pub fn base(&self) -> f64 {
         self.y(0.0)
     }
+}
+
+/// The smallest of 1, 2, 2.5, 5 times a power of ten at or above `v` (> 0).
+fn round_up(v: f64) -> f64 {
+    let p = 10f64.powf(v.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * p)
+        .find(|x| *x >= v)
+        .unwrap_or(10.0 * p)
 }
 
 /// Rounds an SVG coordinate to two decimals (short, stable markup).
@@ -120,7 +131,7 @@ pub(super) fn chart(
         desc,
         unit,
     } = meta;
-    let ticks = [0.0, frame.max / 2.0, frame.max / 1.1];
+    let ticks = [0.0, frame.max / 2.0, frame.max];
     let shown: Vec<usize> = match labels.len() {
         0 => vec![],
         1 => vec![0],
@@ -163,8 +174,12 @@ mod tests {
     #[test]
     fn scale_maps_zero_to_the_baseline_and_the_top_value_below_the_top() {
         let f = Frame::new(10, 100.0);
+        assert_eq!(f.max, 200.0, "105 rounds up to 200");
+        assert_eq!(Frame::new(1, 7.0).max, 10.0);
+        assert_eq!(Frame::new(1, 2.2).max, 2.5);
+        assert!((Frame::new(1, 0.03).max - 0.05).abs() < 1e-12);
         assert_eq!(f.y(0.0), f.base());
-        assert!(f.y(100.0) > TOP, "10 % headroom");
+        assert!(f.y(100.0) > TOP, "headroom");
         assert!((f.y(f.max) - TOP).abs() < 1e-9);
         assert_eq!(f.y(1e9), f.y(f.max), "clamped");
         assert_eq!(f.y(-5.0), f.base(), "clamped");
@@ -183,6 +198,6 @@ mod tests {
         assert_eq!(label(12.345), "12.3");
         assert_eq!(label(1234.4), "1234");
         assert_eq!(n(3.0), "3");
-        assert_eq!(n(3.14159), "3.14");
+        assert_eq!(n(1.23456), "1.23");
     }
 }
