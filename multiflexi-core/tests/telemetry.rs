@@ -71,8 +71,14 @@ impl World {
     fn executor(&self) -> FakeExecutor {
         let failing = self.failing.id;
         FakeExecutor::new(ExecutorKind::Native, move |spec| {
-            FakeRun::exit(if spec.runtemplate_id == failing { 3 } else { 0 })
-                .print(format!("job {}\n", spec.job_id))
+            let run = FakeRun::exit(if spec.runtemplate_id == failing { 3 } else { 0 })
+                .print(format!("job {}\n", spec.job_id));
+            if spec.runtemplate_id == failing {
+                run
+            } else {
+                // 5 MiB peak, 250 ms of CPU: the usage histograms count these jobs only.
+                run.using(5 << 20, std::time::Duration::from_millis(250))
+            }
         })
     }
 
@@ -410,6 +416,15 @@ async fn metrics_count_what_the_engine_did() {
         ),
         format!(
             "multiflexi_job_queue_wait_seconds_count{{app=\"{app}\",company=\"{co}\",executor=\"Native\"}} 10"
+        ),
+        format!(
+            "multiflexi_job_memory_peak_bytes_bucket{{app=\"{app}\",company=\"{co}\",executor=\"Native\",outcome=\"success\",le=\"4194304\"}} 0"
+        ),
+        format!(
+            "multiflexi_job_memory_peak_bytes_bucket{{app=\"{app}\",company=\"{co}\",executor=\"Native\",outcome=\"success\",le=\"16777216\"}} 6"
+        ),
+        format!(
+            "multiflexi_job_cpu_time_seconds_sum{{app=\"{app}\",company=\"{co}\",executor=\"Native\",outcome=\"success\"}} 1.5"
         ),
         "multiflexi_jobs_running{executor=\"Native\"} 0".to_string(),
         "# TYPE multiflexi_job_duration_seconds histogram".to_string(),

@@ -19,6 +19,7 @@
 
 #[cfg(feature = "azure")]
 mod azure;
+mod cgroup_mounts;
 mod docker;
 #[cfg(feature = "kubernetes-client")]
 mod kubernetes;
@@ -29,14 +30,17 @@ mod results;
 pub use azure::{
     API_VERSION as AZURE_API_VERSION, AzureConfig, AzureCredential, AzureExecutor,
     CONTAINER as AZURE_CONTAINER, DEFAULT_ARM_ENDPOINT, DEFAULT_AUTHORITY_HOST,
-    JOB_HOME as AZURE_JOB_HOME, group_name as azure_group_name,
+    JOB_HOME as AZURE_JOB_HOME, USAGE_UNKNOWN as AZURE_USAGE_UNKNOWN,
+    group_name as azure_group_name,
 };
 pub use docker::{
     DEFAULT_CONTAINER_USER, DockerConfig, DockerExecutor, IMAGE_USER, labels, parse_container_user,
 };
 #[cfg(feature = "kubernetes-client")]
 pub use kubernetes::{
-    ImagePullPolicy, JobResources, KubernetesConfig, KubernetesExecutor, names as kubernetes_names,
+    ImagePullPolicy, JobResources, KubernetesConfig, KubernetesExecutor,
+    METRICS_API_SAMPLES_ONLY as KUBERNETES_METRICS_API_SAMPLES_ONLY,
+    NO_METRICS_API as KUBERNETES_NO_METRICS_API, names as kubernetes_names,
 };
 pub use native::{
     CgroupBackend, Controller, DEFAULT_JOB_UID_LOCKS, DEFAULT_JOB_UIDS, JobUsers, NativeConfig,

@@ -30,6 +30,9 @@ mod native_supervisor;
 #[path = "native/rlimits.rs"]
 mod native_rlimits;
 
+#[path = "native/usage.rs"]
+mod native_usage;
+
 mod native {
     use super::*;
     use multiflexi_executors::{NativeConfig, NativeExecutor};
@@ -230,6 +233,7 @@ mod containers {
                 Capability::ResultFiles,
                 Capability::MemoryLimit,
                 Capability::EnvIsolation,
+                Capability::ResourceUsage,
                 Capability::Reap,
                 Capability::Images,
             ])

@@ -5,7 +5,7 @@ use crate::entity::{apps, job, ts, ts_opt, utc, utc_opt};
 use multiflexi_core::lifecycle::{Outcome, Phase, RetryBackoff, RetryPolicy, Trigger};
 use multiflexi_core::model::{
     App, CatchupPolicy, ConcurrencyPolicy, Environment, ExecutorKind, Job, JobSpec, LocalizedText,
-    RunTemplate,
+    ResourceUsage, RunTemplate,
 };
 use multiflexi_core::schedule::IntervalCode;
 use multiflexi_core::{AppId, CompanyId, Error, JobId, Result, RunTemplateId};
@@ -200,6 +200,7 @@ struct JobFields<'a> {
     preserved: Option<chrono::DateTime<chrono::Utc>>,
     launch_failures: u32,
     unreadable: Option<String>,
+    usage: ResourceUsage,
 }
 
 /// The row of a job about to be inserted (its id assigned by the database): every column from
@@ -251,7 +252,26 @@ pub(crate) fn job_to_active_model(keys: &Keyring, job: &Job) -> Result<job::Acti
         pids_max: Set(spec.pids_max.map(i64::from)),
         cpu_seconds: Set(spec.cpu_seconds.map(i64::from)),
         container: Set(to_json(&spec.container)),
+        peak_memory_bytes: Set(job.usage.peak_memory_bytes.map(i64_of)),
+        cpu_time_ms: Set(job.usage.cpu_time_ms.map(i64_of)),
+        memory_limit_hit: Set(job.usage.memory_limit_hit),
+        usage_note: Set(job.usage.unknown_reason.clone()),
     })
+}
+
+/// A byte count or duration as the signed column it is stored in (saturating).
+pub(crate) fn i64_of(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A job's resource usage as its row stores it.
+pub(crate) fn usage_of(m: &job::Model) -> ResourceUsage {
+    let mut usage = ResourceUsage::default();
+    usage.peak_memory_bytes = m.peak_memory_bytes.and_then(|n| u64::try_from(n).ok());
+    usage.cpu_time_ms = m.cpu_time_ms.and_then(|n| u64::try_from(n).ok());
+    usage.memory_limit_hit = m.memory_limit_hit;
+    usage.unknown_reason = m.usage_note.clone();
+    usage
 }
 
 /// The job of a row. A row whose spec cannot be read back (its environment sealed with a key
@@ -368,6 +388,7 @@ fn job_with_spec(m: &job::Model, spec: &JobSpec, unreadable: Option<String>) -> 
         preserved: utc_opt(m.preserved),
         launch_failures: u32::try_from(m.launch_failures).unwrap_or(0),
         unreadable,
+        usage: usage_of(m),
     };
     let value = serde_json::to_value(&fields).expect("job fields serialise");
     serde_json::from_value(value)

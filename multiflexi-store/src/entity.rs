@@ -295,6 +295,11 @@ pub mod job {
         pub pids_max: Option<i64>,
         pub cpu_seconds: Option<i64>,
         pub container: String,
+        /// Migration 8: what the job used while it ran (see `ResourceUsage`).
+        pub peak_memory_bytes: Option<i64>,
+        pub cpu_time_ms: Option<i64>,
+        pub memory_limit_hit: Option<bool>,
+        pub usage_note: Option<String>,
     }
     no_relations!();
 }

@@ -13,7 +13,7 @@ use multiflexi_core::lifecycle::{
     CompletionPlan, PhaseAudit, phase_action, plan_completion, planned_actions,
 };
 use multiflexi_core::model::JobAction;
-use multiflexi_core::model::{Environment, ExitCodeInfo, Job, NewJob};
+use multiflexi_core::model::{Environment, ExitCodeInfo, Job, NewJob, ResourceUsage};
 use multiflexi_core::store::backend::{begin_then_finish, fence_conflict, finish_separately};
 use multiflexi_core::store::{
     Begin, BegunAndFinished, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed,
@@ -28,6 +28,7 @@ use sea_orm::{
 };
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
+use usage_columns::{set_usage, usage_into_row};
 
 fn phase_of(row: &job::Model) -> Result<Phase> {
     row.phase
@@ -42,6 +43,7 @@ mod create;
 mod release;
 #[cfg(feature = "sqlite")]
 mod sqlite_writes;
+mod usage_columns;
 
 impl SqlStore {
     fn locks(&self) -> bool {
@@ -124,6 +126,7 @@ impl SqlStore {
         exitcode: Option<i32>,
         stdout: Option<&str>,
         stderr: Option<&str>,
+        usage: Option<&ResourceUsage>,
         now: DateTime<Utc>,
         actor: &str,
     ) -> Result<(Completed, bool)> {
@@ -142,6 +145,9 @@ impl SqlStore {
         }
         if let Some(s) = stderr {
             q = q.col_expr(job::Column::Stderr, Expr::value(s));
+        }
+        if let Some(usage) = usage {
+            q = set_usage(q, usage);
         }
         self.update_fenced(c, q, JobId(row.id), row.lease_token, from)
             .await?;
@@ -350,7 +356,8 @@ type Groups<K> = Vec<(K, Vec<i64>)>;
 /// A start's pid and external id.
 type StartKey = (Option<i64>, Option<String>);
 /// From, to, outcome, exit code, stdout copy, stderr copy of a completion.
-type CompletionKey = (Phase, Phase, Outcome, i32, String, String);
+/// And the resource usage (jobs with measured usage rarely share a group).
+type CompletionKey = (Phase, Phase, Outcome, i32, String, String, ResourceUsage);
 /// Successes, failures and the new `next_schedule` of one template in a batch.
 type TemplateDelta = (i64, i64, Option<Ts>);
 
@@ -546,6 +553,7 @@ impl SqlStore {
             row.lease_expires = None;
             row.stdout = cpl.stdout.clone();
             row.stderr = cpl.stderr.clone();
+            usage_into_row(row, &cpl.usage);
             audit.push(audit_row(
                 now,
                 row.id,
@@ -562,6 +570,7 @@ impl SqlStore {
                     cpl.exitcode,
                     cpl.stdout.clone(),
                     cpl.stderr.clone(),
+                    cpl.usage.clone(),
                 ),
                 row.id,
             );
@@ -583,9 +592,10 @@ impl SqlStore {
         // Completed and then Preserved in the same transaction: the row is written once, in its
         // final state (both phase changes keep their audit rows below).
         let preserved_phase = Phase::Completed.apply(Event::Preserve)?.to;
-        for ((from, _to, outcome, exitcode, stdout, stderr), ids) in &groups {
+        for ((from, _to, outcome, exitcode, stdout, stderr, usage), ids) in &groups {
             self.update_jobs(c, ids, *from, |q| {
-                q.col_expr(job::Column::Phase, Expr::value(preserved_phase.as_str()))
+                set_usage(q, usage)
+                    .col_expr(job::Column::Phase, Expr::value(preserved_phase.as_str()))
                     .col_expr(job::Column::Status, Expr::value(outcome.as_str()))
                     .col_expr(job::Column::Outcome, Expr::value(Some(outcome.as_str())))
                     .col_expr(
@@ -1368,6 +1378,7 @@ impl JobQueue for SqlStore {
                         Some(c.exitcode),
                         Some(&c.stdout),
                         Some(&c.stderr),
+                        Some(&c.usage),
                         now,
                         &actor,
                     )
@@ -1487,6 +1498,7 @@ impl JobQueue for SqlStore {
                                 None,
                                 None,
                                 None,
+                                None,
                                 now,
                                 "scheduler",
                             )
@@ -1504,6 +1516,7 @@ impl JobQueue for SqlStore {
                                 row,
                                 Event::LeaseExpired,
                                 Some(-1),
+                                None,
                                 None,
                                 None,
                                 now,
@@ -1541,6 +1554,7 @@ impl JobQueue for SqlStore {
                             &txn,
                             row,
                             Event::Complete(Outcome::Cancelled),
+                            None,
                             None,
                             None,
                             None,

@@ -238,6 +238,10 @@ pub(crate) fn job_model(row: &rusqlite::Row<'_>) -> rusqlite::Result<job::Model>
         pids_max: row.get(40)?,
         cpu_seconds: row.get(41)?,
         container: row.get(42)?,
+        peak_memory_bytes: row.get(43)?,
+        cpu_time_ms: row.get(44)?,
+        memory_limit_hit: row.get(45)?,
+        usage_note: row.get(46)?,
     })
 }
 

@@ -1,9 +1,9 @@
 //! [`JobStatistics`] for [`SqlStore`]: aggregate queries over the `job` table.
 //!
-//! Every query is bounded by an index (migration 8): a template's or an app's finished jobs
+//! Every query is bounded by an index (migration 9): a template's or an app's finished jobs
 //! by `(runtemplate_id | app_id, "end", id)` (PostgreSQL: partial, finished jobs only), the
 //! overview's last hours by `ix_job_end`. Counts are one `GROUP BY` (day, outcome, exit code).
-//! Percentiles:
+//! Percentiles (run time, queue wait, peak memory):
 //! - PostgreSQL: `percentile_cont(p) WITHIN GROUP (ORDER BY x)` per group;
 //! - SQLite and MySQL/MariaDB (no `percentile_cont` on SQLite and MySQL): one window query
 //!   per measure ranks the group's values (`ROW_NUMBER() OVER (PARTITION BY g ORDER BY x)`,
@@ -39,6 +39,7 @@ const ALL: &str = "all";
 enum Measure {
     Duration,
     Wait,
+    Memory,
 }
 
 impl Measure {
@@ -46,12 +47,24 @@ impl Measure {
         match self {
             Measure::Duration => d.duration_us(),
             Measure::Wait => d.wait_us(),
+            Measure::Memory => d.col("peak_memory_bytes"),
         }
     }
 
-    /// The factor from the stored unit to the reported one (µs to seconds).
+    /// The condition of a job having the measure.
+    fn present(self, d: Dialect) -> String {
+        match self {
+            Measure::Duration | Measure::Wait => format!("{} IS NOT NULL", d.col("begin")),
+            Measure::Memory => format!("{} IS NOT NULL", d.col("peak_memory_bytes")),
+        }
+    }
+
+    /// The factor from the stored unit to the reported one (µs to seconds; bytes stay).
     fn scale(self) -> f64 {
-        1e-6
+        match self {
+            Measure::Duration | Measure::Wait => 1e-6,
+            Measure::Memory => 1.0,
+        }
     }
 }
 
@@ -153,8 +166,8 @@ impl SqlStore {
         let g = if by_day { d.day() } else { format!("'{ALL}'") };
         let x = m.expr(d);
         let base = format!(
-            "SELECT {g} AS g, {x} AS x FROM job WHERE {w} AND {} IS NOT NULL",
-            d.col("begin")
+            "SELECT {g} AS g, {x} AS x FROM job WHERE {w} AND {}",
+            m.present(d)
         );
         let mut out = BTreeMap::new();
         if d.backend == DbBackend::Postgres {
@@ -238,11 +251,12 @@ impl SqlStore {
         let w = self.scope(q, false, &mut p);
         let end = d.col("end");
         let sql = format!(
-            "SELECT id, {}, outcome, {}, {}, {} FROM job WHERE {w} ORDER BY {end} DESC, id DESC LIMIT {}",
+            "SELECT id, {}, outcome, {}, {}, {}, {} FROM job WHERE {w} ORDER BY {end} DESC, id DESC LIMIT {}",
             d.epoch_us("end"),
             d.int("exitcode"),
             d.duration_us(),
             d.wait_us(),
+            d.int("peak_memory_bytes"),
             q.last
         );
         let mut out = Vec::new();
@@ -254,7 +268,7 @@ impl SqlStore {
                 exitcode: get::<Option<i64>>(&row, 3)?.map(|c| c as i32),
                 duration: get::<Option<i64>>(&row, 4)?.map(|us| us as f64 / 1e6),
                 queue_wait: get::<Option<i64>>(&row, 5)?.map(|us| us as f64 / 1e6),
-                peak_memory: None,
+                peak_memory: get::<Option<i64>>(&row, 6)?.map(|b| b.max(0) as u64),
             });
         }
         Ok(out)
@@ -296,12 +310,13 @@ impl JobStatistics for SqlStore {
             ..Aggregate::default()
         };
         if total.jobs() > 0 {
-            for m in [Measure::Duration, Measure::Wait] {
+            for m in [Measure::Duration, Measure::Wait, Measure::Memory] {
                 let mut all = self.percentiles(q, m, false).await?;
                 let per_day = self.percentiles(q, m, true).await?;
                 let set = |a: &mut Aggregate, v: Option<Percentiles>| match m {
                     Measure::Duration => a.duration = v,
                     Measure::Wait => a.queue_wait = v,
+                    Measure::Memory => a.peak_memory = v,
                 };
                 set(&mut total, all.remove(ALL));
                 for (day, pc) in per_day {

@@ -76,16 +76,21 @@ fi
 [ -x /bin/busybox ] || die "/bin/busybox is missing after installing busybox-static"
 
 # --- Podman configuration: runc (crun fails here), explicit ulimits, no systemd --------------
+CONF_CHANGED=0
 write_if_changed() {
     local path=$1 content=$2
     if [ ! -f "$path" ] || [ "$(cat "$path")" != "$content" ]; then
         printf '%s\n' "$content" >"$path"
         log "wrote $path"
+        CONF_CHANGED=1
     fi
 }
 write_if_changed "$CONTAINERS_CONF" '# Written by scripts/services/containers.sh (multiflexi-rs test services).
 [containers]
 default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
+# conmon stays out of the container'"'"'s cgroup parent, which holds only the job: the executor
+# reads the job'"'"'s peak memory and CPU time there (multiflexi-executors/src/docker/usage.rs).
+cgroups = "no-conmon"
 
 [engine]
 runtime = "runc"
@@ -126,6 +131,13 @@ else
 fi
 
 # --- podman API service ----------------------------------------------------------------------
+# The service reads containers.conf when it starts: one started before the file changed is
+# restarted.
+if [ "$CONF_CHANGED" = 1 ] && ping_socket "$PODMAN_SOCK" && [ -f /run/podman/multiflexi-service.pid ]; then
+    log "containers.conf changed: restarting the podman service"
+    kill "$(cat /run/podman/multiflexi-service.pid)" 2>/dev/null || true
+    for _ in $(seq 1 40); do ping_socket "$PODMAN_SOCK" || break; sleep 0.25; done
+fi
 if ping_socket "$PODMAN_SOCK"; then
     log "podman service already answers on $PODMAN_SOCK"
 else

@@ -4,7 +4,7 @@ use super::Ctx;
 use super::args::{self, IdArg};
 use super::company::{env_json, env_text};
 use super::output::{Report, fields, human_duration, opt_ts, or_dash, table, ts};
-use crate::http::api::job_view::JobActionView;
+use crate::http::api::job_view::{JobActionView, UsageView};
 use crate::usecase::cleanup::JobCleanup;
 use crate::usecase::jobs::JobOrder;
 use crate::usecase::variables::Variable;
@@ -160,6 +160,7 @@ fn job_json(
         m.insert("container".into(), json!(j.spec.container));
         m.insert("timezone".into(), json!(j.spec.timezone));
         m.insert("env".into(), env_json(&j.spec.env));
+        m.insert("usage".into(), json!(UsageView::of(j)));
         m.insert("pid".into(), json!(j.pid));
         m.insert("external_id".into(), json!(j.external_id));
         m.insert("lease_owner".into(), json!(j.lease_owner));
@@ -263,6 +264,9 @@ fn job_text(
     }
     if let Some(e) = j.end {
         pairs.push(("total", human_duration(e - j.created)));
+    }
+    if !j.usage.is_empty() {
+        pairs.push(("resource usage", j.usage.describe()));
     }
     pairs.extend([
         ("command", j.command.clone()),

@@ -16,7 +16,9 @@ use multiflexi_core::telemetry::{
     AttrValue, BatchSink, BoundedQueue, JobMetrics, JobSpans, JobSpansOptions, SinkStats,
     SpanRecord, Telemetry, is_failure, spawn_worker,
 };
-use multiflexi_core::telemetry::{DURATION_BUCKETS, QUEUE_WAIT_BUCKETS, WorkerHandle};
+use multiflexi_core::telemetry::{
+    CPU_TIME_BUCKETS, DURATION_BUCKETS, MEMORY_PEAK_BUCKETS, QUEUE_WAIT_BUCKETS, WorkerHandle,
+};
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
@@ -264,6 +266,8 @@ struct Instruments {
     failed: Counter<u64>,
     duration: Histogram<f64>,
     queue_wait: Histogram<f64>,
+    memory_peak: Histogram<f64>,
+    cpu_time: Histogram<f64>,
 }
 
 impl Instruments {
@@ -319,6 +323,20 @@ impl Instruments {
                 .with_unit("s")
                 .with_boundaries(QUEUE_WAIT_BUCKETS.to_vec())
                 .build(),
+            memory_peak: meter
+                .f64_histogram("multiflexi.job.memory_peak")
+                .with_description("Peak memory of completed jobs whose executor measured it.")
+                .with_unit("By")
+                .with_boundaries(MEMORY_PEAK_BUCKETS.to_vec())
+                .build(),
+            cpu_time: meter
+                .f64_histogram("multiflexi.job.cpu_time")
+                .with_description(
+                    "CPU time (user + system) of completed jobs whose executor measured it.",
+                )
+                .with_unit("s")
+                .with_boundaries(CPU_TIME_BUCKETS.to_vec())
+                .build(),
         }
     }
 
@@ -347,6 +365,12 @@ impl Instruments {
                 }
                 if let Some(ms) = e.duration_ms.filter(|_| e.begin.is_some()) {
                     self.duration.record(ms.max(0) as f64 / 1000.0, &attrs);
+                }
+                if let Some(bytes) = e.usage.peak_memory_bytes {
+                    self.memory_peak.record(bytes as f64, &attrs);
+                }
+                if let Some(ms) = e.usage.cpu_time_ms {
+                    self.cpu_time.record(ms as f64 / 1000.0, &attrs);
                 }
             }
             _ => {}

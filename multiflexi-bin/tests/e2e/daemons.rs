@@ -934,6 +934,14 @@ async fn cli_commands_drive_the_executor_daemon() {
     let done = preserved(first.clone()).await;
     assert_eq!(done["exitcode"], 0, "{done}");
     assert_eq!(done["status"], "success", "{done}");
+    // What the job used, as the Native executor measured it, stored with its completion.
+    let usage = &done["usage"];
+    assert!(
+        usage["peak_memory_bytes"].as_u64().is_some_and(|b| b > 0),
+        "{done}"
+    );
+    assert!(usage["cpu_time_ms"].is_u64(), "{done}");
+    assert_eq!(usage["memory_limit_hit"], false, "{done}");
     let artifacts = cli(&["artifact:list", "--job", &first]);
     let stdout_id = artifacts
         .as_array()

@@ -25,8 +25,12 @@
 //! generated test asserts that [`TestBackend::leftovers`] finds nothing of it.
 
 mod recording;
+mod usage;
 
 pub use recording::{Recorded, RecordingIo, Stream};
+pub use usage::{
+    ALLOCATED, assert_measured, assert_peak_at_limit, assert_usage_shape, peak_memory_reported,
+};
 
 use crate::Result;
 use crate::executor::{Capability, Executor, ExitReport, LaunchSpec, RunHandle, Termination};
@@ -208,7 +212,8 @@ pub fn lacks(exec: &dyn Executor, case: &str, caps: &[Capability]) -> bool {
     }
 }
 
-/// Launches `spec`, failing the test (instead of hanging) after [`LAUNCH_LIMIT`].
+/// Launches `spec`, failing the test (instead of hanging) after [`LAUNCH_LIMIT`]. Every report
+/// carries the job's resource usage or the reason it is unknown ([`assert_usage_shape`]).
 pub async fn launch(
     exec: &dyn Executor,
     spec: &LaunchSpec,
@@ -216,7 +221,7 @@ pub async fn launch(
     cancel: CancellationToken,
 ) -> Result<ExitReport> {
     match tokio::time::timeout(LAUNCH_LIMIT, exec.launch(spec, io, cancel)).await {
-        Ok(r) => r,
+        Ok(r) => r.inspect(|report| assert_usage_shape(report, &spec.program)),
         Err(_) => panic!("launch of {spec:?} did not return within {LAUNCH_LIMIT:?}"),
     }
 }
@@ -287,7 +292,8 @@ pub async fn finish(programs: &TestPrograms) {
     let _ = tokio::fs::remove_dir_all(&programs.work_root).await;
 }
 
-/// `exit 0`: started once, exit code 0, outcome success; resource usage when declared.
+/// `exit 0`: started once, exit code 0, outcome success; resource usage exactly when declared
+/// (else the reason).
 pub async fn exit_zero(exec: &dyn Executor, programs: &TestPrograms) {
     let io = RecordingIo::new();
     let spec = programs.script("exit 0");
@@ -297,12 +303,7 @@ pub async fn exit_zero(exec: &dyn Executor, programs: &TestPrograms) {
     assert_exit(&report, 0, &rec, "exit_zero");
     assert_eq!(report.termination, Termination::Exited(0));
     assert_eq!(report.outcome(), Outcome::Success);
-    if exec.capabilities().has(Capability::ResourceUsage) {
-        assert!(
-            report.peak_rss_bytes.is_some_and(|b| b > 0) && report.cpu_time.is_some(),
-            "declares ResourceUsage but reported {report:?}"
-        );
-    }
+    assert_measured(exec, &report, "exit_zero");
 }
 
 /// `exit 3`: a non-zero exit is a report (outcome failed), not an error.
@@ -314,6 +315,7 @@ pub async fn exit_three(exec: &dyn Executor, programs: &TestPrograms) {
     assert_exit(&report, 3, &rec, "exit_three");
     assert_eq!(report.termination, Termination::Exited(3));
     assert_eq!(report.outcome(), Outcome::Failed);
+    assert_measured(exec, &report, "exit_three");
 }
 
 /// A program that does not exist ends with 127 and the reason on stderr (absolute path and a
@@ -546,6 +548,7 @@ pub async fn timeout_kills_process_group(exec: &dyn Executor, programs: &TestPro
         "took {took:?} to time out"
     );
     assert!(show(&rec.stdout()).contains("parent-ready"), "{rec:?}");
+    assert_measured(exec, &report, "timeout_kills_process_group");
     // `finish` (run by the generated test after every case) asserts that nothing survives.
 }
 
@@ -574,6 +577,7 @@ pub async fn cancel_stops_job(exec: &dyn Executor, programs: &TestPrograms) {
     assert_eq!(report.outcome(), Outcome::Cancelled);
     assert!(took < programs.patience, "took {took:?} after cancel");
     assert_started_once(&io.snapshot(), "cancel_stops_job");
+    assert_measured(exec, &report, "cancel_stops_job");
 }
 
 /// Files matching the artifact patterns and the `RESULT_FILE` are handed over with their relative
@@ -671,7 +675,8 @@ pub async fn reap_after_executor_death(exec: &dyn Executor, programs: &TestProgr
     // `finish` asserts that nothing is left.
 }
 
-/// A job above its memory limit is killed and reported as oom.
+/// A job above its memory limit is killed and reported as oom (the limit was hit), with a peak
+/// near the limit where the executor reports usage.
 pub async fn memory_limit_oom(exec: &dyn Executor, programs: &TestPrograms) {
     if lacks(exec, "memory_limit_oom", &[Capability::MemoryLimit]) {
         return;
@@ -691,6 +696,7 @@ pub async fn memory_limit_oom(exec: &dyn Executor, programs: &TestPrograms) {
     );
     assert_eq!(report.outcome(), Outcome::Oom);
     assert!(!show(&rec.stdout()).contains("survived"));
+    assert_peak_at_limit(exec, &report, 32 << 20);
 }
 
 /// A job that starts more processes than `pids_max` allows is refused the extra forks (EAGAIN:
@@ -772,6 +778,7 @@ macro_rules! executor_conformance_tests {
             binary_output_passthrough,
             reap_after_executor_death,
             memory_limit_oom,
+            peak_memory_reported,
             pids_limit_refuses_fork,
             cpu_limit_kills,
         );

@@ -23,7 +23,7 @@ use super::spool::Spooled;
 use crate::Error;
 use crate::executor::LaunchSpec;
 use crate::lifecycle::Outcome;
-use crate::model::Job;
+use crate::model::{Job, ResourceUsage};
 use crate::store::{Completion, Finish, Finished, LeaseRef, Release, ReleaseReason, Released};
 use crate::telemetry::PhaseEvent;
 use std::path::{Path, PathBuf};
@@ -159,6 +159,10 @@ pub(crate) async fn run_job(
             return;
         }
     };
+    let usage = match &result {
+        Ok(report) => report.resource_usage(),
+        Err(_) => ResourceUsage::unknown("the executor failed before it could report"),
+    };
     let (outcome, exitcode) = match &result {
         Ok(report) => {
             if begun.is_none() {
@@ -193,6 +197,7 @@ pub(crate) async fn run_job(
     let mut completion = Completion::new(lease, outcome, exitcode);
     completion.stdout = output.stdout_copy;
     completion.stderr = output.stderr_copy;
+    completion.usage = usage;
     let end = Finish::new(completion, output.stdout, output.stderr);
     finish(inner, writes, &job, end, Some(&work_dir)).await;
 }

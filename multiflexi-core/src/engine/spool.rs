@@ -13,6 +13,7 @@
 
 use crate::ids::JobId;
 use crate::lifecycle::Outcome;
+use crate::model::ResourceUsage;
 use crate::store::{Completion, Finish, LeaseRef};
 use serde::{Deserialize, Serialize};
 use std::io::Write as _;
@@ -29,6 +30,9 @@ struct Header {
     exitcode: i32,
     stdout_copy: String,
     stderr_copy: String,
+    /// Absent in files spooled before resource usage was recorded.
+    #[serde(default)]
+    usage: ResourceUsage,
     stdout_len: usize,
     stderr_len: usize,
 }
@@ -172,6 +176,7 @@ fn encode(finish: &Finish, room: u64) -> Vec<u8> {
         exitcode: c.exitcode,
         stdout_copy: c.stdout.clone(),
         stderr_copy: c.stderr.clone(),
+        usage: c.usage.clone(),
         stdout_len: stdout.len(),
         stderr_len: stderr.len(),
     };
@@ -205,6 +210,7 @@ fn decode(bytes: &[u8]) -> Result<Finish, String> {
     let mut completion = Completion::new(lease, outcome, header.exitcode);
     completion.stdout = header.stdout_copy;
     completion.stderr = header.stderr_copy;
+    completion.usage = header.usage;
     let (stdout, stderr) = body.split_at(header.stdout_len);
     Ok(Finish::new(completion, stdout.to_vec(), stderr.to_vec()))
 }

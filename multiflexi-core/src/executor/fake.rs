@@ -24,6 +24,9 @@ pub struct FakeRun {
     pub result_files: Vec<(String, Vec<u8>)>,
     /// Fail with a retryable platform error before starting.
     pub platform_error: bool,
+    /// The usage it reports (peak bytes, CPU time); `None`: none, with the reason
+    /// [`FakeRun::NO_USAGE`].
+    pub usage: Option<(u64, Duration)>,
 }
 
 impl FakeRun {
@@ -36,7 +39,17 @@ impl FakeRun {
             duration: Duration::ZERO,
             result_files: Vec::new(),
             platform_error: false,
+            usage: None,
         }
+    }
+
+    /// The reason a run without [`FakeRun::usage`] reports.
+    pub const NO_USAGE: &'static str = "the fake executor runs no program";
+
+    /// Builder: reports this usage (peak bytes, CPU time).
+    pub fn using(mut self, peak_bytes: u64, cpu_time: Duration) -> Self {
+        self.usage = Some((peak_bytes, cpu_time));
+        self
     }
 
     /// The engine is unreachable.
@@ -219,6 +232,10 @@ impl Executor for FakeExecutor {
         if cancel.is_cancelled() && !report.cancelled && !report.timed_out {
             report = ExitReport::signaled(15);
             report.cancelled = true;
+        }
+        match run.usage {
+            Some((peak, cpu)) => report.set_usage(peak, cpu),
+            None => report.set_usage_unknown(FakeRun::NO_USAGE),
         }
         for (name, content) in &run.result_files {
             io.result_file(name, &mut content.as_slice()).await?;

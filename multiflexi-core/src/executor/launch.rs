@@ -130,14 +130,21 @@ pub struct ExitReport {
     pub timed_out: bool,
     /// Stopped because cancellation was requested.
     pub cancelled: bool,
-    /// Killed for exceeding its memory limit.
+    /// Killed for exceeding its memory limit (the limit was hit).
     pub oom: bool,
     /// Killed for using up its CPU-time limit.
     pub cpu_limited: bool,
-    /// Peak resident memory, bytes.
+    /// Peak memory of the job, bytes: of its cgroup (every process, page cache included) where
+    /// the executor measures one, else of its largest process (rusage). `None` exactly when
+    /// [`ExitReport::usage_unknown`] says why.
     pub peak_rss_bytes: Option<u64>,
-    /// User + system CPU time.
+    /// User + system CPU time of the job. `None` exactly when [`ExitReport::usage_unknown`]
+    /// says why.
     pub cpu_time: Option<Duration>,
+    /// Why the executor cannot tell the job's resource usage (`peak_rss_bytes`, `cpu_time`);
+    /// `None` when it reported figures. Set through [`ExitReport::set_usage`] and
+    /// [`ExitReport::set_usage_unknown`], which keep the two consistent.
+    pub usage_unknown: Option<String>,
 }
 
 impl ExitReport {
@@ -151,7 +158,22 @@ impl ExitReport {
             cpu_limited: false,
             peak_rss_bytes: None,
             cpu_time: None,
+            usage_unknown: None,
         }
+    }
+
+    /// Records the job's measured usage: peak memory (bytes) and CPU time (user + system).
+    pub fn set_usage(&mut self, peak_bytes: u64, cpu_time: Duration) {
+        self.peak_rss_bytes = Some(peak_bytes);
+        self.cpu_time = Some(cpu_time);
+        self.usage_unknown = None;
+    }
+
+    /// Records why the job's usage cannot be told (and drops any figures).
+    pub fn set_usage_unknown(&mut self, why: impl Into<String>) {
+        self.peak_rss_bytes = None;
+        self.cpu_time = None;
+        self.usage_unknown = Some(why.into());
     }
 
     /// Killed by a signal.
@@ -217,5 +239,22 @@ mod tests {
         assert_eq!(r.outcome(), Outcome::Timeout);
         r.cancelled = true;
         assert_eq!(r.outcome(), Outcome::Cancelled);
+    }
+
+    #[test]
+    fn usage_is_figures_or_a_reason() {
+        let mut r = ExitReport::exited(0);
+        r.set_usage_unknown("no cgroup");
+        assert_eq!(
+            (r.peak_rss_bytes, r.cpu_time, r.usage_unknown.as_deref()),
+            (None, None, Some("no cgroup"))
+        );
+        r.set_usage(4096, Duration::from_millis(20));
+        assert_eq!(
+            (r.peak_rss_bytes, r.cpu_time, r.usage_unknown.clone()),
+            (Some(4096), Some(Duration::from_millis(20)), None)
+        );
+        r.set_usage_unknown("gone");
+        assert_eq!((r.peak_rss_bytes, r.cpu_time), (None, None));
     }
 }

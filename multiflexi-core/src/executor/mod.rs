@@ -8,6 +8,7 @@
 mod capabilities;
 mod fake;
 mod launch;
+mod usage;
 
 pub use capabilities::{Capabilities, Capability};
 pub use fake::{FakeExecutor, FakeRun};

@@ -3,7 +3,7 @@
 use super::{Event, Phase, PhaseAudit, Trigger};
 use crate::clock::to_micros;
 use crate::ids::{AppId, CompanyId, JobId, RunTemplateId};
-use crate::model::{Job, NewJob};
+use crate::model::{Job, NewJob, ResourceUsage};
 use chrono::{DateTime, Utc};
 
 /// The (template, slot, attempt) a scheduled job is unique by.
@@ -171,6 +171,7 @@ pub fn plan_creation(new: &NewJob, now: DateTime<Utc>) -> crate::Result<Creation
         end: None,
         preserved: None,
         launch_failures: 0,
+        usage: ResourceUsage::default(),
         unreadable: None,
     };
     let template = (new.trigger == Trigger::Schedule).then(|| TemplateMarks {

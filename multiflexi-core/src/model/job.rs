@@ -1,4 +1,4 @@
-use super::{ContainerSecurity, Environment, ExecutorKind};
+use super::{ContainerSecurity, Environment, ExecutorKind, ResourceUsage};
 use crate::ids::{AppId, CompanyId, JobId, RunTemplateId};
 use crate::lifecycle::{Outcome, Phase, Trigger};
 use chrono::{DateTime, Utc};
@@ -244,6 +244,9 @@ pub struct Job {
     /// starts again at 0.
     #[serde(default)]
     pub launch_failures: u32,
+    /// What the job used while it ran (set with its completion).
+    #[serde(default)]
+    pub usage: ResourceUsage,
     /// Why the stored row could not be read back (for example its environment was sealed with a
     /// master key this process does not have), `None` for every readable job. An unreadable job
     /// still lists with its id, phase, timestamps and the other plain columns, but its `spec`

@@ -13,6 +13,7 @@ mod localized;
 mod retention;
 mod runtemplate;
 mod runtemplate_rules;
+mod usage;
 
 pub use action::{
     ACTION_KINDS, Action, ActionState, JobAction, MAX_ACTIONS, actions_from_value, check_actions,
@@ -29,3 +30,4 @@ pub use job::{Job, JobSpec, NewJob, ScheduleCas};
 pub use localized::LocalizedText;
 pub use retention::{MAX_RETENTION_DAYS, RetentionPolicy, RetentionScope};
 pub use runtemplate::{CatchupPolicy, ConcurrencyPolicy, RunTemplate};
+pub use usage::ResourceUsage;

@@ -2,7 +2,7 @@ use crate::Result;
 use crate::artifact::ArtifactSink;
 use crate::ids::{AppId, CompanyId, JobId, RunTemplateId};
 use crate::lifecycle::{Outcome, Phase};
-use crate::model::{ExecutorKind, Job, NewJob};
+use crate::model::{ExecutorKind, Job, NewJob, ResourceUsage};
 use crate::store::{Release, Released};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -108,6 +108,8 @@ pub struct Completion {
     pub stdout: String,
     /// Bounded text copy of stderr.
     pub stderr: String,
+    /// What the job used while it ran.
+    pub usage: ResourceUsage,
 }
 
 impl Completion {
@@ -119,6 +121,7 @@ impl Completion {
             exitcode,
             stdout: String::new(),
             stderr: String::new(),
+            usage: ResourceUsage::default(),
         }
     }
 }

@@ -10,7 +10,8 @@
 //! - duration: `end − begin` (jobs that never began have none);
 //! - queue wait: `begin − max(after, created)`, the time from when the job was due (or created,
 //!   if later) until it started — the `waited_seconds` of `job:get`;
-//! - peak memory: the bytes the executor measured, where it could.
+//! - peak memory: the bytes the executor measured (`job.usage.peak_memory_bytes`), where it
+//!   could.
 //!
 //! Percentiles are PostgreSQL's `percentile_cont` (linear interpolation between the two
 //! nearest ranks, [`percentile_cont`]); every backend gives the same numbers.
@@ -254,7 +255,7 @@ impl JobPoint {
             exitcode: job.exitcode,
             duration: job.duration().map(seconds),
             queue_wait: job.begin.map(|b| seconds(b - job.after.max(job.created))),
-            peak_memory: None,
+            peak_memory: job.usage.peak_memory_bytes,
         }
     }
 }

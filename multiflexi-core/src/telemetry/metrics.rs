@@ -17,6 +17,26 @@ pub const QUEUE_WAIT_BUCKETS: &[f64] = &[
     0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
 ];
 
+/// Bucket bounds (bytes) of `multiflexi.job.memory_peak`: 1 MiB to 16 GiB.
+pub const MEMORY_PEAK_BUCKETS: &[f64] = &[
+    1_048_576.0,
+    4_194_304.0,
+    16_777_216.0,
+    67_108_864.0,
+    134_217_728.0,
+    268_435_456.0,
+    536_870_912.0,
+    1_073_741_824.0,
+    2_147_483_648.0,
+    4_294_967_296.0,
+    17_179_869_184.0,
+];
+
+/// Bucket bounds (seconds) of `multiflexi.job.cpu_time`.
+pub const CPU_TIME_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+];
+
 /// Whether an outcome counts in `multiflexi.jobs.failed`: every outcome but `success` and
 /// `warning` (exit code 1, "minor issues"), which count in neither failed nor success but in
 /// `multiflexi.jobs.total` with their outcome.
@@ -95,6 +115,8 @@ struct State {
     failed: BTreeMap<Key, u64>,
     duration: BTreeMap<Key, Histogram>,
     queue_wait: BTreeMap<Key, Histogram>,
+    memory_peak: BTreeMap<Key, Histogram>,
+    cpu_time: BTreeMap<Key, Histogram>,
     running: HashMap<JobId, &'static str>,
     executors: BTreeSet<&'static str>,
     breakers: BTreeMap<&'static str, bool>,
@@ -112,6 +134,8 @@ struct State {
 /// | `multiflexi.jobs.failed` | `multiflexi_jobs_failed_total` | counter ([`is_failure`]) | app, company, executor, outcome |
 /// | `multiflexi.job.duration` | `multiflexi_job_duration_seconds` | histogram, begin → end | app, company, executor, outcome |
 /// | `multiflexi.job.queue_wait` | `multiflexi_job_queue_wait_seconds` | histogram, due → claimed | app, company, executor |
+/// | `multiflexi.job.memory_peak` | `multiflexi_job_memory_peak_bytes` | histogram, at Completed (jobs whose executor measured it) | app, company, executor, outcome |
+/// | `multiflexi.job.cpu_time` | `multiflexi_job_cpu_time_seconds` | histogram, user + system, at Completed (measured jobs) | app, company, executor, outcome |
 /// | `multiflexi.jobs.running` | `multiflexi_jobs_running` | gauge: jobs this process saw start and not end | executor |
 /// | – | `multiflexi_executor_breaker_open` | gauge: 1 while the executor kind's circuit breaker is open (no job of it claimed) | executor |
 /// | – | `multiflexi_job_actions_total` | counter: attempts of actions after completion this process made | kind, result (`done`, `retry`, `failed`) |
@@ -209,6 +233,18 @@ impl JobMetrics {
             "Time from due to claimed by an executor, seconds.",
             &st.queue_wait,
         );
+        histogram(
+            &mut out,
+            "multiflexi_job_memory_peak_bytes",
+            "Peak memory of completed jobs whose executor measured it, bytes.",
+            &st.memory_peak,
+        );
+        histogram(
+            &mut out,
+            "multiflexi_job_cpu_time_seconds",
+            "CPU time (user + system) of completed jobs whose executor measured it, seconds.",
+            &st.cpu_time,
+        );
         let _ = writeln!(
             out,
             "# HELP multiflexi_jobs_running Jobs running now that this process started.\n# TYPE multiflexi_jobs_running gauge"
@@ -301,6 +337,18 @@ impl Telemetry for JobMetrics {
                         .entry(Key::of(e, true))
                         .or_insert_with(|| Histogram::new(DURATION_BUCKETS))
                         .observe(seconds(ms));
+                }
+                if let Some(bytes) = e.usage.peak_memory_bytes {
+                    st.memory_peak
+                        .entry(Key::of(e, true))
+                        .or_insert_with(|| Histogram::new(MEMORY_PEAK_BUCKETS))
+                        .observe(bytes as f64);
+                }
+                if let Some(ms) = e.usage.cpu_time_ms {
+                    st.cpu_time
+                        .entry(Key::of(e, true))
+                        .or_insert_with(|| Histogram::new(CPU_TIME_BUCKETS))
+                        .observe(ms as f64 / 1000.0);
                 }
             }
             Phase::Preserved => {

@@ -36,7 +36,10 @@ pub mod zabbix;
 
 pub use catalog::{CatalogNames, CompanyNames};
 pub use fanout::FanoutTelemetry;
-pub use metrics::{DURATION_BUCKETS, JobMetrics, QUEUE_WAIT_BUCKETS, is_failure};
+pub use metrics::{
+    CPU_TIME_BUCKETS, DURATION_BUCKETS, JobMetrics, MEMORY_PEAK_BUCKETS, QUEUE_WAIT_BUCKETS,
+    is_failure,
+};
 pub use queue::{
     Acks, BatchSink, BoundedQueue, QueueReceiver, QueuedTelemetry, SinkStats, WorkerHandle,
     spawn_worker,
@@ -48,7 +51,7 @@ pub use zabbix::{ZabbixConfig, ZabbixTelemetry};
 
 use crate::ids::{AppId, CompanyId, JobId, RunTemplateId};
 use crate::lifecycle::{Outcome, Phase, Trigger};
-use crate::model::{ExecutorKind, Job};
+use crate::model::{ExecutorKind, Job, ResourceUsage};
 use chrono::{DateTime, Utc};
 use std::fmt::Debug;
 use std::sync::Mutex;
@@ -99,6 +102,8 @@ pub struct PhaseEvent {
     pub end: Option<DateTime<Utc>>,
     /// When its artifacts were stored.
     pub preserved: Option<DateTime<Utc>>,
+    /// What it used while it ran (Completed, Preserved).
+    pub usage: ResourceUsage,
 }
 
 impl PhaseEvent {
@@ -126,6 +131,7 @@ impl PhaseEvent {
             begin: job.begin,
             end: job.end,
             preserved: job.preserved,
+            usage: job.usage.clone(),
         }
     }
 

@@ -397,6 +397,18 @@ fn execute_record(e: &PhaseEvent) -> SpanRecord {
     if let Some(c) = e.exitcode {
         attributes.push(("exitcode", i64::from(c).into()));
     }
+    if let Some(b) = e.usage.peak_memory_bytes {
+        attributes.push((
+            "memory_peak_bytes",
+            i64::try_from(b).unwrap_or(i64::MAX).into(),
+        ));
+    }
+    if let Some(ms) = e.usage.cpu_time_ms {
+        attributes.push(("cpu_time_ms", i64::try_from(ms).unwrap_or(i64::MAX).into()));
+    }
+    if let Some(hit) = e.usage.memory_limit_hit {
+        attributes.push(("memory_limit_hit", AttrValue::Bool(hit)));
+    }
     SpanRecord {
         name: "job.execute",
         trace_id: ids.trace_id,

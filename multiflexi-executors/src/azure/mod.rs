@@ -33,6 +33,11 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
+/// Why an Azure job's resource usage is unknown: what ACI offers is no job's peak or total.
+pub const USAGE_UNKNOWN: &str = "Azure Container Instances reports no peak memory or CPU time of \
+    a container: its instance view has none, and Azure Monitor's CpuUsage and MemoryUsage \
+    metrics are one-minute averages of a running group";
+
 /// Runs jobs as Azure Container Instances container groups (`ExecutorKind::Azure`).
 ///
 /// One launch: refuse a spec without an image (`InvalidInput` naming `ociimage`) → delete what
@@ -56,7 +61,9 @@ use tokio_util::sync::CancellationToken;
 ///   `ResultFiles`);
 /// - the memory limit is applied, but ACI's API names no OOM kill: such a job ends with its
 ///   exit code (137), not `oom` (no `MemoryLimit`);
-/// - no pids limit, CPU-time budget, peak memory or CPU time.
+/// - no pids limit or CPU-time budget;
+/// - no resource usage: every report says why in [`ExitReport::usage_unknown`]
+///   ([`USAGE_UNKNOWN`]).
 ///
 /// ARM's 429 answers are retried after their `Retry-After`, 5xx and unanswered requests with
 /// bounded back-off; when ARM stays unusable the launch fails with a retryable error (the
@@ -161,26 +168,9 @@ impl AzureExecutor {
             _ => Err(reply.error(what).into_error()),
         }
     }
-}
 
-#[async_trait]
-impl Executor for AzureExecutor {
-    fn kind(&self) -> ExecutorKind {
-        ExecutorKind::Azure
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::new([
-            Capability::Streaming,
-            Capability::Timeout,
-            Capability::Cancel,
-            Capability::EnvIsolation,
-            Capability::Reap,
-            Capability::Images,
-        ])
-    }
-
-    async fn launch(
+    /// One launch (see the type's doc), without the usage.
+    async fn run(
         &self,
         spec: &LaunchSpec,
         io: &dyn JobIo,
@@ -253,6 +243,35 @@ impl Executor for AzureExecutor {
                 Ok(report)
             }
         }
+    }
+}
+
+#[async_trait]
+impl Executor for AzureExecutor {
+    fn kind(&self) -> ExecutorKind {
+        ExecutorKind::Azure
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new([
+            Capability::Streaming,
+            Capability::Timeout,
+            Capability::Cancel,
+            Capability::EnvIsolation,
+            Capability::Reap,
+            Capability::Images,
+        ])
+    }
+
+    async fn launch(
+        &self,
+        spec: &LaunchSpec,
+        io: &dyn JobIo,
+        cancel: CancellationToken,
+    ) -> Result<ExitReport> {
+        let mut report = self.run(spec, io, cancel).await?;
+        report.set_usage_unknown(USAGE_UNKNOWN);
+        Ok(report)
     }
 
     /// The container groups of every executor (tagged `io.multiflexi.managed=true`).

@@ -4,9 +4,11 @@
 mod archive;
 mod hardening;
 mod listing;
+mod usage;
 use hardening::WorkDirOwner;
 pub use hardening::{DEFAULT_CONTAINER_USER, IMAGE_USER, parse_container_user};
 use listing::list_labelled;
+use usage::{JobParent, Measuring};
 
 use crate::results::ResultMatcher;
 use async_trait::async_trait;
@@ -149,6 +151,13 @@ impl DockerConfig {
 /// a Podman executor creates (and removes, never starts) one container without ulimits to read
 /// the engine's defaults, and restates them beside `cpu`.
 ///
+/// Resource usage: where the engine runs on this host with the `cgroupfs` cgroup driver, each
+/// container is made inside a parent cgroup of the executor's, which outlives the container:
+/// after the container is removed the executor reads the job's peak memory and CPU time there
+/// and removes it (`usage.rs`). Elsewhere (a remote engine, the `systemd` driver, Podman with
+/// its conmon in the container's cgroup parent) every report says why in
+/// [`ExitReport::usage_unknown`]. OOMKilled comes from the engine's inspect.
+///
 /// The engine is connected lazily (at the first launch or reap), so building the executor never
 /// fails; an unreachable engine is a retryable `Error::Backend`.
 pub struct DockerExecutor {
@@ -156,6 +165,8 @@ pub struct DockerExecutor {
     client: OnceCell<Docker>,
     /// Podman's default ulimits (see above), read once.
     default_ulimits: OnceCell<Vec<ResourcesUlimits>>,
+    /// How jobs' usage is measured with this engine, decided once.
+    measuring: OnceCell<Measuring>,
 }
 
 impl fmt::Debug for DockerExecutor {
@@ -202,6 +213,7 @@ impl DockerExecutor {
             config,
             client: OnceCell::new(),
             default_ulimits: OnceCell::new(),
+            measuring: OnceCell::new(),
         }
     }
 
@@ -310,6 +322,38 @@ impl DockerExecutor {
             .map_err(|e| self.api_error(format!("uploading {name} into {container}"), e))
     }
 
+    /// How jobs' usage is measured with this engine (asked once; a failed question is asked
+    /// again at the next job).
+    async fn measuring(&self, docker: &Docker) -> Measuring {
+        let decided = self
+            .measuring
+            .get_or_try_init(|| async {
+                let info = docker.info().await?;
+                let driver = info.cgroup_driver.map(|d| d.to_string()).unwrap_or_default();
+                let version = info
+                    .cgroup_version
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                let measuring = Measuring::decide(
+                    &self.config.host,
+                    &driver,
+                    &version,
+                    &crate::cgroup_mounts::cgroup_mounts(),
+                );
+                if let Measuring::Cannot(why) = &measuring {
+                    tracing::warn!(engine = %self.config.host, "jobs' resource usage will not be known: {why}");
+                }
+                Ok::<_, bollard::errors::Error>(measuring)
+            })
+            .await;
+        match decided {
+            Ok(m) => m.clone(),
+            Err(e) => Measuring::Cannot(format!(
+                "the engine did not say which cgroup driver it uses: {e}"
+            )),
+        }
+    }
+
     fn container_name(spec: &LaunchSpec) -> String {
         format!("multiflexi-job-{}-{}", spec.job_id, spec.lease_token)
     }
@@ -379,10 +423,12 @@ impl DockerExecutor {
     }
 }
 
-/// Removes the container when the launch future is dropped before its cleanup ran.
+/// Removes the container (and then its parent cgroup) when the launch future is dropped before
+/// its cleanup ran.
 struct RemoveGuard {
     docker: Docker,
     id: String,
+    parent: Option<JobParent>,
     armed: bool,
 }
 
@@ -394,8 +440,12 @@ impl Drop for RemoveGuard {
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let docker = self.docker.clone();
             let id = std::mem::take(&mut self.id);
+            let parent = self.parent.take();
             handle.spawn(async move {
                 let _ = remove(&docker, &id).await;
+                if let Some(parent) = parent {
+                    parent.remove();
+                }
             });
         }
     }
@@ -463,6 +513,7 @@ impl Executor for DockerExecutor {
             Capability::ResultFiles,
             Capability::MemoryLimit,
             Capability::EnvIsolation,
+            Capability::ResourceUsage,
             Capability::Reap,
             Capability::Images,
         ])
@@ -526,23 +577,41 @@ impl Executor for DockerExecutor {
             self.remove_job_containers(docker, previous).await?;
         }
         let name = Self::container_name(spec);
+        let parent = match self.measuring(docker).await {
+            Measuring::Cgroups(hierarchies) => JobParent::create(&hierarchies, &name),
+            Measuring::Cannot(why) => Err(why),
+        };
+        let mut body = hardening::create_body(&self.config, spec, image, base_ulimits);
+        if let (Ok(parent), Some(host)) = (&parent, body.host_config.as_mut()) {
+            host.cgroup_parent = Some(parent.cgroup_parent().to_owned());
+        }
         let created = docker
             .create_container(
                 Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                hardening::create_body(&self.config, spec, image, base_ulimits),
+                body,
             )
             .await
-            .map_err(|e| match e {
-                bollard::errors::Error::DockerResponseServerError {
-                    status_code: 409,
-                    message,
-                } => Error::conflict(format!("container {name} already exists: {message}")),
-                e => self.api_error(format!("creating container {name}"), e),
+            .map_err(|e| {
+                if let Ok(parent) = &parent {
+                    parent.remove();
+                }
+                match e {
+                    bollard::errors::Error::DockerResponseServerError {
+                        status_code: 409,
+                        message,
+                    } => Error::conflict(format!("container {name} already exists: {message}")),
+                    e => self.api_error(format!("creating container {name}"), e),
+                }
             })?;
         let id = created.id;
+        let (parent, no_parent) = match parent {
+            Ok(p) => (Some(p), None),
+            Err(why) => (None, Some(why)),
+        };
         let mut guard = RemoveGuard {
             docker: docker.clone(),
             id: id.clone(),
+            parent,
             armed: true,
         };
 
@@ -555,7 +624,21 @@ impl Executor for DockerExecutor {
         if let Err(e) = removed {
             tracing::warn!(container = %id, error = %e, "could not remove a job's container; reap will");
         }
-        result
+        // The container is gone: its parent cgroup holds the job's final figures.
+        let usage = match guard.parent.take() {
+            Some(parent) => {
+                let usage = parent.usage();
+                parent.remove();
+                usage
+            }
+            None => Err(no_parent.unwrap_or_default()),
+        };
+        let mut report = result?;
+        match usage {
+            Ok((peak, cpu)) => report.set_usage(peak, cpu),
+            Err(why) => report.set_usage_unknown(why),
+        }
+        Ok(report)
     }
 
     async fn leftovers(&self) -> Result<Vec<Leftover>> {
@@ -581,9 +664,21 @@ impl Executor for DockerExecutor {
 
     async fn remove(&self, leftover: &Leftover) -> Result<()> {
         let docker = self.client().await?;
+        let parent = docker
+            .inspect_container(&leftover.handle, None)
+            .await
+            .ok()
+            .and_then(|c| c.host_config?.cgroup_parent);
         remove(docker, &leftover.handle)
             .await
-            .map_err(|e| self.api_error(format!("removing container {}", leftover.handle), e))
+            .map_err(|e| self.api_error(format!("removing container {}", leftover.handle), e))?;
+        if let (Some(path), Measuring::Cgroups(hierarchies)) =
+            (parent, self.measuring(docker).await)
+            && let Some(parent) = JobParent::existing(&hierarchies, &path)
+        {
+            parent.remove();
+        }
+        Ok(())
     }
 }
 

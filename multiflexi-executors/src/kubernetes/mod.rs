@@ -11,8 +11,10 @@ mod logs;
 mod manifest;
 pub mod names;
 mod pod;
+mod usage;
 
 pub use config::{ImagePullPolicy, JobResources, KubernetesConfig};
+pub use usage::{METRICS_API_SAMPLES_ONLY, NO_METRICS_API};
 
 use async_trait::async_trait;
 use cleanup::{Guard, Propagation};
@@ -59,13 +61,17 @@ use tokio_util::sync::CancellationToken;
 /// background; `reap` deletes the Jobs and Secrets labelled with a dead executor's id.
 ///
 /// Result files are not collected: the pod's filesystem goes with the pod (no
-/// `Capability::ResultFiles`). Peak memory and CPU time are not reported.
+/// `Capability::ResultFiles`). Peak memory and CPU time are not reported: every report says
+/// why in [`ExitReport::usage_unknown`] (the cluster has no metrics API, or its metrics API
+/// has no peak or total of a finished pod; `usage.rs`).
 ///
 /// The client is built lazily at the first launch or reap, so building the executor never
 /// fails.
 pub struct KubernetesExecutor {
     config: KubernetesConfig,
     client: OnceCell<Connection>,
+    /// Why jobs' usage is unknown here (asked once, at the first job's end).
+    metrics_reason: OnceCell<&'static str>,
 }
 
 struct Connection {
@@ -89,6 +95,7 @@ impl KubernetesExecutor {
         Self {
             config,
             client: OnceCell::new(),
+            metrics_reason: OnceCell::new(),
         }
     }
 
@@ -190,6 +197,36 @@ impl KubernetesExecutor {
         Ok(())
     }
 
+    /// Why a job's resource usage is unknown on this cluster (see `usage.rs`).
+    async fn usage_unknown(&self) -> String {
+        let Ok((client, _)) = self.client().await else {
+            return "the cluster could not be reached to ask for its metrics API".into();
+        };
+        let asked = self
+            .metrics_reason
+            .get_or_try_init(|| self.request_timeout_as_reason(usage::reason(client)))
+            .await;
+        match asked {
+            Ok(reason) => (*reason).to_owned(),
+            Err(reason) => reason,
+        }
+    }
+
+    /// `fut`, or after the request timeout the reason that it did not answer.
+    async fn request_timeout_as_reason<T>(
+        &self,
+        fut: impl Future<Output = std::result::Result<T, String>>,
+    ) -> std::result::Result<T, String> {
+        tokio::time::timeout(self.config.request_timeout, fut)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "the API server did not say within {:?} whether it has a metrics API",
+                    self.config.request_timeout
+                ))
+            })
+    }
+
     /// Names of the Jobs and Secrets labelled with `executor_id` (what `reap` would delete).
     pub async fn objects_of(&self, executor_id: &str) -> Result<Vec<String>> {
         let (jobs, secrets, _) = self.apis().await?;
@@ -240,6 +277,7 @@ impl Executor for KubernetesExecutor {
             // Nothing was created; the job never started.
             let mut report = ExitReport::signaled(15);
             report.cancelled = true;
+            report.set_usage_unknown("the job was cancelled before it started");
             return Ok(report);
         }
         if !spec.artifacts.is_empty() {
@@ -314,7 +352,9 @@ impl Executor for KubernetesExecutor {
             cleanup::retry_in_background(jobs, secrets, job_name, secret_name);
         }
         guard.disarm();
-        result
+        let mut report = result?;
+        report.set_usage_unknown(self.usage_unknown().await);
+        Ok(report)
     }
 
     /// Jobs (`job/<name>`) and Secrets (`secret/<name>`) of every executor: a Secret holds a

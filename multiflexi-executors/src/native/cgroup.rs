@@ -11,6 +11,12 @@
 //! `memory`, `pids` and `cpuacct` under `/sys/fs/cgroup/<controller>`); the job then gets one
 //! directory per controller, and its processes join all of them before the program runs.
 //!
+//! Resource usage: the job's cgroup measures every process of the job, forked children that
+//! nobody waited for included: peak memory from `memory.peak` (v2, kernel 5.19 and later) or
+//! `memory.max_usage_in_bytes` (v1), both counting the page cache the job's processes caused;
+//! CPU time from `cpu.stat` `usage_usec` (v2) or `cpuacct.usage` (v1). They are read after the
+//! job ended and before the cgroup is removed.
+//!
 //! OOM detection: the job's cgroup counts OOM kills (`oom_kill` in `memory.events` on v2, in
 //! `memory.oom_control` on v1; `memory.failcnt` on old v1 kernels). A job that did not exit 0
 //! and whose cgroup saw an OOM kill is reported as `oom`.
@@ -412,6 +418,18 @@ impl JobCgroup {
                 .ok()
                 .map(Duration::from_nanos)
         }
+    }
+
+    /// The highest memory use of the job's processes together (page cache included) since the
+    /// cgroup was made, where the cgroup measures it.
+    pub(crate) fn peak_memory(&self) -> Option<u64> {
+        let dir = self.dir(Controller::Memory)?;
+        let file = if self.v2 {
+            "memory.peak"
+        } else {
+            "memory.max_usage_in_bytes"
+        };
+        fs::read_to_string(dir.join(file)).ok()?.trim().parse().ok()
     }
 
     /// Whether the kernel OOM-killed a process of this cgroup.

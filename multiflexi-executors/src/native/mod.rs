@@ -117,8 +117,14 @@ impl NativeConfig {
 ///   permission denied) and the OS error on stderr, after `started` with no pid.
 /// - Result files: regular files (not symlinks) under the work directory matching
 ///   `spec.artifacts`, plus the `RESULT_FILE` the job's env names (if inside the work directory).
-/// - Peak RSS and CPU time come from `wait4`. Limits: see [`CgroupBackend`]. `pids_max` counts
-///   the job's processes and threads; the per-job supervisor is not counted against it.
+/// - Resource usage (peak memory, CPU time) comes from the job's cgroup where it measures them
+///   (`cgroup.rs`): every process of the job, forked children included, read before the cgroup
+///   is removed. Where no cgroup could be made (or it lacks the memory or CPU controller), that
+///   figure comes from `wait4`'s rusage instead: the peak is then the largest single process's
+///   resident set (not the sum of processes running at once), and both figures miss forked
+///   children that no process of the job waited for (a daemonised or orphaned child).
+///   Limits: see [`CgroupBackend`]. `pids_max` counts the job's processes and threads; the
+///   per-job supervisor is not counted against it.
 /// - `cpu_limit`: the cgroup's CPU counter is read every 100 ms, and the job is killed (SIGKILL,
 ///   no grace) once it reaches the limit: outcome `cpu_limit`.
 /// - Each running job is recorded under [`NativeConfig::state_dir`] by executor id; `reap` kills
@@ -543,12 +549,8 @@ impl NativeExecutor {
         };
         report.timed_out = stop == Some(Stop::Timeout);
         report.cancelled = stop == Some(Stop::Cancel);
-        report.peak_rss_bytes = Some(u64::try_from(rusage.ru_maxrss).unwrap_or(0) * 1024);
-        // The cgroup counts every process of the job, also those the supervisor could not wait
-        // for (a job killed by its limits takes the supervisor with it).
-        let cpu_time = (timeval(rusage.ru_utime) + timeval(rusage.ru_stime))
-            .max(cgroup.and_then(JobCgroup::cpu_used).unwrap_or_default());
-        report.cpu_time = Some(cpu_time);
+        let (peak, cpu_time) = usage(&rusage, cgroup);
+        report.set_usage(peak, cpu_time);
         // Killed by the watch above, or by RLIMIT_CPU (SIGXCPU at the soft limit, SIGKILL at
         // the hard one) where no cgroup counts CPU time.
         report.cpu_limited = stop == Some(Stop::CpuLimit)
@@ -567,6 +569,21 @@ async fn sleep_opt(at: Option<tokio::time::Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
+}
+
+/// The job's peak memory and CPU time: from its cgroup where it measures them (every process of
+/// the job, also those the supervisor could not wait for: a job killed by its limits takes the
+/// supervisor with it), else from rusage (the supervisor and the children it waited for, the
+/// peak being the largest single process's).
+fn usage(rusage: &libc::rusage, cgroup: Option<&JobCgroup>) -> (u64, Duration) {
+    let rusage_cpu = timeval(rusage.ru_utime) + timeval(rusage.ru_stime);
+    let rusage_peak = u64::try_from(rusage.ru_maxrss).unwrap_or(0) * 1024;
+    let peak = cgroup
+        .and_then(JobCgroup::peak_memory)
+        .filter(|p| *p > 0)
+        .unwrap_or(rusage_peak);
+    let cpu = rusage_cpu.max(cgroup.and_then(JobCgroup::cpu_used).unwrap_or_default());
+    (peak, cpu)
 }
 
 fn timeval(tv: libc::timeval) -> Duration {
@@ -640,7 +657,9 @@ async fn spawn_failure(spec: &LaunchSpec, io: &dyn JobIo, e: io::Error) -> Resul
     io.started(RunHandle::default()).await?;
     io.stderr(format!("multiflexi: cannot execute {:?}: {e}\n", spec.program).as_bytes())
         .await?;
-    Ok(ExitReport::exited(code))
+    let mut report = ExitReport::exited(code);
+    report.set_usage_unknown(format!("the program was never started ({e})"));
+    Ok(report)
 }
 
 /// Hands every result file under `work_dir` to `io`.

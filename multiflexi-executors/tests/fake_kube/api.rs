@@ -51,6 +51,7 @@ pub fn router(inner: Arc<Inner>) -> Router {
             get(get_pod).delete(delete_pod),
         )
         .route("/api/v1/namespaces/{ns}/pods/{name}/log", get(pod_log))
+        .route("/apis/metrics.k8s.io/v1beta1", get(metrics_api))
         .fallback(unimplemented)
         .layer(axum::middleware::from_fn_with_state(
             inner.clone(),
@@ -117,6 +118,35 @@ fn invalid(kind: &str, name: &str, causes: Vec<String>) -> Response {
         "Invalid",
         format!("{kind} \"{name}\" is invalid: [{}]", causes.join(", ")),
         json!({ "name": name, "kind": kind, "causes": causes.iter().map(|c| json!({"message": c})).collect::<Vec<_>>() }),
+    )
+}
+
+/// The metrics API's discovery document where the options serve it (as metrics-server
+/// registers it), else the API server's 404 for a group it does not know.
+async fn metrics_api(State(inner): State<Arc<Inner>>) -> Response {
+    if !inner.options.metrics_api {
+        return status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource".into(),
+            json!({}),
+        );
+    }
+    let resource = |name: &str, kind: &str, namespaced: bool| {
+        json!({"name": name, "singularName": "", "namespaced": namespaced, "kind": kind,
+               "verbs": ["get", "list"]})
+    };
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": "metrics.k8s.io/v1beta1",
+            "resources": [
+                resource("nodes", "NodeMetrics", false),
+                resource("pods", "PodMetrics", true),
+            ],
+        }),
     )
 }
 

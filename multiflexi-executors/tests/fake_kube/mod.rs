@@ -40,6 +40,9 @@ pub struct FakeOptions {
     /// How much earlier than `activeDeadlineSeconds` the Job controller acts (a cluster whose
     /// clock runs ahead of the executor's).
     pub deadline_early: std::time::Duration,
+    /// Whether it serves the metrics API (`metrics.k8s.io/v1beta1`, as metrics-server adds it);
+    /// without, that path answers 404 as an API server without metrics-server does.
+    pub metrics_api: bool,
 }
 
 impl Default for FakeOptions {
@@ -48,6 +51,7 @@ impl Default for FakeOptions {
             images: vec![IMAGE.into(), BROKEN_IMAGE.into()],
             create_error_images: vec![BROKEN_IMAGE.into()],
             deadline_early: std::time::Duration::ZERO,
+            metrics_api: false,
         }
     }
 }

@@ -9,6 +9,7 @@
 
 mod cases;
 mod manifests;
+mod usage;
 
 use super::{executor_id, integration_required};
 use crate::fake_kube::{FakeKube, FakeOptions, IMAGE};

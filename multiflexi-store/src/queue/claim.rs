@@ -179,7 +179,17 @@ impl SqlStore {
                     j.unreadable.as_deref().unwrap_or_default()
                 );
                 let (_, w) = self
-                    .complete_in(&txn, row, event, Some(-1), None, Some(&why), now, &actor)
+                    .complete_in(
+                        &txn,
+                        row,
+                        event,
+                        Some(-1),
+                        None,
+                        Some(&why),
+                        None,
+                        now,
+                        &actor,
+                    )
                     .await?;
                 woke |= w;
             }

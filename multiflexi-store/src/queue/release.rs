@@ -60,7 +60,7 @@ impl SqlStore {
             // An operator asked to cancel it: never put back to run.
             let event = Event::Complete(Outcome::Cancelled);
             let (done, woke) = self
-                .complete_in(c, row, event, None, None, None, now, &owner)
+                .complete_in(c, row, event, None, None, None, None, now, &owner)
                 .await?;
             return Ok((Released::Failed(done), woke));
         }
@@ -87,7 +87,17 @@ impl SqlStore {
                     .await?;
                 let event = Event::Complete(Outcome::PlatformError);
                 let (done, woke) = self
-                    .complete_in(c, row, event, Some(-1), None, Some(&stderr), now, &owner)
+                    .complete_in(
+                        c,
+                        row,
+                        event,
+                        Some(-1),
+                        None,
+                        Some(&stderr),
+                        None,
+                        now,
+                        &owner,
+                    )
                     .await?;
                 Ok((Released::Failed(done), woke))
             }

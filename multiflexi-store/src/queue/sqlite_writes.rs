@@ -7,7 +7,7 @@
 use super::{
     capped, claim_detail, completion_detail, fence_model, phase_action, phase_of, start_detail,
 };
-use crate::convert::job_from_model;
+use crate::convert::{i64_of, job_from_model};
 use crate::deadline::plus;
 use crate::entity::job;
 use crate::sqlite_writer::{
@@ -384,7 +384,9 @@ fn finish_batch(
         let n = txn
             .prepare_cached(
                 r#"UPDATE job SET phase = ?1, status = ?2, outcome = ?2, exitcode = ?3,
-                    "end" = ?4, lease_expires = NULL, stdout = ?5, stderr = ?6, preserved = ?4
+                    "end" = ?4, lease_expires = NULL, stdout = ?5, stderr = ?6, preserved = ?4,
+                    peak_memory_bytes = ?10, cpu_time_ms = ?11, memory_limit_hit = ?12,
+                    usage_note = ?13
                 WHERE id = ?7 AND lease_token = ?8 AND phase = ?9"#,
             )
             .and_then(|mut s| {
@@ -397,7 +399,11 @@ fn finish_batch(
                     cpl.stderr,
                     row.id,
                     cpl.lease.lease_token,
-                    from.as_str()
+                    from.as_str(),
+                    cpl.usage.peak_memory_bytes.map(i64_of),
+                    cpl.usage.cpu_time_ms.map(i64_of),
+                    cpl.usage.memory_limit_hit,
+                    cpl.usage.unknown_reason
                 ])
             })
             .map_err(|e| map_sqlite(&e))?;
@@ -460,6 +466,7 @@ fn finish_batch(
         row.lease_expires = None;
         row.stdout = cpl.stdout.clone();
         row.stderr = cpl.stderr.clone();
+        super::usage_columns::usage_into_row(&mut row, &cpl.usage);
         let completed = row.clone();
         row.phase = preserved_phase.as_str().to_string();
         row.preserved = Some(crate::entity::ts(now));

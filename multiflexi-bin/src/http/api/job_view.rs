@@ -195,6 +195,33 @@ pub struct JobView {
     /// Its actions after completion (the template's `on_success` or `on_failure` when it
     /// completed) and how each went; their failures never change the job's outcome.
     pub actions: Vec<JobActionView>,
+    /// What it used while it ran (finished jobs; all `null` before).
+    pub usage: UsageView,
+}
+
+/// A finished job's resource usage, as its executor measured it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UsageView {
+    /// Peak memory in bytes (the job's cgroup, or its process's peak RSS).
+    pub peak_memory_bytes: Option<u64>,
+    /// CPU time, user + system, in milliseconds.
+    pub cpu_time_ms: Option<u64>,
+    /// Whether it was killed for exceeding its memory limit.
+    pub memory_limit_hit: Option<bool>,
+    /// Why the figures are missing, when the executor could not tell.
+    pub unknown_reason: Option<String>,
+}
+
+impl UsageView {
+    /// The usage recorded on `j`.
+    pub fn of(j: &Job) -> Self {
+        Self {
+            peak_memory_bytes: j.usage.peak_memory_bytes,
+            cpu_time_ms: j.usage.cpu_time_ms,
+            memory_limit_hit: j.usage.memory_limit_hit,
+            unknown_reason: j.usage.unknown_reason.clone(),
+        }
+    }
 }
 
 /// One action after a job's completion and its state.
@@ -300,6 +327,7 @@ impl JobView {
             artifacts: artifacts.iter().map(ArtifactView::of).collect(),
             output_url: format!("{}/job/{}/output", super::BASE_PATH, j.id),
             actions: Vec::new(),
+            usage: UsageView::of(j),
         }
     }
 }

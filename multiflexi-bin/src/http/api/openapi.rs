@@ -40,7 +40,7 @@ use utoipa::{Modify, OpenApi};
         output::OutputEvent, output::EndEvent,
         job_view::JobSummaryView, job_view::JobView, job_view::ArtifactView,
         job_view::JobActionView,
-        job_view::PhaseStamp, job_view::ExitView,
+        job_view::PhaseStamp, job_view::ExitView, job_view::UsageView,
     )),
     modifiers(&Security),
     security(("bearer" = []), ("basic" = [])),

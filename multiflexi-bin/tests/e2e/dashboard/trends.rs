@@ -7,6 +7,7 @@ use crate::server;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use fantoccini::{ClientBuilder, Locator};
 use multiflexi_core::engine::{JobRequest, create_job};
+use multiflexi_core::model::ResourceUsage;
 use multiflexi_core::store::{
     Begin, Catalog, ClaimOptions, Completion, JobFilter, JobQueue, LeaseRef,
 };
@@ -23,7 +24,7 @@ async fn run_job(
     t: &RunTemplate,
     wait_ms: i64,
     run_ms: i64,
-    exit: i32,
+    (exit, memory): (i32, u64),
 ) -> JobId {
     let job = create_job(
         store,
@@ -51,14 +52,15 @@ async fn run_job(
         137 => Outcome::Timeout,
         code => Outcome::from_exit_code(code),
     };
-    store
-        .complete_many(&[Completion::new(lease, outcome, exit)])
-        .await
-        .unwrap()[0]
+    let mut done = Completion::new(lease, outcome, exit);
+    done.usage = ResourceUsage::measured(Some(memory), Some(run_ms as u64 / 2), false);
+    store.complete_many(&[done]).await.unwrap()[0]
         .as_ref()
         .unwrap();
     job.id
 }
+
+const MIB: f64 = 1024.0 * 1024.0;
 
 fn secs(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
     (to - from).num_microseconds().unwrap() as f64 / 1e6
@@ -71,9 +73,9 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - pos.floor())
 }
 
-/// Checks a table cell `p50 / p90 / p99` (three decimals) against the percentiles of `v`: each
-/// shown number is the exact one rounded (within half a unit of the last digit).
-fn expect_spread(shown: &str, mut v: Vec<f64>, what: &str) {
+/// Checks a table cell `p50 / p90 / p99` against the percentiles of `v`: each shown number is
+/// the exact one rounded to `decimals` (within half a unit of the last digit).
+fn expect_spread(shown: &str, mut v: Vec<f64>, decimals: i32, what: &str) {
     v.sort_by(f64::total_cmp);
     let got: Vec<f64> = shown
         .split(" / ")
@@ -149,7 +151,8 @@ async fn browser_template_trends_equal_the_jobs_records() {
     // A few in the last hours, for the overview's jobs per hour.
     clock.set(now - Duration::hours(5));
     for exit in [0, 0, 1, 0, 2, 0] {
-        run_job(&store, &clock, &t, 1_200, 30_000 + k * 100, exit).await;
+        let end = (exit, (150 + k as u64) << 20);
+        run_job(&store, &clock, &t, 1_200, 30_000 + k * 100, end).await;
         clock.advance(Duration::minutes(40));
         k += 1;
     }
@@ -264,10 +267,16 @@ async fn browser_template_trends_equal_the_jobs_records() {
             .find_all(Locator::Css("#trend-last tbody tr"))
             .await?;
         assert_eq!(rows.len(), 30);
-        let bars = browser
-            .find_all(Locator::Css("svg#chart-last-duration rect"))
-            .await?;
-        assert_eq!(bars.len(), rows.len());
+        for chart in [
+            "chart-last-duration",
+            "chart-last-wait",
+            "chart-last-memory",
+        ] {
+            let bars = browser
+                .find_all(Locator::Css(&format!("svg#{chart} rect")))
+                .await?;
+            assert_eq!(bars.len(), rows.len(), "{chart}: one bar per job");
+        }
         let mut newest: Vec<&Job> = jobs.iter().collect();
         newest.sort_by_key(|j| std::cmp::Reverse((j.end, j.id)));
         for (row, want) in rows.iter().zip(&newest) {
@@ -285,6 +294,11 @@ async fn browser_template_trends_equal_the_jobs_records() {
             assert_eq!(
                 cell("td.duration").await?,
                 format!("{:.3}", secs(j.begin.unwrap(), j.end.unwrap())),
+                "job {id}"
+            );
+            assert_eq!(
+                cell("td.memory").await?,
+                format!("{:.1}", j.usage.peak_memory_bytes.unwrap() as f64 / MIB),
                 "job {id}"
             );
             assert_eq!(

@@ -168,6 +168,7 @@ pub(crate) fn expected_new(new: &NewJob, id: crate::JobId, created: DateTime<Utc
         preserved: None,
         launch_failures: 0,
         unreadable: None,
+        usage: crate::model::ResourceUsage::default(),
     }
 }
 

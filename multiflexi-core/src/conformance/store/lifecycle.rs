@@ -3,7 +3,7 @@
 use super::StoreHarness;
 use super::fixtures::*;
 use crate::lifecycle::{Outcome, Phase};
-use crate::model::ExecutorKind;
+use crate::model::{ExecutorKind, ResourceUsage};
 use crate::store::{Begin, ClaimOptions, Completed, Completion, Finish, HeartbeatStatus, LeaseRef};
 use crate::{JobId, Trigger};
 use std::time::Duration as StdDuration;
@@ -111,6 +111,7 @@ pub async fn lifecycle_every_field(h: &StoreHarness) {
     let mut c = Completion::new(lease, Outcome::Success, 0);
     c.stdout = "line 1\nline 2\n".into();
     c.stderr = "warning: ü\n".into();
+    c.usage = ResourceUsage::measured(Some(7 << 20), Some(15), true);
     let done = s.complete_many(&[c]).await.unwrap();
     want.phase = Phase::Completed;
     want.outcome = Some(Outcome::Success);
@@ -119,6 +120,7 @@ pub async fn lifecycle_every_field(h: &StoreHarness) {
     want.lease_expires = None;
     want.stdout = "line 1\nline 2\n".into();
     want.stderr = "warning: ü\n".into();
+    want.usage = ResourceUsage::measured(Some(7 << 20), Some(15), true);
     assert_eq!(done.len(), 1);
     assert_eq!(
         done[0].as_ref().unwrap(),
@@ -541,6 +543,9 @@ pub async fn finish_many_completes_stores_output_and_preserves(h: &StoreHarness)
     let ended = advance(h, secs(2));
     let mut c1 = Completion::new(LeaseRef::of(j1), Outcome::Success, 0);
     c1.stdout = "out\n".into();
+    c1.usage = ResourceUsage::measured(Some(41 << 20), Some(1_234), false);
+    let mut c3 = Completion::new(LeaseRef::of(j3), Outcome::Failed, 3);
+    c3.usage = ResourceUsage::unknown("this executor cannot see the container's cgroup");
     let binary: Vec<u8> = vec![0, 159, 146, 150, b'\n'];
     let r = s
         .finish_many(
@@ -551,11 +556,7 @@ pub async fn finish_many_completes_stores_output_and_preserves(h: &StoreHarness)
                     b"nope".to_vec(),
                     Vec::new(),
                 ),
-                Finish::new(
-                    Completion::new(LeaseRef::of(j3), Outcome::Failed, 3),
-                    Vec::new(),
-                    Vec::new(),
-                ),
+                Finish::new(c3.clone(), Vec::new(), Vec::new()),
             ],
             h.artifacts.as_ref(),
         )
@@ -574,11 +575,20 @@ pub async fn finish_many_completes_stores_output_and_preserves(h: &StoreHarness)
     assert_eq!(p1.phase, Phase::Preserved);
     assert_eq!(p1.preserved, Some(ended));
     assert_eq!(s.get_job(j1.id).await.unwrap(), p1);
+    assert_eq!(p1.usage.peak_memory_bytes, Some(41 << 20), "usage stored");
+    assert_eq!(p1.usage.cpu_time_ms, Some(1_234));
+    assert_eq!(p1.usage.memory_limit_hit, Some(false));
     expect_err(b.map(|_| ()), "Conflict", "stale token inside finish_many");
     let c = c.expect("j3 finishes");
     assert_eq!(c.completed.job.outcome, Some(Outcome::Failed));
     assert_eq!(c.completed.job.exitcode, Some(3));
+    assert_eq!(c.completed.job.usage, c3.usage);
     assert_eq!(c.preserved.expect("j3 preserved").phase, Phase::Preserved);
+    assert_eq!(
+        s.get_job(j3.id).await.unwrap().usage,
+        c3.usage,
+        "no figures, the reason"
+    );
 
     // the other executor's job was not touched, and got no artifacts
     assert_eq!(s.get_job(j2.id).await.unwrap(), j2b);

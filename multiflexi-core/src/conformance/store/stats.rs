@@ -1,25 +1,26 @@
-//! Aggregate statistics: the store's counts and percentiles equal what the jobs' own records
-//! give, per subject, company, day and hour.
+//! Aggregate statistics: the store's counts and percentiles (run time, queue wait, peak
+//! memory) equal what the jobs' own records give, per subject, company, day and hour.
 
 use super::StoreHarness;
 use super::fixtures::*;
 use crate::lifecycle::Outcome;
-use crate::model::{Job, RunTemplate};
-use crate::store::{JobFilter, JobStats, Percentiles, StatsQuery, StatsSubject};
+use crate::model::{Job, ResourceUsage, RunTemplate};
+use crate::store::{
+    Completion, JobFilter, JobStats, LeaseRef, Percentiles, StatsQuery, StatsSubject,
+};
 use crate::{JobId, Trigger};
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 use std::collections::BTreeMap;
 
 /// Runs one job of `fx`'s template through the lifecycle: due `delay` after creation, waiting
-/// `wait` after that, running `run`, ending with `outcome` / `exitcode`.
+/// `wait` after that, running `run`, ending with `(outcome, exit code, peak memory)`.
 async fn run_job(
     h: &StoreHarness,
     fx: &Fx,
     delay: Duration,
     wait: Duration,
     run: Duration,
-    outcome: Outcome,
-    exitcode: i32,
+    (outcome, exitcode, memory): (Outcome, i32, Option<u64>),
 ) -> JobId {
     let due = now(h) + delay;
     let job = h
@@ -32,7 +33,13 @@ async fn run_job(
     assert_eq!(claimed.id, job.id);
     let running = begin(h, &claimed).await;
     advance(h, run);
-    complete(h, &running, outcome, exitcode).await;
+    let mut c = Completion::new(LeaseRef::of(&running), outcome, exitcode);
+    if let Some(bytes) = memory {
+        c.usage = ResourceUsage::measured(Some(bytes), Some(5), false);
+    } else {
+        c.usage = ResourceUsage::unknown("not measured in this case");
+    }
+    complete_with(h, c).await;
     job.id
 }
 
@@ -93,6 +100,11 @@ fn expect_aggregate(got: &crate::store::Aggregate, jobs: &[&Job], what: &str) {
         .filter_map(|j| Some(micros_secs(j.begin? - j.after.max(j.created))))
         .collect();
     expect_percentiles(got.queue_wait, waits, &format!("{what}: queue wait"));
+    let memory = jobs
+        .iter()
+        .filter_map(|j| j.usage.peak_memory_bytes.map(|b| b as f64))
+        .collect();
+    expect_percentiles(got.peak_memory, memory, &format!("{what}: peak memory"));
 }
 
 /// Checks a whole [`JobStats`] against the jobs `covered` (those the query counts) and
@@ -119,8 +131,13 @@ fn expect_stats(got: &JobStats, covered: &[&Job], newest: &[&Job], last: usize, 
     );
     for (p, j) in got.last.iter().zip(newest) {
         assert_eq!(
-            (p.end, p.outcome, p.exitcode),
-            (j.end.unwrap(), j.outcome.unwrap(), j.exitcode),
+            (p.end, p.outcome, p.exitcode, p.peak_memory),
+            (
+                j.end.unwrap(),
+                j.outcome.unwrap(),
+                j.exitcode,
+                j.usage.peak_memory_bytes
+            ),
             "{what}: job {}",
             j.id
         );
@@ -162,30 +179,59 @@ pub async fn stats_equal_the_jobs_own_records(h: &StoreHarness) {
     };
 
     // Day 1 (before the cut-off).
-    let old = run_job(h, &fx, secs(0), secs(3), secs(40), Outcome::Success, 0).await;
+    let old = run_job(
+        h,
+        &fx,
+        secs(0),
+        secs(3),
+        secs(40),
+        (Outcome::Success, 0, Some(1 << 20)),
+    )
+    .await;
     // Day 2: varied waits (some due later than created), run times with microseconds, codes.
     h.clock.set(t0 + Duration::days(1));
     let since = now(h);
-    let plan: [(i64, i64, i64, Outcome, i32); 9] = [
-        (0, 1_250_003, 10_000_017, Outcome::Success, 0),
-        (5, 2_000_000, 12_500_001, Outcome::Success, 0),
-        (0, 17, 7_000_333, Outcome::Warning, 1),
-        (0, 400_000, 61_000_000, Outcome::Failed, 2),
-        (30, 9_999_999, 3_000_000, Outcome::Failed, 255),
-        (0, 0, 1, Outcome::NotFound, 127),
-        (0, 5_000_000, 20_000_000, Outcome::Success, 0),
-        (0, 123_456, 45_678_901, Outcome::Timeout, 137),
-        (0, 3, 9_000_000, Outcome::Success, 0),
+    // (due after, wait µs, run µs, outcome, exit code, peak memory): one job not measured.
+    let plan: [(i64, i64, i64, Outcome, i32, Option<u64>); 9] = [
+        (
+            0,
+            1_250_003,
+            10_000_017,
+            Outcome::Success,
+            0,
+            Some(41 << 20),
+        ),
+        (
+            5,
+            2_000_000,
+            12_500_001,
+            Outcome::Success,
+            0,
+            Some(3_000_001),
+        ),
+        (0, 17, 7_000_333, Outcome::Warning, 1, None),
+        (0, 400_000, 61_000_000, Outcome::Failed, 2, Some(7)),
+        (
+            30,
+            9_999_999,
+            3_000_000,
+            Outcome::Failed,
+            255,
+            Some(1 << 30),
+        ),
+        (0, 0, 1, Outcome::NotFound, 127, Some(123_456_789)),
+        (0, 5_000_000, 20_000_000, Outcome::Success, 0, Some(2 << 20)),
+        (0, 123_456, 45_678_901, Outcome::Timeout, 137, Some(999)),
+        (0, 3, 9_000_000, Outcome::Success, 0, Some(64 << 20)),
     ];
-    for (delay, wait, run, outcome, code) in plan {
+    for (delay, wait, run, outcome, code, memory) in plan {
         run_job(
             h,
             &fx,
             secs(delay),
             micros(wait),
             micros(run),
-            outcome,
-            code,
+            (outcome, code, memory),
         )
         .await;
         advance(h, secs(600));
@@ -199,9 +245,11 @@ pub async fn stats_equal_the_jobs_own_records(h: &StoreHarness) {
     // Ends just after midnight: counted on day 3.
     h.clock
         .set(t0 + Duration::days(2) - Duration::hours(10) - secs(5));
-    run_job(h, &fx, secs(0), secs(1), secs(10), Outcome::Success, 0).await;
-    run_job(h, &cross, secs(0), secs(2), secs(20), Outcome::Failed, 3).await;
-    run_job(h, &other, secs(0), secs(2), secs(20), Outcome::Success, 0).await;
+    let day3 = (Outcome::Success, 0, Some(5 << 20));
+    run_job(h, &fx, secs(0), secs(1), secs(10), day3).await;
+    let failed = (Outcome::Failed, 3, Some(9 << 20));
+    run_job(h, &cross, secs(0), secs(2), secs(20), failed).await;
+    run_job(h, &other, secs(0), secs(2), secs(20), day3).await;
     // Not finished: never counted.
     s.create_and_schedule(&adhoc(&fx, Trigger::Manual, now(h)))
         .await

@@ -136,7 +136,7 @@ impl JobQueue for InMemoryStore {
                         .lease_owner
                         .clone()
                         .unwrap_or_default();
-                    st.complete_job(
+                    let mut done = st.complete_job(
                         c.lease.job_id,
                         event,
                         Some(c.exitcode),
@@ -144,7 +144,10 @@ impl JobQueue for InMemoryStore {
                         Some(&c.stderr),
                         now,
                         &actor,
-                    )
+                    )?;
+                    st.jobs.get_mut(&c.lease.job_id).expect("fenced").usage = c.usage.clone();
+                    done.job.usage = c.usage.clone();
+                    Ok(done)
                 });
             out.push(r);
         }

@@ -219,6 +219,9 @@ pub(crate) async fn page(
                     @if let Some(dur) = job.duration() {
                         dt { "Run time" } dd { (layout::duration(dur)) }
                     }
+                    @if !job.usage.is_empty() {
+                        dt { "Resource usage" } dd #resource-usage { (job.usage.describe()) }
+                    }
                 }
             } @else {
                 p.panel { "Not finished yet: the job is " strong { (job.phase.as_str()) } "." }

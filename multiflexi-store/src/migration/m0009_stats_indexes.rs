@@ -1,4 +1,4 @@
-//! Migration 8: the indexes of the statistics queries — a template's and an app's finished
+//! Migration 9: the indexes of the statistics queries — a template's and an app's finished
 //! jobs by `("end", id)`, so `job:stats` and the dashboard's charts read one window of one
 //! subject (and its last N jobs, newest first, with `LIMIT N`) however long the history is.
 //! On PostgreSQL they are partial (finished jobs only), like `ix_job_end`: a job adds its
@@ -12,7 +12,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m0008_stats_indexes"
+        "m0009_stats_indexes"
     }
 }
 
