@@ -89,7 +89,7 @@ fn expect_spread(shown: &str, mut v: Vec<f64>, decimals: i32, what: &str) {
     assert_eq!(got.len(), 3, "{what}: {shown:?}");
     for (g, w) in got.iter().zip(want) {
         assert!(
-            (g - w).abs() <= 0.0005 + 1e-9,
+            (g - w).abs() <= 0.5 * 10f64.powi(-decimals) + 1e-9,
             "{what}: shown {shown:?}, the jobs say {want:?}"
         );
     }
@@ -135,15 +135,9 @@ async fn browser_template_trends_equal_the_jobs_records() {
         for _ in 0..(2 + day % 3) {
             let run_ms = 20_000 + (k * 7_919) % 60_000 + day * 2_500;
             let wait_ms = 300 + (k * 3_571) % 9_000;
-            run_job(
-                &store,
-                &clock,
-                &t,
-                wait_ms,
-                run_ms,
-                exits[(k % 12) as usize],
-            )
-            .await;
+            let memory = ((90 + (k * 37) % 120 + day * 4) as u64) << 20;
+            let end = (exits[(k % 12) as usize], memory);
+            run_job(&store, &clock, &t, wait_ms, run_ms, end).await;
             clock.advance(Duration::minutes(47));
             k += 1;
         }
@@ -335,6 +329,7 @@ async fn browser_template_trends_equal_the_jobs_records() {
             expect_spread(
                 &text("td.duration").await?,
                 runs,
+                3,
                 &format!("run time on {day}"),
             );
             let waits = of_day
@@ -344,7 +339,18 @@ async fn browser_template_trends_equal_the_jobs_records() {
             expect_spread(
                 &text("td.wait").await?,
                 waits,
+                3,
                 &format!("queue wait on {day}"),
+            );
+            let memory = of_day
+                .iter()
+                .map(|j| j.usage.peak_memory_bytes.unwrap() as f64 / MIB)
+                .collect();
+            expect_spread(
+                &text("td.memory").await?,
+                memory,
+                1,
+                &format!("peak memory on {day}"),
             );
         }
         // The outcome columns add up to the jobs of each day.
