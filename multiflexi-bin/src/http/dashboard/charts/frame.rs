@@ -89,8 +89,8 @@ pub(super) fn n(v: f64) -> String {
 
 /// A value for a label: up to three significant decimals.
 pub(super) fn label(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
+    if v == v.trunc() && v.abs() < 1e15 {
+        format!("{}", v as i64)
     } else if v.abs() >= 100.0 {
         format!("{v:.0}")
     } else if v.abs() >= 10.0 {
@@ -194,6 +194,7 @@ mod tests {
     #[test]
     fn labels_are_short() {
         assert_eq!(label(0.0), "0");
+        assert_eq!(label(10.0), "10", "whole numbers without decimals");
         assert_eq!(label(1.5), "1.5");
         assert_eq!(label(12.345), "12.3");
         assert_eq!(label(1234.4), "1234");
