@@ -48,6 +48,10 @@
 //!   environment cannot be opened (another key) is listed with `unreadable` set and never run.
 //! - **Feature `bench`** (off by default): `SqlStore::clone_finished_job`, the load benchmark's
 //!   bulk history pre-fill, which bypasses the lifecycle and is compiled only for the benchmarks.
+//! - **Statistics**: [`JobStatistics`](multiflexi_core::store::JobStatistics) (`job:stats`, the
+//!   dashboard's charts) is a handful of aggregate queries per call over the indexes of migration
+//!   9 (`stats.rs`): GROUP BY for counts, `percentile_cont` on PostgreSQL, window ranks on SQLite
+//!   and MySQL/MariaDB that return only the rows next to each percentile's rank.
 //! - **Wake-ups**: [`JobQueue::work_signal`](multiflexi_core::store::JobQueue::work_signal) is fed
 //!   in-process on every create and re-queue, and on PostgreSQL also by `LISTEN`/`NOTIFY`, so a
 //!   dispatcher in another process wakes at once.
@@ -107,6 +111,7 @@ mod queue;
 mod retention;
 #[cfg(feature = "sqlite")]
 mod sqlite_writer;
+mod stats;
 mod store;
 mod tokens;
 mod url;

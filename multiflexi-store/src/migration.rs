@@ -3,7 +3,9 @@
 //! The first migration creates every table of ARCHITECTURE §5; the second adds the API's
 //! `access_token` table; the third the claim's hot-path indexes; the fourth the job's
 //! `launch_failures` counter (`INTEGER NOT NULL DEFAULT 0`); the fifth the per-job `pids_max` and
-//! `cpu_seconds` limits and the apps' container needs; the sixth the `retention_policy` table. Column types are chosen per backend:
+//! `cpu_seconds` limits and the apps' container needs; the sixth the `retention_policy` table;
+//! the seventh actions after completion; the eighth the job's resource usage; the ninth the
+//! statistics queries' indexes. Column types are chosen per backend:
 //!
 //! | kind        | SQLite  | PostgreSQL    | MySQL / MariaDB                     |
 //! |-------------|---------|---------------|-------------------------------------|
@@ -24,6 +26,7 @@ mod m0005_limits;
 mod m0006_retention;
 mod m0007_job_actions;
 mod m0008_resource_usage;
+mod m0009_stats_indexes;
 
 /// The schema version this code writes and understands.
 pub const SCHEMA_VERSION: i32 = 6;
@@ -44,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_retention::Migration),
             Box::new(m0007_job_actions::Migration),
             Box::new(m0008_resource_usage::Migration),
+            Box::new(m0009_stats_indexes::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ pub mod doctor;
 pub mod encryption;
 pub mod job;
 pub mod job_delete;
+pub mod job_stats;
 pub mod job_status;
 pub mod job_update;
 pub mod lookup;
@@ -290,6 +291,13 @@ pub enum Command {
     /// Example: multiflexi-cli job:status --format json
     #[command(name = "job:status")]
     JobStatus,
+    /// A run template's or an app's job statistics over the last N days: counts by outcome and
+    /// exit code, duration, queue-wait and peak-memory percentiles (p50, p90, p99), per UTC
+    /// day; --last N lists the last N jobs too.
+    ///
+    /// Example: multiflexi-cli job:stats --template 3 --days 30 --format json
+    #[command(name = "job:stats")]
+    JobStats(job_stats::StatsArgs),
     /// List jobs, newest first.
     #[command(name = "job:list")]
     JobList(job::ListArgs),
@@ -576,6 +584,7 @@ pub async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Report> {
         C::JobUpdate(a) => job_update::update(ctx, a).await,
         C::JobList(a) => job::list(ctx, a).await,
         C::JobStatus => job_status::status(ctx).await,
+        C::JobStats(a) => job_stats::stats(ctx, a).await,
         C::JobGet(a) => job::get(ctx, a).await,
         C::JobRetry(a) => job::retry(ctx, a).await,
         C::JobCleanup(a) => job::cleanup(ctx, a).await,

@@ -34,6 +34,7 @@
 //! | job cancel / retry | [`jobs`] | another company's job is NotFound ([`Caller::check_sees`]); retry of an unfinished job or under an inactive template: `engine::copy_finished_job` |
 //! | job cleanup | [`cleanup`] | a company token cleans its own company's jobs only; the cutoff must be a date |
 //! | queue truncate | [`queue`] | every waiting job cancelled through the lifecycle (none deleted); a company token's own company only; dry run counts |
+//! | job statistics (`job:stats`, the API's and the dashboard's charts) | [`stats`] | window: [`stats::check_window`]; a template of another company is NotFound; a company token counts only its own company's jobs of an app |
 //! | job delete (one) | [`cleanup`] | only a finished job (Conflict otherwise); another company's job is NotFound ([`Caller::check_sees`]) |
 //!
 //! Reads (lists, a single object) stay in the front ends, which scope them with
@@ -58,6 +59,7 @@ pub mod queue_fix;
 pub mod retention;
 pub mod scheduled;
 pub mod stale;
+pub mod stats;
 pub mod template_clone;
 pub mod template_credentials;
 pub mod templates;

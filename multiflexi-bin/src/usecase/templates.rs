@@ -484,7 +484,11 @@ impl UseCases {
     }
 
     /// A run template the caller may see (another company's is NotFound).
-    async fn visible_template(&self, caller: &Caller, id: RunTemplateId) -> Result<RunTemplate> {
+    pub(super) async fn visible_template(
+        &self,
+        caller: &Caller,
+        id: RunTemplateId,
+    ) -> Result<RunTemplate> {
         let t = self.store.get_runtemplate(id).await?;
         caller.check_sees(t.company_id, "runtemplate", id)?;
         Ok(t)

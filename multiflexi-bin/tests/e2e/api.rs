@@ -2,6 +2,8 @@
 //! pagination, the live output tail, artifacts byte for byte, and schemathesis against the
 //! OpenAPI document.
 
+mod stats;
+
 use crate::server::{self, TestServer};
 use futures::StreamExt;
 use multiflexi_core::lifecycle::Outcome;

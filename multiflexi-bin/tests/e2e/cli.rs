@@ -20,6 +20,7 @@ mod new_commands;
 mod replay;
 mod schedule;
 mod spellings;
+mod stats;
 mod update_commands;
 mod upstream_commands;
 mod wait;
@@ -368,6 +369,7 @@ const COMMANDS: &[&str] = &[
     "job:update",
     "job:list",
     "job:status",
+    "job:stats",
     "job:delete",
     "job:get",
     "job:retry",

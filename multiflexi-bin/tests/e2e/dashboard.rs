@@ -8,6 +8,8 @@
 //! printed by `scripts/services/chromium.sh`; without it the test is skipped with a message,
 //! unless `MULTIFLEXI_REQUIRE_INTEGRATION=1`, when it fails.
 
+mod trends;
+
 use super::server::{self, TestServer};
 use multiflexi_bin::http::HttpOptions;
 use multiflexi_core::engine::{JobRequest, create_job};
@@ -1237,7 +1239,13 @@ fn save_screenshot(name: &str, png: &[u8]) {
     std::fs::write(&path, png).unwrap();
     println!("screenshot: {}", path.display());
     // Refreshes the README's pictures (overview and job) on request.
-    if ["overview.png", "job.png"].contains(&name)
+    if [
+        "overview.png",
+        "job.png",
+        "trends-template.png",
+        "trends-overview.png",
+    ]
+    .contains(&name)
         && std::env::var("MULTIFLEXI_UPDATE_SCREENSHOTS").as_deref() == Ok("1")
     {
         let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");

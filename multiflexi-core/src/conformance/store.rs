@@ -60,6 +60,7 @@ mod lifecycle;
 mod releases;
 mod retention;
 mod scheduling;
+mod stats;
 mod tokens;
 mod writes;
 
@@ -73,6 +74,7 @@ pub use lifecycle::*;
 pub use releases::*;
 pub use retention::*;
 pub use scheduling::*;
+pub use stats::*;
 pub use tokens::*;
 pub use writes::*;
 
@@ -205,6 +207,7 @@ macro_rules! __store_conformance_case_list {
             completion_writes_actions_for_its_outcome,
             actions_are_claimed_once_and_fenced,
             failed_actions_back_off_then_fail,
+            stats_equal_the_jobs_own_records,
         }
     };
 }

@@ -15,6 +15,7 @@ mod output;
 mod queue;
 mod retention;
 mod state;
+mod stats;
 mod tokens;
 
 use crate::artifact::DEFAULT_ARTIFACT_CAP;

@@ -1,5 +1,5 @@
 //! The durable record: [`Store`] = [`Catalog`] + [`JobQueue`] + [`OutputLog`] + [`AuditLog`] +
-//! [`AccessTokens`] + [`RetentionPolicies`] + [`ActionQueue`].
+//! [`AccessTokens`] + [`RetentionPolicies`] + [`ActionQueue`] + [`JobStatistics`].
 //!
 //! Contracts every backend meets (checked by the conformance suite):
 //! - each lifecycle call is ONE transaction: the phase change, its schedule row, counters,
@@ -31,6 +31,7 @@ mod memory;
 mod output_log;
 mod release;
 mod retention;
+mod stats;
 mod write_domain;
 
 pub use access_token::{
@@ -52,11 +53,23 @@ pub use memory::InMemoryStore;
 pub use output_log::{OutputChunk, OutputLog, Stream};
 pub use release::{Release, ReleasePlan, ReleaseReason, Released};
 pub use retention::{RetentionPass, RetentionPolicies, retention_passes};
+pub use stats::{
+    Aggregate, DayStats, HourCount, JobPoint, JobStatistics, JobStats, OutcomeCount, PERCENTILES,
+    Percentiles, StatsQuery, StatsSubject, hour_of, hourly_of_jobs, percentile_cont,
+    percentile_ranks,
+};
 pub use write_domain::WriteDomain;
 
 /// The whole durable record, used as `Arc<dyn Store>`.
 pub trait Store:
-    Catalog + JobQueue + OutputLog + AuditLog + AccessTokens + RetentionPolicies + ActionQueue
+    Catalog
+    + JobQueue
+    + OutputLog
+    + AuditLog
+    + AccessTokens
+    + RetentionPolicies
+    + ActionQueue
+    + JobStatistics
 {
 }
 
@@ -68,6 +81,7 @@ impl<
         + AccessTokens
         + RetentionPolicies
         + ActionQueue
+        + JobStatistics
         + ?Sized,
 > Store for T
 {

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod openapi;
 pub mod output;
 pub mod retention;
+pub mod stats;
 pub mod system;
 pub mod templates;
 pub mod upstream;
@@ -38,6 +39,7 @@ pub fn router(state: HttpState) -> Router {
         .route(&p("/status"), get(system::status))
         .route(&p("/openapi.json"), get(openapi::openapi_json))
         .route(&p("/apps"), get(apps::list).post(apps::import))
+        .route(&p("/app/{id}/stats"), get(stats::app_stats))
         .route(
             &p("/app/{id}"),
             get(apps::get).patch(apps::update).delete(apps::delete),
@@ -62,6 +64,7 @@ pub fn router(state: HttpState) -> Router {
             &p("/runtemplates"),
             get(templates::list).post(templates::create),
         )
+        .route(&p("/runtemplate/{id}/stats"), get(stats::template_stats))
         .route(
             &p("/runtemplate/{id}"),
             get(templates::get)

@@ -2,7 +2,7 @@
 
 use super::{
     apps, artifacts, audit, companies, credentials, env, error, job_view, jobs, output, retention,
-    system, templates,
+    stats, system, templates,
 };
 use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -31,6 +31,7 @@ use utoipa::{Modify, OpenApi};
         output::output,
         artifacts::list, artifacts::get,
         audit::list,
+        stats::template_stats, stats::app_stats,
         retention::list, retention::set, retention::unset, retention::run,
         openapi_json,
     ),

@@ -18,6 +18,7 @@
 #![allow(clippy::result_large_err)]
 
 mod assets;
+mod charts;
 mod csrf;
 mod error;
 mod layout;

@@ -8,10 +8,12 @@ use super::super::error::{OrPage, PageError, PageResult};
 use super::super::layout::{self, Nav};
 use super::super::scope;
 use super::super::session::Session;
-use axum::extract::{Path, State};
+use super::trends::{self, TrendsQuery};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use maud::{Markup, html};
+use multiflexi_core::store::StatsSubject;
 use multiflexi_core::{App, AppId};
 use serde::Deserialize;
 
@@ -157,6 +159,7 @@ pub(crate) async fn detail(
     State(state): State<DashState>,
     session: Session,
     Path(id): Path<String>,
+    Query(trend): Query<TrendsQuery>,
 ) -> PageResult {
     let id = id
         .parse::<AppId>()
@@ -166,7 +169,23 @@ pub(crate) async fn detail(
         .await
         .or_page(&session)?;
     let title = app.display_name().to_string();
-    Ok(layout::page(&session, &title, Nav::Apps, app_markup(&app)).into_response())
+    let stats = state
+        .http
+        .usecases()
+        .job_stats(
+            &session.caller(),
+            StatsSubject::App(app.id),
+            trend.days(),
+            trends::LAST_JOBS,
+        )
+        .await
+        .or_page(&session)?;
+    let now = state.http.clock.now();
+    let body = html! {
+        (app_markup(&app))
+        (trends::section(&stats, &format!("/apps/{}", app.id), now))
+    };
+    Ok(layout::page(&session, &title, Nav::Apps, body).into_response())
 }
 
 /// The import form.

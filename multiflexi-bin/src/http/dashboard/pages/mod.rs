@@ -8,6 +8,7 @@ pub(crate) mod jobs;
 pub(crate) mod overview;
 pub(crate) mod retention;
 pub(crate) mod templates;
+pub(crate) mod trends;
 
 use super::layout;
 use maud::{Markup, html};

@@ -4,7 +4,7 @@ use super::super::DashState;
 use super::super::error::{OrPage, PageError, PageResult};
 use super::super::layout::{self, Nav};
 use super::super::session::Session;
-use super::{Names, jobs_table};
+use super::{Names, jobs_table, trends};
 use axum::extract::State;
 use axum::response::IntoResponse;
 use maud::html;
@@ -77,6 +77,12 @@ pub(crate) async fn page(State(state): State<DashState>, session: Session) -> Pa
     recent.limit = Some(20);
     let recent = store.list_jobs(&recent).await.or_page(&session)?;
     let names = Names::load(store, &session).await.or_page(&session)?;
+    let hourly = state
+        .http
+        .usecases()
+        .hourly_outcomes(&session.caller(), 24)
+        .await
+        .or_page(&session)?;
 
     let depth = q.due + q.waiting + q.queued;
     let body = html! {
@@ -110,6 +116,7 @@ pub(crate) async fn page(State(state): State<DashState>, session: Session) -> Pa
                     p.sub { a href="/jobs?status=failed" { "Show failed jobs" } }
                 }
             }
+            (trends::hourly(&hourly, now))
             h2 #running { "Running now" }
             (jobs_table(&running, &names, "Jobs running now"))
             h2 #recent { "Recent jobs" }

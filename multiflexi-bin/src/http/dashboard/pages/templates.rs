@@ -8,16 +8,17 @@ use super::super::error::{OrPage, PageError, PageResult};
 use super::super::layout::{self, Nav};
 use super::super::scope;
 use super::super::session::{Session, see_other};
+use super::trends::{self, TrendsQuery};
 use super::{Names, jobs_table};
 use crate::usecase::jobs::JobOrder;
 use crate::usecase::templates::TemplateChange;
 use crate::usecase::variables::Variable;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use multiflexi_core::model::{App, ExecutorKind};
-use multiflexi_core::store::JobFilter;
+use multiflexi_core::store::{JobFilter, StatsSubject};
 use multiflexi_core::{RunTemplate, RunTemplateId, Trigger};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -149,6 +150,7 @@ pub(crate) async fn detail(
     State(state): State<DashState>,
     session: Session,
     Path(id): Path<String>,
+    Query(trend): Query<TrendsQuery>,
 ) -> PageResult {
     let store = &*state.http.store;
     let id = parse_id(&id).or_page(&session)?;
@@ -167,6 +169,17 @@ pub(crate) async fn detail(
         .schedule()
         .ok()
         .and_then(|s| s.expression().map(str::to_string));
+    let stats = state
+        .http
+        .usecases()
+        .job_stats(
+            &session.caller(),
+            StatsSubject::Template(t.id),
+            trend.days(),
+            trends::LAST_JOBS,
+        )
+        .await
+        .or_page(&session)?;
 
     let body = html! {
         h1 { (t.name) " " (active_badge(&t)) }
@@ -230,6 +243,7 @@ pub(crate) async fn detail(
         }
         h2 { "Recent jobs" }
         (jobs_table(&jobs, &names, "Recent jobs of this template"))
+        (trends::section(&stats, &format!("/runtemplates/{}", t.id), now))
     };
     Ok(layout::page(&session, &t.name, Nav::Templates, body).into_response())
 }
