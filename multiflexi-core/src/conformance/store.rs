@@ -264,6 +264,7 @@ mod tests {
             include_str!("store/releases.rs"),
             include_str!("store/retention.rs"),
             include_str!("store/scheduling.rs"),
+            include_str!("store/stats.rs"),
             include_str!("store/tokens.rs"),
             include_str!("store/writes.rs"),
         ];
