@@ -29,14 +29,21 @@ pub struct StatsArgs {
     pub last: u32,
 }
 
-fn pcts(p: Option<Percentiles>, unit: &str) -> String {
+/// p50, p90 and p99 of `p`, each divided by `scale` and shown with three decimals and `unit`.
+fn pcts(p: Option<Percentiles>, scale: f64, unit: &str) -> String {
     p.map_or("-".into(), |p| {
         format!(
             "p50 {:.3}{unit}, p90 {:.3}{unit}, p99 {:.3}{unit} ({} jobs)",
-            p.p50, p.p90, p.p99, p.count
+            p.p50 / scale,
+            p.p90 / scale,
+            p.p99 / scale,
+            p.count
         )
     })
 }
+
+/// Bytes in a MiB (peak memory is shown in MiB; `--format json` keeps bytes).
+const MIB: f64 = 1024.0 * 1024.0;
 
 fn counts(a: &Aggregate) -> (String, String) {
     let join = |v: Vec<String>| {
@@ -89,9 +96,9 @@ pub async fn stats(ctx: &Ctx, a: &StatsArgs) -> anyhow::Result<Report> {
         ("jobs", total.jobs().to_string()),
         ("by outcome", by_outcome),
         ("by exit code", by_exitcode),
-        ("duration", pcts(total.duration, " s")),
-        ("queue wait", pcts(total.queue_wait, " s")),
-        ("peak memory", pcts(total.peak_memory, " B")),
+        ("duration", pcts(total.duration, 1.0, " s")),
+        ("queue wait", pcts(total.queue_wait, 1.0, " s")),
+        ("peak memory", pcts(total.peak_memory, MIB, " MiB")),
     ]);
     if !s.stats.days.is_empty() {
         let rows: Vec<Vec<String>> = s
