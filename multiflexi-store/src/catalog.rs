@@ -271,7 +271,12 @@ impl SqlStore {
             .into_iter()
             .map(|r| CredentialId(r.credential_id))
             .collect();
+        let id = row.id;
         let mut t = template_from_model(row, config, creds)?;
+        if let Some((ok, failed)) = self.template_counts_in(c, id).await? {
+            t.successfull_jobs_count = ok;
+            t.failed_jobs_count = failed;
+        }
         t.on_success = self.open_actions(std::mem::take(&mut t.on_success))?;
         t.on_failure = self.open_actions(std::mem::take(&mut t.on_failure))?;
         Ok(t)
@@ -925,6 +930,10 @@ impl Catalog for SqlStore {
             Ok(())
         }
         .await)
+    }
+
+    async fn fold_template_counts(&self) -> Result<u64> {
+        self.fold_count_deltas().await
     }
 
     async fn set_next_schedule(

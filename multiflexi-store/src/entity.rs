@@ -187,6 +187,21 @@ pub mod runtemplate {
 }
 
 /// Migration 7: one action after completion of one job.
+pub mod runtemplate_count {
+    use sea_orm::entity::prelude::*;
+    /// One delta of a template's counters (migration 11).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "runtemplate_count")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub runtemplate_id: i64,
+        pub succeeded: i64,
+        pub failed: i64,
+    }
+    no_relations!();
+}
+
 pub mod job_action {
     use super::Ts;
     use sea_orm::entity::prelude::*;

@@ -113,6 +113,7 @@ mod retention;
 mod sqlite_writer;
 mod stats;
 mod store;
+mod template_counts;
 mod tokens;
 mod url;
 

@@ -27,6 +27,7 @@ mod m0006_retention;
 mod m0007_job_actions;
 mod m0008_resource_usage;
 mod m0009_stats_indexes;
+mod m0011_template_counts;
 
 /// The schema version this code writes and understands.
 pub const SCHEMA_VERSION: i32 = 6;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_job_actions::Migration),
             Box::new(m0008_resource_usage::Migration),
             Box::new(m0009_stats_indexes::Migration),
+            Box::new(m0011_template_counts::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ use crate::deadline::Deadline;
 use crate::entity::{Ts, ts};
 use crate::entity::{apps, artifacts, audit_log, job, job_output, runtemplate, schedule};
 use crate::store::{SqlStore, in_tx};
+use crate::template_counts::{CountDelta, add_delta};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use multiflexi_core::artifact::ArtifactSink;
@@ -191,21 +192,20 @@ impl SqlStore {
                 exitcode.unwrap_or(-1),
                 now,
             );
-            let counter = if plan.success {
-                runtemplate::Column::SuccessfullJobsCount
-            } else {
-                runtemplate::Column::FailedJobsCount
-            };
-            let mut u = runtemplate::Entity::update_many()
-                .col_expr(counter, Expr::col(counter).add(1))
-                .filter(runtemplate::Column::Id.eq(row.runtemplate_id));
+            let mut delta = Vec::new();
+            add_delta(&mut delta, row.runtemplate_id, plan.success);
+            self.insert_count_deltas_in(c, &delta).await?;
             if let Some(next) = plan.next_schedule {
-                u = u.col_expr(
-                    runtemplate::Column::NextSchedule,
-                    Expr::value(Some(ts(to_micros(next)))),
-                );
+                runtemplate::Entity::update_many()
+                    .col_expr(
+                        runtemplate::Column::NextSchedule,
+                        Expr::value(Some(ts(to_micros(next)))),
+                    )
+                    .filter(runtemplate::Column::Id.eq(row.runtemplate_id))
+                    .exec(c)
+                    .await
+                    .map_err(|e| self.dberr(e))?;
             }
-            u.exec(c).await.map_err(|e| self.dberr(e))?;
             self.insert_actions_in(c, &plan.actions).await?;
             if let Some(new) = plan.retry {
                 // A retry whose (slot, attempt) is somehow taken already is not created twice.
@@ -359,8 +359,6 @@ type StartKey = (Option<i64>, Option<String>);
 /// From, to, outcome, exit code, stdout copy, stderr copy of a completion.
 /// And the resource usage (jobs with measured usage rarely share a group).
 type CompletionKey = (Phase, Phase, Outcome, i32, String, String, ResourceUsage);
-/// Successes, failures and the new `next_schedule` of one template in a batch.
-type TemplateDelta = (i64, i64, Option<Ts>);
 
 /// Groups ids by a key, keeping first-seen order of the keys.
 fn group<K: PartialEq>(groups: &mut Vec<(K, Vec<i64>)>, key: K, id: i64) {
@@ -691,8 +689,10 @@ impl SqlStore {
             }
         }
         let no_codes = BTreeMap::new();
-        // per template: (successes, failures, new next_schedule)
-        let mut deltas: Vec<(i64, TemplateDelta)> = Vec::new();
+        // Counters as insert-only deltas (never the template row: see `template_counts`);
+        // the new `next_schedule` per template, the last one planned winning.
+        let mut deltas: Vec<CountDelta> = Vec::new();
+        let mut nexts: Vec<(i64, Ts)> = Vec::new();
         let mut woke = false;
         for d in &mut done {
             let tid = d.job.runtemplate_id.0;
@@ -704,11 +704,6 @@ impl SqlStore {
                 let app_codes = codes.get(&d.job.app_id.0).unwrap_or(&no_codes);
                 let plan =
                     plan_completion(&d.job, &template, app_codes, d.outcome, d.exitcode, now);
-                if plan.success {
-                    trow.successfull_jobs_count += 1;
-                } else {
-                    trow.failed_jobs_count += 1;
-                }
                 if let Some(next) = plan.next_schedule {
                     trow.next_schedule = Some(ts(to_micros(next)));
                 }
@@ -730,20 +725,13 @@ impl SqlStore {
                 }
             };
             actions.extend(plan.actions.iter().cloned());
-            let delta = match deltas.iter_mut().find(|(t, _)| *t == tid) {
-                Some((_, delta)) => delta,
-                None => {
-                    deltas.push((tid, (0, 0, None)));
-                    &mut deltas.last_mut().expect("just pushed").1
-                }
-            };
-            if plan.success {
-                delta.0 += 1;
-            } else {
-                delta.1 += 1;
-            }
+            add_delta(&mut deltas, tid, plan.success);
             if let Some(next) = plan.next_schedule {
-                delta.2 = Some(ts(to_micros(next)));
+                let next = ts(to_micros(next));
+                match nexts.iter_mut().find(|(t, _)| *t == tid) {
+                    Some(entry) => entry.1 = next,
+                    None => nexts.push((tid, next)),
+                }
             }
             if let Some(new) = plan.retry {
                 // A retry whose (slot, attempt) is somehow taken already is not created twice.
@@ -752,25 +740,18 @@ impl SqlStore {
             }
         }
         self.insert_actions_in(c, &actions).await?;
-        let mut tgroups: Groups<TemplateDelta> = Vec::new();
-        for (tid, delta) in deltas {
-            group(&mut tgroups, delta, tid);
+        self.insert_count_deltas_in(c, &deltas).await?;
+        let mut ngroups: Groups<Ts> = Vec::new();
+        for (tid, next) in nexts {
+            group(&mut ngroups, next, tid);
         }
-        for ((ok, failed, next), ids) in tgroups {
-            let mut u = runtemplate::Entity::update_many()
-                .col_expr(
-                    runtemplate::Column::SuccessfullJobsCount,
-                    Expr::col(runtemplate::Column::SuccessfullJobsCount).add(ok),
-                )
-                .col_expr(
-                    runtemplate::Column::FailedJobsCount,
-                    Expr::col(runtemplate::Column::FailedJobsCount).add(failed),
-                )
-                .filter(runtemplate::Column::Id.is_in(ids));
-            if let Some(next) = next {
-                u = u.col_expr(runtemplate::Column::NextSchedule, Expr::value(Some(next)));
-            }
-            u.exec(c).await.map_err(|e| self.dberr(e))?;
+        for (next, ids) in ngroups {
+            runtemplate::Entity::update_many()
+                .col_expr(runtemplate::Column::NextSchedule, Expr::value(Some(next)))
+                .filter(runtemplate::Column::Id.is_in(ids))
+                .exec(c)
+                .await
+                .map_err(|e| self.dberr(e))?;
         }
 
         // stdout.txt / stderr.txt: multi-row upserts (a same-named artifact is replaced).

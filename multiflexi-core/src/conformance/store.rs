@@ -165,6 +165,7 @@ macro_rules! __store_conformance_case_list {
             create_validates_trigger_slot_and_cas,
             adhoc_jobs_leave_schedule_alone,
             completion_updates_counters_and_next_schedule,
+            counters_hold_through_concurrent_finishes_and_folds,
             retry_chain_follows_policy,
             retry_uses_app_exit_code_flags,
             schedulable_runtemplates_with_outstanding_jobs,

@@ -105,6 +105,12 @@ pub async fn apply_retention(
     clock: &dyn Clock,
     options: &RetentionOptions,
 ) -> Result<RetentionReport> {
+    if !options.dry_run {
+        let folded = store.fold_template_counts().await?;
+        if folded > 0 {
+            tracing::debug!("folded {folded} template counter deltas");
+        }
+    }
     let policies = store.list_retention_policies().await?;
     let now = clock.now();
     let batch = options.batch.max(1);

@@ -79,6 +79,12 @@ pub trait Catalog: Send + Sync + Debug + 'static {
     async fn list_runtemplates(&self, filter: &RunTemplateFilter) -> Result<Vec<RunTemplate>>;
     /// Deletes a template; Conflict while it has jobs that are not finished.
     async fn delete_runtemplate(&self, id: RunTemplateId) -> Result<()>;
+    /// Folds the templates' counter deltas into their rows (housekeeping, called by each
+    /// retention run): a store that counts a finish as an insert-only delta, so finishes
+    /// never wait on a template's row lock, keeps its delta table short with it; the
+    /// counters read the same before and after. Returns the deltas folded (0 for a store
+    /// that updates counters in place).
+    async fn fold_template_counts(&self) -> Result<u64>;
     /// Compare-and-swap of `next_schedule`: sets `new` iff the stored value equals `expected`.
     /// Returns whether it was set.
     async fn set_next_schedule(

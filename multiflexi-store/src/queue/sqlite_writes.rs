@@ -15,6 +15,7 @@ use crate::sqlite_writer::{
     ts_text,
 };
 use crate::store::{SqlStore, backoff, retry_tx};
+use crate::template_counts::{CountDelta, add_delta};
 use chrono::{DateTime, Utc};
 use multiflexi_core::model::Job;
 use multiflexi_core::store::backend::fence_conflict;
@@ -371,7 +372,7 @@ fn finish_batch(
     }
     let mut out = Vec::with_capacity(finishes.len());
     // per template: (successes, failures)
-    let mut deltas: Vec<(i64, i64, i64)> = Vec::new();
+    let mut deltas: Vec<CountDelta> = Vec::new();
     for (f, p) in finishes.iter().zip(planned) {
         let cpl = &f.completion;
         let (mut row, from, to, outcome) = match p {
@@ -450,14 +451,7 @@ fn finish_batch(
             owner.as_deref().unwrap_or("scheduler"),
             "",
         )?;
-        let success = outcome.counts_as_success();
-        match deltas.iter_mut().find(|d| d.0 == row.runtemplate_id) {
-            Some(d) => {
-                d.1 += i64::from(success);
-                d.2 += i64::from(!success);
-            }
-            None => deltas.push((row.runtemplate_id, i64::from(success), i64::from(!success))),
-        }
+        add_delta(&mut deltas, row.runtemplate_id, outcome.counts_as_success());
         row.phase = to.as_str().to_string();
         row.status = outcome.as_str().to_string();
         row.outcome = Some(outcome.as_str().to_string());
@@ -472,12 +466,12 @@ fn finish_batch(
         row.preserved = Some(crate::entity::ts(now));
         out.push(Ok((completed, row)));
     }
+    // Counters as insert-only deltas, as every store writes them (`template_counts`).
     for (tid, ok, failed) in deltas {
         txn.prepare_cached(
-            "UPDATE runtemplate SET successfull_jobs_count = successfull_jobs_count + ?1,
-                failed_jobs_count = failed_jobs_count + ?2 WHERE id = ?3",
+            "INSERT INTO runtemplate_count (runtemplate_id, succeeded, failed) VALUES (?1, ?2, ?3)",
         )
-        .and_then(|mut s| s.execute(params![ok, failed, tid]))
+        .and_then(|mut s| s.execute(params![tid, ok, failed]))
         .map_err(|e| map_sqlite(&e))?;
     }
     Ok(Ok(out))

@@ -5,7 +5,7 @@ use super::fixtures::*;
 use crate::lifecycle::{Outcome, RetryBackoff, RetryPolicy};
 use crate::model::{App, ExitCodeInfo};
 use crate::schedule::IntervalCode;
-use crate::store::JobFilter;
+use crate::store::{Begin, Completion, Finish, JobFilter, LeaseRef};
 use crate::{Error, Trigger};
 use std::sync::Arc;
 
@@ -487,4 +487,81 @@ pub async fn set_next_schedule_compare_and_swap(h: &StoreHarness) {
         ),
         (None, 0, 0)
     );
+}
+
+/// A template's counters count every finish once, whether the finishes come in one batch, in
+/// two batches at once or one by one, and read the same before and after
+/// [`Catalog::fold_template_counts`](crate::store::Catalog::fold_template_counts) — two folds
+/// at once included; an update of the template (carrying stale counters) never changes them.
+pub async fn counters_hold_through_concurrent_finishes_and_folds(h: &StoreHarness) {
+    let t0 = start(h);
+    let s = h.store.as_ref();
+    let fx = seed(h, "counted", |t| t).await;
+    for i in 0..7 {
+        s.create_and_schedule(&adhoc(&fx, Trigger::Cli, t0 + micros(i)))
+            .await
+            .unwrap();
+    }
+    advance(h, secs(1));
+    let jobs = s.claim(&native("executor-1", 7)).await.unwrap();
+    assert_eq!(jobs.len(), 7);
+    let begins: Vec<Begin> = jobs
+        .iter()
+        .map(|j| Begin::new(LeaseRef::of(j), None, None))
+        .collect();
+    assert!(
+        s.begin_many(&begins)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.is_ok())
+    );
+    advance(h, secs(1));
+    let finish = |j: &crate::model::Job, outcome: Outcome, code: i32| {
+        Finish::new(
+            Completion::new(LeaseRef::of(j), outcome, code),
+            Vec::new(),
+            Vec::new(),
+        )
+    };
+    let first = [
+        finish(&jobs[0], Outcome::Success, 0),
+        finish(&jobs[1], Outcome::Failed, 1),
+        finish(&jobs[2], Outcome::Success, 0),
+    ];
+    let second = [
+        finish(&jobs[3], Outcome::Success, 0),
+        finish(&jobs[4], Outcome::Failed, 2),
+        finish(&jobs[5], Outcome::Success, 0),
+    ];
+    let (a, b) = tokio::join!(
+        s.finish_many(&first, h.artifacts.as_ref()),
+        s.finish_many(&second, h.artifacts.as_ref()),
+    );
+    assert!(
+        a.unwrap()
+            .iter()
+            .chain(b.unwrap().iter())
+            .all(|r| r.is_ok())
+    );
+    assert_eq!(counters(h, &fx).await, (4, 2), "two batches at once");
+
+    // An update carrying stale counters leaves them alone.
+    let mut edit = template(h, &fx).await;
+    edit.successfull_jobs_count = 0;
+    edit.failed_jobs_count = 0;
+    edit.name = "counted, renamed".into();
+    s.update_runtemplate(&edit).await.unwrap();
+    assert_eq!(counters(h, &fx).await, (4, 2), "after an update");
+
+    let (f1, f2) = tokio::join!(s.fold_template_counts(), s.fold_template_counts());
+    f1.unwrap();
+    f2.unwrap();
+    assert_eq!(counters(h, &fx).await, (4, 2), "after two folds at once");
+
+    complete(h, &jobs[6], Outcome::Timeout, 124).await;
+    assert_eq!(counters(h, &fx).await, (4, 3), "one more after the fold");
+    s.fold_template_counts().await.unwrap();
+    assert_eq!(s.fold_template_counts().await.unwrap(), 0, "nothing left");
+    assert_eq!(counters(h, &fx).await, (4, 3), "after folding again");
 }

@@ -383,6 +383,11 @@ impl Catalog for InMemoryStore {
         Ok(())
     }
 
+    async fn fold_template_counts(&self) -> Result<u64> {
+        // Counters are updated in place here: nothing to fold.
+        Ok(0)
+    }
+
     async fn set_next_schedule(
         &self,
         id: RunTemplateId,
