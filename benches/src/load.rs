@@ -42,6 +42,9 @@ pub struct LoadConfig {
     pub enqueue_batch: usize,
     /// Dispatcher parallel limit.
     pub parallel: usize,
+    /// Batches of starts and finishes written at once (`DispatcherOptions::writes_in_flight`;
+    /// `None`: the store's default).
+    pub writes_in_flight: Option<usize>,
     /// Run templates the jobs are spread over (at least `parallel`).
     pub templates: usize,
     /// Jobs enqueued one at a time, 20 ms apart, for the pickup latency.
@@ -305,18 +308,19 @@ fn executor(choice: ExecutorChoice) -> Arc<dyn Executor> {
 fn dispatcher(
     store: Arc<dyn Store>,
     artifacts: Arc<dyn ArtifactSink>,
-    choice: ExecutorChoice,
-    parallel: usize,
+    config: &LoadConfig,
     clock: Arc<dyn Clock>,
 ) -> Dispatcher {
-    let mut options = DispatcherOptions::new(format!("loadbench-{}", std::process::id()), parallel);
+    let mut options =
+        DispatcherOptions::new(format!("loadbench-{}", std::process::id()), config.parallel);
+    options.writes_in_flight = config.writes_in_flight;
     options.poll_interval = Duration::from_secs(1);
     options.work_root =
         std::env::temp_dir().join(format!("multiflexi-loadbench-{}", std::process::id()));
     Dispatcher::new(
         store,
         artifacts,
-        vec![executor(choice)],
+        vec![executor(config.executor)],
         Arc::new(NoopTelemetry),
         clock,
         options,
@@ -382,13 +386,7 @@ pub async fn run(
         }
     }
     let enqueue_s = started.elapsed().as_secs_f64();
-    let d = dispatcher(
-        store.clone(),
-        artifacts.clone(),
-        config.executor,
-        config.parallel,
-        clock.clone(),
-    );
+    let d = dispatcher(store.clone(), artifacts.clone(), config, clock.clone());
     let shutdown = Shutdown::new();
     let started = Instant::now();
     let handle = tokio::spawn({
@@ -409,13 +407,7 @@ pub async fn run(
     verify(&*store, &*artifacts, &ids, verify_all).await?;
 
     // Pickup latency: one job at a time, 20 ms apart, into an idle dispatcher.
-    let d = dispatcher(
-        store.clone(),
-        artifacts.clone(),
-        config.executor,
-        config.parallel,
-        clock.clone(),
-    );
+    let d = dispatcher(store.clone(), artifacts.clone(), config, clock.clone());
     let shutdown = Shutdown::new();
     let handle = tokio::spawn({
         let (d, s) = (d.clone(), shutdown.clone());

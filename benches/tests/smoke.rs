@@ -33,6 +33,7 @@ async fn loadbench_smoke_sqlite_file() {
         n,
         enqueue_batch: 7,
         parallel: 4,
+        writes_in_flight: Some(2),
         templates: 4,
         pickup_samples: samples,
         history: 0,

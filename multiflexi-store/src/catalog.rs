@@ -3,7 +3,7 @@
 use crate::convert::{app_from_model, app_to_model, template_from_model, to_json};
 use crate::entity::{
     apps, company, company_env, credential_values, credentials, job, runtemplate,
-    runtemplate_config, runtemplate_credential,
+    runtemplate_config, runtemplate_count, runtemplate_credential,
 };
 use crate::entity::{ts, ts_opt, utc_opt};
 use crate::store::{SqlStore, in_tx};
@@ -923,6 +923,11 @@ impl Catalog for SqlStore {
                     busy.join(", ")
                 )));
             }
+            runtemplate_count::Entity::delete_many()
+                .filter(runtemplate_count::Column::RuntemplateId.eq(id.0))
+                .exec(&txn)
+                .await
+                .map_err(|e| self.dberr(e))?;
             runtemplate::Entity::delete_by_id(id.0)
                 .exec(&txn)
                 .await

@@ -6,6 +6,7 @@ use clap::{Parser, ValueEnum};
 use multiflexi_benches::load::{
     CleanupLoad, ExecutorChoice, LoadConfig, prefill_history_bulk, run,
 };
+use multiflexi_core::store::JobQueue as _;
 use multiflexi_store::{SqlStore, SqlStoreOptions, redact_url};
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +40,11 @@ struct Args {
     /// The dispatcher's parallel limit (MULTIFLEXI_MAX_PARALLEL).
     #[arg(long, default_value_t = 16)]
     parallel: usize,
+    /// Batches of job starts and finishes the dispatcher writes at once, each its own
+    /// transaction (MULTIFLEXI_WRITES_IN_FLIGHT). Default: the store's (1 on SQLite, 4 on
+    /// PostgreSQL and MySQL/MariaDB).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    writes_in_flight: Option<u64>,
     /// Run templates the jobs are spread over (at least --parallel).
     #[arg(long, default_value_t = 16)]
     templates: usize,
@@ -115,13 +121,18 @@ async fn main_inner(args: Args) -> anyhow::Result<()> {
         n: args.n,
         enqueue_batch: args.enqueue_batch as usize,
         parallel: args.parallel,
+        writes_in_flight: args.writes_in_flight.map(|k| k as usize),
         templates: args.templates,
         pickup_samples: args.pickup_samples,
         history: 0,
         cleanup,
     };
+    let writes_in_flight = config
+        .writes_in_flight
+        .unwrap_or_else(|| store.parallel_writes());
     let report = run(&config, store.clone(), store, backend, args.verify_all).await?;
     let mut json = report.to_json();
+    json["writes_in_flight"] = writes_in_flight.into();
     json["durability"] = durability
         .iter()
         .map(|(k, v)| format!("{k}={v}"))

@@ -52,6 +52,10 @@ pub struct RunArgs {
     /// queue of long jobs, so work spreads evenly; 0 claims only for free slots.
     #[arg(long, env = "MULTIFLEXI_CLAIM_AHEAD", value_name = "N")]
     pub claim_ahead: Option<usize>,
+    /// Batches of job starts and finishes written to the store at once, each its own
+    /// transaction. Default: 1 on SQLite (one writer), 4 on PostgreSQL and MySQL/MariaDB.
+    #[arg(long, env = "MULTIFLEXI_WRITES_IN_FLIGHT", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub writes_in_flight: Option<u64>,
     /// Docker Engine API socket (probed at start unless MULTIFLEXI_EXECUTORS names the kinds).
     #[arg(long, env = "MULTIFLEXI_DOCKER_HOST", default_value = DEFAULT_DOCKER_HOST)]
     pub docker_host: String,

@@ -90,6 +90,7 @@ pub fn dispatcher_options(
     o.work_root = run.work_root();
     o.memory_limit_mb = engine.memory_limit();
     o.claim_ahead = run.claim_ahead;
+    o.writes_in_flight = run.writes_in_flight.map(|k| k as usize);
     o.spool_dir = Some(run.state_dir().join("spool"));
     o.spool_max_bytes = run.spool_max_mb.saturating_mul(1 << 20);
     o.max_launch_failures = run.max_launch_failures.max(1);

@@ -2,7 +2,9 @@
 
 use crate::Error;
 use std::future::Future;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinSet;
 
 /// A write that did not land: why, and the item back (for a retry), when it came back.
 #[derive(Debug)]
@@ -27,53 +29,62 @@ type Reply<R, T> = oneshot::Sender<Outcome<R, T>>;
 
 /// Collects one kind of store write from many jobs and hands whatever is ready to one flush
 /// (one transaction where the store can): a request alone is flushed at once (no waiting for
-/// company), requests that arrive while a flush is in flight go together in the next one. The
-/// flush answers every item on its own, so one item's failure never fails the others.
+/// company), requests that arrive while `in_flight` flushes are running go together in the
+/// next one. The flush answers every item on its own, so one item's failure never fails the
+/// others. An item's reply comes when its own flush ends, so a job never submits its next
+/// write before the previous one landed (its writes never overtake each other).
 #[derive(Debug)]
 pub(crate) struct Batcher<T, R> {
     tx: mpsc::UnboundedSender<(T, Reply<R, T>)>,
 }
 
 impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
-    /// Spawns the flushing task; it ends when the last handle is dropped. `flush` returns one
-    /// outcome per item, in order.
-    pub(crate) fn spawn<F, Fut>(max: usize, flush: F) -> Self
+    /// Spawns the flushing task; it ends when the last handle is dropped (after the flushes
+    /// in flight). `flush` returns one outcome per item, in order; at most `in_flight` flushes
+    /// run at once.
+    pub(crate) fn spawn<F, Fut>(max: usize, in_flight: usize, flush: F) -> Self
     where
         F: Fn(Vec<T>) -> Fut + Send + 'static,
         Fut: Future<Output = Vec<Outcome<R, T>>> + Send + 'static,
     {
         let (tx, mut rx) = mpsc::unbounded_channel::<(T, Reply<R, T>)>();
         let max = max.max(1);
+        let slots = Arc::new(Semaphore::new(in_flight.max(1)));
         tokio::spawn(async move {
-            let mut items = Vec::new();
-            let mut replies: Vec<Reply<R, T>> = Vec::new();
+            let mut flushes = JoinSet::new();
             while let Some((item, reply)) = rx.recv().await {
-                items.push(item);
-                replies.push(reply);
-                // Jobs claimed together get here together: give the ones already woken a
-                // scheduler pass to join (no timer, so a job alone is not held back).
+                let mut items = vec![item];
+                let mut replies = vec![reply];
+                // Every slot busy: what arrives meanwhile joins this batch.
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    break;
+                };
+                // Jobs claimed together (or answered together by the flush that just ended)
+                // get here together: give the ones already woken a scheduler pass to join (no
+                // timer, so a job alone is not held back).
                 for _ in 0..3 {
+                    take_ready(&mut rx, &mut items, &mut replies, max);
                     tokio::task::yield_now().await;
-                    while items.len() < max {
-                        match rx.try_recv() {
-                            Ok((item, reply)) => {
-                                items.push(item);
-                                replies.push(reply);
-                            }
-                            Err(_) => break,
-                        }
+                }
+                take_ready(&mut rx, &mut items, &mut replies, max);
+                let written = flush(items);
+                flushes.spawn(async move {
+                    let mut results = written.await.into_iter();
+                    for reply in replies {
+                        let r = results.next().unwrap_or_else(|| {
+                            Err(Failed::lost(Error::conflict(
+                                "the store returned fewer results than requests",
+                            )))
+                        });
+                        let _ = reply.send(r);
                     }
-                }
-                let mut results = flush(std::mem::take(&mut items)).await.into_iter();
-                for reply in replies.drain(..) {
-                    let r = results.next().unwrap_or_else(|| {
-                        Err(Failed::lost(Error::conflict(
-                            "the store returned fewer results than requests",
-                        )))
-                    });
-                    let _ = reply.send(r);
-                }
+                    // The slot frees after the answers, so the jobs they wake can join the
+                    // next batch.
+                    drop(slot);
+                });
+                while flushes.try_join_next().is_some() {}
             }
+            while flushes.join_next().await.is_some() {}
         });
         Self { tx }
     }
@@ -100,6 +111,84 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
     }
 }
 
+/// Moves what is already queued into the batch, up to `max` items.
+fn take_ready<T, R>(
+    rx: &mut mpsc::UnboundedReceiver<(T, Reply<R, T>)>,
+    items: &mut Vec<T>,
+    replies: &mut Vec<Reply<R, T>>,
+    max: usize,
+) {
+    while items.len() < max {
+        match rx.try_recv() {
+            Ok((item, reply)) => {
+                items.push(item);
+                replies.push(reply);
+            }
+            Err(_) => break,
+        }
+    }
+}
+
 fn stopped() -> Error {
     Error::backend("store", true, "the dispatcher's store batcher stopped")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// With two flushes allowed in flight, a flush that waits for a second one to start does
+    /// not block it; every item gets its own answer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn flushes_overlap_up_to_the_limit_and_answer_each_item() {
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let batcher: Batcher<u32, u32> = Batcher::spawn(1, 2, {
+            let (running, peak) = (running.clone(), peak.clone());
+            move |items: Vec<u32>| {
+                let (running, peak) = (running.clone(), peak.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    // Wait (bounded) for a second flush to be running beside this one.
+                    for _ in 0..200 {
+                        if peak.load(Ordering::SeqCst) >= 2 {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    items.into_iter().map(|i| Ok(i * 10)).collect()
+                }
+            }
+        });
+        let (a, b, c) = tokio::join!(batcher.submit(1), batcher.submit(2), batcher.submit(3));
+        assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (10, 20, 30));
+        assert_eq!(peak.load(Ordering::SeqCst), 2, "two flushes ran at once");
+    }
+
+    /// With one flush in flight, flushes never overlap.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_in_flight_never_overlaps() {
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let batcher: Batcher<u32, u32> = Batcher::spawn(1, 1, {
+            let (running, peak) = (running.clone(), peak.clone());
+            move |items: Vec<u32>| {
+                let (running, peak) = (running.clone(), peak.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    items.into_iter().map(|i| Ok(i + 1)).collect()
+                }
+            }
+        });
+        let (a, b, c) = tokio::join!(batcher.submit(1), batcher.submit(2), batcher.submit(3));
+        assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (2, 3, 4));
+        assert_eq!(peak.load(Ordering::SeqCst), 1);
+    }
 }

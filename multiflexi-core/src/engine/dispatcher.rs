@@ -146,7 +146,15 @@ impl Dispatcher {
         for &kind in &kinds {
             inner.telemetry.executor_breaker(kind, false);
         }
-        let writes = Arc::new(job_writes(&inner.store, &inner.artifacts));
+        let writes = Arc::new(job_writes(
+            &inner.store,
+            &inner.artifacts,
+            inner
+                .options
+                .writes_in_flight
+                .unwrap_or_else(|| inner.store.parallel_writes())
+                .max(1),
+        ));
         if let Err(e) = std::fs::create_dir_all(&inner.options.work_root) {
             tracing::warn!("cannot create {}: {e}", inner.options.work_root.display());
         }

@@ -59,6 +59,11 @@ pub struct DispatcherOptions {
     /// How often what no live lease covers (containers, Kubernetes Jobs, native processes of
     /// dead executors) is looked for and removed. `None` = the poll interval.
     pub reap_interval: Option<Duration>,
+    /// Batches of job starts and finishes written at once, each its own transaction
+    /// (`MULTIFLEXI_WRITES_IN_FLIGHT`). `None` = the store's
+    /// [`JobQueue::parallel_writes`](crate::store::JobQueue::parallel_writes) (1 on SQLite,
+    /// 4 on a server database, where a batch's round trips and commit overlap the next one's).
+    pub writes_in_flight: Option<usize>,
 }
 
 /// The default of [`DispatcherOptions::max_launch_failures`].
@@ -85,6 +90,7 @@ impl Default for DispatcherOptions {
             result_files_max: 100,
             result_bytes_max: 256 << 20,
             reap_interval: None,
+            writes_in_flight: None,
         }
     }
 }

@@ -39,10 +39,14 @@ pub(crate) type JobWrites = Batcher<JobWrite, JobWritten>;
 const MAX_BATCH: usize = 256;
 
 /// The batcher of one dispatcher run.
-pub(crate) fn job_writes(store: &Arc<dyn Store>, artifacts: &Arc<dyn ArtifactSink>) -> JobWrites {
+pub(crate) fn job_writes(
+    store: &Arc<dyn Store>,
+    artifacts: &Arc<dyn ArtifactSink>,
+    in_flight: usize,
+) -> JobWrites {
     let store = store.clone();
     let artifacts = artifacts.clone();
-    Batcher::spawn(MAX_BATCH, move |writes: Vec<JobWrite>| {
+    Batcher::spawn(MAX_BATCH, in_flight, move |writes: Vec<JobWrite>| {
         let store = store.clone();
         let artifacts = artifacts.clone();
         async move { write_jobs(&*store, &*artifacts, writes).await }

@@ -496,6 +496,15 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
     fn work_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         None
     }
+
+    /// How many lifecycle write transactions (batches of starts and finishes) are worth
+    /// running at once: 1 for a store that writes one transaction at a time (SQLite, in
+    /// memory), more for a server database, where one batch's round trips and commit overlap
+    /// the next one's. A wrapper around a store forwards it. The dispatcher's default for
+    /// [`DispatcherOptions::writes_in_flight`](crate::DispatcherOptions::writes_in_flight).
+    fn parallel_writes(&self) -> usize {
+        1
+    }
 }
 
 /// The Conflict every backend returns when a fenced write finds a stale token or another phase.
