@@ -3,7 +3,7 @@
 use super::{fixture, manual};
 use crate::support::Ctx;
 use chrono::{Duration as Cd, Utc};
-use multiflexi_core::store::{Begin, ClaimOptions, Completion, JobQueue, LeaseRef};
+use multiflexi_core::store::{Begin, Catalog, ClaimOptions, Completion, JobQueue, LeaseRef};
 use multiflexi_core::{ExecutorKind, JobId, Outcome};
 use multiflexi_store::SqlStore;
 use sea_orm::ConnectionTrait;
@@ -147,6 +147,22 @@ pub async fn cross_process_race(ctx: &Ctx) {
         );
     }
     assert_eq!(count(&setup, "SELECT COUNT(*) FROM schedule").await, 0);
+    // The counter: the template row's plus its insert-only deltas, as the store reads it,
+    // and the same after the deltas are folded into the row.
+    let counted = || async {
+        setup
+            .get_runtemplate(fx.template.id)
+            .await
+            .expect("template")
+            .successfull_jobs_count
+    };
+    assert_eq!(counted().await, JOBS as u64);
+    assert!(
+        count(&setup, "SELECT COUNT(*) FROM runtemplate_count").await > 0,
+        "finishes count as deltas, not as updates of the template row"
+    );
+    setup.fold_template_counts().await.expect("fold");
+    assert_eq!(count(&setup, "SELECT COUNT(*) FROM runtemplate_count").await, 0);
     assert_eq!(
         count(
             &setup,
@@ -158,6 +174,7 @@ pub async fn cross_process_race(ctx: &Ctx) {
         .await,
         jobs
     );
+    assert_eq!(counted().await, JOBS as u64);
 }
 
 /// PostgreSQL: jobs created by another process 1–20 ms apart wake an idle dispatcher whose
