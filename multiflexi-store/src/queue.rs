@@ -41,9 +41,10 @@ const CHUNK: usize = 500;
 
 mod claim;
 mod create;
+#[cfg(feature = "sqlite")]
+mod finish_rows_pg;
 mod release;
 mod reschedule;
-#[cfg(feature = "sqlite")]
 mod sqlite_writes;
 mod usage_columns;
 
@@ -360,6 +361,17 @@ type StartKey = (Option<i64>, Option<String>);
 /// And the resource usage (jobs with measured usage rarely share a group).
 type CompletionKey = (Phase, Phase, Outcome, i32, String, String, ResourceUsage);
 
+/// Conflict (transient) unless a fenced UPDATE of `expected` locked rows changed all of them.
+fn fenced_changed(n: u64, expected: usize) -> Result<()> {
+    if n == expected as u64 {
+        return Ok(());
+    }
+    Err(Error::conflict(format!(
+        "{}{n} of {expected} fenced jobs changed phase under their lock",
+        crate::error::TRANSIENT,
+    )))
+}
+
 /// Groups ids by a key, keeping first-seen order of the keys.
 fn group<K: PartialEq>(groups: &mut Vec<(K, Vec<i64>)>, key: K, id: i64) {
     match groups.iter_mut().find(|(k, _)| *k == key) {
@@ -430,14 +442,7 @@ impl SqlStore {
                 .await
                 .map_err(|e| self.dberr(e))?
                 .rows_affected;
-            if n != chunk.len() as u64 {
-                return Err(Error::conflict(format!(
-                    "{}{} of {} fenced jobs changed phase under their lock",
-                    crate::error::TRANSIENT,
-                    n,
-                    chunk.len()
-                )));
-            }
+            fenced_changed(n, chunk.len())?;
         }
         Ok(())
     }
@@ -591,23 +596,33 @@ impl SqlStore {
         // Completed and then Preserved in the same transaction: the row is written once, in its
         // final state (both phase changes keep their audit rows below).
         let preserved_phase = Phase::Completed.apply(Event::Preserve)?.to;
-        for ((from, _to, outcome, exitcode, stdout, stderr, usage), ids) in &groups {
-            self.update_jobs(c, ids, *from, |q| {
-                set_usage(q, usage)
-                    .col_expr(job::Column::Phase, Expr::value(preserved_phase.as_str()))
-                    .col_expr(job::Column::Status, Expr::value(outcome.as_str()))
-                    .col_expr(job::Column::Outcome, Expr::value(Some(outcome.as_str())))
-                    .col_expr(
-                        job::Column::Exitcode,
-                        Expr::value(Some(i64::from(*exitcode))),
-                    )
-                    .col_expr(job::Column::End, Expr::value(Some(ts(now))))
-                    .col_expr(job::Column::LeaseExpires, Expr::value(Option::<Ts>::None))
-                    .col_expr(job::Column::Stdout, Expr::value(stdout.as_str()))
-                    .col_expr(job::Column::Stderr, Expr::value(stderr.as_str()))
-                    .col_expr(job::Column::Preserved, Expr::value(Some(ts(now))))
-            })
-            .await?;
+        if self.backend() == DbBackend::Postgres {
+            let finished: Vec<(&job::Model, Phase)> = groups
+                .iter()
+                .flat_map(|(key, ids)| ids.iter().map(move |id| (*id, key.0)))
+                .filter_map(|(id, from)| rows.get(&id).map(|row| (row, from)))
+                .collect();
+            self.update_finished_pg(c, &finished, preserved_phase, ts(now))
+                .await?;
+        } else {
+            for ((from, _to, outcome, exitcode, stdout, stderr, usage), ids) in &groups {
+                self.update_jobs(c, ids, *from, |q| {
+                    set_usage(q, usage)
+                        .col_expr(job::Column::Phase, Expr::value(preserved_phase.as_str()))
+                        .col_expr(job::Column::Status, Expr::value(outcome.as_str()))
+                        .col_expr(job::Column::Outcome, Expr::value(Some(outcome.as_str())))
+                        .col_expr(
+                            job::Column::Exitcode,
+                            Expr::value(Some(i64::from(*exitcode))),
+                        )
+                        .col_expr(job::Column::End, Expr::value(Some(ts(now))))
+                        .col_expr(job::Column::LeaseExpires, Expr::value(Option::<Ts>::None))
+                        .col_expr(job::Column::Stdout, Expr::value(stdout.as_str()))
+                        .col_expr(job::Column::Stderr, Expr::value(stderr.as_str()))
+                        .col_expr(job::Column::Preserved, Expr::value(Some(ts(now))))
+                })
+                .await?;
+            }
         }
         let done_ids: Vec<i64> = done.iter().map(|d| d.id).collect();
         for chunk in done_ids.chunks(CHUNK) {

@@ -162,7 +162,10 @@ pub async fn cross_process_race(ctx: &Ctx) {
         "finishes count as deltas, not as updates of the template row"
     );
     setup.fold_template_counts().await.expect("fold");
-    assert_eq!(count(&setup, "SELECT COUNT(*) FROM runtemplate_count").await, 0);
+    assert_eq!(
+        count(&setup, "SELECT COUNT(*) FROM runtemplate_count").await,
+        0
+    );
     assert_eq!(
         count(
             &setup,

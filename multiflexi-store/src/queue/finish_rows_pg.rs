@@ -1,0 +1,87 @@
+//! PostgreSQL: the job rows of a finishing batch written by one statement.
+//!
+//! Each finished row carries its own outcome, exit code, output copies and resource usage
+//! (Native, Docker and Podman jobs each measure their own), so grouping the batch by equal
+//! values gives one UPDATE per job there. On PostgreSQL one `UPDATE … FROM (VALUES …)`
+//! writes them all, fenced by each row's expected phase (the rows are locked by the batch's
+//! read); MySQL/MariaDB keep the grouped UPDATEs.
+
+use super::fenced_changed;
+use crate::entity::{Ts, job};
+use crate::store::SqlStore;
+use multiflexi_core::{Phase, Result};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+
+/// Parameters per row; PostgreSQL takes at most 65,535 in one statement.
+const PER_ROW: usize = 11;
+const ROWS_PER_STATEMENT: usize = 2_000;
+
+impl SqlStore {
+    /// Writes each `(row, expected phase)`: the row's final phase (`to`), outcome, exit code,
+    /// output copies and usage, `"end"` and `preserved` at `now`, no lease expiry. Conflict
+    /// (transient) when a row is not in its expected phase.
+    pub(super) async fn update_finished_pg<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        rows: &[(&job::Model, Phase)],
+        to: Phase,
+        now: Ts,
+    ) -> Result<()> {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut values: Vec<Value> = Vec::with_capacity(2 + chunk.len() * PER_ROW);
+            values.push(now.into());
+            values.push(to.as_str().into());
+            let mut tuples = Vec::with_capacity(chunk.len());
+            for (row, from) in chunk {
+                let base = values.len();
+                let p = |i: usize, ty: &str| format!("${}::{ty}", base + i);
+                tuples.push(format!(
+                    "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                    p(1, "bigint"),
+                    p(2, "text"),
+                    p(3, "text"),
+                    p(4, "text"),
+                    p(5, "bigint"),
+                    p(6, "text"),
+                    p(7, "text"),
+                    p(8, "bigint"),
+                    p(9, "bigint"),
+                    p(10, "boolean"),
+                    p(11, "text"),
+                ));
+                values.push(row.id.into());
+                values.push(from.as_str().into());
+                values.push(row.status.clone().into());
+                values.push(row.outcome.clone().into());
+                values.push(row.exitcode.into());
+                values.push(row.stdout.clone().into());
+                values.push(row.stderr.clone().into());
+                values.push(row.peak_memory_bytes.into());
+                values.push(row.cpu_time_ms.into());
+                values.push(row.memory_limit_hit.into());
+                values.push(row.usage_note.clone().into());
+            }
+            let sql = format!(
+                r#"UPDATE job SET phase = $2, status = v.status, outcome = v.outcome,
+                    exitcode = v.exitcode, "end" = $1, lease_expires = NULL, stdout = v.stdout,
+                    stderr = v.stderr, preserved = $1, peak_memory_bytes = v.peak,
+                    cpu_time_ms = v.cpu, memory_limit_hit = v.hit, usage_note = v.note
+                FROM (VALUES {}) AS v(id, from_phase, status, outcome, exitcode, stdout, stderr,
+                    peak, cpu, hit, note)
+                WHERE job.id = v.id AND job.phase = v.from_phase"#,
+                tuples.join(", ")
+            );
+            let n = c
+                .execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    sql,
+                    values,
+                ))
+                .await
+                .map_err(|e| self.dberr(e))?
+                .rows_affected();
+            fenced_changed(n, chunk.len())?;
+        }
+        Ok(())
+    }
+}
