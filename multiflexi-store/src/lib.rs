@@ -52,6 +52,14 @@
 //!   dashboard's charts) is a handful of aggregate queries per call over the indexes of migration
 //!   9 (`stats.rs`): GROUP BY for counts, `percentile_cont` on PostgreSQL, window ranks on SQLite
 //!   and MySQL/MariaDB that return only the rows next to each percentile's rank.
+//! - **Template counters**: a finish (or a completion) never updates the template's row; it
+//!   inserts one `runtemplate_count` delta per template of its batch (migration 11), so
+//!   finishing transactions share no row lock and a dispatcher can keep several in flight
+//!   ([`JobQueue::parallel_writes`](multiflexi_core::store::JobQueue::parallel_writes): 4 on
+//!   PostgreSQL and MySQL/MariaDB, 1 on SQLite). A template is read with its row's counters
+//!   plus its deltas in one statement; every retention run folds the deltas into the row
+//!   (`template_counts.rs`). Only a scheduled job's finish still writes the template row
+//!   (`next_schedule`).
 //! - **Wake-ups**: [`JobQueue::work_signal`](multiflexi_core::store::JobQueue::work_signal) is fed
 //!   in-process on every create and re-queue, and on PostgreSQL also by `LISTEN`/`NOTIFY`, so a
 //!   dispatcher in another process wakes at once.
@@ -68,7 +76,7 @@
 //! | claim | `claim_pg`: one statement (CTEs) | `claim_on_writer` (rusqlite) | `claim_sqlite`: `UPDATE … RETURNING` | `claim_mysql` |
 //! | begin | `begin_many_pg`: one statement | `begin_on_writer` (rusqlite) | `begin_batch_in` | `begin_batch_in` |
 //! | heartbeat | `heartbeat_pg`: one statement | generic | generic | generic |
-//! | finish (complete + output + preserve) | `finish_batch_in` | `finish_on_writer` for ad-hoc successes and cancels without actions, else `finish_batch_in` | `finish_batch_in` | `finish_batch_in` |
+//! | finish (complete + output + preserve) | `finish_batch_in` (the job rows in one `UPDATE … FROM (VALUES …)`: `queue/finish_rows_pg.rs`) | `finish_on_writer` for ad-hoc successes and cancels without actions, else `finish_batch_in` | `finish_batch_in` | `finish_batch_in` |
 //! | complete alone (cancel, recovery, `complete_many`) | `complete_in` | same | same | same |
 //! | release | `queue/release.rs` | same | same | same |
 //! | reschedule (a waiting job due at another time: `job:update`) | `queue/reschedule.rs` | same | same | same |
