@@ -139,22 +139,21 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
-    /// With two flushes allowed in flight, a flush that waits for a second one to start does
-    /// not block it; every item gets its own answer.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn flushes_overlap_up_to_the_limit_and_answer_each_item() {
+    /// A batcher of `in_flight` slots, batches of one, whose flush answers `item * 10` after
+    /// waiting (at most 0.2 s) until `peak_wanted` flushes have run at once; returns it and the
+    /// peak of flushes seen running at once.
+    fn counting(in_flight: usize, peak_wanted: usize) -> (Batcher<u32, u32>, Arc<AtomicUsize>) {
         let running = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
-        let batcher: Batcher<u32, u32> = Batcher::spawn(1, 2, {
-            let (running, peak) = (running.clone(), peak.clone());
+        let batcher = Batcher::spawn(1, in_flight, {
+            let peak = peak.clone();
             move |items: Vec<u32>| {
                 let (running, peak) = (running.clone(), peak.clone());
                 async move {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     peak.fetch_max(now, Ordering::SeqCst);
-                    // Wait (bounded) for a second flush to be running beside this one.
-                    for _ in 0..200 {
-                        if peak.load(Ordering::SeqCst) >= 2 {
+                    for _ in 0..40 {
+                        if peak.load(Ordering::SeqCst) >= peak_wanted {
                             break;
                         }
                         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -164,31 +163,26 @@ mod tests {
                 }
             }
         });
+        (batcher, peak)
+    }
+
+    /// With two flushes allowed in flight, a flush that waits for a second one to start does
+    /// not block it; every item gets its own answer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn flushes_overlap_up_to_the_limit_and_answer_each_item() {
+        let (batcher, peak) = counting(2, 2);
         let (a, b, c) = tokio::join!(batcher.submit(1), batcher.submit(2), batcher.submit(3));
         assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (10, 20, 30));
         assert_eq!(peak.load(Ordering::SeqCst), 2, "two flushes ran at once");
     }
 
-    /// With one flush in flight, flushes never overlap.
+    /// With one flush in flight, flushes never overlap (each waits a little for a second one
+    /// that must not come).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_in_flight_never_overlaps() {
-        let running = Arc::new(AtomicUsize::new(0));
-        let peak = Arc::new(AtomicUsize::new(0));
-        let batcher: Batcher<u32, u32> = Batcher::spawn(1, 1, {
-            let (running, peak) = (running.clone(), peak.clone());
-            move |items: Vec<u32>| {
-                let (running, peak) = (running.clone(), peak.clone());
-                async move {
-                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                    peak.fetch_max(now, Ordering::SeqCst);
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    running.fetch_sub(1, Ordering::SeqCst);
-                    items.into_iter().map(|i| Ok(i + 1)).collect()
-                }
-            }
-        });
+        let (batcher, peak) = counting(1, 2);
         let (a, b, c) = tokio::join!(batcher.submit(1), batcher.submit(2), batcher.submit(3));
-        assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (2, 3, 4));
+        assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (10, 20, 30));
         assert_eq!(peak.load(Ordering::SeqCst), 1);
     }
 }
