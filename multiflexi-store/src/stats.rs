@@ -39,12 +39,11 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use dialect::{Dialect, Params};
 use fold::{Folded, HOUR_US};
 use multiflexi_core::store::{
-    Aggregate, DayStats, HourCount, JobPoint, JobStatistics, JobStats,
-    LogHistogram, OutcomeCount, PERCENTILES, Percentiles, StatsQuery, StatsSubject,
-    percentile_ranks,
+    Aggregate, DayStats, HourCount, JobPoint, JobStatistics, JobStats, LogHistogram, OutcomeCount,
+    PERCENTILES, Percentiles, StatsQuery, StatsSubject, percentile_ranks,
 };
-use rollup::{Cut, RolledUp};
 use multiflexi_core::{CompanyId, Error, JobId, Outcome, Result, to_micros};
+use rollup::{Cut, RolledUp};
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement};
 use std::collections::BTreeMap;
 use std::str::FromStr;

@@ -121,9 +121,8 @@ pub async fn stats(ctx: &Ctx, a: &StatsArgs) -> anyhow::Result<Report> {
             .iter()
             .map(|d| {
                 let (o, _) = counts(&d.stats);
-                let p50 = |p: Option<Percentiles>| {
-                    p.map_or("-".into(), |p| format!("{m}{:.3}", p.p50))
-                };
+                let p50 =
+                    |p: Option<Percentiles>| p.map_or("-".into(), |p| format!("{m}{:.3}", p.p50));
                 vec![
                     d.day.to_string(),
                     d.stats.jobs().to_string(),

@@ -35,7 +35,10 @@ impl LogHistogram {
         if v.is_nan() || v < 1.0 {
             return 0;
         }
-        (v.ln() / gamma().ln()).ceil().clamp(0.0, f64::from(u32::MAX - 2)) as u32 + 1
+        (v.ln() / gamma().ln())
+            .ceil()
+            .clamp(0.0, f64::from(u32::MAX - 2)) as u32
+            + 1
     }
 
     /// The value bucket `i` stands for.
@@ -95,7 +98,10 @@ impl LogHistogram {
                 return Self::value(*i);
             }
         }
-        self.buckets.keys().next_back().map_or(0.0, |i| Self::value(*i))
+        self.buckets
+            .keys()
+            .next_back()
+            .map_or(0.0, |i| Self::value(*i))
     }
 
     /// The percentiles of the counted values, each scaled by `factor`; `None` when empty.
@@ -148,7 +154,11 @@ mod tests {
         let got = merged.percentiles(1.0).unwrap();
         let want = Exact::of(&mut values).unwrap();
         assert_eq!(got.count, want.count);
-        for (g, w) in [(got.p50, want.p50), (got.p90, want.p90), (got.p99, want.p99)] {
+        for (g, w) in [
+            (got.p50, want.p50),
+            (got.p90, want.p90),
+            (got.p99, want.p99),
+        ] {
             assert!((g - w).abs() <= w * RELATIVE_ERROR * 1.0001, "{g} vs {w}");
         }
         assert!(LogHistogram::decode("x").is_none());

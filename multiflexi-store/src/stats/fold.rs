@@ -71,7 +71,11 @@ impl Folded {
         let hist = |i: usize| -> Result<LogHistogram> {
             let text: String = get(row, i)?;
             LogHistogram::decode(&text).ok_or_else(|| {
-                Error::backend("sql", false, format!("rollup histogram {text:?} unreadable"))
+                Error::backend(
+                    "sql",
+                    false,
+                    format!("rollup histogram {text:?} unreadable"),
+                )
             })
         };
         Ok(Folded {
@@ -177,11 +181,7 @@ impl SqlStore {
     /// The jobs that ended in [`from`, `upto`), grouped: one streamed query (outside the
     /// fold's transaction, so the write lock is held only for the writes), memory bounded by
     /// the number of groups.
-    async fn read_unfolded(
-        &self,
-        from: Option<i64>,
-        upto: i64,
-    ) -> Result<BTreeMap<Key, Folded>> {
+    async fn read_unfolded(&self, from: Option<i64>, upto: i64) -> Result<BTreeMap<Key, Folded>> {
         let d = self.dialect();
         let end = d.col("end");
         let mut p = Params::default();

@@ -5,11 +5,11 @@ use super::StoreHarness;
 use super::fixtures::*;
 use crate::lifecycle::Outcome;
 use crate::model::{Job, ResourceUsage, RunTemplate};
+use crate::store::log_histogram::RELATIVE_ERROR;
 use crate::store::{
     Completion, JobFilter, JobStats, LeaseRef, Percentiles, StatsQuery, StatsSubject,
 };
 use crate::{JobId, Trigger};
-use crate::store::log_histogram::RELATIVE_ERROR;
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 use std::collections::BTreeMap;
 
@@ -106,7 +106,12 @@ fn expect_aggregate(got: &crate::store::Aggregate, jobs: &[&Job], rel: f64, what
         .iter()
         .filter_map(|j| j.usage.peak_memory_bytes.map(|b| b as f64))
         .collect();
-    expect_percentiles(got.peak_memory, memory, rel, &format!("{what}: peak memory"));
+    expect_percentiles(
+        got.peak_memory,
+        memory,
+        rel,
+        &format!("{what}: peak memory"),
+    );
 }
 
 /// Checks a whole [`JobStats`] against the jobs `covered` (those the query counts) and
@@ -414,7 +419,8 @@ pub async fn stats_fold_keeps_counts_exact(h: &StoreHarness) {
         advance(h, secs(500));
     }
     // Around midnight: the last hour of one day, the first of the next.
-    h.clock.set(t0 + Duration::days(2) - Duration::hours(10) - secs(300));
+    h.clock
+        .set(t0 + Duration::days(2) - Duration::hours(10) - secs(300));
     for i in 6..9 {
         let (wait, run, end) = job(i, Outcome::Failed, (i % 3) as i32 + 1);
         run_job(h, &fx, secs(0), wait, run, end).await;
