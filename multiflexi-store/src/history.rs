@@ -17,7 +17,9 @@ impl SqlStore {
     /// in multi-row `INSERT … SELECT` statements and transactions of 20,000 jobs.
     ///
     /// For benchmarks: a database that looks like years of history, filled in seconds. It
-    /// bypasses the lifecycle (no phase changes, no counters, no telemetry).
+    /// bypasses the lifecycle (no phase changes, no counters, no telemetry). The copies end
+    /// when the source did: if the statistics fold has passed that hour, it is moved back to
+    /// it (and the rollup rows from it on deleted), so the next fold counts the copies.
     pub async fn clone_finished_job(&self, source: JobId, copies: usize) -> Result<()> {
         let row = self.get_job_row(source).await?;
         if row.phase != Phase::Preserved.as_str() {
@@ -48,11 +50,16 @@ impl SqlStore {
             .collect::<Vec<_>>()
             .join(", ");
         let src = source.0;
+        let end_us = row.end.map(|e| e.timestamp_micros());
         let mut done = 0;
         while done < copies {
             let k = PER_TRANSACTION.min(copies - done);
             in_tx!(self, |txn| {
                 async {
+                if let Some(end_us) = end_us {
+                    // The copies end when the source did, maybe before the fold watermark.
+                    crate::stats::rewind_fold(self, &txn, end_us).await?;
+                }
                 let base: i64 = txn
                     .query_one_raw(Statement::from_string(
                         backend,

@@ -5,7 +5,8 @@
 //! `launch_failures` counter (`INTEGER NOT NULL DEFAULT 0`); the fifth the per-job `pids_max` and
 //! `cpu_seconds` limits and the apps' container needs; the sixth the `retention_policy` table;
 //! the seventh actions after completion; the eighth the job's resource usage; the ninth the
-//! statistics queries' indexes. Column types are chosen per backend:
+//! statistics queries' indexes; the tenth the statistics rollup and its fold watermark. Column
+//! types are chosen per backend:
 //!
 //! | kind        | SQLite  | PostgreSQL    | MySQL / MariaDB                     |
 //! |-------------|---------|---------------|-------------------------------------|
@@ -27,6 +28,7 @@ mod m0006_retention;
 mod m0007_job_actions;
 mod m0008_resource_usage;
 mod m0009_stats_indexes;
+mod m0010_stats_rollup;
 mod m0011_template_counts;
 
 /// The schema version this code writes and understands.
@@ -49,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_job_actions::Migration),
             Box::new(m0008_resource_usage::Migration),
             Box::new(m0009_stats_indexes::Migration),
+            Box::new(m0010_stats_rollup::Migration),
             Box::new(m0011_template_counts::Migration),
         ]
     }

@@ -14,19 +14,36 @@
 //!   bounded by the number of groups, never by the number of jobs.
 //!
 //! The last N jobs are read newest first by `("end", id)` from the same index (`LIMIT N`).
+//!
+//! With a long history the window is read from the rollup (migration 10, [`fold`]): finished
+//! jobs folded per (template, app, company, UTC hour, outcome, exit code) with a count and a
+//! [`LogHistogram`] per measure. A read takes the rollup rows of the window's whole hours and
+//! reads the rest live from `job` ([`rollup`]: the window's partial first hour and whatever
+//! ended after the fold watermark), folding first when more than
+//! 10,000 finished jobs are unfolded. Counts stay exact. Percentiles stay exact (the queries
+//! above, over the whole window) while the window holds at most `StatsQuery::exact_up_to`
+//! jobs (10,000); above that they come from the merged histograms, within 2 %, and
+//! `JobStats::approximate` says so.
 
 mod dialect;
+mod fold;
+mod rollup;
+
+#[cfg_attr(not(feature = "bench"), allow(unused_imports))]
+pub(crate) use fold::rewind_fold;
 
 use crate::entity::ts;
 use crate::store::SqlStore;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use dialect::{Dialect, Params};
+use fold::{Folded, HOUR_US};
 use multiflexi_core::store::{
-    Aggregate, DayStats, HourCount, JobPoint, JobStatistics, JobStats, OutcomeCount, PERCENTILES,
-    Percentiles, StatsQuery, StatsSubject, percentile_ranks,
+    Aggregate, DayStats, HourCount, JobPoint, JobStatistics, JobStats, LogHistogram, OutcomeCount,
+    PERCENTILES, Percentiles, StatsQuery, StatsSubject, percentile_ranks,
 };
 use multiflexi_core::{CompanyId, Error, JobId, Outcome, Result, to_micros};
+use rollup::{Cut, RolledUp};
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement};
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -35,7 +52,7 @@ use std::str::FromStr;
 const ALL: &str = "all";
 
 /// A measure the percentiles are taken of.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Measure {
     Duration,
     Wait,
@@ -66,6 +83,45 @@ impl Measure {
             Measure::Memory => 1.0,
         }
     }
+
+    /// Sets the measure's percentiles in `a`.
+    fn set(self, a: &mut Aggregate, v: Option<Percentiles>) {
+        match self {
+            Measure::Duration => a.duration = v,
+            Measure::Wait => a.queue_wait = v,
+            Measure::Memory => a.peak_memory = v,
+        }
+    }
+
+    /// The measure's histogram of folded jobs.
+    fn of(self, f: &Folded) -> &LogHistogram {
+        match self {
+            Measure::Duration => &f.duration,
+            Measure::Wait => &f.queue_wait,
+            Measure::Memory => &f.peak_memory,
+        }
+    }
+}
+
+/// Every measure.
+const MEASURES: [Measure; 3] = [Measure::Duration, Measure::Wait, Measure::Memory];
+
+/// Jobs by (outcome, exit code).
+type Counts = BTreeMap<(Outcome, Option<i32>), u64>;
+
+fn outcome_counts(c: &Counts) -> Vec<OutcomeCount> {
+    c.iter()
+        .map(|((outcome, exitcode), jobs)| OutcomeCount {
+            outcome: *outcome,
+            exitcode: *exitcode,
+            jobs: *jobs,
+        })
+        .collect()
+}
+
+/// The day key (`YYYY-MM-DD`, UTC) of `t`, as the queries' `day` expression gives it.
+fn day_key(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
 }
 
 fn get<T: sea_orm::TryGetable>(row: &QueryResult, i: usize) -> Result<T> {
@@ -128,27 +184,30 @@ impl SqlStore {
         w + " AND outcome IS NOT NULL"
     }
 
-    /// Counts by (day, outcome, exit code).
-    async fn counts(&self, q: &StatsQuery) -> Result<BTreeMap<String, Vec<OutcomeCount>>> {
+    /// Counts by (day, outcome, exit code) of the window's jobs read live (past the `cut`; all
+    /// of them without one).
+    async fn counts(&self, q: &StatsQuery, cut: Option<&Cut>) -> Result<BTreeMap<String, Counts>> {
         let d = self.dialect();
         let mut p = Params::default();
-        let w = self.scope(q, true, &mut p);
+        let mut w = self.scope(q, true, &mut p);
+        if let Some(c) = cut {
+            w += &c.live(d, &mut p)?;
+        }
         let day = d.day();
         let sql = format!(
             "SELECT {day}, outcome, {}, {} FROM job WHERE {w} GROUP BY {day}, outcome, exitcode",
             d.int("exitcode"),
             d.int("COUNT(*)")
         );
-        let mut out: BTreeMap<String, Vec<OutcomeCount>> = BTreeMap::new();
+        let mut out: BTreeMap<String, Counts> = BTreeMap::new();
         for row in self.rows(sql, p).await? {
             let day: String = get(&row, 0)?;
             let outcome = outcome_of(&get::<String>(&row, 1)?)?;
             let exitcode: Option<i64> = get(&row, 2)?;
-            out.entry(day).or_default().push(OutcomeCount {
-                outcome,
-                exitcode: exitcode.map(|c| c as i32),
-                jobs: get::<i64>(&row, 3)? as u64,
-            });
+            *out.entry(day)
+                .or_default()
+                .entry((outcome, exitcode.map(|c| c as i32)))
+                .or_insert(0) += get::<i64>(&row, 3)? as u64;
         }
         Ok(out)
     }
@@ -241,6 +300,49 @@ impl SqlStore {
         Ok(out)
     }
 
+    /// The measures' histograms per day and over the window (key [`ALL`]): the rollup rows'
+    /// merged with the values of the jobs read live.
+    async fn histograms(
+        &self,
+        q: &StatsQuery,
+        cut: Option<&Cut>,
+        rolled: &[RolledUp],
+    ) -> Result<BTreeMap<(String, Measure), LogHistogram>> {
+        let mut out: BTreeMap<(String, Measure), LogHistogram> = BTreeMap::new();
+        for r in rolled {
+            let day = day_key(r.start());
+            for m in MEASURES {
+                for key in [day.clone(), ALL.to_string()] {
+                    out.entry((key, m)).or_default().merge(m.of(&r.folded));
+                }
+            }
+        }
+        let d = self.dialect();
+        let mut p = Params::default();
+        let mut w = self.scope(q, true, &mut p);
+        if let Some(c) = cut {
+            w += &c.live(d, &mut p)?;
+        }
+        let sql = format!(
+            "SELECT {}, {}, {}, {} FROM job WHERE {w}",
+            d.day(),
+            d.duration_us(),
+            d.wait_us(),
+            d.int("peak_memory_bytes")
+        );
+        for row in self.rows(sql, p).await? {
+            let day: String = get(&row, 0)?;
+            for (i, m) in MEASURES.into_iter().enumerate() {
+                if let Some(v) = get::<Option<i64>>(&row, i + 1)? {
+                    for key in [day.clone(), ALL.to_string()] {
+                        out.entry((key, m)).or_default().add(v as f64);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The last `q.last` finished jobs (any age), newest first.
     async fn last_jobs(&self, q: &StatsQuery) -> Result<Vec<JobPoint>> {
         if q.last == 0 {
@@ -278,50 +380,63 @@ impl SqlStore {
 #[async_trait]
 impl JobStatistics for SqlStore {
     async fn job_stats(&self, q: &StatsQuery) -> Result<JobStats> {
-        let counts = self.counts(q).await?;
+        let cut = self.cut(q.since).await?;
+        let mut counts = self.counts(q, cut.as_ref()).await?;
+        let rolled = match &cut {
+            Some(c) => self.rolled_up(q, c).await?,
+            None => Vec::new(),
+        };
+        for r in &rolled {
+            *counts
+                .entry(day_key(r.start()))
+                .or_default()
+                .entry((r.outcome, r.exitcode))
+                .or_insert(0) += r.folded.jobs;
+        }
         let mut days: BTreeMap<String, Aggregate> = counts
-            .into_iter()
-            .map(|(day, mut counts)| {
-                counts.sort();
+            .iter()
+            .map(|(day, c)| {
                 (
-                    day,
+                    day.clone(),
                     Aggregate {
-                        counts,
+                        counts: outcome_counts(c),
                         ..Aggregate::default()
                     },
                 )
             })
             .collect();
-        let mut total_counts: BTreeMap<(Outcome, Option<i32>), u64> = BTreeMap::new();
-        for a in days.values() {
-            for c in &a.counts {
-                *total_counts.entry((c.outcome, c.exitcode)).or_insert(0) += c.jobs;
+        let mut total_counts = Counts::new();
+        for c in counts.values() {
+            for (k, n) in c {
+                *total_counts.entry(*k).or_insert(0) += n;
             }
         }
         let mut total = Aggregate {
-            counts: total_counts
-                .into_iter()
-                .map(|((outcome, exitcode), jobs)| OutcomeCount {
-                    outcome,
-                    exitcode,
-                    jobs,
-                })
-                .collect(),
+            counts: outcome_counts(&total_counts),
             ..Aggregate::default()
         };
-        if total.jobs() > 0 {
-            for m in [Measure::Duration, Measure::Wait, Measure::Memory] {
+        let approximate = total.jobs() > q.exact_up_to;
+        if approximate {
+            let hists = self.histograms(q, cut.as_ref(), &rolled).await?;
+            for ((key, m), h) in hists {
+                let pc = h.percentiles(m.scale());
+                let a = if key == ALL {
+                    &mut total
+                } else if let Some(a) = days.get_mut(&key) {
+                    a
+                } else {
+                    continue;
+                };
+                m.set(a, pc);
+            }
+        } else if total.jobs() > 0 {
+            for m in MEASURES {
                 let mut all = self.percentiles(q, m, false).await?;
                 let per_day = self.percentiles(q, m, true).await?;
-                let set = |a: &mut Aggregate, v: Option<Percentiles>| match m {
-                    Measure::Duration => a.duration = v,
-                    Measure::Wait => a.queue_wait = v,
-                    Measure::Memory => a.peak_memory = v,
-                };
-                set(&mut total, all.remove(ALL));
+                m.set(&mut total, all.remove(ALL));
                 for (day, pc) in per_day {
                     if let Some(a) = days.get_mut(&day) {
-                        set(a, Some(pc));
+                        m.set(a, Some(pc));
                     }
                 }
             }
@@ -338,6 +453,7 @@ impl JobStatistics for SqlStore {
                 })
                 .collect::<Result<Vec<_>>>()?,
             last: self.last_jobs(q).await?,
+            approximate,
         })
     }
 
@@ -348,16 +464,27 @@ impl JobStatistics for SqlStore {
     ) -> Result<Vec<HourCount>> {
         let d = self.dialect();
         let mut p = Params::default();
+        let cut = self.cut(since).await?;
         let mut w = format!("{} >= {}", d.col("end"), p.push(d, ts(to_micros(since))));
         if let Some(c) = company {
             w += &format!(" AND company_id = {}", p.push(d, c.0));
+        }
+        if let Some(c) = &cut {
+            w += &c.live(d, &mut p)?;
         }
         let hour = d.hour();
         let sql = format!(
             "SELECT {hour}, outcome, {} FROM job WHERE {w} AND outcome IS NOT NULL GROUP BY {hour}, outcome",
             d.int("COUNT(*)")
         );
-        let mut out = Vec::new();
+        let mut by_hour: BTreeMap<(DateTime<Utc>, Outcome), u64> = BTreeMap::new();
+        if let Some(c) = &cut {
+            for (hour, outcome, jobs) in self.rolled_up_hours(c, company).await? {
+                *by_hour
+                    .entry((instant_of(hour * HOUR_US)?, outcome))
+                    .or_insert(0) += jobs;
+            }
+        }
         for row in self.rows(sql, p).await? {
             let key: String = get(&row, 0)?;
             let hour = NaiveDateTime::parse_from_str(
@@ -366,13 +493,21 @@ impl JobStatistics for SqlStore {
             )
             .map_err(|e| Error::backend("sql", false, format!("hour {key:?}: {e}")))?
             .and_utc();
-            out.push(HourCount {
-                hour,
-                outcome: outcome_of(&get::<String>(&row, 1)?)?,
-                jobs: get::<i64>(&row, 2)? as u64,
-            });
+            *by_hour
+                .entry((hour, outcome_of(&get::<String>(&row, 1)?)?))
+                .or_insert(0) += get::<i64>(&row, 2)? as u64;
         }
-        out.sort();
-        Ok(out)
+        Ok(by_hour
+            .into_iter()
+            .map(|((hour, outcome), jobs)| HourCount {
+                hour,
+                outcome,
+                jobs,
+            })
+            .collect())
+    }
+
+    async fn fold_stats(&self) -> Result<u64> {
+        self.fold().await
     }
 }

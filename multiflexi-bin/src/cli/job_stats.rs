@@ -8,7 +8,8 @@ use super::output::{Report, fields, table};
 use crate::http::api::stats::stats_json;
 use crate::usecase::stats::DEFAULT_DAYS;
 use clap::Args;
-use multiflexi_core::store::{Aggregate, Percentiles, StatsSubject};
+use multiflexi_core::store::log_histogram::RELATIVE_ERROR;
+use multiflexi_core::store::{Aggregate, EXACT_PERCENTILES_UP_TO, Percentiles, StatsSubject};
 use multiflexi_core::{AppId, RunTemplateId};
 
 /// `job:stats`.
@@ -29,11 +30,17 @@ pub struct StatsArgs {
     pub last: u32,
 }
 
-/// p50, p90 and p99 of `p`, each divided by `scale` and shown with three decimals and `unit`.
-fn pcts(p: Option<Percentiles>, scale: f64, unit: &str) -> String {
+/// "≈" before approximate percentiles (read from histograms), else nothing.
+fn mark(approximate: bool) -> &'static str {
+    if approximate { "≈" } else { "" }
+}
+
+/// p50, p90 and p99 of `p`, each divided by `scale` and shown with three decimals and `unit`,
+/// each after `m` ([`mark`]).
+fn pcts(p: Option<Percentiles>, scale: f64, unit: &str, m: &str) -> String {
     p.map_or("-".into(), |p| {
         format!(
-            "p50 {:.3}{unit}, p90 {:.3}{unit}, p99 {:.3}{unit} ({} jobs)",
+            "p50 {m}{:.3}{unit}, p90 {m}{:.3}{unit}, p99 {m}{:.3}{unit} ({} jobs)",
             p.p50 / scale,
             p.p90 / scale,
             p.p99 / scale,
@@ -83,6 +90,7 @@ pub async fn stats(ctx: &Ctx, a: &StatsArgs) -> anyhow::Result<Report> {
         .await?;
     let total = &s.stats.total;
     let (by_outcome, by_exitcode) = counts(total);
+    let m = mark(s.stats.approximate);
     let what = match s.subject {
         StatsSubject::Template(t) => format!("run template {t} \"{}\"", s.name),
         StatsSubject::App(app) => format!("app {app} \"{}\"", s.name),
@@ -96,10 +104,16 @@ pub async fn stats(ctx: &Ctx, a: &StatsArgs) -> anyhow::Result<Report> {
         ("jobs", total.jobs().to_string()),
         ("by outcome", by_outcome),
         ("by exit code", by_exitcode),
-        ("duration", pcts(total.duration, 1.0, " s")),
-        ("queue wait", pcts(total.queue_wait, 1.0, " s")),
-        ("peak memory", pcts(total.peak_memory, MIB, " MiB")),
+        ("duration", pcts(total.duration, 1.0, " s", m)),
+        ("queue wait", pcts(total.queue_wait, 1.0, " s", m)),
+        ("peak memory", pcts(total.peak_memory, MIB, " MiB", m)),
     ]);
+    if s.stats.approximate {
+        text += &format!(
+            "(≈: percentiles of more than {EXACT_PERCENTILES_UP_TO} jobs, from per-hour histograms, within {} % of the exact values; counts are exact)\n",
+            RELATIVE_ERROR * 100.0
+        );
+    }
     if !s.stats.days.is_empty() {
         let rows: Vec<Vec<String>> = s
             .stats
@@ -108,7 +122,7 @@ pub async fn stats(ctx: &Ctx, a: &StatsArgs) -> anyhow::Result<Report> {
             .map(|d| {
                 let (o, _) = counts(&d.stats);
                 let p50 =
-                    |p: Option<Percentiles>| p.map_or("-".into(), |p| format!("{:.3}", p.p50));
+                    |p: Option<Percentiles>| p.map_or("-".into(), |p| format!("{m}{:.3}", p.p50));
                 vec![
                     d.day.to_string(),
                     d.stats.jobs().to_string(),

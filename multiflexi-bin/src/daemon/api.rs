@@ -39,13 +39,14 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     let opened = wiring::open(&args.database, args.wait.db_wait(), false).await?;
     let store: Arc<dyn Store> = opened.store.clone();
     let stack = wiring::start_telemetry("multiflexi-api", None, opened.store.clone())?;
+    let shutdown = Shutdown::new();
+    let fold = super::stats_fold::spawn(store.clone(), shutdown.clone());
     let state = HttpState::new(store, opened.store.clone())
         .with_telemetry(stack.telemetry())
         .with_database(opened.store.backend_name())
         .with_options(args.http.options());
-    let shutdown = Shutdown::new();
     let signals = signals::spawn(shutdown.clone(), None, None, LogNotice)?;
-    let (bound, task) = http_server::start(addr, state, shutdown).await?;
+    let (bound, task) = http_server::start(addr, state, shutdown.clone()).await?;
     tracing::info!(
         "multiflexi-api {}: database {}, dashboard http://{bound}/, API http://{bound}{}/; tokens: multiflexi-cli token:create --name NAME --admin",
         env!("CARGO_PKG_VERSION"),
@@ -53,6 +54,8 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
         crate::http::api::BASE_PATH
     );
     let served = task.await;
+    shutdown.drain();
+    let _ = fold.await;
     signals.abort();
     stack.shutdown(std::time::Duration::from_secs(5)).await;
     served??;

@@ -34,6 +34,7 @@ pub mod retention;
 pub mod scheduler;
 pub mod serve;
 pub mod signals;
+pub mod stats_fold;
 pub mod wiring;
 
 use std::future::Future;

@@ -55,12 +55,14 @@ pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {
     tracing::info!("{}", args.retention.describe());
     let shutdown = Shutdown::new();
     let signals = signals::spawn(shutdown.clone(), None, None, LogNotice)?;
+    let fold = super::stats_fold::spawn(store.clone(), shutdown.clone());
     let retention = args.retention.spawn(store, clock, shutdown.clone());
     let result = scheduler.run(shutdown.clone()).await;
     shutdown.drain();
     if let Some(task) = retention {
         let _ = task.await;
     }
+    let _ = fold.await;
     signals.abort();
     printer.flush().await;
     stack.shutdown(Duration::from_secs(5)).await;

@@ -216,6 +216,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let retention_task = args
         .retention
         .spawn(store.clone(), clock.clone(), shutdown.clone());
+    let fold_task = super::stats_fold::spawn(store.clone(), shutdown.clone());
     let actions_task = super::actions::spawn(
         store.clone(),
         clock.clone(),
@@ -232,6 +233,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let _ = task.await;
     }
     let _ = actions_task.await;
+    let _ = fold_task.await;
     if let Some(task) = http_task {
         // Open requests (a live output tail) get a moment to finish, then the server stops.
         if let Ok(Ok(Err(e))) = tokio::time::timeout(std::time::Duration::from_secs(5), task).await

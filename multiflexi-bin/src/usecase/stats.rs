@@ -6,8 +6,8 @@
 
 use super::{Caller, UseCases};
 use chrono::{DateTime, Duration, Utc};
-use multiflexi_core::store::{HourCount, JobStats, StatsQuery, StatsSubject};
-use multiflexi_core::{Error, Result};
+use multiflexi_core::store::{HourCount, JobStats, RunTemplateFilter, StatsQuery, StatsSubject};
+use multiflexi_core::{AppId, Error, Result};
 
 /// The longest window, days.
 pub const MAX_DAYS: u32 = 366;
@@ -38,8 +38,10 @@ pub struct SubjectStats {
     pub days: u32,
     /// Only this company's jobs (a company token's view of an app).
     pub company_id: Option<multiflexi_core::CompanyId>,
-    /// The template's limits (none for an app: its templates differ).
+    /// The limits drawn on the charts: the template's, or an app's only template's.
     pub limits: Limits,
+    /// Whose limits the charts draw, or why they draw none (an app's page).
+    pub limits_note: Option<String>,
     /// The numbers.
     pub stats: JobStats,
 }
@@ -71,6 +73,7 @@ impl UseCases {
         last: u32,
     ) -> Result<SubjectStats> {
         check_window(days, last)?;
+        let mut limits_note = None;
         let (name, limits) = match subject {
             StatsSubject::Template(id) => {
                 let t = self.visible_template(caller, id).await?;
@@ -82,10 +85,12 @@ impl UseCases {
                     },
                 )
             }
-            StatsSubject::App(id) => (
-                self.store.get_app(id).await?.display_name().to_string(),
-                Limits::default(),
-            ),
+            StatsSubject::App(id) => {
+                let name = self.store.get_app(id).await?.display_name().to_string();
+                let (limits, note) = self.app_limits(caller, id).await?;
+                limits_note = Some(note);
+                (name, limits)
+            }
         };
         let since = self.clock.now() - Duration::days(i64::from(days));
         let mut q = StatsQuery::new(subject, since);
@@ -99,7 +104,40 @@ impl UseCases {
             days,
             company_id: q.company_id,
             limits,
+            limits_note,
             stats,
+        })
+    }
+
+    /// The limits an app's charts draw: its only template's (of those the caller sees), since
+    /// apps declare none; with several templates none, and the note says why.
+    async fn app_limits(&self, caller: &Caller, app: AppId) -> Result<(Limits, String)> {
+        let mut filter = RunTemplateFilter::default();
+        filter.company_id = caller.scope.company();
+        filter.app_id = Some(app);
+        let templates = self.store.list_runtemplates(&filter).await?;
+        Ok(match templates.as_slice() {
+            [t] => (
+                Limits {
+                    timeout: t.timeout,
+                    memory_limit_mb: t.memory_limit_mb,
+                },
+                format!(
+                    "Limit lines: those of the app's only run template, {:?}.",
+                    t.name
+                ),
+            ),
+            [] => (
+                Limits::default(),
+                "No limit lines: no run template runs this app.".into(),
+            ),
+            many => (
+                Limits::default(),
+                format!(
+                    "No limit lines: {} run templates run this app, each with its own limits.",
+                    many.len()
+                ),
+            ),
         })
     }
 

@@ -209,6 +209,7 @@ macro_rules! __store_conformance_case_list {
             actions_are_claimed_once_and_fenced,
             failed_actions_back_off_then_fail,
             stats_equal_the_jobs_own_records,
+            stats_fold_keeps_counts_exact,
         }
     };
 }

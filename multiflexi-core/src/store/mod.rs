@@ -27,6 +27,7 @@ pub mod backend;
 mod catalog;
 mod job_queue;
 mod lease_write;
+pub mod log_histogram;
 mod memory;
 mod output_log;
 mod release;
@@ -49,14 +50,15 @@ pub use job_queue::{
     Recovered,
 };
 pub use lease_write::LeaseWrite;
+pub use log_histogram::LogHistogram;
 pub use memory::InMemoryStore;
 pub use output_log::{OutputChunk, OutputLog, Stream};
 pub use release::{Release, ReleasePlan, ReleaseReason, Released};
 pub use retention::{RetentionPass, RetentionPolicies, retention_passes};
 pub use stats::{
-    Aggregate, DayStats, HourCount, JobPoint, JobStatistics, JobStats, OutcomeCount, PERCENTILES,
-    Percentiles, StatsQuery, StatsSubject, hour_of, hourly_of_jobs, percentile_cont,
-    percentile_ranks,
+    Aggregate, DayStats, EXACT_PERCENTILES_UP_TO, HourCount, JobPoint, JobStatistics, JobStats,
+    OutcomeCount, PERCENTILES, Percentiles, StatsQuery, StatsSubject, hour_of, hourly_of_jobs,
+    percentile_cont, percentile_ranks,
 };
 pub use write_domain::WriteDomain;
 

@@ -14,7 +14,12 @@
 //!   could.
 //!
 //! Percentiles are PostgreSQL's `percentile_cont` (linear interpolation between the two
-//! nearest ranks, [`percentile_cont`]); every backend gives the same numbers.
+//! nearest ranks, [`percentile_cont`]); every backend gives the same numbers while a window
+//! holds at most [`EXACT_PERCENTILES_UP_TO`] jobs. Above that, a store that folds its history
+//! ([`JobStatistics::fold_stats`]) may read them from merged histograms instead
+//! ([`LogHistogram`](super::LogHistogram), within
+//! [`RELATIVE_ERROR`](super::log_histogram::RELATIVE_ERROR) of the exact value) and says so in
+//! [`JobStats::approximate`]. Counts by outcome and exit code are always exact.
 
 use crate::Result;
 use crate::ids::{AppId, CompanyId, JobId, RunTemplateId};
@@ -28,6 +33,9 @@ use std::fmt::Debug;
 
 /// The percentiles every aggregate reports.
 pub const PERCENTILES: [f64; 3] = [0.5, 0.9, 0.99];
+
+/// Windows of at most this many jobs get exact percentiles on every store.
+pub const EXACT_PERCENTILES_UP_TO: u64 = 10_000;
 
 /// Whose jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -51,6 +59,9 @@ pub struct StatsQuery {
     pub since: DateTime<Utc>,
     /// The last this many finished jobs, one by one ([`JobStats::last`]); 0 for none.
     pub last: u32,
+    /// Exact percentiles for windows of at most this many jobs ([`EXACT_PERCENTILES_UP_TO`]);
+    /// a store with a rollup may read larger windows' from histograms ([`JobStats::approximate`]).
+    pub exact_up_to: u64,
 }
 
 impl StatsQuery {
@@ -61,6 +72,7 @@ impl StatsQuery {
             company_id: None,
             since,
             last: 0,
+            exact_up_to: EXACT_PERCENTILES_UP_TO,
         }
     }
 
@@ -269,6 +281,11 @@ pub struct JobStats {
     pub days: Vec<DayStats>,
     /// The last [`StatsQuery::last`] finished jobs (any age), newest first (by end, then id).
     pub last: Vec<JobPoint>,
+    /// Whether the percentiles come from merged histograms (within
+    /// [`RELATIVE_ERROR`](super::log_histogram::RELATIVE_ERROR)) rather than from every job:
+    /// only for windows of more than [`EXACT_PERCENTILES_UP_TO`] jobs.
+    #[serde(default)]
+    pub approximate: bool,
 }
 
 impl JobStats {
@@ -301,6 +318,7 @@ impl JobStats {
                 })
                 .collect(),
             last: last.into_iter().map(JobPoint::of).collect(),
+            approximate: false,
         }
     }
 }
@@ -364,6 +382,16 @@ pub trait JobStatistics: Send + Sync + Debug {
         since: DateTime<Utc>,
         company: Option<CompanyId>,
     ) -> Result<Vec<HourCount>>;
+
+    /// Folds the jobs that ended since the last fold (up to a short grace before now) into the
+    /// store's per-hour rollup, so later reads of long windows read the rollup instead of every
+    /// job; returns how many jobs it folded. Off the job lifecycle: the daemons call it
+    /// periodically and a read calls it when much is left unfolded. Idempotent, and safe when
+    /// two processes fold at once (one folds, the other finds nothing left). Stores without a
+    /// rollup (the in-memory store) fold nothing.
+    async fn fold_stats(&self) -> Result<u64> {
+        Ok(0)
+    }
 }
 
 #[cfg(test)]

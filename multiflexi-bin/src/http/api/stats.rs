@@ -71,6 +71,7 @@ pub fn stats_json(s: &SubjectStats) -> Value {
     m.insert("since".into(), json!(s.since));
     m.insert("limits".into(), json!(s.limits));
     m.extend(aggregate_json(&s.stats.total));
+    m.insert("percentiles_approximate".into(), json!(s.stats.approximate));
     m.insert(
         "per_day".into(),
         Value::Array(

@@ -12,7 +12,10 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use maud::{Markup, html};
 use multiflexi_core::Outcome;
 use multiflexi_core::exit_code::classify;
-use multiflexi_core::store::{Aggregate, HourCount, JobPoint, Percentiles, hour_of};
+use multiflexi_core::store::log_histogram::RELATIVE_ERROR;
+use multiflexi_core::store::{
+    Aggregate, EXACT_PERCENTILES_UP_TO, HourCount, JobPoint, Percentiles, hour_of,
+};
 use serde::Deserialize;
 
 /// The windows a page offers, days.
@@ -88,10 +91,12 @@ fn mib(v: Option<f64>) -> String {
     v.map_or("—".into(), |v| format!("{:.1}", v / MIB))
 }
 
-fn pct(p: Option<Percentiles>, f: fn(Option<f64>) -> String) -> Markup {
+/// p50 / p90 / p99, each marked "≈" when `approximate`.
+fn pct(p: Option<Percentiles>, f: fn(Option<f64>) -> String, approximate: bool) -> Markup {
+    let mark = if approximate { "≈" } else { "" };
     html! {
         @match p {
-            Some(p) => { (f(Some(p.p50))) " / " (f(Some(p.p90))) " / " (f(Some(p.p99))) }
+            Some(p) => { (mark) (f(Some(p.p50))) " / " (mark) (f(Some(p.p90))) " / " (mark) (f(Some(p.p99))) }
             None => { "—" }
         }
     }
@@ -273,9 +278,9 @@ fn per_day(s: &SubjectStats, now: DateTime<Utc>) -> Markup {
                             td { (d.day) }
                             td.jobs { (d.stats.jobs()) }
                             @for n in by_class(d.stats.by_outcome()) { td { (n) } }
-                            td.duration { (pct(d.stats.duration, secs)) }
-                            td.wait { (pct(d.stats.queue_wait, secs)) }
-                            td.memory { (pct(d.stats.peak_memory, mib)) }
+                            td.duration { (pct(d.stats.duration, secs, s.stats.approximate)) }
+                            td.wait { (pct(d.stats.queue_wait, secs, s.stats.approximate)) }
+                            td.memory { (pct(d.stats.peak_memory, mib, s.stats.approximate)) }
                         }
                     }
                 }
@@ -296,6 +301,13 @@ pub(crate) fn section(s: &SubjectStats, href: &str, now: DateTime<Utc>) -> Marku
                     " "
                 }
             }
+            @if s.stats.approximate {
+                p.muted.approximate {
+                    "≈ Percentiles of more than " (EXACT_PERCENTILES_UP_TO) " jobs come from per-hour histograms, within "
+                    (RELATIVE_ERROR * 100.0) " % of the exact values; the counts are exact."
+                }
+            }
+            @if let Some(note) = &s.limits_note { p.muted.limits-note { (note) } }
             (last_jobs(s))
             (per_day(s, now))
         }
