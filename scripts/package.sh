@@ -41,7 +41,9 @@ install_tools() {
 }
 
 build() {
-  cargo build --release -p multiflexi-bin --bin multiflexi   # the multi-call binary
+  # the multi-call binary and the Native executor's job supervisor
+  cargo build --release -p multiflexi-bin --bin multiflexi \
+    -p multiflexi-executors --bin multiflexi-job-supervisor
   rm -rf "$out"
   # Revision 2 is the upgrade scripts/package/deb.sh installs over revision 1 (--fast: gzip).
   cargo deb -p multiflexi-bin --no-build --strip --output "$out/1/"

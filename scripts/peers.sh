@@ -43,7 +43,9 @@ peers_bin="${CARGO_TARGET_DIR:-benches/peers/target}/release/multiflexi-peers"
 if [ -n "${PEERS_LOADBENCH:-}" ]; then
     loadbench_bin="$PEERS_LOADBENCH"
 else
-    cargo build --release -p multiflexi-benches --bin multiflexi-loadbench
+    # the Native runs start their jobs with the job supervisor next to the loadbench
+    cargo build --release -p multiflexi-benches --bin multiflexi-loadbench \
+        -p multiflexi-executors --bin multiflexi-job-supervisor
     loadbench_bin="${CARGO_TARGET_DIR:-target}/release/multiflexi-loadbench"
 fi
 

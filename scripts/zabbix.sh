@@ -51,10 +51,11 @@ if [ -n "${ZABBIX_CI_BIN_DIR:-}" ]; then
 else
     log "building the daemons (release)"
     cargo build --release -p multiflexi-bin \
-        --bin multiflexi-scheduler --bin multiflexi-executor --bin multiflexi-cli
+        --bin multiflexi-scheduler --bin multiflexi-executor --bin multiflexi-cli \
+        -p multiflexi-executors --bin multiflexi-job-supervisor
     BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 fi
-for b in multiflexi-scheduler multiflexi-executor multiflexi-cli; do
+for b in multiflexi-scheduler multiflexi-executor multiflexi-cli multiflexi-job-supervisor; do
     [ -x "$BIN/$b" ] || die "$BIN/$b was not built"
 done
 

@@ -575,26 +575,73 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// How fast this machine spawns and reaps `/bin/true` with `parallel` at a time.
+/// How fast this machine starts and reaps `/bin/true` as a Native job, `parallel` at a time:
+/// the native run's own executor (the same configuration, so the same isolation: the job
+/// supervisor, a cgroup per job, the job's user where configured, a work directory per job),
+/// launched directly, without the store and the dispatcher.
 async fn spawn_bound(n: usize, parallel: usize) -> anyhow::Result<f64> {
+    use multiflexi_core::executor::{JobIo, LaunchSpec, RunHandle, Termination};
+
+    /// Drops the job's output, as `/bin/true` has none.
+    struct Discard;
+
+    #[async_trait::async_trait]
+    impl JobIo for Discard {
+        async fn started(&self, _: RunHandle) -> multiflexi_core::Result<()> {
+            Ok(())
+        }
+        async fn stdout(&self, _: &[u8]) -> multiflexi_core::Result<()> {
+            Ok(())
+        }
+        async fn stderr(&self, _: &[u8]) -> multiflexi_core::Result<()> {
+            Ok(())
+        }
+        async fn result_file(
+            &self,
+            _: &str,
+            _: &mut (dyn tokio::io::AsyncRead + Send + Unpin),
+        ) -> multiflexi_core::Result<()> {
+            Ok(())
+        }
+    }
+
+    let native = executor(ExecutorChoice::Native);
+    let root = std::env::temp_dir().join(format!("multiflexi-spawn-bound-{}", std::process::id()));
     let semaphore = Arc::new(tokio::sync::Semaphore::new(parallel));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..n {
+    for i in 0..n {
         let permit = semaphore.clone().acquire_owned().await?;
+        let native = native.clone();
+        let work_dir = root.join(i.to_string());
         tasks.spawn(async move {
-            let status = tokio::process::Command::new("/bin/true")
-                .env_clear()
-                .status()
+            let mut spec = LaunchSpec::new("/bin/true", vec![], work_dir.clone());
+            spec.job_id = JobId(i as i64 + 1);
+            spec.executor_id = "spawn-bound".into();
+            let report = native
+                .launch(&spec, &Discard, tokio_util::sync::CancellationToken::new())
                 .await;
+            let _ = tokio::fs::remove_dir_all(&work_dir).await;
             drop(permit);
-            status
+            let report = report?;
+            anyhow::ensure!(
+                report.termination == Termination::Exited(0),
+                "/bin/true ended {:?}",
+                report.termination
+            );
+            Ok(())
         });
     }
+    let mut result = Ok(());
     while let Some(r) = tasks.join_next().await {
-        r??;
+        if let Err(e) = r.map_err(anyhow::Error::from).and_then(|done| done) {
+            result = Err(e);
+        }
     }
-    Ok(n as f64 / started.elapsed().as_secs_f64())
+    let elapsed = started.elapsed();
+    let _ = std::fs::remove_dir_all(&root);
+    result?;
+    Ok(n as f64 / elapsed.as_secs_f64())
 }
 
 /// Peak resident set size of this process (VmHWM), MiB.

@@ -42,8 +42,10 @@ pub use kubernetes::{
     METRICS_API_SAMPLES_ONLY as KUBERNETES_METRICS_API_SAMPLES_ONLY,
     NO_METRICS_API as KUBERNETES_NO_METRICS_API, names as kubernetes_names,
 };
+#[doc(hidden)]
+pub use native::job_supervisor_main;
 pub use native::{
-    CgroupBackend, Controller, DEFAULT_JOB_UID_LOCKS, DEFAULT_JOB_UIDS, JobUsers, NativeConfig,
-    NativeExecutor, parse_uid_range,
+    CgroupBackend, Controller, DEFAULT_JOB_UID_LOCKS, DEFAULT_JOB_UIDS, JOB_SUPERVISOR_ENV,
+    JOB_SUPERVISOR_FILE_NAME, JobUsers, NativeConfig, NativeExecutor, parse_uid_range,
 };
 pub use results::RESULT_FILE_VAR;

@@ -113,6 +113,7 @@ fi
 step "install $(basename "$deb")"
 apt-get install -y -q "$deb" >"$work/apt-install.log"
 [ -x /usr/bin/multiflexi ] || fail "/usr/bin/multiflexi is missing"
+[ -x /usr/bin/multiflexi-job-supervisor ] || fail "/usr/bin/multiflexi-job-supervisor (the Native executor's job supervisor) is missing"
 ! readelf -S --wide /usr/bin/multiflexi | grep -Eq '\.debug_(info|line|str) ' || fail "/usr/bin/multiflexi is not stripped"
 echo "package: /usr/bin/multiflexi $(( $(stat -c %s /usr/bin/multiflexi) / 1024 )) KiB"
 for bin in multiflexi multiflexi-scheduler multiflexi-executor multiflexi-api multiflexi-cli; do

@@ -98,6 +98,9 @@ pub async fn select(plan: Option<Vec<ExecutorKind>>, run: &RunArgs) -> anyhow::R
                     .with_state_dir(run.state_dir().join("native"))
                     .with_job_users(users.clone());
                 let native = NativeExecutor::new(config);
+                if let Err(why) = native.job_supervisor() {
+                    tracing::warn!("Native jobs cannot start: {why}");
+                }
                 set.notes.push(format!(
                     "Native: local processes; {}; limits: {}",
                     users.describe(),

@@ -136,6 +136,8 @@ pub(crate) fn command(program: &str, dir: &Path) -> Command {
     // Jobs run as their own users (the tests run as root): they must be able to enter the
     // test's directory to reach their work directories below it.
     let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711));
+    // The daemons start Native jobs with the supervisor program next to them.
+    crate::job_supervisor::path();
     let mut cmd = Command::new(program);
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -631,7 +633,11 @@ async fn engine_sqlstore_native_preserves_a_json_result_file() {
     let template = setup_template(&store, system_report_app(), "report").await;
 
     let telemetry = Arc::new(RecordingTelemetry::new());
-    let native = NativeExecutor::new(NativeConfig::default().with_state_dir(dir.path().join("st")));
+    let native = NativeExecutor::new(
+        NativeConfig::default()
+            .with_state_dir(dir.path().join("st"))
+            .with_job_supervisor(crate::job_supervisor::path()),
+    );
     let mut options = DispatcherOptions::new("engine-e2e", 2);
     options.work_root = dir.path().join("jobs");
     options.poll_interval = Duration::from_secs(1);

@@ -7,7 +7,8 @@
 //! - `telemetry`: OTLP, Prometheus and Zabbix export;
 //! - `api`: the JSON API over real HTTP (every endpoint, bad input, auth, schemathesis);
 //! - `dashboard`: the dashboard over HTTP and in headless Chromium;
-//! - `server`: the in-process HTTP server the last two use.
+//! - `server`: the in-process HTTP server the last two use;
+//! - `job_supervisor`: builds the Native executor's job supervisor program next to the binaries.
 
 mod actions;
 mod api;
@@ -15,6 +16,7 @@ mod cli;
 mod daemons;
 mod dashboard;
 mod isolation;
+mod job_supervisor;
 mod server;
 mod telemetry;
 mod upstream;

@@ -141,7 +141,11 @@ pub async fn start_with_engine() -> (TestServer, Engine) {
 
     let server = start().await;
     let root = server.dir.path();
-    let native = NativeExecutor::new(NativeConfig::default().with_state_dir(root.join("native")));
+    let native = NativeExecutor::new(
+        NativeConfig::default()
+            .with_state_dir(root.join("native"))
+            .with_job_supervisor(crate::job_supervisor::path()),
+    );
     let mut options = DispatcherOptions::new("http-test", 4);
     options.work_root = root.join("jobs");
     options.poll_interval = Duration::from_millis(200);

@@ -23,7 +23,6 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -278,7 +277,6 @@ pub(crate) struct JobCgroup {
     /// Every directory of the job, with its controller (`None`: the v2 directory).
     dirs: Vec<(Option<Controller>, PathBuf)>,
     v2: bool,
-    procs: Vec<OwnedFd>,
 }
 
 impl JobCgroup {
@@ -303,7 +301,6 @@ impl JobCgroup {
         let mut made = JobCgroup {
             dirs: Vec::new(),
             v2,
-            procs: Vec::new(),
         };
         for (c, dir) in dirs {
             match fs::create_dir(&dir) {
@@ -315,7 +312,7 @@ impl JobCgroup {
                 }
             }
             made.dirs.push((c, dir.clone()));
-            let setup = || -> io::Result<OwnedFd> {
+            let setup = || -> io::Result<()> {
                 let memory = matches!(c, None | Some(Controller::Memory));
                 let pids = match (c, backend) {
                     (Some(Controller::Pids), _) => true,
@@ -335,13 +332,15 @@ impl JobCgroup {
                 if let (true, Some(max)) = (pids, limits.pids) {
                     fs::write(dir.join("pids.max"), max.max(1).to_string())?;
                 }
-                let file = fs::OpenOptions::new()
+                // The supervisor joins it later with the same rights: fail here, as a platform
+                // error, where it could not.
+                fs::OpenOptions::new()
                     .write(true)
                     .open(dir.join("cgroup.procs"))?;
-                Ok(OwnedFd::from(file))
+                Ok(())
             };
             match setup() {
-                Ok(fd) => made.procs.push(fd),
+                Ok(()) => {}
                 Err(e) => {
                     made.remove_dirs();
                     return Err(e);
@@ -364,15 +363,14 @@ impl JobCgroup {
             .map(|(_, p)| p.as_path())
     }
 
-    /// The raw fds of every `cgroup.procs`, for the child to write `0` into (joining the
-    /// cgroups before it executes the job's program).
-    pub(crate) fn procs_fds(&self) -> Vec<i32> {
-        self.procs.iter().map(AsRawFd::as_raw_fd).collect()
-    }
-
-    /// The path of one `cgroup.procs` (the supervisor reads it to kill the job's processes).
-    pub(crate) fn procs_path(&self) -> PathBuf {
-        self.dirs[0].1.join("cgroup.procs")
+    /// Every `cgroup.procs` (one per directory), for the supervisor to write `0` into (joining
+    /// the cgroups before it forks the job); the first one is the list the supervisor reads to
+    /// kill the job's processes.
+    pub(crate) fn procs_paths(&self) -> Vec<PathBuf> {
+        self.dirs
+            .iter()
+            .map(|(_, dir)| dir.join("cgroup.procs"))
+            .collect()
     }
 
     /// Pids still in the cgroup (in any of its directories).

@@ -1,32 +1,42 @@
 //! [`NativeExecutor`]: runs a job as a local process.
 
 mod cgroup;
+mod job_plan;
+mod job_process;
 mod job_users;
+mod launch_channel;
 mod privileges;
 mod reclaim;
 mod registry;
 mod spawner;
 mod supervisor;
+mod supervisor_binary;
 
 pub use cgroup::{CgroupBackend, Controller};
 /// The default directory of the job uid locks.
 pub use job_users::DEFAULT_LOCK_DIR as DEFAULT_JOB_UID_LOCKS;
 pub use job_users::{DEFAULT_JOB_UIDS, JobUsers, parse_uid_range};
+#[doc(hidden)]
+pub use supervisor::run as job_supervisor_main;
+/// The environment variable naming the job supervisor program (see [`NativeConfig::job_supervisor`]).
+pub use supervisor_binary::ENV_VAR as JOB_SUPERVISOR_ENV;
+/// The job supervisor program's file name.
+pub use supervisor_binary::FILE_NAME as JOB_SUPERVISOR_FILE_NAME;
 
 use crate::results::ResultMatcher;
 use async_trait::async_trait;
 use cgroup::{CgroupLimits, JobCgroup};
+use job_plan::{JobPlan, Limit};
+use launch_channel::JobUsage;
 use multiflexi_core::artifact::sanitize_name;
 use multiflexi_core::executor::{
     Capabilities, Capability, ExitReport, JobIo, LaunchSpec, Leftover, RunHandle, Termination,
 };
 use multiflexi_core::{Error, Executor, ExecutorKind, JobId, Result};
-use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use std::ffi::CString;
+use std::ffi::OsString;
 use std::io;
-use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -54,6 +64,12 @@ pub struct NativeConfig {
     /// Which user jobs run as. Default: the embedding process's own user (the daemons set
     /// [`JobUsers::detect`]: one uid per job where they may switch users).
     pub job_users: JobUsers,
+    /// The job supervisor program (`multiflexi-job-supervisor`, which starts every job: see
+    /// `supervisor.rs`). `None`: the environment variable `MULTIFLEXI_JOB_SUPERVISOR`, else the
+    /// program of that name next to the running one (in development also one directory up from
+    /// a test program in `target/<profile>/deps`). When it is missing every launch fails with
+    /// an error naming where it was looked for.
+    pub job_supervisor: Option<PathBuf>,
 }
 
 impl Default for NativeConfig {
@@ -66,6 +82,7 @@ impl Default for NativeConfig {
             job_users: JobUsers::Daemon {
                 why: "not configured (NativeConfig::job_users)".into(),
             },
+            job_supervisor: None,
         }
     }
 }
@@ -86,6 +103,12 @@ impl NativeConfig {
     /// Builder: which user jobs run as.
     pub fn with_job_users(mut self, users: JobUsers) -> Self {
         self.job_users = users;
+        self
+    }
+
+    /// Builder: the job supervisor program (instead of looking for it).
+    pub fn with_job_supervisor(mut self, path: impl Into<PathBuf>) -> Self {
+        self.job_supervisor = Some(path.into());
         self
     }
 
@@ -133,6 +156,8 @@ impl NativeConfig {
 pub struct NativeExecutor {
     config: NativeConfig,
     cgroups: CgroupBackend,
+    /// The job supervisor program, or why it cannot be found.
+    supervisor: std::result::Result<PathBuf, String>,
 }
 
 impl Default for NativeExecutor {
@@ -145,7 +170,17 @@ impl NativeExecutor {
     /// A native executor; probes for cgroups unless the config names a backend.
     pub fn new(config: NativeConfig) -> Self {
         let cgroups = config.cgroups.clone().unwrap_or_else(CgroupBackend::detect);
-        Self { config, cgroups }
+        let supervisor = supervisor_binary::locate(config.job_supervisor.as_deref());
+        Self {
+            config,
+            cgroups,
+            supervisor,
+        }
+    }
+
+    /// The job supervisor program this executor starts jobs with, or why it has none.
+    pub fn job_supervisor(&self) -> std::result::Result<&Path, &str> {
+        self.supervisor.as_deref().map_err(String::as_str)
     }
 
     /// How per-job cgroups are made, so how each limit is enforced on this machine.
@@ -218,6 +253,12 @@ impl Executor for NativeExecutor {
         io: &dyn JobIo,
         cancel: CancellationToken,
     ) -> Result<ExitReport> {
+        let supervisor_path = self.supervisor.as_deref().map_err(|why| {
+            platform(
+                "starting the job",
+                io::Error::new(io::ErrorKind::NotFound, why.clone()),
+            )
+        })?;
         let matcher = ResultMatcher::new(spec, &spec.work_dir)?;
         // The dispatcher made it already: one stat, no blocking-pool round trip.
         std::fs::create_dir_all(&spec.work_dir)
@@ -249,18 +290,6 @@ impl Executor for NativeExecutor {
             }
         };
 
-        let mut cmd = std::process::Command::new(&spec.program);
-        cmd.args(&spec.args)
-            .env_clear()
-            .envs(spec.process_env(&home))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        if let Some(tmp) = &tmp {
-            cmd.env("TMPDIR", tmp);
-        }
-
         // Every job gets a cgroup where this machine allows one: it carries the limits, and it
         // finds the job's processes that left its process group (setsid) when the job must die.
         // A limit no cgroup controller here can carry falls back to an rlimit.
@@ -276,59 +305,83 @@ impl Executor for NativeExecutor {
                 std::process::id(),
                 NONCE.fetch_add(1, Ordering::Relaxed)
             );
-            let cg = JobCgroup::create(&self.cgroups, &name, limits)
-                .map_err(|e| platform("creating the job's cgroup", e))?;
-            join_cgroups_on_exec(&mut cmd, cg.procs_fds());
-            Some(cg)
+            let made = JobCgroup::create(&self.cgroups, &name, limits);
+            match made {
+                Ok(cg) => Some(cg),
+                Err(e) => {
+                    abandon(None, user.as_ref(), &work_dir).await;
+                    return Err(platform("creating the job's cgroup", e));
+                }
+            }
         } else {
             None
         };
         let mut rlimits = Vec::new();
         if let (false, Some(bytes)) = (self.cgroups.limits_memory(), limits.memory) {
-            rlimits.push((Resource::RLIMIT_AS, bytes, bytes));
+            rlimits.push((Limit::AddressSpace, bytes, bytes));
         }
         // RLIMIT_NPROC counts every process of the uid: a limit per job only when the job has
         // a uid of its own.
         if let (false, Some(n), Some(_)) = (self.cgroups.limits_pids(), limits.pids, &user) {
-            rlimits.push((Resource::RLIMIT_NPROC, u64::from(n), u64::from(n)));
+            rlimits.push((Limit::Processes, u64::from(n), u64::from(n)));
         }
         if let (false, Some(cpu)) = (self.cgroups.counts_cpu(), spec.cpu_limit) {
             let soft = cpu.as_secs().max(1);
-            rlimits.push((Resource::RLIMIT_CPU, soft, soft + 1));
+            rlimits.push((Limit::CpuSeconds, soft, soft + 1));
         }
-        if !rlimits.is_empty() {
-            set_rlimits_on_exec(&mut cmd, rlimits);
+        let mut env: Vec<(OsString, OsString)> = spec
+            .process_env(&home)
+            .into_iter()
+            .filter(|(k, _)| !(tmp.is_some() && k == "TMPDIR"))
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        if let Some(tmp) = &tmp {
+            env.push(("TMPDIR".into(), tmp.clone().into_os_string()));
         }
-        // The hooks above ran with the daemon's rights; from here on the child is the job's
-        // user (the supervisor too) and holds no capability: a daemon that is not root keeps
-        // its capabilities across setuid, and ambient ones across exec. A root daemon told to
-        // run jobs as itself (MULTIFLEXI_JOB_UIDS=off) keeps root for them.
-        if let Some(u) = &user {
-            // A path from the file system holds no NUL byte.
-            let dir = CString::new(work_dir.clone().into_os_string().into_vec())
-                .map_err(|e| platform("entering the work directory", io::Error::other(e)))?;
-            privileges::become_user_on_exec(&mut cmd, u.uid, dir);
-        } else {
-            cmd.current_dir(&work_dir);
-        }
-        if user.is_some() || !privileges::effective_root() {
-            privileges::drop_capabilities_on_exec(&mut cmd);
-        }
-        let procs = cgroup
-            .as_ref()
-            .and_then(|cg| CString::new(cg.procs_path().into_os_string().into_vec()).ok());
-        supervisor::install(&mut cmd, std::process::id() as i32, procs);
+        let plan = JobPlan {
+            executor_pid: std::process::id() as i32,
+            cgroup_procs: cgroup
+                .as_ref()
+                .map(JobCgroup::procs_paths)
+                .unwrap_or_default(),
+            // The supervisor keeps the daemon's rights (it joins the cgroup and kills the
+            // job); the job becomes its user and holds no capability: a daemon that is not
+            // root keeps its capabilities across setuid, and ambient ones across exec. A root
+            // daemon told to run jobs as itself (MULTIFLEXI_JOB_UIDS=off) keeps root for them.
+            uid: user.as_ref().map(|u| u.uid),
+            work_dir: work_dir.clone(),
+            rlimits,
+            drop_capabilities: user.is_some() || !privileges::effective_root(),
+            env,
+            program: spec.program.clone().into(),
+            args: spec.args.iter().map(OsString::from).collect(),
+        };
+        let encoded = plan.encode();
+        let channel = encoded.and_then(|bytes| Ok((bytes, launch_channel::pair()?)));
+        let (plan, (channel, supervisor_end)) = match channel {
+            Ok(made) => made,
+            Err(e) => {
+                abandon(cgroup, user.as_ref(), &work_dir).await;
+                return Err(platform("preparing the job's launch", e));
+            }
+        };
+        // No pre_exec hook, uid, gid or groups: std starts it with posix_spawn, without a copy
+        // of this process (supervisor.rs).
+        let mut cmd = std::process::Command::new(supervisor_path);
+        cmd.env_clear()
+            .stdin(Stdio::from(supervisor_end))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
 
         let mut child = match spawner::spawn(cmd).await {
             Ok(child) => child,
             Err(e) => {
-                if let Some(cg) = cgroup {
-                    cg.destroy().await;
-                }
-                if let Some(u) = &user {
-                    u.reclaim(&work_dir).await;
-                }
-                return spawn_failure(spec, io, e).await;
+                abandon(cgroup, user.as_ref(), &work_dir).await;
+                return Err(platform(
+                    format!("starting the job supervisor {}", supervisor_path.display()),
+                    e,
+                ));
             }
         };
         let pid = Pid::from_raw(child.id() as i32);
@@ -336,7 +389,35 @@ impl Executor for NativeExecutor {
             pgid: pid,
             armed: true,
         };
-        let waiter = tokio::task::spawn_blocking(move || wait4(pid.as_raw()));
+        // One blocking task per job: the plan and the launch report first (the report ends
+        // when the program runs), then the wait for the supervisor.
+        let (reported, launched) = tokio::sync::oneshot::channel();
+        let mut waiter = tokio::task::spawn_blocking(move || {
+            let mut channel = channel;
+            let _ = reported.send(launch_channel::start(&mut channel, &plan));
+            let job_usage = launch_channel::job_usage(&mut channel);
+            wait4(pid.as_raw()).map(|(status, rusage)| (status, rusage, job_usage))
+        });
+        let failure = match launched.await {
+            Ok(Ok(None)) => None,
+            Ok(Ok(Some(failure))) => Some(Ok(failure)),
+            Ok(Err(e)) => Some(Err(e)),
+            Err(_) => Some(Err(io::Error::other("the launch report was dropped"))),
+        };
+        if let Some(failure) = failure {
+            let _ = killpg(pid, Signal::SIGKILL);
+            let _ = (&mut waiter).await;
+            guard.armed = false;
+            drop(child);
+            abandon(cgroup, user.as_ref(), &work_dir).await;
+            return match failure {
+                Ok(failure) => {
+                    tracing::debug!(stage = ?failure.stage, error = %failure.error, "a job could not be started");
+                    spawn_failure(spec, io, failure.error).await
+                }
+                Err(e) => Err(platform("reading the job's launch report", e)),
+            };
+        }
         let record = registry::Record::write(
             &self.config.state_dir,
             &spec.executor_id,
@@ -439,7 +520,7 @@ impl NativeExecutor {
         io: &dyn JobIo,
         cancel: CancellationToken,
         pid: Pid,
-        mut waiter: tokio::task::JoinHandle<io::Result<(i32, libc::rusage)>>,
+        mut waiter: tokio::task::JoinHandle<io::Result<(i32, libc::rusage, Option<JobUsage>)>>,
         stdout: Option<io::Result<tokio::process::ChildStdout>>,
         stderr: Option<io::Result<tokio::process::ChildStderr>>,
         cgroup: Option<&JobCgroup>,
@@ -530,7 +611,7 @@ impl NativeExecutor {
             }
         }
 
-        let (status, rusage) = waited
+        let (status, rusage, job_usage) = waited
             .map_err(|e| platform("waiting for the job", io::Error::other(e)))?
             .map_err(|e| platform("waiting for the job", e))?;
         if let Some((out, err)) = pumped {
@@ -549,7 +630,7 @@ impl NativeExecutor {
         };
         report.timed_out = stop == Some(Stop::Timeout);
         report.cancelled = stop == Some(Stop::Cancel);
-        let (peak, cpu_time) = usage(&rusage, cgroup);
+        let (peak, cpu_time) = usage(&rusage, job_usage, cgroup);
         report.set_usage(peak, cpu_time);
         // Killed by the watch above, or by RLIMIT_CPU (SIGXCPU at the soft limit, SIGKILL at
         // the hard one) where no cgroup counts CPU time.
@@ -573,11 +654,22 @@ async fn sleep_opt(at: Option<tokio::time::Instant>) {
 
 /// The job's peak memory and CPU time: from its cgroup where it measures them (every process of
 /// the job, also those the supervisor could not wait for: a job killed by its limits takes the
-/// supervisor with it), else from rusage (the supervisor and the children it waited for, the
-/// peak being the largest single process's).
-fn usage(rusage: &libc::rusage, cgroup: Option<&JobCgroup>) -> (u64, Duration) {
-    let rusage_cpu = timeval(rusage.ru_utime) + timeval(rusage.ru_stime);
-    let rusage_peak = u64::try_from(rusage.ru_maxrss).unwrap_or(0) * 1024;
+/// supervisor with it), else from rusage: the job process's own and that of the children it
+/// waited for, as its supervisor reported it (the peak being the largest single process's), or
+/// the supervisor's (killed before it could report), whose peak also counts the executor's
+/// memory it was started from.
+fn usage(
+    rusage: &libc::rusage,
+    job: Option<JobUsage>,
+    cgroup: Option<&JobCgroup>,
+) -> (u64, Duration) {
+    let (rusage_peak, rusage_cpu) = match job {
+        Some(job) => (job.peak_rss_bytes, job.cpu),
+        None => (
+            u64::try_from(rusage.ru_maxrss).unwrap_or(0) * 1024,
+            timeval(rusage.ru_utime) + timeval(rusage.ru_stime),
+        ),
+    };
     let peak = cgroup
         .and_then(JobCgroup::peak_memory)
         .filter(|p| *p > 0)
@@ -766,39 +858,13 @@ fn wait4(pid: i32) -> io::Result<(i32, libc::rusage)> {
     }
 }
 
-/// Makes the child join every directory of the job's cgroup (by writing `0`, "myself", to each
-/// `cgroup.procs`) before it executes the job's program, so nothing escapes the limits.
-#[allow(unsafe_code)]
-fn join_cgroups_on_exec(cmd: &mut std::process::Command, procs_fds: Vec<i32>) {
-    // SAFETY: the closure runs in the forked child before exec and only calls `write(2)`, which
-    // is async-signal-safe, on a Vec allocated before the fork (only read here); it allocates
-    // nothing and touches no locks. The fds stay open in the parent (owned by the JobCgroup)
-    // until after spawn returns.
-    unsafe {
-        cmd.pre_exec(move || {
-            for fd in &procs_fds {
-                let r = libc::write(*fd, b"0".as_ptr().cast(), 1);
-                if r != 1 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
+/// A launch that got no further than setting up: the job's cgroup removed (its supervisor, if
+/// one was started, has been waited for) and the work directory given back to the daemon.
+async fn abandon(cgroup: Option<JobCgroup>, user: Option<&job_users::JobUser>, work_dir: &Path) {
+    if let Some(cg) = cgroup {
+        cg.destroy().await;
     }
-}
-
-/// Sets rlimits in the child, for the limits no cgroup controller carries (see `cgroup.rs`).
-#[allow(unsafe_code)]
-fn set_rlimits_on_exec(cmd: &mut std::process::Command, limits: Vec<(Resource, u64, u64)>) {
-    // SAFETY: the closure runs in the forked child before exec and only calls `setrlimit(2)`,
-    // which is async-signal-safe, on a Vec allocated before the fork (only read); it allocates
-    // nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            for (resource, soft, hard) in &limits {
-                setrlimit(*resource, *soft, *hard).map_err(io::Error::from)?;
-            }
-            Ok(())
-        });
+    if let Some(u) = user {
+        let _ = u.reclaim(work_dir).await;
     }
 }

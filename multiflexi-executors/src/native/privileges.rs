@@ -4,17 +4,16 @@
 //! `AmbientCapabilities=CAP_SETUID CAP_SETGID CAP_KILL CAP_CHOWN`). A non-root process keeps
 //! its capabilities across `setuid()` to another non-root uid, and ambient capabilities survive
 //! `execve()`, so a job forked from it would inherit them (`CAP_SETUID` alone makes it root).
-//! The child therefore switches to the job's user itself ([`become_user_on_exec`]: supplementary
+//! The job process (forked by its supervisor, which keeps the daemon's rights to join cgroups and
+//! to kill the job) therefore switches to the job's user itself ([`become_user`]: supplementary
 //! groups cleared, real, effective and saved gid and uid set) and then clears every capability
-//! set it can ([`drop_capabilities_on_exec`]: ambient cleared, permitted, effective and
-//! inheritable set to zero) before the supervisor forks the job. The bounding set is left as it
+//! set it can ([`drop_capabilities`]: ambient cleared, permitted, effective and inheritable set
+//! to zero) before it executes the job's program. The bounding set is left as it
 //! is (lowering it needs `CAP_SETPCAP`); with empty permitted and inheritable sets it only
 //! matters to programs with file capabilities, as for any other user.
 
-use std::ffi::CString;
+use std::ffi::CStr;
 use std::io;
-use std::os::unix::process::CommandExt;
-use std::process::Command;
 
 /// `_LINUX_CAPABILITY_VERSION_3` of `linux/capability.h`.
 const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
@@ -33,71 +32,65 @@ struct CapData {
     inheritable: u32,
 }
 
-/// Makes the child run as `uid` (and the gid of the same number) with no supplementary groups,
-/// in `work_dir` (entered as the job's user: a daemon with capabilities only cannot enter the
-/// job's 0700 directory itself, so the command must not carry a `current_dir`).
-/// Register it after the hooks that need the daemon's own rights (joining the job's cgroup
-/// through descriptors the daemon opened) and before [`drop_capabilities_on_exec`].
+/// Makes the calling process (the job, forked by its supervisor) run as `uid` (and the gid of
+/// the same number) with no supplementary groups, in `work_dir` (entered as the job's user: a
+/// daemon with capabilities only cannot enter the job's 0700 directory itself).
+/// Call it after the steps that need the daemon's own rights and before [`drop_capabilities`].
+/// Only raw system calls on the caller's memory: safe between `fork` and `exec`.
 #[allow(unsafe_code)]
-pub(crate) fn become_user_on_exec(cmd: &mut Command, uid: u32, work_dir: CString) {
-    // SAFETY: the closure runs in the forked child before exec and makes only the raw system
-    // calls setgroups, setresgid, setresuid, getresuid, getresgid and chdir on stack memory and
-    // on `work_dir`, allocated before the fork; it allocates nothing and takes no locks.
+pub(crate) fn become_user(uid: u32, work_dir: &CStr) -> io::Result<()> {
+    // SAFETY: the raw system calls setgroups, setresgid, setresuid, getresuid, getresgid and
+    // chdir on stack memory and on `work_dir`, a live NUL-terminated string.
     unsafe {
-        cmd.pre_exec(move || {
-            if libc::setgroups(0, std::ptr::null()) != 0
-                || libc::setresgid(uid, uid, uid) != 0
-                || libc::setresuid(uid, uid, uid) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            let (mut r, mut e, mut s) = (0, 0, 0);
-            let (mut gr, mut ge, mut gs) = (0, 0, 0);
-            libc::getresuid(&mut r, &mut e, &mut s);
-            libc::getresgid(&mut gr, &mut ge, &mut gs);
-            if [r, e, s, gr, ge, gs].iter().any(|id| *id != uid) {
-                return Err(io::Error::from_raw_os_error(libc::EPERM));
-            }
-            if libc::chdir(work_dir.as_ptr()) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        if libc::setgroups(0, std::ptr::null()) != 0
+            || libc::setresgid(uid, uid, uid) != 0
+            || libc::setresuid(uid, uid, uid) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        let (mut r, mut e, mut s) = (0, 0, 0);
+        let (mut gr, mut ge, mut gs) = (0, 0, 0);
+        libc::getresuid(&mut r, &mut e, &mut s);
+        libc::getresgid(&mut gr, &mut ge, &mut gs);
+        if [r, e, s, gr, ge, gs].iter().any(|id| *id != uid) {
+            return Err(io::Error::from_raw_os_error(libc::EPERM));
+        }
+        if libc::chdir(work_dir.as_ptr()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
     }
+    Ok(())
 }
 
-/// Makes the child give up every capability before the job's program runs: ambient cleared,
-/// then permitted, effective and inheritable set to zero. Lowering is always allowed, so this
-/// never fails for want of a right; a kernel without ambient capabilities (before 4.3) has none
-/// to clear.
+/// Makes the calling process (the job) give up every capability before its program runs:
+/// ambient cleared, then permitted, effective and inheritable set to zero. Lowering is always
+/// allowed, so this never fails for want of a right; a kernel without ambient capabilities
+/// (before 4.3) has none to clear. Only raw system calls: safe between `fork` and `exec`.
 #[allow(unsafe_code)]
-pub(crate) fn drop_capabilities_on_exec(cmd: &mut Command) {
-    // SAFETY: the closure runs in the forked child before exec and makes only the raw system
-    // calls prctl and capset on stack memory; it allocates nothing and takes no locks.
+pub(crate) fn drop_capabilities() -> io::Result<()> {
+    // SAFETY: the raw system calls prctl and capset on stack memory.
     unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-                && *libc::__errno_location() != libc::EINVAL
-            {
-                return Err(io::Error::last_os_error());
-            }
-            let header = CapHeader {
-                version: CAPABILITY_VERSION_3,
-                pid: 0,
-            };
-            let data = [CapData::default(); 2];
-            if libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr()) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        if libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) != 0
+            && *libc::__errno_location() != libc::EINVAL
+        {
+            return Err(io::Error::last_os_error());
+        }
+        let header = CapHeader {
+            version: CAPABILITY_VERSION_3,
+            pid: 0,
+        };
+        let data = [CapData::default(); 2];
+        if libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
     }
+    Ok(())
 }
 
 /// Whether this process runs as root (effective uid 0).
@@ -108,6 +101,9 @@ pub(crate) fn effective_root() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::CString;
+    use std::os::unix::process::CommandExt;
+    use std::process::Command;
 
     /// Capability sets of a process's status: (CapInh, CapPrm, CapEff, CapAmb).
     fn caps_of(status: &str) -> Vec<(String, u64)> {
@@ -127,14 +123,22 @@ mod tests {
     /// regains every capability at exec; the isolation suite covers a daemon holding ambient
     /// capabilities without root).
     #[test]
+    #[allow(unsafe_code)]
     fn a_child_keeps_no_capability() {
         let mut cmd = Command::new("/bin/cat");
         cmd.arg("/proc/self/status");
         let root = effective_root();
-        if root {
-            become_user_on_exec(&mut cmd, 62999, CString::new("/").unwrap());
+        let dir = CString::new("/").unwrap();
+        // SAFETY: the hook runs in the forked child before exec and makes only the raw system
+        // calls of `become_user` and `drop_capabilities`, on memory allocated before the fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                if root {
+                    become_user(62999, &dir)?;
+                }
+                drop_capabilities()
+            });
         }
-        drop_capabilities_on_exec(&mut cmd);
         let out = cmd.output().expect("cat runs");
         assert!(out.status.success(), "{out:?}");
         let status = String::from_utf8_lossy(&out.stdout);

@@ -1,6 +1,7 @@
-//! One thread forks every native job, so that the kernel's parent-death signal (which follows
-//! the thread that forked, not the process) fires exactly when the executor process dies: a
-//! thread of tokio's blocking pool could exit after a while idle and take the job with it.
+//! One thread starts every native job's supervisor (`posix_spawn`), so that the kernel's
+//! parent-death signal (which follows the thread that started the child, not the process)
+//! fires exactly when the executor process dies: a thread of tokio's blocking pool could exit
+//! after a while idle and take the job with it.
 
 use std::io;
 use std::process::{Child, Command};

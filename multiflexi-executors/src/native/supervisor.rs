@@ -1,75 +1,144 @@
 //! The per-job supervisor: a native job dies with its executor, even when that executor never
 //! comes back.
 //!
-//! The process the executor forks is not the job's program but a small supervisor (the same
-//! forked image, before `exec`), which forks the job and waits for it:
+//! The process the executor starts is not the job's program but a small supervisor, the
+//! program `multiflexi-job-supervisor` (its `main` is [`run`]), which forks the job and waits
+//! for it:
 //!
 //! ```text
-//! executor (spawner thread) ──fork──► supervisor S ──fork──► job J ──exec──► the program
-//!   pid / process group = S           PR_SET_PDEATHSIG       PR_SET_PDEATHSIG = SIGKILL
+//! executor (spawner thread) ──posix_spawn──► supervisor S ──fork──► job J ──exec──► the program
+//!   pid / process group = S                  PR_SET_PDEATHSIG        PR_SET_PDEATHSIG = SIGKILL
 //! ```
 //!
-//! - S asks the kernel for a signal when the thread that forked it dies
-//!   (`PR_SET_PDEATHSIG`). The executor forks every job from one thread that lives as long
+//! The executor never forks its own image: S is a separate small program started with
+//! `posix_spawn` (std takes that path for a command without `pre_exec` hooks, uid, gid or
+//! groups), so a job costs no copy of the executor's address space and leaves no copy-on-write
+//! sharing with it. What S must do ([`super::job_plan`]) comes through its stdin, and whether
+//! the job's program could be started goes back the same way ([`super::launch_channel`]).
+//!
+//! - S asks the kernel for a signal when the thread that started it dies
+//!   (`PR_SET_PDEATHSIG`). The executor starts every job from one thread that lives as long
 //!   as the process ([`super::spawner`]), so the signal comes exactly when the executor process
-//!   dies, for whatever reason (`kill -9` included).
-//! - On that signal S kills every process of the job's cgroup (which catches a `setsid()`
+//!   dies, for whatever reason (`kill -9` included). If the executor died before S asked, S's
+//!   parent is no longer the executor (the pid it was given) and S runs nothing.
+//! - S joins the job's cgroup (with the daemon's rights, which it keeps: it must be able to
+//!   kill every process of the job), then forks J, which becomes the job's user, sets its
+//!   limits, drops every capability and executes the program ([`super::job_process`]).
+//! - On the death signal S kills every process of the job's cgroup (which catches a `setsid()`
 //!   child that left the process group) and then the job's process group, itself included.
 //! - While the executor lives, S is transparent: it ignores SIGTERM/SIGINT/SIGHUP (the job in
 //!   its process group gets them directly from the executor's `killpg`), and when J ends it ends
 //!   the same way (the same exit code, or the same signal), so the executor's `wait4` sees J's
 //!   status, and J's resource usage (S waited for it, so its usage is counted in S's).
-//! - S closes every file descriptor, so the job's output pipes close when the job's own
-//!   processes are gone and std's exec-error pipe reports J's `exec` (a program that cannot
-//!   be started still fails `spawn` with its `errno`).
-//!
-//! Everything S runs between `fork` and `_exit` is a raw system call on memory prepared before
-//! the fork: no allocation, no locks.
+//! - S learns that J's `exec` succeeded (J's close-on-exec pipe closes; a failure J reports
+//!   itself), then closes every file descriptor but the launch channel, so the job's output
+//!   pipes close when the job's own processes are gone, and reports "started". When J ends, S
+//!   reports J's own resource usage (S's own is no measure of the job: started from the
+//!   executor's memory, its peak counts the executor's) before ending like J.
+//! - S runs with an empty environment and no job data on its command line (the job's
+//!   environment is part of the plan): it holds the daemon's rights, so no variable of the job
+//!   may reach its dynamic loader, and other users cannot read the job's variables in `ps`.
 
+use super::job_plan::JobPlan;
+use super::job_process::{self, Prepared};
+use super::launch_channel::{self, Stage};
 use std::ffi::CString;
 use std::io;
-use std::os::unix::process::CommandExt;
-use std::process::Command;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 
 /// The signal the kernel sends the supervisor when the executor dies.
 const DEATH_SIGNAL: libc::c_int = libc::SIGUSR1;
 
-/// Makes `cmd` start its program under a supervisor that kills the job when the executor
-/// process (`executor_pid`) dies. `cgroup_procs` is the job cgroup's `cgroup.procs` file, if
-/// the job has a cgroup. Register this after any `pre_exec` that must affect both processes
-/// (joining the cgroup) and before any that must affect only the job.
+/// The supervisor program `multiflexi-job-supervisor`, started by the Native executor only
+/// (the plan on stdin). Never returns.
+#[doc(hidden)]
 #[allow(unsafe_code)]
-pub(crate) fn install(cmd: &mut Command, executor_pid: i32, cgroup_procs: Option<CString>) {
-    // SAFETY: the closure runs in the forked child before exec. It performs only raw system
-    // calls (prctl, getppid, sigprocmask, fork, close_range/close, sigwaitinfo, waitpid, open,
-    // read, kill, sigaction, _exit) on memory that was allocated before the fork (the captured
-    // CString) or lives on the stack; it allocates nothing and takes no locks.
-    unsafe {
-        cmd.pre_exec(move || supervise(executor_pid, cgroup_procs.as_ref()));
-    }
-}
-
-/// Runs in the forked child. Returns only in the job's process (which then executes the
-/// program); the supervisor never returns.
-#[allow(unsafe_code)]
-fn supervise(executor_pid: i32, cgroup_procs: Option<&CString>) -> io::Result<()> {
-    // SAFETY (whole function): raw syscalls on stack memory and on `cgroup_procs`, which was
-    // allocated before the fork; see `install`.
-    unsafe {
-        if libc::prctl(
+pub fn run() -> ! {
+    // First of all, so that the window in which the executor's death goes unnoticed is as
+    // short as it can be (the getppid check below covers it).
+    // SAFETY: prctl with plain integer arguments.
+    let armed = match unsafe {
+        libc::prctl(
             libc::PR_SET_PDEATHSIG,
             DEATH_SIGNAL as libc::c_ulong,
             0,
             0,
             0,
-        ) != 0
-        {
-            return Err(io::Error::last_os_error());
+        )
+    } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    };
+    // Like the daemon: its memory and /proc files (the plan holds the job's environment) are
+    // not for the job's processes. Fails only with a bad argument.
+    // SAFETY: prctl with plain integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    let report = match launch_channel::take_from_stdin() {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("multiflexi-job-supervisor: no launch report channel on stdin: {e}");
+            std::process::exit(126);
         }
-        if libc::getppid() != executor_pid {
-            // The executor died between fork and prctl: run nothing.
-            libc::_exit(137);
+    };
+    let plan = match launch_channel::receive(&report)
+        .map_err(|e| format!("reading the plan: {e}"))
+        .and_then(|bytes| JobPlan::decode(&bytes))
+    {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("multiflexi-job-supervisor: {e} (it is started by the Native executor only)");
+            fail(&report, libc::EINVAL);
         }
+    };
+    if let Err(e) = armed {
+        fail(&report, e.raw_os_error().unwrap_or(libc::EIO));
+    }
+    // SAFETY: getppid has no arguments.
+    if unsafe { libc::getppid() } != plan.executor_pid {
+        // The executor died before the death signal was armed: run nothing.
+        std::process::exit(137);
+    }
+    let kill_list = plan
+        .cgroup_procs
+        .first()
+        .and_then(|p| CString::new(p.as_os_str().as_bytes()).ok());
+    if let Err(e) = join_cgroups(&plan) {
+        fail(&report, e.raw_os_error().unwrap_or(libc::EIO));
+    }
+    let job = match Prepared::new(&plan) {
+        Ok(job) => job,
+        Err(e) => fail(&report, e.raw_os_error().unwrap_or(libc::EINVAL)),
+    };
+    supervise(&job, &report, kill_list.as_ref())
+}
+
+/// A setup failure: reported to the executor, then the supervisor ends.
+fn fail(report: &OwnedFd, errno: i32) -> ! {
+    launch_channel::send(report, Stage::Setup, errno);
+    std::process::exit(126)
+}
+
+/// Joins every directory of the job's cgroup (writing `0`, "myself"); J, forked afterwards,
+/// is born in it, so nothing of the job escapes the limits.
+fn join_cgroups(plan: &JobPlan) -> io::Result<()> {
+    for path in &plan.cgroup_procs {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| io::Write::write_all(&mut f, b"0"))?;
+    }
+    Ok(())
+}
+
+/// Forks the job and mirrors it: returns only in the job's process (which then runs
+/// [`job_process::run`]); the supervisor never returns.
+#[allow(unsafe_code)]
+fn supervise(job: &Prepared, report: &OwnedFd, cgroup_procs: Option<&CString>) -> ! {
+    // SAFETY (whole function): raw system calls on stack memory and on memory prepared before
+    // the fork (`job`, `cgroup_procs`); this process has one thread, so the forked job may use
+    // it freely.
+    unsafe {
         let mut waited: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut waited);
         for sig in [
@@ -81,32 +150,47 @@ fn supervise(executor_pid: i32, cgroup_procs: Option<&CString>) -> io::Result<()
         ] {
             libc::sigaddset(&mut waited, sig);
         }
-        let mut before: libc::sigset_t = std::mem::zeroed();
-        if libc::sigprocmask(libc::SIG_BLOCK, &waited, &mut before) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let supervisor = libc::getpid();
-        let job = libc::fork();
-        if job < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if job == 0 {
-            // The job: dies with its supervisor (which only ever dies by SIGKILL, taking the
-            // job's process group with it anyway), and starts with the mask std gave it.
-            libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
+        if libc::sigprocmask(libc::SIG_BLOCK, &waited, std::ptr::null_mut()) != 0 {
+            fail(
+                report,
+                io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EIO),
             );
-            if libc::getppid() != supervisor {
-                libc::_exit(137);
-            }
-            libc::sigprocmask(libc::SIG_SETMASK, &before, std::ptr::null_mut());
-            return Ok(());
         }
-        close_all_fds();
+        let mut exec_pipe = [0; 2];
+        if libc::pipe2(exec_pipe.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            fail(
+                report,
+                io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EIO),
+            );
+        }
+        let [exec_read, exec_write] = exec_pipe;
+        let supervisor = libc::getpid();
+        let child = libc::fork();
+        if child < 0 {
+            fail(
+                report,
+                io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EIO),
+            );
+        }
+        if child == 0 {
+            drop_fd(exec_read);
+            job_process::run(job, supervisor, report, exec_write);
+        }
+        // The job's exec closes its end of the pipe (or it wrote its failure to the report
+        // first, and exited): then the report says it started.
+        drop_fd(exec_write);
+        let mut byte = 0u8;
+        while libc::read(exec_read, (&raw mut byte).cast(), 1) < 0
+            && *libc::__errno_location() == libc::EINTR
+        {}
+        close_all_fds_but(report.as_raw_fd());
+        launch_channel::send_started(report);
         loop {
             let mut info: libc::siginfo_t = std::mem::zeroed();
             let sig = libc::sigwaitinfo(&waited, &mut info);
@@ -114,7 +198,11 @@ fn supervise(executor_pid: i32, cgroup_procs: Option<&CString>) -> io::Result<()
                 kill_job(supervisor, cgroup_procs);
             } else if sig == libc::SIGCHLD {
                 let mut status = 0;
-                if libc::waitpid(job, &mut status, libc::WNOHANG) == job {
+                let mut usage: libc::rusage = std::mem::zeroed();
+                if libc::wait4(child, &mut status, libc::WNOHANG, &mut usage) == child {
+                    // The job's own usage: the supervisor's is no measure of the job (its
+                    // peak memory counts the executor's, whose memory it was started from).
+                    launch_channel::send_usage(report, &usage);
                     end_like(status);
                 }
             }
@@ -123,13 +211,26 @@ fn supervise(executor_pid: i32, cgroup_procs: Option<&CString>) -> io::Result<()
     }
 }
 
-/// Closes every file descriptor of the supervisor (the job keeps its own copies).
+/// Closes a descriptor this process owns.
 #[allow(unsafe_code)]
-fn close_all_fds() {
+fn drop_fd(fd: libc::c_int) {
+    // SAFETY: close without pointers, on a descriptor nothing else uses.
+    unsafe {
+        libc::close(fd);
+    }
+}
+
+/// Closes every file descriptor of the supervisor but the launch channel (the job keeps its
+/// own copies of the others).
+#[allow(unsafe_code)]
+fn close_all_fds_but(keep: libc::c_int) {
+    let keep = keep as u32;
     // SAFETY: plain system calls without pointers.
     unsafe {
-        if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
-            for fd in 0..4096 {
+        let below = keep == 0 || libc::syscall(libc::SYS_close_range, 0u32, keep - 1, 0u32) == 0;
+        let above = libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32) == 0;
+        if !(below && above) {
+            for fd in (0..4096).filter(|fd| *fd != keep as libc::c_int) {
                 libc::close(fd);
             }
         }

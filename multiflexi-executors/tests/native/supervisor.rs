@@ -114,3 +114,80 @@ async fn native_job_dies_with_its_executor_even_when_it_never_comes_back() {
         );
     }
 }
+
+/// The executor starts the job supervisor program with `posix_spawn`, not a forked copy of
+/// itself: the job's parent runs `multiflexi-job-supervisor`, is a child of the executor's
+/// process, and has an empty environment (the job's travels on the launch channel).
+#[tokio::test]
+async fn a_job_starts_under_the_supervisor_program_not_a_copy_of_the_executor() {
+    let dir = tempfile::tempdir().unwrap();
+    let executor =
+        NativeExecutor::new(NativeConfig::default().with_state_dir(dir.path().join("state")));
+    let supervisor = std::fs::canonicalize(env!("CARGO_BIN_EXE_multiflexi-job-supervisor"))
+        .expect("the supervisor program is built with the tests");
+    assert_eq!(
+        executor
+            .job_supervisor()
+            .map(std::fs::canonicalize)
+            .unwrap()
+            .unwrap(),
+        supervisor
+    );
+    let script = "readlink /proc/$PPID/exe; cut -d' ' -f4 /proc/$PPID/stat; \
+                  wc -c < /proc/$PPID/environ; echo \"$MARK\"";
+    let mut spec = LaunchSpec::new(
+        "/bin/sh",
+        vec!["-c".into(), script.into()],
+        dir.path().join("work"),
+    );
+    spec.env = vec![("MARK".into(), "the job's own variable".into())];
+    spec.job_id = JobId(2);
+    spec.executor_id = "supervisor-test".into();
+    let io = RecordingIo::default();
+    let report = executor
+        .launch(&spec, &io, CancellationToken::new())
+        .await
+        .unwrap();
+    let out = String::from_utf8(io.snapshot().stdout()).unwrap();
+    assert_eq!(
+        report.termination,
+        multiflexi_core::executor::Termination::Exited(0),
+        "{out}"
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            supervisor.to_str().unwrap(),
+            &std::process::id().to_string(),
+            "0",
+            "the job's own variable"
+        ],
+        "stderr: {}",
+        String::from_utf8_lossy(&io.snapshot().stderr())
+    );
+}
+
+/// Without its supervisor program a Native executor starts nothing, and says where it looked
+/// and how to name the program.
+#[tokio::test]
+async fn a_missing_supervisor_program_fails_the_launch_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-supervisor");
+    let executor = NativeExecutor::new(
+        NativeConfig::default()
+            .with_state_dir(dir.path().join("state"))
+            .with_job_supervisor(&missing),
+    );
+    let mut spec = LaunchSpec::new("/bin/true", vec![], dir.path().join("work"));
+    spec.job_id = JobId(3);
+    let io = RecordingIo::default();
+    let err = executor
+        .launch(&spec, &io, CancellationToken::new())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(err.contains("NativeConfig::job_supervisor"), "{err}");
+    assert!(io.snapshot().started.is_empty(), "nothing was started");
+}
