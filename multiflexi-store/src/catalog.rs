@@ -27,7 +27,9 @@ const COMPANY_ENV: &str = "company_env.value";
 const TEMPLATE_CONFIG: &str = "runtemplate_config.value";
 const CREDENTIAL_VALUE: &str = "credential_values.value";
 
-/// Phases of jobs that are not finished.
+/// Phases of jobs that are not finished. Queries by template also say `"end" IS NULL` (every
+/// completion sets `end`), so they read `ix_job_template_end`'s few unfinished entries of the
+/// template, not every job it ever ran (migration 12).
 pub(crate) fn unfinished() -> [&'static str; 4] {
     [
         Phase::Created.as_str(),
@@ -414,6 +416,7 @@ impl SqlStore {
         Ok(job::Entity::find()
             .filter(job::Column::RuntemplateId.eq(id))
             .filter(job::Column::Slot.is_not_null())
+            .filter(job::Column::End.is_null())
             .filter(job::Column::Phase.is_in(unfinished()))
             .order_by_asc(job::Column::Id)
             .all(c)
@@ -909,6 +912,7 @@ impl Catalog for SqlStore {
             }
             let busy: Vec<String> = job::Entity::find()
                 .filter(job::Column::RuntemplateId.eq(id.0))
+                .filter(job::Column::End.is_null())
                 .filter(job::Column::Phase.is_in(unfinished()))
                 .order_by_asc(job::Column::Id)
                 .all(&txn)

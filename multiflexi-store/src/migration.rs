@@ -30,6 +30,7 @@ mod m0008_resource_usage;
 mod m0009_stats_indexes;
 mod m0010_stats_rollup;
 mod m0011_template_counts;
+mod m0012_template_jobs_index;
 
 /// The schema version this code writes and understands.
 pub const SCHEMA_VERSION: i32 = 6;
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_stats_indexes::Migration),
             Box::new(m0010_stats_rollup::Migration),
             Box::new(m0011_template_counts::Migration),
+            Box::new(m0012_template_jobs_index::Migration),
         ]
     }
 }
