@@ -4,7 +4,10 @@
 //! - the rollup rows of the hours from `since`'s next whole hour on (every folded job of those
 //!   hours: all of them ended before the watermark);
 //! - the jobs read live from `job`: those that ended at or after the watermark, and those of
-//!   `since`'s own (partial) hour that ended before its end.
+//!   `since`'s own (partial) hour that ended before its end — two ranges of `"end"`, written as
+//!   one `OR` of two ranges with no condition on `"end"` beside it, so that SQLite (multi-index
+//!   OR) and PostgreSQL (BitmapOr) read the two ranges of the index instead of every entry
+//!   since `since` (a million-job window: 4 ms instead of 200 ms on SQLite).
 
 use super::dialect::{Dialect, Params};
 use super::fold::{FOLD_WHEN_UNFOLDED_OVER, Folded, HOUR_US, micros, ts_param};
@@ -19,17 +22,21 @@ use multiflexi_core::{CompanyId, Outcome, Result};
 pub(super) struct Cut {
     /// The fold watermark, µs.
     watermark: i64,
+    /// The window's start, µs.
+    since: i64,
     /// The first whole hour of the window (hours since the epoch).
     first_hour: i64,
 }
 
 impl Cut {
-    /// The condition (on `job`) of the jobs read live.
+    /// The condition on `"end"` (of `job`) of the window's jobs read live; it stands for
+    /// `"end" >= since` too, which must not be written beside it.
     pub fn live(&self, d: Dialect, p: &mut Params) -> Result<String> {
         let end = d.col("end");
         Ok(format!(
-            " AND ({end} >= {} OR {end} < {})",
-            p.push(d, ts_param(self.watermark)?),
+            "({end} >= {} OR ({end} >= {} AND {end} < {}))",
+            p.push(d, ts_param(self.watermark.max(self.since))?),
+            p.push(d, ts_param(self.since)?),
             p.push(d, ts_param(self.first_hour * HOUR_US)?)
         ))
     }
@@ -62,6 +69,7 @@ impl SqlStore {
         }
         Ok(watermark.map(|watermark| Cut {
             watermark,
+            since: micros(since),
             first_hour: (micros(since) + HOUR_US - 1).div_euclid(HOUR_US),
         }))
     }
