@@ -71,6 +71,11 @@ struct Args {
     /// Check every job's phase and artifacts afterwards (default: a sample of 200).
     #[arg(long)]
     verify_all: bool,
+    /// On a SQLite file: write through the connection pool on the generic path, without the
+    /// dedicated rusqlite writer thread (`SqlStoreOptions::sqlite_writer = false`, as a
+    /// one-shot CLI command), to measure what the writer buys.
+    #[arg(long)]
+    sqlite_without_writer: bool,
 }
 
 #[tokio::main]
@@ -83,7 +88,8 @@ async fn main() {
 }
 
 async fn main_inner(args: Args) -> anyhow::Result<()> {
-    let store = SqlStore::connect(&args.store, SqlStoreOptions::default())
+    let options = SqlStoreOptions::default().with_sqlite_writer(!args.sqlite_without_writer);
+    let store = SqlStore::connect(&args.store, options)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open store {}: {e}", redact_url(&args.store)))?;
     let backend = store.backend_name();
