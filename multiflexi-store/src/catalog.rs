@@ -19,24 +19,27 @@ use multiflexi_core::{
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, NotSet,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    NotSet, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
 const COMPANY_ENV: &str = "company_env.value";
 const TEMPLATE_CONFIG: &str = "runtemplate_config.value";
 const CREDENTIAL_VALUE: &str = "credential_values.value";
 
-/// Phases of jobs that are not finished. Queries by template also say `"end" IS NULL` (every
-/// completion sets `end`), so they read `ix_job_template_end`'s few unfinished entries of the
-/// template, not every job it ever ran (migration 12).
-pub(crate) fn unfinished() -> [&'static str; 4] {
-    [
-        Phase::Created.as_str(),
-        Phase::Scheduled.as_str(),
-        Phase::Queued.as_str(),
-        Phase::Running.as_str(),
-    ]
+/// A template's jobs that are not finished. Besides the phase it says `"end" IS NULL` (every
+/// completion sets `end`), so the query reads `ix_job_template_end`'s few unfinished entries of
+/// the template, not every job it ever ran (migration 12).
+fn unfinished_of_template(template: i64) -> Condition {
+    Condition::all()
+        .add(job::Column::RuntemplateId.eq(template))
+        .add(job::Column::End.is_null())
+        .add(job::Column::Phase.is_in([
+            Phase::Created.as_str(),
+            Phase::Scheduled.as_str(),
+            Phase::Queued.as_str(),
+            Phase::Running.as_str(),
+        ]))
 }
 
 impl SqlStore {
@@ -414,10 +417,8 @@ impl SqlStore {
         id: i64,
     ) -> Result<Vec<JobId>> {
         Ok(job::Entity::find()
-            .filter(job::Column::RuntemplateId.eq(id))
+            .filter(unfinished_of_template(id))
             .filter(job::Column::Slot.is_not_null())
-            .filter(job::Column::End.is_null())
-            .filter(job::Column::Phase.is_in(unfinished()))
             .order_by_asc(job::Column::Id)
             .all(c)
             .await
@@ -911,9 +912,7 @@ impl Catalog for SqlStore {
                 return Err(Error::not_found(RunTemplateId::ENTITY, id));
             }
             let busy: Vec<String> = job::Entity::find()
-                .filter(job::Column::RuntemplateId.eq(id.0))
-                .filter(job::Column::End.is_null())
-                .filter(job::Column::Phase.is_in(unfinished()))
+                .filter(unfinished_of_template(id.0))
                 .order_by_asc(job::Column::Id)
                 .all(&txn)
                 .await

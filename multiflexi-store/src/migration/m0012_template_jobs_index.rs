@@ -31,8 +31,6 @@ impl MigrationTrait for Migration {
             return Ok(());
         }
         let (_, ex) = columns(manager).await?;
-        // Made first: on MySQL/MariaDB the job table's foreign key to its template needs an
-        // index that starts with `runtemplate_id` at every moment.
         index(
             manager,
             &ex,
