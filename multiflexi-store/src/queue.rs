@@ -14,7 +14,7 @@ use multiflexi_core::lifecycle::{
     CompletionPlan, PhaseAudit, phase_action, plan_completion, planned_actions,
 };
 use multiflexi_core::model::JobAction;
-use multiflexi_core::model::{Environment, ExitCodeInfo, Job, NewJob, ResourceUsage};
+use multiflexi_core::model::{Environment, ExecutorKind, ExitCodeInfo, Job, NewJob, ResourceUsage};
 use multiflexi_core::store::backend::{begin_then_finish, fence_conflict, finish_separately};
 use multiflexi_core::store::{
     Begin, BegunAndFinished, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed,
@@ -1290,6 +1290,38 @@ impl JobQueue for SqlStore {
             self.claim_mysql(options, &kinds, limit, now).await?
         };
         Ok(self.hand_out(claimed).await)
+    }
+
+    async fn next_due(&self, executors: &[ExecutorKind]) -> Result<Option<Duration>> {
+        // One index lookup per kind (`ix_schedule_claim`: claimed, executor, after): a MIN over
+        // an IN list would read every waiting row of the kinds.
+        let mut earliest: Option<Ts> = None;
+        for kind in executors {
+            let first = schedule::Entity::find()
+                .select_only()
+                .column(schedule::Column::After)
+                .filter(schedule::Column::Claimed.eq(false))
+                .filter(schedule::Column::Executor.eq(kind.as_str()))
+                .order_by_asc(schedule::Column::After)
+                .limit(1)
+                .into_tuple::<Ts>()
+                .one(self.db())
+                .await
+                .map_err(|e| self.dberr(e))?;
+            earliest = match (earliest, first) {
+                (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let Some(after) = earliest else {
+            return Ok(None);
+        };
+        let now = self.now().await?;
+        Ok(Some(
+            (crate::entity::utc(after) - now)
+                .to_std()
+                .unwrap_or_default(),
+        ))
     }
 
     async fn begin_many(&self, starts: &[Begin]) -> Result<Vec<Result<Job>>> {

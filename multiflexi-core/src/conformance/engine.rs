@@ -630,6 +630,65 @@ pub async fn idle_dispatcher_wakes_without_polling(
     );
 }
 
+/// A job created ahead of its time (due in 2 s; the poll interval is 60 s) starts once it is
+/// due: the dispatcher asked the store when the next job is due and woke then, not at a poll.
+pub async fn job_due_later_starts_without_polling(
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactSink>,
+    clock: Arc<ManualClock>,
+) {
+    let templates = seed_templates(&*store, App::new("engine-due", "/bin/fake"), 1).await;
+    let manual = clock.clone();
+    let clock: Arc<dyn Clock> = clock;
+    let mut opts = options(2);
+    opts.poll_interval = Duration::from_secs(60);
+    let d = dispatcher(
+        store.clone(),
+        artifacts.clone(),
+        Arc::new(FakeExecutor::succeeding()),
+        Arc::new(NoopTelemetry),
+        clock.clone(),
+        opts,
+    );
+    let shutdown = Shutdown::new();
+    let h = tokio::spawn({
+        let (d, s) = (d.clone(), shutdown.clone());
+        async move { d.run(s).await }
+    });
+    let claims = |d: &crate::engine::Dispatcher| d.stats().claims;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while claims(&d) == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut request = JobRequest::ad_hoc(templates[0].id, Trigger::Api);
+    request.after = Some(clock.now() + chrono::Duration::seconds(2));
+    let job = create_job(&*store, &*clock, &NoopTelemetry, request)
+        .await
+        .expect("create");
+    if store.work_signal().is_none() {
+        d.notify();
+    }
+    // Once the dispatcher has looked (and found the job not yet due), the store's clock
+    // reaches its due time.
+    while claims(&d) < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // That claim has read the clock (the dispatcher sleeps 2 s from there).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        store.get_job(job.id).await.expect("job").phase,
+        Phase::Scheduled,
+        "not claimed before it is due"
+    );
+    manual.advance(chrono::Duration::seconds(2));
+    wait_preserved(&*store, &[job.id], Duration::from_secs(30)).await;
+    shutdown.drain();
+    h.await.expect("join").expect("run");
+    let stats = d.stats();
+    assert_eq!(stats.poll_wakeups, 0, "no poll was needed: {stats:?}");
+    assert!(stats.due_wakeups >= 1, "woke when it was due: {stats:?}");
+}
+
 /// The scheduler creates a job for a due slot (trigger schedule, slot set, next_schedule NULL
 /// while outstanding); after it completes, next_schedule is the next slot and last_schedule is set.
 /// Telemetry sees every phase in order.
@@ -793,6 +852,7 @@ macro_rules! engine_conformance_tests {
             cancel_request_stops_running_job,
             claimed_ahead_job_cancelled_before_start,
             idle_dispatcher_wakes_without_polling,
+            job_due_later_starts_without_polling,
             scheduled_slot_runs_and_advances,
             failed_running_write_stops_the_job,
             work_dir_only_for_executors_that_use_one,

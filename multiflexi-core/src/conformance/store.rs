@@ -160,6 +160,7 @@ macro_rules! __store_conformance_case_list {
             claim_only_requested_executor_kinds_up_to_limit,
             claim_oldest_after_first,
             not_yet_due_jobs_not_claimed,
+            next_due_counts_down_to_the_earliest_waiting_job,
             one_job_per_slot_under_concurrent_schedulers,
             schedule_cas_mismatch_creates_nothing,
             create_validates_trigger_slot_and_cas,

@@ -59,6 +59,9 @@ pub struct DispatcherStats {
     pub poll_wakeups: u64,
     /// Times it woke because the store signalled new work or [`Dispatcher::notify`](super::Dispatcher::notify) was called.
     pub signal_wakeups: u64,
+    /// Times it woke because a job that was created ahead of its time became due
+    /// ([`JobQueue::next_due`](crate::store::JobQueue::next_due)).
+    pub due_wakeups: u64,
     /// Jobs that reached Completed through this dispatcher.
     pub completed: u64,
     /// Jobs it abandoned because their lease was lost (or ran out locally).
@@ -73,6 +76,7 @@ pub(crate) struct Counters {
     pub(crate) claimed: AtomicU64,
     pub(crate) poll_wakeups: AtomicU64,
     pub(crate) signal_wakeups: AtomicU64,
+    pub(crate) due_wakeups: AtomicU64,
     pub(crate) completed: AtomicU64,
     pub(crate) abandoned: AtomicU64,
     pub(crate) released: AtomicU64,

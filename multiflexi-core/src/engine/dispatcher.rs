@@ -26,6 +26,18 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// How soon a short claim that left a due job behind looks again (that job was held by another
+/// claim, which usually takes it).
+const DUE_RECHECK: Duration = Duration::from_secs(1);
+
+/// What one claim pass found.
+enum ClaimPass {
+    /// It got every job it asked for: more may be due.
+    Full,
+    /// It got fewer; the earliest job of its kinds still waiting is due after `next_due`.
+    Short { next_due: Option<Duration> },
+}
+
 /// Runs jobs: claims due jobs in batches for the executor kinds it has, keeps up to
 /// `max_parallel` running, persists every phase, and preserves their output.
 #[derive(Debug, Clone)]
@@ -99,6 +111,7 @@ impl Dispatcher {
             claimed: c.claimed.load(Ordering::Relaxed),
             poll_wakeups: c.poll_wakeups.load(Ordering::Relaxed),
             signal_wakeups: c.signal_wakeups.load(Ordering::Relaxed),
+            due_wakeups: c.due_wakeups.load(Ordering::Relaxed),
             completed: c.completed.load(Ordering::Relaxed),
             abandoned: c.abandoned.load(Ordering::Relaxed),
             released: c.released.load(Ordering::Relaxed),
@@ -187,6 +200,8 @@ impl Dispatcher {
         poll.tick().await;
         // Whether the last claim filled every slot it asked for: due work is waiting.
         let mut backlog = false;
+        // When the earliest job the last short claim left waiting becomes due.
+        let mut due_at: Option<tokio::time::Instant> = None;
         loop {
             if shutdown.is_draining() {
                 break;
@@ -219,18 +234,27 @@ impl Dispatcher {
                 if let Some(rx) = signal.as_mut() {
                     rx.borrow_and_update();
                 }
+                due_at = None;
                 match self.claim(&mut tasks, &writes, &kinds, free).await {
-                    Ok(full) => {
-                        backlog = full;
-                        if full {
-                            // There may be more due work: claim again once a slot frees.
-                            tokio::select! {
-                                _ = inner.slot_freed.notified() => {
-                                    settle().await;
-                                    continue;
-                                }
-                                _ = shutdown.draining() => break,
+                    Ok(ClaimPass::Short { next_due }) => {
+                        backlog = false;
+                        // A job due later wakes the loop then; one due already that this
+                        // claim did not get (another claim held it) is looked at again shortly.
+                        // The poll still bounds the wait.
+                        due_at = next_due
+                            .map(|d| if d.is_zero() { DUE_RECHECK } else { d })
+                            .filter(|d| *d < inner.options.poll_interval)
+                            .map(|d| tokio::time::Instant::now() + d);
+                    }
+                    Ok(ClaimPass::Full) => {
+                        backlog = true;
+                        // There may be more due work: claim again once a slot frees.
+                        tokio::select! {
+                            _ = inner.slot_freed.notified() => {
+                                settle().await;
+                                continue;
                             }
+                            _ = shutdown.draining() => break,
                         }
                     }
                     Err(e) => {
@@ -244,6 +268,10 @@ impl Dispatcher {
                 _ = inner.slot_freed.notified(), if free == 0 || throttled => settle().await,
                 _ = inner.wake.notified() => {
                     inner.counters.signal_wakeups.fetch_add(1, Ordering::Relaxed);
+                }
+                _ = tokio::time::sleep_until(due_at.unwrap_or_else(tokio::time::Instant::now)), if due_at.is_some() => {
+                    due_at = None;
+                    inner.counters.due_wakeups.fetch_add(1, Ordering::Relaxed);
                 }
                 changed = wait_signal(&mut signal) => {
                     if changed {
@@ -283,14 +311,15 @@ impl Dispatcher {
 
     /// Claims up to `free` due jobs of the kinds whose breaker lets them through (one job of a
     /// kind whose breaker is half-open), holds them and starts their tasks; whether the claim
-    /// of the closed kinds came back full.
+    /// of the closed kinds came back full, and if not, when the next job of the kinds asked
+    /// for becomes due.
     async fn claim(
         &self,
         tasks: &mut JoinSet<()>,
         writes: &Arc<JobWrites>,
         kinds: &[ExecutorKind],
         free: usize,
-    ) -> Result<bool> {
+    ) -> Result<ClaimPass> {
         let inner = &self.inner;
         let mut any = Vec::new();
         let mut probes = Vec::new();
@@ -308,11 +337,13 @@ impl Dispatcher {
         }
         rounds.extend(probes.into_iter().map(|k| (vec![k], 1)));
         let mut left = free;
+        let mut asked = Vec::new();
         for (i, (kinds, limit)) in rounds.into_iter().enumerate() {
             let limit = limit.min(left);
             if limit == 0 {
                 break;
             }
+            asked.extend(kinds.iter().copied());
             let options = ClaimOptions::new(inner.options.executor_id.clone(), kinds, limit)
                 .with_lease_ttl(inner.options.lease_ttl);
             inner.counters.claims.fetch_add(1, Ordering::Relaxed);
@@ -330,7 +361,19 @@ impl Dispatcher {
                 self.spawn_job(tasks, writes, job, sent);
             }
         }
-        Ok(full)
+        if full {
+            return Ok(ClaimPass::Full);
+        }
+        let next_due = if asked.is_empty() {
+            None
+        } else {
+            // Not knowing only costs the wait until the next poll.
+            inner.store.next_due(&asked).await.unwrap_or_else(|e| {
+                tracing::debug!("next due job unknown: {e}");
+                None
+            })
+        };
+        Ok(ClaimPass::Short { next_due })
     }
 
     /// Stores the job ends a previous run left in the spool (their leases are held meanwhile,

@@ -396,6 +396,14 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
     /// queue.
     async fn claim(&self, options: &ClaimOptions) -> Result<Vec<Job>>;
 
+    /// How long until the earliest unclaimed Scheduled job of these executor kinds becomes due
+    /// (its `after`), by the same clock [`JobQueue::claim`] compares `after` with: `None` when
+    /// no such job waits, zero when one is due already. A dispatcher whose claim came back
+    /// short sleeps until then (at most its poll interval), so a job created ahead of its time
+    /// — a template's delay, a retry's backoff, a rescheduled job — starts when it is due rather
+    /// than at the next poll.
+    async fn next_due(&self, executors: &[ExecutorKind]) -> Result<Option<Duration>>;
+
     /// Queued → Running for each start report (fenced); one result per input.
     async fn begin_many(&self, starts: &[Begin]) -> Result<Vec<Result<Job>>>;
 

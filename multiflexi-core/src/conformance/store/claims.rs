@@ -198,6 +198,53 @@ pub async fn not_yet_due_jobs_not_claimed(h: &StoreHarness) {
     assert_eq!(s.get_job(far.id).await.unwrap().phase, Phase::Scheduled);
 }
 
+/// `next_due` counts down to the earliest unclaimed job of the kinds asked for, by the clock the
+/// claim compares `after` with: claimed jobs and other kinds do not count, zero once it is due.
+pub async fn next_due_counts_down_to_the_earliest_waiting_job(h: &StoreHarness) {
+    let t0 = start(h);
+    let s = h.store.as_ref();
+    let fx = seed(h, "next-due", |t| t).await;
+    let native_only = [ExecutorKind::Native];
+    assert_eq!(s.next_due(&native_only).await.unwrap(), None, "no jobs");
+    let mut docker = adhoc(&fx, Trigger::Manual, t0 + secs(10));
+    docker.executor = ExecutorKind::Docker;
+    s.create_and_schedule(&docker).await.unwrap();
+    let later = s
+        .create_and_schedule(&adhoc(&fx, Trigger::Manual, t0 + secs(30)))
+        .await
+        .unwrap();
+    s.create_and_schedule(&adhoc(&fx, Trigger::Manual, t0 + secs(3600)))
+        .await
+        .unwrap();
+    let due = |kinds: Vec<ExecutorKind>| async move { s.next_due(&kinds).await.unwrap() };
+    let std_secs = std::time::Duration::from_secs;
+    assert_eq!(due(vec![ExecutorKind::Native]).await, Some(std_secs(30)));
+    assert_eq!(due(vec![ExecutorKind::Docker]).await, Some(std_secs(10)));
+    assert_eq!(
+        due(vec![ExecutorKind::Native, ExecutorKind::Docker]).await,
+        Some(std_secs(10)),
+        "the earliest of the kinds"
+    );
+    assert_eq!(due(vec![ExecutorKind::Podman]).await, None);
+    assert_eq!(due(vec![]).await, None, "no kinds, no jobs");
+
+    advance(h, secs(25));
+    assert_eq!(due(vec![ExecutorKind::Native]).await, Some(std_secs(5)));
+    assert_eq!(
+        due(vec![ExecutorKind::Docker]).await,
+        Some(std::time::Duration::ZERO),
+        "due already"
+    );
+    advance(h, secs(5));
+    let got = s.claim(&native("executor-1", 10)).await.unwrap();
+    assert_eq!(got.iter().map(|j| j.id).collect::<Vec<_>>(), vec![later.id]);
+    assert_eq!(
+        due(vec![ExecutorKind::Native]).await,
+        Some(std_secs(3600 - 30)),
+        "a claimed job no longer waits"
+    );
+}
+
 /// A job still waiting can be moved: into the past it is claimed at once, into the future no
 /// claim sees it; a claimed job cannot be moved (Conflict), an unknown one is NotFound.
 pub async fn reschedule_moves_only_waiting_jobs(h: &StoreHarness) {

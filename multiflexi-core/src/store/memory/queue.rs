@@ -4,7 +4,7 @@ use super::InMemoryStore;
 use crate::clock::to_micros;
 use crate::ids::JobId;
 use crate::lifecycle::{Event, Outcome, Phase, PhaseAudit};
-use crate::model::{Job, NewJob};
+use crate::model::{ExecutorKind, Job, NewJob};
 use crate::store::backend::release_audit_detail;
 use crate::store::{
     Begin, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed, Completion,
@@ -68,6 +68,16 @@ impl JobQueue for InMemoryStore {
             st.audit_phase(now, id, &options.owner, detail);
         }
         Ok(out)
+    }
+
+    async fn next_due(&self, executors: &[ExecutorKind]) -> Result<Option<Duration>> {
+        let st = self.lock();
+        let now = self.now();
+        Ok(st
+            .due
+            .iter()
+            .find(|(_, id)| executors.contains(&st.jobs[id].executor))
+            .map(|&(after, _)| (after - now).to_std().unwrap_or_default()))
     }
 
     async fn begin_many(&self, starts: &[Begin]) -> Result<Vec<Result<Job>>> {
