@@ -1,20 +1,17 @@
 //! [`JobQueue`] for [`SqlStore`]: every lifecycle step is one transaction; every write after a
 //! claim is fenced (`WHERE id = ? AND lease_token = ? AND phase = ?`).
 
-use crate::convert::{from_json, job_from_model, template_from_model};
+use crate::convert::job_from_model;
 use crate::deadline::Deadline;
 use crate::entity::{Ts, ts};
-use crate::entity::{apps, artifacts, audit_log, job, job_output, runtemplate, schedule};
+use crate::entity::{artifacts, audit_log, job, job_output, schedule};
 use crate::store::{SqlStore, in_tx};
-use crate::template_counts::{CountDelta, add_delta};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use complete::Ending;
 use multiflexi_core::artifact::ArtifactSink;
-use multiflexi_core::lifecycle::{
-    CompletionPlan, PhaseAudit, phase_action, plan_completion, planned_actions,
-};
-use multiflexi_core::model::JobAction;
-use multiflexi_core::model::{Environment, ExecutorKind, ExitCodeInfo, Job, NewJob, ResourceUsage};
+use multiflexi_core::lifecycle::{PhaseAudit, phase_action};
+use multiflexi_core::model::{ExecutorKind, Job, NewJob, ResourceUsage};
 use multiflexi_core::store::backend::{begin_then_finish, fence_conflict, finish_separately};
 use multiflexi_core::store::{
     Begin, BegunAndFinished, CancelResult, ClaimOptions, CleanupOptions, CleanupReport, Completed,
@@ -27,9 +24,9 @@ use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, UpdateMany, Value,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
-use usage_columns::{set_usage, usage_into_row};
+use usage_columns::usage_into_row;
 
 fn phase_of(row: &job::Model) -> Result<Phase> {
     row.phase
@@ -40,11 +37,12 @@ fn phase_of(row: &job::Model) -> Result<Phase> {
 const CHUNK: usize = 500;
 
 mod claim;
+mod complete;
 mod create;
-#[cfg(feature = "sqlite")]
-mod finish_rows_pg;
+mod ended_rows;
 mod release;
 mod reschedule;
+#[cfg(feature = "sqlite")]
 mod sqlite_writes;
 mod usage_columns;
 
@@ -119,7 +117,8 @@ impl SqlStore {
         Ok(row)
     }
 
-    /// Moves a job to Completed and applies every side effect in the same transaction.
+    /// Moves one job to Completed and applies every side effect in the same transaction
+    /// ([`SqlStore::end_jobs_in`] of one); the job as stored afterwards.
     #[allow(clippy::too_many_arguments)]
     async fn complete_in<C: ConnectionTrait>(
         &self,
@@ -133,88 +132,18 @@ impl SqlStore {
         now: DateTime<Utc>,
         actor: &str,
     ) -> Result<(Completed, bool)> {
-        let from = phase_of(&row)?;
-        let t = from.apply(event)?;
-        let outcome = t.outcome.unwrap_or(Outcome::Lost);
-        let mut q = job::Entity::update_many()
-            .col_expr(job::Column::Phase, Expr::value(t.to.as_str()))
-            .col_expr(job::Column::Status, Expr::value(outcome.as_str()))
-            .col_expr(job::Column::Outcome, Expr::value(Some(outcome.as_str())))
-            .col_expr(job::Column::Exitcode, Expr::value(exitcode.map(i64::from)))
-            .col_expr(job::Column::End, Expr::value(Some(ts(now))))
-            .col_expr(job::Column::LeaseExpires, Expr::value(Option::<Ts>::None));
-        if let Some(s) = stdout {
-            q = q.col_expr(job::Column::Stdout, Expr::value(s));
-        }
-        if let Some(s) = stderr {
-            q = q.col_expr(job::Column::Stderr, Expr::value(s));
-        }
-        if let Some(usage) = usage {
-            q = set_usage(q, usage);
-        }
-        self.update_fenced(c, q, JobId(row.id), row.lease_token, from)
-            .await?;
-        schedule::Entity::delete_many()
-            .filter(schedule::Column::JobId.eq(row.id))
-            .exec(c)
-            .await
-            .map_err(|e| self.dberr(e))?;
-        self.audit_phase(
-            c,
-            now,
-            row.id,
-            t.to,
-            actor,
-            PhaseAudit::Completed { outcome, exitcode }.detail(),
-        )
-        .await?;
-        let job = self.job_in(c, row.id).await?;
-
-        let mut retry = None;
-        let mut tq = runtemplate::Entity::find_by_id(row.runtemplate_id);
-        if self.locks() {
-            tq = tq.lock(LockType::Update);
-        }
-        if let Some(trow) = tq.one(c).await.map_err(|e| self.dberr(e))? {
-            let template = template_from_model(trow, Environment::new(), Vec::new())?;
-            let codes: BTreeMap<i32, ExitCodeInfo> = match apps::Entity::find_by_id(row.app_id)
-                .one(c)
-                .await
-                .map_err(|e| self.dberr(e))?
-            {
-                Some(app) => from_json("app exit codes", &app.exit_codes)?,
-                None => BTreeMap::new(),
-            };
-            let plan = plan_completion(
-                &job,
-                &template,
-                &codes,
-                outcome,
-                exitcode.unwrap_or(-1),
-                now,
-            );
-            let mut delta = Vec::new();
-            add_delta(&mut delta, row.runtemplate_id, plan.success);
-            self.insert_count_deltas_in(c, &delta).await?;
-            if let Some(next) = plan.next_schedule {
-                runtemplate::Entity::update_many()
-                    .col_expr(
-                        runtemplate::Column::NextSchedule,
-                        Expr::value(Some(ts(to_micros(next)))),
-                    )
-                    .filter(runtemplate::Column::Id.eq(row.runtemplate_id))
-                    .exec(c)
-                    .await
-                    .map_err(|e| self.dberr(e))?;
-            }
-            self.insert_actions_in(c, &plan.actions).await?;
-            if let Some(new) = plan.retry {
-                // A retry whose (slot, attempt) is somehow taken already is not created twice.
-                retry = self.create_retry_in(c, new, now).await?;
-            }
-        }
-        let woke = retry.is_some();
-        Ok((Completed { job, retry }, woke))
+        let ending = Ending {
+            row,
+            event,
+            exitcode,
+            stdout: stdout.map(str::to_string),
+            stderr: stderr.map(str::to_string),
+            usage: usage.cloned(),
+            actor: actor.to_string(),
+        };
+        let (ended, woke) = self.end_jobs_in(c, vec![ending], now, false).await?;
+        let ended = ended.into_iter().next().expect("one job ended");
+        Ok((ended.completed, woke))
     }
 
     /// Runs `update` on job `id` only while it still holds `lease_token` and is in phase `from`:
@@ -357,9 +286,6 @@ fn fence_model(
 type Groups<K> = Vec<(K, Vec<i64>)>;
 /// A start's pid and external id.
 type StartKey = (Option<i64>, Option<String>);
-/// From, to, outcome, exit code, stdout copy, stderr copy of a completion.
-/// And the resource usage (jobs with measured usage rarely share a group).
-type CompletionKey = (Phase, Phase, Outcome, i32, String, String, ResourceUsage);
 
 /// Conflict (transient) unless a fenced UPDATE of `expected` locked rows changed all of them.
 fn fenced_changed(n: u64, expected: usize) -> Result<()> {
@@ -505,11 +431,9 @@ impl SqlStore {
             .collect()
     }
 
-    /// `finish_many` for a batch on this store's own artifacts: the completion side effects of
-    /// [`SqlStore::complete_in`] applied set-wise (one UPDATE per distinct outcome and output,
-    /// schedule rows deleted together, template counters summed per template), stdout.txt /
-    /// stderr.txt inserted in multi-row INSERTs, Preserved in one UPDATE, the audit rows in one
-    /// INSERT.
+    /// `finish_many` for a batch on this store's own artifacts: the jobs ended set-wise
+    /// ([`SqlStore::end_jobs_in`], straight to Preserved), stdout.txt / stderr.txt inserted in
+    /// multi-row INSERTs, in one transaction.
     async fn finish_batch_in<C: ConnectionTrait>(
         &self,
         c: &C,
@@ -517,257 +441,48 @@ impl SqlStore {
         now: DateTime<Utc>,
         cap: usize,
     ) -> Result<(Vec<Result<Finished>>, bool)> {
-        struct Done {
-            idx: usize,
-            id: i64,
-            outcome: Outcome,
-            exitcode: i32,
-            job: Job,
-            retry: Option<Job>,
-        }
         let mut rows = self
             .rows_for_update(c, finishes.iter().map(|f| f.completion.lease.job_id.0))
             .await?;
         let mut out: Vec<Option<Result<Finished>>> = (0..finishes.len()).map(|_| None).collect();
-        let mut done: Vec<Done> = Vec::with_capacity(finishes.len());
-        let mut groups: Groups<CompletionKey> = Vec::new();
-        let mut audit = Vec::with_capacity(finishes.len() * 2);
+        let mut endings = Vec::with_capacity(finishes.len());
+        let mut idxs = Vec::with_capacity(finishes.len());
+        let expected = [Phase::Queued, Phase::Running];
+        let mut ended_here = std::collections::HashSet::with_capacity(finishes.len());
         for (idx, f) in finishes.iter().enumerate() {
             let cpl = &f.completion;
             let event = Event::Complete(cpl.outcome);
-            let planned = fence_row(&rows, cpl.lease, &[Phase::Queued, Phase::Running], event)
-                .and_then(|from| Ok((from, from.apply(event)?)));
-            let (from, t) = match planned {
-                Ok(p) => p,
-                Err(e) => {
-                    out[idx] = Some(Err(e));
-                    continue;
-                }
-            };
-            let outcome = t.outcome.unwrap_or(Outcome::Lost);
-            let Some(row) = rows.get_mut(&cpl.lease.job_id.0) else {
+            if ended_here.contains(&cpl.lease.job_id) {
+                // Twice in one batch: the first one finishes it.
+                out[idx] = Some(Err(fence_conflict(
+                    cpl.lease.job_id,
+                    &expected,
+                    cpl.lease.lease_token,
+                )));
+                continue;
+            }
+            if let Err(e) = fence_row(&rows, cpl.lease, &expected, event) {
+                out[idx] = Some(Err(e));
+                continue;
+            }
+            let Some(row) = rows.remove(&cpl.lease.job_id.0) else {
                 out[idx] = Some(Err(Error::not_found(JobId::ENTITY, cpl.lease.job_id)));
                 continue;
             };
-            row.phase = t.to.as_str().to_string();
-            row.status = outcome.as_str().to_string();
-            row.outcome = Some(outcome.as_str().to_string());
-            row.exitcode = Some(i64::from(cpl.exitcode));
-            row.end = Some(ts(now));
-            row.lease_expires = None;
-            row.stdout = cpl.stdout.clone();
-            row.stderr = cpl.stderr.clone();
-            usage_into_row(row, &cpl.usage);
-            audit.push(audit_row(
-                now,
-                row.id,
-                t.to,
-                row.lease_owner.clone().unwrap_or_default(),
-                completion_detail(outcome, cpl.exitcode),
-            ));
-            group(
-                &mut groups,
-                (
-                    from,
-                    t.to,
-                    outcome,
-                    cpl.exitcode,
-                    cpl.stdout.clone(),
-                    cpl.stderr.clone(),
-                    cpl.usage.clone(),
-                ),
-                row.id,
-            );
-            done.push(Done {
-                idx,
-                id: row.id,
-                outcome,
-                exitcode: cpl.exitcode,
-                job: job_from_model(&self.inner.keys, row)?,
-                retry: None,
+            ended_here.insert(cpl.lease.job_id);
+            let actor = row.lease_owner.clone().unwrap_or_default();
+            endings.push(Ending {
+                row,
+                event,
+                exitcode: Some(cpl.exitcode),
+                stdout: Some(cpl.stdout.clone()),
+                stderr: Some(cpl.stderr.clone()),
+                usage: Some(cpl.usage.clone()),
+                actor,
             });
+            idxs.push(idx);
         }
-        if done.is_empty() {
-            return Ok((
-                out.into_iter().map(|r| r.expect("every entry")).collect(),
-                false,
-            ));
-        }
-        // Completed and then Preserved in the same transaction: the row is written once, in its
-        // final state (both phase changes keep their audit rows below).
-        let preserved_phase = Phase::Completed.apply(Event::Preserve)?.to;
-        if self.backend() == DbBackend::Postgres {
-            let finished: Vec<(&job::Model, Phase)> = groups
-                .iter()
-                .flat_map(|(key, ids)| ids.iter().map(move |id| (*id, key.0)))
-                .filter_map(|(id, from)| rows.get(&id).map(|row| (row, from)))
-                .collect();
-            self.update_finished_pg(c, &finished, preserved_phase, ts(now))
-                .await?;
-        } else {
-            for ((from, _to, outcome, exitcode, stdout, stderr, usage), ids) in &groups {
-                self.update_jobs(c, ids, *from, |q| {
-                    set_usage(q, usage)
-                        .col_expr(job::Column::Phase, Expr::value(preserved_phase.as_str()))
-                        .col_expr(job::Column::Status, Expr::value(outcome.as_str()))
-                        .col_expr(job::Column::Outcome, Expr::value(Some(outcome.as_str())))
-                        .col_expr(
-                            job::Column::Exitcode,
-                            Expr::value(Some(i64::from(*exitcode))),
-                        )
-                        .col_expr(job::Column::End, Expr::value(Some(ts(now))))
-                        .col_expr(job::Column::LeaseExpires, Expr::value(Option::<Ts>::None))
-                        .col_expr(job::Column::Stdout, Expr::value(stdout.as_str()))
-                        .col_expr(job::Column::Stderr, Expr::value(stderr.as_str()))
-                        .col_expr(job::Column::Preserved, Expr::value(Some(ts(now))))
-                })
-                .await?;
-            }
-        }
-        let done_ids: Vec<i64> = done.iter().map(|d| d.id).collect();
-        for chunk in done_ids.chunks(CHUNK) {
-            schedule::Entity::delete_many()
-                .filter(schedule::Column::JobId.is_in(chunk.to_vec()))
-                .exec(c)
-                .await
-                .map_err(|e| self.dberr(e))?;
-        }
-
-        // Templates: counters, next_schedule, retries — in input order, as one by one would.
-        // An ad-hoc job (no slot) that succeeded or was cancelled never retries and never moves
-        // `next_schedule`: its plan needs neither the template row nor the app's exit codes.
-        let needs_plan = |d: &Done| {
-            d.job.slot.is_some() || !matches!(d.outcome, Outcome::Success | Outcome::Cancelled)
-        };
-        let mut tids: Vec<i64> = done
-            .iter()
-            .filter(|d| needs_plan(d))
-            .map(|d| d.job.runtemplate_id.0)
-            .collect();
-        tids.sort_unstable();
-        tids.dedup();
-        let mut trows: HashMap<i64, runtemplate::Model> = HashMap::with_capacity(tids.len());
-        for chunk in tids.chunks(CHUNK) {
-            let mut q = runtemplate::Entity::find()
-                .filter(runtemplate::Column::Id.is_in(chunk.to_vec()))
-                .order_by_asc(runtemplate::Column::Id);
-            if self.locks() {
-                q = q.lock(LockType::Update);
-            }
-            for r in q.all(c).await.map_err(|e| self.dberr(e))? {
-                trows.insert(r.id, r);
-            }
-        }
-        // The other jobs' templates only when they have actions (no lock: only their lists are
-        // read, and a list changed concurrently is as good as one changed just before).
-        let mut other_tids: Vec<i64> = done
-            .iter()
-            .filter(|d| !needs_plan(d))
-            .map(|d| d.job.runtemplate_id.0)
-            .filter(|t| !trows.contains_key(t))
-            .collect();
-        other_tids.sort_unstable();
-        other_tids.dedup();
-        let mut action_trows: HashMap<i64, runtemplate::Model> = HashMap::new();
-        for chunk in other_tids.chunks(CHUNK) {
-            for r in runtemplate::Entity::find()
-                .filter(runtemplate::Column::Id.is_in(chunk.to_vec()))
-                .filter(
-                    Condition::any()
-                        .add(runtemplate::Column::OnSuccess.is_not_null())
-                        .add(runtemplate::Column::OnFailure.is_not_null()),
-                )
-                .all(c)
-                .await
-                .map_err(|e| self.dberr(e))?
-            {
-                action_trows.insert(r.id, r);
-            }
-        }
-        let mut actions: Vec<JobAction> = Vec::new();
-        let mut app_ids: Vec<i64> = done
-            .iter()
-            .filter(|d| needs_plan(d))
-            .map(|d| d.job.app_id.0)
-            .collect();
-        app_ids.sort_unstable();
-        app_ids.dedup();
-        let mut codes: HashMap<i64, BTreeMap<i32, ExitCodeInfo>> = HashMap::new();
-        for chunk in app_ids.chunks(CHUNK) {
-            for app in apps::Entity::find()
-                .filter(apps::Column::Id.is_in(chunk.to_vec()))
-                .all(c)
-                .await
-                .map_err(|e| self.dberr(e))?
-            {
-                codes.insert(app.id, from_json("app exit codes", &app.exit_codes)?);
-            }
-        }
-        let no_codes = BTreeMap::new();
-        // Counters as insert-only deltas (never the template row: see `template_counts`);
-        // the new `next_schedule` per template, the last one planned winning.
-        let mut deltas: Vec<CountDelta> = Vec::new();
-        let mut nexts: Vec<(i64, Ts)> = Vec::new();
-        let mut woke = false;
-        for d in &mut done {
-            let tid = d.job.runtemplate_id.0;
-            let plan = if needs_plan(d) {
-                let Some(trow) = trows.get_mut(&tid) else {
-                    continue;
-                };
-                let template = template_from_model(trow.clone(), Environment::new(), Vec::new())?;
-                let app_codes = codes.get(&d.job.app_id.0).unwrap_or(&no_codes);
-                let plan =
-                    plan_completion(&d.job, &template, app_codes, d.outcome, d.exitcode, now);
-                if let Some(next) = plan.next_schedule {
-                    trow.next_schedule = Some(ts(to_micros(next)));
-                }
-                plan
-            } else {
-                let planned = match trows.get(&tid).or_else(|| action_trows.get(&tid)) {
-                    Some(trow) => {
-                        let template =
-                            template_from_model(trow.clone(), Environment::new(), Vec::new())?;
-                        planned_actions(&d.job, &template, d.outcome, now)
-                    }
-                    None => Vec::new(),
-                };
-                CompletionPlan {
-                    success: d.outcome.counts_as_success(),
-                    retry: None,
-                    next_schedule: None,
-                    actions: planned,
-                }
-            };
-            actions.extend(plan.actions.iter().cloned());
-            add_delta(&mut deltas, tid, plan.success);
-            if let Some(next) = plan.next_schedule {
-                let next = ts(to_micros(next));
-                match nexts.iter_mut().find(|(t, _)| *t == tid) {
-                    Some(entry) => entry.1 = next,
-                    None => nexts.push((tid, next)),
-                }
-            }
-            if let Some(new) = plan.retry {
-                // A retry whose (slot, attempt) is somehow taken already is not created twice.
-                d.retry = self.create_retry_in(c, new, now).await?;
-                woke |= d.retry.is_some();
-            }
-        }
-        self.insert_actions_in(c, &actions).await?;
-        self.insert_count_deltas_in(c, &deltas).await?;
-        let mut ngroups: Groups<Ts> = Vec::new();
-        for (tid, next) in nexts {
-            group(&mut ngroups, next, tid);
-        }
-        for (next, ids) in ngroups {
-            runtemplate::Entity::update_many()
-                .col_expr(runtemplate::Column::NextSchedule, Expr::value(Some(next)))
-                .filter(runtemplate::Column::Id.is_in(ids))
-                .exec(c)
-                .await
-                .map_err(|e| self.dberr(e))?;
-        }
+        let (ended, woke) = self.end_jobs_in(c, endings, now, true).await?;
 
         // stdout.txt / stderr.txt: multi-row upserts (a same-named artifact is replaced).
         // A statement holds at most the cap's worth of content (one larger row alone), so it
@@ -776,8 +491,8 @@ impl SqlStore {
         let budget = ARTIFACT_BYTES.min(cap.max(1));
         let mut batch: Vec<artifacts::ActiveModel> = Vec::new();
         let mut batch_bytes = 0usize;
-        for d in &done {
-            let f = &finishes[d.idx];
+        for (&idx, e) in idxs.iter().zip(&ended) {
+            let f = &finishes[idx];
             for (name, bytes) in [(names[0], &f.stdout), (names[1], &f.stderr)] {
                 let (bytes, note) = capped(bytes, cap);
                 let bytes = bytes.to_vec();
@@ -790,7 +505,7 @@ impl SqlStore {
                 batch_bytes += bytes.len();
                 batch.push(artifacts::ActiveModel {
                     id: NotSet,
-                    job_id: Set(d.id),
+                    job_id: Set(e.row.id),
                     filename: Set(name.to_string()),
                     content_type: Set("text/plain".to_string()),
                     size: Set(i64::try_from(bytes.len()).unwrap_or(i64::MAX)),
@@ -801,31 +516,10 @@ impl SqlStore {
             }
         }
         self.insert_artifacts(c, batch).await?;
-
-        // Completed → Preserved (written above with the completion).
-        let to = preserved_phase;
-        for d in &done {
-            let row = rows.get_mut(&d.id).expect("a fenced row");
-            row.phase = to.as_str().to_string();
-            row.preserved = Some(ts(now));
-            audit.push(audit_row(
-                now,
-                d.id,
-                to,
-                row.lease_owner
-                    .clone()
-                    .unwrap_or_else(|| "scheduler".into()),
-                String::new(),
-            ));
-        }
-        self.insert_audit(c, audit).await?;
-        for d in done {
-            let preserved = job_from_model(&self.inner.keys, &rows[&d.id]);
-            out[d.idx] = Some(Ok(Finished {
-                completed: Completed {
-                    job: d.job,
-                    retry: d.retry,
-                },
+        for (idx, e) in idxs.into_iter().zip(ended) {
+            let preserved = job_from_model(&self.inner.keys, &e.row);
+            out[idx] = Some(Ok(Finished {
+                completed: e.completed,
                 preserved,
             }));
         }
@@ -1573,7 +1267,7 @@ impl JobQueue for SqlStore {
     async fn request_cancel(&self, id: JobId, actor: &str) -> Result<CancelResult> {
         let now = self.now().await?;
         in_tx!(self, |txn| async {
-            let row = self.job_row(&txn, id).await?;
+            let mut row = self.job_row(&txn, id).await?;
             match phase_of(&row)? {
                 Phase::Created | Phase::Scheduled => {
                     job::Entity::update_many()
@@ -1582,6 +1276,7 @@ impl JobQueue for SqlStore {
                         .exec(&txn)
                         .await
                         .map_err(|e| self.dberr(e))?;
+                    row.cancel_requested = true;
                     let (done, _) = self
                         .complete_in(
                             &txn,

@@ -52,7 +52,7 @@ impl SqlStore {
         r: &Release,
         now: DateTime<Utc>,
     ) -> Result<(Released, bool)> {
-        let row = self
+        let mut row = self
             .fence(c, r.lease, &[Phase::Queued], Event::Release)
             .await?;
         let owner = row.lease_owner.clone().unwrap_or_default();
@@ -85,6 +85,7 @@ impl SqlStore {
                 );
                 self.update_fenced(c, q, JobId(row.id), row.lease_token, Phase::Queued)
                     .await?;
+                row.launch_failures = failures_col(launch_failures);
                 let event = Event::Complete(Outcome::PlatformError);
                 let (done, woke) = self
                     .complete_in(

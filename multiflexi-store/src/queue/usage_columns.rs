@@ -4,33 +4,8 @@
 use crate::convert::i64_of;
 use crate::entity::job;
 use multiflexi_core::model::ResourceUsage;
-use sea_orm::UpdateMany;
-use sea_orm::sea_query::Expr;
 
-/// Sets the usage columns in a job UPDATE.
-pub(super) fn set_usage(
-    q: UpdateMany<job::Entity>,
-    usage: &ResourceUsage,
-) -> UpdateMany<job::Entity> {
-    q.col_expr(
-        job::Column::PeakMemoryBytes,
-        Expr::value(usage.peak_memory_bytes.map(i64_of)),
-    )
-    .col_expr(
-        job::Column::CpuTimeMs,
-        Expr::value(usage.cpu_time_ms.map(i64_of)),
-    )
-    .col_expr(
-        job::Column::MemoryLimitHit,
-        Expr::value(usage.memory_limit_hit),
-    )
-    .col_expr(
-        job::Column::UsageNote,
-        Expr::value(usage.unknown_reason.clone()),
-    )
-}
-
-/// The same on a row read for update (what the batch returns as the job).
+/// Sets the usage columns on a row read for update (written by `ended_rows`, returned as the job).
 pub(super) fn usage_into_row(row: &mut job::Model, usage: &ResourceUsage) {
     row.peak_memory_bytes = usage.peak_memory_bytes.map(i64_of);
     row.cpu_time_ms = usage.cpu_time_ms.map(i64_of);
