@@ -8,7 +8,7 @@ use crate::entity::{artifacts, audit_log, job, job_output, schedule};
 use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use complete::Ending;
+use complete::{Ending, fence_completions};
 use multiflexi_core::artifact::ArtifactSink;
 use multiflexi_core::lifecycle::{PhaseAudit, phase_action};
 use multiflexi_core::model::{ExecutorKind, Job, NewJob, ResourceUsage};
@@ -445,43 +445,12 @@ impl SqlStore {
             .rows_for_update(c, finishes.iter().map(|f| f.completion.lease.job_id.0))
             .await?;
         let mut out: Vec<Option<Result<Finished>>> = (0..finishes.len()).map(|_| None).collect();
-        let mut endings = Vec::with_capacity(finishes.len());
-        let mut idxs = Vec::with_capacity(finishes.len());
-        let expected = [Phase::Queued, Phase::Running];
-        let mut ended_here = std::collections::HashSet::with_capacity(finishes.len());
-        for (idx, f) in finishes.iter().enumerate() {
-            let cpl = &f.completion;
-            let event = Event::Complete(cpl.outcome);
-            if ended_here.contains(&cpl.lease.job_id) {
-                // Twice in one batch: the first one finishes it.
-                out[idx] = Some(Err(fence_conflict(
-                    cpl.lease.job_id,
-                    &expected,
-                    cpl.lease.lease_token,
-                )));
-                continue;
-            }
-            if let Err(e) = fence_row(&rows, cpl.lease, &expected, event) {
-                out[idx] = Some(Err(e));
-                continue;
-            }
-            let Some(row) = rows.remove(&cpl.lease.job_id.0) else {
-                out[idx] = Some(Err(Error::not_found(JobId::ENTITY, cpl.lease.job_id)));
-                continue;
-            };
-            ended_here.insert(cpl.lease.job_id);
-            let actor = row.lease_owner.clone().unwrap_or_default();
-            endings.push(Ending {
-                row,
-                event,
-                exitcode: Some(cpl.exitcode),
-                stdout: Some(cpl.stdout.clone()),
-                stderr: Some(cpl.stderr.clone()),
-                usage: Some(cpl.usage.clone()),
-                actor,
-            });
-            idxs.push(idx);
+        let (endings, failed) =
+            fence_completions(&mut rows, finishes.iter().map(|f| &f.completion));
+        for (idx, e) in failed {
+            out[idx] = Some(Err(e));
         }
+        let (idxs, endings): (Vec<usize>, Vec<Ending>) = endings.into_iter().unzip();
         let (ended, woke) = self.end_jobs_in(c, endings, now, true).await?;
 
         // stdout.txt / stderr.txt: multi-row upserts (a same-named artifact is replaced).
@@ -1085,39 +1054,26 @@ impl JobQueue for SqlStore {
     async fn complete_many(&self, completions: &[Completion]) -> Result<Vec<Result<Completed>>> {
         let now = self.now().await?;
         let (out, woke) = in_tx!(self, |txn| async {
-            let mut out = Vec::with_capacity(completions.len());
-            let mut woke = false;
-            for c in completions {
-                let event = Event::Complete(c.outcome);
-                let r = async {
-                    let row = self
-                        .fence(&txn, c.lease, &[Phase::Queued, Phase::Running], event)
-                        .await?;
-                    let actor = row.lease_owner.clone().unwrap_or_default();
-                    self.complete_in(
-                        &txn,
-                        row,
-                        event,
-                        Some(c.exitcode),
-                        Some(&c.stdout),
-                        Some(&c.stderr),
-                        Some(&c.usage),
-                        now,
-                        &actor,
-                    )
-                    .await
-                }
-                .await;
-                match r {
-                    Err(e) if is_fatal(&e) => return Err(e),
-                    Ok((done, w)) => {
-                        woke |= w;
-                        out.push(Ok(done));
-                    }
-                    Err(e) => out.push(Err(e)),
-                }
+            let mut rows = self
+                .rows_for_update(&txn, completions.iter().map(|c| c.lease.job_id.0))
+                .await?;
+            let (endings, failed) = fence_completions(&mut rows, completions.iter());
+            let (idxs, endings): (Vec<usize>, Vec<Ending>) = endings.into_iter().unzip();
+            let (ended, woke) = self.end_jobs_in(&txn, endings, now, false).await?;
+            let mut out: Vec<Option<Result<Completed>>> =
+                (0..completions.len()).map(|_| None).collect();
+            for (idx, e) in failed {
+                out[idx] = Some(Err(e));
             }
-            Ok((out, woke))
+            for (idx, e) in idxs.into_iter().zip(ended) {
+                out[idx] = Some(Ok(e.completed));
+            }
+            Ok((
+                out.into_iter()
+                    .map(|r| r.expect("every entry"))
+                    .collect::<Vec<_>>(),
+                woke,
+            ))
         }
         .await)?;
         if woke {
@@ -1207,48 +1163,36 @@ impl JobQueue for SqlStore {
             }
             let rows = q.all(&txn).await.map_err(|e| self.dberr(e))?;
             let mut rec = Recovered::default();
+            let mut endings = Vec::new();
             for row in rows {
-                let phase = phase_of(&row)?;
-                match phase {
-                    _ if row.cancel_requested => {
-                        // An operator asked to cancel it: it never runs (again), and a Running
-                        // one is not `lost` (nor retried) but cancelled.
-                        let done = self
-                            .complete_in(
-                                &txn,
-                                row,
-                                Event::Complete(Outcome::Cancelled),
-                                None,
-                                None,
-                                None,
-                                None,
-                                now,
-                                "scheduler",
-                            )
-                            .await?;
-                        rec.cancelled.push(done.0.job);
-                    }
+                let (event, exitcode) = match phase_of(&row)? {
+                    // An operator asked to cancel it: it never runs (again), and a Running one
+                    // is not `lost` (nor retried) but cancelled.
+                    _ if row.cancel_requested => (Event::Complete(Outcome::Cancelled), None),
                     Phase::Queued => {
                         self.requeue_in(&txn, &row, now).await?;
                         rec.requeued.push(JobId(row.id));
+                        continue;
                     }
-                    _ => {
-                        let (done, _) = self
-                            .complete_in(
-                                &txn,
-                                row,
-                                Event::LeaseExpired,
-                                Some(-1),
-                                None,
-                                None,
-                                None,
-                                now,
-                                "scheduler",
-                            )
-                            .await?;
-                        rec.lost.push(done.job);
-                        rec.retries.extend(done.retry);
-                    }
+                    _ => (Event::LeaseExpired, Some(-1)),
+                };
+                endings.push(Ending {
+                    row,
+                    event,
+                    exitcode,
+                    stdout: None,
+                    stderr: None,
+                    usage: None,
+                    actor: "scheduler".into(),
+                });
+            }
+            let (ended, _) = self.end_jobs_in(&txn, endings, now, false).await?;
+            for e in ended {
+                if e.completed.job.outcome == Some(Outcome::Cancelled) {
+                    rec.cancelled.push(e.completed.job);
+                } else {
+                    rec.lost.push(e.completed.job);
+                    rec.retries.extend(e.completed.retry);
                 }
             }
             Ok(rec)

@@ -4,7 +4,7 @@
 //! that cannot be read. (The SQLite writer's finish of ad-hoc successes and cancels is the only
 //! other, `sqlite_writes.rs`.)
 
-use super::{CHUNK, audit_row, phase_of, usage_into_row};
+use super::{CHUNK, audit_row, fence_row, phase_of, usage_into_row};
 use crate::convert::{from_json, job_from_model, template_from_model};
 use crate::entity::{Ts, apps, job, runtemplate, schedule, ts};
 use crate::store::SqlStore;
@@ -12,13 +12,14 @@ use crate::template_counts::{CountDelta, add_delta};
 use chrono::{DateTime, Utc};
 use multiflexi_core::lifecycle::{CompletionPlan, PhaseAudit, plan_completion, planned_actions};
 use multiflexi_core::model::{Environment, ExitCodeInfo, JobAction, ResourceUsage};
-use multiflexi_core::store::Completed;
-use multiflexi_core::{Event, Outcome, Phase, Result, to_micros};
+use multiflexi_core::store::backend::fence_conflict;
+use multiflexi_core::store::{Completed, Completion};
+use multiflexi_core::{Error, Event, JobId, Outcome, Phase, Result, to_micros};
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One job to end: its row (fenced by the caller, and locked where the database locks), the
 /// event that ends it, and what the completion records.
@@ -34,6 +35,52 @@ pub(super) struct Ending {
     pub(super) usage: Option<ResourceUsage>,
     /// Who the Completed audit row names.
     pub(super) actor: String,
+}
+
+/// The completions of a batch fenced against their rows (read for update, taken out of
+/// `rows`): the endings to write, each with its index in the batch, and the others' errors (a
+/// stale lease, another phase, an unknown job, or a job's later entries in the same batch).
+pub(super) fn fence_completions<'a>(
+    rows: &mut HashMap<i64, job::Model>,
+    completions: impl Iterator<Item = &'a Completion>,
+) -> (Vec<(usize, Ending)>, Vec<(usize, Error)>) {
+    let expected = [Phase::Queued, Phase::Running];
+    let mut endings = Vec::new();
+    let mut failed = Vec::new();
+    let mut ended = HashSet::new();
+    for (idx, cpl) in completions.enumerate() {
+        let event = Event::Complete(cpl.outcome);
+        let id = cpl.lease.job_id;
+        let row = if ended.contains(&id) {
+            // Twice in one batch: the first one ends it.
+            Err(fence_conflict(id, &expected, cpl.lease.lease_token))
+        } else {
+            fence_row(rows, cpl.lease, &expected, event).and_then(|_| {
+                rows.remove(&id.0)
+                    .ok_or_else(|| Error::not_found(JobId::ENTITY, id))
+            })
+        };
+        match row {
+            Ok(row) => {
+                ended.insert(id);
+                let actor = row.lease_owner.clone().unwrap_or_default();
+                endings.push((
+                    idx,
+                    Ending {
+                        row,
+                        event,
+                        exitcode: Some(cpl.exitcode),
+                        stdout: Some(cpl.stdout.clone()),
+                        stderr: Some(cpl.stderr.clone()),
+                        usage: Some(cpl.usage.clone()),
+                        actor,
+                    },
+                ));
+            }
+            Err(e) => failed.push((idx, e)),
+        }
+    }
+    (endings, failed)
 }
 
 /// A job as it ended.
