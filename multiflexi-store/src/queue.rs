@@ -8,7 +8,7 @@ use crate::entity::{artifacts, audit_log, job, job_output, schedule};
 use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use complete::{Ending, fence_completions};
+use complete::{Ending, FencedBatch, fence_completions};
 use multiflexi_core::artifact::ArtifactSink;
 use multiflexi_core::lifecycle::{PhaseAudit, phase_action};
 use multiflexi_core::model::{ExecutorKind, Job, NewJob, ResourceUsage};
@@ -1057,7 +1057,7 @@ impl JobQueue for SqlStore {
             let mut rows = self
                 .rows_for_update(&txn, completions.iter().map(|c| c.lease.job_id.0))
                 .await?;
-            let (endings, failed) = fence_completions(&mut rows, completions.iter());
+            let FencedBatch { endings, failed } = fence_completions(&mut rows, completions.iter());
             let (idxs, endings): (Vec<usize>, Vec<Ending>) = endings.into_iter().unzip();
             let (ended, woke) = self.end_jobs_in(&txn, endings, now, false).await?;
             let mut out: Vec<Option<Result<Completed>>> =

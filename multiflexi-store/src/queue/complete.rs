@@ -43,7 +43,7 @@ pub(super) struct Ending {
 pub(super) fn fence_completions<'a>(
     rows: &mut HashMap<i64, job::Model>,
     completions: impl Iterator<Item = &'a Completion>,
-) -> (Vec<(usize, Ending)>, Vec<(usize, Error)>) {
+) -> FencedBatch {
     let expected = [Phase::Queued, Phase::Running];
     let mut endings = Vec::new();
     let mut failed = Vec::new();
@@ -80,7 +80,15 @@ pub(super) fn fence_completions<'a>(
             Err(e) => failed.push((idx, e)),
         }
     }
-    (endings, failed)
+    FencedBatch { endings, failed }
+}
+
+/// A batch of completions after [`fence_completions`].
+pub(super) struct FencedBatch {
+    /// The jobs to end, with their index in the batch.
+    pub(super) endings: Vec<(usize, Ending)>,
+    /// The others, with their index.
+    pub(super) failed: Vec<(usize, Error)>,
 }
 
 /// A job as it ended.
