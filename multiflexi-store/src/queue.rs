@@ -445,7 +445,7 @@ impl SqlStore {
             .rows_for_update(c, finishes.iter().map(|f| f.completion.lease.job_id.0))
             .await?;
         let mut out: Vec<Option<Result<Finished>>> = (0..finishes.len()).map(|_| None).collect();
-        let (endings, failed) =
+        let FencedBatch { endings, failed } =
             fence_completions(&mut rows, finishes.iter().map(|f| &f.completion));
         for (idx, e) in failed {
             out[idx] = Some(Err(e));
