@@ -76,8 +76,9 @@
 //! | claim | `claim_pg`: one statement (CTEs) | `claim_on_writer` (rusqlite) | `claim_sqlite`: `UPDATE … RETURNING` | `claim_mysql` |
 //! | begin | `begin_many_pg`: one statement | `begin_on_writer` (rusqlite) | `begin_batch_in` | `begin_batch_in` |
 //! | heartbeat | `heartbeat_pg`: one statement | generic | generic | generic |
-//! | finish (complete + output + preserve) | `finish_batch_in` (the job rows in one `UPDATE … FROM (VALUES …)`: `queue/finish_rows_pg.rs`) | `finish_on_writer` for ad-hoc successes and cancels without actions, else `finish_batch_in` | `finish_batch_in` | `finish_batch_in` |
-//! | complete alone (cancel, recovery, `complete_many`) | `complete_in` | same | same | same |
+//! | end (complete: job rows, schedule rows, audit, the templates' plans) | `end_jobs_in` (`queue/complete.rs`; the job rows in one `UPDATE … FROM (VALUES …)`, `queue/ended_rows.rs`) | same | same | same (grouped UPDATEs) |
+//! | finish (end + output + preserve) | `finish_batch_in`: `end_jobs_in` straight to Preserved, then the output | `finish_on_writer` for ad-hoc successes and cancels without actions, else `finish_batch_in` | `finish_batch_in` | `finish_batch_in` |
+//! | complete alone (`complete_many`, cancel, lease recovery, a release that gives up, an unreadable job) | `end_jobs_in` of the batch (`complete_in`: of one job) | same | same | same |
 //! | release | `queue/release.rs` | same | same | same |
 //! | reschedule (a waiting job due at another time: `job:update`) | `queue/reschedule.rs` | same | same | same |
 //!
@@ -88,8 +89,9 @@
 //! thread, the writer one transaction. So the writer is to carry every lifecycle write of a
 //! SQLite file; today it does not yet carry the finish of scheduled or failed jobs.
 //!
-//! Left to do: finish has two SQL implementations (`finish_batch_in` and the writer's), and
-//! completion two (`complete_in` per job, `finish_batch_in` per batch); the PostgreSQL claim
+//! Left to do: on a SQLite file, finish has two implementations (`finish_batch_in` and the
+//! writer's, which hands a batch needing a template's plan — a retry, the next slot, actions —
+//! to the former); the PostgreSQL claim
 //! and begin format their audit texts in SQL (the conformance suite compares them with
 //! `PhaseAudit`'s). A finish writes the output in the job's transaction only when the artifact
 //! sink declares this store's [`WriteDomain`](multiflexi_core::store::WriteDomain) — the
