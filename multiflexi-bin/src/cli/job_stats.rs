@@ -40,11 +40,12 @@ fn mark(approximate: bool) -> &'static str {
 fn pcts(p: Option<Percentiles>, scale: f64, unit: &str, m: &str) -> String {
     p.map_or("-".into(), |p| {
         format!(
-            "p50 {m}{:.3}{unit}, p90 {m}{:.3}{unit}, p99 {m}{:.3}{unit} ({} jobs)",
+            "p50 {m}{:.3}{unit}, p90 {m}{:.3}{unit}, p99 {m}{:.3}{unit} ({} job{})",
             p.p50 / scale,
             p.p90 / scale,
             p.p99 / scale,
-            p.count
+            p.count,
+            if p.count == 1 { "" } else { "s" }
         )
     })
 }

@@ -30,7 +30,8 @@ pub(crate) fn spread_chart(meta: Meta<'_>, spreads: &[Spread], limit: Option<&Li
                 @let mid = f.x(i) + f.slot() / 2.0;
                 g.spread data-p50=(p.p50) data-p90=(p.p90) data-p99=(p.p99) {
                     title { (s.label) ": p50 " (label(p.p50)) ", p90 " (label(p.p90)) ", p99 "
-                        (label(p.p99)) " " (meta.unit) " (" (p.count) " jobs)" }
+                        (label(p.p99)) " " (meta.unit) " (" (p.count)
+                        @if p.count == 1 { " job)" } @else { " jobs)" } }
                     rect.p50 x=(n(mid - w / 2.0)) y=(n(f.y(p.p50))) width=(n(w))
                         height=(n(f.base() - f.y(p.p50))) {}
                     line.p99 x1=(n(mid)) y1=(n(f.y(p.p50))) x2=(n(mid)) y2=(n(f.y(p.p99))) {}
