@@ -32,8 +32,11 @@ mod m0010_stats_rollup;
 mod m0011_template_counts;
 mod m0012_template_jobs_index;
 
-/// The schema version this code writes and understands.
-pub const SCHEMA_VERSION: i32 = 6;
+/// The schema version this code writes and understands: the number of its last migration, so
+/// a binary that predates a migration refuses a database migrated past it (before 12 it stayed
+/// at 6 while migrations 7–12 were added, and a 6-era binary would have run on a database whose
+/// job actions it ignores and whose template counters it reads without their deltas).
+pub const SCHEMA_VERSION: i32 = 12;
 
 /// The migrator: every migration of the store, in order.
 #[derive(Debug)]
