@@ -880,3 +880,26 @@ mod m0003_hot_path_indexes {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new migration raises [`SCHEMA_VERSION`] with it.
+    #[test]
+    fn schema_version_is_the_last_migration() {
+        let last = Migrator::migrations()
+            .last()
+            .map(|m| m.name().to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            i32::try_from(Migrator::migrations().len()).unwrap(),
+            SCHEMA_VERSION,
+            "SCHEMA_VERSION is {SCHEMA_VERSION} but the last migration is {last}"
+        );
+        assert!(
+            last.starts_with(&format!("m{SCHEMA_VERSION:04}_")),
+            "the last migration {last} is not number {SCHEMA_VERSION}"
+        );
+    }
+}
