@@ -25,6 +25,7 @@ pub mod api;
 pub mod args;
 pub mod db_wait;
 pub mod demo;
+mod event_order;
 pub mod executor;
 pub mod executors;
 mod hardening;

@@ -3,7 +3,8 @@
 //!
 //! [`PhasePrinter::event`] only copies the event into a bounded channel; a background task looks
 //! the template name up (cached per template, one store read on a miss) and prints, so a job is
-//! never slowed down or failed by the printer.
+//! never slowed down or failed by the printer. It holds each event up to 100 ms so that a job's
+//! phases print in the order they happened (`event_order`).
 
 use chrono::Local;
 use multiflexi_core::RunTemplateId;
@@ -12,7 +13,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
+
+use super::event_order::InOrder;
 
 /// Where the lines go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,35 +86,83 @@ async fn print_loop(
     dropped: Arc<AtomicU64>,
 ) {
     let mut names: HashMap<RunTemplateId, String> = HashMap::new();
-    while let Some(msg) = rx.recv().await {
-        let event = match msg {
-            Msg::Event(e) => e,
-            Msg::Flush(done) => {
+    let mut held: InOrder<Box<PhaseEvent>> = InOrder::default();
+    loop {
+        let msg = match held.next_due() {
+            Some(due) => tokio::select! {
+                msg = rx.recv() => msg,
+                _ = tokio::time::sleep_until(due.into()) => {
+                    while let Some(e) = held.pop_ready(Instant::now()) {
+                        print(&*store, to, &mut names, &dropped, &e).await;
+                    }
+                    continue;
+                }
+            },
+            None => rx.recv().await,
+        };
+        match msg {
+            Some(Msg::Event(e)) => {
+                held.push(e.at, phase_rank(e.phase), Instant::now(), e);
+                while let Some(e) = held.pop_ready(Instant::now()) {
+                    print(&*store, to, &mut names, &dropped, &e).await;
+                }
+            }
+            Some(Msg::Flush(done)) => {
+                for e in held.drain() {
+                    print(&*store, to, &mut names, &dropped, &e).await;
+                }
                 let _ = done.send(());
-                continue;
             }
-        };
-        let lost = dropped.swap(0, Ordering::Relaxed);
-        if lost > 0 {
-            emit(
-                to,
-                &event,
-                &format!("({lost} phase change(s) not shown: the printer fell behind)"),
-            );
-        }
-        let id = event.runtemplate_id;
-        let name = match names.get(&id) {
-            Some(name) => name,
             None => {
-                let name = match store.get_runtemplate(id).await {
-                    Ok(t) => t.name,
-                    Err(_) => format!("template {id}"),
-                };
-                names.entry(id).or_insert(name)
+                for e in held.drain() {
+                    print(&*store, to, &mut names, &dropped, &e).await;
+                }
+                return;
             }
-        };
-        emit(to, &event, &format_line(&event, name));
+        }
     }
+}
+
+/// A phase's place in the lifecycle (ties of the same instant: Created before Scheduled).
+fn phase_rank(phase: Phase) -> u8 {
+    match phase {
+        Phase::Created => 0,
+        Phase::Scheduled => 1,
+        Phase::Queued => 2,
+        Phase::Running => 3,
+        Phase::Completed => 4,
+        Phase::Preserved => 5,
+    }
+}
+
+/// Prints one event's line (the template's name looked up once per template).
+async fn print(
+    store: &dyn Store,
+    to: PrintTo,
+    names: &mut HashMap<RunTemplateId, String>,
+    dropped: &AtomicU64,
+    event: &PhaseEvent,
+) {
+    let lost = dropped.swap(0, Ordering::Relaxed);
+    if lost > 0 {
+        emit(
+            to,
+            event,
+            &format!("({lost} phase change(s) not shown: the printer fell behind)"),
+        );
+    }
+    let id = event.runtemplate_id;
+    let name = match names.get(&id) {
+        Some(name) => name,
+        None => {
+            let name = match store.get_runtemplate(id).await {
+                Ok(t) => t.name,
+                Err(_) => format!("template {id}"),
+            };
+            names.entry(id).or_insert(name)
+        }
+    };
+    emit(to, event, &format_line(event, name));
 }
 
 fn emit(to: PrintTo, event: &PhaseEvent, line: &str) {
