@@ -82,6 +82,31 @@
 //! | release | `queue/release.rs` | same | same | same |
 //! | reschedule (a waiting job due at another time: `job:update`) | `queue/reschedule.rs` | same | same | same |
 //!
+//! ## What one job costs
+//!
+//! An ad-hoc job that succeeds (no idempotency key, no slot, no actions; the load benchmark's),
+//! in rows and index entries per step. PostgreSQL writes a new row version on every UPDATE here
+//! (phase, status and lease columns are indexed, so none is HOT) and an entry into each index
+//! whose predicate the new version meets (five job indexes are partial: non-NULL values only);
+//! SQLite and MySQL/MariaDB update the row in place and move only the entries of indexes whose
+//! columns changed (SQLite also indexes NULLs). Indexes: `job` 9 besides its key (PostgreSQL
+//! has `ix_job_runtemplate (runtemplate_id, phase)` where the others have `ix_job_template_id
+//! (runtemplate_id, id)`), `schedule` 2, `audit_log` 2, `artifacts` 1, `runtemplate_count` 1.
+//!
+//! | step | rows | PostgreSQL index entries | SQLite, MySQL/MariaDB index entries |
+//! |---|---|---|---|
+//! | create | job, schedule, audit (Scheduled): 3 inserted | 4 + 3 + 3 = 10 | 9 + 2 + 2 = 13 |
+//! | claim | schedule, job: 2 updated; audit (Queued): 1 inserted | 3 + 5 + 3 = 11 | 1 + 2 + 2 = 5 moved or added |
+//! | begin | job: 1 updated; audit (Running): 1 inserted | 5 + 3 = 8 | 2 + 2 = 4 |
+//! | finish | job: 1 updated; schedule: 1 deleted; audit (Completed, Preserved), stdout.txt, stderr.txt: 4 inserted; a template-count delta per template of the batch (0.78 per job measured) | 7 + 6 + 4 + 1.6 = 18.6 | 5 + 4 + 2 + 0.8 = 11.8 (and the schedule row's 2 removed) |
+//! | **per job** | **9.8 inserted, 4 updated, 1 deleted** | **≈ 48** | **≈ 34** |
+//!
+//! PostgreSQL's row counts are measured (`pg_stat_user_tables` around a 20,000-job run,
+//! docs/benchmarks.md, session 11); the index entries follow from the indexes above. The
+//! schedule table (an insert, an update and a delete per job; 6 of PostgreSQL's index entries)
+//! and the job row's three non-HOT updates (17) are what a claim queue without its own table
+//! and a narrow phase/lease row would save; see issue 17.
+//!
 //! **The SQLite writer stays**, measured (docs/benchmarks/2026-12-07-sqlite-noop.txt): the
 //! load benchmark's no-op run worked 5,165 and 5,496 jobs/s with it and 2,737 and 2,670 with
 //! every write on the pool's generic path (`multiflexi-loadbench --sqlite-without-writer`),
