@@ -78,6 +78,10 @@ struct Args {
     sqlite_without_writer: bool,
 }
 
+/// The daemons' allocator (`multiflexi-bin/src/allocator.rs`), so that the figures are theirs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
