@@ -8,7 +8,7 @@ use crate::entity::{artifacts, audit_log, job, job_output, schedule};
 use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use complete::{Ending, FencedBatch, fence_completions};
+use complete::{Ending, FencedBatch, as_preserved, fence_completions};
 use multiflexi_core::artifact::ArtifactSink;
 use multiflexi_core::lifecycle::{PhaseAudit, phase_action};
 use multiflexi_core::model::{ExecutorKind, Job, NewJob, ResourceUsage};
@@ -486,7 +486,7 @@ impl SqlStore {
         }
         self.insert_artifacts(c, batch).await?;
         for (idx, e) in idxs.into_iter().zip(ended) {
-            let preserved = job_from_model(&self.inner.keys, &e.row);
+            let preserved = as_preserved(&e.completed.job, &e.row);
             out[idx] = Some(Ok(Finished {
                 completed: e.completed,
                 preserved,

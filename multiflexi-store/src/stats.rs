@@ -169,14 +169,7 @@ impl SqlStore {
     }
 
     async fn rows(&self, sql: String, p: Params) -> Result<Vec<QueryResult>> {
-        self.db()
-            .query_all_raw(Statement::from_sql_and_values(
-                self.backend(),
-                sql,
-                p.values,
-            ))
-            .await
-            .map_err(|e| self.dberr(e))
+        self.window_rows(sql, p, false).await
     }
 
     /// [`Self::rows`] of a statement whose window is read partly from the rollup
@@ -186,19 +179,20 @@ impl SqlStore {
     /// statement by sequential scan, under 1 ms with it — so there the statement runs in a
     /// transaction that turns them on.
     async fn window_rows(&self, sql: String, p: Params, live: bool) -> Result<Vec<QueryResult>> {
+        let statement = Statement::from_sql_and_values(self.backend(), sql, p.values);
         if !live || self.backend() != DbBackend::Postgres {
-            return self.rows(sql, p).await;
+            return self
+                .db()
+                .query_all_raw(statement)
+                .await
+                .map_err(|e| self.dberr(e));
         }
         let txn = self.db().begin().await.map_err(|e| self.dberr(e))?;
         txn.execute_unprepared("SET LOCAL enable_bitmapscan = on")
             .await
             .map_err(|e| self.dberr(e))?;
         let rows = txn
-            .query_all_raw(Statement::from_sql_and_values(
-                self.backend(),
-                sql,
-                p.values,
-            ))
+            .query_all_raw(statement)
             .await
             .map_err(|e| self.dberr(e))?;
         txn.commit().await.map_err(|e| self.dberr(e))?;

@@ -579,16 +579,19 @@ pub async fn claimed_ahead_job_cancelled_before_start(
     assert_eq!(fake.launches(), 1);
 }
 
-/// A job created while the dispatcher idles (poll interval 60 s) starts on the store's wake-up
-/// signal or the in-process notify: the dispatcher never needed a poll wake-up to find it.
-pub async fn idle_dispatcher_wakes_without_polling(
-    store: Arc<dyn Store>,
-    artifacts: Arc<dyn ArtifactSink>,
-    clock: Arc<ManualClock>,
+/// A dispatcher over a succeeding fake executor with `parallel` slots and a 60 s poll interval
+/// (a job that starts sooner was found by a wake-up), running; its shutdown and task.
+fn start_idle_dispatcher(
+    store: &Arc<dyn Store>,
+    artifacts: &Arc<dyn ArtifactSink>,
+    clock: &Arc<dyn Clock>,
+    parallel: usize,
+) -> (
+    Dispatcher,
+    Shutdown,
+    tokio::task::JoinHandle<crate::Result<()>>,
 ) {
-    let templates = seed_templates(&*store, App::new("engine-wake", "/bin/fake"), 1).await;
-    let clock: Arc<dyn Clock> = clock;
-    let mut opts = options(4);
+    let mut opts = options(parallel);
     opts.poll_interval = Duration::from_secs(60);
     let d = dispatcher(
         store.clone(),
@@ -603,6 +606,19 @@ pub async fn idle_dispatcher_wakes_without_polling(
         let (d, s) = (d.clone(), shutdown.clone());
         async move { d.run(s).await }
     });
+    (d, shutdown, h)
+}
+
+/// A job created while the dispatcher idles (poll interval 60 s) starts on the store's wake-up
+/// signal or the in-process notify: the dispatcher never needed a poll wake-up to find it.
+pub async fn idle_dispatcher_wakes_without_polling(
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactSink>,
+    clock: Arc<ManualClock>,
+) {
+    let templates = seed_templates(&*store, App::new("engine-wake", "/bin/fake"), 1).await;
+    let clock: Arc<dyn Clock> = clock;
+    let (d, shutdown, h) = start_idle_dispatcher(&store, &artifacts, &clock, 4);
     let mut ids = Vec::new();
     for _ in 0..5 {
         tokio::time::sleep(Duration::from_millis(15)).await;
@@ -640,22 +656,8 @@ pub async fn job_due_later_starts_without_polling(
     let templates = seed_templates(&*store, App::new("engine-due", "/bin/fake"), 1).await;
     let manual = clock.clone();
     let clock: Arc<dyn Clock> = clock;
-    let mut opts = options(2);
-    opts.poll_interval = Duration::from_secs(60);
-    let d = dispatcher(
-        store.clone(),
-        artifacts.clone(),
-        Arc::new(FakeExecutor::succeeding()),
-        Arc::new(NoopTelemetry),
-        clock.clone(),
-        opts,
-    );
-    let shutdown = Shutdown::new();
-    let h = tokio::spawn({
-        let (d, s) = (d.clone(), shutdown.clone());
-        async move { d.run(s).await }
-    });
-    let claims = |d: &crate::engine::Dispatcher| d.stats().claims;
+    let (d, shutdown, h) = start_idle_dispatcher(&store, &artifacts, &clock, 2);
+    let claims = |d: &Dispatcher| d.stats().claims;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while claims(&d) == 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -91,6 +91,18 @@ pub(super) struct FencedBatch {
     pub(super) failed: Vec<(usize, Error)>,
 }
 
+/// A job written straight to Preserved, as Preserved: its Completed job one phase on (decoded
+/// once — no second decryption of its environment).
+pub(super) fn as_preserved(
+    completed: &multiflexi_core::model::Job,
+    row: &job::Model,
+) -> Result<multiflexi_core::model::Job> {
+    let mut job = completed.clone();
+    job.phase = phase_of(row)?;
+    job.preserved = row.preserved.map(crate::entity::utc);
+    Ok(job)
+}
+
 /// A job as it ended.
 pub(super) struct Ended {
     /// The job as Completed, and the retry its template planned.

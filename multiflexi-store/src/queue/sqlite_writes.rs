@@ -4,9 +4,8 @@
 //! finish batch falls back to when a job in it needs its template: a retry, a new
 //! `next_schedule`, or actions after completion).
 
-use super::{
-    capped, claim_detail, completion_detail, fence_model, phase_action, phase_of, start_detail,
-};
+use super::complete::as_preserved;
+use super::{capped, claim_detail, completion_detail, fence_model, phase_action, start_detail};
 use crate::convert::{i64_of, job_from_model};
 use crate::deadline::plus;
 use crate::entity::job;
@@ -225,13 +224,10 @@ impl SqlStore {
             .map(|r| {
                 let (completed, preserved) = r?;
                 let job = job_from_model(keys, &completed)?;
-                // The same row one phase on: no second decryption of the environment.
-                let mut as_preserved = job.clone();
-                as_preserved.phase = phase_of(&preserved)?;
-                as_preserved.preserved = preserved.preserved.map(crate::entity::utc);
+                let preserved = as_preserved(&job, &preserved);
                 Ok(Finished {
                     completed: Completed { job, retry: None },
-                    preserved: Ok(as_preserved),
+                    preserved,
                 })
             })
             .collect()
