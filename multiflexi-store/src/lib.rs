@@ -116,9 +116,11 @@
 //!
 //! Left to do: on a SQLite file, finish has two implementations (`finish_batch_in` and the
 //! writer's, which hands a batch needing a template's plan — a retry, the next slot, actions —
-//! to the former); the PostgreSQL claim
-//! and begin format their audit texts in SQL (the conformance suite compares them with
-//! `PhaseAudit`'s). A finish writes the output in the job's transaction only when the artifact
+//! to the former). The PostgreSQL claim and begin write their audit rows in the same statement
+//! as the jobs, so the database formats the detail: the text is `PhaseAudit::write_queued` /
+//! `write_running` rendered as SQL (`queue/detail_sql.rs`), the same pieces `PhaseAudit::detail`
+//! renders from values, and the conformance case `audit_one_row_per_transition_in_order`
+//! compares the two on every backend. A finish writes the output in the job's transaction only when the artifact
 //! sink declares this store's [`WriteDomain`](multiflexi_core::store::WriteDomain) — the
 //! store itself, a clone of it, or a wrapper that forwards it.
 //!

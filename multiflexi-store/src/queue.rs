@@ -9,6 +9,7 @@ use crate::store::{SqlStore, in_tx};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use complete::{Ending, FencedBatch, as_preserved, fence_completions};
+use detail_sql::PgDetail;
 use multiflexi_core::artifact::ArtifactSink;
 use multiflexi_core::lifecycle::{PhaseAudit, phase_action};
 use multiflexi_core::model::{ExecutorKind, Job, NewJob, ResourceUsage};
@@ -39,6 +40,7 @@ const CHUNK: usize = 500;
 mod claim;
 mod complete;
 mod create;
+mod detail_sql;
 mod ended_rows;
 mod release;
 mod reschedule;
@@ -649,8 +651,10 @@ impl SqlStore {
     }
 
     /// `UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`, the schedule rows marked
-    /// and the audit rows written by the same statement. The expiry is the statement's own
-    /// `clock_timestamp()` + ttl on the database's clock (or the injected clock's instant).
+    /// and the audit rows written by the same statement (their detail is
+    /// [`PhaseAudit::write_queued`] rendered over the claimed rows). The expiry is the
+    /// statement's own `clock_timestamp()` + ttl on the database's clock (or the injected
+    /// clock's instant).
     async fn claim_pg(
         &self,
         options: &ClaimOptions,
@@ -682,7 +686,8 @@ impl SqlStore {
             .map(|(i, _)| format!("${}", values.len() + 1 + i))
             .collect();
         values.extend(kinds.iter().map(|k| Value::from(k.clone())));
-        // The audit detail is claim_detail()'s text, formatted by the database.
+        let mut detail = PgDetail::default();
+        PhaseAudit::write_queued(&mut detail, "c.lease_token", "c.lease_expires");
         let sql = format!(
             r#"WITH picked AS (
                 SELECT s.id AS sid, s.job_id FROM schedule s
@@ -698,12 +703,11 @@ impl SqlStore {
                 RETURNING job.*
             ), audit AS (
                 INSERT INTO audit_log (at, job_id, actor, action, detail)
-                SELECT $1, c.id, $4, $7, 'lease_token=' || c.lease_token::text || ' expires='
-                    || to_char(c.lease_expires AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
-                FROM claimed c
+                SELECT $1, c.id, $4, $7, {detail} FROM claimed c
             )
             SELECT * FROM claimed"#,
-            kinds = kinds_sql.join(", ")
+            kinds = kinds_sql.join(", "),
+            detail = detail.sql()
         );
         let mut rows = self.one_statement_jobs(&sql, values).await?;
         rows.sort_by(|a, b| a.after.cmp(&b.after).then(a.id.cmp(&b.id)));
@@ -741,6 +745,8 @@ impl SqlStore {
             values.push(b.pid.into());
             values.push(b.external_id.clone().into());
         }
+        let mut detail = PgDetail::default();
+        PhaseAudit::write_running(&mut detail, "s.pid", "s.external_id");
         let sql = format!(
             r#"WITH v(id, token, pid, ext) AS (VALUES {tuples}
             ), started AS (
@@ -750,12 +756,11 @@ impl SqlStore {
                 RETURNING job.*
             ), audit AS (
                 INSERT INTO audit_log (at, job_id, actor, action, detail)
-                SELECT $1, s.id, COALESCE(s.lease_owner, ''), $4,
-                    'pid=' || COALESCE(s.pid::text, '-') || ' external_id=' || COALESCE(s.external_id, '-')
-                FROM started s
+                SELECT $1, s.id, COALESCE(s.lease_owner, ''), $4, {detail} FROM started s
             )
             SELECT * FROM started"#,
-            tuples = tuples.join(", ")
+            tuples = tuples.join(", "),
+            detail = detail.sql()
         );
         let started: HashMap<i64, job::Model> = self
             .one_statement_jobs(&sql, values)
@@ -1471,8 +1476,7 @@ fn capped(bytes: &[u8], cap: usize) -> (&[u8], Option<String>) {
     (&bytes[..cap], Some(note))
 }
 
-/// The audit detail of a claim ([`PhaseAudit::Queued`]; PostgreSQL's claim formats the same
-/// text in SQL).
+/// The audit detail of a claim ([`PhaseAudit::Queued`]).
 fn claim_detail(lease_token: i64, expires: DateTime<Utc>) -> String {
     PhaseAudit::Queued {
         lease_token,

@@ -1,7 +1,10 @@
 //! The audit row of a phase change: one type, one text per phase, on every backend.
 //!
-//! Every store writes `phase:<phase>` rows with exactly these details (PostgreSQL's set-wise
-//! statements format the same text in SQL; the conformance suite compares them).
+//! Every store writes `phase:<phase>` rows with exactly these details. A claim's detail holds
+//! values only the database knows when it writes the row (the new lease token, the expiry by its
+//! clock), so its text, and a start's, is defined once as a sequence of pieces
+//! ([`PhaseAudit::write_queued`], [`PhaseAudit::write_running`]) that a [`DetailWriter`] renders:
+//! [`PhaseAudit::detail`] from values, a store as an SQL expression over the rows it writes.
 
 use super::{Outcome, Phase, Trigger};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -77,20 +80,81 @@ impl PhaseAudit {
             PhaseAudit::Queued {
                 lease_token,
                 expires,
-            } => format!(
-                "lease_token={lease_token} expires={}",
-                expires.to_rfc3339_opts(SecondsFormat::Micros, false)
-            ),
-            PhaseAudit::Running { pid, external_id } => format!(
-                "pid={} external_id={}",
-                pid.map_or_else(|| "-".into(), |p| p.to_string()),
-                external_id.as_deref().unwrap_or("-")
-            ),
+            } => {
+                let mut text = DetailText::default();
+                Self::write_queued(&mut text, *lease_token, *expires);
+                text.0
+            }
+            PhaseAudit::Running { pid, external_id } => {
+                let mut text = DetailText::default();
+                Self::write_running(&mut text, pid.map(|p| p.to_string()), external_id.clone());
+                text.0
+            }
             PhaseAudit::Completed { outcome, exitcode } => format!(
                 "outcome={outcome} exitcode={}",
                 exitcode.map_or_else(|| "-".into(), |c| c.to_string())
             ),
         }
+    }
+}
+
+/// Renders the pieces of a detail text ([`PhaseAudit::write_queued`]): from values in the
+/// process, or, in a store, as an expression of its query language over columns.
+pub trait DetailWriter {
+    /// What an integer piece is given as.
+    type Integer;
+    /// What an instant piece is given as.
+    type Instant;
+    /// Fixed text.
+    fn text(&mut self, text: &str);
+    /// An integer in decimal.
+    fn integer(&mut self, value: Self::Integer);
+    /// What a piece that may be absent is given as (an optional integer or text).
+    type Optional;
+    /// An instant in RFC 3339, UTC, with microseconds: `2026-03-29T01:00:00.000000+00:00`.
+    fn instant_micros(&mut self, value: Self::Instant);
+    /// An integer in decimal or a text as it is, `-` when absent.
+    fn or_dash(&mut self, value: Self::Optional);
+}
+
+/// A [`DetailWriter`] over values: the text itself.
+#[derive(Debug, Default)]
+struct DetailText(String);
+
+impl DetailWriter for DetailText {
+    type Integer = i64;
+    type Instant = DateTime<Utc>;
+    fn text(&mut self, text: &str) {
+        self.0.push_str(text);
+    }
+    fn integer(&mut self, value: i64) {
+        self.0.push_str(&value.to_string());
+    }
+    type Optional = Option<String>;
+    fn instant_micros(&mut self, value: DateTime<Utc>) {
+        self.0
+            .push_str(&value.to_rfc3339_opts(SecondsFormat::Micros, false));
+    }
+    fn or_dash(&mut self, value: Option<String>) {
+        self.0.push_str(value.as_deref().unwrap_or("-"));
+    }
+}
+
+impl PhaseAudit {
+    /// A claim's detail, `lease_token=<n> expires=<instant>`, piece by piece.
+    pub fn write_queued<W: DetailWriter>(w: &mut W, lease_token: W::Integer, expires: W::Instant) {
+        w.text("lease_token=");
+        w.integer(lease_token);
+        w.text(" expires=");
+        w.instant_micros(expires);
+    }
+
+    /// A start's detail, `pid=<pid|-> external_id=<id|->`, piece by piece.
+    pub fn write_running<W: DetailWriter>(w: &mut W, pid: W::Optional, external_id: W::Optional) {
+        w.text("pid=");
+        w.or_dash(pid);
+        w.text(" external_id=");
+        w.or_dash(external_id);
     }
 }
 

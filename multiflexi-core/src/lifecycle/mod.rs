@@ -31,7 +31,7 @@ mod phase;
 mod retry;
 mod trigger;
 
-pub use audit::{PhaseAudit, phase_action};
+pub use audit::{DetailWriter, PhaseAudit, phase_action};
 pub use completion::{CompletionPlan, plan_completion, planned_actions};
 pub use creation::{CreationPlan, Reference, SlotKey, TemplateMarks, plan_creation};
 pub use outcome::Outcome;

@@ -2,11 +2,11 @@
 
 use super::StoreHarness;
 use super::fixtures::*;
-use crate::lifecycle::{Outcome, Phase};
+use crate::lifecycle::{Outcome, Phase, PhaseAudit};
 use crate::model::{App, Company, Credential, Job};
 use crate::store::{
-    AuditEntry, AuditFilter, CleanupOptions, CleanupReport, JobFilter, LeaseRef, OutputChunk,
-    QueueOverview, Stream,
+    AuditEntry, AuditFilter, Begin, CleanupOptions, CleanupReport, JobFilter, LeaseRef,
+    OutputChunk, QueueOverview, Stream,
 };
 use crate::{Error, JobId, Trigger};
 use chrono::{DateTime, Utc};
@@ -621,8 +621,24 @@ pub async fn timestamps_keep_microseconds(h: &StoreHarness) {
 }
 
 /// One `phase:<phase>` audit row per transition, in order, with the actor and the store's time;
-/// re-queue, loss and cancel included.
+/// re-queue, loss and cancel included; the claim and start texts are `PhaseAudit`'s on every
+/// backend (PostgreSQL formats them in its set-wise statements).
 pub async fn audit_one_row_per_transition_in_order(h: &StoreHarness) {
+    /// The details of a job's `phase:queued` and `phase:running` rows, oldest first.
+    async fn claim_and_start_details(h: &StoreHarness, job: JobId) -> Vec<String> {
+        let rows = h.store.list_audit(&AuditFilter::job(job)).await.unwrap();
+        rows.into_iter()
+            .filter(|e| e.action == "phase:queued" || e.action == "phase:running")
+            .map(|e| e.detail)
+            .collect()
+    }
+    fn queued_detail(claimed: &Job) -> String {
+        PhaseAudit::Queued {
+            lease_token: claimed.lease_token,
+            expires: claimed.lease_expires.expect("a claimed job has a lease"),
+        }
+        .detail()
+    }
     let t0 = start(h);
     let s = h.store.as_ref();
     let fx = seed(
@@ -660,6 +676,18 @@ pub async fn audit_one_row_per_transition_in_order(h: &StoreHarness) {
     let all = s.list_audit(&AuditFilter::job(j.id)).await.unwrap();
     assert!(all.iter().all(|e| e.job_id == Some(j.id)));
     assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
+    assert_eq!(
+        claim_and_start_details(h, j.id).await,
+        [
+            queued_detail(&q),
+            PhaseAudit::Running {
+                pid: None,
+                external_id: None
+            }
+            .detail()
+        ],
+        "one text per phase (PhaseAudit), whoever formats it"
+    );
 
     // re-queue, then lost, then the retry
     let c2 = advance(h, secs(1));
@@ -667,13 +695,29 @@ pub async fn audit_one_row_per_transition_in_order(h: &StoreHarness) {
     new.launched_by = None;
     let j2 = s.create_and_schedule(&new).await.unwrap();
     let q1 = advance(h, micros(1));
-    claim_one(h, "executor-1").await;
+    let first = claim_one(h, "executor-1").await;
     let requeued = advance(h, secs(30));
     s.recover_expired().await.unwrap();
     let q2 = advance(h, micros(1));
     let q = claim_one(h, "executor-2").await;
     let b2 = advance(h, micros(1));
-    begin(h, &q).await;
+    s.begin_many(&[Begin::new(
+        LeaseRef::of(&q),
+        Some(4242),
+        Some("pod-7".into()),
+    )])
+    .await
+    .unwrap()
+    .remove(0)
+    .unwrap();
+    assert_eq!(
+        claim_and_start_details(h, j2.id).await,
+        [
+            queued_detail(&first),
+            queued_detail(&q),
+            "pid=4242 external_id=pod-7".to_string()
+        ]
+    );
     let lost = advance(h, secs(30));
     let rec = s.recover_expired().await.unwrap();
     assert_eq!(
