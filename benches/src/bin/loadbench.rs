@@ -85,6 +85,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    // The engine's and the store's warnings (a write retried, a lease lost) on stderr, so that a
+    // run slower than its neighbours says why; RUST_LOG as everywhere (default: warn).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     if let Err(e) = main_inner(args).await {
         eprintln!("multiflexi-loadbench: {e:#}");
         std::process::exit(1);
