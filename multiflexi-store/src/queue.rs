@@ -696,8 +696,9 @@ impl SqlStore {
         // version is theirs until the statement ends) and the jobs by key. Joined to `picked`
         // instead, the planner could — with statistics taken before a burst of creates, which
         // put one unclaimed row in the table — scan the whole schedule table once per picked
-        // row: 100–250 ms per claim at 20,000 waiting jobs, a tenth of the throughput until
-        // the backlog drained (one load benchmark run in about eight, seen with auto_explain).
+        // row: 100–250 ms per claim at 20,000 waiting jobs, a sixth of the throughput until
+        // the backlog drained (five load benchmark runs in about sixty-five, seen with
+        // auto_explain; docs/benchmarks.md, session 14).
         let sql = format!(
             r#"WITH picked AS (
                 SELECT s.ctid AS row_version, s.job_id FROM schedule s

@@ -105,12 +105,12 @@ pub trait DetailWriter {
     type Integer;
     /// What an instant piece is given as.
     type Instant;
+    /// What a piece that may be absent is given as (an optional integer or text).
+    type Optional;
     /// Fixed text.
     fn text(&mut self, text: &str);
     /// An integer in decimal.
     fn integer(&mut self, value: Self::Integer);
-    /// What a piece that may be absent is given as (an optional integer or text).
-    type Optional;
     /// An instant in RFC 3339, UTC, with microseconds: `2026-03-29T01:00:00.000000+00:00`.
     fn instant_micros(&mut self, value: Self::Instant);
     /// An integer in decimal or a text as it is, `-` when absent.
@@ -124,13 +124,13 @@ struct DetailText(String);
 impl DetailWriter for DetailText {
     type Integer = i64;
     type Instant = DateTime<Utc>;
+    type Optional = Option<String>;
     fn text(&mut self, text: &str) {
         self.0.push_str(text);
     }
     fn integer(&mut self, value: i64) {
         self.0.push_str(&value.to_string());
     }
-    type Optional = Option<String>;
     fn instant_micros(&mut self, value: DateTime<Utc>) {
         self.0
             .push_str(&value.to_rfc3339_opts(SecondsFormat::Micros, false));

@@ -14,9 +14,6 @@ pub(super) struct PgDetail {
 impl PgDetail {
     /// The expression: the pieces concatenated with `||`.
     pub(super) fn sql(&self) -> String {
-        if self.pieces.is_empty() {
-            return "''".to_string();
-        }
         self.pieces.join(" || ")
     }
 }
@@ -24,13 +21,13 @@ impl PgDetail {
 impl DetailWriter for PgDetail {
     type Integer = &'static str;
     type Instant = &'static str;
+    type Optional = &'static str;
     fn text(&mut self, text: &str) {
         self.pieces.push(format!("'{}'", text.replace('\'', "''")));
     }
     fn integer(&mut self, value: &str) {
         self.pieces.push(format!("({value})::text"));
     }
-    type Optional = &'static str;
     fn or_dash(&mut self, value: &str) {
         self.pieces.push(format!("COALESCE(({value})::text, '-')"));
     }
@@ -63,6 +60,5 @@ mod tests {
         let mut quoted = PgDetail::default();
         quoted.text("it's");
         assert_eq!(quoted.sql(), "'it''s'");
-        assert_eq!(PgDetail::default().sql(), "''");
     }
 }
